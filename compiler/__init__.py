@@ -1,0 +1,1 @@
+"""Mesh spec model, validation and one renderer per target mesh."""

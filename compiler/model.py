@@ -1,0 +1,166 @@
+"""The validated Mesh spec as an immutable tree.
+
+Every element keeps ``path``, its field path in the spec, so renderers can
+annotate objects with their source and diagnostics can point back to a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from .yamlpos import Positions
+
+DEFAULT_EXEMPT_NAMESPACES = (
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "istio-system",
+    "linkerd",
+    "linkerd-viz",
+)
+DEFAULT_WEBHOOK_NAMESPACE = "meshc-system"
+DEFAULT_PROXY_IMAGES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "istio": ("docker.io/istio/proxyv2", "gcr.io/istio-release/proxyv2", "istio/proxyv2"),
+        "linkerd": ("cr.l5d.io/linkerd/proxy", "cr.l5d.io/linkerd/proxy-init"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class StringMatch:
+    kind: str  # exact | prefix | regex
+    value: str
+
+
+@dataclass(frozen=True)
+class Match:
+    headers: tuple[tuple[str, StringMatch], ...] = ()
+    path: StringMatch | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order
+    name: str = ""
+    match: Match | None = None
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    port: int
+    target_port: int | str
+    protocol: str = "http"
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Retries:
+    attempts: int
+    per_try_timeout: str | None = None
+    retry_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectionPool:
+    max_connections: int | None = None
+    http1_max_pending_requests: int | None = None
+    http2_max_requests: int | None = None
+    max_requests_per_connection: int | None = None
+
+
+@dataclass(frozen=True)
+class OutlierDetection:
+    consecutive_5xx_errors: int | None = None
+    interval: str | None = None
+    base_ejection_time: str | None = None
+    max_ejection_percent: int | None = None
+
+
+@dataclass(frozen=True)
+class AllowRule:
+    path: str
+    from_namespaces: tuple[str, ...] = ()
+    from_service_accounts: tuple[str, ...] = ()  # "namespace/name"
+    ports: tuple[int, ...] = ()  # Service ports
+
+
+@dataclass(frozen=True)
+class Service:
+    path: str
+    name: str
+    namespace: str
+    selector: Mapping[str, str]
+    ports: tuple[Port, ...]
+    versions: tuple[Version, ...] = ()
+    routes: tuple[Route, ...] = ()
+    timeout: str | None = None
+    retries: Retries | None = None
+    connection_pool: ConnectionPool | None = None
+    outlier_detection: OutlierDetection | None = None
+    allow: tuple[AllowRule, ...] = ()
+
+    @property
+    def fqdn_suffix(self) -> str:
+        return f"{self.name}.{self.namespace}.svc"
+
+    def version(self, name: str) -> Version:
+        return next(v for v in self.versions if v.name == name)
+
+    def target_port(self, port: int) -> int | str:
+        return next(p.target_port for p in self.ports if p.port == port)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    path: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exemption:
+    namespace: str
+    annotations: tuple[str, ...]
+    reason: str
+    selector: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Admission:
+    allowed_namespaces: tuple[str, ...]
+    exempt_namespaces: tuple[str, ...]
+    webhook_namespace: str = DEFAULT_WEBHOOK_NAMESPACE
+    policies: Mapping[str, str] = field(default_factory=dict)  # policy id -> mode
+    exemptions: tuple[Exemption, ...] = ()
+    proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROXY_IMAGES)
+
+
+@dataclass(frozen=True)
+class Mesh:
+    name: str
+    provider: str
+    mtls: str
+    namespaces: tuple[Namespace, ...]
+    admission: Admission
+    services: tuple[Service, ...]
+    source: str  # the spec file as named on the command line (or in git)
+    trust_domain: str = "cluster.local"
+    positions: Positions = field(default_factory=Positions, compare=False, repr=False)
+
+    def locate(self, path: str) -> tuple[int, int]:
+        return self.positions.of(path)
+
+    @property
+    def meshed_namespaces(self) -> tuple[str, ...]:
+        return tuple(ns.name for ns in self.namespaces)

@@ -1,0 +1,250 @@
+"""Spec validation: the JSON Schema for structure, then the rules across fields.
+
+Both passes run on the raw document and report every problem they find, so a
+spec author sees all of them at once. The cross-field rules are written to
+tolerate structurally broken input (they skip what they cannot read), which
+is what lets both passes run together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import Problem, join_path
+from .schema import DNS1123_LABEL, DURATION, MESH_SCHEMA
+from .yamlpos import Positions
+
+_VALIDATOR = Draft202012Validator(MESH_SCHEMA)
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PATTERN_HINTS = {
+    DNS1123_LABEL: "is not a DNS-1123 label (lowercase letters, digits and '-', starting and "
+    "ending with a letter or digit)",
+    DURATION: "is not a duration (use a number and a unit: 500ms, 3s, 1m30s)",
+}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+def duration_seconds(text: str) -> float:
+    return sum(
+        float(n) * _DURATION_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", text)
+    )
+
+
+def _path(parts: Any) -> str:
+    path = ""
+    for part in parts:
+        path = join_path(path, part)
+    return path
+
+
+def _suggest(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return _TYPE_NAMES["object" if isinstance(value, dict) else "array"]
+    return repr(value)
+
+
+class _Collector:
+    def __init__(self, filename: str, positions: Positions):
+        self.filename = filename
+        self.positions = positions
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str, *, key: bool = False) -> None:
+        line, col = self.positions.of(path, key=key)
+        self.problems.append(Problem(self.filename, line, col, path, message))
+
+    def schema_error(self, error: ValidationError) -> None:
+        path = _path(error.absolute_path)
+        kind, value, schema = error.validator, error.instance, error.schema
+        if kind == "additionalProperties" and isinstance(value, dict):
+            known = schema.get("properties", {})
+            for key in value:
+                if key not in known:
+                    field = join_path(path, key)
+                    self.add(field, f"unknown field {key!r}{_suggest(key, known)}", key=True)
+        elif kind == "required":
+            missing = re.match(r"^'(.*)' is a required property", error.message)
+            name = missing.group(1) if missing else error.message
+            self.add(path, f"missing required field {name!r}")
+        elif kind == "type":
+            self.add(path, f"must be {_TYPE_NAMES.get(str(error.validator_value), error.validator_value)}"
+                     f", got {_describe(value)}")
+        elif kind == "enum":
+            allowed = ", ".join(map(str, error.validator_value))
+            self.add(path, f"{value!r} is not one of {allowed}{_suggest(value, error.validator_value)}")
+        elif kind == "const":
+            self.add(path, f"must be {error.validator_value!r}, got {_describe(value)}")
+        elif kind == "pattern":
+            hint = _PATTERN_HINTS.get(str(error.validator_value), f"does not match {error.validator_value}")
+            self.add(path, f"{value!r} {hint}")
+        elif kind in ("minimum", "maximum"):
+            bound = "at least" if kind == "minimum" else "at most"
+            self.add(path, f"{value!r} is out of range: must be {bound} {error.validator_value}")
+        elif kind in ("minItems", "minProperties"):
+            self.add(path, "must not be empty")
+        elif kind in ("maxProperties",) and isinstance(value, dict):
+            self.add(path, f"give exactly one of {', '.join(schema.get('properties', {}))}, "
+                     f"got {', '.join(value)}")
+        elif kind == "oneOf":
+            self.add(path, f"{value!r} must be a port number (1-65535) or a named container port")
+        elif kind == "maxLength":
+            self.add(path, f"{value!r} is longer than {error.validator_value} characters")
+        else:
+            self.add(path, error.message)
+
+
+def _items(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                yield i, item
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _duplicates(c: _Collector, base: str, items: Any, key: str, what: str) -> None:
+    seen: dict[Any, int] = {}
+    for i, item in _items(items):
+        value = item.get(key)
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        if value in seen:
+            c.add(join_path(join_path(base, i), key),
+                  f"duplicate {what} {value!r} (first at {base}[{seen[value]}])")
+        else:
+            seen[value] = i
+
+
+def _check_routes(c: _Collector, base: str, svc: dict[str, Any]) -> None:
+    versions = {v.get("name") for _, v in _items(svc.get("versions"))}
+    routes = list(_items(svc.get("routes")))
+    _duplicates(c, join_path(base, "routes"), svc.get("routes"), "name", "route name")
+    for n, (i, route) in enumerate(routes):
+        rpath = join_path(join_path(base, "routes"), i)
+        split, to = route.get("split"), route.get("to")
+        if split is None and to is None:
+            c.add(rpath, "a route needs split (weights per version) or to (one version)")
+        if split is not None and to is not None:
+            c.add(join_path(rpath, "to"), "give split or to, not both")
+        if isinstance(split, dict):
+            for version in split:
+                if version not in versions:
+                    c.add(join_path(rpath, "split"),
+                          f"names version {version!r}, which is not declared in versions"
+                          f"{_suggest(version, versions)}")
+            weights = [w for w in split.values() if isinstance(w, int) and not isinstance(w, bool)]
+            if len(weights) == len(split) and sum(weights) != 100:
+                c.add(join_path(rpath, "split"), f"weights sum to {sum(weights)}, must be 100")
+        if isinstance(to, str) and to not in versions:
+            c.add(join_path(rpath, "to"), f"names version {to!r}, which is not declared in versions"
+                  f"{_suggest(to, versions)}")
+        if "match" not in route and n != len(routes) - 1:
+            c.add(rpath, "a route without match takes every request, so it must be the last route")
+    if routes and "match" in routes[-1][1]:
+        i = routes[-1][0]
+        c.add(join_path(join_path(base, "routes"), i),
+              "the last route must have no match: it is the default route for requests no "
+              "other route takes")
+
+
+def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[str],
+                   allowed: list[str]) -> None:
+    ns = svc.get("namespace")
+    if isinstance(ns, str) and meshed and ns not in meshed:
+        c.add(join_path(base, "namespace"),
+              f"{ns!r} is not a meshed namespace (declare it in spec.namespaces){_suggest(ns, meshed)}")
+    _duplicates(c, join_path(base, "ports"), svc.get("ports"), "name", "port name")
+    _duplicates(c, join_path(base, "ports"), svc.get("ports"), "port", "port")
+    _duplicates(c, join_path(base, "versions"), svc.get("versions"), "name", "version name")
+    _check_routes(c, base, svc)
+    ports = {p.get("port") for _, p in _items(svc.get("ports"))}
+    for key in ("timeout",):
+        _check_duration(c, join_path(base, key), svc.get(key))
+    retries = svc.get("retries")
+    if isinstance(retries, dict):
+        _check_duration(c, join_path(join_path(base, "retries"), "perTryTimeout"),
+                        retries.get("perTryTimeout"))
+    outlier = svc.get("outlierDetection")
+    if isinstance(outlier, dict):
+        for key in ("interval", "baseEjectionTime"):
+            _check_duration(c, join_path(join_path(base, "outlierDetection"), key), outlier.get(key))
+    for i, rule in _items(svc.get("allow")):
+        rpath = join_path(join_path(base, "allow"), i)
+        if not rule.get("fromNamespaces") and not rule.get("fromServiceAccounts"):
+            c.add(rpath, "an allow rule must name its callers (fromNamespaces or fromServiceAccounts)")
+        for j, name in enumerate(_strings(rule.get("fromNamespaces"))):
+            if name not in allowed:
+                c.add(join_path(join_path(rpath, "fromNamespaces"), j),
+                      f"{name!r} is not in spec.admission.allowedNamespaces "
+                      f"({', '.join(allowed) or 'empty'})")
+        for j, account in enumerate(_strings(rule.get("fromServiceAccounts"))):
+            account_ns = account.partition("/")[0]
+            if account_ns not in allowed:
+                c.add(join_path(join_path(rpath, "fromServiceAccounts"), j),
+                      f"{account!r} is in namespace {account_ns!r}, which is not in "
+                      f"spec.admission.allowedNamespaces ({', '.join(allowed) or 'empty'})")
+        for j, port in enumerate(rule.get("ports") or []):
+            if isinstance(port, int) and port not in ports:
+                c.add(join_path(join_path(rpath, "ports"), j),
+                      f"port {port} is not a port of this service "
+                      f"({', '.join(str(p) for p in sorted(q for q in ports if isinstance(q, int)))})")
+
+
+def _check_duration(c: _Collector, path: str, value: Any) -> None:
+    if isinstance(value, str) and re.match(DURATION, value) and duration_seconds(value) < 0.001:
+        c.add(path, f"{value!r} is shorter than 1ms, the shortest duration the meshes accept")
+
+
+def validate_document(data: Any, positions: Positions, filename: str) -> list[Problem]:
+    c = _Collector(filename, positions)
+    for error in _VALIDATOR.iter_errors(data):
+        c.schema_error(error)
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(spec, dict):
+        return c.problems
+    _duplicates(c, "spec.namespaces", spec.get("namespaces"), "name", "namespace")
+    meshed = [ns.get("name") for _, ns in _items(spec.get("namespaces"))
+              if isinstance(ns.get("name"), str)]
+    admission = spec.get("admission") if isinstance(spec.get("admission"), dict) else {}
+    allowed = _strings(admission.get("allowedNamespaces")) if "allowedNamespaces" in admission else meshed
+    exempt = set(_strings(admission.get("exemptNamespaces")))
+    for i, ns in _items(spec.get("namespaces")):
+        if ns.get("name") in exempt:
+            c.add(f"spec.namespaces[{i}].name",
+                  f"{ns['name']!r} is meshed and also listed in spec.admission.exemptNamespaces")
+    for i, exemption in _items(admission.get("exemptions")):
+        ns = exemption.get("namespace")
+        if isinstance(ns, str) and ns not in meshed:
+            c.add(f"spec.admission.exemptions[{i}].namespace",
+                  f"{ns!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
+    services = spec.get("services")
+    seen: dict[tuple[Any, Any], int] = {}
+    for i, svc in _items(services):
+        base = f"spec.services[{i}]"
+        ident = (svc.get("namespace"), svc.get("name"))
+        if ident in seen and all(isinstance(x, str) for x in ident):
+            c.add(join_path(base, "name"), f"duplicate service {ident[0]}/{ident[1]} "
+                  f"(first at spec.services[{seen[ident]}])")
+        seen.setdefault(ident, i)
+        _check_service(c, base, svc, meshed, allowed)
+    return c.problems

@@ -1,0 +1,1 @@
+"""Rego admission policies and the engines that evaluate them."""

@@ -1,0 +1,1 @@
+"""The admission webhook: Flask app, admission handling and TLS serving."""
