@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with -o: write nothing, exit 1 and name the objects if DIR differs from the render",
     )
+    p.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="with -o: exit 1 when DIR had to be rewritten (for pre-commit hooks)",
+    )
     p.add_argument("--ref", metavar="REV", help="render the spec as committed at this git revision")
     p.set_defaults(handler="meshc.compiler.commands:render")
 

@@ -80,7 +80,9 @@ def render(args: argparse.Namespace) -> int:
         print(f"meshc render: cannot write {directory}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{directory}: {len(objects)} objects{'' if changed else ', unchanged'}", file=sys.stderr)
-    return EXIT_OK
+    # A new rendered file is untracked, so pre-commit's own "files were
+    # modified" check cannot see it: the exit code has to.
+    return EXIT_DRIFT if changed and args.exit_code else EXIT_OK
 
 
 def validate(args: argparse.Namespace) -> int:

@@ -9,8 +9,10 @@ from .model import Mesh, Service
 from .objects import Obj, metadata, new_object
 
 
-def namespace_objects(mesh: Mesh) -> list[Obj]:
-    markers = namespace_markers(mesh.provider, mesh.mtls)
+def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
+    """The meshed Namespaces, marked for ``provider`` (default: spec.provider; a target
+    rendered through --provider passes its own name)."""
+    markers = namespace_markers(provider or mesh.provider, mesh.mtls)
     return [
         new_object(
             "v1",

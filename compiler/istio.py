@@ -102,7 +102,7 @@ class IstioTarget:
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
         net = f"networking.istio.io/{options.istio_api}"
         sec = f"security.istio.io/{options.istio_api}"
-        objects = namespace_objects(mesh)
+        objects = namespace_objects(mesh, self.name)
         for ns in mesh.namespaces:
             objects.append(new_object(
                 sec, "PeerAuthentication",

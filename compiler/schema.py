@@ -94,7 +94,7 @@ _ROUTE = _obj(
                 "headers": {
                     "type": "object",
                     "minProperties": 1,
-                    "propertyNames": {"pattern": r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},
+                    "propertyNames": {"pattern": r"^[A-Za-z0-9!#\$%&'*+.^_`|~-]+$"},
                     "additionalProperties": _STRING_MATCH,
                     "description": "request header name -> how its value must match",
                 },

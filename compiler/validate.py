@@ -13,14 +13,36 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from functools import cache
+from typing import TYPE_CHECKING, Callable
+
+import fastjsonschema
 
 from .errors import Problem, join_path
 from .schema import DNS1123_LABEL, DURATION, MESH_SCHEMA
 from .yamlpos import Positions
 
-_VALIDATOR = Draft202012Validator(MESH_SCHEMA)
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+
+@cache
+def _fast_check() -> Callable[[Any], Any]:
+    # fastjsonschema compiles the schema to Python: about 20x faster than
+    # jsonschema on a valid spec (the common case in CI). It stops at the
+    # first error, so an invalid spec is walked again by jsonschema, which
+    # reports them all.
+    return fastjsonschema.compile({**MESH_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
+
+
+def _schema_errors(data: Any) -> list[ValidationError]:
+    try:
+        _fast_check()(data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        from jsonschema import Draft202012Validator
+
+        return list(Draft202012Validator(MESH_SCHEMA).iter_errors(data))
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PATTERN_HINTS = {
     DNS1123_LABEL: "is not a DNS-1123 label (lowercase letters, digits and '-', starting and "
@@ -51,8 +73,9 @@ def _path(parts: Any) -> str:
 
 
 def _suggest(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    by_lower = {str(o).lower(): str(o) for o in options}
+    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def _describe(value: Any) -> str:
@@ -217,7 +240,7 @@ def _check_duration(c: _Collector, path: str, value: Any) -> None:
 
 def validate_document(data: Any, positions: Positions, filename: str) -> list[Problem]:
     c = _Collector(filename, positions)
-    for error in _VALIDATOR.iter_errors(data):
+    for error in _schema_errors(data):
         c.schema_error(error)
     spec = data.get("spec") if isinstance(data, dict) else None
     if not isinstance(spec, dict):

@@ -21,6 +21,7 @@ except AttributeError:  # PyYAML built without libyaml
 from .errors import Problem, join_path
 
 _SCALARS = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -79,6 +80,8 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, join_path(path, i)) for i, item in enumerate(node.value)]
+        if node.tag == _STR:  # most scalars: skip the constructor's dispatch
+            return node.value
         return _SCALARS.construct_object(node, deep=True)
 
     def _problem(self, node: yaml.Node, path: str, message: str) -> None:

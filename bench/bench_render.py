@@ -1,0 +1,129 @@
+"""How fast `meshc render` is, against the floor for a YAML-to-YAML compiler in Python.
+
+The floor is PyYAML's C loader reading the spec plus its C dumper writing the
+very objects meshc renders: no validation, no model, no rendering logic.
+meshc's goal is at most 1.5x that floor plus interpreter start-up, growing
+linearly (10x the services at most 11x the time).
+
+    python bench/bench_render.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from meshc.compiler.loader import load_mesh
+from meshc.compiler.serialize import dump_all
+from meshc.compiler.targets import RenderOptions, render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def generated_spec(services: int, namespaces: int = 20) -> dict[str, Any]:
+    ns_names = [f"team-{i:02d}" for i in range(namespaces)]
+    return {
+        "apiVersion": "meshc.io/v1alpha1",
+        "kind": "Mesh",
+        "metadata": {"name": "bench"},
+        "spec": {
+            "provider": "istio",
+            "mtls": "STRICT",
+            "namespaces": [{"name": n} for n in ns_names],
+            "services": [
+                {
+                    "name": f"svc-{i:05d}",
+                    "namespace": ns_names[i % namespaces],
+                    "selector": {"app": f"svc-{i:05d}"},
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+                    "versions": [
+                        {"name": "v1", "labels": {"version": "v1"}},
+                        {"name": "v2", "labels": {"version": "v2"}},
+                    ],
+                    "routes": [
+                        {
+                            "name": "beta",
+                            "match": {"headers": {"x-beta": {"exact": "1"}}},
+                            "to": "v2",
+                        },
+                        {"split": {"v1": 90, "v2": 10}},
+                    ],
+                    "timeout": "3s",
+                    "retries": {"attempts": 2, "perTryTimeout": "1s"},
+                    "connectionPool": {"http1MaxPendingRequests": 100},
+                    "outlierDetection": {
+                        "consecutive5xxErrors": 5,
+                        "interval": "5s",
+                        "baseEjectionTime": "30s",
+                    },
+                    "allow": [{"fromNamespaces": [ns_names[(i + 1) % namespaces]], "ports": [80]}],
+                }
+                for i in range(services)
+            ],
+        },
+    }
+
+
+def best_of(repeat: int, fn: Any) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def startup_seconds(repeat: int) -> tuple[float, float]:
+    """Wall time of `meshc render` on the quickstart, and of a bare interpreter."""
+
+    def run(args: list[str]) -> float:
+        return best_of(repeat, lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL))
+
+    quickstart = str(REPO / "examples" / "quickstart" / "mesh.yaml")
+    return (
+        run([sys.executable, "-m", "meshc.compiler.cli", "render", quickstart]),
+        run([sys.executable, "-c", "pass"]),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    quick, bare = startup_seconds(args.repeat)
+    print(
+        f"meshc render quickstart: {quick * 1000:.0f} ms wall "
+        f"(bare interpreter {bare * 1000:.0f} ms; goal <= 500 ms)"
+    )
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (200, 2000):
+            path = Path(tmp) / f"mesh-{n}.yaml"
+            path.write_text(yaml.safe_dump(generated_spec(n), sort_keys=False))
+            objects, _ = render(load_mesh(str(path)), RenderOptions())
+
+            def meshc_render() -> None:
+                objs, _ = render(load_mesh(str(path)), RenderOptions())
+                dump_all(objs)
+
+            def floor() -> None:
+                yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+                yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False)
+
+            ours, base = best_of(args.repeat, meshc_render), best_of(args.repeat, floor)
+            results[n] = ours
+            print(
+                f"{n:>5} services, {len(objects):>5} objects: meshc {ours * 1000:7.1f} ms, "
+                f"floor {base * 1000:7.1f} ms, ratio {ours / base:.2f}x (goal <= 1.5x)"
+            )
+    print(f"growth 200 -> 2000 services: {results[2000] / results[200]:.1f}x (goal <= 11x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The Linkerd target: meshed Namespaces, apex and per-version Services, routing through
+a Gateway API HTTPRoute (default) or an SMI TrafficSplit, and Linkerd authorization policy.
+
+Retries, timeouts and circuit breaking are annotations on the apex Service, the
+object every client addresses: HTTPRoutes whose parent is that Service inherit
+them, and they apply to a service with no routes too. In SMI mode retries and
+timeouts move to a ServiceProfile, because Linkerd ignores the annotations of a
+Service that has one, and linkerd-smi gives every split Service one.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .core import namespace_objects, service_object
+from .linkerd_durations import linkerd_duration
+from .linkerd_policy import policy_objects
+from .linkerd_routing import (
+    TRANSPORT_CONDITIONS,
+    http_routes,
+    service_profile,
+    traffic_split,
+    version_service,
+)
+from .model import Mesh, Service
+from .objects import Obj
+from .targets import RenderOptions, Report
+
+RETRY = "retry.linkerd.io"
+TIMEOUT = "timeout.linkerd.io"
+ACCRUAL = "balancer.linkerd.io/failure-accrual"
+# The spec's status conditions as retry.linkerd.io/http spells them (Istio's
+# retriable-4xx is 409 only).
+_RETRY_STATUS = {"5xx": "5xx", "gateway-error": "gateway-error", "retriable-4xx": "409"}
+
+
+def _retry_timeout_annotations(svc: Service, report: Report) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if svc.timeout is not None:
+        out[f"{TIMEOUT}/request"] = linkerd_duration(svc.timeout, f"{svc.path}.timeout", report)
+    retries = svc.retries
+    if retries is None:
+        return out
+    path = f"{svc.path}.retries"
+    per_try = (linkerd_duration(retries.per_try_timeout, f"{path}.perTryTimeout", report)
+               if retries.per_try_timeout is not None else None)
+    if retries.attempts == 0:
+        # No retries; Linkerd reads a retry limit of 0 as "unset" and would retry once,
+        # so the only try's timeout is a response timeout instead.
+        if per_try is not None:
+            out[f"{TIMEOUT}/response"] = per_try
+        return out
+    statuses = []
+    for i, condition in enumerate(retries.retry_on):
+        if condition in TRANSPORT_CONDITIONS:
+            report.lossy("services.retries.retryOn.transport", f"{path}.retryOn[{i}]",
+                         f"{condition!r} was not rendered")
+        else:
+            statuses.append(_RETRY_STATUS[condition])
+    if retries.retry_on and not statuses:
+        report.lossy("services.retries.retryOn.transport", f"{path}.retryOn",
+                     "no retries were rendered: none of the conditions is a response status")
+        return out
+    # The spec's default condition on Linkerd is 5xx (see the schema's retryOn).
+    out[f"{RETRY}/http"] = ",".join(dict.fromkeys(statuses)) or "5xx"
+    out[f"{RETRY}/limit"] = str(retries.attempts)
+    if per_try is not None:
+        out[f"{RETRY}/timeout"] = per_try
+    return out
+
+
+def _accrual_annotations(svc: Service, has_profile: bool, report: Report) -> dict[str, str]:
+    out = svc.outlier_detection
+    if out is None:
+        return {}
+    path = f"{svc.path}.outlierDetection"
+    if out.interval is not None:
+        report.lossy("services.outlierDetection.interval", f"{path}.interval", "not rendered")
+    if out.max_ejection_percent is not None:
+        report.lossy("services.outlierDetection.maxEjectionPercent", f"{path}.maxEjectionPercent",
+                     "not rendered")
+    if has_profile:
+        for feature, field, value in (
+            ("consecutive5xxErrors", "consecutive5xxErrors", out.consecutive_5xx_errors),
+            ("baseEjectionTime", "baseEjectionTime", out.base_ejection_time),
+        ):
+            if value is not None:
+                report.lossy(f"services.outlierDetection.{feature}", f"{path}.{field}",
+                             "not rendered: the service has a ServiceProfile")
+        return {}
+    annotations = {ACCRUAL: "consecutive"}
+    if out.consecutive_5xx_errors is not None:
+        annotations[f"{ACCRUAL}-consecutive-max-failures"] = str(out.consecutive_5xx_errors)
+    if out.base_ejection_time is not None:
+        penalty = linkerd_duration(out.base_ejection_time, f"{path}.baseEjectionTime", report)
+        annotations[f"{ACCRUAL}-consecutive-min-penalty"] = penalty
+        report.lossy("services.outlierDetection.baseEjectionTime", f"{path}.baseEjectionTime",
+                     f"rendered as {ACCRUAL}-consecutive-min-penalty: {penalty}")
+    return annotations
+
+
+def _connection_pool(svc: Service, report: Report) -> None:
+    pool = svc.connection_pool
+    if pool is None:
+        return
+    for field, value in (
+        ("maxConnections", pool.max_connections),
+        ("http1MaxPendingRequests", pool.http1_max_pending_requests),
+        ("http2MaxRequests", pool.http2_max_requests),
+        ("maxRequestsPerConnection", pool.max_requests_per_connection),
+    ):
+        if value is not None:
+            report.lossy(f"services.connectionPool.{field}", f"{svc.path}.connectionPool.{field}",
+                         "not rendered")
+
+
+def _check_names(mesh: Mesh, report: Report) -> None:
+    taken = {(s.namespace, s.name): s.path for s in mesh.services}
+    for svc in mesh.services:
+        for i, version in enumerate(svc.versions):
+            other = taken.get((svc.namespace, version_service(svc, version.name)))
+            if other is not None:
+                report.error(f"{svc.path}.versions[{i}].name",
+                             f"the Service of version {version.name!r} would be named "
+                             f"{version_service(svc, version.name)!r}, which {other} already is")
+
+
+class LinkerdTarget:
+    name: ClassVar[str] = "linkerd"
+
+    def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
+        smi = options.linkerd_routing == "smi"
+        _check_names(mesh, report)
+        objects = namespace_objects(mesh, self.name)
+        for svc in mesh.services:
+            _connection_pool(svc, report)
+            if smi:
+                profile = service_profile(mesh, svc, report)
+                routing = traffic_split(mesh, svc, report)
+                # linkerd-smi writes each TrafficSplit into a ServiceProfile of the apex Service.
+                annotations = _accrual_annotations(svc, bool(profile or routing), report)
+                objects += profile + routing
+            else:
+                annotations = _retry_timeout_annotations(svc, report)
+                annotations.update(_accrual_annotations(svc, False, report))
+                objects += http_routes(mesh, svc, report)
+            objects.append(service_object(mesh, svc, annotations=annotations))
+            for i, version in enumerate(svc.versions):
+                objects.append(service_object(
+                    mesh, svc, name=version_service(svc, version.name),
+                    selector={**svc.selector, **version.labels}, path=f"{svc.path}.versions[{i}]",
+                ))
+            objects += policy_objects(mesh, svc)
+        return objects
+
+
+TARGET = LinkerdTarget()
