@@ -1,0 +1,89 @@
+"""The policies' data document, compiled from the Mesh spec.
+
+:func:`policy_data` is the one producer of ``data.meshc.config``; its shape is
+documented in docs/policies.md and read by the Rego in this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from meshc.compiler.schema import POLICY_IDS
+
+from .violations import MODES
+
+# Where in the spec each policy's rule comes from, for the violation's source.
+_SPEC_FIELDS = {
+    "injection-required": "spec.namespaces",
+    "mtls-strict": "spec.mtls",
+    "allowed-namespaces": "spec.admission.allowedNamespaces",
+}
+
+
+class _Exemption(Protocol):
+    namespace: str
+    selector: Any
+    annotations: tuple[str, ...]
+
+
+def policy_data(mesh: Any) -> dict[str, Any]:
+    """``data.meshc.config`` for a loaded :class:`meshc.compiler.model.Mesh`."""
+    adm = mesh.admission
+    modes = {pid: str(adm.policies.get(pid, "enforce")) for pid in POLICY_IDS}
+    for pid, mode in modes.items():
+        if mode not in MODES:
+            raise ValueError(
+                f"policy {pid!r} has mode {mode!r}; expected one of {', '.join(MODES)}"
+            )
+    return {
+        "provider": mesh.provider,
+        "mtls": mesh.mtls,
+        "meshed_namespaces": sorted(ns.name for ns in mesh.namespaces),
+        "allowed_namespaces": sorted(adm.allowed_namespaces),
+        "exempt_namespaces": sorted(adm.exempt_namespaces),
+        "modes": modes,
+        "exemptions": [_exemption(e) for e in adm.exemptions],
+        "mesh_images": image_spellings(adm.proxy_images.get(mesh.provider, ())),
+        "sources": {pid: f"{mesh.source}:{field}" for pid, field in _SPEC_FIELDS.items()},
+    }
+
+
+def image_spellings(repositories: Iterable[str]) -> list[str]:
+    """Every way an image reference can name each repository, sorted.
+
+    Docker Hub is the implicit registry and ``library/`` its implicit path, so
+    ``istio/proxyv2`` and ``docker.io/istio/proxyv2`` are one repository. The
+    policies then match a container image against this list by plain string
+    prefix, which is cheap on every admission request.
+    """
+    found: set[str] = set()
+    for repo in repositories:
+        path = _hub_path(repo)
+        if path is None:
+            found.add(repo)
+            continue
+        found.update({path, f"docker.io/{path}", f"index.docker.io/{path}"})
+        if path.startswith("library/"):
+            found.add(path.removeprefix("library/"))
+    return sorted(found)
+
+
+def _hub_path(repo: str) -> str | None:
+    """The Docker Hub path of ``repo``, or None when it names another registry."""
+    first, _, rest = repo.partition("/")
+    if not rest:
+        return f"library/{repo}"
+    if first in ("docker.io", "index.docker.io"):
+        return rest if "/" in rest else f"library/{rest}"
+    if "." in first or ":" in first or first == "localhost":
+        return None
+    return repo
+
+
+def _exemption(e: _Exemption) -> dict[str, Any]:
+    return {
+        "namespace": e.namespace,
+        "selector": dict(e.selector or {}),
+        "annotations": list(e.annotations),
+    }

@@ -1,0 +1,104 @@
+"""The policy engine interface, its factory, and the decision both callers share.
+
+The webhook and ``meshc check`` only ever see :class:`PolicyEngine`; which
+engine evaluates the Rego (rego-cpp in-process or an OPA server) is
+configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from .violations import Mode, Violation
+
+EngineKind = Literal["embedded", "opa"]
+Review = Mapping[str, Any] | str | bytes
+
+
+class EngineError(Exception):
+    """No policy decision could be made (engine unreachable, bad answer, Rego error)."""
+
+
+class PolicyEngine(Protocol):
+    def evaluate(self, review: Review) -> list[Violation]:
+        """Every violation of an AdmissionReview, sorted.
+
+        ``review`` is the AdmissionReview as a dict, or its JSON text (which
+        spares the embedded engine one encoding). Raises :class:`EngineError`
+        when no decision can be made.
+        """
+        ...
+
+
+def create_engine(
+    kind: EngineKind,
+    data: dict[str, Any],
+    *,
+    opa_url: str = "http://127.0.0.1:8181",
+    timeout: float = 2.0,
+    publish: bool = False,
+) -> PolicyEngine:
+    """An engine for ``data`` (from :func:`meshc.policies.data.policy_data`).
+
+    ``embedded`` compiles the policies once, here. ``opa`` queries an OPA
+    server that already holds the policies (a bundle built with
+    :func:`meshc.policies.opa_server.write_bundle`), or pushes policies and
+    data to it first when ``publish`` is set.
+    """
+    if kind == "embedded":
+        from .embedded import EmbeddedEngine
+
+        return EmbeddedEngine(data)
+    if kind == "opa":
+        from .opa_server import OpaServerEngine
+
+        engine = OpaServerEngine(data, url=opa_url, timeout=timeout)
+        if publish:
+            engine.publish()
+        return engine
+    raise ValueError(f"unknown policy engine {kind!r}; expected 'embedded' or 'opa'")
+
+
+def to_violations(raw: Any, modes: Mapping[str, str]) -> list[Violation]:
+    """Violations from the engines' raw answer (a JSON array of objects), sorted."""
+    if not isinstance(raw, list):
+        raise EngineError(
+            f"the policies answered {type(raw).__name__}, expected a list of violations"
+        )
+    try:
+        found = {Violation.from_rego(item, _mode(modes, str(item["policy"]))) for item in raw}
+    except (KeyError, TypeError) as exc:
+        raise EngineError(f"the policies answered a malformed violation: {exc!r}") from exc
+    return sorted(found)
+
+
+def _mode(modes: Mapping[str, str], policy: str) -> Mode:
+    mode = modes.get(policy, "enforce")
+    if mode == "warn":
+        return "warn"
+    if mode == "audit":
+        return "audit"
+    return "enforce"
+
+
+@dataclass(frozen=True)
+class Decision:
+    denials: tuple[Violation, ...]  # enforce: the request is denied
+    warnings: tuple[Violation, ...]  # warn: admitted with admission warnings
+    audits: tuple[Violation, ...]  # audit: admitted, logged and counted
+
+    @property
+    def allowed(self) -> bool:
+        return not self.denials
+
+
+def decide(violations: Iterable[Violation]) -> Decision:
+    """Sort violations by what their policy's mode does with them."""
+    found = sorted(violations)
+    return Decision(
+        denials=tuple(v for v in found if v.mode == "enforce"),
+        warnings=tuple(v for v in found if v.mode == "warn"),
+        audits=tuple(v for v in found if v.mode == "audit"),
+    )

@@ -1,0 +1,65 @@
+"""AdmissionReview requests for objects that are not (yet) in a cluster.
+
+``meshc check`` judges each manifest as the API server would send it to the
+webhook, so the policies see one input shape everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Operation = Literal["CREATE", "UPDATE", "DELETE"]
+
+# Kinds without a namespace; everything else lands in "default" when the
+# manifest names none, as `kubectl apply` does without -n.
+CLUSTER_SCOPED = frozenset(
+    {
+        "APIService",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CSIDriver",
+        "CustomResourceDefinition",
+        "GatewayClass",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
+
+USERNAME = "meshc-check"
+
+
+def admission_review(
+    obj: dict[str, Any], operation: Operation = "CREATE", uid: str = ""
+) -> dict[str, Any]:
+    """An admission.k8s.io/v1 AdmissionReview asking to ``operation`` ``obj``."""
+    group, _, version = str(obj["apiVersion"]).rpartition("/")
+    kind = str(obj["kind"])
+    metadata = obj.get("metadata") or {}
+    namespace = "" if kind in CLUSTER_SCOPED else str(metadata.get("namespace") or "default")
+    if namespace and metadata.get("namespace") != namespace:
+        obj = {**obj, "metadata": {**metadata, "namespace": namespace}}
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": group, "version": version, "kind": kind},
+            "name": str(metadata.get("name", "")),
+            "namespace": namespace,
+            "operation": operation,
+            "userInfo": {"username": USERNAME},
+            "object": None if operation == "DELETE" else obj,
+            "oldObject": obj if operation in ("UPDATE", "DELETE") else None,
+            "dryRun": True,
+        },
+    }

@@ -1,0 +1,202 @@
+"""`meshc check`: exit codes, input handling and the four output formats."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, SPECS
+from meshc.compiler.cli import main
+from meshc.policies.report import FORMATS, Finding
+from meshc.policies.violations import Violation, format_message
+from support.paths import EXAMPLES, REPO
+
+ISTIO = str(SPECS / "istio.yaml")
+DENIED = SAMPLES / "injection-required" / "denied"
+OPT_OUT = str(DENIED / "istio-opt-out-label.yaml")
+
+
+def check(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["check", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_text_output_is_file_line_and_the_webhook_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = check("--spec", ISTIO, OPT_OUT, capsys=capsys)
+    assert code == 1
+    assert out == (
+        f"{OPT_OUT}:1: [meshc:injection-required] Deployment mesh-demo/opt-out-label: "
+        'spec.template.metadata.labels["sidecar.istio.io/inject"]: opts the pod out of sidecar injection: "false"; '
+        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar\n'
+    )
+
+
+def test_a_directory_is_searched_and_line_numbers_point_at_each_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = Path(OPT_OUT).read_text()
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "two.yml").write_text(
+        "---\n" + bad.replace("opt-out-label", "a") + "---\n" + bad
+    )
+    second = (
+        1 + bad.count("\n") + 2
+    )  # after the first marker, the first document and the second marker
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    code, out, _ = check("--spec", ISTIO, str(tmp_path), capsys=capsys)
+    assert code == 1
+    assert [line.split(": ")[0] for line in out.splitlines()] == [
+        f"{tmp_path}/nested/two.yml:2",
+        f"{tmp_path}/nested/two.yml:{second}",
+    ]
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(Path(OPT_OUT).read_text()))
+    code, out, _ = check("--spec", ISTIO, "-", capsys=capsys)
+    assert code == 1 and out.startswith("<stdin>:1: [meshc:injection-required]")
+
+
+def test_warn_mode_findings_are_printed_but_do_not_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(
+        Path(ISTIO)
+        .read_text()
+        .replace("  admission:\n", "  admission:\n    policies: {injection-required: warn}\n")
+    )
+    code, out, _ = check("--spec", str(spec), OPT_OUT, capsys=capsys)
+    assert code == 0 and ": warning: [meshc:injection-required]" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--spec", ISTIO, "missing.yaml"], "missing.yaml: no such file or directory"),
+        (["--spec", "missing-spec.yaml", OPT_OUT], "missing-spec.yaml"),
+    ],
+)
+def test_missing_input_exits_2_with_a_clear_message(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = check(*argv, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert expected in err and "Traceback" not in err
+
+
+def test_bad_yaml_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: [\n")
+    code, _, err = check("--spec", ISTIO, str(bad), capsys=capsys)
+    assert code == 2 and f"{bad}:" in err and "not valid YAML" in err
+
+
+def test_a_document_that_is_not_an_object_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Pod\n")
+    code, _, err = check("--spec", ISTIO, str(bad), capsys=capsys)
+    assert code == 2 and f"{bad}:1: not a Kubernetes object: missing apiVersion" in err
+
+
+def test_an_invalid_spec_exits_2_with_its_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(Path(ISTIO).read_text().replace("provider: istio", "provider: consul"))
+    code, _, err = check("--spec", str(spec), OPT_OUT, capsys=capsys)
+    assert code == 2 and f"{spec}:" in err and "provider" in err
+
+
+FINDINGS = [
+    Finding(
+        "a.yaml",
+        3,
+        Violation(
+            "mtls-strict",
+            "PeerAuthentication",
+            "ns",
+            "p",
+            "spec.mtls.mode",
+            'bad: "DISABLE"',
+            "fix, it",
+        ),
+    ),
+    Finding(
+        "b.yaml",
+        1,
+        Violation(
+            "allowed-namespaces", "Namespace", "", "x", "metadata", "problem: 100%", "", mode="warn"
+        ),
+    ),
+]
+
+
+def test_text_and_json_carry_identical_messages() -> None:
+    text_messages = [
+        line.split(": ", 1)[1].removeprefix("warning: ")
+        for line in FORMATS["text"](FINDINGS).splitlines()
+    ]
+    json_messages = [row["message"] for row in json.loads(FORMATS["json"](FINDINGS))]
+    assert text_messages == json_messages == [format_message(f.violation) for f in FINDINGS]
+
+
+def test_github_annotations_escape_and_map_modes_to_levels() -> None:
+    assert FORMATS["github"](FINDINGS).splitlines() == [
+        (
+            "::error file=a.yaml,line=3,title=meshc%3Amtls-strict::[meshc:mtls-strict] PeerAuthentication ns/p: "
+            'spec.mtls.mode: bad: "DISABLE"; fix, it'
+        ),
+        (
+            "::warning file=b.yaml,line=1,title=meshc%3Aallowed-namespaces::[meshc:allowed-namespaces] Namespace x: "
+            "metadata: problem: 100%25"
+        ),
+    ]
+
+
+def test_sarif_is_valid_against_its_schema_shape() -> None:
+    log = json.loads(FORMATS["sarif"](FINDINGS))
+    run = log["runs"][0]
+    assert log["version"] == "2.1.0"
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
+        "allowed-namespaces",
+        "mtls-strict",
+    ]
+    assert [(r["ruleId"], r["level"], r["ruleIndex"]) for r in run["results"]] == [
+        ("mtls-strict", "error", 1),
+        ("allowed-namespaces", "warning", 0),
+    ]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 3}
+    assert run["results"][0]["message"]["text"] == format_message(FINDINGS[0].violation)
+
+
+def test_no_findings_print_nothing_in_text_and_an_empty_list_in_json() -> None:
+    assert FORMATS["text"]([]) == "" and json.loads(FORMATS["json"]([])) == []
+
+
+EXAMPLE_SPECS = sorted(EXAMPLES.glob("*/mesh.yaml"))
+
+
+@pytest.mark.parametrize("spec", EXAMPLE_SPECS, ids=[p.parent.name for p in EXAMPLE_SPECS])
+def test_the_rendered_output_of_every_example_passes(spec: Path) -> None:
+    meshc = str(REPO / ".venv" / "bin" / "meshc")
+    rendered = subprocess.run(
+        [meshc, "render", str(spec)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "kind:" in rendered
+    checked = subprocess.run(
+        [meshc, "check", "--spec", str(spec), "-"],
+        check=False,
+        input=rendered,
+        capture_output=True,
+        text=True,
+    )
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")

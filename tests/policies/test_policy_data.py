@@ -1,0 +1,102 @@
+"""data.meshc.config, compiled from the Mesh spec."""
+
+from __future__ import annotations
+
+from types import MappingProxyType, SimpleNamespace
+
+import pytest
+from meshc.compiler.loader import load_mesh
+from meshc.policies.data import policy_data
+from support.paths import EXAMPLES
+
+
+def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
+    spec = str(EXAMPLES / "quickstart" / "mesh.yaml")
+    assert policy_data(load_mesh(spec)) == {
+        "provider": "istio",
+        "mtls": "STRICT",
+        "meshed_namespaces": ["mesh-demo"],
+        "allowed_namespaces": ["mesh-demo"],
+        "exempt_namespaces": sorted(
+            [
+                "kube-system",
+                "kube-public",
+                "kube-node-lease",
+                "istio-system",
+                "linkerd",
+                "linkerd-viz",
+                "meshc-system",
+            ]
+        ),
+        "modes": {
+            "injection-required": "enforce",
+            "mtls-strict": "enforce",
+            "allowed-namespaces": "enforce",
+        },
+        "exemptions": [],
+        "mesh_images": [
+            "docker.io/istio/proxyv2",
+            "gcr.io/istio-release/proxyv2",
+            "index.docker.io/istio/proxyv2",
+            "istio/proxyv2",
+        ],
+        "sources": {
+            "injection-required": f"{spec}:spec.namespaces",
+            "mtls-strict": f"{spec}:spec.mtls",
+            "allowed-namespaces": f"{spec}:spec.admission.allowedNamespaces",
+        },
+    }
+
+
+def _mesh(**admission: object) -> SimpleNamespace:
+    defaults: dict[str, object] = {
+        "allowed_namespaces": ("a",),
+        "exempt_namespaces": ("kube-system",),
+        "policies": MappingProxyType({}),
+        "exemptions": (),
+        "proxy_images": {"linkerd": ("cr.l5d.io/linkerd/proxy",), "istio": ("x/proxyv2",)},
+    }
+    return SimpleNamespace(
+        provider="linkerd",
+        mtls="STRICT",
+        source="mesh.yaml",
+        namespaces=(SimpleNamespace(name="b"), SimpleNamespace(name="a")),
+        admission=SimpleNamespace(**{**defaults, **admission}),
+    )
+
+
+def test_missing_modes_default_to_enforce_and_only_the_providers_images_count() -> None:
+    data = policy_data(_mesh(policies={"mtls-strict": "audit"}))
+    assert data["modes"] == {
+        "injection-required": "enforce",
+        "mtls-strict": "audit",
+        "allowed-namespaces": "enforce",
+    }
+    assert data["mesh_images"] == ["cr.l5d.io/linkerd/proxy"]  # another registry: one spelling
+    assert data["meshed_namespaces"] == ["a", "b"]
+
+
+def test_exemptions_keep_namespace_selector_and_annotations() -> None:
+    exemption = SimpleNamespace(
+        namespace="a", selector=MappingProxyType({"app": "legacy"}), annotations=("k",), reason="r"
+    )
+    assert policy_data(_mesh(exemptions=(exemption,)))["exemptions"] == [
+        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["k"]}
+    ]
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="'deny'"):
+        policy_data(_mesh(policies={"mtls-strict": "deny"}))
+
+
+def test_image_spellings_cover_docker_hubs_implicit_registry_and_library() -> None:
+    from meshc.policies.data import image_spellings
+
+    assert image_spellings(["nginx", "localhost:5000/proxy"]) == [
+        "docker.io/library/nginx",
+        "index.docker.io/library/nginx",
+        "library/nginx",
+        "localhost:5000/proxy",
+        "nginx",
+    ]
