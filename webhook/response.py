@@ -1,0 +1,51 @@
+"""The one place AdmissionReview responses (and bad-request answers) are built.
+
+Pure functions: a verdict (and maybe a patch) in, the JSON the API server
+reads out, so every endpoint answers in the same shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from meshc.policies.violations import format_message
+from meshc.webhook.decision import Verdict
+from meshc.webhook.review import API_VERSION, KIND, AdmissionResponse, AdmissionReview
+
+DENIED_CODE = 403
+# Stored by the API server in its audit log as "<webhook name>/audit-violations".
+AUDIT_ANNOTATION = "audit-violations"
+
+Patch = list[dict[str, Any]]
+
+
+def admission_review(uid: str, verdict: Verdict, patch: Patch | None = None) -> AdmissionReview:
+    response: AdmissionResponse = {"uid": uid, "allowed": verdict.allowed}
+    if not verdict.allowed:
+        response["status"] = {
+            "code": DENIED_CODE,
+            "reason": "Forbidden",
+            "message": verdict.message,
+        }
+    warnings = verdict.warnings
+    if warnings:
+        response["warnings"] = warnings
+    if verdict.decision.audits:
+        response["auditAnnotations"] = {
+            AUDIT_ANNOTATION: "\n".join(format_message(v) for v in verdict.decision.audits)
+        }
+    if patch:
+        response["patch"] = base64.b64encode(encode(patch)).decode("ascii")
+        response["patchType"] = "JSONPatch"
+    return {"apiVersion": API_VERSION, "kind": KIND, "response": response}
+
+
+def bad_request(status: int, reason: str) -> dict[str, Any]:
+    """The JSON body of a 4xx: the request, not the object, is at fault."""
+    return {"code": status, "reason": reason}
+
+
+def encode(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,43 @@
+"""What ``meshc webhook serve`` was asked for, as it travels to the worker processes.
+
+Workers are separate processes that import the app by name, so the settings
+go to them as JSON in an environment variable. This module imports nothing
+heavy: the supervisor reads it before ``PROMETHEUS_MULTIPROC_DIR`` is set,
+and prometheus_client must not be imported before that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from meshc.webhook.decision import FailureMode
+
+SETTINGS_ENV = "MESHC_WEBHOOK_SETTINGS"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DEFAULT_MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit
+
+
+@dataclass(frozen=True)
+class Settings:
+    spec: str
+    engine: str = "embedded"
+    opa_url: str = "http://127.0.0.1:8181"
+    opa_timeout: float = 2.0
+    failure_mode: FailureMode = "closed"
+    max_body: int = DEFAULT_MAX_BODY
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        raw = env.get(SETTINGS_ENV)
+        if not raw:
+            raise RuntimeError(
+                f"{SETTINGS_ENV} is not set: start the server with `meshc webhook serve`"
+            )
+        return cls(**json.loads(raw))
