@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.add_argument("--opa-timeout", type=float, default=2.0, help="seconds")
     p.add_argument(
+        "--opa-publish",
+        action="store_true",
+        help="load the policies and data into the OPA server at start-up (a sidecar OPA); "
+        "without it, OPA must already hold them as a bundle",
+    )
+    p.add_argument(
         "--failure-mode",
         choices=("closed", "open"),
         default="closed",

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         opa_url=args.opa_url,
         opa_timeout=args.opa_timeout,
+        opa_publish=getattr(args, "opa_publish", False),
         failure_mode=args.failure_mode,
         max_body=args.max_body,
     )

@@ -26,6 +26,7 @@ class Settings:
     engine: str = "embedded"
     opa_url: str = "http://127.0.0.1:8181"
     opa_timeout: float = 2.0
+    opa_publish: bool = False
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
 

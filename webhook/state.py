@@ -45,6 +45,7 @@ def load_state(settings: Settings) -> State:
         data,
         opa_url=settings.opa_url,
         timeout=settings.opa_timeout,
+        publish=settings.opa_publish,
     )
     return State(
         engine=engine,

@@ -1,29 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from meshc.compiler.loader import load_mesh
-from meshc.policies.data import policy_data
 from meshc.policies.engine import PolicyEngine, create_engine
-from support.paths import REPO
-
-SAMPLES = REPO / "policies" / "samples"
-SPECS = SAMPLES / "specs"
-
-
-def spec_for(sample: Path) -> Path:
-    """Samples named linkerd-*.yaml are judged against the Linkerd mesh."""
-    return SPECS / ("linkerd.yaml" if sample.name.startswith("linkerd-") else "istio.yaml")
-
-
-def sample_files() -> list[Path]:
-    return sorted(p for p in SAMPLES.glob("*/*/*.yaml") if p.parent.parent.name != "specs")
-
-
-def data_for(provider: str) -> dict[str, Any]:
-    return policy_data(load_mesh(str(SPECS / f"{provider}.yaml")))
+from support.policy_samples import data_for
 
 
 @pytest.fixture(scope="session")

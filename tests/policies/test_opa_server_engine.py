@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import sample_files, spec_for
 from meshc.policies.check import evaluate
 from meshc.policies.engine import EngineError, create_engine
 from meshc.policies.manifests import load_manifests
@@ -15,6 +14,7 @@ from meshc.policies.violations import format_message
 from opa_server import opa_server
 from policy_reviews import pod, review
 from support.paths import require_tool
+from support.policy_samples import sample_files, spec_for
 
 pytestmark = pytest.mark.tools
 

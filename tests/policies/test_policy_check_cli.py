@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, SPECS
 from meshc.compiler.cli import main
 from meshc.policies.report import FORMATS, Finding
 from meshc.policies.violations import Violation, format_message
 from support.paths import EXAMPLES, REPO
+from support.policy_samples import SAMPLES, SPECS
 
 ISTIO = str(SPECS / "istio.yaml")
 DENIED = SAMPLES / "injection-required" / "denied"

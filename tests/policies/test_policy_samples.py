@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import sample_files, spec_for
 from meshc.compiler.cli import main
 from meshc.policies.manifests import load_manifests
+from support.policy_samples import sample_files, spec_for
 
 ALLOWED = [p for p in sample_files() if p.parent.name == "allowed"]
 DENIED = [p for p in sample_files() if p.parent.name == "denied"]

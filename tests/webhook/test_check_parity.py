@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Certs, WebhookServer
 from meshc.compiler.cli import main as meshc
 from meshc.policies.manifests import load_manifests
 from meshc.policies.review import admission_review
 from meshc.webhook.decision import fit_warnings
 from support.paths import REPO
+from support.webhook_server import Certs, WebhookServer
 
 SAMPLES = REPO / "policies" / "samples"
 SPECS = {"istio": SAMPLES / "specs" / "istio.yaml", "linkerd": SAMPLES / "specs" / "linkerd.yaml"}

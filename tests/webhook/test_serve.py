@@ -19,7 +19,7 @@ from api_server import (
     review,
     workload,
 )
-from conftest import WebhookServer
+from support.webhook_server import WebhookServer
 
 PRIVILEGED = {"securityContext": {"privileged": True}}
 

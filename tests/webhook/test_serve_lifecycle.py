@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 from api_server import review, workload
-from conftest import QUICKSTART, Certs, WebhookServer
 from meshc.webhook.certs import generate, write_atomic
+from support.webhook_server import QUICKSTART, Certs, WebhookServer
 
 
 class FakeOpa:
