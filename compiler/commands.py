@@ -11,7 +11,8 @@ from .errors import Problem, SpecError
 from .loader import load_mesh
 from .model import Mesh
 from .objects import Obj
-from .targets import RenderOptions, render as render_mesh
+from .targets import RenderOptions
+from .targets import render as render_mesh
 
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
 

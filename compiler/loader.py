@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -61,7 +62,23 @@ def load_mesh(path: str, *, text: str | None = None, source: str | None = None) 
         problems += validate_document(data, positions, name)
     if problems:
         raise SpecError(problems)
-    return build_mesh(data, positions, source or name)
+    return build_mesh(data, positions, source or source_name(path))
+
+
+def source_name(path: str) -> str:
+    """How rendered objects cite the spec: relative to its git repository's root.
+
+    The same spec must render to the same bytes whether a hook, CI or Argo CD
+    names it, from whatever directory they run in; outside a repository the
+    path is kept as given.
+    """
+    if path == "-":
+        return "<stdin>"
+    absolute = Path(path).absolute()
+    for parent in absolute.parents:
+        if (parent / ".git").exists():
+            return absolute.relative_to(parent).as_posix()
+    return path
 
 
 def _map(value: Any) -> MappingProxyType[str, str]:

@@ -6,9 +6,9 @@ annotate objects with their source and diagnostics can point back to a line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from .yamlpos import Positions
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
-from typing import Any
-
+from collections.abc import Callable, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
@@ -246,9 +244,10 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
     if not isinstance(spec, dict):
         return c.problems
     _duplicates(c, "spec.namespaces", spec.get("namespaces"), "name", "namespace")
-    meshed = [ns.get("name") for _, ns in _items(spec.get("namespaces"))
-              if isinstance(ns.get("name"), str)]
-    admission = spec.get("admission") if isinstance(spec.get("admission"), dict) else {}
+    meshed: list[str] = [ns["name"] for _, ns in _items(spec.get("namespaces"))
+                         if isinstance(ns.get("name"), str)]
+    raw_admission = spec.get("admission")
+    admission: dict[str, Any] = raw_admission if isinstance(raw_admission, dict) else {}
     allowed = _strings(admission.get("allowedNamespaces")) if "allowedNamespaces" in admission else meshed
     exempt = set(_strings(admission.get("exemptNamespaces")))
     for i, ns in _items(spec.get("namespaces")):
@@ -256,10 +255,10 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
             c.add(f"spec.namespaces[{i}].name",
                   f"{ns['name']!r} is meshed and also listed in spec.admission.exemptNamespaces")
     for i, exemption in _items(admission.get("exemptions")):
-        ns = exemption.get("namespace")
-        if isinstance(ns, str) and ns not in meshed:
+        target = exemption.get("namespace")
+        if isinstance(target, str) and target not in meshed:
             c.add(f"spec.admission.exemptions[{i}].namespace",
-                  f"{ns!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
+                  f"{target!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
     services = spec.get("services")
     seen: dict[tuple[Any, Any], int] = {}
     for i, svc in _items(services):

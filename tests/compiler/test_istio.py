@@ -65,7 +65,7 @@ def test_every_object_carries_managed_by_and_its_source() -> None:
     for obj in rendered().values():
         assert obj["metadata"]["labels"][MANAGED_BY_LABEL] == "meshc"
         source = obj["metadata"]["annotations"][SOURCE_ANNOTATION]
-        assert source.startswith(f"{QUICKSTART}#spec.")
+        assert source.startswith("examples/quickstart/mesh.yaml#spec.")
 
 
 def test_v1beta1_can_be_emitted_for_older_clusters() -> None:

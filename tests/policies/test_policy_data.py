@@ -41,9 +41,9 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "istio/proxyv2",
         ],
         "sources": {
-            "injection-required": f"{spec}:spec.namespaces",
-            "mtls-strict": f"{spec}:spec.mtls",
-            "allowed-namespaces": f"{spec}:spec.admission.allowedNamespaces",
+            "injection-required": "examples/quickstart/mesh.yaml:spec.namespaces",
+            "mtls-strict": "examples/quickstart/mesh.yaml:spec.mtls",
+            "allowed-namespaces": "examples/quickstart/mesh.yaml:spec.admission.allowedNamespaces",
         },
     }
 
