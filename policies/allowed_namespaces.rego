@@ -58,13 +58,13 @@ findings contains finding if {
 
 injection_requests contains setting if {
 	mesh.provider == "istio"
-	setting := mesh.istio_inject_setting(k8s.pod.metadata, k8s.pod.prefix)
+	setting := mesh.istio_inject_setting
 	mesh.istio_injects(setting.value)
 }
 
 injection_requests contains setting if {
 	mesh.provider == "linkerd"
-	setting := mesh.linkerd_inject_setting(k8s.pod.metadata, k8s.pod.prefix)
+	setting := mesh.linkerd_inject_setting
 	mesh.linkerd_injects(setting.value)
 }
 

@@ -19,7 +19,7 @@ violations contains mesh.violation(policy_id, finding) if {
 # Opting out of injection, Istio.
 findings contains finding if {
 	mesh.provider == "istio"
-	setting := mesh.istio_inject_setting(k8s.pod.metadata, k8s.pod.prefix)
+	setting := mesh.istio_inject_setting
 	not mesh.istio_injects(setting.value)
 	finding := {
 		"path": setting.path,
@@ -31,7 +31,7 @@ findings contains finding if {
 # Opting out of injection, Linkerd.
 findings contains finding if {
 	mesh.provider == "linkerd"
-	setting := mesh.linkerd_inject_setting(k8s.pod.metadata, k8s.pod.prefix)
+	setting := mesh.linkerd_inject_setting
 	not mesh.linkerd_injects(setting.value)
 	finding := {
 		"path": setting.path,
@@ -41,9 +41,9 @@ findings contains finding if {
 }
 
 findings contains finding if {
-	k8s.pod.spec.hostNetwork == true
+	k8s.pod_spec.hostNetwork == true
 	finding := {
-		"path": concat("", [k8s.pod.prefix, "spec.hostNetwork"]),
+		"path": concat("", [k8s.pod_prefix, "spec.hostNetwork"]),
 		"problem": "the pod shares the node's network, where no mesh injects its proxy: true",
 		"fix": "remove hostNetwork, or run the workload in a namespace outside the mesh",
 	}
@@ -78,25 +78,27 @@ include_annotations := {
 istio_own_ports := {"15020", "15021", "15090"}
 
 findings contains finding if {
-	some key, value in k8s.pod_annotations
-	bypasses(key, value)
+	some key in bypass_annotations
+	value := k8s.pod_annotations[key]
 	not granted(key)
 	not injector_written(key, value)
 	finding := {
-		"path": k8s.key_path(concat("", [k8s.pod.prefix, "metadata.annotations"]), key),
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), key),
 		"problem": concat("", ["lets traffic bypass the proxy: ", k8s.show(value)]),
 		"fix": "remove the annotation, or grant it to this workload in spec.admission.exemptions",
 	}
 }
 
-bypasses(key, value) if {
-	key in exclude_annotations[mesh.provider]
-	count(entries(value)) > 0
+# The provider's few bypass keys are looked up in the annotations, rather
+# than every annotation (status, prometheus, ...) checked against them.
+bypass_annotations contains key if {
+	some key in exclude_annotations[mesh.provider]
+	count(entries(k8s.pod_annotations[key])) > 0
 }
 
-bypasses(key, value) if {
-	key in include_annotations[mesh.provider]
-	trim_space(value) != "*"
+bypass_annotations contains key if {
+	some key in include_annotations[mesh.provider]
+	trim_space(k8s.pod_annotations[key]) != "*"
 }
 
 entries(value) := {e | some part in split(value, ","); e := trim_space(part); e != ""}
@@ -117,52 +119,64 @@ injector_written(key, value) if {
 	every port in entries(value) {
 		port in istio_own_ports
 	}
-	some entry in k8s.containers
-	entry.container.name == "istio-proxy"
-	mesh.genuine(entry.container)
+	some field in k8s.container_fields
+	some container in object.get(k8s.pod_spec, field, [])
+	container.name == "istio-proxy"
+	mesh.genuine(container)
 }
 
-# Application containers: everything but the mesh's own, verified containers.
-app_containers contains entry if {
-	some entry in k8s.containers
-	not mesh.genuine(entry.container)
-}
-
+# The container rules below judge application containers: everything but the
+# mesh's own, verified containers. Each tests what it looks for first and
+# whether the container is the mesh's own last, so the (uncached) image check
+# runs only for the few containers that would otherwise be reported.
 findings contains finding if {
-	some entry in app_containers
-	uid := run_as_user(entry)
-	uid.value == mesh.proxy_uid[mesh.provider]
+	uid := mesh.proxy_uid[mesh.provider]
+	some field in k8s.container_fields
+	some i, container in object.get(k8s.pod_spec, field, [])
+	setting := run_as_user(container)
+	setting.value == uid
+	not mesh.genuine(container)
 	finding := {
-		"path": uid.path,
-		"problem": concat("", ["container ", k8s.show(entry.container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(uid.value, 10)]),
+		"path": run_as_user_path(field, i, setting.own),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(setting.value, 10)]),
 		"fix": "run the container as any other UID",
 	}
 }
 
 # The container's own runAsUser wins over the pod's.
-run_as_user(entry) := {"path": concat("", [k8s.container_path(entry), ".securityContext.runAsUser"]), "value": uid} if {
-	uid := entry.container.securityContext.runAsUser
-} else := {"path": concat("", [k8s.pod.prefix, "spec.securityContext.runAsUser"]), "value": uid} if {
-	uid := k8s.pod.spec.securityContext.runAsUser
+run_as_user(container) := {"own": true, "value": uid} if {
+	uid := container.securityContext.runAsUser
+} else := {"own": false, "value": uid} if {
+	uid := k8s.pod_spec.securityContext.runAsUser
 }
 
+run_as_user_path(field, i, true) := concat("", [k8s.container_path(field, i), ".securityContext.runAsUser"])
+
+run_as_user_path(_, _, false) := concat("", [k8s.pod_prefix, "spec.securityContext.runAsUser"])
+
+net_admin_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}
+
 findings contains finding if {
-	some entry in app_containers
-	some i, capability in entry.container.securityContext.capabilities.add
-	upper(capability) in {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}
+	some field in k8s.container_fields
+	some i, container in object.get(k8s.pod_spec, field, [])
+	some j, capability in container.securityContext.capabilities.add
+	net_admin_capabilities[upper(capability)]
+	not mesh.genuine(container)
 	finding := {
-		"path": concat("", [k8s.container_path(entry), ".securityContext.capabilities.add[", format_int(i, 10), "]"]),
-		"problem": concat("", ["container ", k8s.show(entry.container.name), " may rewrite the iptables rules that capture its traffic: ", k8s.show(capability)]),
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " may rewrite the iptables rules that capture its traffic: ", k8s.show(capability)]),
 		"fix": "drop the capability: only the mesh's own containers may hold NET_ADMIN",
 	}
 }
 
 findings contains finding if {
-	some entry in app_containers
-	entry.container.securityContext.privileged == true
+	some field in k8s.container_fields
+	some i, container in object.get(k8s.pod_spec, field, [])
+	container.securityContext.privileged == true
+	not mesh.genuine(container)
 	finding := {
-		"path": concat("", [k8s.container_path(entry), ".securityContext.privileged"]),
-		"problem": concat("", ["container ", k8s.show(entry.container.name), " is privileged, which includes NET_ADMIN: true"]),
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.privileged"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " is privileged, which includes NET_ADMIN: true"]),
 		"fix": "remove privileged: only the mesh's own containers may hold NET_ADMIN",
 	}
 }

@@ -48,32 +48,37 @@ template_prefixes := {
 }
 
 # The pod (or pod template) of the object: its field-path prefix, metadata
-# and spec. Direct references, not object.get with a path: rego-cpp copies
-# less and this runs on every request.
-pod := {"prefix": prefix, "metadata": object.get(template, "metadata", {}), "spec": object.get(template, "spec", {})} if {
-	prefix := template_prefixes[concat("/", [group, kind])]
-	template := pod_template(prefix)
+# and spec, each one rule computed once per request. Objects without a pod
+# leave them undefined, so every rule about pods falls out at its first line.
+# Plain references, never a set or object built around the spec: rego-cpp
+# copies (and serialises, to compare) whatever goes into a collection.
+pod_prefix := template_prefixes[concat("/", [group, kind])]
+
+pod_template := resource if {
+	pod_prefix == ""
+} else := resource.spec.template if {
+	pod_prefix == "spec.template."
+} else := resource.spec.jobTemplate.spec.template if {
+	pod_prefix == "spec.jobTemplate.spec.template."
 }
 
-pod_template(prefix) := resource if prefix == ""
+pod_metadata := object.get(pod_template, "metadata", {})
 
-pod_template(prefix) := resource.spec.template if prefix == "spec.template."
+# A pod without a spec has nothing to judge: undefined, like an object without a pod.
+pod_spec := pod_template.spec
 
-pod_template(prefix) := resource.spec.jobTemplate.spec.template if prefix == "spec.jobTemplate.spec.template."
+pod_labels := object.get(pod_metadata, "labels", {})
 
-pod_labels := object.get(pod.metadata, "labels", {})
+pod_annotations := object.get(pod_metadata, "annotations", {})
 
-pod_annotations := object.get(pod.metadata, "annotations", {})
+# The fields holding the pod's containers; init and ephemeral containers run
+# in the same network namespace, so they count too. Iterate them as
+#   some field in k8s.container_fields
+#   some i, container in object.get(k8s.pod_spec, field, [])
+container_fields := ["initContainers", "containers", "ephemeralContainers"]
 
-# Every container of the pod with its field path; init and ephemeral
-# containers run in the same network namespace, so they count too.
-containers contains {"field": field, "index": i, "container": c} if {
-	some field in ["initContainers", "containers", "ephemeralContainers"]
-	some i, c in object.get(pod.spec, field, [])
-}
-
-# The field path of a container entry, built only for the ones reported.
-container_path(entry) := concat("", [pod.prefix, "spec.", entry.field, "[", format_int(entry.index, 10), "]"])
+# The field path of a container, built only for the ones reported.
+container_path(field, i) := concat("", [pod_prefix, "spec.", field, "[", format_int(i, 10), "]"])
 
 # A value as the message shows it: strings quoted, anything else as JSON.
 # Messages are built with concat, never sprintf: rego-cpp's sprintf

@@ -34,15 +34,16 @@ istio_injects(value) if lower(value) in {"y", "yes", "true", "on"}
 # Only these two Linkerd values inject; "disabled" and anything else do not.
 linkerd_injects(value) if value in {"enabled", "ingress"}
 
-# The label wins over the deprecated annotation when both are set.
-istio_inject_setting(meta, prefix) := {"path": k8s.key_path(concat("", [prefix, "metadata.labels"]), "sidecar.istio.io/inject"), "value": v} if {
-	v := meta.labels["sidecar.istio.io/inject"]
-} else := {"path": k8s.key_path(concat("", [prefix, "metadata.annotations"]), "sidecar.istio.io/inject"), "value": v} if {
-	v := meta.annotations["sidecar.istio.io/inject"]
+# The pod's injection setting: where it is written and its value, computed
+# once per request. The label wins over the deprecated annotation when both are set.
+istio_inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), "sidecar.istio.io/inject"), "value": v} if {
+	v := k8s.pod_labels["sidecar.istio.io/inject"]
+} else := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/inject"), "value": v} if {
+	v := k8s.pod_annotations["sidecar.istio.io/inject"]
 }
 
-linkerd_inject_setting(meta, prefix) := {"path": k8s.key_path(concat("", [prefix, "metadata.annotations"]), "linkerd.io/inject"), "value": v} if {
-	v := meta.annotations["linkerd.io/inject"]
+linkerd_inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "linkerd.io/inject"), "value": v} if {
+	v := k8s.pod_annotations["linkerd.io/inject"]
 }
 
 # The mesh's own containers, as its injector names them (native sidecars
@@ -57,8 +58,9 @@ mesh_container_names := {
 # config.mesh_images lists every spelling of each repository (see data.py),
 # so matching is a string comparison on the hot path.
 genuine(container) if {
-	container.name in mesh_container_names[provider]
+	mesh_container_names[provider][container.name]
 	some repo in config.mesh_images
+	startswith(container.image, repo) # the cheap test first: image_in decides
 	image_in(container.image, repo)
 }
 

@@ -121,4 +121,4 @@ inbound_policy_scopes contains {"path": "metadata.annotations", "annotations": k
 	k8s.kind == "Namespace"
 }
 
-inbound_policy_scopes contains {"path": concat("", [k8s.pod.prefix, "metadata.annotations"]), "annotations": k8s.pod_annotations}
+inbound_policy_scopes contains {"path": concat("", [k8s.pod_prefix, "metadata.annotations"]), "annotations": k8s.pod_annotations}
