@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -42,6 +43,10 @@ def load_at(spec: str, ref: str | None) -> Mesh:
 
 def compile_spec(args: argparse.Namespace) -> list[Obj]:
     """Load, validate and render; warnings go to stderr, errors raise SpecError."""
+    # A render builds large acyclic trees and exits: the cyclic collector
+    # only rescans them, which makes a 2,000-service spec load 3x slower and
+    # grow worse than linearly. Reference counting still frees everything.
+    gc.disable()
     mesh = load_at(args.spec, getattr(args, "ref", None))
     objects, report = render_mesh(mesh, options_from_args(args), args.provider)
     for warning in report.warnings:
