@@ -1,0 +1,67 @@
+"""What meshc renders from every example is accepted by a real API server with the upstream CRDs.
+
+An offline JSON-schema check cannot run the CRDs' CEL rules (x-kubernetes-validations),
+defaulting, or the built-in kinds' own validation; the API server runs all of
+them. Namespaces are created for real (namespaced objects need them); every
+other object is created with dryRun=All: validated and admitted in full, but
+not stored, so the examples never collide with each other or with other tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from meshc.compiler.errors import SpecError
+from support.apply import apply_objects, request
+from support.examples import EXAMPLE_NAMES, NEEDS_ALLOW_LOSSY, TARGETS, Target, render_example
+
+pytestmark = pytest.mark.tools
+
+CASES = [pytest.param(name, target, id=f"{name}-{target.id}") for name in EXAMPLE_NAMES for target in TARGETS]
+
+# The kinds each target must have rendered, so an empty render cannot pass.
+ROUTING_KINDS = {
+    "istio": {"Namespace", "Service", "DestinationRule", "VirtualService", "PeerAuthentication"},
+    "linkerd-gateway-api": {"Namespace", "Service", "HTTPRoute", "Server"},
+    "linkerd-smi": {"Namespace", "Service", "TrafficSplit", "Server"},
+}
+
+
+def test_there_are_examples_to_render() -> None:
+    assert {"quickstart", "linkerd-quickstart", "multi-namespace"} <= set(EXAMPLE_NAMES)
+
+
+@pytest.mark.parametrize(("name", "target"), CASES)
+def test_a_render_needs_allow_lossy_exactly_where_recorded(name: str, target: Target) -> None:
+    needs = (name, target.provider, target.routing) in NEEDS_ALLOW_LOSSY
+    if needs:
+        with pytest.raises(SpecError, match="pass --allow-lossy"):
+            render_example(name, target, allow_lossy=False)
+    else:
+        assert render_example(name, target, allow_lossy=False)
+
+
+@pytest.mark.parametrize(("name", "target"), CASES)
+def test_every_rendered_object_is_accepted(
+    kube_client: k8s.ApiClient, installed_crds: list[str], name: str, target: Target
+) -> None:
+    objects = render_example(name, target)
+    assert {o["kind"] for o in objects} >= ROUTING_KINDS[target.id]
+    namespaces = [o for o in objects if o["kind"] == "Namespace"]
+    others = [o for o in objects if o["kind"] != "Namespace"]
+
+    assert [str(e) for e in apply_objects(kube_client, namespaces, dry_run=False)] == []
+    assert [str(e) for e in apply_objects(kube_client, others, dry_run=True)] == []
+
+    # The Namespaces were stored with the provider's injection markers.
+    for namespace in namespaces:
+        status, stored = request(kube_client, "GET", f"/api/v1/namespaces/{namespace['metadata']['name']}")
+        assert status == 200, stored
+        assert _markers(stored) >= _markers(namespace)
+
+
+def _markers(namespace: dict[str, Any]) -> set[tuple[str, str]]:
+    meta = namespace["metadata"]
+    return {*(meta.get("labels") or {}).items(), *(meta.get("annotations") or {}).items()}

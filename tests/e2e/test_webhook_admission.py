@@ -1,0 +1,388 @@
+"""meshc's webhook, registered with a real API server, as a kubectl user meets it.
+
+`meshc webhook serve` runs on 127.0.0.1 with a certificate from `meshc certs
+generate`; the API server calls it through the ValidatingWebhookConfiguration
+and MutatingWebhookConfiguration rendered from the Helm chart's own templates
+(webhook.url and webhook.caBundle set), with the chart's failurePolicy and
+timeoutSeconds. The spec is the quickstart's, moved to namespaces of its own
+so that nothing else in the session's API server is affected.
+
+No mesh injector runs in this API server, so Pods arrive as written: a plain
+Pod in a meshed namespace is admitted (adding the sidecar is the namespace's
+injection label's job), one that opts out of injection is denied.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+from meshc.compiler.loader import load_mesh
+from meshc.compiler.targets import RenderOptions, render
+from prometheus_client.parser import text_string_to_metric_families
+from support.apply import apply_objects, object_ref, request
+from support.kube import KubeAPIServer
+from support.paths import REPO
+from support.webhook_server import QUICKSTART, WebhookServer, generate_certs
+
+# The chart's renderer lives with the chart tests; pytest puts tests/charts on
+# sys.path the same way when it collects them, so this is the same module.
+sys.path.insert(0, str(REPO / "tests" / "charts"))
+from helm_chart import render_webhook_configurations
+
+pytestmark = pytest.mark.tools
+
+MESHED = "storefront"  # the quickstart's mesh-demo
+ELSEWHERE = "side-project"  # neither meshed nor allowed nor exempt
+VALIDATING = "validate.meshc.io"
+KUBECTL = "/usr/bin/kubectl"
+REGISTRATION_TIMEOUT = 20.0
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Admission:
+    server: KubeAPIServer
+    webhook: WebhookServer
+    spec: Path
+    configurations: list[Obj]
+
+
+def kubectl(server: KubeAPIServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(server.kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def kubectl_apply(server: KubeAPIServer, *objects: Obj) -> subprocess.CompletedProcess[str]:
+    return kubectl(server, "apply", "-f", "-", stdin=yaml.safe_dump_all(objects, sort_keys=False))
+
+
+def kubectl_get(server: KubeAPIServer, obj: Obj) -> subprocess.CompletedProcess[str]:
+    resource = {"Namespace": "namespace", "Pod": "pod", "Deployment": "deployment.apps"}.get(
+        obj["kind"], f"{obj['kind'].lower()}s.{obj['apiVersion'].split('/')[0]}"
+    )
+    namespace = obj["metadata"].get("namespace")
+    return kubectl(
+        server, "get", resource, obj["metadata"]["name"], *(["-n", namespace] if namespace else []), "-o", "yaml"
+    )
+
+
+def webhook_requests(webhook: WebhookServer) -> float:
+    """Every request the webhook has answered on /validate and /mutate, from its /metrics."""
+    text = webhook.get("/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "meshc_webhook_requests_total"
+    )
+
+
+# --- the objects ----------------------------------------------------------------------
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> Obj:
+    meta: Obj = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def pod(name: str, ns: str, labels: dict[str, str] | None = None) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": name, **(labels or {})}},
+        "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo:1.0"}]},
+    }
+
+
+def deployment(name: str, ns: str, annotations: dict[str, str] | None = None) -> Obj:
+    template_meta: Obj = {"labels": {"app": name}}
+    if annotations:
+        template_meta["annotations"] = annotations
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": template_meta,
+                "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo:1.0"}]},
+            },
+        },
+    }
+
+
+def peer_authentication(name: str, ns: str, mode: str) -> Obj:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"mtls": {"mode": mode}},
+    }
+
+
+def destination_rule(name: str, ns: str, tls_mode: str) -> Obj:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"host": f"web.{ns}.svc.cluster.local", "trafficPolicy": {"tls": {"mode": tls_mode}}},
+    }
+
+
+def virtual_service(name: str, ns: str) -> Obj:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"hosts": ["web"], "http": [{"route": [{"destination": {"host": "web"}}]}]},
+    }
+
+
+def default_service_account(ns: str) -> Obj:
+    # The ServiceAccount admission plugin refuses Pods until "default" exists;
+    # without a controller manager nobody else creates it.
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}}
+
+
+# --- the registered webhook -----------------------------------------------------------
+
+
+def _wait_until_registered(kube_client: k8s.ApiClient) -> None:
+    """The API server picks configurations up asynchronously: wait until both answer."""
+    # Dry runs: /mutate labels the meshed namespace, /validate denies mesh
+    # configuration in "default" (neither allowed nor exempt).
+    deadline = time.monotonic() + REGISTRATION_TIMEOUT
+    while True:
+        status_m, meshed = request(
+            kube_client, "POST", "/api/v1/namespaces", query={"dryRun": "All"}, body=namespace(MESHED)
+        )
+        status_v, denied = request(
+            kube_client,
+            "POST",
+            "/apis/networking.istio.io/v1/namespaces/default/virtualservices",
+            query={"dryRun": "All"},
+            body=virtual_service("registration-probe", "default"),
+        )
+        labels = (meshed.get("metadata") or {}).get("labels") or {}
+        if status_m == 201 and labels.get("istio-injection") == "enabled" and status_v == 403:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"the webhook was not called within {REGISTRATION_TIMEOUT:.0f}s: "
+                f"{status_m} {meshed}; {status_v} {denied}"
+            )
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def admission(
+    kube_apiserver: KubeAPIServer,
+    kube_client: k8s.ApiClient,
+    installed_crds: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Admission]:
+    workdir = tmp_path_factory.mktemp("admission")
+    spec_text = QUICKSTART.read_text().replace("mesh-demo", MESHED)
+    assert f"name: {MESHED}" in spec_text
+    spec = workdir / "mesh.yaml"
+    spec.write_text(spec_text)
+
+    certs = generate_certs(workdir / "certs")
+    webhook = WebhookServer(spec, certs, workdir / "webhook.log").start()
+    configurations: list[Obj] = []
+    try:
+        # values.spec is what the chart serves too: its exempt namespaces
+        # become the configurations' namespaceSelector.
+        configurations = render_webhook_configurations(
+            webhook.url, certs.ca.read_bytes(), extra={"spec": spec_text}
+        )
+        assert [c["kind"] for c in configurations] == [
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+        ]
+        errors = apply_objects(kube_client, configurations, dry_run=False, create_namespaces=False)
+        assert [str(e) for e in errors] == []
+        _wait_until_registered(kube_client)
+        yield Admission(kube_apiserver, webhook, spec, configurations)
+    finally:
+        # Unregister before the server stops: the validating webhook fails
+        # closed and would otherwise block the rest of the session.
+        for config in configurations:
+            request(
+                kube_client,
+                "DELETE",
+                f"/apis/admissionregistration.k8s.io/v1/{config['kind'].lower()}s/{config['metadata']['name']}",
+            )
+        webhook.stop()
+
+
+@pytest.fixture(scope="module")
+def meshed_namespace(admission: Admission, kube_client: k8s.ApiClient) -> Obj:
+    """The spec's meshed namespace, created with kubectl and no labels; as stored."""
+    created = kubectl_apply(admission.server, namespace(MESHED))
+    assert created.returncode == 0, created.stderr
+    assert apply_objects(kube_client, [default_service_account(MESHED)], dry_run=False) == []
+    stored: Obj = yaml.safe_load(kubectl_get(admission.server, namespace(MESHED)).stdout)
+    return stored
+
+
+@pytest.fixture(scope="module")
+def unmeshed_namespace(admission: Admission, kube_client: k8s.ApiClient) -> Obj:
+    created = kubectl_apply(admission.server, namespace(ELSEWHERE))
+    assert created.returncode == 0, created.stderr
+    stored: Obj = yaml.safe_load(kubectl_get(admission.server, namespace(ELSEWHERE)).stdout)
+    return stored
+
+
+# --- the configurations -----------------------------------------------------------------
+
+
+def test_the_registered_configurations_call_the_local_webhook_with_its_ca(admission: Admission) -> None:
+    validating, mutating = admission.configurations
+    ca = admission.webhook.certs.ca.read_bytes()
+
+    for config, path in ((validating, "/validate"), (mutating, "/mutate")):
+        for hook in config["webhooks"]:
+            assert hook["clientConfig"]["url"] == f"https://127.0.0.1:{admission.webhook.port}{path}"
+            assert base64.b64decode(hook["clientConfig"]["caBundle"]) == ca
+    # As the chart renders them: validation fails closed, mutation open.
+    assert {h["failurePolicy"] for h in validating["webhooks"]} == {"Fail"}
+    assert {h["failurePolicy"] for h in mutating["webhooks"]} == {"Ignore"}
+    assert {h["timeoutSeconds"] for h in validating["webhooks"] + mutating["webhooks"]} == {5}
+
+
+# --- mutation ---------------------------------------------------------------------------
+
+
+def test_creating_the_meshed_namespace_adds_the_injection_label(meshed_namespace: Obj) -> None:
+    assert meshed_namespace["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+def test_a_namespace_outside_the_mesh_is_created_as_written(unmeshed_namespace: Obj) -> None:
+    assert "istio-injection" not in unmeshed_namespace["metadata"].get("labels", {})
+
+
+# --- denials, as kubectl prints them ------------------------------------------------------
+
+DENIED = [
+    pytest.param(
+        pod("opted-out", MESHED, {"sidecar.istio.io/inject": "false"}),
+        f'[meshc:injection-required] Pod {MESHED}/opted-out: metadata.labels["sidecar.istio.io/inject"]: '
+        'opts the pod out of sidecar injection: "false"',
+        id="pod-opting-out-of-injection",
+    ),
+    pytest.param(
+        deployment("opted-out", MESHED, {"sidecar.istio.io/inject": "false"}),
+        f"[meshc:injection-required] Deployment {MESHED}/opted-out: "
+        'spec.template.metadata.annotations["sidecar.istio.io/inject"]: '
+        'opts the pod out of sidecar injection: "false"',
+        id="deployment-opting-out-of-injection",
+    ),
+    pytest.param(
+        peer_authentication("permissive", MESHED, "PERMISSIVE"),
+        f"[meshc:mtls-strict] PeerAuthentication {MESHED}/permissive: spec.mtls.mode: "
+        'accepts plaintext traffic where the spec requires mTLS STRICT: "PERMISSIVE"',
+        id="permissive-peer-authentication",
+    ),
+    pytest.param(
+        destination_rule("plaintext", MESHED, "DISABLE"),
+        f"[meshc:mtls-strict] DestinationRule {MESHED}/plaintext: spec.trafficPolicy.tls.mode: "
+        'sends plaintext to a mesh that requires mTLS: "DISABLE"',
+        id="destination-rule-disabling-tls",
+    ),
+    pytest.param(
+        virtual_service("web", ELSEWHERE),
+        f"[meshc:allowed-namespaces] VirtualService {ELSEWHERE}/web: metadata.namespace: "
+        f'mesh configuration outside the allowed namespaces: "{ELSEWHERE}"',
+        id="mesh-configuration-outside-the-allowed-namespaces",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "message"), DENIED)
+def test_a_violation_is_denied_with_meshcs_message(
+    admission: Admission, meshed_namespace: Obj, unmeshed_namespace: Obj, obj: Obj, message: str
+) -> None:
+    result = kubectl_apply(admission.server, obj)
+
+    assert result.returncode != 0, result.stdout
+    assert f'admission webhook "{VALIDATING}" denied the request: {message}' in result.stderr
+    # ... and nothing was stored.
+    gone = kubectl_get(admission.server, obj)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr, gone.stdout
+
+
+# --- what is admitted ---------------------------------------------------------------------
+
+
+def test_compliant_workloads_and_strict_mtls_are_admitted(
+    admission: Admission, meshed_namespace: Obj
+) -> None:
+    objects = [
+        pod("plain", MESHED),  # no sidecar yet: injection is the namespace label's job
+        pod("opted-in", MESHED, {"sidecar.istio.io/inject": "true"}),
+        deployment("web-v3", MESHED),
+        peer_authentication("strict", MESHED, "STRICT"),
+        destination_rule("mutual", MESHED, "ISTIO_MUTUAL"),
+    ]
+
+    result = kubectl_apply(admission.server, *objects)
+
+    assert result.returncode == 0, result.stderr
+    for obj in objects:
+        assert kubectl_get(admission.server, obj).returncode == 0, object_ref(obj)
+
+
+def test_the_rendered_spec_is_admitted_by_the_webhook_enforcing_it(
+    admission: Admission, meshed_namespace: Obj
+) -> None:
+    objects, _ = render(load_mesh(str(admission.spec)), RenderOptions())
+    assert {o["kind"] for o in objects} >= {"Namespace", "PeerAuthentication", "AuthorizationPolicy"}
+
+    result = kubectl_apply(admission.server, *objects)
+
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(objects), result.stdout
+
+
+# --- what never reaches the webhook -----------------------------------------------------------
+
+
+def test_nothing_in_kube_system_reaches_the_webhook(admission: Admission, meshed_namespace: Obj) -> None:
+    # What the policies would deny anywhere in the mesh.
+    violations = [
+        pod("opted-out", "kube-system", {"sidecar.istio.io/inject": "false"}),
+        deployment("opted-out", "kube-system", {"sidecar.istio.io/inject": "false"}),
+        peer_authentication("permissive", "kube-system", "PERMISSIVE"),
+        destination_rule("plaintext", "kube-system", "DISABLE"),
+    ]
+    assert kubectl_apply(admission.server, default_service_account("kube-system")).returncode == 0
+    before = webhook_requests(admission.webhook)
+
+    result = kubectl_apply(admission.server, *violations)
+
+    assert result.returncode == 0, result.stderr
+    assert webhook_requests(admission.webhook) == before
+    # The counter does count the API server's calls: one denied meshed object moves it.
+    kubectl_apply(admission.server, peer_authentication("permissive", MESHED, "PERMISSIVE"))
+    assert webhook_requests(admission.webhook) > before

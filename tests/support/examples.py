@@ -1,0 +1,61 @@
+"""Every example spec, rendered for every target the way `meshc render` does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from meshc.compiler.loader import load_mesh
+from meshc.compiler.model import Mesh
+from meshc.compiler.targets import RenderOptions, render
+
+from .paths import EXAMPLES
+
+EXAMPLE_NAMES = tuple(sorted(p.parent.name for p in EXAMPLES.glob("*/mesh.yaml")))
+
+# Examples that use a feature a Linkerd routing mode cannot express, so that
+# `meshc render` refuses them without --allow-lossy (the unsupported features
+# are named in the comments). Every other (example, target) renders exactly
+# or with warnings only.
+NEEDS_ALLOW_LOSSY = {
+    # retryOn connect-failure; with smi also header and path matches.
+    ("canary-ab", "linkerd", "gateway-api"),
+    ("canary-ab", "linkerd", "smi"),
+    # connectionPool.maxConnections; with smi also perTryTimeout and baseEjectionTime.
+    ("multi-namespace", "linkerd", "gateway-api"),
+    ("multi-namespace", "linkerd", "smi"),
+    # connectionPool.http1MaxPendingRequests; with smi also perTryTimeout and
+    # outlierDetection next to a ServiceProfile.
+    ("quickstart", "linkerd", "gateway-api"),
+    ("quickstart", "linkerd", "smi"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    provider: str
+    routing: str = "gateway-api"  # the Linkerd routing mode; ignored for Istio
+
+    @property
+    def id(self) -> str:
+        return self.provider if self.provider == "istio" else f"{self.provider}-{self.routing}"
+
+
+ISTIO = Target("istio")
+TARGETS = (ISTIO, Target("linkerd", "gateway-api"), Target("linkerd", "smi"))
+
+
+def example_mesh(name: str) -> Mesh:
+    return load_mesh(str(EXAMPLES / name / "mesh.yaml"))
+
+
+def render_example(name: str, target: Target, *, allow_lossy: bool | None = None) -> list[dict[str, Any]]:
+    """The objects `meshc render --provider P [--linkerd-routing R]` prints for an example.
+
+    ``allow_lossy`` defaults to what the example needs (``NEEDS_ALLOW_LOSSY``).
+    """
+    if allow_lossy is None:
+        allow_lossy = (name, target.provider, target.routing) in NEEDS_ALLOW_LOSSY
+    options = RenderOptions(linkerd_routing=target.routing, allow_lossy=allow_lossy)
+    objects: list[dict[str, Any]] = render(example_mesh(name), options, target.provider)[0]
+    return objects
