@@ -14,9 +14,9 @@ from .paths import SEED
 @cache
 def seed_objects() -> tuple[dict[str, Any], ...]:
     text = SEED.read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
     # The Linkerd app is embedded in a shell heredoc.
-    blocks += re.findall(r"<<'YAML'\n(.*?)\nYAML", text, flags=re.S)
+    blocks += re.findall(r"<<'YAML'\n(.*?)\nYAML", text, flags=re.DOTALL)
     return tuple(doc for block in blocks for doc in yaml.safe_load_all(block) if doc)
 
 
