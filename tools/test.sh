@@ -5,11 +5,19 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The Go builds are CPU-bound and pip mostly waits on the registry: run both
+# at once. A tool that is already built at its pin is skipped in no time.
+bash tools/build.sh &
+build=$!
+
 python="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
-bash tools/build.sh
+if ! wait "$build"; then
+    echo "tools/test.sh: building the Go tools failed (see above)" >&2
+    exit 1
+fi
 
 exec .venv/bin/python -m pytest "$@"
