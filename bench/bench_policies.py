@@ -3,8 +3,10 @@
 Run: .venv/bin/python bench/bench_policies.py [--iterations N] [--objects N]
 Prints median/p90/p99 per evaluation, as CPU time of the evaluating thread
 (``time.thread_time``, steady on a loaded machine) and as wall time, for dict
-and JSON-text input, and the per-object cost `meshc check` adds on top of
-parsing the manifests.
+and JSON-text input; the same Pod as an API server sends it (managed fields,
+env, probes, volumes: bench/reviews.py) with each step of an evaluation
+timed on its own, with and without the projection; and the per-object cost
+`meshc check` adds on top of parsing the manifests.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
 SPEC = REPO / "policies" / "samples" / "specs" / "istio.yaml"
+QUICKSTART = REPO / "examples" / "quickstart" / "mesh.yaml"
 POD = REPO / "policies" / "samples" / "injection-required" / "allowed" / "istio-injected-pod.yaml"
 
 
@@ -28,20 +35,54 @@ def percentiles(samples_s: list[float]) -> str:
     return f"median {statistics.median(ms):.3f} ms  p90 {q[89]:.3f} ms  p99 {q[98]:.3f} ms"
 
 
-def measure(label: str, run: Callable[[], object], iterations: int) -> None:
+def measure(label: str, run: Callable[[], object], iterations: int, wall: bool = True) -> None:
     for _ in range(50):
         run()
     cpu: list[float] = []
-    wall: list[float] = []
+    walls: list[float] = []
     for _ in range(iterations):
         c0, w0 = time.thread_time(), time.perf_counter()
         run()
         w1, c1 = time.perf_counter(), time.thread_time()
         cpu.append(c1 - c0)
-        wall.append(w1 - w0)
+        walls.append(w1 - w0)
+    if not wall:
+        print(f"  {label:44} cpu {percentiles(cpu)}")
+        return
     print(f"{label} (n={iterations})")
     print(f"  cpu  {percentiles(cpu)}")
-    print(f"  wall {percentiles(wall)}")
+    print(f"  wall {percentiles(walls)}")
+
+
+def steps(engine: Any, body: bytes, iterations: int) -> None:
+    """Each step from the body the webhook receives to the answer, timed alone."""
+    from meshc.policies.modules import ENTRYPOINT
+    from meshc.policies.projection import project
+
+    # The engine's own interpreter and bundle, so the steps add up to evaluate().
+    rego, bundle = engine._interpreter(), engine._bundle
+    doc = json.loads(body)
+    projected = project(doc)
+    full_text = json.dumps(doc, separators=(",", ":"))
+    text = json.dumps(projected, separators=(",", ":"))
+    print(f"  {len(body)} bytes as sent, {len(text)} bytes projected")
+    measure("json.loads(body)", lambda: json.loads(body), iterations, wall=False)
+    measure("project(review)", lambda: project(doc), iterations, wall=False)
+    measure(
+        "json.dumps(projection)",
+        lambda: json.dumps(projected, separators=(",", ":")),
+        iterations,
+        wall=False,
+    )
+    for label, t in (("whole review", full_text), ("projection", text)):
+        measure(f"set_input_term, {label}", partial(rego.set_input_term, t), iterations, wall=False)
+        rego.set_input_term(t)
+        measure(
+            f"query, {label}",
+            lambda: rego.query_bundle_entrypoint(bundle, ENTRYPOINT),
+            iterations,
+            wall=False,
+        )
 
 
 def main() -> int:
@@ -78,6 +119,22 @@ def main() -> int:
         args.iterations,
     )
     measure("json.dumps of that review alone", lambda: json.dumps(review), args.iterations)
+
+    from reviews import pod_create_bodies
+
+    api_data = policy_data(load_mesh(str(QUICKSTART)))
+    api_engine = create_engine("embedded", api_data)
+    bodies = pod_create_bodies(64)
+    decoded = [json.loads(b) for b in bodies]
+    assert api_engine.evaluate(decoded[0]) == [], "the API server's pod must be admitted"
+    cycle = iter(range(1 << 62))
+    measure(
+        "evaluate, the Pod as the API server sends it (bench/reviews.py), decoded dict input",
+        lambda: api_engine.evaluate(decoded[next(cycle) % len(decoded)]),
+        args.iterations,
+    )
+    print("its steps, alone (cpu):")
+    steps(api_engine, bodies[0], args.iterations)
 
     corpus = "".join(
         "---\n" + POD.read_text().replace("x2x7q", f"{i:05d}") for i in range(args.objects)

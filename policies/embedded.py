@@ -9,13 +9,12 @@ all of them execute the one compiled bundle.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 import regopy
 
-from .engine import EngineError, Review, to_violations
+from .engine import EngineError, Review, policy_input_text, to_violations
 from .modules import ENTRYPOINT, data_document, policy_modules
 from .violations import Violation
 
@@ -43,29 +42,21 @@ class EmbeddedEngine:
             # each rewriting pass. The bundle was checked when it was built;
             # at query time they only re-check the parsed input, which costs
             # as much as parsing it (~0.45 ms for a typical Pod). evaluate()
-            # makes sure the text is JSON, which those checks used to enforce.
+            # only ever hands over json.dumps output, which those checks used
+            # to verify was JSON.
             rego.well_formed_checks_enabled = False
         return rego
 
     def evaluate(self, review: Review) -> list[Violation]:
+        # JSON text, never regopy.Input(dict): the input must mean what the
+        # API server's JSON means (a YAML int map key becomes a string),
+        # exactly as OPA sees it. The text is always json.dumps' own, so it
+        # is JSON, which the disabled well-formedness checks no longer verify.
+        text = policy_input_text(review)
         rego = self._interpreter()
         try:
-            # JSON text, never regopy.Input(dict): the input must mean what
-            # the API server's JSON means (a YAML int map key becomes a
-            # string), exactly as OPA sees it. Text that arrives already
-            # encoded is handed over as it is.
-            if isinstance(review, (str, bytes)):
-                text = review.decode("utf-8") if isinstance(review, bytes) else review
-                # Without well-formedness checks rego-cpp would take a Rego
-                # term that is not JSON (a variable, an expression) as input
-                # and evaluate it; text must be JSON, so check that first.
-                json.loads(text)
-            else:
-                text = json.dumps(review)
             rego.set_input_term(text)
             output = rego.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
-        except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
-            raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
         except regopy.RegoError as exc:
             raise EngineError(f"policy evaluation failed: {exc}") from exc
         if not output.ok():

@@ -7,10 +7,12 @@ configuration.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from .projection import project
 from .violations import Mode, Violation
 
 EngineKind = Literal["embedded", "opa"]
@@ -25,11 +27,35 @@ class PolicyEngine(Protocol):
     def evaluate(self, review: Review) -> list[Violation]:
         """Every violation of an AdmissionReview, sorted.
 
-        ``review`` is the AdmissionReview as a dict, or its JSON text (which
-        spares the embedded engine one encoding). Raises :class:`EngineError`
-        when no decision can be made.
+        ``review`` is the AdmissionReview as a dict, or its JSON text. Either
+        way the engine evaluates :func:`policy_input` of it. Raises
+        :class:`EngineError` when no decision can be made.
         """
         ...
+
+
+def policy_input(review: Review) -> Any:
+    """What every engine evaluates: the review, decoded if it is text, then projected.
+
+    The one place input is prepared, so rego-cpp and OPA always judge the
+    same document. Pass the decoded dict when there is one: text is decoded
+    here again, only to be projected and encoded anew.
+    """
+    if isinstance(review, (str, bytes)):
+        try:
+            review = json.loads(review)
+        except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+            raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
+    return project(review)
+
+
+def policy_input_text(review: Review) -> str:
+    """:func:`policy_input` as compact JSON text, the form rego-cpp parses."""
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON, and OPA would refuse them.
+        return json.dumps(policy_input(review), separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
 
 
 def create_engine(

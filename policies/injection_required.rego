@@ -181,12 +181,16 @@ findings contains finding if {
 	}
 }
 
-# A meshed namespace that turns injection off.
+# A meshed namespace whose marker does not turn injection on: any value but
+# the injecting ones, or none (an UPDATE that strips it). /mutate adds the
+# marker before /validate runs, so only a removal or a bypassed mutation
+# gets here. Istio injects on istio-injection=enabled, or on istio.io/rev
+# when istio-injection is absent.
 findings contains finding if {
 	k8s.kind == "Namespace"
 	mesh.provider == "istio"
-	value := k8s.labels["istio-injection"]
-	value == "disabled"
+	not istio_namespace_injects
+	value := object.get(k8s.labels, "istio-injection", null)
 	finding := {
 		"path": k8s.key_path("metadata.labels", "istio-injection"),
 		"problem": concat("", ["disables sidecar injection in a meshed namespace: ", k8s.show(value)]),
@@ -194,11 +198,18 @@ findings contains finding if {
 	}
 }
 
+istio_namespace_injects if k8s.labels["istio-injection"] == "enabled"
+
+istio_namespace_injects if {
+	not "istio-injection" in object.keys(k8s.labels)
+	k8s.labels["istio.io/rev"] != ""
+}
+
 findings contains finding if {
 	k8s.kind == "Namespace"
 	mesh.provider == "linkerd"
-	value := k8s.annotations["linkerd.io/inject"]
-	value == "disabled"
+	value := object.get(k8s.annotations, "linkerd.io/inject", null)
+	not mesh.linkerd_injects(value)
 	finding := {
 		"path": k8s.key_path("metadata.annotations", "linkerd.io/inject"),
 		"problem": concat("", ["disables proxy injection in a meshed namespace: ", k8s.show(value)]),

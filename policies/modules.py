@@ -5,11 +5,17 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
 
 # The document both engines query: the union of every policy's violations.
 ENTRYPOINT = "meshc/main/violations"
 QUERY = "data.meshc.main.violations"
+# A directory of .rego files to use instead of the packaged ones; set by
+# `meshc webhook serve --policies DIR` so every worker process inherits it.
+POLICIES_ENV = "MESHC_POLICIES_DIR"
 # Where policy_data() is mounted.
 DATA_ROOT = ("meshc", "config")
 
@@ -20,7 +26,8 @@ def policy_modules() -> dict[str, str]:
     Libraries come first and the entry point last: an OPA server compiles each
     module as it is pushed, so a module may only follow what it imports.
     """
-    root = resources.files(__package__)
+    override = os.environ.get(POLICIES_ENV)
+    root: Traversable = Path(override) if override else resources.files(__package__)
     found = {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in root.iterdir()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from opa_client import OpaClient
 
-from .engine import EngineError, Review, to_violations
+from .engine import EngineError, Review, policy_input, to_violations
 from .modules import DATA_ROOT, ENTRYPOINT, policy_modules
 from .violations import Violation
 
@@ -48,7 +48,7 @@ class OpaServerEngine:
             raise EngineError(f"cannot load the policies into OPA at {self._url}: {exc}") from exc
 
     def evaluate(self, review: Review) -> list[Violation]:
-        document = json.loads(review) if isinstance(review, (str, bytes)) else review
+        document = policy_input(review)
         try:
             answer = self._client.query_rule(input_data=document, package_path=ENTRYPOINT)
         except requests.RequestException as exc:
