@@ -12,8 +12,6 @@ process groups so that teardown reaches every child even when a test fails.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import os
 import shutil
 import signal
@@ -26,11 +24,10 @@ from pathlib import Path
 
 import requests
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kubernetes import client as k8s
+from meshc.webhook import certs
 
 ADMIN_USER = "meshc-admin"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
@@ -87,83 +84,21 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.chmod(0o600)
 
 
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 def write_serving_pki(directory: Path) -> tuple[Path, Path, Path]:
     """A CA and a serving certificate for 127.0.0.1; returns (ca, cert, key) paths.
 
-    EC P-256 keys because generating them is instant, unlike RSA.
+    meshc's own certificate generator makes them (SANs for a Service plus the
+    extra ones); the API server is its second client after the webhook.
     """
-    now = datetime.datetime.now(datetime.UTC)
-    valid_from, valid_to = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meshc-test-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid_from)
-        .not_valid_after(valid_to)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid_from)
-        .not_valid_after(valid_to)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                    x509.DNSName("kubernetes.default.svc"),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
+    bundle = certs.generate("kubernetes", "default", ["127.0.0.1", "localhost"], days=2)
     ca_file, cert_file, key_file = (
         directory / "ca.crt",
         directory / "apiserver.crt",
         directory / "apiserver.key",
     )
-    _write_cert(ca_file, ca_cert)
-    _write_cert(cert_file, cert)
-    _write_key(key_file, key)
+    certs.write_atomic(ca_file, bundle.ca_pem)
+    certs.write_atomic(cert_file, bundle.cert_pem)
+    certs.write_atomic(key_file, bundle.key_pem, mode=0o600)
     return ca_file, cert_file, key_file
 
 
