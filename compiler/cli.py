@@ -128,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to answer when no policy decision can be made (default: deny)",
     )
     p.add_argument("--max-body", type=int, default=3 * 1024 * 1024, help="bytes")
+    p.add_argument(
+        "--decision-timeout",
+        type=float,
+        default=4.0,
+        help="seconds before an admission without a policy decision gets the failure mode "
+        "(keep it under the webhook configuration's timeoutSeconds)",
+    )
+    p.add_argument(
+        "--policies", metavar="DIR", help="evaluate the .rego files in DIR instead of the packaged ones"
+    )
     p.set_defaults(handler="meshc.webhook.serve:run")
 
     certs = sub.add_parser("certs", help="TLS material for the webhook")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from meshc.webhook.decision import ALLOWED, Verdict, engine_failure, judge
+from meshc.webhook.decision import ALLOWED, Verdict, engine_failure
 from meshc.webhook.mutate import namespace_patch
 from meshc.webhook.response import Patch, admission_review, bad_request, encode
 from meshc.webhook.review import AdmissionReview, BadRequest, judged_object, parse_review
@@ -28,9 +28,9 @@ JSON = "application/json"
 # the connection is closed on the sender instead.
 DRAIN_LIMIT = 2
 
-# A handler gets the decoded review and the body as received: the engine
-# reads the body itself, so the request is never encoded again.
-Handler = Callable[[AdmissionReview, bytes], tuple[Verdict, Patch | None]]
+# A handler gets the review decoded once, by parse_review; the engine takes
+# that dict (never the body) and encodes only the projection it evaluates.
+Handler = Callable[[AdmissionReview], tuple[Verdict, Patch | None]]
 
 
 def create_app(state: State) -> Flask:
@@ -39,7 +39,7 @@ def create_app(state: State) -> Flask:
     app = Flask(__name__, instance_path=str(Path(__file__).parent))
     metrics = state.metrics
 
-    def read_review() -> tuple[AdmissionReview, bytes]:
+    def read_review() -> AdmissionReview:
         if request.mimetype != JSON:
             shown = request.content_type or "none"
             raise BadRequest(415, f"expected Content-Type {JSON!r}, got {shown!r}")
@@ -55,12 +55,12 @@ def create_app(state: State) -> Flask:
         if len(body) > state.max_body:
             _discard(stream, DRAIN_LIMIT * state.max_body)
             raise BadRequest(413, f"the body is over the {state.max_body}-byte limit")
-        return parse_review(body), body
+        return parse_review(body)
 
     def admit(endpoint: str, handler: Handler) -> Response:
         started = time.perf_counter()
         try:
-            review, body = read_review()
+            review = read_review()
         except BadRequest as exc:
             metrics.requests.labels(endpoint, str(exc.status)).inc()
             return _json(bad_request(exc.status, exc.reason), exc.status)
@@ -69,7 +69,7 @@ def create_app(state: State) -> Flask:
             verdict = engine_failure("the policies are still loading", state.failure_mode)
         else:
             try:
-                verdict, patch = handler(review, body)
+                verdict, patch = handler(review)
             except Exception as exc:
                 log.exception("%s failed", endpoint)
                 verdict = engine_failure(f"internal error: {exc!r}", state.failure_mode)
@@ -79,13 +79,14 @@ def create_app(state: State) -> Flask:
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         return _json(answer, 200)
 
-    def validate(review: AdmissionReview, body: bytes) -> tuple[Verdict, Patch | None]:
+    def validate(review: AdmissionReview) -> tuple[Verdict, Patch | None]:
         assert state.engine is not None
         if not judged_object(review["request"]):
             return ALLOWED, None  # CONNECT, or a DELETE sent without oldObject: nothing to judge
-        return judge(state.engine, body, state.failure_mode), None
+        # Within --decision-timeout whatever the engine does (webhook/deadline.py).
+        return state.judge(review), None
 
-    def mutate(review: AdmissionReview, body: bytes) -> tuple[Verdict, Patch | None]:
+    def mutate(review: AdmissionReview) -> tuple[Verdict, Patch | None]:
         # Mutation only adds markers; judging belongs to /validate, which the
         # API server calls after every mutating webhook has run.
         return ALLOWED, namespace_patch(review["request"], state.meshed, state.markers)
@@ -100,7 +101,9 @@ def create_app(state: State) -> Flask:
     @app.get("/readyz")
     def readyz() -> Response:
         if state.ready:
-            return _json({"status": "ready"}, 200)
+            # Still ready on a spec reload that failed (the last good spec is
+            # served), but saying so.
+            return _json({"status": "ready", **state.config_status()}, 200)
         return _json({"status": "loading"}, 503)
 
     @app.get("/metrics")

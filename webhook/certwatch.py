@@ -1,10 +1,16 @@
-"""Watch the serving certificate and key, and say when a new, complete pair is in place.
+"""Watch files by content, and say when a new version is in place and usable.
+
+Two things are watched this way by ``meshc webhook serve``: the serving
+certificate and key, and the spec. Both are polled (a Kubernetes Secret or
+ConfigMap volume swaps a symlink, which inotify on the file does not see)
+and both are only reported once the new content passes a check: a
+half-written rotation is waited out, and a spec that does not validate is
+never handed to the workers.
 
 cert-manager renews into a Secret; the kubelet swaps the mounted files with
 one symlink rename, but other writers (a script, ``meshc certs generate``)
-replace the two files one after the other. So a change is only reported once
-the certificate and key on disk load together: a half-written rotation is
-waited out, never served.
+replace the two files one after the other. So a certificate change is only
+reported once the certificate and key on disk load together.
 """
 
 from __future__ import annotations
@@ -37,29 +43,40 @@ def pair_loads(cert: Path, key: Path) -> bool:
     return True
 
 
-class CertWatcher:
+class FileWatcher:
+    """Calls ``on_change`` once per new content of ``paths`` that ``accept()`` approves.
+
+    Content that ``accept()`` refused is not tried again until it changes:
+    the same bytes would fail the same way, and each failure is reported once.
+    """
+
     def __init__(
-        self, cert: Path, key: Path, on_change: Callable[[], object], interval: float = 1.0
+        self,
+        paths: tuple[Path, ...],
+        on_change: Callable[[], object],
+        accept: Callable[[], bool],
+        interval: float = 1.0,
+        name: str = "files",
     ):
-        self.cert, self.key = cert, key
+        self.paths = paths
         self.on_change = on_change
+        self.accept = accept
         self.interval = interval
+        self.name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.current = fingerprint(cert, key)
+        self.current = fingerprint(*paths)
+        self.refused: str | None = None
 
     def check(self) -> bool:
-        """Report a change if the files differ from the pair in use and load together."""
-        seen = fingerprint(self.cert, self.key)
-        if seen is None or seen == self.current:
+        """Report a change if the files differ from the version in use and are accepted."""
+        seen = fingerprint(*self.paths)
+        if seen is None or seen in (self.current, self.refused):
             return False
-        if not pair_loads(self.cert, self.key):
-            log.warning(
-                "the certificate and key on disk do not match yet; keeping the current pair"
-            )
+        if not self.accept():
+            self.refused = seen
             return False
-        self.current = seen
-        log.info("new certificate at %s: gracefully respawning the workers", self.cert)
+        self.current, self.refused = seen, None
         self.on_change()
         return True
 
@@ -68,11 +85,30 @@ class CertWatcher:
             try:
                 self.check()
             except Exception:
-                log.exception("checking the certificate failed")
+                log.exception("checking the %s failed", self.name)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="meshc-certwatch", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"meshc-watch-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+
+
+class CertWatcher(FileWatcher):
+    def __init__(
+        self, cert: Path, key: Path, on_change: Callable[[], object], interval: float = 1.0
+    ):
+        self.cert, self.key = cert, key
+        super().__init__((cert, key), on_change, self._pair_ready, interval, "certificate")
+
+    def _pair_ready(self) -> bool:
+        if not pair_loads(self.cert, self.key):
+            log.warning(
+                "the certificate and key on disk do not match yet; keeping the current pair"
+            )
+            return False
+        log.info("new certificate at %s: gracefully respawning the workers", self.cert)
+        return True

@@ -70,3 +70,12 @@ class Metrics:
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self._own)
+
+
+def reload_failures() -> Counter:
+    """Counted by the supervisor (the one process that reloads), summed in every worker's /metrics."""
+    return Counter(
+        "meshc_config_reload_failures",
+        "Spec reloads refused because the new spec does not load; the last good one is served.",
+        registry=None if os.environ.get(MULTIPROC_ENV) else CollectorRegistry(),
+    )

@@ -16,6 +16,9 @@ KIND = "AdmissionReview"
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 OPERATIONS: frozenset[str] = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+# Kubernetes objects nest a few dozen levels; rego-cpp parses input
+# recursively and crashes the worker a few thousand levels down.
+MAX_DEPTH = 256
 
 
 class GroupVersionKind(TypedDict):
@@ -91,10 +94,7 @@ def parse_review(body: bytes) -> AdmissionReview:
     """Decode and shape-check a request body; the only checks the handlers rely on."""
     if not body:
         raise BadRequest(400, "the request has no body: expected an AdmissionReview")
-    try:
-        review = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
+    review = decode(body)
     if not isinstance(review, dict):
         raise BadRequest(
             400, f"expected an AdmissionReview object, got JSON {type(review).__name__}"
@@ -108,7 +108,9 @@ def parse_review(body: bytes) -> AdmissionReview:
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
         raise BadRequest(400, "the AdmissionReview request has no 'uid'")
-    if request.get("operation") not in OPERATIONS:
+    operation = request.get("operation")
+    # isinstance first: an unhashable value (a list) would make `in` raise.
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise BadRequest(
             400,
             f"request.operation must be one of {sorted(OPERATIONS)}, got {request.get('operation')!r}",
@@ -116,7 +118,69 @@ def parse_review(body: bytes) -> AdmissionReview:
     for field in ("object", "oldObject"):
         if request.get(field) is not None and not isinstance(request[field], dict):
             raise BadRequest(400, f"request.{field} must be an object or null")
+    # The policies tell kinds apart by request.kind alone: without it no rule
+    # would match and the object would pass unjudged.
+    kind = request.get("kind")
+    if not isinstance(kind, dict) or not all(
+        isinstance(kind.get(part), str) for part in ("group", "version", "kind")
+    ):
+        raise BadRequest(400, "request.kind must be an object with string group, version and kind")
     return cast(AdmissionReview, review)
+
+
+def decode(body: bytes) -> Any:
+    """The body as JSON the way every engine will read it, or :class:`BadRequest`.
+
+    Stricter than ``json.loads``, because whatever it lets through must mean
+    one thing to every engine: UTF-8 only (RFC 8259; ``json.loads`` would
+    also guess UTF-16/32), no duplicate keys (Python keeps the last, Go and
+    rego-cpp the first: an object judged as one value and stored as another),
+    no NaN or Infinity, and nesting no deeper than :data:`MAX_DEPTH`, where
+    rego-cpp's recursive parser would exhaust the C stack and kill the worker.
+    The API server's own encoder never produces any of these.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(400, f"the body is not valid JSON, which is UTF-8: {exc}") from None
+    try:
+        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
+    if _deeper_than(doc, MAX_DEPTH):
+        raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels")
+    return doc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
+    return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _deeper_than(doc: Any, limit: int) -> bool:
+    # Iterative: the check must not recurse into what it is guarding against.
+    if not isinstance(doc, (dict, list)):
+        return False
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def judged_object(request: AdmissionRequest) -> dict[str, Any]:

@@ -4,15 +4,16 @@ Why granian (figures in docs/webhook.md): on the same Flask app it answered
 about three times the requests of gunicorn's gthread worker with a p99 eight
 times lower, and it already has what the API server needs — TLS 1.2+, HTTP/1.1
 keep-alive, a graceful drain on SIGTERM, and a graceful worker respawn on
-SIGHUP. Certificate rotation is built on that respawn: the supervisor watches
-the certificate and key, and once a new pair is complete and valid it
-respawns the workers one at a time, so one always accepts and a handshake
-never meets a half-rotated pair.
+SIGHUP. Certificate rotation and spec reload are built on that respawn: the
+supervisor watches the certificate and key and the spec, and once a new
+version is complete and valid it respawns the workers one at a time, so one
+always accepts and a handshake never meets a half-rotated pair.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import shutil
@@ -22,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from meshc.webhook.certwatch import CertWatcher
+from meshc.webhook.certwatch import CertWatcher, FileWatcher
 from meshc.webhook.settings import MULTIPROC_ENV, SETTINGS_ENV, Settings
 
 EXIT_OK = 0
@@ -37,6 +38,7 @@ BACKPRESSURE = 64
 # The kubelet's default termination grace period is 30 s; finish well within it.
 DRAIN_TIMEOUT = 25
 CERT_POLL_SECONDS = 1.0
+SPEC_POLL_SECONDS = 1.0
 
 log = logging.getLogger("meshc.webhook")
 
@@ -46,60 +48,75 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def preflight(settings: Settings, cert: Path, key: Path) -> str | None:
-    """Refuse to start on a bad spec or TLS pair, with the reason, before any worker forks."""
-    from meshc.compiler.errors import SpecError
-    from meshc.policies.engine import EngineError
-    from meshc.webhook.state import load_state
+def preflight(settings: Settings, cert: Path, key: Path, spec: bytes) -> str | None:
+    """Refuse to start on a bad spec, policies or TLS pair, with the reason, before any worker forks."""
+    from meshc.webhook.reload import config_problem
 
+    if settings.policies and not Path(settings.policies).is_dir():
+        return f"--policies must be a directory of .rego files, got {settings.policies!r}"
     try:
-        # Everything a worker will load, loaded once here: a worker that
-        # cannot start would only be respawned in a loop.
-        load_state(settings)
-    except SpecError as exc:
-        return f"the spec cannot be loaded:\n{exc.format()}"
-    except OSError as exc:
+        text = spec.decode("utf-8")
+    except UnicodeDecodeError as exc:
         return f"cannot read the spec {settings.spec!r}: {exc}"
-    except EngineError as exc:
-        return f"the policy engine cannot start: {exc}"
+    # Everything a worker will load, loaded once here: a worker that cannot
+    # start would only be respawned in a loop.
+    problem: str | None = config_problem(settings, text)
+    if problem:
+        return problem
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
         return f"cannot use the certificate {str(cert)!r} with the key {str(key)!r}: {exc}"
     if settings.max_body < 1:
         return f"--max-body must be positive, got {settings.max_body!r}"
+    if settings.decision_timeout <= 0:
+        return f"--decision-timeout must be positive, got {settings.decision_timeout!r}"
     return None
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        return _fail(f"--workers must be at least 1, got {args.workers!r}")
+    runtime = Path(tempfile.mkdtemp(prefix="meshc-webhook-"))
+    spec = Path(args.spec).resolve()
     settings = Settings(
-        spec=str(Path(args.spec).resolve()),
+        spec=str(spec),
         engine=args.engine,
         opa_url=args.opa_url,
         opa_timeout=args.opa_timeout,
-        opa_publish=getattr(args, "opa_publish", False),
         failure_mode=args.failure_mode,
         max_body=args.max_body,
+        decision_timeout=args.decision_timeout,
+        policies=str(Path(args.policies).resolve()) if args.policies else "",
+        spec_snapshot=str(runtime / "spec" / spec.name),
+        status_file=str(runtime / "config-status.json"),
     )
     cert, key = Path(args.cert), Path(args.key)
-    if args.workers < 1:
-        return _fail(f"--workers must be at least 1, got {args.workers!r}")
-
-    metrics_dir = tempfile.mkdtemp(prefix="meshc-webhook-metrics-")
+    (runtime / "metrics").mkdir()
+    (runtime / "spec").mkdir()
     # Set before anything imports prometheus_client, which reads it at import;
-    # the workers inherit both variables.
-    os.environ[MULTIPROC_ENV] = metrics_dir
+    # the workers inherit all of them.
+    os.environ[MULTIPROC_ENV] = str(runtime / "metrics")
     os.environ[SETTINGS_ENV] = settings.to_env()
+    if settings.policies:
+        from meshc.policies.modules import POLICIES_ENV
+
+        os.environ[POLICIES_ENV] = settings.policies
     try:
-        problem = preflight(settings, cert, key)
+        try:
+            # Read once: what is validated is exactly what the workers get.
+            text = spec.read_bytes()
+        except OSError as exc:
+            return _fail(f"cannot read the spec {settings.spec!r}: {exc}")
+        problem = preflight(settings, cert, key, text)
         if problem:
             return _fail(problem)
-        return _serve(args, settings, cert, key)
+        return _serve(args, settings, cert, key, text)
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
-def _serve(args: argparse.Namespace, settings: Settings, cert: Path, key: Path) -> int:
+def _serve(args: argparse.Namespace, settings: Settings, cert: Path, key: Path, spec: bytes) -> int:
     server = build_server(
         TARGET,
         host=args.host,
@@ -109,8 +126,28 @@ def _serve(args: argparse.Namespace, settings: Settings, cert: Path, key: Path) 
         cert=cert,
         key=key,
     )
+    _watch_spec(server, settings, spec)
     server.serve()
     return EXIT_OK
+
+
+def _watch_spec(server: Any, settings: Settings, validated: bytes) -> None:
+    from meshc.webhook.reload import SpecReload
+
+    reload = SpecReload(settings)
+    reload.take_snapshot(validated.decode("utf-8"))
+    watcher = FileWatcher(
+        (Path(settings.spec),),
+        on_change=server.signal_handler_reload,
+        accept=reload.accept,
+        interval=SPEC_POLL_SECONDS,
+        name="spec",
+    )
+    # What the workers start with, not what is on disk now: an edit made
+    # since preflight is seen as a change on the first poll.
+    watcher.current = hashlib.sha256(validated).hexdigest()
+    server.on_startup(watcher.start)
+    server.on_shutdown(watcher.stop)
 
 
 def build_server(

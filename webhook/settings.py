@@ -29,6 +29,12 @@ class Settings:
     opa_publish: bool = False
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
+    decision_timeout: float = 4.0  # deadline.DEFAULT_SECONDS, not imported: this module stays light
+    policies: str = ""  # a directory of .rego files instead of the packaged ones
+    # Set by the supervisor: the copy of the last spec it validated, which
+    # workers load, and where it reports a reload that failed.
+    spec_snapshot: str = ""
+    status_file: str = ""
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

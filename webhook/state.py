@@ -1,18 +1,28 @@
 """What a worker loads once at start-up: the spec, the policy data, the compiled engine.
 
-Nothing here is rebuilt per request.
+Nothing here is rebuilt per request. Under ``meshc webhook serve`` a worker
+loads the supervisor's snapshot of the spec (the last version it validated),
+never the file an operator may be editing: a worker started after a bad edit
+still comes up with the last good configuration.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from meshc.policies.engine import PolicyEngine
-from meshc.webhook.decision import FailureMode
+from meshc.policies.engine import PolicyEngine, Review
+from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge
+from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
 from meshc.webhook.mutate import Markers
 from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
+
+# Evaluations that may be stuck past their deadline at once, per engine.
+JUDGE_THREADS = {"embedded": 4, "opa": 12}
 
 
 @dataclass
@@ -23,14 +33,41 @@ class State:
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
     metrics: Metrics = field(default_factory=Metrics)
+    decision_timeout: float = DEFAULT_SECONDS
+    judge_threads: int = 4
+    status_file: str = ""  # written by the supervisor when a spec reload fails
 
     @property
     def ready(self) -> bool:
         return self.engine is not None
 
+    @cached_property
+    def _bounded(self) -> BoundedJudge:
+        assert self.engine is not None
+        return BoundedJudge(
+            self.engine, self.failure_mode, self.decision_timeout, self.judge_threads
+        )
 
-def load_state(settings: Settings) -> State:
-    """Load and compile everything a worker needs; raises SpecError on a bad spec."""
+    def judge(self, review: Review) -> Verdict:
+        """The verdict within ``decision_timeout`` seconds, whatever the engine does."""
+        return self._bounded(review)
+
+    def config_status(self) -> dict[str, Any]:
+        """What the supervisor last said about the spec on disk ({} when all is well)."""
+        if not self.status_file:
+            return {}
+        try:
+            status: dict[str, Any] = json.loads(Path(self.status_file).read_text())
+        except (OSError, ValueError):
+            return {}
+        return status
+
+
+def load_state(settings: Settings, text: str | None = None) -> State:
+    """Load and compile everything a worker needs; raises SpecError on a bad spec.
+
+    ``text`` is the spec's content when the caller has read it already.
+    """
     # Imported here: the spec model and engines are heavy, and `meshc check`
     # imports this package's pure modules without them.
     from meshc.compiler.loader import load_mesh
@@ -38,14 +75,16 @@ def load_state(settings: Settings) -> State:
     from meshc.policies.data import policy_data
     from meshc.policies.engine import create_engine
 
-    mesh = load_mesh(settings.spec)
+    if text is None and settings.spec_snapshot:
+        text = Path(settings.spec_snapshot).read_text(encoding="utf-8")
+    # Named after the operator's file, so messages cite it and not the copy.
+    mesh = load_mesh(settings.spec, text=text)
     data: dict[str, Any] = policy_data(mesh)
     engine = create_engine(
         settings.engine,
         data,
         opa_url=settings.opa_url,
         timeout=settings.opa_timeout,
-        publish=settings.opa_publish,
     )
     return State(
         engine=engine,
@@ -53,4 +92,7 @@ def load_state(settings: Settings) -> State:
         markers=namespace_markers(mesh.provider, mesh.mtls),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
+        decision_timeout=settings.decision_timeout,
+        judge_threads=JUDGE_THREADS.get(settings.engine, 4),
+        status_file=settings.status_file,
     )

@@ -148,10 +148,11 @@ def validate(c: FlaskClient) -> dict[str, Any]:
 
 
 class TestDecisions:
-    def test_the_engine_reads_the_body_as_received(self) -> None:
+    def test_the_engine_gets_the_review_the_guards_decoded(self) -> None:
+        # The dict, not the body: the engine projects it and encodes only that.
         engine = StandIn([])
         validate(client(engine))
-        assert engine.seen == [GOOD]
+        assert engine.seen == [json.loads(GOOD)]
 
     def test_warn_mode_goes_to_warnings_and_audit_mode_to_audit_annotations(self) -> None:
         warned, audited = violation("mtls-strict", "warn"), violation("injection-required", "audit")

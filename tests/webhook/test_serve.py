@@ -133,7 +133,11 @@ class TestValidate:
     ) -> None:
         ns = namespace(
             "mesh-demo",
-            annotations={"config.linkerd.io/default-inbound-policy": "all-unauthenticated"},
+            # linkerd.io/inject as /mutate adds it before /validate runs.
+            annotations={
+                "linkerd.io/inject": "enabled",
+                "config.linkerd.io/default-inbound-policy": "all-unauthenticated",
+            },
         )
         response = admit(linkerd_server, "/validate", review(ns))
         assert response["allowed"] is False

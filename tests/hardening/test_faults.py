@@ -1,0 +1,322 @@
+"""Faults injected into a running webhook: the engine, the policies, the spec, the process.
+
+Each fault has one expected outcome: a decision (fail closed, saying why)
+well within the webhook timeout, a server that will not serve without its
+policies, a reload that keeps the last good spec, a drain that loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from api_server import review, workload
+from corpus import SPECS
+from support.webhook_server import Certs, WebhookServer, free_port
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def pod_review(namespace: str = "mesh-demo", host_network: bool = False) -> dict:  # type: ignore[type-arg]
+    obj = workload("Pod", namespace=namespace)
+    obj["spec"]["hostNetwork"] = host_network
+    return review(obj)
+
+
+def validate(server: WebhookServer, doc: dict, timeout: float = 10) -> dict:  # type: ignore[type-arg]
+    r = server.post("/validate", json=doc, timeout=timeout)
+    assert r.status_code == 200, r.text
+    return r.json()["response"]  # type: ignore[no-any-return]
+
+
+class SlowOpa:
+    """An HTTP server on 127.0.0.1 that answers OPA's "no violations" after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(delay)
+                body = b'{"result": []}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def slow_opa() -> Iterator[SlowOpa]:
+    opa = SlowOpa(delay=30)
+    yield opa
+    opa.close()
+
+
+def timed_denial(server: WebhookServer) -> tuple[str, float]:
+    started = time.monotonic()
+    response = validate(server, pod_review())
+    elapsed = time.monotonic() - started
+    assert response["allowed"] is False
+    return response["status"]["message"], elapsed
+
+
+class TestEngineFaults:
+    def test_an_unreachable_opa_is_a_closed_denial_at_once(
+        self, start_server, certs: Certs
+    ) -> None:  # type: ignore[no-untyped-def]
+        closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        server = start_server(SPECS / "istio.yaml", certs, "--engine", "opa", "--opa-url", closed)
+        message, elapsed = timed_denial(server)
+        assert message.startswith(
+            f"[meshc:engine] policy engine unavailable: OPA at {closed} gave no decision"
+        )
+        assert message.endswith("the request is denied because --failure-mode=closed")
+        assert elapsed < 1.0
+
+    def test_a_slow_opa_is_a_closed_denial_at_the_opa_timeout(
+        self, start_server, certs, slow_opa
+    ) -> None:  # type: ignore[no-untyped-def]
+        server = start_server(
+            SPECS / "istio.yaml",
+            certs,
+            "--engine",
+            "opa",
+            "--opa-url",
+            slow_opa.url,
+            "--opa-timeout",
+            "1",
+        )
+        message, elapsed = timed_denial(server)
+        assert "gave no decision" in message and "timed out" in message.lower()
+        assert 1.0 <= elapsed < 2.5  # the chart's timeoutSeconds is 5
+
+    def test_an_opa_slower_than_its_own_timeout_still_meets_the_decision_deadline(  # type: ignore[no-untyped-def]
+        self, start_server, certs, slow_opa
+    ) -> None:
+        server = start_server(
+            SPECS / "istio.yaml",
+            certs,
+            "--engine",
+            "opa",
+            "--opa-url",
+            slow_opa.url,
+            "--opa-timeout",
+            "20",
+            "--decision-timeout",
+            "1.5",
+        )
+        message, elapsed = timed_denial(server)
+        assert "no decision within 1.5s (--decision-timeout)" in message
+        assert 1.5 <= elapsed < 3.0
+
+
+def serve_command(spec: Path, certs: Certs, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "meshc.compiler.cli",
+        "webhook",
+        "serve",
+        "--spec",
+        str(spec),
+        "--cert",
+        str(certs.cert),
+        "--key",
+        str(certs.key),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(free_port()),
+        *extra,
+    ]
+
+
+def broken_policies(tmp_path: Path, edit: str) -> Path:
+    out = tmp_path / "policies"
+    out.mkdir()
+    for rego in POLICIES.glob("*.rego"):
+        shutil.copy(rego, out / rego.name)
+    if edit == "syntax error":
+        path = out / "mtls_strict.rego"
+        path.write_text(path.read_text() + "\nfindings contains finding if {\n\tfinding := \n")
+    elif edit == "no entry point":
+        (out / "main.rego").unlink()
+    return out
+
+
+class TestPolicyFaults:
+    @pytest.mark.parametrize("edit", ["syntax error", "no entry point"])
+    def test_broken_policies_keep_the_webhook_from_serving(
+        self, tmp_path: Path, certs: Certs, edit: str
+    ) -> None:
+        cmd = serve_command(
+            SPECS / "istio.yaml", certs, "--policies", str(broken_policies(tmp_path, edit))
+        )
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        # It never listened: no allow-all, no 200 from /readyz, a reason.
+        assert done.returncode == 2
+        assert "the policy engine cannot start: the policies " in done.stderr
+
+    def test_the_policies_flag_serves_the_directory_it_names(
+        self, tmp_path: Path, start_server, certs
+    ) -> None:  # type: ignore[no-untyped-def]
+        server = start_server(
+            SPECS / "istio.yaml", certs, "--policies", str(broken_policies(tmp_path, "copy"))
+        )
+        assert validate(server, pod_review(host_network=True))["allowed"] is False
+        assert validate(server, pod_review())["allowed"] is True
+
+
+SPEC = """apiVersion: meshc.io/v1alpha1
+kind: Mesh
+metadata: {{name: reload}}
+spec:
+  provider: istio
+  namespaces:
+{namespaces}
+"""
+
+
+def write_spec(path: Path, *namespaces: str, extra: str = "") -> None:
+    text = SPEC.format(namespaces="".join(f"    - name: {n}\n" for n in namespaces)) + extra
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def wait_for(condition, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.2)
+
+
+class TestSpecReload:
+    def test_a_spec_that_stops_validating_leaves_the_last_good_one_serving(  # type: ignore[no-untyped-def]
+        self, tmp_path: Path, start_server, certs
+    ) -> None:
+        spec = tmp_path / "mesh.yaml"
+        write_spec(spec, "mesh-demo")
+        server = start_server(spec, certs)
+        team_b = pod_review("team-b", host_network=True)
+        assert validate(server, team_b)["allowed"] is True  # team-b is not meshed yet
+
+        write_spec(spec, "mesh-demo", "team-b")
+        wait_for(
+            lambda: validate(server, pod_review("team-b", host_network=True))["allowed"] is False
+        )
+
+        write_spec(spec, "mesh-demo", extra="  mtls: SOMETIMES\n")
+        wait_for(lambda: server.get("/readyz").json().get("spec_errors"))
+        ready = server.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["config"] == "the last good spec: the spec on disk does not load"
+        assert (
+            f"{spec}:9:9: spec.mtls: 'SOMETIMES' is not one of STRICT, PERMISSIVE"
+            in ready.json()["spec_errors"]
+        )
+        assert "meshc_config_reload_failures_total 1.0" in server.get("/metrics").text
+        assert "spec.mtls" in server.output()
+        # Both workers still judge with the last good spec, team-b meshed.
+        for _ in range(6):
+            assert validate(server, pod_review("team-b", host_network=True))["allowed"] is False
+        assert server.process is not None and server.process.poll() is None
+
+        write_spec(spec, "mesh-demo")
+        wait_for(
+            lambda: validate(server, pod_review("team-b", host_network=True))["allowed"] is True
+        )
+        assert server.get("/readyz").json() == {"status": "ready"}
+
+
+class TestDrain:
+    def test_sigterm_under_load_loses_no_request(self, start_server, certs) -> None:  # type: ignore[no-untyped-def]
+        """Keep-alive clients, as the API server is, send until the server is gone.
+
+        A request is lost when it was written on an open connection and got
+        no answer. Connections the server refuses or closes before a request
+        is written are not lost requests: a client sends those elsewhere.
+        """
+        server = start_server(SPECS / "istio.yaml", certs)
+        ctx = ssl.create_default_context(cafile=str(certs.ca))
+        body = json.dumps(pod_review())
+        outcomes: list[str] = []
+        stop = threading.Event()
+
+        def client() -> None:
+            conn: http.client.HTTPSConnection | None = None
+            while not stop.is_set():
+                if conn is None:
+                    conn = http.client.HTTPSConnection(
+                        "127.0.0.1", server.port, context=ctx, timeout=10
+                    )
+                outcome = exchange(conn)
+                outcomes.append(outcome)
+                if outcome != "answered":
+                    conn.close()
+                    conn = None
+                    time.sleep(0.05)
+            if conn is not None:
+                conn.close()
+
+        def exchange(conn: http.client.HTTPSConnection) -> str:
+            if conn.sock is None:
+                try:
+                    conn.connect()
+                except OSError:
+                    return "not connected"
+            try:
+                conn.request("POST", "/validate", body, {"Content-Type": "application/json"})
+            except OSError:
+                return "closed before the request"
+            try:
+                r = conn.getresponse()
+                answer = r.read()
+            except http.client.RemoteDisconnected:
+                # Closed idle between two requests, as HTTP/1.1 lets a server
+                # do; nothing was read, and clients resend.
+                return "closed idle"
+            except (OSError, http.client.HTTPException):
+                return "lost"
+            if r.status != 200 or json.loads(answer)["response"]["allowed"] is not True:
+                return f"HTTP {r.status}"
+            return "answered"
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for t in clients:
+            t.start()
+        time.sleep(1.5)
+        before = outcomes.count("answered")
+        server.terminate()
+        assert server.process is not None
+        code = server.process.wait(30)
+        stop.set()
+        for t in clients:
+            t.join(15)
+        assert code == 0
+        assert before > 50
+        assert outcomes.count("lost") == 0, sorted(set(outcomes))
+        assert not [o for o in outcomes if o.startswith("HTTP")]
