@@ -130,29 +130,65 @@ injector_written(key, value) if {
 # whether the container is the mesh's own last, so the (uncached) image check
 # runs only for the few containers that would otherwise be reported.
 findings contains finding if {
-	uid := mesh.proxy_uid[mesh.provider]
 	some field in k8s.container_fields
 	some i, container in object.get(k8s.pod_spec, field, [])
-	setting := run_as_user(container)
-	setting.value == uid
+	setting := run_as(container, "runAsUser")
+	setting.value in proxy_uids
 	not mesh.genuine(container)
 	finding := {
-		"path": run_as_user_path(field, i, setting.own),
+		"path": run_as_path(field, i, setting.own, "runAsUser"),
 		"problem": concat("", ["container ", k8s.show(container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(setting.value, 10)]),
 		"fix": "run the container as any other UID",
 	}
 }
 
-# The container's own runAsUser wins over the pod's.
-run_as_user(container) := {"own": true, "value": uid} if {
-	uid := container.securityContext.runAsUser
-} else := {"own": false, "value": uid} if {
-	uid := k8s.pod_spec.securityContext.runAsUser
+# Istio's iptables rules also let the proxy's group through (--gid-owner 1337).
+findings contains finding if {
+	mesh.provider == "istio"
+	some field in k8s.container_fields
+	some i, container in object.get(k8s.pod_spec, field, [])
+	setting := run_as(container, "runAsGroup")
+	setting.value == mesh.proxy_uid.istio
+	not mesh.genuine(container)
+	finding := {
+		"path": run_as_path(field, i, setting.own, "runAsGroup"),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(setting.value, 10)]),
+		"fix": "run the container in any other group",
+	}
 }
 
-run_as_user_path(field, i, true) := concat("", [k8s.container_path(field, i), ".securityContext.runAsUser"])
+# Linkerd skips the traffic of whatever UID config.linkerd.io/proxy-uid names,
+# so that UID is the proxy's too for this pod.
+proxy_uids contains mesh.proxy_uid[mesh.provider]
 
-run_as_user_path(_, _, false) := concat("", [k8s.pod_prefix, "spec.securityContext.runAsUser"])
+proxy_uids contains to_number(k8s.pod_annotations["config.linkerd.io/proxy-uid"]) if {
+	mesh.provider == "linkerd"
+	regex.match(`^[0-9]+$`, trim_space(k8s.pod_annotations["config.linkerd.io/proxy-uid"]))
+}
+
+# Turning interception off leaves every port uncaptured; REDIRECT and TPROXY
+# are the two modes that capture.
+findings contains finding if {
+	mesh.provider == "istio"
+	value := k8s.pod_annotations["sidecar.istio.io/interceptionMode"]
+	not upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/interceptionMode"),
+		"problem": concat("", ["turns off traffic capture, so traffic bypasses the proxy: ", k8s.show(value)]),
+		"fix": "remove the annotation or set it to REDIRECT or TPROXY",
+	}
+}
+
+# The container's own setting wins over the pod's.
+run_as(container, key) := {"own": true, "value": id} if {
+	id := container.securityContext[key]
+} else := {"own": false, "value": id} if {
+	id := k8s.pod_spec.securityContext[key]
+}
+
+run_as_path(field, i, true, key) := concat("", [k8s.container_path(field, i), ".securityContext.", key])
+
+run_as_path(_, _, false, key) := concat("", [k8s.pod_prefix, "spec.securityContext.", key])
 
 net_admin_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}
 

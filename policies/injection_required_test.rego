@@ -73,3 +73,32 @@ test_meshed_namespace_may_not_disable_injection if {
 	v := violations with input as ns with data.meshc.config as t.istio
 	t.paths(v) == {"metadata.labels[\"istio-injection\"]"}
 }
+
+test_proxy_group_is_denied_on_istio if {
+	grouped := object.union(t.app, {"securityContext": {"runAsGroup": 1337}})
+	v := violations with input as t.pod("mesh-demo", {}, {"containers": [grouped, proxy]})
+		with data.meshc.config as t.istio
+	t.paths(v) == {"spec.containers[0].securityContext.runAsGroup"}
+	count(violations) == 0 with input as t.pod("mesh-demo", {}, {"securityContext": {"runAsGroup": 1000}, "containers": [t.app, proxy]})
+		with data.meshc.config as t.istio
+}
+
+test_interception_mode_none_is_denied_and_capture_modes_admitted if {
+	v := violations with input as t.pod("mesh-demo", {"annotations": {"sidecar.istio.io/interceptionMode": "NONE"}}, {"containers": [t.app, proxy]})
+		with data.meshc.config as t.istio
+	t.paths(v) == {"metadata.annotations[\"sidecar.istio.io/interceptionMode\"]"}
+	every mode in ["REDIRECT", "TPROXY"] {
+		count(violations) == 0 with input as t.pod("mesh-demo", {"annotations": {"sidecar.istio.io/interceptionMode": mode}}, {"containers": [t.app, proxy]})
+			with data.meshc.config as t.istio
+	}
+}
+
+test_linkerd_proxy_uid_annotation_moves_the_bypass_uid if {
+	custom := {"annotations": {"config.linkerd.io/proxy-uid": "3000"}}
+	as_3000 := object.union(t.app, {"securityContext": {"runAsUser": 3000}})
+	v := violations with input as t.pod("l5d-demo", custom, {"containers": [as_3000]})
+		with data.meshc.config as t.linkerd
+	t.paths(v) == {"spec.containers[0].securityContext.runAsUser"}
+	count(violations) == 0 with input as t.pod("l5d-demo", {}, {"containers": [as_3000]})
+		with data.meshc.config as t.linkerd
+}
