@@ -112,7 +112,7 @@ def main() -> None:
             path.write_text(yaml.safe_dump(generated_spec(n), sort_keys=False))
             objects, _ = render(load_mesh(str(path)), RenderOptions())
 
-            def meshc_render() -> None:
+            def meshc_render(path: Path = path) -> None:
                 # As `meshc render` runs it: without the cyclic collector.
                 gc.disable()
                 try:
@@ -121,7 +121,7 @@ def main() -> None:
                 finally:
                     gc.enable()
 
-            def floor() -> None:
+            def floor(path: Path = path, objects: list[Any] = objects) -> None:
                 yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
                 yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from meshc.compiler import output
 from meshc.compiler.cli import main
 from meshc.compiler.output import KUSTOMIZATION

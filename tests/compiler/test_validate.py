@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
 from support.specs import QUICKSTART, quickstart, write_spec
@@ -71,8 +70,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_unknown_provider_is_an_error_never_a_default(tmp_path: Path) -> None:
     found = problems_of(tmp_path, quickstart_with("provider: istio", "provider: istoi"))
-    assert found == ["mesh.yaml:6:13: spec.provider: 'istoi' is not one of istio, linkerd "
-                     "(did you mean 'istio'?)"]
+    assert found == [
+        "mesh.yaml:6:13: spec.provider: 'istoi' is not one of istio, linkerd (did you mean 'istio'?)"
+    ]
 
 
 @pytest.mark.parametrize(
