@@ -16,9 +16,9 @@ import helm_python as helm
 import pytest
 import yaml
 from cryptography import x509
-from helm_chart import CHART, CI_VALUES, ci_values, objects, render
 from kubernetes import client as k8s
 from support.apply import apply_objects
+from support.helm_chart import CHART, CI_VALUES, ci_values, objects, render
 from support.kube import KubeAPIServer
 
 pytestmark = pytest.mark.tools

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 import pytest
-from helm_chart import args_of, container, render
+from support.helm_chart import args_of, container, render
 from support.paths import REPO
 
 DOCKERFILE = REPO / "Dockerfile"

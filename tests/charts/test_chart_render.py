@@ -10,8 +10,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from helm_chart import CHART, CI_VALUES, NAMESPACE, ci_values, objects, only, render
 from meshc.compiler.schema import MESH_SCHEMA
+from support.helm_chart import CHART, CI_VALUES, NAMESPACE, ci_values, objects, only, render
 
 # The Kubernetes release tools/build.sh pins for the end-to-end API server.
 KUBE_VERSION = "1.36.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helm_chart import (
+from support.helm_chart import (
     CHART,
     CI_VALUES,
     all_containers,
@@ -326,7 +326,7 @@ def test_the_mutating_webhook_can_be_left_out() -> None:
 
 
 def test_notes_tell_how_to_keep_the_namespace_out_of_the_mesh() -> None:
-    from helm_chart import notes
+    from support.helm_chart import notes
 
     text = notes(namespace="policy")
     assert "kubectl label namespace policy istio-injection=disabled" in text

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from helm_chart import (
+from support.helm_chart import (
     CHART,
     WEBHOOK_TEMPLATES,
     ci_values,

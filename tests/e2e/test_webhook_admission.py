@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,14 +29,9 @@ from meshc.compiler.loader import load_mesh
 from meshc.compiler.targets import RenderOptions, render
 from prometheus_client.parser import text_string_to_metric_families
 from support.apply import apply_objects, object_ref, request
+from support.helm_chart import render_webhook_configurations
 from support.kube import KubeAPIServer
-from support.paths import REPO
 from support.webhook_server import QUICKSTART, WebhookServer, generate_certs
-
-# The chart's renderer lives with the chart tests; pytest puts tests/charts on
-# sys.path the same way when it collects them, so this is the same module.
-sys.path.insert(0, str(REPO / "tests" / "charts"))
-from helm_chart import render_webhook_configurations
 
 pytestmark = pytest.mark.tools
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api_server import (
+from support.api_server import (
     TEMPLATE_PATH,
     WORKLOAD_KINDS,
     namespace,

@@ -17,12 +17,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from api_server import review, workload
 from corpus import SPECS
+from support.api_server import review, workload
+from support.fake_opa import FakeOpa
 from support.webhook_server import Certs, WebhookServer, free_port
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -40,37 +40,9 @@ def validate(server: WebhookServer, doc: dict, timeout: float = 10) -> dict:  # 
     return r.json()["response"]  # type: ignore[no-any-return]
 
 
-class SlowOpa:
-    """An HTTP server on 127.0.0.1 that answers OPA's "no violations" after ``delay`` seconds."""
-
-    def __init__(self, delay: float) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(delay)
-                body = b'{"result": []}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def slow_opa() -> Iterator[SlowOpa]:
-    opa = SlowOpa(delay=30)
+def slow_opa() -> Iterator[FakeOpa]:
+    opa = FakeOpa(delay=30)
     yield opa
     opa.close()
 

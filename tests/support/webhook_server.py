@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,3 +153,23 @@ class WebhookServer:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@contextmanager
+def server_starter(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., WebhookServer]]:
+    """``start(spec, certs, *extra_args, workers=2)``; every server started is stopped on exit."""
+    started: list[WebhookServer] = []
+
+    def start(spec: Path, certs: Certs, *extra: str, workers: int = 2) -> WebhookServer:
+        log = tmp_path_factory.mktemp("server") / "server.log"
+        server = WebhookServer(spec, certs, log, list(extra), workers)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.webhook_server import QUICKSTART, Certs, WebhookServer, generate_certs
+from support.webhook_server import QUICKSTART, Certs, WebhookServer, generate_certs, server_starter
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +32,8 @@ def linkerd_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """``start_server(spec, certs, *extra_args)``: a started server, stopped after the module."""
-    started: list[WebhookServer] = []
-
-    def start(spec: Path, certs: Certs, *extra: str, workers: int = 2) -> WebhookServer:
-        log = tmp_path_factory.mktemp("server") / "server.log"
-        server = WebhookServer(spec, certs, log, list(extra), workers)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
+    with server_starter(tmp_path_factory) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import requests
-from api_server import review, workload
 from flask.testing import FlaskClient
 from meshc.policies.engine import EngineError
 from meshc.policies.violations import Violation, format_message
 from meshc.webhook.app import create_app
 from meshc.webhook.state import State
+from support.api_server import review, workload
 from support.webhook_server import WebhookServer
 
 JSON = {"Content-Type": "application/json"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import jsonpatch
-from api_server import namespace, review, workload
 from meshc.compiler.markers import namespace_markers
 from meshc.webhook.mutate import namespace_patch, with_markers
+from support.api_server import namespace, review, workload
 
 ISTIO = namespace_markers("istio", "STRICT")
 LINKERD = namespace_markers("linkerd", "STRICT")

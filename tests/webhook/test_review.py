@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_server import review, workload
 from meshc.webhook.review import BadRequest, judged_object, parse_review
+from support.api_server import review, workload
 
 
 def body(doc: object) -> bytes:

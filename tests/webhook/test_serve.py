@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
-from api_server import (
+from support.api_server import (
     TEMPLATE_PATH,
     WORKLOAD_KINDS,
     linkerd_policy_server,

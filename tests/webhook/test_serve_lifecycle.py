@@ -10,47 +10,14 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
-from api_server import review, workload
 from meshc.webhook.certs import generate, write_atomic
+from support.api_server import review, workload
+from support.fake_opa import FakeOpa
 from support.webhook_server import QUICKSTART, Certs, WebhookServer
-
-
-class FakeOpa:
-    """An OPA that answers "no violations" after ``delay`` seconds, on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.delay = 0.0
-        self.requests = 0
-        opa = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                opa.requests += 1
-                time.sleep(opa.delay)
-                body = b'{"result": []}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 
 import helm_python as helm
 import yaml
+
 from support.paths import REPO
 
 CHART = REPO / "charts" / "meshc"
