@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import ipaddress
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -152,11 +153,28 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
     write_atomic(out / "tls.crt", bundle.cert_pem)
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A DNS name (labels of letters, digits and '-', a leading "*." allowed).
+_DNS_NAME = re.compile(r"^(\*\.)?([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
+
+
+def problems(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the arguments: names a certificate could not carry."""
+    found = [] if args.days >= 1 else [f"--days must be at least 1, got {args.days!r}"]
+    for flag, value in (("--service", args.service), ("--namespace", args.namespace)):
+        if not _DNS_LABEL.match(value) or len(value) > 63:
+            found.append(f"{flag} {value!r} is not a DNS-1123 label, as Kubernetes names are")
+    for san in args.extra_san:
+        if not isinstance(_san(san), x509.IPAddress) and not _DNS_NAME.match(san):
+            found.append(f"--extra-san {san!r} is neither an IP address nor a DNS name")
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.days < 1:
-        print(
-            f"meshc certs generate: --days must be at least 1, got {args.days!r}", file=sys.stderr
-        )
+    found = problems(args)
+    for problem in found:
+        print(f"meshc certs generate: {problem}", file=sys.stderr)
+    if found:
         return EXIT_USAGE
     bundle = generate(args.service, args.namespace, list(args.extra_san), days=args.days)
     out = Path(args.out)

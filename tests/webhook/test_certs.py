@@ -99,3 +99,26 @@ def test_an_unwritable_destination_is_a_usage_error(
     )
     assert code == 2
     assert "cannot write to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--service", "Web Hook"], "--service 'Web Hook' is not a DNS-1123 label"),
+        (["--namespace", "meshc_system"], "--namespace 'meshc_system' is not a DNS-1123 label"),
+        (["--extra-san", "not a name!"], "--extra-san 'not a name!' is neither an IP address"),
+        (["--days", "0"], "--days must be at least 1, got 0"),
+    ],
+)
+def test_names_a_certificate_cannot_carry_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], complaint: str
+) -> None:
+    base = {"--service": "meshc-webhook", "--namespace": "meshc-system"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = ["certs", "generate", "--out", str(tmp_path / "tls")]
+    for flag, value in base.items():
+        argv += [flag, value]
+    assert meshc(argv) == 2
+    assert complaint in capsys.readouterr().err
+    assert not (tmp_path / "tls").exists()
