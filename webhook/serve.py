@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         opa_url=args.opa_url,
         opa_timeout=args.opa_timeout,
+        opa_publish=args.opa_publish,
         failure_mode=args.failure_mode,
         max_body=args.max_body,
         decision_timeout=args.decision_timeout,

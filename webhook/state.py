@@ -85,6 +85,7 @@ def load_state(settings: Settings, text: str | None = None) -> State:
         data,
         opa_url=settings.opa_url,
         timeout=settings.opa_timeout,
+        publish=settings.opa_publish,
     )
     return State(
         engine=engine,

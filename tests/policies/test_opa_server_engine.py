@@ -11,10 +11,10 @@ from meshc.policies.engine import EngineError, create_engine
 from meshc.policies.manifests import load_manifests
 from meshc.policies.opa_server import write_bundle
 from meshc.policies.violations import format_message
-from opa_server import opa_server
 from policy_reviews import pod, review
 from support.paths import require_tool
 from support.policy_samples import sample_files, spec_for
+from support.real_opa import opa_server
 
 pytestmark = pytest.mark.tools
 
