@@ -13,9 +13,10 @@ import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from support.helm_chart import args_of, container, render
+from support.helm_chart import CI_VALUES, args_of, ci_values, container, render
 from support.paths import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -153,3 +154,20 @@ def test_the_build_context_holds_the_package_and_nothing_else() -> None:
     package_dirs = set(pyproject["tool"]["setuptools"]["package-dir"].values())
     assert package_dirs | {"pyproject.toml", pyproject["project"]["readme"]} <= allowed
     assert not allowed & {".venv", ".git", "tests", ".tools", "bench", "charts"}
+
+
+@pytest.mark.parametrize(
+    "values_file", [None, *CI_VALUES], ids=lambda p: "defaults" if p is None else p.name
+)
+def test_the_webhook_container_args_are_accepted_by_meshc_itself(values_file: Path | None) -> None:
+    from meshc.compiler.cli import build_parser
+
+    values = ci_values(values_file) if values_file else {}
+    webhook = container(render(values), "webhook")
+    args = build_parser().parse_args(["webhook", "serve", *webhook["args"]])
+    assert args.handler == "meshc.webhook.serve:run"
+    assert args.port == 8443
+    if (values.get("opa") or {}).get("sidecar", {}).get("enabled"):
+        assert (args.engine, args.opa_publish) == ("opa", True)
+    else:
+        assert args.engine == "embedded"
