@@ -188,6 +188,20 @@ def _check_routes(c: _Collector, base: str, svc: dict[str, Any]) -> None:
               "other route takes")
 
 
+def _check_http_features(c: _Collector, base: str, svc: dict[str, Any]) -> None:
+    # Routes, timeouts and retries act on HTTP requests: on a service whose
+    # ports are all opaque TCP, neither mesh would apply them, so they would be
+    # rendered into objects that do nothing (or not rendered at all).
+    protocols = [p.get("protocol", "http") for _, p in _items(svc.get("ports"))]
+    if not protocols or any(proto != "tcp" for proto in protocols):
+        return
+    for key in ("routes", "timeout", "retries"):
+        if svc.get(key):
+            c.add(join_path(base, key),
+                  "acts on HTTP requests, but every port of this service has protocol "
+                  "tcp; give a port protocol http, http2 or grpc, or remove it", key=True)
+
+
 def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[str],
                    allowed: list[str]) -> None:
     ns = svc.get("namespace")
@@ -198,9 +212,9 @@ def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[s
     _duplicates(c, join_path(base, "ports"), svc.get("ports"), "port", "port")
     _duplicates(c, join_path(base, "versions"), svc.get("versions"), "name", "version name")
     _check_routes(c, base, svc)
+    _check_http_features(c, base, svc)
     ports = {p.get("port") for _, p in _items(svc.get("ports"))}
-    for key in ("timeout",):
-        _check_duration(c, join_path(base, key), svc.get(key))
+    _check_duration(c, join_path(base, "timeout"), svc.get("timeout"))
     retries = svc.get("retries")
     if isinstance(retries, dict):
         _check_duration(c, join_path(join_path(base, "retries"), "perTryTimeout"),
