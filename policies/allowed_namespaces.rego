@@ -101,7 +101,7 @@ findings contains finding if {
 	count(object.get(source, "namespaces", [])) + count(object.get(source, "principals", [])) == 0
 	finding := {
 		"path": concat("", ["spec.rules[", format_int(i, 10), "].from[", format_int(j, 10), "].source"]),
-		"problem": concat("", ["the source names no namespace or principal, so it admits callers from every namespace: ", json.marshal(source)]),
+		"problem": concat("", ["the source names no namespace or principal, so it admits callers from every namespace: ", k8s.show_fields(source)]),
 		"fix": concat("", ["add namespaces or principals within the allowed namespaces (", allowed_list, ")"]),
 	}
 }

@@ -36,6 +36,7 @@ def policy_data(mesh: Any) -> dict[str, Any]:
             raise ValueError(
                 f"policy {pid!r} has mode {mode!r}; expected one of {', '.join(MODES)}"
             )
+    images = image_spellings(adm.proxy_images.get(mesh.provider, ()))
     return {
         "provider": mesh.provider,
         "mtls": mesh.mtls,
@@ -44,7 +45,8 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "exempt_namespaces": sorted(adm.exempt_namespaces),
         "modes": modes,
         "exemptions": [_exemption(e) for e in adm.exemptions],
-        "mesh_images": image_spellings(adm.proxy_images.get(mesh.provider, ())),
+        "mesh_images": images,
+        "mesh_image_prefixes": image_prefixes(images),
         "sources": {pid: f"{mesh.source}:{field}" for pid, field in _SPEC_FIELDS.items()},
     }
 
@@ -53,9 +55,7 @@ def image_spellings(repositories: Iterable[str]) -> list[str]:
     """Every way an image reference can name each repository, sorted.
 
     Docker Hub is the implicit registry and ``library/`` its implicit path, so
-    ``istio/proxyv2`` and ``docker.io/istio/proxyv2`` are one repository. The
-    policies then match a container image against this list by plain string
-    prefix, which is cheap on every admission request.
+    ``istio/proxyv2`` and ``docker.io/istio/proxyv2`` are one repository.
     """
     found: set[str] = set()
     for repo in repositories:
@@ -67,6 +67,16 @@ def image_spellings(repositories: Iterable[str]) -> list[str]:
         if path.startswith("library/"):
             found.add(path.removeprefix("library/"))
     return sorted(found)
+
+
+def image_prefixes(spellings: Iterable[str]) -> list[str]:
+    """What a tagged or digest-pinned image of any of ``spellings`` starts with, sorted.
+
+    The policies test a mesh-named container's image with one
+    strings.any_prefix_match over these (and an exact match for a bare
+    repository), rather than a test per spelling.
+    """
+    return sorted(f"{spelling}{sep}" for spelling in spellings for sep in ":@")
 
 
 def _hub_path(repo: str) -> str | None:

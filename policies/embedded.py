@@ -14,7 +14,8 @@ from typing import Any
 
 import regopy
 
-from .engine import EngineError, Review, policy_input_text, to_violations
+from . import rego_input
+from .engine import EngineError, Review, input_text, policy_input, to_violations
 from .modules import ENTRYPOINT, data_document, policy_modules
 from .violations import Violation
 
@@ -40,24 +41,22 @@ class EmbeddedEngine:
             rego = self._local.rego = regopy.Interpreter()
             # Well-formedness checks re-validate rego-cpp's own tree after
             # each rewriting pass. The bundle was checked when it was built;
-            # at query time they only re-check the parsed input, which costs
-            # as much as parsing it (~0.45 ms for a typical Pod). evaluate()
-            # only ever hands over json.dumps output, which those checks used
-            # to verify was JSON.
+            # at query time they would only re-check the input, which
+            # evaluate() builds from a decoded document or json.dumps text,
+            # so it is well-formed JSON by construction.
             rego.well_formed_checks_enabled = False
         return rego
 
     def evaluate(self, review: Review) -> list[Violation]:
-        # JSON text, never regopy.Input(dict): the input must mean what the
-        # API server's JSON means (a YAML int map key becomes a string),
-        # exactly as OPA sees it. The text is always json.dumps' own, so it
-        # is JSON, which the disabled well-formedness checks no longer verify.
-        text = policy_input_text(review)
+        document = policy_input(review)
         rego = self._interpreter()
         try:
-            rego.set_input_term(text)
+            # The tree rego-cpp's JSON parser would build, without the parse
+            # (policies/rego_input.py); text for what only text says exactly.
+            if not rego_input.set_input(rego._impl, document):
+                rego.set_input_term(input_text(document))
             output = rego.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
-        except regopy.RegoError as exc:
+        except (regopy.RegoError, RuntimeError) as exc:
             raise EngineError(f"policy evaluation failed: {exc}") from exc
         if not output.ok():
             raise EngineError(f"policy evaluation failed: {output}")

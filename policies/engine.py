@@ -50,10 +50,15 @@ def policy_input(review: Review) -> Any:
 
 
 def policy_input_text(review: Review) -> str:
-    """:func:`policy_input` as compact JSON text, the form rego-cpp parses."""
+    """:func:`policy_input` as compact JSON text, the form an OPA server is sent."""
+    return input_text(policy_input(review))
+
+
+def input_text(document: Any) -> str:
+    """A :func:`policy_input` document as compact JSON text."""
     try:
         # allow_nan=False: NaN and Infinity are not JSON, and OPA would refuse them.
-        return json.dumps(policy_input(review), separators=(",", ":"), allow_nan=False)
+        return json.dumps(document, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
 

@@ -49,29 +49,24 @@ findings contains finding if {
 	}
 }
 
-# Annotations that make the proxy's iptables rules skip some traffic.
-exclude_annotations := {
+# Annotations that change what the proxy's iptables rules capture, and how:
+# an exclusion list skips what it names; a capture list (include) skips
+# everything it leaves out, so anything narrower than "*".
+capture_annotations := {
 	"istio": {
-		"traffic.sidecar.istio.io/excludeInboundPorts",
-		"traffic.sidecar.istio.io/excludeOutboundPorts",
-		"traffic.sidecar.istio.io/excludeOutboundIPRanges",
-		"traffic.sidecar.istio.io/excludeInterfaces",
-		"traffic.sidecar.istio.io/kubevirtInterfaces",
+		"traffic.sidecar.istio.io/excludeInboundPorts": "exclude",
+		"traffic.sidecar.istio.io/excludeOutboundPorts": "exclude",
+		"traffic.sidecar.istio.io/excludeOutboundIPRanges": "exclude",
+		"traffic.sidecar.istio.io/excludeInterfaces": "exclude",
+		"traffic.sidecar.istio.io/kubevirtInterfaces": "exclude",
+		"traffic.sidecar.istio.io/includeInboundPorts": "include",
+		"traffic.sidecar.istio.io/includeOutboundIPRanges": "include",
 	},
 	"linkerd": {
-		"config.linkerd.io/skip-inbound-ports",
-		"config.linkerd.io/skip-outbound-ports",
-		"config.linkerd.io/skip-subnets",
+		"config.linkerd.io/skip-inbound-ports": "exclude",
+		"config.linkerd.io/skip-outbound-ports": "exclude",
+		"config.linkerd.io/skip-subnets": "exclude",
 	},
-}
-
-# Capture lists: anything narrower than "*" leaves the rest uncaptured.
-include_annotations := {
-	"istio": {
-		"traffic.sidecar.istio.io/includeInboundPorts",
-		"traffic.sidecar.istio.io/includeOutboundIPRanges",
-	},
-	"linkerd": set(),
 }
 
 # The proxy's own ports, which Istio's injector excludes itself under Istio CNI.
@@ -89,17 +84,18 @@ findings contains finding if {
 	}
 }
 
-# The provider's few bypass keys are looked up in the annotations, rather
-# than every annotation (status, prometheus, ...) checked against them.
+# The provider's few capture keys are picked out of the annotations in one
+# builtin call, rather than every annotation (status, prometheus, ...)
+# checked against them or every key looked up in turn.
 bypass_annotations contains key if {
-	some key in exclude_annotations[mesh.provider]
-	count(entries(k8s.pod_annotations[key])) > 0
+	keys := capture_annotations[mesh.provider]
+	some key, value in object.filter(k8s.pod_annotations, keys)
+	bypasses(keys[key], value)
 }
 
-bypass_annotations contains key if {
-	some key in include_annotations[mesh.provider]
-	trim_space(k8s.pod_annotations[key]) != "*"
-}
+bypasses("exclude", value) if count(entries(value)) > 0
+
+bypasses("include", value) if trim_space(value) != "*"
 
 entries(value) := {e | some part in split(value, ","); e := trim_space(part); e != ""}
 
@@ -120,24 +116,42 @@ injector_written(key, value) if {
 		port in istio_own_ports
 	}
 	some field in k8s.container_fields
-	some container in object.get(k8s.pod_spec, field, [])
+	some container in k8s.pod_spec[field]
 	container.name == "istio-proxy"
 	mesh.genuine(container)
 }
 
 # The container rules below judge application containers: everything but the
 # mesh's own, verified containers. Each tests what it looks for first and
-# whether the container is the mesh's own last, so the (uncached) image check
-# runs only for the few containers that would otherwise be reported.
+# whether the container is the mesh's own last, so the image check runs only
+# for the few containers that would otherwise be reported.
+#
+# A container's own runAsUser/runAsGroup wins over the pod's, so each is two
+# rules: the container's own setting, and the pod's for containers without
+# one. The pod-level rule fails at its first line on almost every pod.
 findings contains finding if {
 	some field in k8s.container_fields
-	some i, container in object.get(k8s.pod_spec, field, [])
-	setting := run_as(container, "runAsUser")
-	setting.value in proxy_uids
+	some i, container in k8s.pod_spec[field]
+	user_id := container.securityContext.runAsUser
+	proxy_uids[user_id]
 	not mesh.genuine(container)
 	finding := {
-		"path": run_as_path(field, i, setting.own, "runAsUser"),
-		"problem": concat("", ["container ", k8s.show(container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(setting.value, 10)]),
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsUser"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(user_id, 10)]),
+		"fix": "run the container as any other UID",
+	}
+}
+
+findings contains finding if {
+	user_id := k8s.pod_spec.securityContext.runAsUser
+	proxy_uids[user_id]
+	some field in k8s.container_fields
+	some container in k8s.pod_spec[field]
+	not own(container, "runAsUser")
+	not mesh.genuine(container)
+	finding := {
+		"path": concat("", [k8s.pod_prefix, "spec.securityContext.runAsUser"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(user_id, 10)]),
 		"fix": "run the container as any other UID",
 	}
 }
@@ -146,16 +160,34 @@ findings contains finding if {
 findings contains finding if {
 	mesh.provider == "istio"
 	some field in k8s.container_fields
-	some i, container in object.get(k8s.pod_spec, field, [])
-	setting := run_as(container, "runAsGroup")
-	setting.value == mesh.proxy_uid.istio
+	some i, container in k8s.pod_spec[field]
+	group_id := container.securityContext.runAsGroup
+	group_id == mesh.proxy_uid.istio
 	not mesh.genuine(container)
 	finding := {
-		"path": run_as_path(field, i, setting.own, "runAsGroup"),
-		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(setting.value, 10)]),
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsGroup"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(group_id, 10)]),
 		"fix": "run the container in any other group",
 	}
 }
+
+findings contains finding if {
+	mesh.provider == "istio"
+	group_id := k8s.pod_spec.securityContext.runAsGroup
+	group_id == mesh.proxy_uid.istio
+	some field in k8s.container_fields
+	some container in k8s.pod_spec[field]
+	not own(container, "runAsGroup")
+	not mesh.genuine(container)
+	finding := {
+		"path": concat("", [k8s.pod_prefix, "spec.securityContext.runAsGroup"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(group_id, 10)]),
+		"fix": "run the container in any other group",
+	}
+}
+
+# Set at all, whatever the value: a container's null still overrides the pod's.
+own(container, key) if _ = container.securityContext[key]
 
 # Linkerd skips the traffic of whatever UID config.linkerd.io/proxy-uid names,
 # so that UID is the proxy's too for this pod.
@@ -179,22 +211,11 @@ findings contains finding if {
 	}
 }
 
-# The container's own setting wins over the pod's.
-run_as(container, key) := {"own": true, "value": id} if {
-	id := container.securityContext[key]
-} else := {"own": false, "value": id} if {
-	id := k8s.pod_spec.securityContext[key]
-}
-
-run_as_path(field, i, true, key) := concat("", [k8s.container_path(field, i), ".securityContext.", key])
-
-run_as_path(_, _, false, key) := concat("", [k8s.pod_prefix, "spec.securityContext.", key])
-
 net_admin_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}
 
 findings contains finding if {
 	some field in k8s.container_fields
-	some i, container in object.get(k8s.pod_spec, field, [])
+	some i, container in k8s.pod_spec[field]
 	some j, capability in container.securityContext.capabilities.add
 	net_admin_capabilities[upper(capability)]
 	not mesh.genuine(container)
@@ -207,7 +228,7 @@ findings contains finding if {
 
 findings contains finding if {
 	some field in k8s.container_fields
-	some i, container in object.get(k8s.pod_spec, field, [])
+	some i, container in k8s.pod_spec[field]
 	container.securityContext.privileged == true
 	not mesh.genuine(container)
 	finding := {

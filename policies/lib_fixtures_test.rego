@@ -11,6 +11,7 @@ istio := {
 	"modes": {},
 	"exemptions": [{"namespace": "mesh-demo", "selector": {"app": "legacy"}, "annotations": ["traffic.sidecar.istio.io/excludeOutboundIPRanges"]}],
 	"mesh_images": ["docker.io/istio/proxyv2"],
+	"mesh_image_prefixes": ["docker.io/istio/proxyv2:", "docker.io/istio/proxyv2@"],
 	"sources": {},
 }
 
@@ -19,6 +20,7 @@ linkerd := object.union(istio, {
 	"meshed_namespaces": ["l5d-demo"],
 	"allowed_namespaces": ["l5d-demo"],
 	"mesh_images": ["cr.l5d.io/linkerd/proxy", "cr.l5d.io/linkerd/proxy-init"],
+	"mesh_image_prefixes": ["cr.l5d.io/linkerd/proxy-init:", "cr.l5d.io/linkerd/proxy-init@", "cr.l5d.io/linkerd/proxy:", "cr.l5d.io/linkerd/proxy@"],
 })
 
 request(group, kind, namespace, obj) := {"request": {

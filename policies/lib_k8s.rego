@@ -22,7 +22,15 @@ group := input.request.kind.group
 
 metadata := object.get(resource, "metadata", {})
 
-name := object.get(metadata, "name", object.get(input.request, "name", ""))
+# A pod a controller creates may reach admission with only its generateName
+# (kubernetes/kubernetes#76680): that prefix is the best name a message has.
+name := n if {
+	n := metadata.name
+	n != ""
+} else := n if {
+	n := input.request.name
+	n != ""
+} else := object.get(metadata, "generateName", "")
 
 namespace := object.get(input.request, "namespace", object.get(metadata, "namespace", ""))
 
@@ -80,12 +88,29 @@ container_fields := ["initContainers", "containers", "ephemeralContainers"]
 # The field path of a container, built only for the ones reported.
 container_path(field, i) := concat("", [pod_prefix, "spec.", field, "[", format_int(i, 10), "]"])
 
-# A value as the message shows it: strings quoted, anything else as JSON.
-# Messages are built with concat, never sprintf: rego-cpp's sprintf
-# mis-encodes arguments that contain quotes, and both engines must agree.
-show(value) := concat("", ["\"", value, "\""]) if is_string(value)
+# A value as the message shows it: strings quoted, other scalars as JSON,
+# collections by their type. Messages are built with concat, never sprintf
+# (rego-cpp's sprintf mis-encodes arguments that contain quotes), and never
+# with json.marshal or yaml.marshal: rego-cpp cannot marshal an array of the
+# input as the embedded engine hands it over (policies/rego_input.py), and
+# both engines must agree.
+show(value) := concat("", ["\"", value, "\""]) if {
+	is_string(value)
+} else := "null" if {
+	is_null(value)
+} else := "true" if {
+	value == true
+} else := "false" if {
+	value == false
+} else := format_int(value, 10) if {
+	is_number(value)
+	value == round(value)
+} else := {"number": "a number", "array": "an array", "object": "an object", "set": "a set"}[type_name(value)]
 
-else := json.marshal(value)
+# The fields an object sets, for a message: {ipBlocks, notPorts}.
+show_fields(value) := concat("", ["{", concat(", ", sort(object.keys(value))), "}"]) if {
+	is_object(value)
+} else := show(value)
 
 # A field path segment for a map key that may contain dots or slashes.
 key_path(prefix, key) := concat("", [prefix, "[\"", key, "\"]"])

@@ -1,11 +1,14 @@
 """The AdmissionReview cut down to what the policies can read, before any engine sees it.
 
-An engine's cost grows with the size of its input: rego-cpp parses the whole
-review into its own tree before evaluating anything. What the API server
-sends is mostly fields no policy reads: managed fields, status, and in every
-pod spec the volumes, scheduling constraints and, per container, the
-environment, probes, mounts, resources and command line. :func:`project`
-removes those and keeps everything else.
+An engine's cost grows with the size of its input: rego-cpp turns the whole
+review into its own tree, a few microseconds per value, before evaluating
+anything. What the API server sends is mostly fields no policy reads: the
+request's echoes of its kind and options, server bookkeeping in metadata,
+status, and in every pod spec the volumes, scheduling and DNS settings and,
+per container, the environment, probes, mounts, resources and command line.
+:func:`project` removes those and keeps everything else. The request's uid
+and userInfo stay, though no policy reads them: they tie an OPA server's
+decision log to the API server's audit log.
 
 It is a deny-list on purpose: a field not named here still reaches the
 policies, so a new policy reading a field nobody thought of works unchanged.
@@ -18,8 +21,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# Server bookkeeping on any object: large, and no policy judges it.
-METADATA_FIELDS = frozenset({"managedFields"})
+# The request's restatements of what it is about (kind and resource as the
+# client asked for them) and its options; the policies read request.kind.
+REQUEST_FIELDS = frozenset({"requestKind", "requestResource", "requestSubResource", "options"})
+# Server bookkeeping on any object: no policy judges it.
+METADATA_FIELDS = frozenset(
+    {
+        "managedFields",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "resourceVersion",
+        "generation",
+        "selfLink",
+        "ownerReferences",
+        "finalizers",
+    }
+)
 # Client-side `kubectl apply` (and Argo CD's default sync) stores the whole
 # manifest again in this annotation; the policies look annotations up by key
 # and never by this one.
@@ -27,7 +46,7 @@ ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 OBJECT_FIELDS = frozenset({"status"})
 
 # In a pod spec: the policies read hostNetwork, securityContext and the
-# container lists, nothing about storage or scheduling.
+# container lists, nothing about storage, scheduling, DNS or identity.
 POD_SPEC_FIELDS = frozenset(
     {
         "volumes",
@@ -36,6 +55,30 @@ POD_SPEC_FIELDS = frozenset(
         "topologySpreadConstraints",
         "imagePullSecrets",
         "readinessGates",
+        "nodeName",
+        "nodeSelector",
+        "schedulerName",
+        "schedulingGates",
+        "priority",
+        "priorityClassName",
+        "preemptionPolicy",
+        "runtimeClassName",
+        "overhead",
+        "resourceClaims",
+        "restartPolicy",
+        "terminationGracePeriodSeconds",
+        "activeDeadlineSeconds",
+        "dnsPolicy",
+        "dnsConfig",
+        "hostname",
+        "subdomain",
+        "setHostnameAsFQDN",
+        "hostAliases",
+        "enableServiceLinks",
+        "serviceAccountName",
+        "serviceAccount",
+        "automountServiceAccountToken",
+        "os",
     }
 )
 # In a container: the policies read name, image and securityContext only.
@@ -54,6 +97,14 @@ CONTAINER_FIELDS = frozenset(
         "command",
         "lifecycle",
         "ports",
+        "imagePullPolicy",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+        "workingDir",
+        "stdin",
+        "stdinOnce",
+        "tty",
+        "restartPolicy",
     }
 )
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -75,7 +126,14 @@ TEMPLATE_METADATA_PATHS: tuple[tuple[str, ...], ...] = (
 
 # Every name the projection removes, for the test that keeps the policies
 # from reading any of them.
-PRUNED_NAMES = METADATA_FIELDS | ANNOTATIONS | OBJECT_FIELDS | POD_SPEC_FIELDS | CONTAINER_FIELDS
+PRUNED_NAMES = (
+    REQUEST_FIELDS
+    | METADATA_FIELDS
+    | ANNOTATIONS
+    | OBJECT_FIELDS
+    | POD_SPEC_FIELDS
+    | CONTAINER_FIELDS
+)
 
 
 def project(review: Any) -> Any:
@@ -98,9 +156,10 @@ def project(review: Any) -> Any:
             projected = _object(obj)
             if projected is not obj:
                 changes[field] = projected
-    if not changes:
+    projected = _replace(request, changes, REQUEST_FIELDS)
+    if projected is request:
         return review
-    return {**review, "request": {**request, **changes}}
+    return {**review, "request": projected}
 
 
 def _object(obj: dict[str, Any]) -> dict[str, Any]:

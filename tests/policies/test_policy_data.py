@@ -40,6 +40,16 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "index.docker.io/istio/proxyv2",
             "istio/proxyv2",
         ],
+        "mesh_image_prefixes": [
+            "docker.io/istio/proxyv2:",
+            "docker.io/istio/proxyv2@",
+            "gcr.io/istio-release/proxyv2:",
+            "gcr.io/istio-release/proxyv2@",
+            "index.docker.io/istio/proxyv2:",
+            "index.docker.io/istio/proxyv2@",
+            "istio/proxyv2:",
+            "istio/proxyv2@",
+        ],
         "sources": {
             "injection-required": "examples/quickstart/mesh.yaml:spec.namespaces",
             "mtls-strict": "examples/quickstart/mesh.yaml:spec.mtls",

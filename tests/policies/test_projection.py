@@ -27,6 +27,7 @@ from meshc.policies.projection import (
     OBJECT_FIELDS,
     POD_SPEC_FIELDS,
     PRUNED_NAMES,
+    REQUEST_FIELDS,
     project,
 )
 from meshc.policies.review import admission_review
@@ -154,6 +155,14 @@ CONTAINER_EXTRAS: dict[str, Any] = {
     "command": ["iptables", "-t", "nat", "-F"],
     "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
     "ports": [{"containerPort": 15001, "hostPort": 15001}],
+    "imagePullPolicy": "Always",
+    "terminationMessagePath": "/dev/termination-log",
+    "terminationMessagePolicy": "File",
+    "workingDir": "/var/run/istio-proxy",
+    "stdin": True,
+    "stdinOnce": True,
+    "tty": True,
+    "restartPolicy": "Always",
 }
 POD_SPEC_EXTRAS: dict[str, Any] = {
     "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
@@ -162,10 +171,49 @@ POD_SPEC_EXTRAS: dict[str, Any] = {
     "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}],
     "imagePullSecrets": [{"name": "registry"}],
     "readinessGates": [{"conditionType": "mesh.io/ready"}],
+    "nodeName": "node-1",
+    "nodeSelector": {"sidecar.istio.io/inject": "false"},
+    "schedulerName": "default-scheduler",
+    "schedulingGates": [{"name": "mesh.io/wait"}],
+    "priority": 1337,
+    "priorityClassName": "system-node-critical",
+    "preemptionPolicy": "Never",
+    "runtimeClassName": "kata",
+    "overhead": {"cpu": "250m"},
+    "resourceClaims": [{"name": "gpu"}],
+    "restartPolicy": "Always",
+    "terminationGracePeriodSeconds": 1337,
+    "activeDeadlineSeconds": 2102,
+    "dnsPolicy": "None",
+    "dnsConfig": {"nameservers": ["1.1.1.1"]},
+    "hostname": "istio-proxy",
+    "subdomain": "linkerd-proxy",
+    "setHostnameAsFQDN": True,
+    "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["istiod.istio-system.svc"]}],
+    "enableServiceLinks": True,
+    "serviceAccountName": "istio-proxy",
+    "serviceAccount": "istio-proxy",
+    "automountServiceAccountToken": True,
+    "os": {"name": "linux"},
 }
 OBJECT_EXTRAS: dict[str, Any] = {"status": {"phase": "Running", "hostNetwork": True}}
 METADATA_EXTRAS: dict[str, Any] = {
-    "managedFields": [{"manager": "argocd", "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
+    "managedFields": [{"manager": "argocd", "fieldsV1": {"f:metadata": {"f:labels": {}}}}],
+    "uid": "1337",
+    "creationTimestamp": "2026-11-26T04:00:00Z",
+    "deletionTimestamp": "2026-11-26T05:00:00Z",
+    "deletionGracePeriodSeconds": 30,
+    "resourceVersion": "2102",
+    "generation": 1337,
+    "selfLink": "/api/v1/namespaces/kube-system/pods/web",
+    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web"}],
+    "finalizers": ["sidecar.istio.io/inject"],
+}
+REQUEST_EXTRAS: dict[str, Any] = {
+    "requestKind": {"group": "security.istio.io", "version": "v1", "kind": "PeerAuthentication"},
+    "requestResource": {"group": "", "version": "v1", "resource": "namespaces"},
+    "requestSubResource": "status",
+    "options": {"kind": "CreateOptions", "dryRun": ["All"], "fieldManager": "istio-proxy"},
 }
 
 
@@ -173,6 +221,7 @@ def test_the_extras_cover_every_pruned_name() -> None:
     assert set(CONTAINER_EXTRAS) == CONTAINER_FIELDS
     assert set(POD_SPEC_EXTRAS) == POD_SPEC_FIELDS
     assert set(OBJECT_EXTRAS) == OBJECT_FIELDS and set(METADATA_EXTRAS) == METADATA_FIELDS
+    assert set(REQUEST_EXTRAS) == REQUEST_FIELDS
 
 
 def with_metadata_extras(metadata: Any) -> Any:
@@ -219,6 +268,7 @@ def review_with_extras(review: dict[str, Any]) -> dict[str, Any]:
         **review,
         "request": {
             **request,
+            **REQUEST_EXTRAS,
             "object": with_extras(request.get("object")),
             "oldObject": with_extras(request.get("oldObject")),
         },
