@@ -122,19 +122,46 @@ injector_written(key, value) if {
 }
 
 # The container rules below judge application containers: everything but the
-# mesh's own, verified containers. Each tests what it looks for first and
-# whether the container is the mesh's own last, so the image check runs only
-# for the few containers that would otherwise be reported.
-#
-# A container's own runAsUser/runAsGroup wins over the pod's, so each is two
-# rules: the container's own setting, and the pod's for containers without
-# one. The pod-level rule fails at its first line on almost every pod.
-findings contains finding if {
+# mesh's own, verified containers. One pass finds the containers whose own
+# securityContext sets what only the mesh's containers may, and asks only
+# those whether they are the mesh's own; the rules below then report each
+# setting of each impostor, and on a compliant pod have nothing to look at.
+impostors contains [field, i] if {
 	some field in k8s.container_fields
 	some i, container in k8s.pod_spec[field]
+	sets_proxy_only(container.securityContext)
+	not mesh.genuine(container)
+}
+
+proxy_only_settings := {"runAsUser", "runAsGroup", "capabilities", "privileged"}
+
+sets_proxy_only(context) if {
+	some key, value in object.filter(context, proxy_only_settings)
+	proxy_only(key, value)
+}
+
+proxy_only("runAsUser", user_id) if proxy_uids[user_id]
+
+# Istio's iptables rules also let the proxy's group through (--gid-owner 1337).
+proxy_only("runAsGroup", group_id) if {
+	mesh.provider == "istio"
+	group_id == mesh.proxy_uid.istio
+}
+
+proxy_only("capabilities", capabilities) if {
+	some capability in capabilities.add
+	net_admin_capabilities[upper(capability)]
+}
+
+proxy_only("privileged", true)
+
+findings contains finding if {
+	some ref in impostors
+	field := ref[0]
+	i := ref[1]
+	container := k8s.pod_spec[field][i]
 	user_id := container.securityContext.runAsUser
 	proxy_uids[user_id]
-	not mesh.genuine(container)
 	finding := {
 		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsUser"]),
 		"problem": concat("", ["container ", k8s.show(container.name), " runs as the proxy's UID, whose traffic bypasses the proxy: ", format_int(user_id, 10)]),
@@ -142,6 +169,50 @@ findings contains finding if {
 	}
 }
 
+findings contains finding if {
+	some ref in impostors
+	field := ref[0]
+	i := ref[1]
+	container := k8s.pod_spec[field][i]
+	group_id := container.securityContext.runAsGroup
+	proxy_only("runAsGroup", group_id)
+	finding := {
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsGroup"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(group_id, 10)]),
+		"fix": "run the container in any other group",
+	}
+}
+
+findings contains finding if {
+	some ref in impostors
+	field := ref[0]
+	i := ref[1]
+	container := k8s.pod_spec[field][i]
+	some j, capability in container.securityContext.capabilities.add
+	net_admin_capabilities[upper(capability)]
+	finding := {
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " may rewrite the iptables rules that capture its traffic: ", k8s.show(capability)]),
+		"fix": "drop the capability: only the mesh's own containers may hold NET_ADMIN",
+	}
+}
+
+findings contains finding if {
+	some ref in impostors
+	field := ref[0]
+	i := ref[1]
+	container := k8s.pod_spec[field][i]
+	container.securityContext.privileged == true
+	finding := {
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.privileged"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " is privileged, which includes NET_ADMIN: true"]),
+		"fix": "remove privileged: only the mesh's own containers may hold NET_ADMIN",
+	}
+}
+
+# A container's own runAsUser/runAsGroup wins over the pod's: the pod's
+# counts for the containers without one. These fail at their first line on
+# almost every pod.
 findings contains finding if {
 	user_id := k8s.pod_spec.securityContext.runAsUser
 	proxy_uids[user_id]
@@ -156,25 +227,9 @@ findings contains finding if {
 	}
 }
 
-# Istio's iptables rules also let the proxy's group through (--gid-owner 1337).
 findings contains finding if {
-	mesh.provider == "istio"
-	some field in k8s.container_fields
-	some i, container in k8s.pod_spec[field]
-	group_id := container.securityContext.runAsGroup
-	group_id == mesh.proxy_uid.istio
-	not mesh.genuine(container)
-	finding := {
-		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsGroup"]),
-		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(group_id, 10)]),
-		"fix": "run the container in any other group",
-	}
-}
-
-findings contains finding if {
-	mesh.provider == "istio"
 	group_id := k8s.pod_spec.securityContext.runAsGroup
-	group_id == mesh.proxy_uid.istio
+	proxy_only("runAsGroup", group_id)
 	some field in k8s.container_fields
 	some container in k8s.pod_spec[field]
 	not own(container, "runAsGroup")
@@ -212,31 +267,6 @@ findings contains finding if {
 }
 
 net_admin_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}
-
-findings contains finding if {
-	some field in k8s.container_fields
-	some i, container in k8s.pod_spec[field]
-	some j, capability in container.securityContext.capabilities.add
-	net_admin_capabilities[upper(capability)]
-	not mesh.genuine(container)
-	finding := {
-		"path": concat("", [k8s.container_path(field, i), ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
-		"problem": concat("", ["container ", k8s.show(container.name), " may rewrite the iptables rules that capture its traffic: ", k8s.show(capability)]),
-		"fix": "drop the capability: only the mesh's own containers may hold NET_ADMIN",
-	}
-}
-
-findings contains finding if {
-	some field in k8s.container_fields
-	some i, container in k8s.pod_spec[field]
-	container.securityContext.privileged == true
-	not mesh.genuine(container)
-	finding := {
-		"path": concat("", [k8s.container_path(field, i), ".securityContext.privileged"]),
-		"problem": concat("", ["container ", k8s.show(container.name), " is privileged, which includes NET_ADMIN: true"]),
-		"fix": "remove privileged: only the mesh's own containers may hold NET_ADMIN",
-	}
-}
 
 # A meshed namespace whose marker does not turn injection on: any value but
 # the injecting ones, or none (an UPDATE that strips it). /mutate adds the
