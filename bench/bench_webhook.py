@@ -12,6 +12,10 @@ each, like the API server. Every run is bounded in time and count.
 
 Targets (2 cores, generator on the same machine): >= 2,000 admissions/s at
 16 connections, p99 <= 5 ms at 4, no errors, >= 0.5x the constant-allow rate.
+
+Besides rate and latency each run reports CPU per answered request, in ms:
+``srv cpu`` for all the server's processes, ``gen cpu`` for the load
+generator, which competes with the server for the same two cores.
 """
 
 from __future__ import annotations
@@ -44,6 +48,25 @@ class Run:
     app: str
     connections: int
     result: Result
+    server_cpu: float  # seconds of CPU the server's processes used during the run
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and every process below it (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            # utime and stime, fields 14 and 15, after the parenthesised command name.
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
 
 
 def free_port() -> int:
@@ -169,6 +192,7 @@ def measure(
             )  # warm-up
             runs = []
             for connections in args.connections:
+                cpu = tree_cpu(proc.pid)
                 result = run_load(
                     "127.0.0.1",
                     port,
@@ -180,7 +204,7 @@ def measure(
                     processes=args.client_processes,
                     check=b'"allowed":true',
                 )
-                runs.append(Run(server, app, connections, result))
+                runs.append(Run(server, app, connections, result, tree_cpu(proc.pid) - cpu))
             return runs
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -191,18 +215,21 @@ def measure(
 
 
 def report(runs: list[Run]) -> None:
+    """One line per run; CPU columns are milliseconds per answered request."""
     print(
         f"{'server':8} {'app':8} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'vs allow':>8}"
+        f"{'errors':>6} {'vs allow':>8} {'srv cpu':>7} {'gen cpu':>7}"
     )
     ceiling = {(r.server, r.connections): r.result.throughput for r in runs if r.app == "allow"}
     for r in runs:
         res = r.result
         ceil = ceiling.get((r.server, r.connections), 0.0)
         ratio = res.throughput / ceil if ceil else 0.0
+        answered = max(1, len(res.latencies))
         print(
             f"{r.server:8} {r.app:8} {r.connections:>5} {res.throughput:>7.0f} {res.percentile(50) * 1e3:>7.2f} "
-            f"{res.percentile(95) * 1e3:>7.2f} {res.percentile(99) * 1e3:>7.2f} {res.errors:>6} {ratio:>8.2f}"
+            f"{res.percentile(95) * 1e3:>7.2f} {res.percentile(99) * 1e3:>7.2f} {res.errors:>6} {ratio:>8.2f} "
+            f"{r.server_cpu / answered * 1e3:>7.3f} {res.cpu / answered * 1e3:>7.3f}"
         )
         if res.first_error:
             print(f"    first error: {res.first_error}")

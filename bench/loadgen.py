@@ -5,6 +5,13 @@ request, one request in flight per connection, as the API server does.
 Requests are pre-encoded so the generator spends its CPU on the wire, not on
 JSON. Run in its own processes so it does not share a GIL with the server.
 
+It shares the machine with the server it measures, so it is kept cheap: one
+``selectors`` loop over non-blocking TLS sockets per process, with the
+encryption in OpenSSL and a few lines of Python per request (asyncio's
+streams and SSL protocol cost several times that, CPU the server would not
+get). A latency is from the request's first byte written to its response's
+last byte read.
+
 Usage from Python: ``run_load(...)`` returns a :class:`Result`; as a script
 it prints the result of one run as JSON (used by bench_webhook.py).
 """
@@ -12,12 +19,18 @@ it prints the result of one run as JSON (used by bench_webhook.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
+import select
+import selectors
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+
+# How long, past the run's end, answers to requests already sent are waited for.
+DRAIN_SECONDS = 30.0
+RECV_SIZE = 256 * 1024
 
 
 @dataclass
@@ -26,12 +39,14 @@ class Result:
     errors: int = 0
     elapsed: float = 0.0
     first_error: str = ""
+    cpu: float = 0.0  # seconds of CPU the generator itself used
 
     def merge(self, other: Result) -> None:
         self.latencies.extend(other.latencies)
         self.errors += other.errors
         self.elapsed = max(self.elapsed, other.elapsed)
         self.first_error = self.first_error or other.first_error
+        self.cpu += other.cpu
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -52,59 +67,93 @@ def encode_request(host: str, path: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
+class ResponseError(Exception):
+    pass
+
+
+def parse_head(head: bytes) -> tuple[int, int]:
+    """The status and Content-Length of a response head (without its blank line)."""
     lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
+    try:
+        status = int(lines[0].split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        raise ResponseError(f"not an HTTP response: {head[:100]!r}") from None
     length = 0
     for line in lines[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value.strip())
-    body = await reader.readexactly(length) if length else b""
-    return status, body
+        elif name == b"transfer-encoding":
+            raise ResponseError(f"unexpected Transfer-Encoding: {value.strip()!r}")
+    return status, length
 
 
-async def _connection(
-    host: str,
-    port: int,
-    ctx: ssl.SSLContext,
-    requests: list[bytes],
-    offset: int,
-    deadline: float,
-    budget: list[int],
-    result: Result,
-    check: bytes,
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
-    i = offset
-    try:
-        while budget[0] > 0 and time.perf_counter() < deadline:
-            budget[0] -= 1
-            payload = requests[i % len(requests)]
-            i += 1
-            started = time.perf_counter()
+class Connection:
+    """One keep-alive connection: at most one request in flight."""
+
+    def __init__(self, host: str, port: int, ctx: ssl.SSLContext):
+        self.host, self.port, self.ctx = host, port, ctx
+        self.sock: ssl.SSLSocket | None = None
+        self.buffer = b""
+        self.started = 0.0  # when the request in flight was sent; 0 when none is in flight
+        self.head: tuple[int, int] | None = None  # status, length: once the head is in
+        self.body_at = 0
+
+    def open(self) -> ssl.SSLSocket:
+        raw = socket.create_connection((self.host, self.port), timeout=10)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = self.ctx.wrap_socket(raw, server_hostname=self.host)  # handshake, blocking
+        sock.setblocking(False)
+        self.sock = sock
+        return sock
+
+    def close(self) -> None:
+        if self.sock is not None:
             try:
-                writer.write(payload)
-                status, body = await _read_response(reader)
-            except (OSError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
-                result.errors += 1
-                result.first_error = result.first_error or repr(exc)
-                writer.close()
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=ctx, server_hostname=host
-                )
-                continue
-            if status != 200 or check not in body:
-                result.errors += 1
-                result.first_error = result.first_error or f"HTTP {status}: {body[:200]!r}"
-                continue
-            result.latencies.append(time.perf_counter() - started)
-    finally:
-        writer.close()
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+        self.buffer, self.started, self.head = b"", 0.0, None
+
+    def send(self, payload: bytes) -> None:
+        assert self.sock is not None
+        self.buffer, self.head = b"", None
+        self.started = time.perf_counter()
+        view = memoryview(payload)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                # The socket buffer is full: wait for room (rare; a few kB fit).
+                select.select([], [self.sock], [], 10)
+
+    def receive(self) -> tuple[int, bytes] | None:
+        """Read what has arrived; the status and body once the response is complete."""
+        assert self.sock is not None
+        while True:
+            try:
+                chunk = self.sock.recv(RECV_SIZE)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return None
+            if not chunk:
+                raise ResponseError("the server closed the connection")
+            self.buffer += chunk
+            if self.head is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    continue
+                self.head = parse_head(self.buffer[:end])
+                self.body_at = end + 4
+            status, length = self.head
+            if len(self.buffer) - self.body_at >= length:
+                body = self.buffer[self.body_at : self.body_at + length]
+                self.buffer, self.head = b"", None
+                return status, body
 
 
-async def _run(
+def _run(
     host: str,
     port: int,
     ca: str,
@@ -115,24 +164,84 @@ async def _run(
     max_requests: int,
     check: bytes,
 ) -> Result:
+    cpu = time.process_time()
     ctx = ssl.create_default_context(cafile=ca)
     requests = [encode_request(host, path, b) for b in bodies]
     result = Result()
-    budget = [max_requests]
+    selector = selectors.DefaultSelector()
+    conns = [Connection(host, port, ctx) for _ in range(connections)]
+    sent = 0
+
+    def fail(c: Connection, exc: BaseException | str) -> None:
+        result.errors += 1
+        result.first_error = result.first_error or (exc if isinstance(exc, str) else repr(exc))
+        if c.sock is not None:
+            selector.unregister(c.sock)
+        c.close()
+
+    def start(c: Connection) -> None:
+        """The connection's next request, if the run is still on; reconnects a closed one."""
+        nonlocal sent
+        if sent >= max_requests or time.perf_counter() >= deadline:
+            return
+        try:
+            if c.sock is None:
+                selector.register(c.open(), selectors.EVENT_READ, c)
+            c.send(requests[sent % len(requests)])
+            sent += 1
+        except (OSError, ssl.SSLError) as exc:
+            fail(c, exc)
+
+    for c in conns:
+        selector.register(c.open(), selectors.EVENT_READ, c)
     started = time.perf_counter()
     deadline = started + duration
-    await asyncio.gather(
-        *(
-            _connection(host, port, ctx, requests, n, deadline, budget, result, check)
-            for n in range(connections)
-        )
-    )
+    for c in conns:
+        start(c)
+    drain_until = deadline + DRAIN_SECONDS
+    while True:
+        busy = [c for c in conns if c.started]
+        if not busy:
+            if sent >= max_requests or time.perf_counter() >= deadline:
+                break
+            time.sleep(0.05)  # every connection failed: try them again, without spinning
+            for c in conns:
+                start(c)
+            continue
+        now = time.perf_counter()
+        if now >= drain_until:
+            for c in busy:
+                fail(c, f"no answer within {DRAIN_SECONDS:g}s of the run's end")
+            break
+        for key, _ in selector.select(timeout=min(1.0, drain_until - now)):
+            c = key.data
+            try:
+                answer = c.receive()
+            except (OSError, ssl.SSLError, ResponseError, ValueError) as exc:
+                fail(c, exc)
+                start(c)
+                continue
+            if answer is None:
+                continue
+            latency = time.perf_counter() - c.started
+            c.started = 0.0
+            status, body = answer
+            if status != 200 or check not in body:
+                result.errors += 1
+                result.first_error = result.first_error or f"HTTP {status}: {body[:200]!r}"
+            else:
+                result.latencies.append(latency)
+            start(c)
     result.elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    selector.close()
+    result.cpu = time.process_time() - cpu
     return result
 
 
 def _worker(kwargs: dict[str, object]) -> Result:
-    return asyncio.run(_run(**kwargs))  # type: ignore[arg-type]
+    return _run(**kwargs)  # type: ignore[arg-type]
 
 
 def run_load(
@@ -204,6 +313,7 @@ def main() -> None:
                 "p50_ms": r.percentile(50) * 1e3,
                 "p95_ms": r.percentile(95) * 1e3,
                 "p99_ms": r.percentile(99) * 1e3,
+                "client_cpu_ms_per_request": r.cpu / max(1, len(r.latencies)) * 1e3,
                 "first_error": r.first_error,
             }
         )

@@ -10,6 +10,7 @@ the metrics live in a registry of their own per app.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from meshc.webhook.decision import Verdict
 from meshc.webhook.settings import MULTIPROC_ENV
@@ -19,6 +20,22 @@ from prometheus_client.multiprocess import MultiProcessCollector
 # Admissions take about a millisecond; the API server gives up at 10 s by default.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 RESULT_BY_MODE = {"enforce": "denied", "warn": "warned", "audit": "audited"}
+
+
+class _Children(dict[tuple[str, ...], Any]):
+    """A metric's children by label values, each looked up through ``labels()`` once.
+
+    ``labels()`` takes a lock and re-checks the label values on every call;
+    the child it returns is the same object each time.
+    """
+
+    def __init__(self, metric: Counter | Histogram):
+        super().__init__()
+        self._metric = metric
+
+    def __missing__(self, labels: tuple[str, ...]) -> Any:
+        child = self[labels] = self._metric.labels(*labels)
+        return child
 
 
 class Metrics:
@@ -53,16 +70,26 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
+        self._requests = _Children(self.requests)
+        self._admissions = _Children(self.admissions)
+        self._violations = _Children(self.violations)
+        self._latency = _Children(self.latency)
+
+    def answered(self, endpoint: str, code: str, seconds: float | None = None) -> None:
+        """One HTTP answer, and how long it took when it was a decision."""
+        self._requests[endpoint, code].inc()
+        if seconds is not None:
+            self._latency[endpoint,].observe(seconds)
 
     def observe(self, endpoint: str, verdict: Verdict) -> None:
         if verdict.engine_error:
             result = "engine_error"
         else:
             result = "allowed" if verdict.allowed else "denied"
-        self.admissions.labels(endpoint, result).inc()
+        self._admissions[endpoint, result].inc()
         found = verdict.decision
         for v in (*found.denials, *found.warnings, *found.audits):
-            self.violations.labels(v.policy, RESULT_BY_MODE[v.mode]).inc()
+            self._violations[v.policy, RESULT_BY_MODE[v.mode]].inc()
 
     def exposition(self) -> bytes:
         if self.multiprocess:

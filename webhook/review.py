@@ -9,6 +9,7 @@ is bad" (:class:`BadRequest`, answered with a 4xx) and "the object is bad"
 from __future__ import annotations
 
 import json
+from itertools import accumulate
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 API_VERSION = "admission.k8s.io/v1"
@@ -144,12 +145,15 @@ def decode(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequest(400, f"the body is not valid JSON, which is UTF-8: {exc}") from None
     try:
-        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        if text.startswith("\ufeff"):
+            # What json.loads says; the shared decoder below skips that check.
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        doc = _DECODER.decode(text)
     except RecursionError:
         raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
-    if _deeper_than(doc, MAX_DEPTH):
+    if _nests_deeper_than(body, MAX_DEPTH):
         raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels")
     return doc
 
@@ -169,18 +173,56 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _deeper_than(doc: Any, limit: int) -> bool:
-    # Iterative: the check must not recurse into what it is guarding against.
-    if not isinstance(doc, (dict, list)):
+# Built once: json.loads with hooks builds a decoder (and its C scanner) per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+# For bytes.translate: arrays and objects alike become "(" ... ")", string
+# delimiters stay, everything else goes.
+_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_NESTING = [0] * 256
+_NESTING[ord("(")], _NESTING[ord(")")] = 1, -1
+# Innermost levels dropped with one C pass each before counting the rest one by one.
+_PEELED = 8
+
+
+def _nests_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the arrays and objects of ``body``, JSON that decoded, nest past ``limit``.
+
+    Read from the text, not the decoded tree: a walk of the tree costs a
+    Python step per value (as much as the decoding itself, or more, for a pod with
+    managed fields), this is a few C passes over the bytes. Never recursive,
+    so the check cannot be made to fail by what it guards against.
+
+    Exact for valid JSON, which is all it is given: outside strings there is
+    no quote or backslash, so once the escapes are gone (``\\\\`` pairs first,
+    then ``\\"``; what is left of each backslash starts an escape of some other
+    character) every quote is a string delimiter, and the brackets outside
+    string delimiters are exactly the arrays and objects. In UTF-8 these
+    ASCII bytes never occur inside a multi-byte character.
+    """
+    marks = body.translate(_PARENS, _NOT_STRUCTURE)
+    if marks.count(b"(") <= limit:
+        # Fewer brackets than levels, even counting those inside strings: a
+        # typical review ends here.
         return False
-    stack = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return False
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+        marks = body.translate(_PARENS, _NOT_STRUCTURE)
+    # Two adjacent delimiters enclose no bracket, whether a string (opening,
+    # closing) or what lies between two (closing, opening): dropping both
+    # keeps the rest paired and moves no bracket in or out of a string.
+    marks = marks.replace(b'""', b"")
+    if b'"' in marks:  # brackets inside strings: keep every other stretch
+        marks = b"".join(marks.split(b'"')[::2])
+    # Each pass drops every innermost array and object: what is left nests
+    # exactly one level less.
+    for _ in range(min(_PEELED, limit)):
+        marks = marks.replace(b"()", b"")
+    limit -= min(_PEELED, limit)
+    if marks.count(b"(") <= limit:
+        return False
+    return max(accumulate(map(_NESTING.__getitem__, marks))) > limit
 
 
 def judged_object(request: AdmissionRequest) -> dict[str, Any]:

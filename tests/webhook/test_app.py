@@ -216,3 +216,60 @@ class TestDecisions:
         response = validate(c)
         assert response["allowed"] is False
         assert "still loading" in response["status"]["message"]
+
+
+# -- the admission fast path answers as Flask would ----------------------------------------------
+
+
+def wsgi_call(app: Any, wsgi: Any, path: str, body: bytes, content_type: str | None) -> tuple:  # type: ignore[type-arg]
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path=path, method="POST", data=body, content_type=content_type)
+    environ = builder.get_environ()
+    if content_type is None:
+        environ.pop("CONTENT_TYPE", None)
+    started: list[Any] = []
+    chunks = wsgi(environ, lambda status, headers, exc_info=None: started.extend([status, headers]))
+    try:
+        body_out = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return started[0], list(started[1]), body_out
+
+
+@pytest.mark.parametrize("path", ["/validate", "/mutate"])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (GOOD, "application/json"),
+        (GOOD, "Application/JSON; charset=utf-8"),
+        (GOOD, None),
+        (GOOD, "text/plain"),
+        (b"", "application/json"),
+        (b"{", "application/json"),
+        (b'{"a": 1, "a": 2}', "application/json"),
+        (b" " * (THREE_MIB + 1), "application/json"),
+    ],
+)
+def test_the_fast_path_sends_what_flask_would(
+    path: str, body: bytes, content_type: str | None
+) -> None:
+    from flask import Flask
+
+    app = create_app(State(engine=StandIn([violation("mtls-strict", "warn")])))
+    fast = wsgi_call(app, app.wsgi_app, path, body, content_type)
+    # Flask's own dispatch, through the views registered on the same paths.
+    slow = wsgi_call(app, lambda e, s: Flask.wsgi_app(app, e, s), path, body, content_type)
+    assert fast == slow
+
+
+def test_an_unexpected_error_on_the_fast_path_is_flasks_json_500(monkeypatch: Any) -> None:
+    import meshc.webhook.app as app_module
+
+    def broken(body: bytes) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module, "parse_review", broken)
+    r = client(StandIn([])).post("/validate", data=GOOD, content_type="application/json")
+    assert r.status_code == 500
+    assert r.json["code"] == 500  # type: ignore[index]

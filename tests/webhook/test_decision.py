@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from meshc.policies.engine import EngineError
 from meshc.policies.violations import Violation, format_message
-from meshc.webhook.decision import ELLIPSIS, fit_warnings, judge, truncate
+from meshc.webhook.decision import ALLOWED, ELLIPSIS, fit_warnings, judge, truncate
+from meshc.webhook.response import admission_review, encode, review_body
 
 
 def violation(mode: str, name: str = "web") -> Violation:
@@ -87,3 +89,27 @@ def test_warnings_always_fit_and_say_how_many_were_left_out(texts: list[str]) ->
         assert shown == text or (
             shown.endswith(ELLIPSIS) and text.startswith(shown[: -len(ELLIPSIS)])
         )
+
+
+# -- response bodies -----------------------------------------------------------------------------
+
+
+@given(st.text(max_size=40))
+def test_a_bare_allow_is_encoded_as_the_full_review_would_be(uid: str) -> None:
+    try:
+        expected = encode(admission_review(uid, ALLOWED))
+    except UnicodeEncodeError:  # a lone surrogate: neither can encode it
+        with pytest.raises(UnicodeEncodeError):
+            review_body(uid, ALLOWED)
+        return
+    assert review_body(uid, ALLOWED) == expected
+    assert review_body(uid, judge(Engine([]), {})) == expected
+    for other in (
+        judge(Engine([violation("warn")]), {}),
+        judge(Engine([violation("audit")]), {}),
+        judge(Engine([violation("enforce")]), {}),
+        judge(Engine(EngineError("down")), {}, "open"),
+    ):
+        assert review_body(uid, other) == encode(admission_review(uid, other))
+    patch = [{"op": "add", "path": "/metadata/labels", "value": {"a": "b"}}]
+    assert review_body(uid, ALLOWED, patch) == encode(admission_review(uid, ALLOWED, patch))
