@@ -133,27 +133,23 @@ impostors contains [field, i] if {
 	not mesh.genuine(container)
 }
 
-proxy_only_settings := {"runAsUser", "runAsGroup", "capabilities", "privileged"}
+# One body per setting, each reading its own field.
+sets_proxy_only(context) if proxy_uids[context.runAsUser]
+
+sets_proxy_only(context) if proxy_group(context.runAsGroup)
 
 sets_proxy_only(context) if {
-	some key, value in object.filter(context, proxy_only_settings)
-	proxy_only(key, value)
-}
-
-proxy_only("runAsUser", user_id) if proxy_uids[user_id]
-
-# Istio's iptables rules also let the proxy's group through (--gid-owner 1337).
-proxy_only("runAsGroup", group_id) if {
-	mesh.provider == "istio"
-	group_id == mesh.proxy_uid.istio
-}
-
-proxy_only("capabilities", capabilities) if {
-	some capability in capabilities.add
+	some capability in context.capabilities.add
 	net_admin_capabilities[upper(capability)]
 }
 
-proxy_only("privileged", true)
+sets_proxy_only(context) if context.privileged == true
+
+# Istio's iptables rules also let the proxy's group through (--gid-owner 1337).
+proxy_group(group_id) if {
+	mesh.provider == "istio"
+	group_id == mesh.proxy_uid.istio
+}
 
 findings contains finding if {
 	some ref in impostors
@@ -175,7 +171,7 @@ findings contains finding if {
 	i := ref[1]
 	container := k8s.pod_spec[field][i]
 	group_id := container.securityContext.runAsGroup
-	proxy_only("runAsGroup", group_id)
+	proxy_group(group_id)
 	finding := {
 		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsGroup"]),
 		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(group_id, 10)]),
@@ -229,7 +225,7 @@ findings contains finding if {
 
 findings contains finding if {
 	group_id := k8s.pod_spec.securityContext.runAsGroup
-	proxy_only("runAsGroup", group_id)
+	proxy_group(group_id)
 	some field in k8s.container_fields
 	some container in k8s.pod_spec[field]
 	not own(container, "runAsGroup")
