@@ -49,13 +49,8 @@ def policy_input(review: Review) -> Any:
     return project(review)
 
 
-def policy_input_text(review: Review) -> str:
-    """:func:`policy_input` as compact JSON text, the form an OPA server is sent."""
-    return input_text(policy_input(review))
-
-
 def input_text(document: Any) -> str:
-    """A :func:`policy_input` document as compact JSON text."""
+    """A :func:`policy_input` document as compact JSON text, for rego-cpp's parser."""
     try:
         # allow_nan=False: NaN and Infinity are not JSON, and OPA would refuse them.
         return json.dumps(document, separators=(",", ":"), allow_nan=False)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from meshc.policies import engine as engine_module
-from meshc.policies.engine import EngineError, PolicyEngine, policy_input, policy_input_text
+from meshc.policies.engine import EngineError, PolicyEngine, input_text, policy_input
 from meshc.policies.manifests import load_manifests
 from meshc.policies.projection import (
     ANNOTATIONS,
@@ -386,7 +386,7 @@ def test_a_review_with_nothing_to_prune_is_returned_as_it_is() -> None:
 @pytest.mark.parametrize("text", ['{"request": NaN}', '{"request": {"object": Infinity}}', "{x}"])
 def test_text_that_is_not_json_never_reaches_an_engine(text: str) -> None:
     with pytest.raises(EngineError, match="not JSON"):
-        policy_input_text(text)
+        input_text(policy_input(text))
 
 
 def test_fields_elsewhere_keep_their_names() -> None:

@@ -221,7 +221,7 @@ class TestDecisions:
 # -- the admission fast path answers as Flask would ----------------------------------------------
 
 
-def wsgi_call(app: Any, wsgi: Any, path: str, body: bytes, content_type: str | None) -> tuple:  # type: ignore[type-arg]
+def wsgi_call(wsgi: Any, path: str, body: bytes, content_type: str | None) -> tuple:  # type: ignore[type-arg]
     from werkzeug.test import EnvironBuilder
 
     builder = EnvironBuilder(path=path, method="POST", data=body, content_type=content_type)
@@ -257,9 +257,9 @@ def test_the_fast_path_sends_what_flask_would(
     from flask import Flask
 
     app = create_app(State(engine=StandIn([violation("mtls-strict", "warn")])))
-    fast = wsgi_call(app, app.wsgi_app, path, body, content_type)
+    fast = wsgi_call(app.wsgi_app, path, body, content_type)
     # Flask's own dispatch, through the views registered on the same paths.
-    slow = wsgi_call(app, lambda e, s: Flask.wsgi_app(app, e, s), path, body, content_type)
+    slow = wsgi_call(lambda e, s: Flask.wsgi_app(app, e, s), path, body, content_type)
     assert fast == slow
 
 
