@@ -20,6 +20,7 @@ PROVIDERS = ("istio", "linkerd")
 LINKERD_ROUTING = ("gateway-api", "smi")
 ISTIO_API = ("v1", "v1beta1")
 CHECK_FORMATS = ("text", "json", "github", "sarif")
+ENGINES = ("embedded", "wasm", "opa")
 
 
 def _spec_render_options(p: argparse.ArgumentParser) -> None:
@@ -85,7 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, help="the Mesh spec whose policies apply")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, or '-' for stdin")
     p.add_argument("--format", choices=CHECK_FORMATS, default="text")
-    p.add_argument("--engine", choices=("embedded", "opa"), default="embedded")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="embedded",
+        help="embedded: rego-cpp (default; quickest to start); wasm: the policies as OPA "
+        "compiles them to WebAssembly; opa: an OPA server",
+    )
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.add_argument(
         "--operation",
@@ -112,7 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8443)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--engine", choices=("embedded", "opa"), default="embedded")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="wasm",
+        help="wasm: the policies as OPA compiles them to WebAssembly (default; the quickest "
+        "to evaluate); embedded: rego-cpp; opa: an OPA server",
+    )
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.add_argument("--opa-timeout", type=float, default=2.0, help="seconds")
     p.add_argument(

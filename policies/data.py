@@ -72,9 +72,9 @@ def image_spellings(repositories: Iterable[str]) -> list[str]:
 def image_prefixes(spellings: Iterable[str]) -> list[str]:
     """What a tagged or digest-pinned image of any of ``spellings`` starts with, sorted.
 
-    The policies test a mesh-named container's image with one
-    strings.any_prefix_match over these (and an exact match for a bare
-    repository), rather than a test per spelling.
+    The policies test a mesh-named container's image with a startswith over
+    these (and an exact match for a bare repository), rather than parsing
+    the reference.
     """
     return sorted(f"{spelling}{sep}" for spelling in spellings for sep in ":@")
 

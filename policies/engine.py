@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 from .projection import project
 from .violations import Mode, Violation
 
-EngineKind = Literal["embedded", "opa"]
+EngineKind = Literal["embedded", "wasm", "opa"]
 Review = Mapping[str, Any] | str | bytes
 
 
@@ -77,6 +77,10 @@ def create_engine(
         from .embedded import EmbeddedEngine
 
         return EmbeddedEngine(data)
+    if kind == "wasm":
+        from .wasm_engine import WasmEngine
+
+        return WasmEngine(data)
     if kind == "opa":
         from .opa_server import OpaServerEngine
 
@@ -84,7 +88,7 @@ def create_engine(
         if publish:
             engine.publish()
         return engine
-    raise ValueError(f"unknown policy engine {kind!r}; expected 'embedded' or 'opa'")
+    raise ValueError(f"unknown policy engine {kind!r}; expected 'embedded', 'wasm' or 'opa'")
 
 
 def to_violations(raw: Any, modes: Mapping[str, str]) -> list[Violation]:

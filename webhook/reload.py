@@ -41,7 +41,7 @@ def config_problem(settings: Settings, text: str) -> str | None:
 
     try:
         state = load_state(settings, text)
-        if settings.engine == "embedded" and state.engine is not None:
+        if settings.engine in ("embedded", "wasm") and state.engine is not None:
             # Policies that compile can still lack the entry point, and would
             # then deny everything; the OPA engine is not asked here, since a
             # sidecar OPA may start after the webhook.

@@ -61,7 +61,7 @@ TARGET = "meshc.webhook.wsgi:create"
 # One Python thread per worker runs the app: evaluation is CPU-bound under the
 # GIL, so more threads only add contention (measured in bench/bench_webhook.py).
 # The OPA engine waits on the network, which is what the extra threads are for.
-THREADS = {"embedded": 1, "opa": 8}
+THREADS = {"embedded": 1, "wasm": 1, "opa": 8}
 # In-flight requests a worker accepts before the rest wait in the listen queue.
 BACKPRESSURE = 64
 # The kubelet's default termination grace period is 30 s; finish well within it.

@@ -23,7 +23,7 @@ DEFAULT_MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit
 @dataclass(frozen=True)
 class Settings:
     spec: str
-    engine: str = "embedded"
+    engine: str = "wasm"
     opa_url: str = "http://127.0.0.1:8181"
     opa_timeout: float = 2.0
     opa_publish: bool = False

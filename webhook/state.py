@@ -22,7 +22,7 @@ from meshc.webhook.mutate import Markers
 from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
 
 # Evaluations that may be stuck past their deadline at once, per engine.
-JUDGE_THREADS = {"embedded": 4, "opa": 12}
+JUDGE_THREADS = {"embedded": 4, "wasm": 4, "opa": 12}
 
 
 @dataclass

@@ -170,4 +170,4 @@ def test_the_webhook_container_args_are_accepted_by_meshc_itself(values_file: Pa
     if (values.get("opa") or {}).get("sidecar", {}).get("enabled"):
         assert (args.engine, args.opa_publish) == ("opa", True)
     else:
-        assert args.engine == "embedded"
+        assert args.engine == ((values.get("server") or {}).get("engine") or "wasm")

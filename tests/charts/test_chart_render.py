@@ -157,6 +157,7 @@ def test_the_schema_rejects_unknown_keys_in_the_charts_own_sections(section: str
         ({"runAsUser": 0}, "runAsUser"),
         ({"tls": {"mode": "self-signed"}}, "mode"),
         ({"server": {"failureMode": "maybe"}}, "failureMode"),
+        ({"server": {"engine": "opa"}}, "engine"),
         ({"webhook": {"url": "http://127.0.0.1:8443"}}, "url"),
         ({"image": {"digest": "latest"}}, "digest"),
         ({"spec": 42}, "spec"),

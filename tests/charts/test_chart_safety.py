@@ -188,6 +188,11 @@ def test_server_values_become_serve_arguments() -> None:
         )
     )
     assert (args["--workers"], args["--failure-mode"], args["--max-body"]) == ("4", "open", "1048576")
+    assert args["--engine"] == "wasm"
+
+
+def test_the_engine_value_picks_the_in_process_engine() -> None:
+    args = args_of(container(render({"server": {"engine": "embedded"}}), "webhook"))
     assert args["--engine"] == "embedded"
 
 

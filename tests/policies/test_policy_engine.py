@@ -51,8 +51,8 @@ def test_concurrent_evaluations_from_many_threads_agree(istio_engine: PolicyEngi
 
 
 def test_an_unknown_engine_is_a_clear_error(istio_data: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="unknown policy engine 'wasm'"):
-        create_engine("wasm", istio_data)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown policy engine 'rego'"):
+        create_engine("rego", istio_data)  # type: ignore[arg-type]
 
 
 def test_an_unreachable_opa_is_an_engine_error_not_an_allow(istio_data: dict[str, Any]) -> None:

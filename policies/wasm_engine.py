@@ -1,0 +1,171 @@
+"""The wasm engine: the policies compiled by OPA to WebAssembly, run by wasmtime in-process.
+
+OPA's own compiler plans the Rego and its C runtime evaluates the plan, so
+an evaluation costs a fraction of an interpreter's (docs/policies.md,
+"Engines"). The module is compiled to machine code once per process; each
+thread gets its own instance (a wasmtime Store is single-threaded), loads the
+data into it once, and evaluates every input through OPA's one-call ABI
+(``opa_eval``), which parses the input text, evaluates and serialises the
+result in one call. The heap is reset to just past the data on every call,
+so nothing accumulates between evaluations.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from typing import Any
+
+import wasmtime
+
+from .engine import EngineError, Review, input_text, policy_input, to_violations
+from .modules import ENTRYPOINT, data_document
+from .violations import Violation
+from .wasm_bundle import policy_wasm
+
+# opa_eval, the one-call evaluation, arrived in ABI 1.2.
+ABI = (1, 2)
+# What one instance's memory may grow to. A 3 MiB request (the webhook's body
+# limit) needs a few tens of MiB; past this the evaluation traps and the
+# failure mode answers, instead of the process growing without bound.
+MEMORY_LIMIT = 512 * 1024 * 1024
+PAGE = 65536
+
+
+class WasmEngine:
+    def __init__(self, data: dict[str, Any], wasm: bytes | None = None):
+        self._modes: dict[str, str] = dict(data.get("modes", {}))
+        self._data = json.dumps(data_document(data), separators=(",", ":")).encode()
+        config = wasmtime.Config()
+        # Compiling on wasmtime's thread pool hangs in a process forked after
+        # the pool started, and the webhook's supervisor loads the policies
+        # before it forks its workers: compile on this thread (0.3 s, once).
+        config.parallel_compilation = False
+        self._engine = wasmtime.Engine(config)
+        try:
+            self._module = wasmtime.Module(self._engine, policy_wasm() if wasm is None else wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise EngineError(f"the policies do not compile: not a Wasm module: {exc}") from exc
+        self._local = threading.local()
+        # The first instance now: a module this engine cannot run fails here,
+        # at start-up, and not on the first admission.
+        self._local.instance = _Instance(self._engine, self._module, self._data)
+
+    def _instance(self) -> _Instance:
+        instance: _Instance | None = getattr(self._local, "instance", None)
+        if instance is None:
+            instance = self._local.instance = _Instance(self._engine, self._module, self._data)
+        return instance
+
+    def evaluate(self, review: Review) -> list[Violation]:
+        text = input_text(policy_input(review)).encode()
+        instance = self._instance()
+        try:
+            result = instance.evaluate(text)
+        except (wasmtime.WasmtimeError, EngineError) as exc:
+            # A trap can leave the instance's heap half-written: the thread's
+            # next evaluation starts from a fresh one.
+            self._local.instance = None
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(f"policy evaluation failed: {_first_line(exc)}") from exc
+        if not isinstance(result, list) or not result or "result" not in result[0]:
+            # The entry point is always defined; undefined means a broken module.
+            raise EngineError(f"the policies gave no answer for {ENTRYPOINT}")
+        return to_violations(result[0]["result"], self._modes)
+
+
+class _Instance:
+    """One thread's instance of the module, with the data loaded."""
+
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, data: bytes):
+        store = self._store = wasmtime.Store(engine)
+        store.set_limits(memory_size=MEMORY_LIMIT)
+        self._memory: wasmtime.Memory | None = None
+        imports: list[Any] = []
+        for item in module.imports:
+            if item.name == "memory" and isinstance(item.type, wasmtime.MemoryType):
+                self._memory = wasmtime.Memory(store, item.type)
+                imports.append(self._memory)
+            elif item.name == "opa_abort":
+                imports.append(wasmtime.Func(store, _i32_func(1, 0), self._abort))
+            elif item.name is not None and item.name.startswith("opa_builtin"):
+                arity = int(item.name.removeprefix("opa_builtin"))
+                imports.append(wasmtime.Func(store, _i32_func(arity + 2, 1), _no_host_builtin))
+            elif item.name == "opa_println":
+                imports.append(wasmtime.Func(store, _i32_func(1, 0), lambda _addr: None))
+            else:
+                raise EngineError(f"the Wasm module imports {item.module}.{item.name}, unknown")
+        if self._memory is None:
+            raise EngineError("the Wasm module imports no memory: not an OPA policy")
+        try:
+            exports = wasmtime.Instance(store, module, imports).exports(store)
+            self._dump = exports["opa_json_dump"]
+            self._eval = exports["opa_eval"]
+            version = (
+                exports["opa_wasm_abi_version"].value(store),  # type: ignore[union-attr]
+                exports["opa_wasm_abi_minor_version"].value(store),  # type: ignore[union-attr]
+            )
+            if version[0] != ABI[0] or version < ABI:
+                raise EngineError(f"the Wasm module has ABI {version}, this engine needs {ABI}")
+            needed = self._json(exports["builtins"](store))  # type: ignore[operator]
+            if needed:
+                raise EngineError(
+                    "the policies use builtins OPA's Wasm runtime does not have: "
+                    f"{', '.join(sorted(needed))}; use --engine embedded"
+                )
+            entrypoints = self._json(exports["entrypoints"](store))  # type: ignore[operator]
+            if ENTRYPOINT not in entrypoints:
+                raise EngineError(f"the Wasm module has no entry point {ENTRYPOINT}")
+            self._entrypoint = int(entrypoints[ENTRYPOINT])
+            malloc, parse = exports["opa_malloc"], exports["opa_json_parse"]
+            address = malloc(store, len(data))  # type: ignore[operator]
+            self._memory.write(store, data, address)
+            self._data = parse(store, address, len(data))  # type: ignore[operator]
+            if not self._data:
+                raise EngineError("the policy data did not load into the Wasm module")
+            self._heap = exports["opa_heap_ptr_get"](store)  # type: ignore[operator]
+        except (KeyError, wasmtime.WasmtimeError) as exc:
+            raise EngineError(f"the Wasm module is not an OPA policy: {exc}") from exc
+
+    def evaluate(self, text: bytes) -> Any:
+        store, memory, heap = self._store, self._memory, self._heap
+        assert memory is not None
+        end = heap + len(text)
+        short = end - memory.data_len(store)
+        if short > 0:
+            memory.grow(store, -(-short // PAGE))
+        memory.write(store, text, heap)
+        address = self._eval(store, 0, self._entrypoint, self._data, heap, len(text), end, 0)  # type: ignore[operator]
+        return json.loads(self._string(address))
+
+    def _json(self, value: int) -> Any:
+        return json.loads(self._string(self._dump(self._store, value)))  # type: ignore[operator]
+
+    def _string(self, address: int) -> bytes:
+        """The NUL-terminated string OPA wrote at ``address``."""
+        assert self._memory is not None
+        if not 0 < address < self._memory.data_len(self._store):
+            raise EngineError(f"the Wasm module answered an address out of bounds: {address}")
+        base = ctypes.addressof(self._memory.data_ptr(self._store).contents)
+        return ctypes.string_at(base + address)
+
+    def _abort(self, address: int) -> None:
+        # opa_abort: a Rego runtime error (conflicting outputs, a failed
+        # builtin in strict mode) or an out-of-memory in OPA's allocator.
+        raise EngineError(f"policy evaluation failed: {self._string(address).decode(errors='replace')}")
+
+
+def _i32_func(params: int, results: int) -> wasmtime.FuncType:
+    i32 = wasmtime.ValType.i32()
+    return wasmtime.FuncType([i32] * params, [i32] * results)
+
+
+def _no_host_builtin(*_args: int) -> int:
+    # Never called: a module that lists builtins is refused when instantiated.
+    raise EngineError("the policies called a builtin the Wasm runtime does not have")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
