@@ -1,6 +1,8 @@
 """Policy evaluation cost: one typical post-injection Pod, and `meshc check` per object.
 
-Run: .venv/bin/python bench/bench_policies.py [--iterations N] [--objects N]
+Run: .venv/bin/python bench/bench_policies.py [--iterations N] [--objects N] [--engines ...]
+Each engine in turn (wasm: the policies compiled to WebAssembly; embedded:
+rego-cpp).
 Prints median/p90/p99 per evaluation, as CPU time of the evaluating thread
 (``time.thread_time``, steady on a loaded machine) and as wall time, for dict
 and JSON-text input; the same Pod as an API server sends it (managed fields,
@@ -95,56 +97,68 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument(
+        "--engines", nargs="+", choices=("wasm", "embedded"), default=["wasm", "embedded"]
+    )
     args = parser.parse_args()
 
     from meshc.compiler.loader import load_mesh
-    from meshc.policies.check import evaluate
     from meshc.policies.data import policy_data
-    from meshc.policies.engine import create_engine
     from meshc.policies.manifests import parse_manifests
     from meshc.policies.review import admission_review
-
-    data = policy_data(load_mesh(str(SPEC)))
-    started = time.perf_counter()
-    engine = create_engine("embedded", data)
-    print(f"compile the bundle once: {(time.perf_counter() - started) * 1000:.1f} ms")
+    from reviews import pod_create_bodies
 
     (manifest,) = parse_manifests(POD.read_text(), str(POD))
     review = admission_review(manifest.obj)
-    text = json.dumps(review)
-    assert engine.evaluate(review) == [], "the typical pod must be admitted"
-
-    measure(
-        "evaluate, typical injected Pod, dict input (json.dumps inside)",
-        lambda: engine.evaluate(review),
-        args.iterations,
-    )
-    measure(
-        "evaluate, typical injected Pod, JSON text input",
-        lambda: engine.evaluate(text),
-        args.iterations,
-    )
-    measure("json.dumps of that review alone", lambda: json.dumps(review), args.iterations)
-
-    from reviews import pod_create_bodies
-
-    api_data = policy_data(load_mesh(str(QUICKSTART)))
-    api_engine = create_engine("embedded", api_data)
     bodies = pod_create_bodies(64)
     decoded = [json.loads(b) for b in bodies]
+    corpus = "".join(
+        "---\n" + POD.read_text().replace("x2x7q", f"{i:05d}") for i in range(args.objects)
+    )
+    data = policy_data(load_mesh(str(SPEC)))
+    api_data = policy_data(load_mesh(str(QUICKSTART)))
+    for kind in args.engines:
+        print(f"\n## engine: {kind}")
+        engine = compiled(kind, data)
+        api_engine = compiled(kind, api_data)
+        evaluations(engine, api_engine, review, decoded, args.iterations)
+        if kind == "embedded":
+            print("its steps, alone (cpu):")
+            steps(api_engine, bodies[0], args.iterations)
+        check(engine, corpus)
+    return 0
+
+
+def compiled(kind: str, data: dict[str, Any]) -> Any:
+    from meshc.policies.engine import create_engine
+
+    started = time.perf_counter()
+    engine = create_engine(kind, data)  # type: ignore[arg-type]
+    print(f"compile the policies once: {(time.perf_counter() - started) * 1000:.1f} ms")
+    return engine
+
+
+def evaluations(
+    engine: Any, api_engine: Any, review: dict[str, Any], decoded: list[Any], iterations: int
+) -> None:
+    text = json.dumps(review)
+    assert engine.evaluate(review) == [], "the typical pod must be admitted"
+    measure("evaluate, typical injected Pod, dict input", lambda: engine.evaluate(review), iterations)
+    measure("evaluate, typical injected Pod, JSON text input", lambda: engine.evaluate(text), iterations)
     assert api_engine.evaluate(decoded[0]) == [], "the API server's pod must be admitted"
     cycle = iter(range(1 << 62))
     measure(
         "evaluate, the Pod as the API server sends it (bench/reviews.py), decoded dict input",
         lambda: api_engine.evaluate(decoded[next(cycle) % len(decoded)]),
-        args.iterations,
+        iterations,
     )
-    print("its steps, alone (cpu):")
-    steps(api_engine, bodies[0], args.iterations)
 
-    corpus = "".join(
-        "---\n" + POD.read_text().replace("x2x7q", f"{i:05d}") for i in range(args.objects)
-    )
+
+def check(engine: Any, corpus: str) -> None:
+    """What `meshc check` adds per object on top of parsing the manifests."""
+    from meshc.policies.check import evaluate
+    from meshc.policies.manifests import parse_manifests
+
     c0, t0 = time.process_time(), time.perf_counter()
     manifests = parse_manifests(corpus, "bench.yaml")
     parse_cpu, parse_s = time.process_time() - c0, time.perf_counter() - t0
@@ -159,7 +173,6 @@ def main() -> int:
         f"({check_cpu * 1000:.0f} ms cpu) = {check_s / n * 1000:.3f} ms wall, "
         f"{check_cpu / n * 1000:.3f} ms cpu per object on top of parsing"
     )
-    return 0
 
 
 if __name__ == "__main__":

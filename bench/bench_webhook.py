@@ -1,14 +1,16 @@
 """Admission throughput and latency of ``meshc webhook serve``, against its own ceiling.
 
 For each server (granian by default; gunicorn gthread for comparison) it
-starts two servers in turn with the same workers and TLS: the real webhook
-judging typical Pod CREATEs with the quickstart spec, and a constant-allow
-app on the same server (decode, echo the uid, allow). A load generator in
+starts servers in turn with the same workers and TLS: a constant-allow app
+(decode, echo the uid, allow), and the real webhook judging typical Pod
+CREATEs with the quickstart spec, once per policy engine (``--engines``:
+wasm, the default, and embedded). A load generator in
 other processes drives keep-alive HTTPS connections, one request in flight
 each, like the API server. Every run is bounded in time and count.
 
     .venv/bin/python bench/bench_webhook.py                 # granian, 16 and 4 connections
     .venv/bin/python bench/bench_webhook.py --servers granian gunicorn --duration 8
+    .venv/bin/python bench/bench_webhook.py --engines wasm --connections 16 4 1
 
 Targets (2 cores, generator on the same machine): >= 2,000 admissions/s at
 16 connections, p99 <= 5 ms at 4, no errors, >= 0.5x the constant-allow rate.
@@ -79,9 +81,11 @@ def free_port() -> int:
 def server_command(
     server: str, app: str, port: int, certs: Path, workers: int, threads: int
 ) -> list[str]:
+    """``app`` is ``allow`` or ``meshc:<engine>``."""
     py = sys.executable
     cert, key = str(certs / "tls.crt"), str(certs / "tls.key")
-    if server == "granian" and app == "meshc":
+    meshc, _, engine = app.partition(":")
+    if server == "granian" and meshc == "meshc":
         return [
             py,
             "-m",
@@ -100,6 +104,8 @@ def server_command(
             str(port),
             "--workers",
             str(workers),
+            "--engine",
+            engine,
         ]
     if server == "granian":
         return [
@@ -113,7 +119,7 @@ def server_command(
             "--workers",
             str(workers),
         ]
-    target = "meshc.webhook.wsgi:create()" if app == "meshc" else "constant_allow:create()"
+    target = "meshc.webhook.wsgi:create()" if meshc == "meshc" else "constant_allow:create()"
     return [
         py,
         "-m",
@@ -142,14 +148,15 @@ def server_command(
 
 def server_env(app: str, server: str, scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
-    if server == "gunicorn" and app == "meshc":
+    meshc, _, engine = app.partition(":")
+    if server == "gunicorn" and meshc == "meshc":
         # What `meshc webhook serve` prepares for granian's workers.
         from meshc.webhook.settings import MULTIPROC_ENV, SETTINGS_ENV, Settings
 
         metrics = scratch / "metrics"
         metrics.mkdir(exist_ok=True)
         env[MULTIPROC_ENV] = str(metrics)
-        env[SETTINGS_ENV] = Settings(spec=str(SPEC)).to_env()
+        env[SETTINGS_ENV] = Settings(spec=str(SPEC), engine=engine).to_env()
     return env
 
 
@@ -217,7 +224,7 @@ def measure(
 def report(runs: list[Run]) -> None:
     """One line per run; CPU columns are milliseconds per answered request."""
     print(
-        f"{'server':8} {'app':8} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'server':8} {'app':14} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
         f"{'errors':>6} {'vs allow':>8} {'srv cpu':>7} {'gen cpu':>7}"
     )
     ceiling = {(r.server, r.connections): r.result.throughput for r in runs if r.app == "allow"}
@@ -227,7 +234,7 @@ def report(runs: list[Run]) -> None:
         ratio = res.throughput / ceil if ceil else 0.0
         answered = max(1, len(res.latencies))
         print(
-            f"{r.server:8} {r.app:8} {r.connections:>5} {res.throughput:>7.0f} {res.percentile(50) * 1e3:>7.2f} "
+            f"{r.server:8} {r.app:14} {r.connections:>5} {res.throughput:>7.0f} {res.percentile(50) * 1e3:>7.2f} "
             f"{res.percentile(95) * 1e3:>7.2f} {res.percentile(99) * 1e3:>7.2f} {res.errors:>6} {ratio:>8.2f} "
             f"{r.server_cpu / answered * 1e3:>7.3f} {res.cpu / answered * 1e3:>7.3f}"
         )
@@ -255,6 +262,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--servers", nargs="+", choices=("granian", "gunicorn"), default=["granian"])
+    ap.add_argument(
+        "--engines", nargs="+", choices=("wasm", "embedded"), default=["wasm", "embedded"]
+    )
     ap.add_argument("--connections", nargs="+", type=int, default=[16, 4])
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per run")
     ap.add_argument("--max-requests", type=int, default=100_000, help="per run")
@@ -282,7 +292,7 @@ def main() -> None:
         certs = Path(tmp)
         write_bundle(generate("meshc-webhook", "meshc-system", ["127.0.0.1"]), certs)
         for server in args.servers:
-            for app in ("allow", "meshc"):
+            for app in ("allow", *(f"meshc:{engine}" for engine in args.engines)):
                 runs.extend(measure(server, app, args, certs, bodies))
     report(runs)
 

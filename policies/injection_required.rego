@@ -254,12 +254,19 @@ proxy_uids contains to_number(k8s.pod_annotations["config.linkerd.io/proxy-uid"]
 findings contains finding if {
 	mesh.provider == "istio"
 	value := k8s.pod_annotations["sidecar.istio.io/interceptionMode"]
-	not upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
+	not capturing_mode(value)
 	finding := {
 		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/interceptionMode"),
 		"problem": concat("", ["turns off traffic capture, so traffic bypasses the proxy: ", k8s.show(value)]),
 		"fix": "remove the annotation or set it to REDIRECT or TPROXY",
 	}
+}
+
+# is_string first: what a string builtin does with a number differs between
+# OPA (an error, so the whole rule is undefined) and rego-cpp (false).
+capturing_mode(value) if {
+	is_string(value)
+	upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
 }
 
 net_admin_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}

@@ -93,6 +93,12 @@ test_interception_mode_none_is_denied_and_capture_modes_admitted if {
 	}
 }
 
+test_an_interception_mode_that_is_no_string_is_denied if {
+	v := violations with input as t.pod("mesh-demo", {"annotations": {"sidecar.istio.io/interceptionMode": 0}}, {"containers": [t.app, proxy]})
+		with data.meshc.config as t.istio
+	t.paths(v) == {"metadata.annotations[\"sidecar.istio.io/interceptionMode\"]"}
+}
+
 test_linkerd_proxy_uid_annotation_moves_the_bypass_uid if {
 	custom := {"annotations": {"config.linkerd.io/proxy-uid": "3000"}}
 	as_3000 := object.union(t.app, {"securityContext": {"runAsUser": 3000}})

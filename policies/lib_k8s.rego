@@ -89,7 +89,8 @@ container_fields := ["initContainers", "containers", "ephemeralContainers"]
 container_path(field, i) := concat("", [pod_prefix, "spec.", field, "[", format_int(i, 10), "]"])
 
 # A value as the message shows it: strings quoted, other scalars as JSON,
-# collections by their type. Messages are built with concat, never sprintf
+# integers past int32 and collections by their type (OPA's Wasm format_int
+# aborts past int32). Messages are built with concat, never sprintf
 # (rego-cpp's sprintf mis-encodes arguments that contain quotes), and never
 # with json.marshal or yaml.marshal: rego-cpp cannot marshal an array of the
 # input as the embedded engine hands it over (policies/rego_input.py), and
@@ -104,6 +105,7 @@ show(value) := concat("", ["\"", value, "\""]) if {
 	value == false
 } else := format_int(value, 10) if {
 	is_number(value)
+	abs(value) < 2147483648
 	value == round(value)
 } else := {"number": "a number", "array": "an array", "object": "an object", "set": "a set"}[type_name(value)]
 

@@ -25,3 +25,12 @@ test_a_pod_known_only_by_its_generate_name_is_named_by_it if {
 test_an_object_without_any_name_has_an_empty_one if {
 	k8s.name == "" with input as review("", {})
 }
+
+test_integers_are_shown_up_to_int32_and_as_a_number_past_it if {
+	k8s.show(2147483647) == "2147483647"
+	k8s.show(-2147483647) == "-2147483647"
+	k8s.show(-2147483648) == "a number"
+	k8s.show(2147483648) == "a number"
+	k8s.show(1.5) == "a number"
+	k8s.show("1") == "\"1\""
+}

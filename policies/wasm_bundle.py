@@ -87,10 +87,15 @@ def compile_wasm(opa: str, modules: dict[str, str]) -> bytes:
         for name, source in modules.items():
             (src / name).write_text(source, encoding="utf-8")
         out = Path(tmp, "bundle.tar.gz")
+        # Built from inside src: OPA records each module's path in the module
+        # (for runtime error locations), and a temporary directory's name
+        # there would make every build differ and every error name it.
+        program = os.path.abspath(opa) if os.path.dirname(opa) else opa
         try:
             done = subprocess.run(
-                [opa, "build", "--target", "wasm", "--entrypoint", ENTRYPOINT, "--output", str(out),
-                 str(src)],
+                [program, "build", "--target", "wasm", "--entrypoint", ENTRYPOINT, "--output",
+                 str(out), "."],
+                cwd=src,
                 capture_output=True,
                 text=True,
                 timeout=COMPILE_TIMEOUT,
@@ -99,7 +104,7 @@ def compile_wasm(opa: str, modules: dict[str, str]) -> bytes:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EngineError(f"the policies do not compile: running {opa}: {exc}") from exc
         if done.returncode != 0:
-            message = (done.stderr or done.stdout).strip().replace(str(src) + os.sep, "")
+            message = (done.stderr or done.stdout).strip()
             raise EngineError(f"the policies do not compile: {message}")
         return _bundle_member(out.read_bytes(), WASM)
 

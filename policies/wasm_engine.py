@@ -59,7 +59,7 @@ class WasmEngine:
         return instance
 
     def evaluate(self, review: Review) -> list[Violation]:
-        text = input_text(policy_input(review)).encode()
+        text = _input_bytes(policy_input(review))
         instance = self._instance()
         try:
             result = instance.evaluate(text)
@@ -155,6 +155,28 @@ class _Instance:
         # opa_abort: a Rego runtime error (conflicting outputs, a failed
         # builtin in strict mode) or an out-of-memory in OPA's allocator.
         raise EngineError(f"policy evaluation failed: {self._string(address).decode(errors='replace')}")
+
+
+def _input_bytes(document: Any) -> bytes:
+    """:func:`input_text` of ``document``, but UTF-8 rather than non-ASCII escaped.
+
+    OPA's Wasm JSON parser decodes an escaped surrogate pair past U+1FFFF to
+    the wrong character ("\\ud840\\udc00", U+20000, as U+10000), and reads
+    UTF-8 right. A pair held as two code points (YAML's escapes give those) is
+    the one character it stands for. A lone surrogate, which UTF-8 cannot
+    carry and the Wasm parser refuses escaped, becomes U+FFFD, as OPA's own
+    JSON decoder reads it.
+    """
+    try:
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        text = input_text(document)  # raises the EngineError every engine raises for it
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # Pairs first (utf-16 joins them), then what is left alone.
+        joined = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return joined.encode()
 
 
 def _i32_func(params: int, results: int) -> wasmtime.FuncType:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -21,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from corpus import SPECS
+from meshc.policies.wasm_bundle import OPA_ENV
 from support.api_server import review, workload
 from support.fake_opa import FakeOpa
+from support.paths import require_tool
 from support.webhook_server import Certs, WebhookServer, free_port
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -140,17 +143,30 @@ def broken_policies(tmp_path: Path, edit: str) -> Path:
 
 
 class TestPolicyFaults:
+    @pytest.mark.parametrize("engine", ["embedded", pytest.param("wasm", marks=pytest.mark.tools)])
     @pytest.mark.parametrize("edit", ["syntax error", "no entry point"])
     def test_broken_policies_keep_the_webhook_from_serving(
-        self, tmp_path: Path, certs: Certs, edit: str
+        self, tmp_path: Path, certs: Certs, edit: str, engine: str
     ) -> None:
+        env = dict(os.environ)
+        if engine == "wasm":
+            # Rego other than the shipped build's goes to OPA's compiler, which must refuse it.
+            env[OPA_ENV] = str(require_tool("opa"))
         cmd = serve_command(
-            SPECS / "istio.yaml", certs, "--policies", str(broken_policies(tmp_path, edit))
+            SPECS / "istio.yaml",
+            certs,
+            "--engine",
+            engine,
+            "--policies",
+            str(broken_policies(tmp_path, edit)),
         )
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False, env=env)
         # It never listened: no allow-all, no 200 from /readyz, a reason.
         assert done.returncode == 2
         assert "the policy engine cannot start: the policies " in done.stderr
+        if engine == "wasm":
+            # Refused by OPA's compiler, not for want of one.
+            assert "cannot start: the policies do not compile: " in done.stderr
 
     def test_the_policies_flag_serves_the_directory_it_names(
         self, tmp_path: Path, start_server, certs
