@@ -23,6 +23,7 @@ from .engine import EngineError, Review, input_text, policy_input, to_violations
 from .modules import ENTRYPOINT, data_document
 from .violations import Violation
 from .wasm_bundle import policy_wasm
+from .wasm_call import i32_caller
 
 # opa_eval, the one-call evaluation, arrived in ABI 1.2.
 ABI = (1, 2)
@@ -102,7 +103,9 @@ class _Instance:
         try:
             exports = wasmtime.Instance(store, module, imports).exports(store)
             self._dump = exports["opa_json_dump"]
-            self._eval = exports["opa_eval"]
+            opa_eval = exports["opa_eval"]
+            assert isinstance(opa_eval, wasmtime.Func)
+            self._eval, self.fast_call = i32_caller(store, opa_eval)
             version = (
                 exports["opa_wasm_abi_version"].value(store),  # type: ignore[union-attr]
                 exports["opa_wasm_abi_minor_version"].value(store),  # type: ignore[union-attr]
@@ -126,8 +129,8 @@ class _Instance:
             if not self._data:
                 raise EngineError("the policy data did not load into the Wasm module")
             self._heap = exports["opa_heap_ptr_get"](store)  # type: ignore[operator]
-        except (KeyError, wasmtime.WasmtimeError) as exc:
-            raise EngineError(f"the Wasm module is not an OPA policy: {exc}") from exc
+        except (KeyError, AssertionError, TypeError, wasmtime.WasmtimeError) as exc:
+            raise EngineError(f"the Wasm module is not an OPA policy: {exc!r}") from exc
 
     def evaluate(self, text: bytes) -> Any:
         store, memory, heap = self._store, self._memory, self._heap
@@ -137,7 +140,7 @@ class _Instance:
         if short > 0:
             memory.grow(store, -(-short // PAGE))
         memory.write(store, text, heap)
-        address = self._eval(store, 0, self._entrypoint, self._data, heap, len(text), end, 0)  # type: ignore[operator]
+        address = self._eval(0, self._entrypoint, self._data, heap, len(text), end, 0)
         return json.loads(self._string(address))
 
     def _json(self, value: int) -> Any:
