@@ -54,7 +54,7 @@ def input_text(document: Any) -> str:
     try:
         # allow_nan=False: NaN and Infinity are not JSON, and OPA would refuse them.
         return json.dumps(document, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
 
 

@@ -64,7 +64,7 @@ class WasmEngine:
         instance = self._instance()
         try:
             result = instance.evaluate(text)
-        except (wasmtime.WasmtimeError, EngineError) as exc:
+        except (wasmtime.WasmtimeError, wasmtime.Trap, EngineError, ValueError) as exc:
             # A trap can leave the instance's heap half-written: the thread's
             # next evaluation starts from a fresh one.
             self._local.instance = None
@@ -172,7 +172,7 @@ def _input_bytes(document: Any) -> bytes:
     """
     try:
         text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         text = input_text(document)  # raises the EngineError every engine raises for it
     try:
         return text.encode()

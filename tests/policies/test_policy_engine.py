@@ -84,6 +84,21 @@ def test_input_that_is_not_json_is_an_engine_error(engine: PolicyEngine) -> None
         engine.evaluate("{not json")
 
 
+def test_a_review_nested_deeper_than_json_can_encode_is_an_engine_error(
+    engine: PolicyEngine,
+) -> None:
+    # The webhook refuses such a body first (400 past 256 levels); `meshc check`
+    # hands the engine what the YAML held.
+    deep: object = "leaf"
+    for _ in range(5000):
+        deep = [deep]
+    opting_out = review(pod(labels={"sidecar.istio.io/inject": "false"}))
+    opting_out["request"]["object"]["metadata"]["annotations"] = {"deep": deep}
+    with pytest.raises(EngineError, match="not JSON: maximum recursion depth"):
+        engine.evaluate(opting_out)
+    assert engine.evaluate(review(BAD_POD))
+
+
 @pytest.mark.parametrize(
     "number",
     [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308],
