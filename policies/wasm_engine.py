@@ -31,6 +31,10 @@ ABI = (1, 2)
 # limit) needs a few tens of MiB; past this the evaluation traps and the
 # failure mode answers, instead of the process growing without bound.
 MEMORY_LIMIT = 512 * 1024 * 1024
+# Linear memory never shrinks: an instance that grew past this for one large
+# review (a 2.5 MB body takes about 75 MB) is dropped after it, so a worker
+# does not keep that much for the rest of its life.
+RETAIN_LIMIT = 32 * 1024 * 1024
 PAGE = 65536
 
 
@@ -71,6 +75,8 @@ class WasmEngine:
             if isinstance(exc, EngineError):
                 raise
             raise EngineError(f"policy evaluation failed: {_first_line(exc)}") from exc
+        if instance.memory_size() > RETAIN_LIMIT:
+            self._local.instance = None
         if not isinstance(result, list) or not result or "result" not in result[0]:
             # The entry point is always defined; undefined means a broken module.
             raise EngineError(f"the policies gave no answer for {ENTRYPOINT}")
@@ -142,6 +148,10 @@ class _Instance:
         memory.write(store, text, heap)
         address = self._eval(0, self._entrypoint, self._data, heap, len(text), end, 0)
         return json.loads(self._string(address))
+
+    def memory_size(self) -> int:
+        assert self._memory is not None
+        return int(self._memory.data_len(self._store))
 
     def _json(self, value: int) -> Any:
         return json.loads(self._string(self._dump(self._store, value)))  # type: ignore[operator]

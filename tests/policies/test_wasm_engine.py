@@ -460,3 +460,19 @@ def test_a_review_past_the_memory_limit_is_an_engine_error_and_the_next_is_answe
         engine.evaluate(review(pod(containers=[{"name": "web", "image": "x"}, istio_proxy()])))
         == []
     )
+
+
+def test_an_instance_grown_by_a_large_review_is_dropped_after_it_and_a_small_one_is_kept(
+    istio_data: dict[str, Any],
+) -> None:
+    engine = create_engine("wasm", istio_data)
+    engine.evaluate(review(BAD_POD))
+    small = engine._instance()  # type: ignore[attr-defined]
+    engine.evaluate(review(BAD_POD))
+    assert engine._instance() is small  # type: ignore[attr-defined]
+    big = review(pod(hostNetwork=True, extra=BIG["many short strings"]))
+    assert [v.path for v in engine.evaluate(big)] == ["spec.hostNetwork"]
+    assert small.memory_size() > wasm_engine.RETAIN_LIMIT
+    fresh = engine._instance()  # type: ignore[attr-defined]
+    assert fresh is not small and fresh.memory_size() < wasm_engine.RETAIN_LIMIT
+    assert engine.evaluate(review(BAD_POD)) == engine.evaluate(review(BAD_POD))
