@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .projection import project
 from .violations import Mode, Violation
@@ -23,6 +23,10 @@ class EngineError(Exception):
     """No policy decision could be made (engine unreachable, bad answer, Rego error)."""
 
 
+class DeadlineExceeded(EngineError):
+    """The evaluation was stopped at its deadline (``evaluate_within``)."""
+
+
 class PolicyEngine(Protocol):
     def evaluate(self, review: Review) -> list[Violation]:
         """Every violation of an AdmissionReview, sorted.
@@ -31,6 +35,15 @@ class PolicyEngine(Protocol):
         way the engine evaluates :func:`policy_input` of it. Raises
         :class:`EngineError` when no decision can be made.
         """
+        ...
+
+
+@runtime_checkable
+class BoundedEngine(PolicyEngine, Protocol):
+    """An engine that can stop an evaluation itself, and so needs no thread to wait on it."""
+
+    def evaluate_within(self, review: Review, seconds: float) -> list[Violation]:
+        """:meth:`evaluate`, stopped with :class:`DeadlineExceeded` after ``seconds``."""
         ...
 
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
+import os
 import threading
+import time
 from typing import Any
 
 import wasmtime
 
-from .engine import EngineError, Review, input_text, policy_input, to_violations
+from .engine import DeadlineExceeded, EngineError, Review, input_text, policy_input, to_violations
 from .modules import ENTRYPOINT, data_document
 from .violations import Violation
 from .wasm_bundle import policy_wasm
@@ -36,6 +39,11 @@ MEMORY_LIMIT = 512 * 1024 * 1024
 # does not keep that much for the rest of its life.
 RETAIN_LIMIT = 32 * 1024 * 1024
 PAGE = 65536
+# How often the epoch advances while deadlines are in use: the resolution of
+# a deadline, and the wake-ups of one thread per process.
+TICK = 0.01
+# The deadline of an evaluation that has none: centuries of ticks.
+NO_DEADLINE = 1 << 40
 
 
 class WasmEngine:
@@ -47,7 +55,12 @@ class WasmEngine:
         # the pool started, and the webhook's supervisor loads the policies
         # before it forks its workers: compile on this thread (0.3 s, once).
         config.parallel_compilation = False
+        # Compiled code checks the engine's epoch at function entries and loop
+        # heads, so an evaluation can be stopped at its deadline
+        # (evaluate_within) rather than left to run on.
+        config.epoch_interruption = True
         self._engine = wasmtime.Engine(config)
+        self._ticker = _Ticker(self._engine)
         try:
             self._module = wasmtime.Module(self._engine, policy_wasm() if wasm is None else wasm)
         except wasmtime.WasmtimeError as exc:
@@ -64,8 +77,17 @@ class WasmEngine:
         return instance
 
     def evaluate(self, review: Review) -> list[Violation]:
-        text = _input_bytes(policy_input(review))
+        return self._evaluate(review, NO_DEADLINE)
+
+    def evaluate_within(self, review: Review, seconds: float) -> list[Violation]:
+        # Counted from here: preparing the input is part of the time allowed.
+        self._ticker.start()
+        return self._evaluate(review, math.ceil(seconds / TICK) + 1)
+
+    def _evaluate(self, review: Review, ticks: int) -> list[Violation]:
         instance = self._instance()
+        instance.set_deadline(ticks)
+        text = _input_bytes(policy_input(review))
         try:
             result = instance.evaluate(text)
         except (wasmtime.WasmtimeError, wasmtime.Trap, EngineError, ValueError) as exc:
@@ -74,6 +96,8 @@ class WasmEngine:
             self._local.instance = None
             if isinstance(exc, EngineError):
                 raise
+            if isinstance(exc, wasmtime.Trap) and exc.trap_code == wasmtime.TrapCode.INTERRUPT:
+                raise DeadlineExceeded("the evaluation was stopped at its deadline") from exc
             raise EngineError(f"policy evaluation failed: {_first_line(exc)}") from exc
         if instance.memory_size() > RETAIN_LIMIT:
             self._local.instance = None
@@ -89,6 +113,7 @@ class _Instance:
     def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, data: bytes):
         store = self._store = wasmtime.Store(engine)
         store.set_limits(memory_size=MEMORY_LIMIT)
+        store.set_epoch_deadline(NO_DEADLINE)  # it starts at 0: at once
         self._memory: wasmtime.Memory | None = None
         imports: list[Any] = []
         for item in module.imports:
@@ -149,6 +174,9 @@ class _Instance:
         address = self._eval(0, self._entrypoint, self._data, heap, len(text), end, 0)
         return json.loads(self._string(address))
 
+    def set_deadline(self, ticks: int) -> None:
+        self._store.set_epoch_deadline(ticks)
+
     def memory_size(self) -> int:
         assert self._memory is not None
         return int(self._memory.data_len(self._store))
@@ -168,6 +196,28 @@ class _Instance:
         # opa_abort: a Rego runtime error (conflicting outputs, a failed
         # builtin in strict mode) or an out-of-memory in OPA's allocator.
         raise EngineError(f"policy evaluation failed: {self._string(address).decode(errors='replace')}")
+
+
+class _Ticker:
+    """Advances an engine's epoch every TICK, from the first deadline on, in this process."""
+
+    def __init__(self, engine: wasmtime.Engine):
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._pid = 0  # a thread started before a fork does not run in the child
+
+    def start(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                threading.Thread(target=self._run, name="meshc-wasm-epoch", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(TICK)
+            self._engine.increment_epoch()
 
 
 def _input_bytes(document: Any) -> bytes:

@@ -14,8 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from meshc.policies.engine import PolicyEngine, Review
-from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge
+from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
+from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
 from meshc.webhook.mutate import Markers
@@ -42,8 +42,10 @@ class State:
         return self.engine is not None
 
     @cached_property
-    def _bounded(self) -> BoundedJudge:
+    def _bounded(self) -> BoundedJudge | InlineJudge:
         assert self.engine is not None
+        if isinstance(self.engine, BoundedEngine):
+            return InlineJudge(self.engine, self.failure_mode, self.decision_timeout)
         return BoundedJudge(
             self.engine, self.failure_mode, self.decision_timeout, self.judge_threads
         )

@@ -142,6 +142,17 @@ def broken_policies(tmp_path: Path, edit: str) -> Path:
     return out
 
 
+SLOW_RULE = """
+violations contains {"policy": "slow", "problem": "never"} if {
+	input.request.object.metadata.labels.slow == "yes"
+	some i in numbers.range(1, 5000)
+	some j in numbers.range(1, 5000)
+	i < j
+	j < i
+}
+"""
+
+
 class TestPolicyFaults:
     @pytest.mark.parametrize("engine", ["embedded", pytest.param("wasm", marks=pytest.mark.tools)])
     @pytest.mark.parametrize("edit", ["syntax error", "no entry point"])
@@ -167,6 +178,34 @@ class TestPolicyFaults:
         if engine == "wasm":
             # Refused by OPA's compiler, not for want of one.
             assert "cannot start: the policies do not compile: " in done.stderr
+
+    @pytest.mark.tools
+    def test_a_wasm_evaluation_past_the_deadline_is_stopped_and_the_worker_answers_at_once(
+        self, tmp_path: Path, start_server, certs, monkeypatch: pytest.MonkeyPatch
+    ) -> None:  # type: ignore[no-untyped-def]
+        monkeypatch.setenv(OPA_ENV, str(require_tool("opa")))
+        policies = broken_policies(tmp_path, "copy")
+        main = policies / "main.rego"
+        # 25 million steps for a pod labelled slow: far past the deadline, and
+        # past the memory cap after about a second (OPA's Wasm heap is only
+        # reset between evaluations).
+        main.write_text(main.read_text() + SLOW_RULE)
+        server = start_server(
+            SPECS / "istio.yaml", certs, "--policies", str(policies), "--decision-timeout", "0.3",
+            workers=1,
+        )
+        slow = pod_review()
+        slow["request"]["object"]["metadata"]["labels"] = {"slow": "yes"}
+        started = time.monotonic()
+        response = validate(server, slow)
+        elapsed = time.monotonic() - started
+        assert response["allowed"] is False
+        assert "no decision within 0.3s (--decision-timeout)" in response["status"]["message"]
+        assert 0.3 <= elapsed < 1.5
+        # The worker's one thread was freed at the deadline, not left running.
+        started = time.monotonic()
+        assert validate(server, pod_review())["allowed"] is True
+        assert time.monotonic() - started < 0.5
 
     def test_the_policies_flag_serves_the_directory_it_names(
         self, tmp_path: Path, start_server, certs

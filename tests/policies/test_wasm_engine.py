@@ -33,7 +33,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from meshc.policies import wasm_bundle, wasm_engine
 from meshc.policies.check import evaluate
-from meshc.policies.engine import EngineError, PolicyEngine, create_engine, decide
+from meshc.policies.engine import (
+    DeadlineExceeded,
+    EngineError,
+    PolicyEngine,
+    create_engine,
+    decide,
+)
 from meshc.policies.manifests import load_manifests
 from meshc.policies.modules import ENTRYPOINT, POLICIES_ENV, policy_modules
 from meshc.policies.opa_server import write_bundle
@@ -476,3 +482,58 @@ def test_an_instance_grown_by_a_large_review_is_dropped_after_it_and_a_small_one
     fresh = engine._instance()  # type: ignore[attr-defined]
     assert fresh is not small and fresh.memory_size() < wasm_engine.RETAIN_LIMIT
     assert engine.evaluate(review(BAD_POD)) == engine.evaluate(review(BAD_POD))
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+# Quick unless the pod is labelled slow: then 10^8 steps, many seconds.
+SLOW = """package meshc.main
+violations contains {"policy": "named", "problem": input.request.object.metadata.name} if {
+	input.request.object.metadata.labels.slow == "yes"
+	some i in numbers.range(1, 10000)
+	some j in numbers.range(1, 10000)
+	i * j < 0
+}
+violations contains {"policy": "named", "problem": "quick"} if {
+	not input.request.object.metadata.labels.slow
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_module() -> bytes:
+    return compile_wasm(str(require_tool("opa")), {"main.rego": SLOW})
+
+
+@pytest.mark.tools
+def test_an_evaluation_past_its_deadline_is_stopped_there_and_the_engine_answers_on(
+    slow_module: bytes, istio_data: dict[str, Any]
+) -> None:
+    import time
+
+    engine = WasmEngine(istio_data, wasm=slow_module)
+    quick = review(pod())
+    assert [v.problem for v in engine.evaluate_within(quick, 0.3)] == ["quick"]
+    started = time.monotonic()
+    # Well before the memory cap: OPA's Wasm heap grows with every step.
+    with pytest.raises(DeadlineExceeded):
+        engine.evaluate_within(review(pod(labels={"slow": "yes"})), 0.3)
+    # Stopped, not abandoned: the thread is free again at the deadline.
+    assert 0.3 <= time.monotonic() - started < 1.3
+    assert [v.problem for v in engine.evaluate_within(quick, 0.3)] == ["quick"]
+    assert [v.problem for v in engine.evaluate(quick)] == ["quick"]
+
+
+@pytest.mark.tools
+def test_an_evaluation_without_a_deadline_is_not_stopped_while_the_epoch_advances(
+    istio_data: dict[str, Any],
+) -> None:
+    import time
+
+    module = compile_wasm(str(require_tool("opa")), {"main.rego": SLOW.replace("10000)", "1000)")})
+    engine = WasmEngine(istio_data, wasm=module)
+    assert [v.problem for v in engine.evaluate_within(review(pod()), 0.1)] == ["quick"]
+    # The epoch now advances every TICK. A million steps with no deadline: an answer.
+    started = time.monotonic()
+    assert engine.evaluate(review(pod(labels={"slow": "yes"}))) == []
+    assert time.monotonic() - started > 10 * wasm_engine.TICK

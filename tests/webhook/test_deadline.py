@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 import pytest
+from meshc.policies.engine import BoundedEngine, DeadlineExceeded, EngineError
 from meshc.policies.violations import Violation
-from meshc.webhook.deadline import BoundedJudge
+from meshc.webhook.deadline import BoundedJudge, InlineJudge
 
 NO_DECISION = "no decision within 0.3s (--decision-timeout)"
 
@@ -117,3 +118,57 @@ def test_no_thread_starts_before_the_first_review(engine: Engine) -> None:
     assert set(threading.enumerate()) - before == set()
     timed(judge, "ok")
     assert [t.name for t in set(threading.enumerate()) - before] == ["meshc-judge-1"]
+
+
+# --- an engine that stops itself -----------------------------------------------------------
+
+
+class StoppingEngine:
+    """A BoundedEngine: stops ``slow`` reviews at the deadline it is given, fails ``fail``."""
+
+    def __init__(self) -> None:
+        self.deadlines: list[float] = []
+        self.threads: set[str] = set()
+
+    def evaluate(self, review: Any) -> list[Violation]:
+        raise AssertionError("a bounded engine is asked with its deadline")
+
+    def evaluate_within(self, review: Any, seconds: float) -> list[Violation]:
+        self.deadlines.append(seconds)
+        self.threads.add(threading.current_thread().name)
+        if review["name"] == "slow":
+            raise DeadlineExceeded("stopped")
+        if review["name"] == "fail":
+            raise EngineError("broken module")
+        return []
+
+
+def test_a_bounded_engine_is_judged_inline_and_stopped_at_the_deadline() -> None:
+    engine = StoppingEngine()
+    assert isinstance(engine, BoundedEngine)
+    judge = InlineJudge(engine, "closed", 0.3)
+    verdict = judge({"name": "ok"})
+    assert verdict.allowed and not verdict.engine_error
+    stopped = judge({"name": "slow"})
+    assert not stopped.allowed and stopped.engine_error == NO_DECISION
+    failed = judge({"name": "fail"})
+    assert not failed.allowed and failed.engine_error == "broken module"
+    assert engine.deadlines == [0.3, 0.3, 0.3]
+    assert engine.threads == {threading.current_thread().name}
+
+
+def test_a_bounded_engine_stopped_under_fail_open_is_allowed_with_the_reason() -> None:
+    verdict = InlineJudge(StoppingEngine(), "open", 0.3)({"name": "slow"})
+    assert verdict.allowed and verdict.engine_error == NO_DECISION
+
+
+def test_the_wasm_engine_is_judged_inline_and_the_embedded_engine_on_judge_threads() -> None:
+    from meshc.compiler.loader import load_mesh
+    from meshc.policies.data import policy_data
+    from meshc.policies.engine import create_engine
+    from meshc.webhook.state import State
+    from support.paths import REPO
+
+    data = policy_data(load_mesh(str(REPO / "examples" / "quickstart" / "mesh.yaml")))
+    assert isinstance(State(engine=create_engine("wasm", data))._bounded, InlineJudge)
+    assert isinstance(State(engine=create_engine("embedded", data))._bounded, BoundedJudge)
