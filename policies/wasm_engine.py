@@ -53,7 +53,7 @@ class WasmEngine:
         config = wasmtime.Config()
         # Compiling on wasmtime's thread pool hangs in a process forked after
         # the pool started, and the webhook's supervisor loads the policies
-        # before it forks its workers: compile on this thread (0.3 s, once).
+        # before it forks its workers: compile on this thread (0.35 s, once).
         config.parallel_compilation = False
         # Compiled code checks the engine's epoch at function entries and loop
         # heads, so an evaluation can be stopped at its deadline
