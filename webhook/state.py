@@ -21,8 +21,9 @@ from meshc.webhook.metrics import Metrics
 from meshc.webhook.mutate import Markers
 from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
 
-# Evaluations that may be stuck past their deadline at once, per engine.
-JUDGE_THREADS = {"embedded": 4, "wasm": 4, "opa": 12}
+# Evaluations that may be stuck past their deadline at once, per engine that
+# cannot stop its own (the wasm engine needs no judge threads: InlineJudge).
+JUDGE_THREADS = {"embedded": 4, "opa": 12}
 
 
 @dataclass
