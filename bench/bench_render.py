@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, render

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 if TYPE_CHECKING:
     from kubernetes import client as k8s
+
     from support.kube import KubeAPIServer
 
 

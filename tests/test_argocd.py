@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.markers import namespace_markers
 from meshc.compiler.objects import SYNC_WAVE_ANNOTATION

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from meshc.compiler.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = (ROOT / "examples" / "quickstart" / "mesh.yaml").read_text()
 # What `pip install` of the hook repository needs: the package and its metadata.
 PACKAGE_FILES = ["pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml",
-                 "compiler", "webhook", "policies"]
+                 "src"]
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+
 from support import schemas
 from support.schemas import assert_valid, check, validate
 from support.seed import seed_object, seed_objects

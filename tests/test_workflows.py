@@ -16,8 +16,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from meshc.compiler.cli import main
 from pre_commit.clientlib import load_config
+
+from meshc.compiler.cli import main
 from support.paths import EXAMPLES, REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml")) + sorted(

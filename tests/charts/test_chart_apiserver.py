@@ -17,6 +17,7 @@ import pytest
 import yaml
 from cryptography import x509
 from kubernetes import client as k8s
+
 from support.apply import apply_objects
 from support.helm_chart import CHART, CI_VALUES, ci_values, objects, render
 from support.kube import KubeAPIServer

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from support.helm_chart import CI_VALUES, args_of, ci_values, container, render
 from support.paths import REPO
 
@@ -151,8 +152,8 @@ def test_the_build_context_holds_the_package_and_nothing_else() -> None:
     assert rules[0] == "*", "everything is excluded first, then the package is let back in"
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    package_dirs = set(pyproject["tool"]["setuptools"]["package-dir"].values())
-    assert package_dirs | {"pyproject.toml", pyproject["project"]["readme"]} <= allowed
+    package_roots = set(pyproject["tool"]["setuptools"]["packages"]["find"]["where"])
+    assert package_roots | {"pyproject.toml", pyproject["project"]["readme"]} <= allowed
     assert not allowed & {".venv", ".git", "tests", ".tools", "bench", "charts"}
 
 

@@ -10,6 +10,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
 from meshc.compiler.schema import MESH_SCHEMA
 from support.helm_chart import CHART, CI_VALUES, NAMESPACE, ci_values, objects, only, render
 

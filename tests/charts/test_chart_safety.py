@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from support.helm_chart import (
     CHART,
     CI_VALUES,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from support.helm_chart import (
     CHART,
     WEBHOOK_TEMPLATES,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from meshc.compiler.capabilities import (
     FEATURES,
     FIELDS,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import git
 import pytest
+
 from meshc.compiler.cli import main
 from meshc.compiler.objdiff import diff_objects, field_changes
 

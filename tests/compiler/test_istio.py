@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.objects import MANAGED_BY_LABEL, SOURCE_ANNOTATION

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.serialize import dump_all

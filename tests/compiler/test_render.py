@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from meshc.compiler import output
 from meshc.compiler.cli import main
 from meshc.compiler.output import KUSTOMIZATION

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.targets import RenderOptions, render
 from support.schemas import assert_valid

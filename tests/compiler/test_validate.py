@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
 from support.specs import QUICKSTART, quickstart, write_spec

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client as k8s
+
 from support.apply import install_crds, upstream_crds
 from support.paths import CRDS
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+
 from support import apply, seed
 from support.apply import (
     CRD_PATH,

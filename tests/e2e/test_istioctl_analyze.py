@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from support.examples import EXAMPLE_NAMES
 from support.paths import EXAMPLES, REPO, require_tool
 

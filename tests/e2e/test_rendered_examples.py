@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+
 from meshc.compiler.errors import SpecError
 from support.apply import apply_objects, request
 from support.examples import EXAMPLE_NAMES, NEEDS_ALLOW_LOSSY, TARGETS, Target, render_example

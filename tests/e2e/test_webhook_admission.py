@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s
+from prometheus_client.parser import text_string_to_metric_families
+
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.targets import RenderOptions, render
-from prometheus_client.parser import text_string_to_metric_families
 from support.apply import apply_objects, object_ref, request
 from support.helm_chart import render_webhook_configurations
 from support.kube import KubeAPIServer

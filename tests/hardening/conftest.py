@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from corpus import SPECS
+
 from support.webhook_server import Certs, WebhookServer, generate_certs, server_starter
 
 Start = Callable[..., "WebhookServer"]

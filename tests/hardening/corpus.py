@@ -25,7 +25,7 @@ from support.api_server import (
 )
 
 ISTIO_NS, LINKERD_NS = "mesh-demo", "l5d-demo"
-SPECS = Path(__file__).resolve().parents[2] / "policies" / "samples" / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "tests" / "policies" / "samples" / "specs"
 ISTIO_PROXY_IMAGE = "docker.io/istio/proxyv2:1.24.2"
 LINKERD_PROXY_IMAGE = "cr.l5d.io/linkerd/proxy:edge-24.11.8"
 ISTIO_UID, LINKERD_UID = 1337, 2102

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from corpus import BYPASSES, LOOKALIKES, Case
+
 from support.webhook_server import WebhookServer
 
 

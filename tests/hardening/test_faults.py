@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 from corpus import SPECS
+
 from meshc.policies.wasm_bundle import OPA_ENV
 from support.api_server import review, workload
 from support.fake_opa import FakeOpa
 from support.paths import require_tool
 from support.webhook_server import Certs, WebhookServer, free_port
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+POLICIES = Path(__file__).resolve().parents[2] / "src" / "meshc" / "policies" / "rego"
 
 
 def pod_review(namespace: str = "mesh-demo", host_network: bool = False) -> dict:  # type: ignore[type-arg]

@@ -20,6 +20,7 @@ import requests
 from corpus import BYPASSES, LOOKALIKES, SPECS, Case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from support.webhook_server import WebhookServer
 
 FUZZ = settings(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from meshc.compiler.output import read_dir
 
 REPO = Path(__file__).resolve().parents[2]

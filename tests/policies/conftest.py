@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from meshc.policies.engine import PolicyEngine, create_engine
 from support.policy_samples import data_for
 

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policy_reviews import pod, review
+
 from meshc.policies.check import evaluate
 from meshc.policies.engine import EngineError, create_engine
 from meshc.policies.manifests import load_manifests
 from meshc.policies.opa_server import write_bundle
 from meshc.policies.violations import format_message
-from policy_reviews import pod, review
 from support.paths import require_tool
 from support.policy_samples import sample_files, spec_for
 from support.real_opa import opa_server

@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+
 from support.paths import REPO, require_tool
 
 pytestmark = pytest.mark.tools
-POLICIES = str(REPO / "policies")
+POLICIES = str(REPO / "src" / "meshc" / "policies" / "rego")
 
 
 def opa(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from meshc.compiler.cli import main
 from meshc.policies.report import FORMATS, Finding
 from meshc.policies.violations import Violation, format_message

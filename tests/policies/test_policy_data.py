@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType, SimpleNamespace
 
 import pytest
+
 from meshc.compiler.loader import load_mesh
 from meshc.policies.data import policy_data
 from support.paths import EXAMPLES

@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from policy_reviews import istio_proxy, pod, review
+
 from meshc.policies.engine import EngineError, EngineKind, PolicyEngine, create_engine, decide
 from meshc.policies.violations import format_message
-from policy_reviews import istio_proxy, pod, review
 
 BAD_POD = pod(labels={"sidecar.istio.io/inject": "false"}, hostNetwork=True)
 

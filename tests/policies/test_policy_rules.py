@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from policy_reviews import istio_proxy, pod, review
+
 from meshc.policies.engine import PolicyEngine
 from meshc.policies.violations import format_message
-from policy_reviews import istio_proxy, pod, review
 
 
 def paths(engine: PolicyEngine, obj: dict[str, Any], operation: str = "CREATE") -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from meshc.policies import engine as engine_module
 from meshc.policies.engine import EngineError, PolicyEngine, input_text, policy_input
 from meshc.policies.manifests import load_manifests
@@ -35,7 +36,7 @@ from meshc.policies.violations import format_message
 from support.paths import REPO
 from support.policy_samples import sample_files, spec_for
 
-POLICIES = sorted(p for p in (REPO / "policies").glob("*.rego") if not p.stem.endswith("_test"))
+POLICIES = sorted(p for p in (REPO / "src" / "meshc" / "policies" / "rego").glob("*.rego") if not p.stem.endswith("_test"))
 LAST_APPLIED = next(iter(ANNOTATIONS))
 
 

@@ -18,6 +18,7 @@ import pytest
 import regopy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from meshc.policies import rego_input
 from meshc.policies.engine import PolicyEngine, input_text, policy_input
 from meshc.policies.manifests import load_manifests
@@ -126,7 +127,7 @@ def test_a_document_too_deep_to_build_is_left_to_the_parser() -> None:
 
 @pytest.mark.parametrize(
     "policy",
-    sorted((REPO / "policies").glob("*.rego")),
+    sorted((REPO / "src" / "meshc" / "policies" / "rego").glob("*.rego")),
     ids=lambda p: p.stem,
 )
 def test_no_policy_marshals_a_value(policy: Path) -> None:
@@ -145,7 +146,7 @@ def test_what_the_marshal_guard_is_for() -> None:
 
 
 def test_a_review_with_a_float_is_judged_as_its_json_text(istio_engine: PolicyEngine) -> None:
-    path = REPO / "policies" / "samples" / "injection-required" / "denied"
+    path = REPO / "tests" / "policies" / "samples" / "injection-required" / "denied"
     manifest = load_manifests([str(next(path.glob("*.yaml")))])[0]
     review = admission_review(manifest.obj)
     with_float = json.loads(json.dumps(review))

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 import wasmtime
+from policy_reviews import pod, review
+
 from meshc.policies.engine import create_engine
 from meshc.policies.wasm_call import i32_caller
-from policy_reviews import pod, review
 
 MODULE = """
 (module

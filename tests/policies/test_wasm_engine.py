@@ -31,6 +31,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from policy_reviews import istio_proxy, pod, review
+
 from meshc.policies import wasm_bundle, wasm_engine
 from meshc.policies.check import evaluate
 from meshc.policies.engine import (
@@ -45,7 +47,6 @@ from meshc.policies.modules import ENTRYPOINT, POLICIES_ENV, policy_modules
 from meshc.policies.opa_server import write_bundle
 from meshc.policies.wasm_bundle import OPA_ENV, compile_wasm, packaged, sources_digest
 from meshc.policies.wasm_engine import WasmEngine
-from policy_reviews import istio_proxy, pod, review
 from support.paths import REPO, require_tool
 from support.policy_samples import sample_files, spec_for
 from support.real_opa import opa_server
@@ -306,7 +307,7 @@ def rego_copy(tmp_path: Path, edited: bool) -> Path:
     """The packaged policies (no tests) in a directory, the opt-out message reworded if ``edited``."""
     out = tmp_path / "policies"
     out.mkdir()
-    for rego in (REPO / "policies").glob("*.rego"):
+    for rego in (REPO / "src" / "meshc" / "policies" / "rego").glob("*.rego"):
         if not rego.name.endswith("_test.rego"):
             shutil.copy(rego, out / rego.name)
     if edited:

@@ -27,6 +27,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client as k8s
+
 from meshc.webhook import certs
 
 ADMIN_USER = "meshc-admin"

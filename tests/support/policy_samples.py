@@ -7,10 +7,9 @@ from typing import Any
 
 from meshc.compiler.loader import load_mesh
 from meshc.policies.data import policy_data
-
 from support.paths import REPO
 
-SAMPLES = REPO / "policies" / "samples"
+SAMPLES = REPO / "tests" / "policies" / "samples"
 SPECS = SAMPLES / "specs"
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from meshc.compiler.cli import main as meshc
 
+from meshc.compiler.cli import main as meshc
 from support.paths import EXAMPLES
 
 QUICKSTART = EXAMPLES / "quickstart" / "mesh.yaml"

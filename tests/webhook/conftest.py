@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support.webhook_server import QUICKSTART, Certs, WebhookServer, generate_certs, server_starter
 
 

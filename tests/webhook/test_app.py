@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
+
 from meshc.policies.engine import EngineError
 from meshc.policies.violations import Violation, format_message
 from meshc.webhook.app import create_app

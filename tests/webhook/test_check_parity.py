@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from meshc.compiler.cli import main as meshc
 from meshc.policies.manifests import load_manifests
 from meshc.policies.review import admission_review
@@ -19,7 +20,7 @@ from meshc.webhook.decision import fit_warnings
 from support.paths import REPO
 from support.webhook_server import Certs, WebhookServer
 
-SAMPLES = REPO / "policies" / "samples"
+SAMPLES = REPO / "tests" / "policies" / "samples"
 SPECS = {"istio": SAMPLES / "specs" / "istio.yaml", "linkerd": SAMPLES / "specs" / "linkerd.yaml"}
 SAMPLE_FILES = sorted(p for p in SAMPLES.rglob("*.yaml") if p.parent.name in ("allowed", "denied"))
 

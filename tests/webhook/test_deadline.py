@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+
 from meshc.policies.engine import BoundedEngine, DeadlineExceeded, EngineError
 from meshc.policies.violations import Violation
 from meshc.webhook.deadline import BoundedJudge, InlineJudge

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from meshc.policies.engine import EngineError
 from meshc.policies.violations import Violation, format_message
 from meshc.webhook.decision import ALLOWED, ELLIPSIS, fit_warnings, judge, truncate

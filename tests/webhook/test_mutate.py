@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonpatch
+
 from meshc.compiler.markers import namespace_markers
 from meshc.webhook.mutate import namespace_patch, with_markers
 from support.api_server import namespace, review, workload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support.api_server import review, workload
 from support.paths import require_tool
 from support.real_opa import opa_server

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from meshc.webhook.review import BadRequest, _nests_deeper_than, judged_object, parse_review
 from support.api_server import review, workload
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
+
 from support.api_server import (
     TEMPLATE_PATH,
     WORKLOAD_KINDS,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from meshc.webhook.certs import generate, write_atomic
 from meshc.webhook.serve import PortGroup, TlsSnapshots, close_when_retiring, queued
 from support.api_server import review, workload

@@ -20,6 +20,11 @@ POLICIES_ENV = "MESHC_POLICIES_DIR"
 DATA_ROOT = ("meshc", "config")
 
 
+def packaged_dir() -> Traversable:
+    """The folder of the packaged Rego (and its compiled Wasm module)."""
+    return resources.files(__package__).joinpath("rego")
+
+
 def policy_modules() -> dict[str, str]:
     """``{file name: Rego source}`` of every policy and library module.
 
@@ -27,7 +32,7 @@ def policy_modules() -> dict[str, str]:
     module as it is pushed, so a module may only follow what it imports.
     """
     override = os.environ.get(POLICIES_ENV)
-    root: Traversable = Path(override) if override else resources.files(__package__)
+    root: Traversable = Path(override) if override else packaged_dir()
     found = {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in root.iterdir()

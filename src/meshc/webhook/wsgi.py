@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 
 from flask import Flask
+
 from meshc.webhook.app import create_app
 from meshc.webhook.settings import Settings
 from meshc.webhook.state import load_state

@@ -21,11 +21,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 from .engine import EngineError
-from .modules import ENTRYPOINT, POLICIES_ENV, policy_modules
+from .modules import ENTRYPOINT, POLICIES_ENV, packaged_dir, policy_modules
 
 WASM = "policy.wasm"
 MANIFEST = "policy.wasm.json"
@@ -47,7 +46,7 @@ def sources_digest(modules: dict[str, str]) -> str:
 
 def packaged() -> tuple[bytes, dict[str, str]] | None:
     """The shipped module and its manifest, or None when this install has none."""
-    root = resources.files(__package__)
+    root = packaged_dir()
     try:
         manifest = json.loads(root.joinpath(MANIFEST).read_text(encoding="utf-8"))
         return root.joinpath(WASM).read_bytes(), manifest
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop(POLICIES_ENV, None)
     modules = policy_modules()
     wasm = compile_wasm(args.opa, modules)
-    root = Path(str(resources.files(__package__)))
+    root = Path(str(packaged_dir()))
     manifest = {"opa": opa_version(args.opa), "entrypoint": ENTRYPOINT,
                 "sources": sources_digest(modules)}
     (root / WASM).write_bytes(wasm)

@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
+from werkzeug.wsgi import get_content_length
+
 from meshc.webhook.decision import ALLOWED, Verdict, engine_failure
 from meshc.webhook.mutate import namespace_patch
 from meshc.webhook.response import Patch, bad_request, encode, review_body
 from meshc.webhook.review import AdmissionReview, BadRequest, judged_object, parse_review
 from meshc.webhook.state import State
-from werkzeug.exceptions import HTTPException
-from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
-from werkzeug.wsgi import get_content_length
 
 log = logging.getLogger("meshc.webhook")
 JSON = "application/json"

@@ -94,7 +94,10 @@ class _Collector:
 
     def schema_error(self, error: ValidationError) -> None:
         path = _path(error.absolute_path)
-        kind, value, schema = error.validator, error.instance, error.schema
+        kind, value = error.validator, error.instance
+        # The subschema that failed: always a mapping in meshc's own schema.
+        schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+        expected: Any = error.validator_value
         if kind == "additionalProperties" and isinstance(value, dict):
             known = schema.get("properties", {})
             for key in value:
@@ -106,19 +109,19 @@ class _Collector:
             name = missing.group(1) if missing else error.message
             self.add(path, f"missing required field {name!r}")
         elif kind == "type":
-            self.add(path, f"must be {_TYPE_NAMES.get(str(error.validator_value), error.validator_value)}"
+            self.add(path, f"must be {_TYPE_NAMES.get(str(expected), expected)}"
                      f", got {_describe(value)}")
         elif kind == "enum":
-            allowed = ", ".join(map(str, error.validator_value))
-            self.add(path, f"{value!r} is not one of {allowed}{_suggest(value, error.validator_value)}")
+            allowed = ", ".join(map(str, expected))
+            self.add(path, f"{value!r} is not one of {allowed}{_suggest(str(value), expected)}")
         elif kind == "const":
-            self.add(path, f"must be {error.validator_value!r}, got {_describe(value)}")
+            self.add(path, f"must be {expected!r}, got {_describe(value)}")
         elif kind == "pattern":
-            hint = _PATTERN_HINTS.get(str(error.validator_value), f"does not match {error.validator_value}")
+            hint = _PATTERN_HINTS.get(str(expected), f"does not match {expected}")
             self.add(path, f"{value!r} {hint}")
         elif kind in ("minimum", "maximum"):
             bound = "at least" if kind == "minimum" else "at most"
-            self.add(path, f"{value!r} is out of range: must be {bound} {error.validator_value}")
+            self.add(path, f"{value!r} is out of range: must be {bound} {expected}")
         elif kind in ("minItems", "minProperties"):
             self.add(path, "must not be empty")
         elif kind in ("maxProperties",) and isinstance(value, dict):
@@ -127,7 +130,7 @@ class _Collector:
         elif kind == "oneOf":
             self.add(path, f"{value!r} must be a port number (1-65535) or a named container port")
         elif kind == "maxLength":
-            self.add(path, f"{value!r} is longer than {error.validator_value} characters")
+            self.add(path, f"{value!r} is longer than {expected} characters")
         else:
             self.add(path, error.message)
 

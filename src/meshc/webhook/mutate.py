@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsonpatch
+
 from meshc.webhook.review import AdmissionRequest
 
 Markers = Mapping[str, Mapping[str, str]]  # {"labels": {...}, "annotations": {...}}

@@ -52,6 +52,7 @@ from typing import Any
 from granian._granian import SocketHolder
 from granian.log import logger
 from granian.server import mp
+
 from meshc.webhook.certwatch import CertWatcher, FileWatcher
 from meshc.webhook.settings import MULTIPROC_ENV, SETTINGS_ENV, Settings
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from meshc.webhook.decision import Verdict
-from meshc.webhook.settings import MULTIPROC_ENV
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from meshc.webhook.decision import Verdict
+from meshc.webhook.settings import MULTIPROC_ENV
 
 # Admissions take about a millisecond; the API server gives up at 10 s by default.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)

@@ -1,0 +1,1 @@
+"""meshc: a GitOps policy compiler and admission webhook for Kubernetes service meshes."""
