@@ -92,7 +92,7 @@ def startup_seconds(repeat: int) -> tuple[float, float]:
 
     quickstart = str(REPO / "examples" / "quickstart" / "mesh.yaml")
     return (
-        run([sys.executable, "-m", "meshc.compiler.cli", "render", quickstart]),
+        run([sys.executable, "-m", "meshc", "render", "--spec", quickstart]),
         run([sys.executable, "-c", "pass"]),
     )
 

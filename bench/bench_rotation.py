@@ -152,7 +152,7 @@ def main() -> int:
         certs = generate_certs(runtime / "certs")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHC_", "PROMETHEUS_"))}
-    command = [sys.executable, "-m", "meshc.compiler.cli", "webhook", "serve"]
+    command = [sys.executable, "-m", "meshc", "webhook", "serve"]
     command += ["--spec", str(QUICKSTART), "--cert", str(certs.cert), "--key", str(certs.key)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     with open(runtime / "server.log", "wb") as log:

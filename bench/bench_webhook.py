@@ -89,7 +89,7 @@ def server_command(
         return [
             py,
             "-m",
-            "meshc.compiler.cli",
+            "meshc",
             "webhook",
             "serve",
             "--spec",

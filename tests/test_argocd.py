@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from meshc.compiler.loader import load_mesh
-from meshc.compiler.markers import namespace_markers
 from meshc.compiler.objects import SYNC_WAVE_ANNOTATION
 from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, render
+from meshc.providers import get as provider_profile
 from meshc.webhook.mutate import namespace_patch
 from support.paths import EXAMPLES, REPO
 from support.schemas import validate
@@ -54,7 +54,7 @@ def renders() -> Iterator[tuple[str, list[dict[str, Any]], Any]]:
     for spec in example_specs():
         mesh = load_mesh(str(spec))
         for provider, routing in TARGETS:
-            options = RenderOptions(linkerd_routing=routing, allow_lossy=True)
+            options = RenderOptions.of(linkerd_routing=routing, allow_lossy=True)
             objects, _ = render(mesh, options, provider)
             yield f"{spec.parent.name}/{provider}/{routing}", objects, (mesh, provider)
 
@@ -214,7 +214,7 @@ def test_the_mutating_webhook_patches_nothing_meshc_rendered(name, objects, orig
     # What Argo CD applies is what it later reads back: no patch, no drift.
     mesh, provider = origin
     meshed = frozenset(mesh.meshed_namespaces)
-    markers = namespace_markers(provider, mesh.mtls)
+    markers = provider_profile(provider).namespace_markers(mesh.mtls)
     assert any(o["kind"] == "Namespace" and o["metadata"]["name"] in meshed for o in objects)
     for obj in objects:
         assert namespace_patch(admission_request(obj, operation), meshed, markers) is None, obj
@@ -224,7 +224,7 @@ def test_the_mutating_webhook_patches_nothing_meshc_rendered(name, objects, orig
 def test_a_namespace_without_the_markers_would_be_patched(name, objects, origin):
     # The counterpart of the test above: the webhook does act on a Namespace meshc did not render.
     mesh, provider = origin
-    markers = namespace_markers(provider, mesh.mtls)
+    markers = provider_profile(provider).namespace_markers(mesh.mtls)
     namespace = next(o for o in objects if o["kind"] == "Namespace")
     bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace["metadata"]["name"]}}
     assert namespace_patch(admission_request(bare, "CREATE"), frozenset(mesh.meshed_namespaces),

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meshc.compiler.cli import main
+from meshc.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = (ROOT / "examples" / "quickstart" / "mesh.yaml").read_text()
@@ -100,7 +100,7 @@ def render(repo: Path, *options: str) -> int:
     # From the repository root, as the hook runs: the spec path is part of the
     # source annotation of every rendered object.
     with chdir(repo):
-        return main(["render", "mesh.yaml", "-o", "rendered", *options])
+        return main(["render", "--spec", "mesh.yaml", "-o", "rendered", *options])
 
 
 def stage(repo: Path, files: dict[str, str]) -> None:

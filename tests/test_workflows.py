@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pre_commit.clientlib import load_config
 
-from meshc.compiler.cli import main
+from meshc.cli import main
 from support.paths import EXAMPLES, REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml")) + sorted(
@@ -113,7 +113,7 @@ def test_ci_lints_type_checks_and_runs_the_projects_ci_entry_point_on_push_and_p
     ci = load(REPO / ".github" / "workflows" / "ci.yml")
     assert {"push", "pull_request"} <= set(ci["on"])
     runs = [s.get("run", "") for s in steps_of(REPO / ".github" / "workflows" / "ci.yml")]
-    for command in ("ruff check", "mypy ", "bash .ci/run"):
+    for command in ("ruff check", "ruff format --check", "lint-imports", "mypy", "bash .ci/run"):
         assert any(run.startswith(command) for run in runs), command
     assert (REPO / ".ci" / "run").is_file()
 
@@ -137,7 +137,7 @@ def test_the_problem_matcher_turns_spec_errors_and_warnings_into_annotations(tmp
     regexp = re.compile(pattern["regexp"])
     spec = tmp_path / "mesh.yaml"
     spec.write_text(QUICKSTART.read_text().replace("mtls: STRICT", "mtls: SOMETIMES"))
-    result = subprocess.run(["meshc", "validate", "mesh.yaml"], cwd=tmp_path, capture_output=True,
+    result = subprocess.run(["meshc", "validate", "--spec", "mesh.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, env={**os.environ, "PATH": PATH}, check=False)
     assert result.returncode == 2
     match = regexp.match(result.stderr.splitlines()[0])
@@ -156,7 +156,7 @@ def rendered_repository(path: Path) -> Path:
     path.mkdir()
     shutil.copy(QUICKSTART, path / "mesh.yaml")
     with chdir(path):
-        assert main(["render", "mesh.yaml", "-o", "rendered"]) == 0
+        assert main(["render", "--spec", "mesh.yaml", "-o", "rendered"]) == 0
     return path
 
 
@@ -183,7 +183,7 @@ def test_the_drift_gate_annotates_each_file_that_drifted(tmp_path):
     annotations = sorted(line for line in result.stdout.splitlines() if line.startswith("::"))
     def annotation(name: str, what: str) -> str:
         return (f"::error file=rendered/{name},title=meshc drift::rendered/{name} {what}: "
-                "run `meshc render mesh.yaml -o rendered/` and commit the result")
+                "run `meshc render --spec mesh.yaml -o rendered/` and commit the result")
 
     assert annotations == [
         annotation("mesh-demo_destinationrule_web.yaml",

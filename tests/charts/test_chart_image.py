@@ -161,7 +161,7 @@ def test_the_build_context_holds_the_package_and_nothing_else() -> None:
     "values_file", [None, *CI_VALUES], ids=lambda p: "defaults" if p is None else p.name
 )
 def test_the_webhook_container_args_are_accepted_by_meshc_itself(values_file: Path | None) -> None:
-    from meshc.compiler.cli import build_parser
+    from meshc.cli import build_parser
 
     values = ci_values(values_file) if values_file else {}
     webhook = container(render(values), "webhook")

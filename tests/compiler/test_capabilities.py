@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from meshc import providers
 from meshc.compiler.capabilities import (
     FEATURES,
     FIELDS,
-    MATRIX,
     NOT_TARGET_FIELDS,
     Support,
     columns,
@@ -36,7 +36,7 @@ DOC = REPO / "docs" / "capabilities.md"
 
 
 def test_docs_capabilities_md_is_generated_from_the_code() -> None:
-    result = subprocess.run([sys.executable, "-m", "meshc.compiler.cli", "capabilities"],
+    result = subprocess.run([sys.executable, "-m", "meshc", "capabilities"],
                             capture_output=True, text=True, check=True)
     assert DOC.read_text(encoding="utf-8") == result.stdout, (
         "docs/capabilities.md is stale: run `meshc capabilities > docs/capabilities.md`")
@@ -46,9 +46,15 @@ def test_the_matrix_has_a_column_per_target_and_linkerd_routing_mode() -> None:
     assert columns() == [("istio", "default"), ("linkerd", "gateway-api"), ("linkerd", "smi")]
 
 
-@pytest.mark.parametrize("column", list(MATRIX), ids="/".join)
+def test_every_profile_column_is_a_routing_mode_of_its_own() -> None:
+    for profile in providers.all_profiles():
+        assert set(profile.capabilities) <= set(profile.routing_modes()), profile.name
+
+
+@pytest.mark.parametrize("column", columns(), ids="/".join)
 def test_every_lossy_entry_is_a_known_feature_and_says_what_is_rendered(column: tuple[str, str]) -> None:
-    for feature, (level, note) in MATRIX[column].items():
+    target, mode = column
+    for feature, (level, note) in providers.get(target).capabilities.get(mode, {}).items():
         assert feature in FEATURES, f"{feature}: add it to FEATURES"
         assert level is not Support.EXACT, f"{feature}: exact features are left out of the matrix"
         assert note, f"{feature}: say what is rendered instead"
@@ -204,8 +210,8 @@ def _render(text: str, target: str, mode: str) -> tuple[str, Report] | None:
         mesh = load_mesh("walk.yaml", text=text)
     except SpecError:
         return None  # the variant is not a valid spec
-    options = RenderOptions(linkerd_routing=mode if target == "linkerd" else "gateway-api",
-                            allow_lossy=True)
+    choices = {f"{target}-routing": mode} if mode != "default" else {}
+    options = RenderOptions.of(choices=choices, allow_lossy=True)
     objects, report = render(mesh, options, target)
     return yaml.safe_dump(objects, sort_keys=True), report
 

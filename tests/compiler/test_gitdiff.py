@@ -8,7 +8,7 @@ from pathlib import Path
 import git
 import pytest
 
-from meshc.compiler.cli import main
+from meshc.cli import main
 from meshc.compiler.objdiff import diff_objects, field_changes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -163,7 +163,7 @@ def test_render_ref_renders_the_committed_spec_not_the_working_tree(history, cap
     history.commit(QUICKSTART)
     (history.root / "mesh.yaml").write_text(QUICKSTART.replace("timeout: 3s", "timeout: 9s"))
 
-    assert main(["render", str(history.root / "mesh.yaml"), "--ref", "HEAD"]) == 0
+    assert main(["render", "--spec", str(history.root / "mesh.yaml"), "--ref", "HEAD"]) == 0
     out = capsys.readouterr().out
     assert "timeout: 3s" in out and "9s" not in out
     assert "meshc.io/source: mesh.yaml@HEAD#spec.namespaces[0]" in out
@@ -172,7 +172,7 @@ def test_render_ref_renders_the_committed_spec_not_the_working_tree(history, cap
 def test_render_ref_names_an_unknown_revision(history, capsys):
     history.commit(QUICKSTART)
 
-    assert main(["render", str(history.root / "mesh.yaml"), "--ref", "v9"]) == 2
+    assert main(["render", "--spec", str(history.root / "mesh.yaml"), "--ref", "v9"]) == 2
     err = capsys.readouterr().err
     assert "--ref v9: unknown git revision 'v9'" in err
     assert "Traceback" not in err

@@ -15,7 +15,7 @@ from support.specs import QUICKSTART, example_specs, quickstart, write_spec
 
 
 def rendered(spec: str = str(QUICKSTART), **options: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    objects, _ = render(load_mesh(spec), RenderOptions(**options))
+    objects, _ = render(load_mesh(spec), RenderOptions.of(**options))
     return {(o["kind"], o["metadata"]["name"]): o for o in objects}
 
 
@@ -106,7 +106,7 @@ def test_a_named_target_port_in_an_allow_rule_is_loud(tmp_path: Any) -> None:
     (problem,) = info.value.problems
     assert problem.path == "spec.services[0].allow[0].ports"
     assert "--allow-lossy" in problem.message
-    objects, report = render(load_mesh(str(spec)), RenderOptions(allow_lossy=True))
+    objects, report = render(load_mesh(str(spec)), RenderOptions.of(allow_lossy=True))
     policy = next(o for o in objects if o["kind"] == "AuthorizationPolicy")
     assert "to" not in policy["spec"]["rules"][0]
     assert [w.path for w in report.warnings] == ["spec.services[0].allow[0].ports"]

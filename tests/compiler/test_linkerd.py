@@ -23,7 +23,7 @@ L5D = EXAMPLES / "linkerd-quickstart" / "mesh.yaml"
 
 def linkerd(spec: Path | str, mode: str = "gateway-api", *, lossy: bool = False,
             ) -> tuple[list[dict[str, Any]], Report]:
-    return render(load_mesh(str(spec)), RenderOptions(linkerd_routing=mode, allow_lossy=lossy),
+    return render(load_mesh(str(spec)), RenderOptions.of(linkerd_routing=mode, allow_lossy=lossy),
                   "linkerd")
 
 
@@ -107,13 +107,13 @@ def _render_example(spec: Path, mode: str) -> tuple[list[dict[str, Any]], str]:
     --allow-lossy, and the golden records that and every problem."""
     relative = str(spec.relative_to(REPO))
     mesh = load_mesh(str(spec), source=relative)
-    options = RenderOptions(linkerd_routing=mode)
+    options = RenderOptions.of(linkerd_routing=mode)
     header = ""
     try:
         objects, report = render(mesh, options, "linkerd")
     except SpecError as exc:
         header = "# fails without --allow-lossy:\n" + "".join(f"#   {p.format()}\n" for p in exc.problems)
-        objects, report = render(mesh, RenderOptions(linkerd_routing=mode, allow_lossy=True), "linkerd")
+        objects, report = render(mesh, RenderOptions.of(linkerd_routing=mode, allow_lossy=True), "linkerd")
     header += "".join(f"# {p.format()}\n" for p in report.warnings if not header)
     return objects, header + dump_all(objects)
 

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from meshc.cli import main
 from meshc.compiler import output
-from meshc.compiler.cli import main
 from meshc.compiler.output import KUSTOMIZATION
 from support.golden import GOLDEN, assert_golden
 from support.paths import REPO
@@ -21,13 +21,13 @@ from support.specs import QUICKSTART, example_specs, quickstart, write_spec
 
 
 def meshc(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshc.compiler.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "meshc", *args], cwd=cwd,
                           capture_output=True, text=True, check=False)
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_istio_golden(spec: Path) -> None:
-    result = meshc("render", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy")
+    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy")
     assert result.returncode == 0, result.stderr
     assert_golden(GOLDEN / spec.parent.name / "istio.yaml", result.stdout)
 
@@ -36,7 +36,7 @@ def test_output_is_byte_identical_across_runs_and_hash_seeds() -> None:
     outputs = set()
     for seed in ("0", "1", "random"):
         result = subprocess.run(
-            [sys.executable, "-m", "meshc.compiler.cli", "render", "examples/multi-namespace/mesh.yaml"],
+            [sys.executable, "-m", "meshc", "render", "--spec", "examples/multi-namespace/mesh.yaml"],
             cwd=REPO, capture_output=True, text=True, check=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
         )
@@ -45,7 +45,7 @@ def test_output_is_byte_identical_across_runs_and_hash_seeds() -> None:
 
 
 def test_namespaces_come_first_and_keys_follow_kubernetes_order() -> None:
-    docs = list(yaml.safe_load_all(meshc("render", str(QUICKSTART)).stdout))
+    docs = list(yaml.safe_load_all(meshc("render", "--spec", str(QUICKSTART)).stdout))
     assert docs[0]["kind"] == "Namespace"
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]
@@ -56,9 +56,9 @@ def test_namespaces_come_first_and_keys_follow_kubernetes_order() -> None:
 def test_render_does_not_import_the_webhook_stack() -> None:
     probe = (
         "import sys, io, contextlib\n"
-        "from meshc.compiler.cli import main\n"
+        "from meshc.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    assert main(['render', {str(QUICKSTART)!r}]) == 0\n"
+        f"    assert main(['render', '--spec', {str(QUICKSTART)!r}]) == 0\n"
         "heavy = {'flask', 'regopy', 'git', 'granian', 'prometheus_client', 'jsonpatch'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
@@ -68,26 +68,26 @@ def test_render_does_not_import_the_webhook_stack() -> None:
 
 def test_output_directory_holds_one_file_per_object_and_a_kustomization(tmp_path: Path) -> None:
     out = tmp_path / "rendered"
-    assert main(["render", str(QUICKSTART), "-o", str(out)]) == 0
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
     files = sorted(p.name for p in out.iterdir())
     assert KUSTOMIZATION in files
     kustomization = yaml.safe_load((out / KUSTOMIZATION).read_text())
     assert sorted(kustomization["resources"]) == sorted(f for f in files if f != KUSTOMIZATION)
     assert "_cluster_namespace_mesh-demo.yaml" in files
     assert "mesh-demo_virtualservice_web.yaml" in files
-    stdout_docs = list(yaml.safe_load_all(meshc("render", str(QUICKSTART)).stdout))
+    stdout_docs = list(yaml.safe_load_all(meshc("render", "--spec", str(QUICKSTART)).stdout))
     dir_docs = [yaml.safe_load((out / name).read_text()) for name in kustomization["resources"]]
     assert dir_docs == stdout_docs
 
 
 def test_objects_no_longer_rendered_are_removed_and_other_files_kept(tmp_path: Path) -> None:
     out = tmp_path / "rendered"
-    assert main(["render", str(QUICKSTART), "-o", str(out)]) == 0
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
     (out / "README.md").write_text("rendered by meshc\n")
     data = quickstart()
     del data["spec"]["services"][0]["allow"]
     spec = write_spec(tmp_path, data)
-    assert main(["render", str(spec), "-o", str(out)]) == 0
+    assert main(["render", "--spec", str(spec), "-o", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
     assert "mesh-demo_authorizationpolicy_web-allow.yaml" not in names
     assert "README.md" in names
@@ -95,13 +95,13 @@ def test_objects_no_longer_rendered_are_removed_and_other_files_kept(tmp_path: P
 
 def test_check_reports_drift_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "rendered"
-    assert main(["render", str(QUICKSTART), "-o", str(out)]) == 0
-    assert main(["render", str(QUICKSTART), "-o", str(out), "--check"]) == 0
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out), "--check"]) == 0
     (out / "mesh-demo_virtualservice_web.yaml").write_text("edited by hand\n")
     (out / "mesh-demo_service_ghost.yaml").write_text("{}\n")
     before = {p.name: p.read_text() for p in out.iterdir()}
     capsys.readouterr()
-    assert main(["render", str(QUICKSTART), "-o", str(out), "--check"]) == 1
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out), "--check"]) == 1
     err = capsys.readouterr().err
     assert "changed: mesh-demo_virtualservice_web.yaml" in err
     assert "stale: mesh-demo_service_ghost.yaml" in err
@@ -110,18 +110,18 @@ def test_check_reports_drift_and_writes_nothing(tmp_path: Path, capsys: pytest.C
 
 def test_a_failed_render_leaves_the_previous_output_untouched(tmp_path: Path) -> None:
     out = tmp_path / "rendered"
-    assert main(["render", str(QUICKSTART), "-o", str(out)]) == 0
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
     before = {p.name: p.read_text() for p in out.iterdir()}
     data = quickstart()
     data["spec"]["services"][0]["routes"][0]["split"]["v2"] = 50
-    assert main(["render", str(write_spec(tmp_path, data)), "-o", str(out)]) == 2
+    assert main(["render", "--spec", str(write_spec(tmp_path, data)), "-o", str(out)]) == 2
     assert {p.name: p.read_text() for p in out.iterdir()} == before
 
 
 def test_a_write_that_fails_midway_leaves_the_previous_output(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "rendered"
-    assert main(["render", str(QUICKSTART), "-o", str(out)]) == 0
+    assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
     before = {p.name: p.read_text() for p in out.iterdir()}
     files = output.render_files([])
     calls = {"n": 0}
@@ -141,7 +141,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_output(tmp_path: Path,
 
 
 def test_check_without_output_directory_is_a_usage_error() -> None:
-    result = meshc("render", str(QUICKSTART), "--check")
+    result = meshc("render", "--spec", str(QUICKSTART), "--check")
     assert result.returncode == 2
     assert "-o DIR" in result.stderr
 
@@ -157,7 +157,7 @@ def test_schema_is_a_valid_json_schema_that_accepts_every_example() -> None:
 
 
 def test_spec_from_stdin(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "meshc.compiler.cli", "render", "-"],
+    result = subprocess.run([sys.executable, "-m", "meshc", "render", "--spec", "-"],
                             input=QUICKSTART.read_text(), capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "meshc.io/source: <stdin>#spec.namespaces[0]" in result.stdout

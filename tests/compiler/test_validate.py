@@ -155,14 +155,14 @@ def test_missing_file_is_reported_by_name(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshc.compiler.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "meshc", *args], cwd=cwd,
                           capture_output=True, text=True, check=False)
 
 
 def test_the_cli_exits_2_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, quickstart_with("{v1: 90, v2: 10}", "{v1: 90, v2: 5}")
                       .replace("retries:", "retires:"))
-    result = run_cli("render", "mesh.yaml", cwd=tmp_path)
+    result = run_cli("render", "--spec", "mesh.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -176,7 +176,7 @@ def test_the_cli_exits_2_with_every_problem_and_no_traceback(tmp_path: Path) -> 
 def test_the_cli_never_shows_a_traceback(tmp_path: Path, content: str | None) -> None:
     if content is not None:
         (tmp_path / "mesh.yaml").write_bytes(content.encode("latin-1"))
-    for command in (["render", "mesh.yaml"], ["validate", "mesh.yaml"]):
+    for command in (["render", "--spec", "mesh.yaml"], ["validate", "--spec", "mesh.yaml"]):
         result = run_cli(*command, cwd=tmp_path)
         assert result.returncode == 2
         assert "Traceback" not in result.stderr

@@ -43,7 +43,7 @@ def meshc_render_istio(name: str) -> str:
     """What `meshc render examples/<name>/mesh.yaml --provider istio` prints."""
     spec = (EXAMPLES / name / "mesh.yaml").relative_to(REPO)
     result = subprocess.run(
-        [sys.executable, "-m", "meshc.compiler.cli", "render", str(spec), "--provider", "istio"],
+        [sys.executable, "-m", "meshc", "render", "--spec", str(spec), "--provider", "istio"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -113,7 +113,7 @@ def serve_command(spec: Path, certs: Certs, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "meshc.compiler.cli",
+        "meshc",
         "webhook",
         "serve",
         "--spec",

@@ -38,7 +38,7 @@ def write_spec(path: Path, services: int, name: str) -> Path:
 
 
 def command(spec: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "meshc.compiler.cli", "render", str(spec), "-o", str(out)]
+    return [sys.executable, "-m", "meshc", "render", "--spec", str(spec), "-o", str(out)]
 
 
 def render(spec: Path, out: Path) -> subprocess.Popen[bytes]:

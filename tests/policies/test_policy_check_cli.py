@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meshc.compiler.cli import main
+from meshc.cli import main
 from meshc.policies.report import FORMATS, Finding
 from meshc.policies.violations import Violation, format_message
 from support.paths import EXAMPLES, REPO
@@ -190,7 +190,7 @@ EXAMPLE_SPECS = sorted(EXAMPLES.glob("*/mesh.yaml"))
 def test_the_rendered_output_of_every_example_passes(spec: Path) -> None:
     meshc = str(REPO / ".venv" / "bin" / "meshc")
     rendered = subprocess.run(
-        [meshc, "render", str(spec)], capture_output=True, text=True, check=True
+        [meshc, "render", "--spec", str(spec)], capture_output=True, text=True, check=True
     ).stdout
     assert "kind:" in rendered
     checked = subprocess.run(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meshc.compiler.cli import main
+from meshc.cli import main
 from meshc.policies.manifests import load_manifests
 from support.policy_samples import sample_files, spec_for
 

@@ -56,6 +56,6 @@ def render_example(name: str, target: Target, *, allow_lossy: bool | None = None
     """
     if allow_lossy is None:
         allow_lossy = (name, target.provider, target.routing) in NEEDS_ALLOW_LOSSY
-    options = RenderOptions(linkerd_routing=target.routing, allow_lossy=allow_lossy)
+    options = RenderOptions.of(linkerd_routing=target.routing, allow_lossy=allow_lossy)
     objects: list[dict[str, Any]] = render(example_mesh(name), options, target.provider)[0]
     return objects

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from meshc.compiler.cli import main as meshc
+from meshc.cli import main as meshc
 from support.paths import EXAMPLES
 
 QUICKSTART = EXAMPLES / "quickstart" / "mesh.yaml"
@@ -51,7 +51,7 @@ def generate_certs(out: Path) -> Certs:
             "meshc-webhook",
             "--namespace",
             "meshc-system",
-            "--out",
+            "--output",
             str(out),
             "--extra-san",
             "127.0.0.1",
@@ -89,7 +89,7 @@ class WebhookServer:
         cmd = [
             sys.executable,
             "-m",
-            "meshc.compiler.cli",
+            "meshc",
             "webhook",
             "serve",
             "--spec",

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from meshc.compiler.cli import main as meshc
+from meshc.cli import main as meshc
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def generated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path,
             "meshc-webhook",
             "--namespace",
             "meshc-system",
-            "--out",
+            "--output",
             str(tmp_path / "tls"),
             "--extra-san",
             "127.0.0.1",
@@ -82,7 +82,7 @@ def test_it_prints_the_ca_bundle_for_the_webhook_configuration(generated: tuple[
 
 
 def test_regenerating_replaces_every_file_and_leaves_no_temporaries(tmp_path: Path) -> None:
-    args = ["certs", "generate", "--service", "s", "--namespace", "n", "--out", str(tmp_path)]
+    args = ["certs", "generate", "--service", "s", "--namespace", "n", "--output", str(tmp_path)]
     assert meshc(args) == 0
     first = (tmp_path / "tls.crt").read_bytes()
     assert meshc(args) == 0
@@ -96,7 +96,7 @@ def test_an_unwritable_destination_is_a_usage_error(
     blocker = tmp_path / "file"
     blocker.write_text("")
     code = meshc(
-        ["certs", "generate", "--service", "s", "--namespace", "n", "--out", str(blocker / "x")]
+        ["certs", "generate", "--service", "s", "--namespace", "n", "--output", str(blocker / "x")]
     )
     assert code == 2
     assert "cannot write to" in capsys.readouterr().err
@@ -108,7 +108,7 @@ def test_an_unwritable_destination_is_a_usage_error(
         (["--service", "Web Hook"], "--service 'Web Hook' is not a DNS-1123 label"),
         (["--namespace", "meshc_system"], "--namespace 'meshc_system' is not a DNS-1123 label"),
         (["--extra-san", "not a name!"], "--extra-san 'not a name!' is neither an IP address"),
-        (["--days", "0"], "--days must be at least 1, got 0"),
+        (["--days", "0"], "argument --days: must be at least 1, got 0"),
     ],
 )
 def test_names_a_certificate_cannot_carry_are_usage_errors(
@@ -117,7 +117,7 @@ def test_names_a_certificate_cannot_carry_are_usage_errors(
     base = {"--service": "meshc-webhook", "--namespace": "meshc-system"}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
-    argv = ["certs", "generate", "--out", str(tmp_path / "tls")]
+    argv = ["certs", "generate", "--output", str(tmp_path / "tls")]
     for flag, value in base.items():
         argv += [flag, value]
     assert meshc(argv) == 2

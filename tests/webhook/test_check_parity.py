@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from meshc.compiler.cli import main as meshc
+from meshc.cli import main as meshc
 from meshc.policies.manifests import load_manifests
 from meshc.policies.review import admission_review
 from meshc.webhook.decision import fit_warnings

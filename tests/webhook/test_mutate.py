@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import jsonpatch
 
-from meshc.compiler.markers import namespace_markers
+from meshc.providers import get as provider_profile
 from meshc.webhook.mutate import namespace_patch, with_markers
 from support.api_server import namespace, review, workload
 
-ISTIO = namespace_markers("istio", "STRICT")
-LINKERD = namespace_markers("linkerd", "STRICT")
+ISTIO = provider_profile("istio").namespace_markers("STRICT")
+LINKERD = provider_profile("linkerd").namespace_markers("STRICT")
 MESHED = frozenset({"mesh-demo"})
 
 

@@ -5,12 +5,12 @@
 set -uo pipefail
 
 # shellcheck disable=SC2086 # RENDER_ARGS is a list of options
-report="$(meshc render "$SPEC" -o "$OUTPUT" --check ${RENDER_ARGS:-} 2>&1)"
+report="$(meshc render --spec "$SPEC" -o "$OUTPUT" --check ${RENDER_ARGS:-} 2>&1)"
 status=$?
 printf '%s\n' "$report"
 [ "$status" -eq 1 ] || exit "$status"
 
-command="meshc render $SPEC -o $OUTPUT${RENDER_ARGS:+ $RENDER_ARGS}"
+command="meshc render --spec $SPEC -o $OUTPUT${RENDER_ARGS:+ $RENDER_ARGS}"
 pattern='^(.+): (changed|missing|stale): ([^ ]+)'
 while IFS= read -r line; do
     if [[ $line =~ $pattern ]]; then

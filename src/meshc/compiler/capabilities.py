@@ -1,20 +1,18 @@
 """The capability matrix: how exactly each target expresses each spec feature.
 
-This table is the contract behind "lossless or loud": a target may only
-approximate or drop a feature that is listed here as such, and must report it
-through :meth:`meshc.compiler.targets.Report.lossy` when a spec uses it.
-``meshc capabilities`` prints the matrix for the docs.
+The features are the spec's; each provider profile holds its own column
+(``Profile.capabilities``). This is the contract behind "lossless or loud": a
+target may only approximate or drop a feature its column lists as such, and
+must report it through :meth:`meshc.compiler.targets.Report.lossy` when a spec
+uses it. ``meshc capabilities`` prints the matrix for the docs.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from meshc import providers
+from meshc.providers import Capability, Support
 
-
-class Support(Enum):
-    EXACT = "exact"
-    APPROX = "approximated"
-    UNSUPPORTED = "unsupported"
+__all__ = ["FEATURES", "FIELDS", "NOT_TARGET_FIELDS", "Support", "columns", "note", "support"]
 
 
 # feature id -> what it is. Ids follow the spec's field paths.
@@ -56,104 +54,24 @@ FEATURES: dict[str, str] = {
     "durations.subMillisecond": "durations with a fraction of a millisecond",
 }
 
-_A, _U = Support.APPROX, Support.UNSUPPORTED
-_NOT_RENDERED = "; not rendered"
-_SP_IGNORES_ACCRUAL = (
-    "Linkerd ignores failure-accrual annotations on a Service that has a ServiceProfile, and smi "
-    "mode has one for every service with routes (linkerd-smi writes the split into it) or with "
-    "retries or a timeout; rendered only for services with neither"
-)
-
-# Both Linkerd routing modes (see docs/linkerd.md for the reasoning behind each entry).
-_LINKERD: dict[str, tuple[Support, str]] = {
-    "services.retries.retryOn.transport": (
-        _U, "Linkerd retries on HTTP response statuses only" + _NOT_RENDERED),
-    "services.connectionPool.maxConnections": (
-        _U, "Linkerd has no per-service connection limit" + _NOT_RENDERED),
-    "services.connectionPool.http1MaxPendingRequests": (
-        _U, "Linkerd has no per-service limit on queued requests" + _NOT_RENDERED),
-    "services.connectionPool.http2MaxRequests": (
-        _U, "Linkerd has no limit on concurrent requests (HTTPLocalRateLimitPolicy limits the "
-        "request rate, which is not the same)" + _NOT_RENDERED),
-    "services.connectionPool.maxRequestsPerConnection": (
-        _A, "Linkerd balances each request, not each connection, across endpoints over reused "
-        "proxy-to-proxy connections, which is what the cap is for" + _NOT_RENDERED),
-    "services.outlierDetection.interval": (
-        _A, "Linkerd has no ejection sweep: an endpoint trips as soon as the consecutive "
-        "failures happen" + _NOT_RENDERED),
-    "services.outlierDetection.baseEjectionTime": (
-        _A, ("rendered as balancer.linkerd.io/failure-accrual-consecutive-min-penalty; later "
-        "probes back off exponentially up to the max-penalty (default 1m) instead of ejecting "
-        "for baseEjectionTime times the number of ejections")),
-    "services.outlierDetection.maxEjectionPercent": (
-        _U, "Linkerd has no cap on unavailable endpoints: all endpoints may trip at once"
-        + _NOT_RENDERED),
-    "durations.subMillisecond": (
-        _A, ("Linkerd's duration annotations take a whole number of ms, s, m or h; rounded to "
-        "the nearest millisecond")),
-}
-_LINKERD_GATEWAY_API: dict[str, tuple[Support, str]] = {
-    "services.routes.name": (
-        _A, "Linkerd's bundled Gateway API (v1.1.1) has no rule names; the name only labels "
-        "the route" + _NOT_RENDERED),
-    "services.routes.order": (
-        _A, ("Gateway API ranks HTTPRoute rules by match specificity (exact path, longest path, "
-        "most headers) before list order; rules are rendered in spec order, so overlapping "
-        "matches may resolve to another route")),
-}
-_NO_MATCH_IN_SPLIT = (
-    "TrafficSplit cannot match requests; only the default route's split is rendered and "
-    "requests this route would take follow it"
-)
-_LINKERD_SMI: dict[str, tuple[Support, str]] = {
-    "services.routes.name": (
-        _A, "a TrafficSplit has no routes to name; the name only labels the route" + _NOT_RENDERED),
-    "services.routes.match.headers": (_U, _NO_MATCH_IN_SPLIT),
-    "services.routes.match.headers.regex": (_U, _NO_MATCH_IN_SPLIT),
-    "services.routes.match.path": (_U, _NO_MATCH_IN_SPLIT),
-    "services.routes.match.path.regex": (_U, _NO_MATCH_IN_SPLIT),
-    "services.retries.attempts": (
-        _A, ("ServiceProfile retries are budget-based: rendered isRetryable on a catch-all "
-        "route and retryBudget.retryRatio N (retries add at most N times the request volume; "
-        "minRetriesPerSecond 10, ttl 10s), so one request may be retried more or fewer times")),
-    "services.retries.perTryTimeout": (
-        _U, "ServiceProfile has no per-try timeout, only a route timeout for all tries"
-        + _NOT_RENDERED),
-    "services.retries.retryOn": (
-        _A, ("a retryable ServiceProfile route retries the responses its responseClasses mark "
-        "as failures, and every 5xx is one: gateway-error widens to 5xx, and retriable-4xx "
-        "marks 409 a failure, which lowers the success rate too")),
-    "services.outlierDetection.consecutive5xxErrors": (_U, _SP_IGNORES_ACCRUAL),
-    "services.outlierDetection.baseEjectionTime": (_U, _SP_IGNORES_ACCRUAL),
-}
-
-# (target, routing mode) -> feature -> (support, what is rendered instead).
-# Features absent from a column are exact.
-MATRIX: dict[tuple[str, str], dict[str, tuple[Support, str]]] = {
-    ("istio", "default"): {
-        "services.allow.ports.namedTargetPort": (
-            Support.UNSUPPORTED,
-            ("AuthorizationPolicy ports are workload port numbers; a named targetPort has no "
-            "number until pods exist, so the rule would match nothing"),
-        ),
-    },
-    ("linkerd", "gateway-api"): {**_LINKERD, **_LINKERD_GATEWAY_API},
-    ("linkerd", "smi"): {**_LINKERD, **_LINKERD_SMI},
-}
-
-
 def support(target: str, mode: str, feature: str) -> Support:
-    if feature not in FEATURES:
-        raise KeyError(f"unknown feature {feature!r}: add it to FEATURES")
-    return MATRIX.get((target, mode), {}).get(feature, (Support.EXACT, ""))[0]
-
-
-def columns() -> list[tuple[str, str]]:
-    return list(MATRIX)
+    return _cell(target, mode, feature)[0]
 
 
 def note(target: str, mode: str, feature: str) -> str:
-    return MATRIX.get((target, mode), {}).get(feature, (Support.EXACT, ""))[1]
+    return _cell(target, mode, feature)[1]
+
+
+def columns() -> list[tuple[str, str]]:
+    """(target, routing mode) of every column, from the provider profiles."""
+    return [(p.name, mode) for p in providers.all_profiles() for mode in p.routing_modes()]
+
+
+def _cell(target: str, mode: str, feature: str) -> Capability:
+    if feature not in FEATURES:
+        raise KeyError(f"unknown feature {feature!r}: add it to FEATURES")
+    column = providers.get(target).capabilities.get(mode, {})
+    return column.get(feature, (Support.EXACT, ""))
 
 
 # Every field of the spec schema (list indexes dropped, map keys as `*`) and the feature it

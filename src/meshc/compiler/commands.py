@@ -6,7 +6,12 @@ import argparse
 import gc
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from meshc import providers
+from meshc.exitcodes import ExitCode, UsageError
 
 from .errors import Problem, SpecError
 from .loader import load_mesh
@@ -15,21 +20,33 @@ from .objects import Obj
 from .targets import RenderOptions
 from .targets import render as render_mesh
 
-EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
-
-
-def _fail(problems: list[Problem]) -> int:
-    for problem in problems:
-        print(problem.format(), file=sys.stderr)
-    return EXIT_USAGE
-
 
 def options_from_args(args: argparse.Namespace) -> RenderOptions:
-    return RenderOptions(
-        linkerd_routing=args.linkerd_routing or "gateway-api",
-        istio_api=args.istio_api or "v1",
-        allow_lossy=args.allow_lossy,
-    )
+    choices = {}
+    for profile in providers.all_profiles():
+        for option in profile.render_options:
+            key = f"{profile.name}-{option.name}"
+            value = getattr(args, key.replace("-", "_"), None)
+            if value is not None:
+                choices[key] = value
+    return RenderOptions(choices=choices, allow_lossy=args.allow_lossy)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off for the block, and back as it was after it.
+
+    A render builds large acyclic trees: the collector only rescans them,
+    which makes a 2,000-service spec load 3x slower and grow worse than
+    linearly. Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_at(spec: str, ref: str | None) -> Mesh:
@@ -43,31 +60,23 @@ def load_at(spec: str, ref: str | None) -> Mesh:
 
 def compile_spec(args: argparse.Namespace) -> list[Obj]:
     """Load, validate and render; warnings go to stderr, errors raise SpecError."""
-    # A render builds large acyclic trees and exits: the cyclic collector
-    # only rescans them, which makes a 2,000-service spec load 3x slower and
-    # grow worse than linearly. Reference counting still frees everything.
-    gc.disable()
-    mesh = load_at(args.spec, getattr(args, "ref", None))
-    objects, report = render_mesh(mesh, options_from_args(args), args.provider)
+    with _no_cyclic_gc():
+        mesh = load_at(args.spec, getattr(args, "ref", None))
+        objects, report = render_mesh(mesh, options_from_args(args), args.provider)
     for warning in report.warnings:
         print(warning.format(), file=sys.stderr)
     return objects
 
 
-def render(args: argparse.Namespace) -> int:
+def render(args: argparse.Namespace) -> ExitCode:
     if args.check and not args.output:
-        print("meshc render: --check compares against a directory; give it with -o DIR",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        objects = compile_spec(args)
-    except SpecError as exc:
-        return _fail(exc.problems)
+        raise UsageError("--check compares against a directory; give it with -o DIR")
+    objects = compile_spec(args)
     from .serialize import dump_all
 
     if not args.output:
         sys.stdout.write(dump_all(objects))
-        return EXIT_OK
+        return ExitCode.OK
     from .output import diff_dir, render_files, write_dir
 
     files = render_files(objects)
@@ -77,38 +86,39 @@ def render(args: argparse.Namespace) -> int:
         for line in drift:
             print(f"{directory}: {line}", file=sys.stderr)
         if drift:
-            print(f"{directory} is out of date: run `meshc render {args.spec} -o {directory}`",
-                  file=sys.stderr)
-        return EXIT_DRIFT if drift else EXIT_OK
+            print(f"{directory} is out of date: run `meshc render --spec {args.spec} "
+                  f"-o {directory}`", file=sys.stderr)
+        return ExitCode.FINDINGS if drift else ExitCode.OK
     try:
         changed = write_dir(files, directory)
     except OSError as exc:
-        print(f"meshc render: cannot write {directory}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"cannot write {directory}: {exc.strerror or exc}") from None
     print(f"{directory}: {len(objects)} objects{'' if changed else ', unchanged'}", file=sys.stderr)
     # A new rendered file is untracked, so pre-commit's own "files were
     # modified" check cannot see it: the exit code has to.
-    return EXIT_DRIFT if changed and args.exit_code else EXIT_OK
+    return ExitCode.FINDINGS if changed and args.exit_code else ExitCode.OK
 
 
-def validate(args: argparse.Namespace) -> int:
+def validate(args: argparse.Namespace) -> ExitCode:
     problems: list[Problem] = []
     for spec in args.specs:
         try:
             load_mesh(spec)
         except SpecError as exc:
             problems += exc.problems
-    return _fail(problems) if problems else EXIT_OK
+    if problems:
+        raise SpecError(problems)
+    return ExitCode.OK
 
 
-def schema(args: argparse.Namespace) -> int:
+def schema(args: argparse.Namespace) -> ExitCode:
     from .schema import MESH_SCHEMA
 
     print(json.dumps(MESH_SCHEMA, indent=2, ensure_ascii=False))
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def capabilities(args: argparse.Namespace) -> int:
+def capabilities(args: argparse.Namespace) -> ExitCode:
     from .capabilities import FEATURES, columns, note, support
 
     cols = columns()
@@ -118,7 +128,7 @@ def capabilities(args: argparse.Namespace) -> int:
             for feature in FEATURES
         }
         print(json.dumps(table, indent=2))
-        return EXIT_OK
+        return ExitCode.OK
     print("| feature | " + " | ".join(f"{t} ({m})" for t, m in cols) + " |")
     print("|---|" + "---|" * len(cols))
     for feature, what in FEATURES.items():
@@ -128,4 +138,4 @@ def capabilities(args: argparse.Namespace) -> int:
             detail = note(t, m, feature)
             cells.append(f"{level}: {detail}" if detail else level)
         print(f"| `{feature}` ({what}) | " + " | ".join(cells) + " |")
-    return EXIT_OK
+    return ExitCode.OK

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .markers import namespace_markers
+from meshc import providers
+
 from .model import Mesh, Service
 from .objects import Obj, metadata, new_object
 
@@ -12,7 +13,7 @@ from .objects import Obj, metadata, new_object
 def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
     """The meshed Namespaces, marked for ``provider`` (default: spec.provider; a target
     rendered through --provider passes its own name)."""
-    markers = namespace_markers(provider or mesh.provider, mesh.mtls)
+    markers = providers.get(provider or mesh.provider).namespace_markers(mesh.mtls)
     return [
         new_object(
             "v1",

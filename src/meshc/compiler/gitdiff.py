@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from meshc.exitcodes import ExitCode, UsageError
+
 from .commands import options_from_args
 from .errors import SpecError
 from .gitsource import GitSourceError, open_repo, read_blob, resolve
@@ -19,8 +21,6 @@ from .loader import load_mesh
 from .objdiff import diff_objects
 from .objects import SOURCE_ANNOTATION, Obj
 from .targets import RenderOptions, render
-
-EXIT_SAME, EXIT_DIFFERENT, EXIT_USAGE = 0, 1, 2
 
 
 def render_at(text: str, spec: str, ref: str, options: RenderOptions,
@@ -42,7 +42,7 @@ def _drop_ref(obj: Obj, cited: str, spec: str) -> None:
         annotations[SOURCE_ANNOTATION] = spec + value[len(cited):]
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     spec = Path(args.spec).as_posix()
     options = options_from_args(args)
     texts: dict[str, str | None] = {}
@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
             for ref in (args.base, args.head):
                 texts[ref] = read_blob(resolve(repo, ref), spec)
     except GitSourceError as exc:
-        return _fail(str(exc))
+        raise UsageError(str(exc)) from None
     if all(text is None for text in texts.values()):
-        return _fail(f"{spec} exists at neither {args.base} nor {args.head} "
-                     "(--spec is a path from the repository root)")
+        raise UsageError(f"{spec} exists at neither {args.base} nor {args.head} "
+                         "(--spec is a path from the repository root)")
     rendered: dict[str, list[Obj]] = {}
     for ref, text in texts.items():
         if text is None:
@@ -66,14 +66,9 @@ def run(args: argparse.Namespace) -> int:
             rendered[ref] = render_at(text, spec, ref, options, args.provider)
         except SpecError as exc:
             print(exc.format(), file=sys.stderr)
-            return _fail(f"the spec at {ref} does not render")
+            raise UsageError(f"the spec at {ref} does not render") from None
     result = diff_objects(rendered[args.base], rendered[args.head])
     print(f"{spec} {args.base}..{args.head}: {result.summary()}")
     for line in result.lines():
         print(line)
-    return EXIT_DIFFERENT if result else EXIT_SAME
-
-
-def _fail(message: str) -> int:
-    print(f"meshc diff: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.FINDINGS if result else ExitCode.OK

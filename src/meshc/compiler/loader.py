@@ -7,10 +7,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from meshc import providers
+
 from .errors import Problem, SpecError
 from .model import (
-    DEFAULT_EXEMPT_NAMESPACES,
-    DEFAULT_PROXY_IMAGES,
+    DEFAULT_MTLS,
+    DEFAULT_TRUST_DOMAIN,
     DEFAULT_WEBHOOK_NAMESPACE,
     Admission,
     AllowRule,
@@ -26,6 +28,7 @@ from .model import (
     Service,
     StringMatch,
     Version,
+    default_allowed_namespaces,
 )
 from .schema import POLICY_IDS
 from .validate import validate_document
@@ -153,13 +156,13 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
     meshed = tuple(ns.name for ns in namespaces)
     adm = spec.get("admission") or {}
     webhook_ns = adm.get("webhookNamespace", DEFAULT_WEBHOOK_NAMESPACE)
-    exempt = tuple(adm.get("exemptNamespaces", DEFAULT_EXEMPT_NAMESPACES))
+    exempt = tuple(adm.get("exemptNamespaces", providers.default_exempt_namespaces()))
     if webhook_ns not in exempt:
         exempt += (webhook_ns,)
-    images = dict(DEFAULT_PROXY_IMAGES)
+    images = {p.name: p.proxy_images for p in providers.all_profiles()}
     images.update({k: tuple(v) for k, v in (adm.get("proxyImages") or {}).items()})
     admission = Admission(
-        allowed_namespaces=tuple(adm.get("allowedNamespaces", meshed)),
+        allowed_namespaces=tuple(adm.get("allowedNamespaces", default_allowed_namespaces(meshed))),
         exempt_namespaces=exempt,
         webhook_namespace=webhook_ns,
         policies=MappingProxyType({pid: (adm.get("policies") or {}).get(pid, "enforce") for pid in POLICY_IDS}),
@@ -172,11 +175,11 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
     return Mesh(
         name=data["metadata"]["name"],
         provider=spec["provider"],
-        mtls=spec.get("mtls", "STRICT"),
+        mtls=spec.get("mtls", DEFAULT_MTLS),
         namespaces=namespaces,
         admission=admission,
         services=tuple(_service(f"spec.services[{i}]", s) for i, s in enumerate(spec.get("services") or ())),
         source=source,
-        trust_domain=spec.get("trustDomain", "cluster.local"),
+        trust_domain=spec.get("trustDomain", DEFAULT_TRUST_DOMAIN),
         positions=positions,
     )

@@ -6,27 +6,21 @@ annotate objects with their source and diagnostics can point back to a line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from .yamlpos import Positions
 
-DEFAULT_EXEMPT_NAMESPACES = (
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "istio-system",
-    "linkerd",
-    "linkerd-viz",
-)
+# The spec's defaults, named once. The exempt namespaces and proxy images
+# default to what the provider profiles say (meshc.providers).
 DEFAULT_WEBHOOK_NAMESPACE = "meshc-system"
-DEFAULT_PROXY_IMAGES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "istio": ("docker.io/istio/proxyv2", "gcr.io/istio-release/proxyv2", "istio/proxyv2"),
-        "linkerd": ("cr.l5d.io/linkerd/proxy", "cr.l5d.io/linkerd/proxy-init"),
-    }
-)
+DEFAULT_TRUST_DOMAIN = "cluster.local"
+DEFAULT_MTLS = "STRICT"
+
+
+def default_allowed_namespaces(meshed: Iterable[str]) -> tuple[str, ...]:
+    """spec.admission.allowedNamespaces when the spec leaves it out: the meshed namespaces."""
+    return tuple(meshed)
 
 
 @dataclass(frozen=True)
@@ -143,7 +137,8 @@ class Admission:
     webhook_namespace: str = DEFAULT_WEBHOOK_NAMESPACE
     policies: Mapping[str, str] = field(default_factory=dict)  # policy id -> mode
     exemptions: tuple[Exemption, ...] = ()
-    proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROXY_IMAGES)
+    # provider -> image repositories of its own containers
+    proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,7 +150,7 @@ class Mesh:
     admission: Admission
     services: tuple[Service, ...]
     source: str  # the spec file as named on the command line (or in git)
-    trust_domain: str = "cluster.local"
+    trust_domain: str = DEFAULT_TRUST_DOMAIN
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

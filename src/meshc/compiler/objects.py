@@ -2,12 +2,18 @@
 
 Renderers build objects only through :func:`metadata`, so the managed-by
 label, the source annotation and the Argo CD sync wave are set in one place.
+The wave of each kind comes from the provider profiles (namespaces first,
+then what workloads and policies refer to, then routing); a kind no profile
+declares is an error, not a guess. ``kubectl apply -f`` follows the same
+order through document order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from meshc.providers import kind_wave
 
 from .model import Mesh
 
@@ -17,28 +23,7 @@ MESH_LABEL = "meshc.io/mesh"
 SOURCE_ANNOTATION = "meshc.io/source"
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 
-# Apply order: namespaces, then workload-facing objects and security policy,
-# then routing that refers to them. Argo CD follows the same order through
-# sync waves; `kubectl apply -f` follows it through document order.
-_KIND_ORDER: dict[str, int] = {
-    "Namespace": 0,
-    "Service": 1,
-    "PeerAuthentication": 1,
-    "Server": 1,
-    "MeshTLSAuthentication": 1,
-    "AuthorizationPolicy": 1,
-    "DestinationRule": 2,
-    "ServiceProfile": 2,
-    "VirtualService": 2,
-    "TrafficSplit": 2,
-    "HTTPRoute": 2,
-}
-
 Obj = dict[str, Any]
-
-
-def kind_wave(kind: str) -> int:
-    return _KIND_ORDER.get(kind, 3)
 
 
 def metadata(

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshc import providers
+
+from .durations import DURATION
+from .model import DEFAULT_TRUST_DOMAIN, DEFAULT_WEBHOOK_NAMESPACE
+
 API_VERSION = "meshc.io/v1alpha1"
 KIND = "Mesh"
-PROVIDERS = ("istio", "linkerd")
 MTLS_MODES = ("STRICT", "PERMISSIVE")
 POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces")
 POLICY_MODES = ("enforce", "warn", "audit")
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# Go's time.ParseDuration syntax, as Istio and Linkerd accept it (no sign, at least one unit).
-DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
 # Label keys: optional DNS-subdomain prefix, then a name segment.
 LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
@@ -215,10 +217,11 @@ _ADMISSION = _obj(
     {
         "allowedNamespaces": _names("namespaces where mesh workloads and configuration may live "
                                     "(default: spec.namespaces)"),
-        "exemptNamespaces": _names("namespaces the webhook never judges (default: kube-system, "
-                                   "kube-public, kube-node-lease, istio-system, linkerd, "
-                                   "linkerd-viz, and webhookNamespace)"),
-        "webhookNamespace": _name("the namespace the webhook runs in (default meshc-system)"),
+        "exemptNamespaces": _names("namespaces the webhook never judges (default: "
+                                   + ", ".join(providers.default_exempt_namespaces())
+                                   + ", and webhookNamespace)"),
+        "webhookNamespace": _name(f"the namespace the webhook runs in (default "
+                                  f"{DEFAULT_WEBHOOK_NAMESPACE})"),
         "policies": {
             "type": "object",
             "additionalProperties": False,
@@ -243,7 +246,7 @@ _ADMISSION = _obj(
             ),
         },
         "proxyImages": _obj(
-            {p: {"type": "array", "items": {"type": "string", "minLength": 1}} for p in PROVIDERS},
+            {p: {"type": "array", "items": {"type": "string", "minLength": 1}} for p in providers.names()},
             description="image repositories recognised as the mesh's own proxy and init containers",
         ),
     },
@@ -263,9 +266,9 @@ MESH_SCHEMA: dict[str, Any] = {
             ),
             "spec": _obj(
                 {
-                    "provider": {"enum": list(PROVIDERS), "description": "the target mesh"},
+                    "provider": {"enum": list(providers.names()), "description": "the target mesh"},
                     "mtls": {"enum": list(MTLS_MODES), "description": "mTLS mode (default STRICT)"},
-                    "trustDomain": _str("SPIFFE trust domain (default cluster.local)"),
+                    "trustDomain": _str(f"SPIFFE trust domain (default {DEFAULT_TRUST_DOMAIN})"),
                     "namespaces": {
                         "type": "array",
                         "minItems": 1,

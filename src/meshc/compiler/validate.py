@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from .durations import DURATION, duration_seconds
 from .errors import Problem, join_path
-from .schema import DNS1123_LABEL, DURATION, MESH_SCHEMA
+from .model import default_allowed_namespaces
+from .schema import DNS1123_LABEL, MESH_SCHEMA
 from .yamlpos import Positions
 
 if TYPE_CHECKING:
@@ -41,7 +43,6 @@ def _schema_errors(data: Any) -> list[ValidationError]:
         from jsonschema import Draft202012Validator
 
         return list(Draft202012Validator(MESH_SCHEMA).iter_errors(data))
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PATTERN_HINTS = {
     DNS1123_LABEL: "is not a DNS-1123 label (lowercase letters, digits and '-', starting and "
     "ending with a letter or digit)",
@@ -55,12 +56,6 @@ _TYPE_NAMES = {
     "number": "a number",
     "boolean": "true or false",
 }
-
-
-def duration_seconds(text: str) -> float:
-    return sum(
-        float(n) * _DURATION_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", text)
-    )
 
 
 def _path(parts: Any) -> str:
@@ -265,7 +260,8 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
                          if isinstance(ns.get("name"), str)]
     raw_admission = spec.get("admission")
     admission: dict[str, Any] = raw_admission if isinstance(raw_admission, dict) else {}
-    allowed = _strings(admission.get("allowedNamespaces")) if "allowedNamespaces" in admission else meshed
+    allowed = (_strings(admission.get("allowedNamespaces")) if "allowedNamespaces" in admission
+               else list(default_allowed_namespaces(meshed)))
     exempt = set(_strings(admission.get("exemptNamespaces")))
     for i, ns in _items(spec.get("namespaces")):
         if ns.get("name") in exempt:

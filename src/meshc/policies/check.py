@@ -12,36 +12,31 @@ import argparse
 import sys
 from typing import Any
 
+from meshc.exitcodes import ExitCode, UsageError
+
 from .engine import EngineError, PolicyEngine, create_engine
 from .manifests import Manifest, ManifestError, load_manifests
 from .report import FORMATS, Finding
 from .review import admission_review
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
 
-
-def run(args: argparse.Namespace) -> int:
-    from meshc.compiler.errors import SpecError
+def run(args: argparse.Namespace) -> ExitCode:
     from meshc.compiler.loader import load_mesh
 
     from .data import policy_data
 
     try:
-        data = policy_data(load_mesh(args.spec))
-    except SpecError as exc:
-        return _fail(exc.format())
+        data = policy_data(load_mesh(args.spec))  # a SpecError reaches meshc.cli.main
     except (OSError, ValueError) as exc:
-        return _fail(f"{args.spec}: {exc}")
+        raise UsageError(f"{args.spec}: {exc}") from None
     try:
         manifests = load_manifests(args.paths)
         engine = create_engine(args.engine, data, opa_url=args.opa_url)
         findings = evaluate(engine, manifests, getattr(args, "operation", "CREATE"))
     except (ManifestError, EngineError, ValueError) as exc:
-        return _fail(str(exc))
+        raise UsageError(str(exc)) from None
     sys.stdout.write(FORMATS[args.format](findings))
-    return EXIT_FINDINGS if any(f.violation.mode == "enforce" for f in findings) else EXIT_OK
+    return ExitCode.FINDINGS if any(f.violation.mode == "enforce" for f in findings) else ExitCode.OK
 
 
 def evaluate(engine: PolicyEngine, manifests: list[Manifest], operation: Any) -> list[Finding]:
@@ -52,8 +47,3 @@ def evaluate(engine: PolicyEngine, manifests: list[Manifest], operation: Any) ->
         )
         findings.extend(Finding(m.file, m.line, v) for v in engine.evaluate(review))
     return findings
-
-
-def _fail(message: str) -> int:
-    print(f"meshc check: {message}", file=sys.stderr)
-    return EXIT_USAGE

@@ -16,6 +16,8 @@ from .projection import project
 from .violations import Mode, Violation
 
 EngineKind = Literal["embedded", "wasm", "opa"]
+# Every engine, by the name --engine takes.
+ENGINE_NAMES: tuple[EngineKind, ...] = ("wasm", "embedded", "opa")
 Review = Mapping[str, Any] | str | bytes
 
 

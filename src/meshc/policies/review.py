@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 Operation = Literal["CREATE", "UPDATE", "DELETE"]
+OPERATIONS: tuple[Operation, ...] = ("CREATE", "UPDATE", "DELETE")
 
 # Kinds without a namespace; everything else lands in "default" when the
 # manifest names none, as `kubectl apply` does without -n.

@@ -14,7 +14,6 @@ import datetime as dt
 import ipaddress
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-EXIT_OK = 0
-EXIT_USAGE = 2
+from meshc.compiler.schema import DNS1123_LABEL
+from meshc.exitcodes import ExitCode, UsageError
+
 # Back-dated so a node whose clock lags a little still accepts the certificate.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -153,14 +153,14 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
     write_atomic(out / "tls.crt", bundle.cert_pem)
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_LABEL = re.compile(DNS1123_LABEL)
 # A DNS name (labels of letters, digits and '-', a leading "*." allowed).
 _DNS_NAME = re.compile(r"^(\*\.)?([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
 
 
 def problems(args: argparse.Namespace) -> list[str]:
     """What is wrong with the arguments: names a certificate could not carry."""
-    found = [] if args.days >= 1 else [f"--days must be at least 1, got {args.days!r}"]
+    found = []
     for flag, value in (("--service", args.service), ("--namespace", args.namespace)):
         if not _DNS_LABEL.match(value) or len(value) > 63:
             found.append(f"{flag} {value!r} is not a DNS-1123 label, as Kubernetes names are")
@@ -170,18 +170,15 @@ def problems(args: argparse.Namespace) -> list[str]:
     return found
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     found = problems(args)
-    for problem in found:
-        print(f"meshc certs generate: {problem}", file=sys.stderr)
     if found:
-        return EXIT_USAGE
+        raise UsageError(*found)
     bundle = generate(args.service, args.namespace, list(args.extra_san), days=args.days)
-    out = Path(args.out)
+    out = Path(args.output)
     try:
         write_bundle(bundle, out)
     except OSError as exc:
-        print(f"meshc certs generate: cannot write to {str(out)!r}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"cannot write to {str(out)!r}: {exc}") from None
     print(bundle.ca_bundle)
-    return EXIT_OK
+    return ExitCode.OK

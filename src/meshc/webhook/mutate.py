@@ -13,17 +13,16 @@ from typing import Any
 
 import jsonpatch
 
+from meshc.providers import Markers
 from meshc.webhook.review import AdmissionRequest
-
-Markers = Mapping[str, Mapping[str, str]]  # {"labels": {...}, "annotations": {...}}
 
 
 def with_markers(obj: dict[str, Any], markers: Markers) -> dict[str, Any]:
     """A copy of ``obj`` whose metadata carries ``markers`` (added or overwritten)."""
     after = copy.deepcopy(obj)
     meta = after.setdefault("metadata", {})
-    for section in ("labels", "annotations"):
-        wanted = markers.get(section) or {}
+    wanted: Mapping[str, str]
+    for section, wanted in (("labels", markers["labels"]), ("annotations", markers["annotations"])):
         if not wanted:
             continue
         # `labels: null` is valid in a manifest; treat it as empty.

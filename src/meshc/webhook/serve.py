@@ -53,11 +53,10 @@ from granian._granian import SocketHolder
 from granian.log import logger
 from granian.server import mp
 
+from meshc.exitcodes import ExitCode, UsageError
 from meshc.webhook.certwatch import CertWatcher, FileWatcher
 from meshc.webhook.settings import MULTIPROC_ENV, SETTINGS_ENV, Settings
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 TARGET = "meshc.webhook.wsgi:create"
 # One Python thread per worker runs the app: evaluation is CPU-bound under the
 # GIL, so more threads only add contention (measured in bench/bench_webhook.py).
@@ -89,11 +88,6 @@ MPServer: Any = mp.MPServer
 log = logging.getLogger("meshc.webhook")
 
 
-def _fail(message: str) -> int:
-    print(f"meshc webhook serve: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def preflight(settings: Settings, cert: Path, key: Path, spec: bytes) -> str | None:
     """Refuse to start on a bad spec, policies or TLS pair, with the reason, before any worker forks."""
     from meshc.webhook.reload import config_problem
@@ -113,16 +107,10 @@ def preflight(settings: Settings, cert: Path, key: Path, spec: bytes) -> str | N
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
         return f"cannot use the certificate {str(cert)!r} with the key {str(key)!r}: {exc}"
-    if settings.max_body < 1:
-        return f"--max-body must be positive, got {settings.max_body!r}"
-    if settings.decision_timeout <= 0:
-        return f"--decision-timeout must be positive, got {settings.decision_timeout!r}"
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        return _fail(f"--workers must be at least 1, got {args.workers!r}")
+def run(args: argparse.Namespace) -> ExitCode:
     runtime = Path(tempfile.mkdtemp(prefix="meshc-webhook-"))
     spec = Path(args.spec).resolve()
     settings = Settings(
@@ -154,10 +142,10 @@ def run(args: argparse.Namespace) -> int:
             # Read once: what is validated is exactly what the workers get.
             text = spec.read_bytes()
         except OSError as exc:
-            return _fail(f"cannot read the spec {settings.spec!r}: {exc}")
+            raise UsageError(f"cannot read the spec {settings.spec!r}: {exc}") from None
         problem = preflight(settings, cert, key, text)
         if problem:
-            return _fail(problem)
+            raise UsageError(problem)
         return _serve(args, settings, cert, key, text, runtime)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
@@ -165,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(
     args: argparse.Namespace, settings: Settings, cert: Path, key: Path, spec: bytes, runtime: Path
-) -> int:
+) -> ExitCode:
     server = build_server(
         TARGET,
         host=args.host,
@@ -178,7 +166,7 @@ def _serve(
     )
     _watch_spec(server, settings, spec)
     server.serve()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _watch_spec(server: Any, settings: Settings, validated: bytes) -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
+from meshc.providers import Markers
 from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
-from meshc.webhook.mutate import Markers
 from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
 
 # Evaluations that may be stuck past their deadline at once, per engine that
@@ -30,7 +30,7 @@ JUDGE_THREADS = {"embedded": 4, "opa": 12}
 class State:
     engine: PolicyEngine | None
     meshed: frozenset[str] = frozenset()
-    markers: Markers = field(default_factory=dict)
+    markers: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
     metrics: Metrics = field(default_factory=Metrics)
@@ -73,8 +73,8 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     """
     # Imported here: the spec model and engines are heavy, and `meshc check`
     # imports this package's pure modules without them.
+    from meshc import providers
     from meshc.compiler.loader import load_mesh
-    from meshc.compiler.markers import namespace_markers
     from meshc.policies.data import policy_data
     from meshc.policies.engine import create_engine
 
@@ -93,7 +93,7 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     return State(
         engine=engine,
         meshed=frozenset(mesh.meshed_namespaces),
-        markers=namespace_markers(mesh.provider, mesh.mtls),
+        markers=providers.get(mesh.provider).namespace_markers(mesh.mtls),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,

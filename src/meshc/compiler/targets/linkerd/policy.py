@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import AllowRule, Mesh, Service
-from .objects import Obj, metadata, new_object
+from ...model import AllowRule, Mesh, Service
+from ...objects import Obj, metadata, new_object
 
 POLICY_API = "policy.linkerd.io"
 # v1beta3 is Linkerd 2.16's Server version (it added accessPolicy); older versions are deprecated.

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from .targets import Report
-from .validate import duration_seconds
+from ...durations import duration_seconds
+from .. import Report
 
 # Largest unit first: the shortest spelling that keeps the value whole.
 _UNITS = (("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1))

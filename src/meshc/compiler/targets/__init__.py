@@ -1,33 +1,56 @@
-"""The target interface: one module per mesh, each exposing ``TARGET``.
+"""The target interface: one module (or package) per mesh, each exposing ``TARGET``.
 
-Adding a mesh is one new module with a class that has a ``name`` and a
-``render(mesh, options, report) -> list[objects]`` method, plus one line in
-``_MODULES``. An unknown provider is an error, never a fallback.
+A target is found by its provider's name: ``meshc.compiler.targets.<name>``,
+the compiler side of the provider profile ``meshc.providers.<name>``. Targets
+import this interface and the shared builders, never each other. An unknown
+provider is an error, never a fallback.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import ClassVar, Protocol
 
-from .capabilities import Support, support
-from .errors import Problem, SpecError
-from .model import Mesh
-from .objects import Obj, sort_objects
+from meshc import providers
+from meshc.providers import Profile, Support
 
-_MODULES = {"istio": "meshc.compiler.istio", "linkerd": "meshc.compiler.linkerd"}
+from ..capabilities import support
+from ..errors import Problem, SpecError
+from ..model import Mesh
+from ..objects import Obj, sort_objects
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    linkerd_routing: str = "gateway-api"
-    istio_api: str = "v1"
+    """How to render: each target's own choices, and whether lossy features may render.
+
+    ``choices`` maps ``<provider>-<option>`` (as the command line spells it,
+    e.g. ``linkerd-routing``) to a value; an option not given takes its
+    profile's default.
+    """
+
+    choices: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     allow_lossy: bool = False
 
-    def mode(self, target: str) -> str:
-        """The routing mode that selects a column of the capability matrix."""
-        return self.linkerd_routing if target == "linkerd" else "default"
+    @classmethod
+    def of(cls, *, allow_lossy: bool = False, **choices: str) -> RenderOptions:
+        """Options from keywords spelled like the flags: ``of(linkerd_routing="smi")``."""
+        return cls({k.replace("_", "-"): v for k, v in choices.items()}, allow_lossy)
+
+    def option(self, provider: str, name: str) -> str:
+        profile = providers.get(provider)
+        for option in profile.render_options:
+            if option.name == name:
+                return self.choices.get(f"{provider}-{name}") or option.default
+        raise KeyError(f"{provider} has no render option {name!r}")
+
+    def mode(self, provider: str) -> str:
+        """The routing mode that selects ``provider``'s column of the capability matrix."""
+        modes = providers.get(provider).routing_modes()
+        return self.option(provider, "routing") if modes != ("default",) else "default"
 
 
 @dataclass
@@ -45,7 +68,8 @@ class Report:
         The capability matrix decides whether that is a warning (approximated)
         or an error (unsupported, unless --allow-lossy).
         """
-        level = support(self.target, self.options.mode(self.target), feature)
+        mode = self.options.mode(self.target)
+        level = support(self.target, mode, feature)
         if level is Support.EXACT:
             raise AssertionError(f"{feature} is exact on {self.target} but was reported lossy")
         error = level is Support.UNSUPPORTED and not self.options.allow_lossy
@@ -53,7 +77,7 @@ class Report:
         qualifier = "not supported" if level is Support.UNSUPPORTED else "approximated"
         self.problems.append(
             Problem(self.mesh.source, line, col, path,
-                    f"{qualifier} on {self.target} ({self.options.mode(self.target)}): {instead}"
+                    f"{qualifier} on {self.target} ({mode}): {instead}"
                     + ("; pass --allow-lossy to render without it" if error else ""),
                     "error" if error else "warning")
         )
@@ -72,16 +96,17 @@ class Report:
 
 
 class Target(Protocol):
-    name: ClassVar[str]
+    profile: ClassVar[Profile]
 
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]: ...
 
 
 def get_target(provider: str) -> Target:
-    if provider not in _MODULES:
-        raise SpecError([Problem("<command line>", 0, 0, "spec.provider",
-                                 f"unknown provider {provider!r} (known: {', '.join(_MODULES)})")])
-    target: Target = importlib.import_module(_MODULES[provider]).TARGET
+    try:
+        profile = providers.get(provider)
+    except KeyError as exc:
+        raise SpecError([Problem("<command line>", 0, 0, "spec.provider", str(exc.args[0]))]) from None
+    target: Target = importlib.import_module(f"{__name__}.{profile.name}").TARGET
     return target
 
 

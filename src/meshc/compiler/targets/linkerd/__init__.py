@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .core import namespace_objects, service_object
-from .linkerd_durations import linkerd_duration
-from .linkerd_policy import policy_objects
-from .linkerd_routing import (
+from meshc.providers import Profile
+from meshc.providers.linkerd import PROFILE
+
+from ...core import namespace_objects, service_object
+from ...model import Mesh, Service
+from ...objects import Obj
+from .. import RenderOptions, Report
+from .durations import linkerd_duration
+from .policy import policy_objects
+from .routing import (
     TRANSPORT_CONDITIONS,
     http_routes,
     service_profile,
     traffic_split,
     version_service,
 )
-from .model import Mesh, Service
-from .objects import Obj
-from .targets import RenderOptions, Report
 
 RETRY = "retry.linkerd.io"
 TIMEOUT = "timeout.linkerd.io"
@@ -126,12 +129,12 @@ def _check_names(mesh: Mesh, report: Report) -> None:
 
 
 class LinkerdTarget:
-    name: ClassVar[str] = "linkerd"
+    profile: ClassVar[Profile] = PROFILE
 
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
-        smi = options.linkerd_routing == "smi"
+        smi = options.option(PROFILE.name, "routing") == "smi"
         _check_names(mesh, report)
-        objects = namespace_objects(mesh, self.name)
+        objects = namespace_objects(mesh, PROFILE.name)
         for svc in mesh.services:
             _connection_pool(svc, report)
             if smi:

@@ -2,7 +2,7 @@
 TrafficSplit, and, in SMI mode, its retries and timeout as a ServiceProfile.
 
 Both send a version's share of the traffic to that version's own Service
-(``web-v1``), as the Linkerd quickstart does; :mod:`meshc.compiler.linkerd`
+(``web-v1``), as the Linkerd quickstart does; :mod:`meshc.compiler.targets.linkerd`
 renders those Services.
 """
 
@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .model import Mesh, Route, Service, StringMatch
-from .objects import Obj, metadata, new_object
-from .targets import Report
+from meshc.providers import CLUSTER_DOMAIN
+
+from ...model import Mesh, Route, Service, StringMatch
+from ...objects import Obj, metadata, new_object
+from .. import Report
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 SMI_SPLIT = "split.smi-spec.io/v1alpha2"
 SERVICE_PROFILE = "linkerd.io/v1alpha2"
-CLUSTER_DOMAIN = "cluster.local"
 
 
 def version_service(svc: Service, version: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .core import namespace_objects, service_object
-from .model import AllowRule, Mesh, Route, Service
-from .objects import Obj, metadata, new_object
-from .targets import RenderOptions, Report
+from meshc.providers import CLUSTER_DOMAIN, Profile
+from meshc.providers.istio import PROFILE
 
-CLUSTER_DOMAIN = "cluster.local"
+from ..core import namespace_objects, service_object
+from ..model import AllowRule, Mesh, Route, Service
+from ..objects import Obj, metadata, new_object
+from . import RenderOptions, Report
 
 
 def _traffic_policy(svc: Service) -> dict[str, Any]:
@@ -97,12 +98,13 @@ def _allow_rule(mesh: Mesh, svc: Service, rule: AllowRule, report: Report) -> di
 
 
 class IstioTarget:
-    name: ClassVar[str] = "istio"
+    profile: ClassVar[Profile] = PROFILE
 
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
-        net = f"networking.istio.io/{options.istio_api}"
-        sec = f"security.istio.io/{options.istio_api}"
-        objects = namespace_objects(mesh, self.name)
+        api = options.option(PROFILE.name, "api")
+        net = f"networking.istio.io/{api}"
+        sec = f"security.istio.io/{api}"
+        objects = namespace_objects(mesh, PROFILE.name)
         for ns in mesh.namespaces:
             objects.append(new_object(
                 sec, "PeerAuthentication",

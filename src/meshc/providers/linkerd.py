@@ -1,0 +1,139 @@
+"""Linkerd: the facts meshc renders and enforces Linkerd with.
+
+Sources: Linkerd's proxy injector (controller/proxy-injector, pkg/inject)
+names the containers and reads the config.linkerd.io annotations; its
+proxy-init exempts the proxy's UID (2102) from capture. The capability notes
+are argued in docs/linkerd.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .profile import Capability, Markers, Profile, RenderOption, Support
+
+INJECT_ANNOTATION = "linkerd.io/inject"
+INBOUND_POLICY_ANNOTATION = "config.linkerd.io/default-inbound-policy"
+# STRICT on Linkerd: only meshed, mTLS-authenticated clients may connect;
+# Linkerd's own default, all-unauthenticated, also accepts plaintext from
+# unmeshed pods. cluster-authenticated requires mTLS too but also limits
+# sources to the cluster networks, which turns away multicluster gateways;
+# mTLS is the property STRICT promises, so all-authenticated is the match.
+STRICT_INBOUND_POLICY = "all-authenticated"
+
+
+@dataclass(frozen=True)
+class LinkerdProfile(Profile):
+    def namespace_markers(self, mtls: str) -> Markers:
+        annotations = {INJECT_ANNOTATION: "enabled"}
+        if mtls == "STRICT":
+            annotations[INBOUND_POLICY_ANNOTATION] = STRICT_INBOUND_POLICY
+        return {"labels": {}, "annotations": annotations}
+
+
+_A, _U = Support.APPROX, Support.UNSUPPORTED
+_NOT_RENDERED = "; not rendered"
+_SP_IGNORES_ACCRUAL = (
+    "Linkerd ignores failure-accrual annotations on a Service that has a ServiceProfile, and smi "
+    "mode has one for every service with routes (linkerd-smi writes the split into it) or with "
+    "retries or a timeout; rendered only for services with neither"
+)
+
+# Both Linkerd routing modes (see docs/linkerd.md for the reasoning behind each entry).
+_LINKERD: dict[str, Capability] = {
+    "services.retries.retryOn.transport": (
+        _U, "Linkerd retries on HTTP response statuses only" + _NOT_RENDERED),
+    "services.connectionPool.maxConnections": (
+        _U, "Linkerd has no per-service connection limit" + _NOT_RENDERED),
+    "services.connectionPool.http1MaxPendingRequests": (
+        _U, "Linkerd has no per-service limit on queued requests" + _NOT_RENDERED),
+    "services.connectionPool.http2MaxRequests": (
+        _U, "Linkerd has no limit on concurrent requests (HTTPLocalRateLimitPolicy limits the "
+        "request rate, which is not the same)" + _NOT_RENDERED),
+    "services.connectionPool.maxRequestsPerConnection": (
+        _A, "Linkerd balances each request, not each connection, across endpoints over reused "
+        "proxy-to-proxy connections, which is what the cap is for" + _NOT_RENDERED),
+    "services.outlierDetection.interval": (
+        _A, "Linkerd has no ejection sweep: an endpoint trips as soon as the consecutive "
+        "failures happen" + _NOT_RENDERED),
+    "services.outlierDetection.baseEjectionTime": (
+        _A, ("rendered as balancer.linkerd.io/failure-accrual-consecutive-min-penalty; later "
+        "probes back off exponentially up to the max-penalty (default 1m) instead of ejecting "
+        "for baseEjectionTime times the number of ejections")),
+    "services.outlierDetection.maxEjectionPercent": (
+        _U, "Linkerd has no cap on unavailable endpoints: all endpoints may trip at once"
+        + _NOT_RENDERED),
+    "durations.subMillisecond": (
+        _A, ("Linkerd's duration annotations take a whole number of ms, s, m or h; rounded to "
+        "the nearest millisecond")),
+}
+_LINKERD_GATEWAY_API: dict[str, Capability] = {
+    "services.routes.name": (
+        _A, "Linkerd's bundled Gateway API (v1.1.1) has no rule names; the name only labels "
+        "the route" + _NOT_RENDERED),
+    "services.routes.order": (
+        _A, ("Gateway API ranks HTTPRoute rules by match specificity (exact path, longest path, "
+        "most headers) before list order; rules are rendered in spec order, so overlapping "
+        "matches may resolve to another route")),
+}
+_NO_MATCH_IN_SPLIT = (
+    "TrafficSplit cannot match requests; only the default route's split is rendered and "
+    "requests this route would take follow it"
+)
+_LINKERD_SMI: dict[str, Capability] = {
+    "services.routes.name": (
+        _A, "a TrafficSplit has no routes to name; the name only labels the route" + _NOT_RENDERED),
+    "services.routes.match.headers": (_U, _NO_MATCH_IN_SPLIT),
+    "services.routes.match.headers.regex": (_U, _NO_MATCH_IN_SPLIT),
+    "services.routes.match.path": (_U, _NO_MATCH_IN_SPLIT),
+    "services.routes.match.path.regex": (_U, _NO_MATCH_IN_SPLIT),
+    "services.retries.attempts": (
+        _A, ("ServiceProfile retries are budget-based: rendered isRetryable on a catch-all "
+        "route and retryBudget.retryRatio N (retries add at most N times the request volume; "
+        "minRetriesPerSecond 10, ttl 10s), so one request may be retried more or fewer times")),
+    "services.retries.perTryTimeout": (
+        _U, "ServiceProfile has no per-try timeout, only a route timeout for all tries"
+        + _NOT_RENDERED),
+    "services.retries.retryOn": (
+        _A, ("a retryable ServiceProfile route retries the responses its responseClasses mark "
+        "as failures, and every 5xx is one: gateway-error widens to 5xx, and retriable-4xx "
+        "marks 409 a failure, which lowers the success rate too")),
+    "services.outlierDetection.consecutive5xxErrors": (_U, _SP_IGNORES_ACCRUAL),
+    "services.outlierDetection.baseEjectionTime": (_U, _SP_IGNORES_ACCRUAL),
+}
+
+
+PROFILE = LinkerdProfile(
+    name="linkerd",
+    title="Linkerd",
+    system_namespaces=("linkerd", "linkerd-viz"),
+    proxy_images=("cr.l5d.io/linkerd/proxy", "cr.l5d.io/linkerd/proxy-init"),
+    mesh_containers=("linkerd-proxy", "linkerd-init", "linkerd-network-validator"),
+    proxy_uid=2102,
+    proxy_gids=(),
+    capture_annotations=MappingProxyType({
+        "config.linkerd.io/skip-inbound-ports": "exclude",
+        "config.linkerd.io/skip-outbound-ports": "exclude",
+        "config.linkerd.io/skip-subnets": "exclude",
+    }),
+    kinds=MappingProxyType({
+        "Server": 1,
+        "MeshTLSAuthentication": 1,
+        "AuthorizationPolicy": 1,
+        "ServiceProfile": 2,
+        "TrafficSplit": 2,
+        "HTTPRoute": 2,
+    }),
+    config_groups=("policy.linkerd.io", "split.smi-spec.io"),
+    config_kinds=(("linkerd.io", "ServiceProfile", "serviceprofiles"),),
+    render_options=(
+        RenderOption("routing", ("gateway-api", "smi"),
+                     "Linkerd routing API (default: gateway-api; smi for clusters running "
+                     "linkerd-smi)"),
+    ),
+    capabilities=MappingProxyType({
+        "gateway-api": MappingProxyType({**_LINKERD, **_LINKERD_GATEWAY_API}),
+        "smi": MappingProxyType({**_LINKERD, **_LINKERD_SMI}),
+    }),
+)

@@ -1,0 +1,118 @@
+"""What a provider profile is: everything meshc knows about one mesh, as data.
+
+A profile is read by every layer that needs a fact about a mesh: the
+compiler (namespace markers, the kinds it renders and their sync waves,
+render options, the capability column), the policies (the facts the Rego
+reads from ``data.meshc.config.profile``), the webhook (the markers it adds)
+and the chart (the mesh API groups the webhook must see). No other module
+names a mesh's labels, UIDs, images or namespaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, TypedDict
+
+# Kubernetes' own namespaces: no mesh injects there and the webhook never judges them.
+KUBERNETES_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# The kinds every target renders, with their Argo CD sync waves: namespaces
+# first, then what workloads and policies refer to, then routing (wave 2).
+CORE_KINDS: Mapping[str, int] = MappingProxyType({"Namespace": 0, "Service": 1})
+# The DNS suffix of Services: what a mesh's host names end with.
+CLUSTER_DOMAIN = "cluster.local"
+# Routes of the Gateway API, which more than one mesh reads: mesh configuration
+# whichever mesh runs. (group, kind, resource).
+GATEWAY_API_ROUTES = tuple(
+    ("gateway.networking.k8s.io", kind, kind.lower() + "s")
+    for kind in ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute")
+)
+
+
+class Support(Enum):
+    """How exactly a target expresses a spec feature (the capability matrix's cells)."""
+
+    EXACT = "exact"
+    APPROX = "approximated"
+    UNSUPPORTED = "unsupported"
+
+
+Capability = tuple[Support, str]  # (level, what is rendered instead, and why)
+
+
+class Markers(TypedDict):
+    """The labels and annotations that put a namespace into a mesh."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RenderOption:
+    """A target-specific choice, offered as ``--<provider>-<name>`` on the command line.
+
+    The first choice is the default. The option named ``routing`` selects the
+    capability matrix's column.
+    """
+
+    name: str
+    choices: tuple[str, ...]
+    help: str
+
+    @property
+    def default(self) -> str:
+        return self.choices[0]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str  # spec.provider
+    title: str  # as the mesh's own docs write it
+    # The namespaces the mesh's control plane runs in: never judged by default.
+    system_namespaces: tuple[str, ...]
+    # Image repositories of the mesh's own containers (spec.admission.proxyImages overrides).
+    proxy_images: tuple[str, ...]
+    # The names its injector gives the containers it adds (proxy, init, CNI validation).
+    mesh_containers: tuple[str, ...]
+    # The UID the proxy runs as: the iptables rules send that UID's traffic around it.
+    proxy_uid: int
+    # Groups whose traffic the iptables rules also let through (Istio: --gid-owner).
+    proxy_gids: tuple[int, ...]
+    # Pod annotations that change what the proxy captures: an "exclude" list skips
+    # what it names, an "include" list everything it leaves out (anything but "*").
+    capture_annotations: Mapping[str, str]
+    # The kinds its target renders (besides CORE_KINDS), with their sync waves.
+    kinds: Mapping[str, int]
+    # API groups of the mesh's configuration: judged by allowed-namespaces, and
+    # sent to the webhook by the chart's rules.
+    config_groups: tuple[str, ...]
+    # Single kinds of its configuration in a group it shares: (group, kind, resource).
+    config_kinds: tuple[tuple[str, str, str], ...] = ()
+    render_options: tuple[RenderOption, ...] = ()
+    # Routing mode -> feature -> how this target expresses it; a feature absent
+    # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
+    capabilities: Mapping[str, Mapping[str, Capability]] = field(
+        default_factory=lambda: MappingProxyType({"default": MappingProxyType({})})
+    )
+
+    def namespace_markers(self, mtls: str) -> Markers:
+        """The labels and annotations of a meshed namespace under spec.mtls ``mtls``."""
+        raise NotImplementedError
+
+    def routing_modes(self) -> tuple[str, ...]:
+        for option in self.render_options:
+            if option.name == "routing":
+                return option.choices
+        return ("default",)
+
+    def policy_facts(self) -> dict[str, Any]:
+        """The facts the Rego reads as ``data.meshc.config.profile``."""
+        return {
+            "name": self.name,
+            "mesh_containers": sorted(self.mesh_containers),
+            "proxy_uid": self.proxy_uid,
+            "proxy_gids": list(self.proxy_gids),
+            "capture_annotations": dict(sorted(self.capture_annotations.items())),
+        }
