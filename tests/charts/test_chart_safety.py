@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from meshc import providers
+from meshc.webhook import rules
 from support.helm_chart import (
     CHART,
     CI_VALUES,
@@ -38,15 +40,12 @@ JUDGED = {
     ("apps", "replicasets"),
     ("batch", "jobs"),
     ("batch", "cronjobs"),
-    ("networking.istio.io", "*"),
-    ("security.istio.io", "*"),
-    ("policy.linkerd.io", "*"),
-    ("split.smi-spec.io", "*"),
-    ("linkerd.io", "serviceprofiles"),
-    ("gateway.networking.k8s.io", "httproutes"),
-    ("gateway.networking.k8s.io", "grpcroutes"),
-    ("gateway.networking.k8s.io", "tcproutes"),
-    ("gateway.networking.k8s.io", "tlsroutes"),
+    *(
+        (group, "*")
+        for profile in providers.all_profiles()
+        for group in profile.config_groups
+    ),
+    *((group, resource) for group, _, resource in providers.mesh_config_kinds()),
 }
 
 
@@ -337,3 +336,10 @@ def test_notes_tell_how_to_keep_the_namespace_out_of_the_mesh() -> None:
     text = notes(namespace="policy")
     assert "kubectl label namespace policy istio-injection=disabled" in text
     assert "kube-system, kube-public" in text and "policy" in text
+
+
+def test_the_charts_rules_file_is_generated_from_the_profiles() -> None:
+    assert (CHART / "files" / "rules.yaml").read_text() == rules.document(), (
+        "charts/meshc/files/rules.yaml is stale: run "
+        "`python -m meshc.webhook.rules > charts/meshc/files/rules.yaml`"
+    )

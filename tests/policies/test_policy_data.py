@@ -15,6 +15,33 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
     spec = str(EXAMPLES / "quickstart" / "mesh.yaml")
     assert policy_data(load_mesh(spec)) == {
         "provider": "istio",
+        "profile": {
+            "name": "istio",
+            "mesh_containers": ["istio-init", "istio-proxy", "istio-validation"],
+            "proxy_uid": 1337,
+            "proxy_gids": [1337],
+            "capture_annotations": {
+                "traffic.sidecar.istio.io/excludeInboundPorts": "exclude",
+                "traffic.sidecar.istio.io/excludeInterfaces": "exclude",
+                "traffic.sidecar.istio.io/excludeOutboundIPRanges": "exclude",
+                "traffic.sidecar.istio.io/excludeOutboundPorts": "exclude",
+                "traffic.sidecar.istio.io/includeInboundPorts": "include",
+                "traffic.sidecar.istio.io/includeOutboundIPRanges": "include",
+                "traffic.sidecar.istio.io/kubevirtInterfaces": "exclude",
+            },
+        },
+        "mesh_config": {
+            "groups": ["networking.istio.io", "policy.linkerd.io", "security.istio.io",
+                       "split.smi-spec.io"],
+            "kinds": [
+                ["gateway.networking.k8s.io", "GRPCRoute"],
+                ["gateway.networking.k8s.io", "HTTPRoute"],
+                ["gateway.networking.k8s.io", "TCPRoute"],
+                ["gateway.networking.k8s.io", "TLSRoute"],
+                ["gateway.networking.k8s.io", "UDPRoute"],
+                ["linkerd.io", "ServiceProfile"],
+            ],
+        },
         "mtls": "STRICT",
         "meshed_namespaces": ["mesh-demo"],
         "allowed_namespaces": ["mesh-demo"],

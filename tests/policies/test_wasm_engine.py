@@ -311,7 +311,7 @@ def rego_copy(tmp_path: Path, edited: bool) -> Path:
         if not rego.name.endswith("_test.rego"):
             shutil.copy(rego, out / rego.name)
     if edited:
-        path = out / "injection_required.rego"
+        path = out / "istio.rego"
         source = path.read_text()
         assert OPT_OUT in source
         path.write_text(source.replace(OPT_OUT, EDITED))

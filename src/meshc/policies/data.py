@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from meshc import providers
 from meshc.compiler.schema import POLICY_IDS
 
 from .violations import MODES
@@ -36,9 +37,15 @@ def policy_data(mesh: Any) -> dict[str, Any]:
             raise ValueError(
                 f"policy {pid!r} has mode {mode!r}; expected one of {', '.join(MODES)}"
             )
-    images = image_spellings(adm.proxy_images.get(mesh.provider, ()))
+    profile = providers.get(mesh.provider)
+    images = image_spellings(adm.proxy_images.get(mesh.provider, profile.proxy_images))
     return {
         "provider": mesh.provider,
+        "profile": profile.policy_facts(),
+        "mesh_config": {
+            "groups": sorted(providers.mesh_config_groups()),
+            "kinds": sorted([group, kind] for group, kind, _ in providers.mesh_config_kinds()),
+        },
         "mtls": mesh.mtls,
         "meshed_namespaces": sorted(ns.name for ns in mesh.namespaces),
         "allowed_namespaces": sorted(adm.allowed_namespaces),

@@ -45,6 +45,7 @@ PROFILE = IstioProfile(
         "VirtualService": 2,
     }),
     config_groups=("networking.istio.io", "security.istio.io"),
+    protected_resources=(("security.istio.io", "peerauthentications"),),
     render_options=(
         RenderOption("api", ("v1", "v1beta1"),
                      "Istio API version to emit (default: v1; v1beta1 for clusters older than "

@@ -90,6 +90,8 @@ class Profile:
     config_groups: tuple[str, ...]
     # Single kinds of its configuration in a group it shares: (group, kind, resource).
     config_kinds: tuple[tuple[str, str, str], ...] = ()
+    # Security objects meshc renders whose DELETE the policies judge: (group, resource).
+    protected_resources: tuple[tuple[str, str], ...] = ()
     render_options: tuple[RenderOption, ...] = ()
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.

@@ -10,6 +10,25 @@ istio := {
 	"exempt_namespaces": ["istio-system", "kube-system", "meshc-system"],
 	"modes": {},
 	"exemptions": [{"namespace": "mesh-demo", "selector": {"app": "legacy"}, "annotations": ["traffic.sidecar.istio.io/excludeOutboundIPRanges"]}],
+	"profile": {
+		"name": "istio",
+		"mesh_containers": ["istio-init", "istio-proxy", "istio-validation"],
+		"proxy_uid": 1337,
+		"proxy_gids": [1337],
+		"capture_annotations": {
+			"traffic.sidecar.istio.io/excludeInboundPorts": "exclude",
+			"traffic.sidecar.istio.io/excludeInterfaces": "exclude",
+			"traffic.sidecar.istio.io/excludeOutboundIPRanges": "exclude",
+			"traffic.sidecar.istio.io/excludeOutboundPorts": "exclude",
+			"traffic.sidecar.istio.io/includeInboundPorts": "include",
+			"traffic.sidecar.istio.io/includeOutboundIPRanges": "include",
+			"traffic.sidecar.istio.io/kubevirtInterfaces": "exclude",
+		},
+	},
+	"mesh_config": {
+		"groups": ["networking.istio.io", "policy.linkerd.io", "security.istio.io", "split.smi-spec.io"],
+		"kinds": [["gateway.networking.k8s.io", "HTTPRoute"], ["linkerd.io", "ServiceProfile"]],
+	},
 	"mesh_images": ["docker.io/istio/proxyv2"],
 	"mesh_image_prefixes": ["docker.io/istio/proxyv2:", "docker.io/istio/proxyv2@"],
 	"sources": {},
@@ -17,6 +36,17 @@ istio := {
 
 linkerd := object.union(istio, {
 	"provider": "linkerd",
+	"profile": {
+		"name": "linkerd",
+		"mesh_containers": ["linkerd-init", "linkerd-network-validator", "linkerd-proxy"],
+		"proxy_uid": 2102,
+		"proxy_gids": [],
+		"capture_annotations": {
+			"config.linkerd.io/skip-inbound-ports": "exclude",
+			"config.linkerd.io/skip-outbound-ports": "exclude",
+			"config.linkerd.io/skip-subnets": "exclude",
+		},
+	},
 	"meshed_namespaces": ["l5d-demo"],
 	"allowed_namespaces": ["l5d-demo"],
 	"mesh_images": ["cr.l5d.io/linkerd/proxy", "cr.l5d.io/linkerd/proxy-init"],

@@ -1,8 +1,9 @@
 # METADATA
 # title: What the Mesh spec says
 # description: >-
-#   Namespaces, provider, the mesh's own containers and the structured
-#   violation every policy returns, read from data.meshc.config.
+#   Namespaces, provider, the provider profile's facts, the mesh's own
+#   containers and the structured violation every policy returns, read from
+#   data.meshc.config.
 package meshc.lib.mesh
 
 import data.meshc.lib.k8s
@@ -11,8 +12,8 @@ config := data.meshc.config
 
 provider := config.provider
 
-# The UID the proxy runs as: iptables sends that UID's traffic around the proxy.
-proxy_uid := {"istio": 1337, "linkerd": 2102}
+# The provider profile's facts (meshc.providers.<name>.policy_facts()).
+profile := config.profile
 
 exempt(ns) if ns in config.exempt_namespaces
 
@@ -27,32 +28,6 @@ permitted(ns) if ns in config.allowed_namespaces
 
 permitted(ns) if exempt(ns)
 
-# Istio 1.x before the exact-match change lower-cased the value and injected
-# only for y/yes/true/on; anything else was an opt-out there.
-istio_injects(value) if lower(value) in {"y", "yes", "true", "on"}
-
-# Only these two Linkerd values inject; "disabled" and anything else do not.
-linkerd_injects(value) if value in {"enabled", "ingress"}
-
-# The pod's injection setting: where it is written and its value, computed
-# once per request. The label wins over the deprecated annotation when both are set.
-istio_inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), "sidecar.istio.io/inject"), "value": v} if {
-	v := k8s.pod_labels["sidecar.istio.io/inject"]
-} else := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/inject"), "value": v} if {
-	v := k8s.pod_annotations["sidecar.istio.io/inject"]
-}
-
-linkerd_inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "linkerd.io/inject"), "value": v} if {
-	v := k8s.pod_annotations["linkerd.io/inject"]
-}
-
-# The mesh's own containers, as its injector names them (native sidecars
-# included: they are init containers with the proxy's name).
-mesh_container_names := {
-	"istio": {"istio-proxy", "istio-init", "istio-validation"},
-	"linkerd": {"linkerd-proxy", "linkerd-init", "linkerd-network-validator"},
-}
-
 # A container is the mesh's own only when both its name and its image
 # repository are the mesh's: a look-alike with the right name is not.
 # config.mesh_images lists every spelling of each repository and
@@ -61,7 +36,7 @@ mesh_container_names := {
 # compiler has no native any_prefix_match, and a builtin the host supplies
 # costs more than this loop (docs/policies.md, "Engines").
 genuine(container) if {
-	mesh_container_names[provider][container.name]
+	container.name in profile.mesh_containers
 	mesh_image(container.image)
 }
 
@@ -83,3 +58,6 @@ violation(policy_id, finding) := {
 	"fix": finding.fix,
 	"source": object.get(config, ["sources", policy_id], ""),
 }
+
+# The entries of a comma-separated annotation value.
+entries(value) := {e | some part in split(value, ","); e := trim_space(part); e != ""}

@@ -3,6 +3,7 @@ package meshc.lib.mesh_test
 import data.meshc.lib.fixtures_test as fixtures
 import data.meshc.lib.k8s
 import data.meshc.lib.mesh
+import data.meshc.providers.istio
 
 test_a_mesh_container_is_genuine_with_its_image_bare_tagged_or_pinned if {
 	every image in ["docker.io/istio/proxyv2", "docker.io/istio/proxyv2:1.24.2", "docker.io/istio/proxyv2@sha256:abc"] {
@@ -42,9 +43,9 @@ test_show_is_total_and_never_marshals_a_collection if {
 
 test_istio_injects_reads_like_every_supported_release if {
 	every value in ["true", "True", "y", "yes", "on"] {
-		mesh.istio_injects(value)
+		istio.injects(value)
 	}
 	every value in ["false", "no", "", "1"] {
-		not mesh.istio_injects(value)
+		not istio.injects(value)
 	}
 }
