@@ -19,13 +19,13 @@ from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, render
 from meshc.providers import get as provider_profile
 from meshc.webhook.mutate import namespace_patch
+from support.examples import TARGETS
 from support.paths import EXAMPLES, REPO
 from support.schemas import validate
 from support.specs import example_specs
 
 ARGOCD = REPO / "argocd"
 APPLICATIONS = sorted((ARGOCD / "applications").glob("*.yaml"))
-TARGETS = [("istio", "gateway-api"), ("linkerd", "gateway-api"), ("linkerd", "smi")]
 # The fields of Argo CD's PluginConfig (cmpserver/plugin/config.go), which
 # reads plugin.yaml; it is not a CRD, so no schema ships with the CRDs.
 PLUGIN_SPEC_FIELDS = {"version", "init", "generate", "discover", "allowConcurrency", "lockRepo",
@@ -53,10 +53,9 @@ def renders() -> Iterator[tuple[str, list[dict[str, Any]], Any]]:
     """Every example rendered for every target, with the mesh it came from."""
     for spec in example_specs():
         mesh = load_mesh(str(spec))
-        for provider, routing in TARGETS:
-            options = RenderOptions.of(linkerd_routing=routing, allow_lossy=True)
-            objects, _ = render(mesh, options, provider)
-            yield f"{spec.parent.name}/{provider}/{routing}", objects, (mesh, provider)
+        for target in TARGETS:
+            objects, _ = render(mesh, target.options(allow_lossy=True), target.provider)
+            yield f"{spec.parent.name}/{target.id}", objects, (mesh, target.provider)
 
 
 RENDERS = list(renders())

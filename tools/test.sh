@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The project's test command: install meshc and its test dependencies into
-# .venv, build the pinned Go tools (OPA, etcd, kube-apiserver, istioctl), and
-# run the whole test suite. Arguments are passed to pytest.
+# The project's test command: install meshc and its test and lint
+# dependencies into .venv, build the pinned Go tools (OPA, etcd,
+# kube-apiserver, istioctl), run the static checks (tools/lint.sh: ruff,
+# import layers, strict mypy) and the whole test suite. Arguments are passed
+# to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,11 +15,12 @@ build=$!
 python="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 
 if ! wait "$build"; then
     echo "tools/test.sh: building the Go tools failed (see above)" >&2
     exit 1
 fi
 
+bash tools/lint.sh
 exec .venv/bin/python -m pytest "$@"

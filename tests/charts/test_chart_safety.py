@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from meshc import providers
-from meshc.webhook import rules
+from meshc.webhook import chart_facts
 from support.helm_chart import (
     CHART,
     CI_VALUES,
@@ -338,8 +338,18 @@ def test_notes_tell_how_to_keep_the_namespace_out_of_the_mesh() -> None:
     assert "kube-system, kube-public" in text and "policy" in text
 
 
-def test_the_charts_rules_file_is_generated_from_the_profiles() -> None:
-    assert (CHART / "files" / "rules.yaml").read_text() == rules.document(), (
-        "charts/meshc/files/rules.yaml is stale: run "
-        "`python -m meshc.webhook.rules > charts/meshc/files/rules.yaml`"
+def test_the_charts_facts_file_is_generated_from_the_profiles() -> None:
+    assert (CHART / "files" / "facts.yaml").read_text() == chart_facts.document(), (
+        "charts/meshc/files/facts.yaml is stale: run "
+        "`python -m meshc.webhook.chart_facts > charts/meshc/files/facts.yaml`"
     )
+
+
+@pytest.mark.parametrize("values", VALUE_SETS)
+def test_the_webhook_pods_carry_every_meshs_opt_out(values: dict[str, Any] | None) -> None:
+    rendered = render({**(values or {}), "podLabels": {"sidecar.istio.io/inject": "true"},
+                       "podAnnotations": {"linkerd.io/inject": "enabled"}})
+    meta = only(rendered, "Deployment")["spec"]["template"]["metadata"]
+    for profile in providers.all_profiles():
+        assert profile.pod_opt_out["labels"].items() <= meta["labels"].items(), profile.name
+        assert profile.pod_opt_out["annotations"].items() <= meta["annotations"].items()

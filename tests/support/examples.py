@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from meshc.compiler.capabilities import columns
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.model import Mesh
 from meshc.compiler.targets import RenderOptions, render
@@ -33,16 +34,28 @@ NEEDS_ALLOW_LOSSY = {
 
 @dataclass(frozen=True)
 class Target:
+    """A column of the capability matrix: a provider and one of its routing modes."""
+
     provider: str
-    routing: str = "gateway-api"  # the Linkerd routing mode; ignored for Istio
+    routing: str = "default"  # "default" for a provider with one way to route
+
+    def __post_init__(self) -> None:
+        if (self.provider, self.routing) not in columns():
+            raise ValueError(f"no target {self.provider} ({self.routing}): "
+                             f"known are {columns()}")
 
     @property
     def id(self) -> str:
-        return self.provider if self.provider == "istio" else f"{self.provider}-{self.routing}"
+        return self.provider if self.routing == "default" else f"{self.provider}-{self.routing}"
+
+    def options(self, allow_lossy: bool) -> RenderOptions:
+        if self.routing == "default":
+            return RenderOptions.of(allow_lossy=allow_lossy)
+        return RenderOptions({f"{self.provider}-routing": self.routing}, allow_lossy)
 
 
 ISTIO = Target("istio")
-TARGETS = (ISTIO, Target("linkerd", "gateway-api"), Target("linkerd", "smi"))
+TARGETS = tuple(Target(provider, mode) for provider, mode in columns())
 
 
 def example_mesh(name: str) -> Mesh:
@@ -56,6 +69,6 @@ def render_example(name: str, target: Target, *, allow_lossy: bool | None = None
     """
     if allow_lossy is None:
         allow_lossy = (name, target.provider, target.routing) in NEEDS_ALLOW_LOSSY
-    options = RenderOptions.of(linkerd_routing=target.routing, allow_lossy=allow_lossy)
-    objects: list[dict[str, Any]] = render(example_mesh(name), options, target.provider)[0]
+    objects: list[dict[str, Any]] = render(
+        example_mesh(name), target.options(allow_lossy), target.provider)[0]
     return objects

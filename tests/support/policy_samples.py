@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from meshc import providers
 from meshc.compiler.loader import load_mesh
 from meshc.policies.data import policy_data
 from support.paths import REPO
@@ -14,8 +15,12 @@ SPECS = SAMPLES / "specs"
 
 
 def spec_for(sample: Path) -> Path:
-    """Samples named linkerd-*.yaml are judged against the Linkerd mesh."""
-    return SPECS / ("linkerd.yaml" if sample.name.startswith("linkerd-") else "istio.yaml")
+    """A sample named <provider>-*.yaml is judged against specs/<provider>.yaml."""
+    provider = sample.name.partition("-")[0]
+    if provider not in providers.names():
+        raise ValueError(f"{sample.name}: a sample's name starts with its provider "
+                         f"({', '.join(providers.names())})")
+    return SPECS / f"{provider}.yaml"
 
 
 def sample_files() -> list[Path]:

@@ -46,6 +46,10 @@ PROFILE = IstioProfile(
     }),
     config_groups=("networking.istio.io", "security.istio.io"),
     protected_resources=(("security.istio.io", "peerauthentications"),),
+    pod_opt_out=Markers(
+        labels={"sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"},
+        annotations={},
+    ),
     render_options=(
         RenderOption("api", ("v1", "v1beta1"),
                      "Istio API version to emit (default: v1; v1beta1 for clusters older than "

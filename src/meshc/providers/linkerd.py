@@ -127,6 +127,7 @@ PROFILE = LinkerdProfile(
     }),
     config_groups=("policy.linkerd.io", "split.smi-spec.io"),
     config_kinds=(("linkerd.io", "ServiceProfile", "serviceprofiles"),),
+    pod_opt_out=Markers(labels={}, annotations={INJECT_ANNOTATION: "disabled"}),
     render_options=(
         RenderOption("routing", ("gateway-api", "smi"),
                      "Linkerd routing API (default: gateway-api; smi for clusters running "

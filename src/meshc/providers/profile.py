@@ -92,6 +92,9 @@ class Profile:
     config_kinds: tuple[tuple[str, str, str], ...] = ()
     # Security objects meshc renders whose DELETE the policies judge: (group, resource).
     protected_resources: tuple[tuple[str, str], ...] = ()
+    # Pod labels and annotations that keep a pod out of the mesh: the chart puts
+    # them on the webhook's own pods, which the API server reaches in plain TLS.
+    pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
     render_options: tuple[RenderOption, ...] = ()
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
