@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType, SimpleNamespace
+from dataclasses import replace
 
 import pytest
 
 from meshc.compiler.loader import load_mesh
+from meshc.compiler.model import Mesh
 from meshc.policies.data import policy_data
 from support.paths import EXAMPLES
 
@@ -20,6 +21,9 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "mesh_containers": ["istio-init", "istio-proxy", "istio-validation"],
             "proxy_uid": 1337,
             "proxy_gids": [1337],
+            "protected_kinds": [["security.istio.io", "AuthorizationPolicy"],
+                                ["security.istio.io", "PeerAuthentication"]],
+            "spec_defaults": {},
             "capture_annotations": {
                 "traffic.sidecar.istio.io/excludeInboundPorts": "exclude",
                 "traffic.sidecar.istio.io/excludeInterfaces": "exclude",
@@ -60,6 +64,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "injection-required": "enforce",
             "mtls-strict": "enforce",
             "allowed-namespaces": "enforce",
+            "managed-objects": "enforce",
         },
         "exemptions": [],
         "mesh_images": [
@@ -82,50 +87,92 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "injection-required": "examples/quickstart/mesh.yaml:spec.namespaces",
             "mtls-strict": "examples/quickstart/mesh.yaml:spec.mtls",
             "allowed-namespaces": "examples/quickstart/mesh.yaml:spec.admission.allowedNamespaces",
+            "managed-objects": "examples/quickstart/mesh.yaml:spec",
+        },
+        "mesh_name": "quickstart",
+        "protected": {
+            "security.istio.io/AuthorizationPolicy/mesh-demo/web-allow": {
+                "source": "examples/quickstart/mesh.yaml#spec.services[0].allow",
+                "spec": {
+                    "action": "ALLOW",
+                    "rules": [{"from": [{"source": {"namespaces": ["mesh-demo"]}}],
+                               "to": [{"operation": {"ports": ["5678"]}}]}],
+                    "selector": {"matchLabels": {"app": "web"}},
+                },
+            },
+            "security.istio.io/PeerAuthentication/mesh-demo/default": {
+                "source": "examples/quickstart/mesh.yaml#spec.mtls",
+                "spec": {"mtls": {"mode": "STRICT"}},
+            },
         },
     }
 
 
-def _mesh(**admission: object) -> SimpleNamespace:
-    defaults: dict[str, object] = {
-        "allowed_namespaces": ("a",),
-        "exempt_namespaces": ("kube-system",),
-        "policies": MappingProxyType({}),
-        "exemptions": (),
-        "proxy_images": {"linkerd": ("cr.l5d.io/linkerd/proxy",), "istio": ("x/proxyv2",)},
-    }
-    return SimpleNamespace(
-        provider="linkerd",
-        mtls="STRICT",
-        source="mesh.yaml",
-        namespaces=(SimpleNamespace(name="b"), SimpleNamespace(name="a")),
-        admission=SimpleNamespace(**{**defaults, **admission}),
-    )
+LINKERD = """
+apiVersion: meshc.io/v1alpha1
+kind: Mesh
+metadata: {name: data}
+spec:
+  provider: linkerd
+  namespaces: [{name: b}, {name: a}]
+  admission:
+    allowedNamespaces: [a]
+    proxyImages:
+      linkerd: [cr.l5d.io/linkerd/proxy]
+      istio: [x/proxyv2]
+"""
+
+
+def _mesh(admission: str = "") -> Mesh:
+    return load_mesh("mesh.yaml", text=LINKERD + admission)
 
 
 def test_missing_modes_default_to_enforce_and_only_the_providers_images_count() -> None:
-    data = policy_data(_mesh(policies={"mtls-strict": "audit"}))
+    data = policy_data(_mesh("    policies: {mtls-strict: audit}\n"))
     assert data["modes"] == {
         "injection-required": "enforce",
         "mtls-strict": "audit",
         "allowed-namespaces": "enforce",
+        "managed-objects": "enforce",
     }
     assert data["mesh_images"] == ["cr.l5d.io/linkerd/proxy"]  # another registry: one spelling
     assert data["meshed_namespaces"] == ["a", "b"]
 
 
 def test_exemptions_keep_namespace_selector_and_annotations() -> None:
-    exemption = SimpleNamespace(
-        namespace="a", selector=MappingProxyType({"app": "legacy"}), annotations=("k",), reason="r"
+    exemption = (
+        "    exemptions:\n"
+        "      - {namespace: a, selector: {app: legacy}, annotations: [k.io/k], reason: r}\n"
     )
-    assert policy_data(_mesh(exemptions=(exemption,)))["exemptions"] == [
-        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["k"]}
+    assert policy_data(_mesh(exemption))["exemptions"] == [
+        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["k.io/k"]}
     ]
 
 
 def test_an_unknown_mode_is_refused() -> None:
+    mesh = _mesh()
+    broken = replace(mesh, admission=replace(mesh.admission, policies={"mtls-strict": "deny"}))
     with pytest.raises(ValueError, match="'deny'"):
-        policy_data(_mesh(policies={"mtls-strict": "deny"}))
+        policy_data(broken)
+
+
+def test_the_security_objects_the_spec_renders_are_pinned_with_the_crd_defaults() -> None:
+    spec = LINKERD + """  services:
+    - name: web
+      namespace: a
+      selector: {app: web}
+      ports: [{name: http, port: 80, targetPort: 8080}]
+      allow: [{fromNamespaces: [a]}]
+"""
+    protected = policy_data(load_mesh("mesh.yaml", text=spec))["protected"]
+    assert sorted(protected) == [
+        "policy.linkerd.io/AuthorizationPolicy/a/web-http",
+        "policy.linkerd.io/MeshTLSAuthentication/a/web-http",
+        "policy.linkerd.io/Server/a/web-http",
+    ]
+    server = protected["policy.linkerd.io/Server/a/web-http"]
+    assert server["spec"]["proxyProtocol"] == "unknown"  # filled in by the API server
+    assert server["source"] == "mesh.yaml#spec.services[0].allow"
 
 
 def test_image_spellings_cover_docker_hubs_implicit_registry_and_library() -> None:

@@ -57,7 +57,8 @@ def test_the_proxy_uid_is_admitted_only_for_the_configured_proxy_image(
     lookalike = pod(containers=[app, istio_proxy("docker.io/istio/proxyv2-debug:1.24.2")])
     assert paths(istio_engine, genuine) == []
     assert paths(istio_engine, digest) == []
-    assert paths(istio_engine, lookalike) == ["spec.containers[1].securityContext.runAsUser"]
+    assert paths(istio_engine, lookalike) == [
+        "spec.containers[1].image", "spec.containers[1].securityContext.runAsUser"]
 
 
 def test_cni_exclusions_are_admitted_only_for_the_proxys_own_ports(
@@ -97,18 +98,33 @@ def test_exemptions_grant_their_annotations_to_matching_pods_only(
     assert len(paths(istio_engine, pod(labels={"app": "web"}, annotations=annotation))) == 1
 
 
-@pytest.mark.parametrize("capability", ["NET_ADMIN", "CAP_NET_ADMIN", "ALL", "net_admin"])
-def test_application_containers_may_not_add_net_admin(
+@pytest.mark.parametrize(
+    "capability", ["NET_ADMIN", "CAP_NET_ADMIN", "NET_RAW", "CAP_NET_RAW", "ALL", "net_admin"]
+)
+def test_application_containers_may_not_add_net_admin_or_net_raw(
     istio_engine: PolicyEngine, capability: str
 ) -> None:
     init = {
         "name": "setup",
         "image": "busybox",
-        "securityContext": {"capabilities": {"add": ["NET_RAW", capability]}},
+        "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE", capability]}},
     }
     assert paths(istio_engine, pod(init_containers=[init])) == [
         "spec.initContainers[0].securityContext.capabilities.add[1]"
     ]
+
+
+@pytest.mark.parametrize("capability", ["SYS_ADMIN", "SYS_PTRACE", "CAP_SYS_ADMIN"])
+def test_host_pid_with_a_capability_that_enters_namespaces_is_denied_and_either_alone_is_not(
+    istio_engine: PolicyEngine, capability: str
+) -> None:
+    app = {"name": "web", "image": "x", "securityContext": {"capabilities": {"add": [capability]}}}
+    assert paths(istio_engine, pod(hostPID=True, containers=[app])) == [
+        "spec.containers[0].securityContext.capabilities.add[0]"
+    ]
+    assert paths(istio_engine, pod(containers=[app])) == []
+    plain = {"name": "web", "image": "x"}
+    assert paths(istio_engine, pod(hostPID=True, containers=[plain])) == []
 
 
 def test_a_container_uid_overrides_the_pods(istio_engine: PolicyEngine) -> None:

@@ -27,6 +27,8 @@ from meshc.policies.projection import (
     METADATA_FIELDS,
     OBJECT_FIELDS,
     POD_SPEC_FIELDS,
+    MESH_CONTAINER_KEPT,
+    MESH_CONTAINERS,
     PRUNED_NAMES,
     REQUEST_FIELDS,
     project,
@@ -75,12 +77,14 @@ def pruned_references(source: str) -> set[str]:
     """Pruned names the module could read: as a field, a key, a path segment, or a variable."""
     code, strings = split_rego(source)
     found = set()
-    for name in PRUNED_NAMES:
+    for name in PRUNED_NAMES - MESH_CONTAINER_KEPT:
         # x.env, or a rule or variable called env (some env in ...).
         as_code = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", code)
         # x["env"], object.get(x, "env", d), ["spec", "volumes"], "spec.volumes[0]".
         segment = re.compile(rf"(^|[.\[]){re.escape(name)}($|[.\[])")
-        if as_code or any(s == name or segment.search(s) for s in strings):
+        # A label or annotation key ("status.sidecar.istio.io/port") is no field path.
+        paths = [s for s in strings if "/" not in s]
+        if as_code or name in strings or any(segment.search(s) for s in paths):
             found.add(name)
     return found
 
@@ -110,11 +114,11 @@ def test_no_policy_reads_a_field_the_projection_removes(policy: Path) -> None:
 @pytest.mark.parametrize(
     "snippet",
     [
-        "x := container.env",
-        'x := object.get(container, "args", [])',
+        "x := container.resources",
+        'x := object.get(container, "livenessProbe", {})',
         'x := container["volumeMounts"]',
         'x := object.get(pod, ["spec", "volumes"], [])',
-        "some env in container.env",
+        "some mount in container.volumeMounts",
         'path := "spec.tolerations[0]"',
         'x := k8s.annotations["kubectl.kubernetes.io/last-applied-configuration"]',
         "some ports in x",
@@ -163,7 +167,6 @@ CONTAINER_EXTRAS: dict[str, Any] = {
     "stdin": True,
     "stdinOnce": True,
     "tty": True,
-    "restartPolicy": "Always",
 }
 POD_SPEC_EXTRAS: dict[str, Any] = {
     "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
@@ -182,7 +185,6 @@ POD_SPEC_EXTRAS: dict[str, Any] = {
     "runtimeClassName": "kata",
     "overhead": {"cpu": "250m"},
     "resourceClaims": [{"name": "gpu"}],
-    "restartPolicy": "Always",
     "terminationGracePeriodSeconds": 1337,
     "activeDeadlineSeconds": 2102,
     "dnsPolicy": "None",
@@ -202,7 +204,6 @@ METADATA_EXTRAS: dict[str, Any] = {
     "managedFields": [{"manager": "argocd", "fieldsV1": {"f:metadata": {"f:labels": {}}}}],
     "uid": "1337",
     "creationTimestamp": "2026-11-26T04:00:00Z",
-    "deletionTimestamp": "2026-11-26T05:00:00Z",
     "deletionGracePeriodSeconds": 30,
     "resourceVersion": "2102",
     "generation": 1337,
@@ -225,6 +226,13 @@ def test_the_extras_cover_every_pruned_name() -> None:
     assert set(REQUEST_EXTRAS) == REQUEST_FIELDS
 
 
+def container_extras(container: dict[str, Any]) -> dict[str, Any]:
+    """What the projection removes from ``container``: a mesh container keeps its command line."""
+    if container.get("name") in MESH_CONTAINERS:
+        return {k: v for k, v in CONTAINER_EXTRAS.items() if k not in MESH_CONTAINER_KEPT}
+    return CONTAINER_EXTRAS
+
+
 def with_metadata_extras(metadata: Any) -> Any:
     if not isinstance(metadata, dict):
         return metadata
@@ -238,7 +246,7 @@ def with_pod_spec_extras(spec: dict[str, Any]) -> dict[str, Any]:
     out = {**spec, **POD_SPEC_EXTRAS}
     for field in CONTAINER_LISTS:
         if isinstance(spec.get(field), list):
-            out[field] = [{**c, **CONTAINER_EXTRAS} for c in spec[field]]
+            out[field] = [{**c, **container_extras(c)} for c in spec[field]]
     return out
 
 

@@ -23,6 +23,7 @@ INTERFACE = (
     "injection_requests",  # where a pod asks for injection: {path, value}
     "injector_written",  # capture-annotation keys the mesh's injector wrote on this pod
     "extra_proxy_uids",  # UIDs this pod's own settings exempt from capture
+    "extra_proxy_gids",  # groups likewise
 )
 
 

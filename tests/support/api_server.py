@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import copy
 import uuid
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 RESOURCES = {
     ("", "Pod"): "pods",
@@ -67,17 +71,60 @@ def pod_spec(**container: Any) -> dict[str, Any]:
     }
 
 
+# The namespaces the sample meshes (tests/policies/samples/specs) inject into.
+INJECTED_NAMESPACES = {"mesh-demo": "istio", "l5d-demo": "linkerd"}
+_INJECTED_SAMPLES = Path(__file__).resolve().parents[1] / "policies" / "samples" / (
+    "injection-required/allowed")
+
+
+@cache
+def _injection(provider: str) -> dict[str, Any]:
+    """What the provider's injector adds to a pod (native sidecars), from its sample."""
+    path = _INJECTED_SAMPLES / f"{provider}-injected-native-sidecar.yaml"
+    pod = yaml.safe_load(path.read_text())["request"]["object"]
+    meta = pod["metadata"]
+    added = {"pod-template-hash", "app"}
+    return {
+        "labels": {k: v for k, v in meta.get("labels", {}).items() if k not in added},
+        "annotations": {k: v for k, v in meta.get("annotations", {}).items()
+                        if not k.startswith("kubectl.kubernetes.io/")},
+        "initContainers": [c for c in pod["spec"]["initContainers"]
+                           if c["name"] in ("istio-init", "istio-proxy", "linkerd-init",
+                                            "linkerd-proxy")],
+    }
+
+
+def inject(pod: dict[str, Any], provider: str) -> dict[str, Any]:
+    """``pod`` as the provider's injector leaves it: its init container and native sidecar
+    first, its labels and annotations added (what the pod sets wins)."""
+    added = copy.deepcopy(_injection(provider))
+    meta = pod.setdefault("metadata", {})
+    meta["labels"] = {**added["labels"], **(meta.get("labels") or {})}
+    meta["annotations"] = {**added["annotations"], **(meta.get("annotations") or {})}
+    pod["spec"]["initContainers"] = added["initContainers"] + pod["spec"].get("initContainers", [])
+    return pod
+
+
 def workload(
     kind: str,
     name: str = "web",
     namespace: str = "mesh-demo",
     pod_annotations: dict[str, str] | None = None,
+    injected: bool | None = None,
     **container: Any,
 ) -> dict[str, Any]:
-    """A ``kind`` whose pod (template) runs one container, with optional pod annotations."""
+    """A ``kind`` whose pod (template) runs one container, with optional pod annotations.
+
+    A Pod in one of the sample meshes' namespaces is as it reaches a validating
+    webhook, after the mesh's injector ran (``injected=False`` for one it never
+    reached); templates are never injected.
+    """
     pod: dict[str, Any] = {"metadata": {"labels": {"app": name}}, "spec": pod_spec(**container)}
     if pod_annotations:
         pod["metadata"]["annotations"] = dict(pod_annotations)
+    provider = INJECTED_NAMESPACES.get(namespace)
+    if kind == "Pod" and provider and (injected is None or injected):
+        inject(pod, provider)
     obj: dict[str, Any] = {
         "apiVersion": API_VERSION[kind],
         "kind": kind,
@@ -86,8 +133,8 @@ def workload(
     path = TEMPLATE_PATH[kind]
     if not path:
         obj["metadata"]["labels"] = pod["metadata"]["labels"]
-        if pod_annotations:
-            obj["metadata"]["annotations"] = dict(pod_annotations)
+        if pod["metadata"].get("annotations"):
+            obj["metadata"]["annotations"] = pod["metadata"]["annotations"]
         obj["spec"] = pod["spec"]
         return obj
     spec: dict[str, Any] = {}
@@ -125,11 +172,12 @@ def namespace(
 
 
 def peer_authentication(
-    mode: str, namespace: str = "mesh-demo", managed: bool = False
+    mode: str, namespace: str = "mesh-demo", managed: str = ""
 ) -> dict[str, Any]:
+    """A PeerAuthentication ``default``; with ``managed``, as meshc renders it for that mesh."""
     meta: dict[str, Any] = {"name": "default", "namespace": namespace}
     if managed:
-        meta["labels"] = {"app.kubernetes.io/managed-by": "meshc"}
+        meta["labels"] = {"app.kubernetes.io/managed-by": "meshc", "meshc.io/mesh": managed}
     return {
         "apiVersion": "security.istio.io/v1",
         "kind": "PeerAuthentication",

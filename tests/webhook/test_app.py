@@ -79,7 +79,7 @@ class TestBadRequests:
 
     def test_a_body_just_under_the_limit_is_read(self, istio_server: WebhookServer) -> None:
         doc = review(workload("Pod"))
-        doc["request"]["object"]["metadata"]["annotations"] = {"padding": ""}
+        doc["request"]["object"]["metadata"]["annotations"]["padding"] = ""
         size = len(json.dumps(doc).encode())
         doc["request"]["object"]["metadata"]["annotations"]["padding"] = "x" * (
             THREE_MIB - size - 1024

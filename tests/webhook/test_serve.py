@@ -87,11 +87,11 @@ class TestValidate:
         assert admit(istio_server, "/validate", review(good, "UPDATE", old=bad))["allowed"] is True
 
     def test_delete_is_judged_on_the_old_object(self, istio_server: WebhookServer) -> None:
-        managed = review(peer_authentication("STRICT", managed=True), "DELETE")
+        managed = review(peer_authentication("STRICT", managed="quickstart"), "DELETE")
         assert managed["request"]["object"] is None
         response = admit(istio_server, "/validate", managed)
         assert response["allowed"] is False
-        assert "deletes the mTLS policy meshc renders" in response["status"]["message"]
+        assert "deletes a security object the spec renders" in response["status"]["message"]
         # Removing a bad object is never blocked by the rule it breaks.
         assert admit(istio_server, "/validate", review(workload("Pod", **PRIVILEGED), "DELETE"))[
             "allowed"
@@ -101,7 +101,7 @@ class TestValidate:
     def test_dry_run_gets_the_same_decision(
         self, istio_server: WebhookServer, operation: str
     ) -> None:
-        obj = peer_authentication("PERMISSIVE", managed=True)
+        obj = peer_authentication("PERMISSIVE", managed="quickstart")
         real = admit(istio_server, "/validate", review(obj, operation, uid="u1"))
         dry = admit(istio_server, "/validate", review(obj, operation, dry_run=True, uid="u1"))
         assert dry == real

@@ -17,7 +17,7 @@ from .model import DEFAULT_TRUST_DOMAIN, DEFAULT_WEBHOOK_NAMESPACE
 API_VERSION = "meshc.io/v1alpha1"
 KIND = "Mesh"
 MTLS_MODES = ("STRICT", "PERMISSIVE")
-POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces")
+POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces", "managed-objects")
 POLICY_MODES = ("enforce", "warn", "audit")
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Label keys: optional DNS-subdomain prefix, then a name segment.

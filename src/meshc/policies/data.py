@@ -19,6 +19,7 @@ _SPEC_FIELDS = {
     "injection-required": "spec.namespaces",
     "mtls-strict": "spec.mtls",
     "allowed-namespaces": "spec.admission.allowedNamespaces",
+    "managed-objects": "spec",
 }
 
 
@@ -55,7 +56,37 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "mesh_images": images,
         "mesh_image_prefixes": image_prefixes(images),
         "sources": {pid: f"{mesh.source}:{field}" for pid, field in _SPEC_FIELDS.items()},
+        "mesh_name": mesh.name,
+        "protected": protected_objects(mesh),
     }
+
+
+def protected_objects(mesh: Any) -> dict[str, Any]:
+    """The security objects the spec renders, as the API server stores them.
+
+    Keyed ``<group>/<kind>/<namespace>/<name>``; each with its ``spec`` (the
+    CRD's defaults filled in, as the API server fills them) and the spec field
+    it comes from. managed-objects admits an UPDATE of such an object only to
+    exactly this, and its DELETE only once the spec no longer renders it.
+    """
+    from meshc.compiler.objects import SOURCE_ANNOTATION
+    from meshc.compiler.targets import RenderOptions, render
+
+    profile = providers.get(mesh.provider)
+    kinds = {(group, kind) for group, kind, _ in profile.protected_kinds}
+    objects, _ = render(mesh, RenderOptions(allow_lossy=True))
+    found: dict[str, Any] = {}
+    for obj in objects:
+        group = str(obj["apiVersion"]).rpartition("/")[0]
+        if (group, obj["kind"]) not in kinds:
+            continue
+        meta = obj["metadata"]
+        key = f"{group}/{obj['kind']}/{meta.get('namespace', '')}/{meta['name']}"
+        found[key] = {
+            "spec": {**profile.spec_defaults.get(obj["kind"], {}), **obj.get("spec", {})},
+            "source": meta["annotations"][SOURCE_ANNOTATION],
+        }
+    return dict(sorted(found.items()))
 
 
 def image_spellings(repositories: Iterable[str]) -> list[str]:

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from meshc import providers
+
 # The request's restatements of what it is about (kind and resource as the
 # client asked for them) and its options; the policies read request.kind.
 REQUEST_FIELDS = frozenset({"requestKind", "requestResource", "requestSubResource", "options"})
@@ -30,7 +32,6 @@ METADATA_FIELDS = frozenset(
         "managedFields",
         "uid",
         "creationTimestamp",
-        "deletionTimestamp",
         "deletionGracePeriodSeconds",
         "resourceVersion",
         "generation",
@@ -65,7 +66,6 @@ POD_SPEC_FIELDS = frozenset(
         "runtimeClassName",
         "overhead",
         "resourceClaims",
-        "restartPolicy",
         "terminationGracePeriodSeconds",
         "activeDeadlineSeconds",
         "dnsPolicy",
@@ -81,7 +81,10 @@ POD_SPEC_FIELDS = frozenset(
         "os",
     }
 )
-# In a container: the policies read name, image and securityContext only.
+# In a container: the policies read name, image, securityContext and
+# restartPolicy (a native sidecar is an init container with Always) only;
+# in the mesh's own containers also what sets up the proxy and its capture
+# (MESH_CONTAINER_KEPT).
 CONTAINER_FIELDS = frozenset(
     {
         "env",
@@ -104,9 +107,12 @@ CONTAINER_FIELDS = frozenset(
         "stdin",
         "stdinOnce",
         "tty",
-        "restartPolicy",
     }
 )
+MESH_CONTAINER_KEPT = frozenset({"args", "command", "env"})
+MESH_CONTAINER_FIELDS = CONTAINER_FIELDS - MESH_CONTAINER_KEPT
+# The names every mesh's injector gives the containers it adds.
+MESH_CONTAINERS = frozenset(name for p in providers.all_profiles() for name in p.mesh_containers)
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 # Where a pod spec sits under an object's `spec`: a Pod's own spec, a
@@ -126,6 +132,8 @@ TEMPLATE_METADATA_PATHS: tuple[tuple[str, ...], ...] = (
 
 # Every name the projection removes, for the test that keeps the policies
 # from reading any of them.
+# (args, command and env stay in the mesh's own containers: the policies read
+# them there only.)
 PRUNED_NAMES = (
     REQUEST_FIELDS
     | METADATA_FIELDS
@@ -200,12 +208,16 @@ def _pod_spec(spec: dict[str, Any]) -> dict[str, Any]:
     for field in CONTAINER_LISTS:
         containers = spec.get(field)
         if isinstance(containers, list):
-            projected = [
-                _without(c, CONTAINER_FIELDS) if isinstance(c, dict) else c for c in containers
-            ]
+            projected = [_container(c) if isinstance(c, dict) else c for c in containers]
             if any(p is not c for p, c in zip(projected, containers, strict=True)):
                 changes[field] = projected
     return _replace(spec, changes, POD_SPEC_FIELDS)
+
+
+def _container(container: dict[str, Any]) -> dict[str, Any]:
+    name = container.get("name")
+    mesh = isinstance(name, str) and name in MESH_CONTAINERS
+    return _without(container, MESH_CONTAINER_FIELDS if mesh else CONTAINER_FIELDS)
 
 
 def _update(

@@ -37,6 +37,11 @@ CLUSTER_SCOPED = frozenset(
 )
 
 USERNAME = "meshc-check"
+# Marks a review as judged offline, before any mutating webhook (the mesh's
+# injector) ran: the policies then judge a Pod by what it asks for, as they
+# judge a template. The API server never sends this field, and the webhook
+# drops it from what it receives.
+OFFLINE = "meshc.io/offline"
 
 
 def admission_review(
@@ -62,5 +67,6 @@ def admission_review(
             "object": None if operation == "DELETE" else obj,
             "oldObject": obj if operation in ("UPDATE", "DELETE") else None,
             "dryRun": True,
+            OFFLINE: True,
         },
     }

@@ -27,6 +27,7 @@ from .modules import ENTRYPOINT, data_document
 from .violations import Violation
 from .wasm_bundle import policy_wasm
 from .wasm_call import i32_caller
+from .wasm_module import pages_for
 
 # opa_eval, the one-call evaluation, arrived in ABI 1.2.
 ABI = (1, 2)
@@ -61,19 +62,20 @@ class WasmEngine:
         config.epoch_interruption = True
         self._engine = wasmtime.Engine(config)
         self._ticker = _Ticker(self._engine)
+        self._wasm = policy_wasm() if wasm is None else wasm
         try:
-            self._module = wasmtime.Module(self._engine, policy_wasm() if wasm is None else wasm)
+            self._module = wasmtime.Module(self._engine, self._wasm)
         except wasmtime.WasmtimeError as exc:
             raise EngineError(f"the policies do not compile: not a Wasm module: {exc}") from exc
         self._local = threading.local()
         # The first instance now: a module this engine cannot run fails here,
         # at start-up, and not on the first admission.
-        self._local.instance = _Instance(self._engine, self._module, self._data)
+        self._local.instance = _Instance(self._engine, self._module, self._wasm, self._data)
 
     def _instance(self) -> _Instance:
         instance: _Instance | None = getattr(self._local, "instance", None)
         if instance is None:
-            instance = self._local.instance = _Instance(self._engine, self._module, self._data)
+            instance = self._local.instance = _Instance(self._engine, self._module, self._wasm, self._data)
         return instance
 
     def evaluate(self, review: Review) -> list[Violation]:
@@ -110,7 +112,8 @@ class WasmEngine:
 class _Instance:
     """One thread's instance of the module, with the data loaded."""
 
-    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, data: bytes):
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, wasm: bytes,
+                 data: bytes):
         store = self._store = wasmtime.Store(engine)
         store.set_limits(memory_size=MEMORY_LIMIT)
         store.set_epoch_deadline(NO_DEADLINE)  # it starts at 0: at once
@@ -118,7 +121,12 @@ class _Instance:
         imports: list[Any] = []
         for item in module.imports:
             if item.name == "memory" and isinstance(item.type, wasmtime.MemoryType):
-                self._memory = wasmtime.Memory(store, item.type)
+                try:
+                    pages = pages_for(wasm, item.type.limits.min)
+                except ValueError as exc:
+                    raise EngineError(f"the Wasm module is not an OPA policy: {exc}") from exc
+                self._memory = wasmtime.Memory(
+                    store, wasmtime.MemoryType(wasmtime.Limits(pages, item.type.limits.max)))
                 imports.append(self._memory)
             elif item.name == "opa_abort":
                 imports.append(wasmtime.Func(store, _i32_func(1, 0), self._abort))

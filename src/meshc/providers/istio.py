@@ -45,7 +45,10 @@ PROFILE = IstioProfile(
         "VirtualService": 2,
     }),
     config_groups=("networking.istio.io", "security.istio.io"),
-    protected_resources=(("security.istio.io", "peerauthentications"),),
+    protected_kinds=(
+        ("security.istio.io", "PeerAuthentication", "peerauthentications"),
+        ("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
+    ),
     pod_opt_out=Markers(
         labels={"sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"},
         annotations={},

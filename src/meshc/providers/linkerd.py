@@ -128,6 +128,15 @@ PROFILE = LinkerdProfile(
     config_groups=("policy.linkerd.io", "split.smi-spec.io"),
     config_kinds=(("linkerd.io", "ServiceProfile", "serviceprofiles"),),
     pod_opt_out=Markers(labels={}, annotations={INJECT_ANNOTATION: "disabled"}),
+    protected_kinds=(
+        ("policy.linkerd.io", "Server", "servers"),
+        ("policy.linkerd.io", "AuthorizationPolicy", "authorizationpolicies"),
+        ("policy.linkerd.io", "MeshTLSAuthentication", "meshtlsauthentications"),
+    ),
+    # charts/linkerd-crds/templates/policy/server.yaml (v1beta3): both defaulted.
+    spec_defaults=MappingProxyType({
+        "Server": MappingProxyType({"accessPolicy": "deny", "proxyProtocol": "unknown"}),
+    }),
     render_options=(
         RenderOption("routing", ("gateway-api", "smi"),
                      "Linkerd routing API (default: gateway-api; smi for clusters running "

@@ -90,8 +90,13 @@ class Profile:
     config_groups: tuple[str, ...]
     # Single kinds of its configuration in a group it shares: (group, kind, resource).
     config_kinds: tuple[tuple[str, str, str], ...] = ()
-    # Security objects meshc renders whose DELETE the policies judge: (group, resource).
-    protected_resources: tuple[tuple[str, str], ...] = ()
+    # The security objects meshc renders (group, kind, resource): an UPDATE or
+    # DELETE of one is judged against what the spec renders (managed-objects).
+    protected_kinds: tuple[tuple[str, str, str], ...] = ()
+    # Fields the API server fills in from the CRD's schema defaults when a
+    # rendered object leaves them out: kind -> spec field -> value.
+    spec_defaults: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({}))
     # Pod labels and annotations that keep a pod out of the mesh: the chart puts
     # them on the webhook's own pods, which the API server reaches in plain TLS.
     pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
@@ -120,4 +125,6 @@ class Profile:
             "proxy_uid": self.proxy_uid,
             "proxy_gids": list(self.proxy_gids),
             "capture_annotations": dict(sorted(self.capture_annotations.items())),
+            "spec_defaults": {k: dict(v) for k, v in sorted(self.spec_defaults.items())},
+            "protected_kinds": sorted([group, kind] for group, kind, _ in self.protected_kinds),
         }

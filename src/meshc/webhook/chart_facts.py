@@ -61,8 +61,9 @@ def deletes() -> list[Rule]:
     """What is judged on DELETE: the security objects meshc renders, nothing else."""
     by_group: dict[str, list[str]] = {}
     for profile in providers.all_profiles():
-        for group, resource in profile.protected_resources:
-            by_group.setdefault(group, []).append(resource)
+        for group, _, resource in profile.protected_kinds:
+            if resource not in by_group.setdefault(group, []):
+                by_group[group].append(resource)
     return [_rule(group, tuple(resources), "Namespaced") for group, resources in by_group.items()]
 
 

@@ -23,8 +23,10 @@ mesh_config if [k8s.group, k8s.kind] in mesh.config.mesh_config.kinds
 
 allowed_list := concat(", ", sort(mesh.config.allowed_namespaces))
 
+# CREATE and UPDATE: an object that predates the webhook is retargeted by an
+# UPDATE as much as by a new one (an object being deleted is never blocked).
 findings contains finding if {
-	k8s.operation == "CREATE"
+	k8s.writing
 	mesh_config
 	not mesh.permitted(k8s.namespace)
 	finding := {

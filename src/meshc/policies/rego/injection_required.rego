@@ -34,7 +34,7 @@ findings contains finding if {
 findings contains finding if {
 	some key in bypass_annotations
 	value := k8s.pod_annotations[key]
-	not granted(key)
+	not mesh.granted(key)
 	not key in data.meshc.providers[mesh.provider].injector_written
 	finding := {
 		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), key),
@@ -58,15 +58,6 @@ bypasses("exclude", value) if count(mesh.entries(value)) > 0
 
 bypasses("include", value) if trim_space(value) != "*"
 
-granted(key) if {
-	some exemption in mesh.config.exemptions
-	exemption.namespace == k8s.namespace
-	key in exemption.annotations
-	every label, wanted in object.get(exemption, "selector", {}) {
-		k8s.pod_labels[label] == wanted
-	}
-}
-
 # The container rules below judge application containers: everything but the
 # mesh's own, verified containers. One pass finds the containers whose own
 # securityContext sets what only the mesh's containers may, and asks only
@@ -82,11 +73,11 @@ impostors contains [field, i] if {
 # One body per setting, each reading its own field.
 sets_proxy_only(context) if proxy_uids[context.runAsUser]
 
-sets_proxy_only(context) if context.runAsGroup in mesh.profile.proxy_gids
+sets_proxy_only(context) if proxy_gids[context.runAsGroup]
 
 sets_proxy_only(context) if {
 	some capability in context.capabilities.add
-	net_admin_capabilities[upper(capability)]
+	network_capabilities[upper(capability)]
 }
 
 sets_proxy_only(context) if context.privileged == true
@@ -111,7 +102,7 @@ findings contains finding if {
 	i := ref[1]
 	container := k8s.pod_spec[field][i]
 	group_id := container.securityContext.runAsGroup
-	group_id in mesh.profile.proxy_gids
+	proxy_gids[group_id]
 	finding := {
 		"path": concat("", [k8s.container_path(field, i), ".securityContext.runAsGroup"]),
 		"problem": concat("", ["container ", k8s.show(container.name), " runs in the proxy's group, whose traffic bypasses the proxy: ", format_int(group_id, 10)]),
@@ -125,11 +116,11 @@ findings contains finding if {
 	i := ref[1]
 	container := k8s.pod_spec[field][i]
 	some j, capability in container.securityContext.capabilities.add
-	net_admin_capabilities[upper(capability)]
+	network_capabilities[upper(capability)]
 	finding := {
 		"path": concat("", [k8s.container_path(field, i), ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
-		"problem": concat("", ["container ", k8s.show(container.name), " may rewrite the iptables rules that capture its traffic: ", k8s.show(capability)]),
-		"fix": "drop the capability: only the mesh's own containers may hold NET_ADMIN",
+		"problem": concat("", ["container ", k8s.show(container.name), " may rewrite the iptables rules that capture its traffic, or send around them: ", k8s.show(capability)]),
+		"fix": "drop the capability: only the mesh's own containers may hold NET_ADMIN or NET_RAW",
 	}
 }
 
@@ -165,7 +156,7 @@ findings contains finding if {
 
 findings contains finding if {
 	group_id := k8s.pod_spec.securityContext.runAsGroup
-	group_id in mesh.profile.proxy_gids
+	proxy_gids[group_id]
 	some field in k8s.container_fields
 	some container in k8s.pod_spec[field]
 	not own(container, "runAsGroup")
@@ -186,4 +177,43 @@ proxy_uids contains mesh.profile.proxy_uid
 
 proxy_uids contains user_id if some user_id in data.meshc.providers[mesh.provider].extra_proxy_uids
 
-net_admin_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "ALL"}
+# Likewise the groups whose traffic the rules let through.
+proxy_gids contains group_id if some group_id in mesh.profile.proxy_gids
+
+proxy_gids contains group_id if some group_id in data.meshc.providers[mesh.provider].extra_proxy_gids
+
+# A container named as the mesh's own with another image is none of its own:
+# the injector may take it for its own proxy and inject nothing.
+findings contains finding if {
+	some entry in mesh.containers
+	entry.container.name in mesh.profile.mesh_containers
+	not mesh.genuine(entry.container)
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".image"]),
+		"problem": concat("", ["container ", k8s.show(entry.container.name), " is named as the mesh's own but runs another image: ", k8s.show(object.get(entry.container, "image", null))]),
+		"fix": "rename the container, or use the mesh's image (spec.admission.proxyImages lists them)",
+	}
+}
+
+# NET_ADMIN rewrites the pod's iptables rules; NET_RAW crafts packets the
+# rules were not written for (the netadmin profile of `kubectl debug` adds both).
+network_capabilities := {"NET_ADMIN", "CAP_NET_ADMIN", "NET_RAW", "CAP_NET_RAW", "ALL"}
+
+# With the host's PID namespace, a container that may enter namespaces
+# (SYS_ADMIN, or SYS_PTRACE to reach a host process's) can join the node's
+# network namespace, where the pod's capture rules do not apply.
+namespace_capabilities := {"SYS_ADMIN", "CAP_SYS_ADMIN", "SYS_PTRACE", "CAP_SYS_PTRACE", "ALL"}
+
+findings contains finding if {
+	k8s.pod_spec.hostPID == true
+	some field in k8s.container_fields
+	some i, container in k8s.pod_spec[field]
+	some j, capability in container.securityContext.capabilities.add
+	namespace_capabilities[upper(capability)]
+	not mesh.genuine(container)
+	finding := {
+		"path": concat("", [k8s.container_path(field, i), ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
+		"problem": concat("", ["container ", k8s.show(container.name), " shares the node's PID namespace and may enter the node's network namespace, around the proxy: ", k8s.show(capability)]),
+		"fix": "remove hostPID, or drop the capability",
+	}
+}

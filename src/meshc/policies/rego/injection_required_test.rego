@@ -32,7 +32,7 @@ test_lookalike_proxy_is_denied if {
 	lookalike := object.union(proxy, {"image": "docker.io/attacker/proxyv2:1.24.2"})
 	v := violations with input as t.pod("mesh-demo", {}, {"containers": [t.app, lookalike]})
 		with data.meshc.config as t.istio
-	t.paths(v) == {"spec.containers[1].securityContext.runAsUser"}
+	t.paths(v) == {"spec.containers[1].image", "spec.containers[1].securityContext.runAsUser"}
 }
 
 test_cni_exclusion_needs_the_real_proxy if {

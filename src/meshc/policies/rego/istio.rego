@@ -92,7 +92,368 @@ injector_written contains key if {
 	mesh.genuine(container)
 }
 
-extra_proxy_uids := set()
+# --- the injected pod: what the cluster will run -------------------------------
+#
+# Validating webhooks run after every mutating one, so a Pod here has been
+# through Istio's injector (if it ran): these rules judge what it wrote, not
+# what asked for it. Sources: istio/istio pkg/kube/inject (the injector and
+# its template, manifests/charts/istio-control/istio-discovery/files/
+# injection-template.yaml) and tools/istio-iptables (the capture flags).
+
+proxies := mesh.mesh_containers("istio-proxy")
+
+capturers := array.concat(mesh.mesh_containers("istio-init"), mesh.mesh_containers("istio-validation"))
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	not proxy_runs
+	finding := {
+		"path": concat("", [k8s.pod_prefix, "spec.containers"]),
+		"problem": "runs without Istio's proxy: no istio-proxy container (or native sidecar) with Istio's image, so the injector skipped the pod, was told not to inject, or was bypassed",
+		"fix": "remove what opts the pod out of injection (sidecar.istio.io/inject, inject.istio.io/templates, a preset istio-proxy) and create it again through the injector",
+	}
+}
+
+proxy_runs if {
+	some entry in proxies
+	mesh.long_running(entry)
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	proxy_runs
+	count(capturers) == 0
+	finding := {
+		"path": concat("", [k8s.pod_prefix, "spec.initContainers"]),
+		"problem": "runs Istio's proxy with nothing capturing its traffic: no istio-init or istio-validation (Istio CNI) container, so traffic goes around the proxy",
+		"fix": "remove sidecar.istio.io/interceptionMode: NONE or a template without capture (inject.istio.io/templates), and create the pod again",
+	}
+}
+
+# The flags of istio-iptables (tools/istio-iptables/pkg/cmd/root.go): name ->
+# whether it takes a value.
+iptables_flags := {
+	"-p": true, "--envoy-port": true,
+	"-z": true, "--inbound-capture-port": true,
+	"-u": true, "--proxy-uid": true,
+	"-g": true, "--proxy-gid": true,
+	"-m": true, "--istio-inbound-interception-mode": true,
+	"-i": true, "--istio-service-cidr": true,
+	"-x": true, "--istio-service-exclude-cidr": true,
+	"-b": true, "--istio-inbound-ports": true,
+	"-d": true, "--istio-local-exclude-ports": true,
+	"-o": true, "--istio-local-outbound-ports-exclude": true,
+	"-q": true, "--istio-include-outbound-ports": true,
+	"-k": true, "--kube-virt-interfaces": true,
+	"-c": true, "--istio-exclude-interfaces": true,
+	"--log_output_level": true,
+	"--log_as_json": false,
+	"--native-nftables": false,
+	"--force-apply": false,
+	"--run-validation": false,
+	"--skip-rule-apply": false,
+	"--redirect-dns": false,
+	"--capture-all-dns": false,
+	"--drop-invalid": false,
+}
+
+# What each capture setting must be, unless the spec grants the annotation
+# the injector turns into it: [flag names, allowed value test, annotation].
+capture_settings := [
+	{"flags": ["-i", "--istio-service-cidr"], "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeOutboundIPRanges", "what": "outbound IP ranges captured"},
+	{"flags": ["-b", "--istio-inbound-ports"], "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeInboundPorts", "what": "inbound ports captured"},
+	{"flags": ["-x", "--istio-service-exclude-cidr"], "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeOutboundIPRanges", "what": "outbound IP ranges left out"},
+	{"flags": ["-o", "--istio-local-outbound-ports-exclude"], "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeOutboundPorts", "what": "outbound ports left out"},
+	{"flags": ["-c", "--istio-exclude-interfaces"], "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeInterfaces", "what": "interfaces left out"},
+	{"flags": ["-k", "--kube-virt-interfaces"], "wanted": "", "annotation": "traffic.sidecar.istio.io/kubevirtInterfaces", "what": "interfaces rerouted around the proxy"},
+]
+
+capture_args(entry) := object.get(entry.container, "args", [])
+
+capture_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	some setting in capture_settings
+	value := mesh.last_flag(capture_args(entry), setting.flags)
+	value != setting.wanted
+	not mesh.granted(setting.annotation)
+	finding := {
+		"path": capture_path(entry),
+		"problem": concat("", [entry.container.name, " captures less than the spec requires (", setting.what, "): ", setting.flags[0], " ", k8s.show(value)]),
+		"fix": concat("", ["remove ", setting.annotation, " (or what overrides ", entry.container.name, "), or grant it in spec.admission.exemptions"]),
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	value := mesh.last_flag(capture_args(entry), ["-d", "--istio-local-exclude-ports"])
+	some port in mesh.entries(value)
+	not port in own_ports
+	not mesh.granted("traffic.sidecar.istio.io/excludeInboundPorts")
+	finding := {
+		"path": capture_path(entry),
+		"problem": concat("", [entry.container.name, " leaves an inbound port uncaptured that is not the proxy's own: ", k8s.show(port)]),
+		"fix": "remove traffic.sidecar.istio.io/excludeInboundPorts or a moved status.sidecar.istio.io/port, or grant it in spec.admission.exemptions",
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	some flags, wanted in {"-p": "15001", "-z": "15006"}
+	value := mesh.last_flag(capture_args(entry), [flags])
+	value != wanted
+	finding := {
+		"path": capture_path(entry),
+		"problem": concat("", [entry.container.name, " sends captured traffic to another port than the proxy listens on: ", flags, " ", k8s.show(value)]),
+		"fix": concat("", ["leave ", flags, " ", wanted, " as the injector writes it"]),
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	value := mesh.last_flag(capture_args(entry), ["-m", "--istio-inbound-interception-mode"])
+	not capturing_mode(value)
+	finding := {
+		"path": capture_path(entry),
+		"problem": concat("", [entry.container.name, " does not capture inbound traffic: -m ", k8s.show(value)]),
+		"fix": "remove the interception mode override (REDIRECT and TPROXY capture)",
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	some flag in mesh.unknown_flags(capture_args(entry), iptables_flags)
+	finding := {
+		"path": capture_path(entry),
+		"problem": concat("", [entry.container.name, " runs with an argument Istio's injector never writes: ", k8s.show(flag)]),
+		"fix": concat("", ["remove the pod's own ", entry.container.name, " container or proxy.istio.io/overrides"]),
+	}
+}
+
+# Outside Istio CNI's validation, the rules must really be applied.
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in mesh.mesh_containers("istio-init")
+	some flag in ["--skip-rule-apply", "--run-validation", "--dry-run", "-n", "--cleanup-only"]
+	flag in capture_args(entry)
+	finding := {
+		"path": capture_path(entry),
+		"problem": concat("", ["istio-init does not apply the capture rules: ", k8s.show(flag)]),
+		"fix": "remove the pod's own istio-init container or proxy.istio.io/overrides",
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	entry.container.args[0] != "istio-iptables"
+	finding := {
+		"path": concat("", [capture_path(entry), "[0]"]),
+		"problem": concat("", [entry.container.name, " does not run istio-iptables: ", k8s.show(entry.container.args[0])]),
+		"fix": concat("", ["remove the pod's own ", entry.container.name, " container or proxy.istio.io/overrides"]),
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	command := entry.container.command
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".command"]),
+		"problem": concat("", [entry.container.name, " runs another program than Istio's injector starts: ", k8s.show_fields(command)]),
+		"fix": concat("", ["remove the pod's own ", entry.container.name, " container or proxy.istio.io/overrides"]),
+	}
+}
+
+# Environment istio-iptables reads for any flag not given as an argument
+# (pkg/flag BindEnv; tools/istio-iptables/pkg/constants): each changes or
+# disables what is captured.
+iptables_env := {
+	"DRY_RUN", "SKIP_RULE_APPLY", "CLEANUP_ONLY", "PROXY_UID", "PROXY_GID",
+	"ISTIO_SERVICE_CIDR", "ISTIO_SERVICE_EXCLUDE_CIDR", "ISTIO_INBOUND_PORTS",
+	"ISTIO_LOCAL_EXCLUDE_PORTS", "ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE", "ISTIO_EXCLUDE_INTERFACES",
+	"KUBE_VIRT_INTERFACES", "ISTIO_OUTBOUND_OWNER_GROUPS", "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
+	"ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR", "INBOUND_INTERCEPTION_MODE", "ENVOY_PORT",
+	"INBOUND_CAPTURE_PORT", "ISTIO_META_DNS_CAPTURE",
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in capturers
+	some i, env in object.get(entry.container, "env", [])
+	env.name in iptables_env
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env[", format_int(i, 10), "]"]),
+		"problem": concat("", [entry.container.name, " gets capture settings from its environment: ", k8s.show(env.name)]),
+		"fix": "remove proxyMetadata from proxy.istio.io/config (or the ProxyConfig) that sets it",
+	}
+}
+
+# The proxy's UID is what the capture rules let through (-u, and -g, which
+# defaults to -u): the proxy must run as it, and nothing else may.
+init_uids contains to_number(value) if {
+	some entry in capturers
+	value := mesh.last_flag(capture_args(entry), ["-u", "--proxy-uid"])
+	regex.match(`^[0-9]+$`, value)
+}
+
+init_gids contains to_number(value) if {
+	some entry in capturers
+	value := mesh.last_flag(capture_args(entry), ["-g", "--proxy-gid", "-u", "--proxy-uid"])
+	regex.match(`^[0-9]+$`, value)
+}
+
+extra_proxy_uids := init_uids
+
+extra_proxy_gids := init_gids
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in proxies
+	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	user != 0 # TPROXY: the proxy runs as root and is let through by its group
+	some proxy_user in init_uids
+	user != proxy_user
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),
+		"problem": concat("", ["istio-proxy does not run as the UID the capture rules let through (", format_int(proxy_user, 10), "): ", k8s.show(user)]),
+		"fix": "remove the pod's own istio-proxy securityContext override",
+	}
+}
+
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in proxies
+	some name, values in {"DISABLE_ENVOY": {"TRUE", "1"}, "ISTIO_META_INTERCEPTION_MODE": {"NONE"}}
+	value := mesh.env_value(entry.container, name)
+	upper(value) in values
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env"]),
+		"problem": concat("", ["istio-proxy is told not to proxy: ", name, "=", k8s.show(value)]),
+		"fix": "remove the override that sets it",
+	}
+}
+
+# Istio's CNI plugin and the status annotation: the CNI sets up capture only
+# for pods the injector marked (cni/pkg/plugin/plugin.go, doAddRun).
+injection_findings contains finding if {
+	mesh.outcome_visible
+	proxy_runs
+	not k8s.pod_annotations["sidecar.istio.io/status"]
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/status"),
+		"problem": "carries istio-proxy without the status Istio's injector writes: the proxy was not injected by Istio, and Istio CNI sets up no capture for it: null",
+		"fix": "create the pod through Istio's injector instead of writing istio-proxy into it",
+	}
+}
+
+# Peers send plaintext to a pod whose tlsMode label says it has no proxy.
+injection_findings contains finding if {
+	value := k8s.pod_labels["security.istio.io/tlsMode"]
+	value != "istio"
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), "security.istio.io/tlsMode"),
+		"problem": concat("", ["tells the pod's peers to send it plaintext: ", k8s.show(value)]),
+		"fix": "remove the label: the injector sets it to \"istio\"",
+	}
+}
+
+# --- intent: what makes the injector skip or weaken a pod not yet injected -----
+
+injection_findings contains finding if {
+	mesh.intent_only
+	value := k8s.pod_annotations["inject.istio.io/templates"]
+	not "sidecar" in mesh.entries(value)
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "inject.istio.io/templates"),
+		"problem": concat("", ["injects templates without the sidecar's traffic capture: ", k8s.show(value)]),
+		"fix": "remove it, or include the sidecar template",
+	}
+}
+
+injection_findings contains finding if {
+	value := k8s.pod_annotations["proxy.istio.io/config"]
+	weakening_proxy_config(value)
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "proxy.istio.io/config"),
+		"problem": "sets the proxy's interception mode or capture settings (interceptionMode, proxyMetadata): an object",
+		"fix": "remove interceptionMode and the capture variables of proxyMetadata from it",
+	}
+}
+
+weakening_proxy_config(value) if regex.match(`interceptionMode["']?\s*:\s*["']?NONE`, value)
+
+weakening_proxy_config(value) if {
+	some name in iptables_env
+	contains(value, name)
+}
+
+injection_findings contains finding if {
+	mesh.intent_only
+	value := k8s.pod_annotations["status.sidecar.istio.io/port"]
+	not value in {"15020", "0"}
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "status.sidecar.istio.io/port"),
+		"problem": concat("", ["moves the proxy's status port, which the capture rules leave out, onto another port: ", k8s.show(value)]),
+		"fix": "remove it (15020 is the proxy's own)",
+	}
+}
+
+injection_findings contains finding if {
+	some key in ["sidecar.istio.io/proxyImage", "proxy.istio.io/overrides", "sidecar.istio.io/bootstrapOverride"]
+	mesh.intent_only
+	value := k8s.pod_annotations[key]
+	not genuine_image_setting(key, value)
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), key),
+		"problem": concat("", ["replaces part of the proxy Istio injects: ", k8s.show(value)]),
+		"fix": "remove it",
+	}
+}
+
+genuine_image_setting("sidecar.istio.io/proxyImage", value) if mesh.mesh_image(value)
+
+# A manifest `istioctl kube-inject` wrote: the injector strips what it
+# injected (it carries its status) and injects anew (stripPod).
+reinjected if k8s.pod_annotations["sidecar.istio.io/status"]
+
+# A pod's own istio-init or istio-validation is merged over the injected one
+# (its args replace the injector's), and its own istio-proxy's user moves the
+# UID the capture rules let through.
+injection_findings contains finding if {
+	mesh.intent_only
+	not reinjected
+	some entry in mesh.containers
+	entry.container.name in {"istio-init", "istio-validation"}
+	some key in ["args", "command", "env"]
+	_ = entry.container[key]
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".", key]),
+		"problem": concat("", ["overrides how ", entry.container.name, " sets up the capture rules: ", key]),
+		"fix": concat("", ["remove the pod's own ", entry.container.name, " container"]),
+	}
+}
+
+injection_findings contains finding if {
+	mesh.intent_only
+	not reinjected
+	some entry in mesh.containers
+	entry.container.name == "istio-proxy"
+	some key in ["runAsUser", "runAsGroup"]
+	value := entry.container.securityContext[key]
+	value != mesh.profile.proxy_uid
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.", key]),
+		"problem": concat("", ["moves the UID or GID the capture rules let through, away from the proxy's own: ", k8s.show(value)]),
+		"fix": "remove it from the pod's own istio-proxy container",
+	}
+}
 
 # --- mtls-strict ---------------------------------------------------------------
 
@@ -137,18 +498,6 @@ port_weaker(mode) if {
 }
 
 port_weaker("DISABLE")
-
-mtls_findings contains finding if {
-	k8s.operation == "DELETE"
-	peer_authentication
-	value := k8s.labels["app.kubernetes.io/managed-by"]
-	value == "meshc"
-	finding := {
-		"path": k8s.key_path("metadata.labels", "app.kubernetes.io/managed-by"),
-		"problem": concat("", ["deletes the mTLS policy meshc renders from the spec: ", k8s.show(value)]),
-		"fix": "change spec.mtls in the Mesh spec and let meshc render the change",
-	}
-}
 
 # Every traffic policy of a DestinationRule: top level, per port, per subset.
 traffic_policies contains {"path": "spec.trafficPolicy", "policy": k8s.resource.spec.trafficPolicy}
@@ -260,3 +609,49 @@ principal_allowed(principal) if {
 	parts[1] == "ns"
 	parts[2] in mesh.config.allowed_namespaces
 }
+
+# Routing for another namespace's service: a VirtualService or ServiceEntry
+# whose host is a service of namespace B, written in namespace A and exported
+# beyond A (Istio's default exportTo is "*"), changes how clients in every
+# namespace it is exported to reach B.
+routing_kinds := {"VirtualService", "ServiceEntry"}
+
+allowed_namespaces_findings contains finding if {
+	k8s.writing
+	k8s.group == "networking.istio.io"
+	k8s.kind in routing_kinds
+	exported_beyond_own_namespace
+	some i, host in k8s.resource.spec.hosts
+	owner := host_namespace(host)
+	owner != k8s.namespace
+	finding := {
+		"path": concat("", ["spec.hosts[", format_int(i, 10), "]"]),
+		"problem": concat("", ["routes traffic for a service of another namespace, for clients beyond this one: ", k8s.show(host)]),
+		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or write it in ", k8s.show(owner)]),
+	}
+}
+
+exported_beyond_own_namespace if not k8s.resource.spec.exportTo
+
+exported_beyond_own_namespace if {
+	some target in k8s.resource.spec.exportTo
+	not target in {".", k8s.namespace}
+}
+
+# The namespace a host names: <svc>.<ns>.svc[.<domain>], *.<ns>.svc[.<domain>],
+# <svc>.<ns> for a namespace the spec knows, and "*" (every host) as the
+# namespace "*". A short name is the object's own namespace; an external
+# host names none.
+host_namespace(host) := parts[1] if {
+	parts := split(host, ".")
+	count(parts) >= 3
+	parts[2] == "svc"
+} else := parts[1] if {
+	parts := split(host, ".")
+	count(parts) == 2
+	parts[1] in known_namespaces
+} else := "*" if {
+	host == "*"
+}
+
+known_namespaces := {ns | some list in [mesh.config.meshed_namespaces, mesh.config.allowed_namespaces, mesh.config.exempt_namespaces]; some ns in list}

@@ -15,6 +15,8 @@ istio := {
 		"mesh_containers": ["istio-init", "istio-proxy", "istio-validation"],
 		"proxy_uid": 1337,
 		"proxy_gids": [1337],
+		"protected_kinds": [["security.istio.io", "AuthorizationPolicy"], ["security.istio.io", "PeerAuthentication"]],
+		"spec_defaults": {},
 		"capture_annotations": {
 			"traffic.sidecar.istio.io/excludeInboundPorts": "exclude",
 			"traffic.sidecar.istio.io/excludeInterfaces": "exclude",
@@ -41,6 +43,8 @@ linkerd := object.union(istio, {
 		"mesh_containers": ["linkerd-init", "linkerd-network-validator", "linkerd-proxy"],
 		"proxy_uid": 2102,
 		"proxy_gids": [],
+		"protected_kinds": [["policy.linkerd.io", "AuthorizationPolicy"], ["policy.linkerd.io", "MeshTLSAuthentication"], ["policy.linkerd.io", "Server"]],
+		"spec_defaults": {"Server": {"accessPolicy": "deny", "proxyProtocol": "unknown"}},
 		"capture_annotations": {
 			"config.linkerd.io/skip-inbound-ports": "exclude",
 			"config.linkerd.io/skip-outbound-ports": "exclude",
@@ -60,7 +64,11 @@ request(group, kind, namespace, obj) := {"request": {
 	"object": obj,
 }}
 
-pod(namespace, metadata, spec) := request("", "Pod", namespace, {"metadata": object.union({"name": "web", "namespace": namespace}, metadata), "spec": spec})
+# A Pod as `meshc check` judges it: before any injector ran (intent).
+pod(namespace, metadata, spec) := {"request": object.union(admitted_pod(namespace, metadata, spec).request, {"meshc.io/offline": true})}
+
+# A Pod as the API server sends it to a validating webhook: after injection.
+admitted_pod(namespace, metadata, spec) := request("", "Pod", namespace, {"metadata": object.union({"name": "web", "namespace": namespace}, metadata), "spec": spec})
 
 app := {"name": "web", "image": "hashicorp/http-echo:1.0"}
 

@@ -18,6 +18,16 @@ else := input.request.object
 
 kind := input.request.kind.kind
 
+# "status", "finalize", "ephemeralcontainers"...: "" for the resource itself.
+subresource := object.get(input.request, "subResource", "")
+
+# An UPDATE of an object that is being deleted (a finalizer removed, say) is
+# never blocked: blocking it would leave the object stuck in deletion.
+deleting if {
+	operation == "UPDATE"
+	object.get(input.request.object, ["metadata", "deletionTimestamp"], null) != null
+}
+
 group := input.request.kind.group
 
 metadata := object.get(resource, "metadata", {})

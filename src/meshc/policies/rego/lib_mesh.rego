@@ -61,3 +61,115 @@ violation(policy_id, finding) := {
 
 # The entries of a comma-separated annotation value.
 entries(value) := {e | some part in split(value, ","); e := trim_space(part); e != ""}
+
+# --- outcome and intent -------------------------------------------------------------
+
+# A Pod under admission review has been through every mutating webhook, the
+# mesh's injector among them: what it runs is visible, and the rules judge
+# that. A pod template, or a Pod judged offline by `meshc check` (before any
+# injector ran), shows only what asks the injector for something.
+outcome_visible if {
+	k8s.pod_prefix == ""
+	not offline
+}
+
+intent_only if {
+	k8s.pod_spec
+	not outcome_visible
+}
+
+# Set by `meshc check` on the reviews it builds; the API server never sends it.
+offline if input.request["meshc.io/offline"] == true
+
+# An annotation the spec grants this pod (spec.admission.exemptions).
+granted(key) if {
+	some exemption in config.exemptions
+	exemption.namespace == k8s.namespace
+	key in exemption.annotations
+	every label, wanted in object.get(exemption, "selector", {}) {
+		k8s.pod_labels[label] == wanted
+	}
+}
+
+# --- the containers of a pod, and their command lines ----------------------------
+
+# Every container of the pod with where it is: {field, index, container}.
+containers contains {"field": field, "index": i, "container": c} if {
+	some field in k8s.container_fields
+	some i, c in k8s.pod_spec[field]
+}
+
+# A native sidecar: an init container that keeps running beside the app.
+native_sidecar(entry) if {
+	entry.field == "initContainers"
+	entry.container.restartPolicy == "Always"
+}
+
+# A container that runs beside the app for the pod's life: a regular
+# container or a native sidecar.
+long_running(entry) if entry.field == "containers"
+
+long_running(entry) if native_sidecar(entry)
+
+# The pod's genuine mesh containers named `name`: the mesh's name and image.
+mesh_containers(name) := [entry |
+	some entry in containers
+	entry.container.name == name
+	genuine(entry.container)
+]
+
+# The values a command line gives flag `names` ("--name value" or
+# "--name=value"), in order; the last one is what the program uses.
+# (Comprehensions bind the index with `some i; args[i]`: rego-cpp refuses
+# `some i, x in` inside one.)
+flag_values(args, names) := [value |
+	some i
+	arg := args[i]
+	value := flag_value(args, i, arg, names)
+]
+
+flag_value(args, i, arg, names) := args[i + 1] if {
+	arg in names
+	i + 1 < count(args)
+	not startswith(args[i + 1], "-")
+} else := "" if {
+	arg in names
+} else := value if {
+	some name in names
+	startswith(arg, concat("", [name, "="]))
+	value := substring(arg, count(name) + 1, -1)
+}
+
+last_flag(args, names) := values[count(values) - 1] if {
+	values := flag_values(args, names)
+	count(values) > 0
+}
+
+# The flags of a command line that are not among `known` (name -> takes a
+# value), as written.
+unknown_flags(args, known) := {arg |
+	some i
+	arg := args[i]
+	startswith(arg, "-")
+	not flag_known(arg, known)
+	not value_of_previous(args, i, known)
+}
+
+flag_known(arg, known) if _ = known[arg]
+
+flag_known(arg, known) if {
+	some name, _ in known
+	startswith(arg, concat("", [name, "="]))
+}
+
+value_of_previous(args, i, known) if {
+	i > 0
+	known[args[i - 1]] == true
+}
+
+# The last value of an environment variable (Kubernetes keeps the last of
+# duplicate names).
+env_value(container, name) := values[count(values) - 1] if {
+	values := [e.value | some e in object.get(container, "env", []); e.name == name]
+	count(values) > 0
+}

@@ -42,12 +42,313 @@ injection_findings contains finding if {
 
 injector_written := set()
 
+# --- the injected pod: what the cluster will run -------------------------------
+#
+# Sources: linkerd/linkerd2 pkg/inject and charts/partials (the proxy and
+# proxy-init templates), linkerd/linkerd2-proxy-init (the capture flags).
+# Linkerd's injector fails open (webhookFailurePolicy: Ignore), so a pod it
+# never saw reaches this webhook too.
+
+proxies := mesh.mesh_containers("linkerd-proxy")
+
+inits := mesh.mesh_containers("linkerd-init")
+
+validators := mesh.mesh_containers("linkerd-network-validator")
+
+proxy_runs if {
+	some entry in proxies
+	mesh.long_running(entry)
+}
+
+# What the rules below judge as it will run: a Pod at admission, and any pod
+# (or template) that already carries Linkerd's proxy, such as the output of
+# `linkerd inject --manual`: the injector leaves a pod with a proxy as it is.
+judged_as_run if mesh.outcome_visible
+
+judged_as_run if {
+	mesh.intent_only
+	count(proxies) > 0
+}
+
+injection_findings contains finding if {
+	judged_as_run
+	not proxy_runs
+	finding := {
+		"path": concat("", [k8s.pod_prefix, "spec.containers"]),
+		"problem": "runs without Linkerd's proxy: no linkerd-proxy container (or native sidecar) with Linkerd's image, so the injector skipped the pod, was told not to inject, or was not reached (it fails open)",
+		"fix": "remove what opts the pod out of injection (linkerd.io/inject, the injector's excluded labels, a preset linkerd-proxy) and create it again through the injector",
+	}
+}
+
+injection_findings contains finding if {
+	judged_as_run
+	proxy_runs
+	count(inits) + count(validators) == 0
+	finding := {
+		"path": concat("", [k8s.pod_prefix, "spec.initContainers"]),
+		"problem": "runs Linkerd's proxy with nothing capturing its traffic: no linkerd-init or linkerd-network-validator (Linkerd CNI) container",
+		"fix": "create the pod again through the injector",
+	}
+}
+
+# The flags of linkerd2-proxy-init (linkerd2-proxy-init proxy-init/cmd/root.go):
+# name -> whether it takes a value.
+init_flags := {
+	"--incoming-proxy-port": true,
+	"--outgoing-proxy-port": true,
+	"--proxy-uid": true,
+	"--proxy-gid": true,
+	"--inbound-ports-to-ignore": true,
+	"--outbound-ports-to-ignore": true,
+	"--subnets-to-ignore": true,
+	"--firewall-bin-path": true,
+	"--firewall-save-bin-path": true,
+	"--iptables-mode": true,
+	"--log-level": true,
+	"--log-format": true,
+	"--ipv6": false,
+	"--timeout": true,
+}
+
+# Ports the injector leaves out of capture by default (the proxy's admin and
+# control ports; linkerd-control-plane values proxyInit.ignore*Ports).
+ignored_by_default := {
+	"inbound": {"4190", "4191", "4567", "4568"},
+	"outbound": {"4567", "4568"},
+}
+
+init_args(entry) := object.get(entry.container, "args", [])
+
+init_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
+
+injection_findings contains finding if {
+	judged_as_run
+	some entry in inits
+	some direction, allowed in ignored_by_default
+	flag := concat("", ["--", direction, "-ports-to-ignore"])
+	some port in mesh.entries(mesh.last_flag(init_args(entry), [flag]))
+	not port in allowed
+	not mesh.granted(concat("", ["config.linkerd.io/skip-", direction, "-ports"]))
+	finding := {
+		"path": init_path(entry),
+		"problem": concat("", ["linkerd-init leaves an ", direction, " port uncaptured that is not the proxy's own: ", k8s.show(port)]),
+		"fix": concat("", ["remove config.linkerd.io/skip-", direction, "-ports (on the pod or its namespace), or grant it in spec.admission.exemptions"]),
+	}
+}
+
+injection_findings contains finding if {
+	judged_as_run
+	some entry in inits
+	value := mesh.last_flag(init_args(entry), ["--subnets-to-ignore"])
+	count(mesh.entries(value)) > 0
+	not mesh.granted("config.linkerd.io/skip-subnets")
+	finding := {
+		"path": init_path(entry),
+		"problem": concat("", ["linkerd-init lets traffic from these subnets around the proxy: ", k8s.show(value)]),
+		"fix": "remove config.linkerd.io/skip-subnets (on the pod or its namespace), or grant it in spec.admission.exemptions",
+	}
+}
+
+injection_findings contains finding if {
+	judged_as_run
+	some entry in inits
+	some flag, wanted in {"--incoming-proxy-port": "4143", "--outgoing-proxy-port": "4140"}
+	value := mesh.last_flag(init_args(entry), [flag])
+	value != wanted
+	finding := {
+		"path": init_path(entry),
+		"problem": concat("", ["linkerd-init sends captured traffic to another port than the proxy listens on: ", flag, " ", k8s.show(value)]),
+		"fix": concat("", ["leave ", flag, " ", wanted, " as the injector writes it"]),
+	}
+}
+
+injection_findings contains finding if {
+	judged_as_run
+	some entry in inits
+	some flag in mesh.unknown_flags(init_args(entry), init_flags)
+	finding := {
+		"path": init_path(entry),
+		"problem": concat("", ["linkerd-init runs with an argument Linkerd's injector never writes: ", k8s.show(flag)]),
+		"fix": "create the pod through the injector, with no linkerd-init of its own",
+	}
+}
+
+# The init runs from the proxy image (edge-25.11.3 and later, with this
+# command) or the proxy-init image (no command).
+init_commands := {"/usr/lib/linkerd/linkerd2-proxy-init", "/usr/lib/linkerd/linkerd2-network-validator"}
+
+injection_findings contains finding if {
+	judged_as_run
+	some entry in array.concat(inits, validators)
+	some i, part in entry.container.command
+	not allowed_command(entry.container.command)
+	i == 0
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".command"]),
+		"problem": concat("", [entry.container.name, " runs another program than Linkerd's injector starts: ", k8s.show(part)]),
+		"fix": "create the pod through the injector",
+	}
+}
+
+allowed_command(command) if {
+	count(command) == 1
+	command[0] in init_commands
+}
+
+# The proxy's UID and GID are what the capture rules let through
+# (--proxy-uid, --proxy-gid): the proxy must run as them, nothing else may.
+init_uids contains to_number(value) if {
+	some entry in inits
+	value := mesh.last_flag(init_args(entry), ["--proxy-uid"])
+	regex.match(`^[0-9]+$`, value)
+}
+
+extra_proxy_gids contains to_number(value) if {
+	some entry in inits
+	value := mesh.last_flag(init_args(entry), ["--proxy-gid"])
+	regex.match(`^[0-9]+$`, value)
+}
+
+# config.linkerd.io/proxy-gid: on the pod before injection, in the init's
+# arguments after, and read by Linkerd CNI from the pod at sandbox creation.
+extra_proxy_gids contains to_number(value) if {
+	value := k8s.pod_annotations["config.linkerd.io/proxy-gid"]
+	regex.match(`^[0-9]+$`, trim_space(value))
+}
+
+injection_findings contains finding if {
+	judged_as_run
+	some entry in proxies
+	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	some proxy_user in init_uids
+	user != proxy_user
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),
+		"problem": concat("", ["linkerd-proxy does not run as the UID the capture rules let through (", format_int(proxy_user, 10), "): ", k8s.show(user)]),
+		"fix": "remove config.linkerd.io/proxy-uid or the override that moves the proxy's user",
+	}
+}
+
+# The proxy's own inbound default (LINKERD2_PROXY_INBOUND_DEFAULT_POLICY,
+# from config.linkerd.io/default-inbound-policy): the last definition wins,
+# so config.linkerd.io/proxy-additional-env can override it.
+mtls_findings contains finding if {
+	judged_as_run
+	mesh.meshed(k8s.namespace)
+	some entry in proxies
+	value := mesh.env_value(entry.container, "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY")
+	value in unauthenticated_policies
+	finding := {
+		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env"]),
+		"problem": concat("", ["linkerd-proxy admits clients without mTLS identity: LINKERD2_PROXY_INBOUND_DEFAULT_POLICY=", k8s.show(value)]),
+		"fix": "remove what sets it (config.linkerd.io/default-inbound-policy, proxy-additional-env); the namespace's all-authenticated applies",
+	}
+}
+
+# --- intent: what makes the injector skip or weaken a pod not yet injected -----
+
+# The injector's webhook never sees pods with these labels (its objectSelector).
+injection_findings contains finding if {
+	some label in ["linkerd.io/control-plane-component", "linkerd.io/cni-resource"]
+	value := k8s.pod_labels[label]
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), label),
+		"problem": concat("", ["keeps the pod from Linkerd's injector, whose webhook skips pods with this label: ", k8s.show(value)]),
+		"fix": "remove the label: only Linkerd's own components carry it",
+	}
+}
+
+# A container named or imaged like a sidecar makes the injector think the pod
+# has one already (pkg/healthcheck/sidecar.go, HasExistingSidecars).
+sidecar_names := {"linkerd-proxy", "linkerd-init", "istio-proxy", "istio-init"}
+
+sidecar_image_prefixes := {"cr.l5d.io/linkerd/proxy:", "cr.l5d.io/linkerd/proxy-init:", "gcr.io/istio-release/proxyv2:", "gcr.io/istio-release/proxy_init:"}
+
+injection_findings contains finding if {
+	mesh.intent_only
+	not judged_as_run
+	some entry in mesh.containers
+	looks_injected(entry.container)
+	finding := {
+		"path": k8s.container_path(entry.field, entry.index),
+		"problem": concat("", ["makes Linkerd's injector think the pod has its sidecar already, so it injects none: ", k8s.show(entry.container.name)]),
+		"fix": "remove the container: the injector adds Linkerd's own",
+	}
+}
+
+looks_injected(container) if container.name in sidecar_names
+
+looks_injected(container) if {
+	some prefix in sidecar_image_prefixes
+	startswith(object.get(container, "image", ""), prefix)
+}
+
+injection_findings contains finding if {
+	mesh.intent_only
+	value := k8s.pod_annotations["config.linkerd.io/proxy-additional-env"]
+	contains(value, "LINKERD2_PROXY_")
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "config.linkerd.io/proxy-additional-env"),
+		"problem": "redefines the proxy's own settings, which the last definition overrides: an environment with LINKERD2_PROXY_ variables",
+		"fix": "remove the LINKERD2_PROXY_ variables from it",
+	}
+}
+
+injection_findings contains finding if {
+	mesh.intent_only
+	some key in ["config.linkerd.io/proxy-image", "config.linkerd.io/init-image"]
+	value := k8s.pod_annotations[key]
+	not mesh.mesh_image(value)
+	finding := {
+		"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), key),
+		"problem": concat("", ["replaces Linkerd's proxy image: ", k8s.show(value)]),
+		"fix": "remove it, or name one of spec.admission.proxyImages",
+	}
+}
+
+# A meshed namespace the injector's webhook never hears from (its namespaceSelector).
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	value := k8s.labels["config.linkerd.io/admission-webhooks"]
+	value == "disabled"
+	finding := {
+		"path": k8s.key_path("metadata.labels", "config.linkerd.io/admission-webhooks"),
+		"problem": concat("", ["keeps Linkerd's injector out of a meshed namespace: ", k8s.show(value)]),
+		"fix": "remove the label, or remove the namespace from spec.namespaces",
+	}
+}
+
+# Linkerd copies a namespace's config.linkerd.io annotations onto its pods,
+# and Linkerd CNI reads them from the namespace when a pod starts.
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	some key, kind in mesh.profile.capture_annotations
+	value := k8s.annotations[key]
+	kind == "exclude"
+	count(mesh.entries(value)) > 0
+	not namespace_granted(key)
+	finding := {
+		"path": k8s.key_path("metadata.annotations", key),
+		"problem": concat("", ["lets the traffic of every pod in the namespace bypass the proxy: ", k8s.show(value)]),
+		"fix": "remove the annotation, or grant it to the namespace's pods in spec.admission.exemptions (no selector)",
+	}
+}
+
+namespace_granted(key) if {
+	some exemption in mesh.config.exemptions
+	exemption.namespace == k8s.name
+	key in exemption.annotations
+	count(object.get(exemption, "selector", {})) == 0
+}
+
 # Linkerd skips the traffic of whatever UID config.linkerd.io/proxy-uid names,
 # so that UID is the proxy's too for this pod.
 extra_proxy_uids contains to_number(value) if {
 	value := k8s.pod_annotations["config.linkerd.io/proxy-uid"]
 	regex.match(`^[0-9]+$`, trim_space(value))
 }
+
+extra_proxy_uids contains user_id if some user_id in init_uids
 
 # --- mtls-strict ---------------------------------------------------------------
 
@@ -75,6 +376,63 @@ inbound_policy_scopes contains {"path": "metadata.annotations", "annotations": k
 
 inbound_policy_scopes contains {"path": concat("", [k8s.pod_prefix, "metadata.annotations"]), "annotations": k8s.pod_annotations}
 
+# Linkerd's authorization objects, in the mesh: the same promise as the
+# namespace annotation, object by object.
+policy_object(kind) if {
+	k8s.writing
+	k8s.group == "policy.linkerd.io"
+	k8s.kind == kind
+	mesh.meshed(k8s.namespace)
+}
+
+# A Server's own default for traffic no policy authorizes.
+mtls_findings contains finding if {
+	policy_object("Server")
+	value := k8s.resource.spec.accessPolicy
+	value in unauthenticated_policies
+	finding := {
+		"path": "spec.accessPolicy",
+		"problem": concat("", ["admits clients without mTLS identity on the port: ", k8s.show(value)]),
+		"fix": "remove it (the default denies) or set it to \"all-authenticated\" or \"deny\"",
+	}
+}
+
+mtls_findings contains finding if {
+	policy_object("ServerAuthorization")
+	k8s.resource.spec.client.unauthenticated == true
+	finding := {
+		"path": "spec.client.unauthenticated",
+		"problem": "authorizes clients without mTLS identity: true",
+		"fix": "authorize meshTLS identities or service accounts instead",
+	}
+}
+
+mtls_findings contains finding if {
+	policy_object("ServerAuthorization")
+	k8s.resource.spec.client.meshTLS.unauthenticatedTLS == true
+	finding := {
+		"path": "spec.client.meshTLS.unauthenticatedTLS",
+		"problem": "authorizes TLS clients without a mesh identity: true",
+		"fix": "authorize meshTLS identities or service accounts instead",
+	}
+}
+
+# An AuthorizationPolicy is satisfied when every authentication it requires
+# is: with none, or with networks only, a client without mTLS identity is
+# authorized.
+identity_kinds := {"MeshTLSAuthentication", "ServiceAccount"}
+
+mtls_findings contains finding if {
+	policy_object("AuthorizationPolicy")
+	refs := object.get(k8s.resource.spec, "requiredAuthenticationRefs", [])
+	count([ref | some ref in refs; object.get(ref, "kind", "") in identity_kinds]) == 0
+	finding := {
+		"path": "spec.requiredAuthenticationRefs",
+		"problem": concat("", ["requires no mTLS identity, so clients without one are authorized: ", k8s.show_fields({ref.kind: true | some ref in refs})]),
+		"fix": "require a MeshTLSAuthentication or a ServiceAccount",
+	}
+}
+
 # --- allowed-namespaces ----------------------------------------------------------
 
 injection_requests contains setting if {
@@ -82,4 +440,71 @@ injection_requests contains setting if {
 	injects(setting.value)
 }
 
-allowed_namespaces_findings := set()
+allowed_list := concat(", ", sort(mesh.config.allowed_namespaces))
+
+# <account>.<namespace>.serviceaccount.identity.linkerd.<trust domain>, the
+# account possibly "*"; anything else ("*", a foreign trust domain) is not
+# limited to a namespace.
+identity_allowed(identity) if {
+	parts := split(identity, ".")
+	count(parts) > 5
+	parts[2] == "serviceaccount"
+	parts[3] == "identity"
+	parts[4] == "linkerd"
+	parts[1] in mesh.config.allowed_namespaces
+}
+
+allowed_namespaces_findings contains finding if {
+	policy_object("MeshTLSAuthentication")
+	some i, identity in k8s.resource.spec.identities
+	not identity_allowed(identity)
+	finding := {
+		"path": concat("", ["spec.identities[", format_int(i, 10), "]"]),
+		"problem": concat("", ["authenticates callers outside the allowed namespaces: ", k8s.show(identity)]),
+		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")"]),
+	}
+}
+
+allowed_namespaces_findings contains finding if {
+	policy_object("MeshTLSAuthentication")
+	some i, ref in k8s.resource.spec.identityRefs
+	not ref_allowed(ref)
+	finding := {
+		"path": concat("", ["spec.identityRefs[", format_int(i, 10), "]"]),
+		"problem": concat("", ["authenticates callers outside the allowed namespaces: ", k8s.show_fields(ref)]),
+		"fix": concat("", ["name a ServiceAccount or Namespace within the allowed namespaces (", allowed_list, ")"]),
+	}
+}
+
+ref_allowed(ref) if {
+	ref.kind == "ServiceAccount"
+	object.get(ref, "namespace", k8s.namespace) in mesh.config.allowed_namespaces
+	object.get(ref, "name", "*") != "*"
+}
+
+ref_allowed(ref) if {
+	ref.kind == "Namespace"
+	ref.name in mesh.config.allowed_namespaces
+}
+
+allowed_namespaces_findings contains finding if {
+	policy_object("ServerAuthorization")
+	some i, identity in k8s.resource.spec.client.meshTLS.identities
+	not identity_allowed(identity)
+	finding := {
+		"path": concat("", ["spec.client.meshTLS.identities[", format_int(i, 10), "]"]),
+		"problem": concat("", ["authorizes callers outside the allowed namespaces: ", k8s.show(identity)]),
+		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")"]),
+	}
+}
+
+allowed_namespaces_findings contains finding if {
+	policy_object("ServerAuthorization")
+	some i, account in k8s.resource.spec.client.meshTLS.serviceAccounts
+	not object.get(account, "namespace", k8s.namespace) in mesh.config.allowed_namespaces
+	finding := {
+		"path": concat("", ["spec.client.meshTLS.serviceAccounts[", format_int(i, 10), "].namespace"]),
+		"problem": concat("", ["authorizes callers outside the allowed namespaces: ", k8s.show(object.get(account, "namespace", k8s.namespace))]),
+		"fix": concat("", ["name service accounts within the allowed namespaces (", allowed_list, ")"]),
+	}
+}

@@ -30,12 +30,6 @@ test_destination_rule_disable_anywhere_is_denied if {
 	t.paths(v) == {"spec.trafficPolicy.tls.mode", "spec.trafficPolicy.portLevelSettings[0].tls.mode", "spec.subsets[0].trafficPolicy.tls.mode"}
 }
 
-test_deleting_the_rendered_policy_is_denied if {
-	managed := {"metadata": {"name": "default", "labels": {"app.kubernetes.io/managed-by": "meshc"}}, "spec": {}}
-	delete := {"request": object.union(t.request("security.istio.io", "PeerAuthentication", "istio-system", null).request, {"operation": "DELETE", "oldObject": managed})}
-	count(violations) == 1 with input as delete with data.meshc.config as t.istio
-}
-
 test_linkerd_unauthenticated_default_policy_is_denied if {
 	v := violations with input as t.pod("l5d-demo", {"annotations": {"config.linkerd.io/default-inbound-policy": "all-unauthenticated"}}, {"containers": [t.app]})
 		with data.meshc.config as t.linkerd

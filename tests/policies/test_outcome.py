@@ -1,0 +1,321 @@
+"""A Pod under admission is judged by what it will run: the genuine proxy, its capture intact.
+
+The compliant Pods are the injectors' own output (the ``*-injected-*`` samples,
+derived from Istio's and Linkerd's golden files). Every denied case below is
+one of them with one thing changed, the way an override, an annotation, a
+failed-open injector or a hand-written Pod would change it; each must be
+denied naming the field, and the unchanged Pod, and its harmless variants,
+must stay allowed. Both in-process engines must agree on every case.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from meshc.policies.engine import PolicyEngine, create_engine
+from support.policy_samples import SAMPLES, data_for
+
+INJECTED = sorted((SAMPLES / "injection-required" / "allowed").glob("*-injected-*-*.yaml"))
+ISTIO = [p for p in INJECTED if p.name.startswith("istio-")]
+LINKERD = [p for p in INJECTED if p.name.startswith("linkerd-")]
+
+Review = dict[str, Any]
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def load(path: Path) -> Review:
+    review: Review = yaml.safe_load(path.read_text())
+    return review
+
+
+@pytest.fixture(scope="module", params=["embedded", "wasm"])
+def engines(request: pytest.FixtureRequest) -> dict[str, PolicyEngine]:
+    return {p: create_engine(request.param, data_for(p)) for p in ("istio", "linkerd")}
+
+
+def judge(engines: dict[str, PolicyEngine], review: Review) -> list[str]:
+    provider = review["request"]["namespace"] == "mesh-demo" and "istio" or "linkerd"
+    return [f"{v.policy}:{v.path}" for v in engines[provider].evaluate(review)]
+
+
+def container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    for field in ("initContainers", "containers"):
+        for c in pod["spec"].get(field, []):
+            if c["name"] == name:
+                found: dict[str, Any] = c
+                return found
+    raise KeyError(name)
+
+
+def path_of(pod: dict[str, Any], name: str) -> str:
+    for field in ("initContainers", "containers"):
+        for i, c in enumerate(pod["spec"].get(field, [])):
+            if c["name"] == name:
+                return f"spec.{field}[{i}]"
+    raise KeyError(name)
+
+
+def capture(pod: dict[str, Any]) -> dict[str, Any]:
+    for name in ("istio-init", "istio-validation", "linkerd-init", "linkerd-network-validator"):
+        try:
+            return container(pod, name)
+        except KeyError:
+            continue
+    raise KeyError("no capture container")
+
+
+def set_flag(args: list[str], flag: str, value: str) -> None:
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+
+
+def remove(name: str) -> Mutation:
+    def change(pod: dict[str, Any]) -> None:
+        for field in ("initContainers", "containers"):
+            pod["spec"][field] = [c for c in pod["spec"].get(field, []) if c["name"] != name]
+
+    return change
+
+
+def flag(flag_name: str, value: str) -> Mutation:
+    def change(pod: dict[str, Any]) -> None:
+        set_flag(capture(pod)["args"], flag_name, value)
+
+    return change
+
+
+def append_arg(*args: str) -> Mutation:
+    def change(pod: dict[str, Any]) -> None:
+        capture(pod)["args"] += list(args)
+
+    return change
+
+
+def app(**security: Any) -> Mutation:
+    def change(pod: dict[str, Any]) -> None:
+        container(pod, "web").setdefault("securityContext", {}).update(security)
+
+    return change
+
+
+def both(*changes: Mutation) -> Mutation:
+    def change(pod: dict[str, Any]) -> None:
+        for c in changes:
+            c(pod)
+
+    return change
+
+
+def proxy(provider: str) -> str:
+    return "istio-proxy" if provider == "istio" else "linkerd-proxy"
+
+
+def cases(paths: list[Path], mutations: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]]
+          ) -> Iterator[Any]:
+    for path in paths:
+        for name, (mutation, where) in mutations.items():
+            if name.startswith("cni:") and "cni" not in path.name:
+                continue
+            if name.startswith("init:") and "cni" in path.name:
+                continue
+            yield pytest.param(path, mutation, where, id=f"{path.stem}-{name}")
+
+
+def _capture_args(pod: dict[str, Any]) -> str:
+    return f"{path_of(pod, capture(pod)['name'])}.args"
+
+
+def _proxy_env(provider: str) -> Callable[[dict[str, Any]], str]:
+    return lambda pod: f"{path_of(pod, proxy(provider))}.env"
+
+
+ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
+    "no proxy (injector skipped it)": (remove("istio-proxy"), lambda p: "spec.containers"),
+    "a look-alike proxy image": (
+        lambda p: container(p, "istio-proxy").update(image="docker.io/attacker/proxyv2:1.30.3"),
+        lambda p: "spec.containers",
+    ),
+    "no capture (interceptionMode NONE)": (
+        both(remove("istio-init"), remove("istio-validation")), lambda p: "spec.initContainers"),
+    "includeOutboundIPRanges narrowed": (flag("-i", "10.96.0.0/12"), _capture_args),
+    "includeInboundPorts narrowed": (flag("-b", "9080"), _capture_args),
+    "excludeOutboundIPRanges": (flag("-x", "0.0.0.0/0"), _capture_args),
+    "an app port left out inbound (status port moved)": (
+        flag("-d", "15090,15021,8080"), _capture_args),
+    "excludeOutboundPorts": (flag("-o", "5432"), _capture_args),
+    "excludeInterfaces": (flag("-c", "eth1"), _capture_args),
+    "kubevirt interfaces": (flag("-k", "net1"), _capture_args),
+    "outbound redirected elsewhere": (flag("-p", "15002"), _capture_args),
+    "interception off": (flag("-m", "NONE"), _capture_args),
+    "an argument the injector never writes": (append_arg("--cleanup-only"), _capture_args),
+    "init: rules not applied": (append_arg("--skip-rule-apply"), _capture_args),
+    "another program": (
+        lambda p: capture(p).update(command=["/bin/true"]),
+        lambda p: f"{path_of(p, capture(p)['name'])}.command",
+    ),
+    "capture settings from the environment": (
+        lambda p: capture(p).setdefault("env", []).append({"name": "DRY_RUN", "value": "true"}),
+        lambda p: f"{path_of(p, capture(p)['name'])}.env[0]",
+    ),
+    "the proxy's user moved away from -u": (
+        lambda p: container(p, "istio-proxy")["securityContext"].update(runAsUser=1500),
+        lambda p: f"{path_of(p, 'istio-proxy')}.securityContext.runAsUser",
+    ),
+    "the exempt UID moved, and the app runs as it": (
+        both(flag("-u", "1500"),
+             lambda p: container(p, "istio-proxy")["securityContext"].update(
+                 runAsUser=1500, runAsGroup=1500),
+             app(runAsUser=1500)),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
+    ),
+    "the app in the exempt group": (
+        app(runAsGroup=1337), lambda p: f"{path_of(p, 'web')}.securityContext.runAsGroup"),
+    "envoy disabled": (
+        lambda p: container(p, "istio-proxy")["env"].append({"name": "DISABLE_ENVOY", "value": "true"}),
+        _proxy_env("istio"),
+    ),
+    "no injection status (not injected by Istio)": (
+        lambda p: p["metadata"]["annotations"].pop("sidecar.istio.io/status"),
+        lambda p: 'metadata.annotations["sidecar.istio.io/status"]',
+    ),
+    "peers told to send plaintext": (
+        lambda p: p["metadata"]["labels"].update({"security.istio.io/tlsMode": "disabled"}),
+        lambda p: 'metadata.labels["security.istio.io/tlsMode"]',
+    ),
+    "the app may rewrite iptables (NET_RAW)": (
+        app(capabilities={"add": ["NET_RAW"]}),
+        lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
+    ),
+}
+
+LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
+    "no proxy (the injector failed open)": (remove("linkerd-proxy"), lambda p: "spec.containers"),
+    "a look-alike proxy image": (
+        lambda p: container(p, "linkerd-proxy").update(image="cr.l5d.io/attacker/proxy:edge-26.8.3"),
+        lambda p: "spec.containers",
+    ),
+    "no capture": (
+        both(remove("linkerd-init"), remove("linkerd-network-validator")),
+        lambda p: "spec.initContainers",
+    ),
+    "init: an app port left out inbound": (
+        flag("--inbound-ports-to-ignore", "4190,4191,8080"), _capture_args),
+    "init: an outbound port left out": (
+        flag("--outbound-ports-to-ignore", "4567,4568,5432"), _capture_args),
+    "init: subnets around the proxy": (flag("--subnets-to-ignore", "10.0.0.0/8"), _capture_args),
+    "init: inbound redirected elsewhere": (flag("--incoming-proxy-port", "4144"), _capture_args),
+    "init: simulated rules": (append_arg("--simulate"), _capture_args),
+    "another program": (
+        lambda p: capture(p).update(command=["/bin/true"]),
+        lambda p: f"{path_of(p, capture(p)['name'])}.command",
+    ),
+    "init: the proxy's user moved away from --proxy-uid": (
+        lambda p: container(p, "linkerd-proxy")["securityContext"].update(runAsUser=3000),
+        lambda p: f"{path_of(p, 'linkerd-proxy')}.securityContext.runAsUser",
+    ),
+    "init: the exempt UID moved, and the app runs as it": (
+        both(flag("--proxy-uid", "3000"),
+             lambda p: container(p, "linkerd-proxy")["securityContext"].update(runAsUser=3000),
+             app(runAsUser=3000)),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
+    ),
+    "init: an exempt group, and the app in it": (
+        both(flag("--proxy-gid", "3001"), app(runAsGroup=3001)),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsGroup",
+    ),
+    "the inbound policy overridden by additional env": (
+        lambda p: container(p, "linkerd-proxy")["env"].append(
+            {"name": "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY", "value": "all-unauthenticated"}),
+        _proxy_env("linkerd"),
+    ),
+    "the injector's excluded label": (
+        lambda p: p["metadata"]["labels"].update({"linkerd.io/control-plane-component": "x"}),
+        lambda p: 'metadata.labels["linkerd.io/control-plane-component"]',
+    ),
+    "the app may rewrite iptables (NET_ADMIN)": (
+        app(capabilities={"add": ["NET_ADMIN"]}),
+        lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
+    ),
+}
+
+
+def mutated(path: Path, mutation: Mutation) -> Review:
+    review = load(path)
+    mutation(review["request"]["object"])
+    return review
+
+
+@pytest.mark.parametrize("path", INJECTED, ids=lambda p: p.stem)
+def test_what_the_injector_writes_is_admitted(engines: dict[str, PolicyEngine], path: Path) -> None:
+    assert judge(engines, load(path)) == []
+
+
+@pytest.mark.parametrize(("path", "mutation", "where"),
+                         [*cases(ISTIO, ISTIO_DENIED), *cases(LINKERD, LINKERD_DENIED)])
+def test_each_weakening_of_the_injected_pod_is_denied_naming_the_field(
+    engines: dict[str, PolicyEngine], path: Path, mutation: Mutation,
+    where: Callable[[dict[str, Any]], str],
+) -> None:
+    review = mutated(path, mutation)
+    found = judge(engines, review)
+    expected = where(review["request"]["object"])
+    assert any(f.endswith(f":{expected}") for f in found), (expected, found)
+
+
+COMPLIANT: dict[str, Mutation] = {
+    "an app with an ordinary capability": app(capabilities={"add": ["NET_BIND_SERVICE"]}),
+    "an app with its own user and group": app(runAsUser=1000, runAsGroup=1000),
+    "an app with SYS_ADMIN but not the host's PIDs": app(capabilities={"add": ["SYS_ADMIN"]}),
+}
+
+
+@pytest.mark.parametrize(("path", "mutation"), [
+    pytest.param(path, mutation, id=f"{path.stem}-{name}")
+    for path in INJECTED for name, mutation in COMPLIANT.items()
+])
+def test_harmless_variants_of_the_injected_pod_stay_allowed(
+    engines: dict[str, PolicyEngine], path: Path, mutation: Mutation
+) -> None:
+    assert judge(engines, mutated(path, mutation)) == []
+
+
+def test_an_exemption_the_spec_grants_reaches_the_capture_flag_it_becomes(
+    engines: dict[str, PolicyEngine],
+) -> None:
+    # The sample spec grants excludeOutboundIPRanges to app=legacy in mesh-demo.
+    path = SAMPLES / "injection-required" / "allowed" / "istio-injected-native-sidecar.yaml"
+
+    def legacy(pod: dict[str, Any]) -> None:
+        pod["metadata"]["labels"]["app"] = "legacy"
+        pod["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = (
+            "10.0.0.0/8")
+        set_flag(capture(pod)["args"], "-x", "10.0.0.0/8")
+
+    assert judge(engines, mutated(path, legacy)) == []
+    other = copy.deepcopy(mutated(path, legacy))
+    other["request"]["object"]["metadata"]["labels"]["app"] = "web"
+    assert judge(engines, other) != []
+
+
+def test_the_same_pod_judged_offline_is_judged_by_intent_only(
+    engines: dict[str, PolicyEngine],
+) -> None:
+    # `meshc check` sees manifests before any injector ran: a Pod without a
+    # proxy is what a Pod manifest in git looks like.
+    for path in INJECTED:
+        review = mutated(path, both(remove(proxy(path.name.partition("-")[0])),
+                                    remove("istio-init"), remove("istio-validation"),
+                                    remove("linkerd-init"), remove("linkerd-network-validator")))
+        annotations = review["request"]["object"]["metadata"]["annotations"]
+        for key in [k for k in annotations if k.startswith("traffic.sidecar.istio.io/")]:
+            del annotations[key]  # written by the injector for Istio CNI
+        review["request"]["meshc.io/offline"] = True
+        assert judge(engines, review) == [], path.name
