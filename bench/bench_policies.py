@@ -26,9 +26,10 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
-SPEC = REPO / "policies" / "samples" / "specs" / "istio.yaml"
+SAMPLES = REPO / "tests" / "policies" / "samples"
+SPEC = SAMPLES / "specs" / "istio.yaml"
 QUICKSTART = REPO / "examples" / "quickstart" / "mesh.yaml"
-POD = REPO / "policies" / "samples" / "injection-required" / "allowed" / "istio-injected-pod.yaml"
+POD = SAMPLES / "injection-required" / "allowed" / "istio-injected-pod.yaml"
 
 
 def percentiles(samples_s: list[float]) -> str:
