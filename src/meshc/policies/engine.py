@@ -1,17 +1,24 @@
-"""The policy engine interface, its factory, and the decision both callers share.
+"""The policy engine interface, the frame every engine is built on, its factory, and the decision.
 
 The webhook and ``meshc check`` only ever see :class:`PolicyEngine`; which
-engine evaluates the Rego (rego-cpp in-process or an OPA server) is
-configuration.
+engine evaluates the Rego (OPA's Wasm in wasmtime, rego-cpp in-process, or an
+OPA server) is configuration. Every
+engine is an :class:`EngineFrame`: the frame prepares the input
+(:func:`policy_input`), asks the engine for its raw answer, turns that into
+violations (:func:`to_violations`) and any failure into :class:`EngineError`.
+Every caller sorts violations into allow, deny, warn and audit with
+:func:`decide`.
 """
 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from .modules import ENTRYPOINT
 from .projection import project
 from .violations import Mode, Violation
 
@@ -73,6 +80,84 @@ def input_text(document: Any) -> str:
         raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
 
 
+# What an engine's raw() answers when the entry point has no value: a broken
+# bundle, module or server, since the policies always define it.
+UNDEFINED: Final = object()
+
+
+class EngineFrame(ABC):
+    """The steps every engine shares; an engine supplies :meth:`raw`, the one step that differs.
+
+    :meth:`evaluate` prepares the input with :func:`policy_input`, asks
+    :meth:`raw` for the entry point's value, and turns it into violations
+    with :func:`to_violations`, each with its policy's mode as ``data``
+    gives it. Whatever fails along the way is an :class:`EngineError`, so a
+    caller handles one exception whatever the engine.
+    """
+
+    def __init__(self, data: Mapping[str, Any]):
+        # Each policy's mode (spec.admission.policies); a policy not named is enforced.
+        self.modes: dict[str, str] = dict(data.get("modes", {}))
+
+    def evaluate(self, review: Review) -> list[Violation]:
+        try:
+            answer = self.raw(policy_input(review))
+        except EngineError:
+            raise
+        except Exception as exc:  # whatever failed, no decision was made
+            raise EngineError(f"{self.failure}: {_first_line(exc)}") from exc
+        if answer is UNDEFINED:
+            raise EngineError(self.undefined)
+        return to_violations(answer, self.modes)
+
+    @abstractmethod
+    def raw(self, document: Any) -> Any:
+        """The value of :data:`~meshc.policies.modules.ENTRYPOINT` for ``document``, as decoded JSON.
+
+        ``document`` is a :func:`policy_input`. Answer :data:`UNDEFINED` when
+        the entry point has no value. Anything raised becomes an
+        :class:`EngineError` saying :attr:`failure` (an EngineError is raised
+        as it is).
+        """
+
+    @property
+    def failure(self) -> str:
+        """What an evaluation that raised is reported as, before the reason."""
+        return "policy evaluation failed"
+
+    @property
+    def undefined(self) -> str:
+        """What an evaluation that answered :data:`UNDEFINED` is reported as."""
+        return f"the policies gave no answer for {ENTRYPOINT}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def to_violations(raw: Any, modes: Mapping[str, str]) -> list[Violation]:
+    """Violations from the engines' raw answer (a JSON array of objects), sorted."""
+    if not isinstance(raw, list):
+        raise EngineError(
+            f"the policies answered {type(raw).__name__}, expected a list of violations"
+        )
+    try:
+        found = {Violation.from_rego(item, _mode(modes, str(item["policy"]))) for item in raw}
+    except (KeyError, TypeError) as exc:
+        raise EngineError(f"the policies answered a malformed violation: {exc!r}") from exc
+    return sorted(found)
+
+
+def _mode(modes: Mapping[str, str], policy: str) -> Mode:
+    mode = modes.get(policy, "enforce")
+    if mode == "warn":
+        return "warn"
+    if mode == "audit":
+        return "audit"
+    return "enforce"
+
+
 def create_engine(
     kind: EngineKind,
     data: dict[str, Any],
@@ -104,28 +189,6 @@ def create_engine(
             engine.publish()
         return engine
     raise ValueError(f"unknown policy engine {kind!r}; expected 'embedded', 'wasm' or 'opa'")
-
-
-def to_violations(raw: Any, modes: Mapping[str, str]) -> list[Violation]:
-    """Violations from the engines' raw answer (a JSON array of objects), sorted."""
-    if not isinstance(raw, list):
-        raise EngineError(
-            f"the policies answered {type(raw).__name__}, expected a list of violations"
-        )
-    try:
-        found = {Violation.from_rego(item, _mode(modes, str(item["policy"]))) for item in raw}
-    except (KeyError, TypeError) as exc:
-        raise EngineError(f"the policies answered a malformed violation: {exc!r}") from exc
-    return sorted(found)
-
-
-def _mode(modes: Mapping[str, str], policy: str) -> Mode:
-    mode = modes.get(policy, "enforce")
-    if mode == "warn":
-        return "warn"
-    if mode == "audit":
-        return "audit"
-    return "enforce"
 
 
 @dataclass(frozen=True)
