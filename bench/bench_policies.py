@@ -95,12 +95,13 @@ def steps(engine: Any, body: bytes, iterations: int) -> None:
 
 
 def main() -> int:
+    from meshc.policies.engine import ENGINES
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--objects", type=int, default=2000)
-    parser.add_argument(
-        "--engines", nargs="+", choices=("wasm", "embedded"), default=["wasm", "embedded"]
-    )
+    in_process = [name for name, info in ENGINES.items() if info.in_process]
+    parser.add_argument("--engines", nargs="+", choices=in_process, default=in_process)
     args = parser.parse_args()
 
     from meshc.compiler.loader import load_mesh
@@ -134,7 +135,7 @@ def compiled(kind: str, data: dict[str, Any]) -> Any:
     from meshc.policies.engine import create_engine
 
     started = time.perf_counter()
-    engine = create_engine(kind, data)  # type: ignore[arg-type]
+    engine = create_engine(kind, data)
     print(f"compile the policies once: {(time.perf_counter() - started) * 1000:.1f} ms")
     return engine
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from meshc.options import add_format, add_spec
 
-from .engine import ENGINE_NAMES
+from .engine import ENGINE_NAMES, engine_help
 from .report import FORMATS
 from .review import OPERATIONS
 
@@ -20,8 +20,7 @@ def register(sub: Any) -> None:
         "--engine",
         choices=ENGINE_NAMES,
         default="embedded",
-        help="embedded: rego-cpp (default; quickest to start); wasm: the policies as OPA "
-        "compiles them to WebAssembly; opa: an OPA server",
+        help=engine_help("embedded"),
     )
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.add_argument(
