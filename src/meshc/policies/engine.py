@@ -297,7 +297,12 @@ class Decision:
 
 
 def decide(violations: Iterable[Violation]) -> Decision:
-    """Sort violations by what their policy's mode does with them."""
+    """Sort violations by what their policy's mode does with them.
+
+    The one decision: the webhook's verdict (:func:`meshc.webhook.decision.judge`)
+    and ``meshc check``'s exit code (:func:`meshc.policies.check.exit_code`)
+    both come from it.
+    """
     found = sorted(violations)
     return Decision(
         denials=tuple(v for v in found if v.mode == "enforce"),
