@@ -2,7 +2,8 @@
 
 OPA's own compiler plans the Rego and its C runtime evaluates the plan, so
 an evaluation costs a fraction of an interpreter's (docs/policies.md,
-"Engines"). The module is compiled to machine code once per process; each
+"Engines"). The module is compiled to machine code once, and the machine
+code kept in the user's cache for the next process (wasm_cache.py); each
 thread gets its own instance (a wasmtime Store is single-threaded), loads the
 data into it once, and evaluates every input through OPA's one-call ABI
 (``opa_eval``), which parses the input text, evaluates and serialises the
@@ -26,6 +27,7 @@ from .engine import UNDEFINED, DeadlineExceeded, EngineError, EngineFrame, Revie
 from .modules import ENTRYPOINT, data_document
 from .violations import Violation
 from .wasm_bundle import policy_wasm
+from .wasm_cache import ModuleCache
 from .wasm_call import i32_caller
 
 # opa_eval, the one-call evaluation, arrived in ABI 1.2.
@@ -47,13 +49,22 @@ NO_DEADLINE = 1 << 40
 
 
 class WasmEngine(EngineFrame):
-    def __init__(self, data: dict[str, Any], wasm: bytes | None = None):
+    def __init__(
+        self, data: dict[str, Any], wasm: bytes | None = None, cache: ModuleCache | None = None
+    ):
+        """An engine for ``data``, running ``wasm`` (default: the policies' module).
+
+        The module's machine code comes from ``cache`` (default: this user's,
+        :mod:`meshc.policies.wasm_cache`) when it holds it, or is compiled
+        and kept there.
+        """
         super().__init__(data)
         self._data = json.dumps(data_document(data), separators=(",", ":")).encode()
         config = wasmtime.Config()
         # Compiling on wasmtime's thread pool hangs in a process forked after
         # the pool started, and the webhook's supervisor loads the policies
-        # before it forks its workers: compile on this thread (0.35 s, once).
+        # before it forks its workers: compile on this thread (0.35 s, once
+        # per module: the cache keeps the machine code).
         config.parallel_compilation = False
         # Compiled code checks the engine's epoch at function entries and loop
         # heads, so an evaluation can be stopped at its deadline
@@ -61,8 +72,9 @@ class WasmEngine(EngineFrame):
         config.epoch_interruption = True
         self._engine = wasmtime.Engine(config)
         self._ticker = _Ticker(self._engine)
+        cache = ModuleCache.default() if cache is None else cache
         try:
-            self._module = wasmtime.Module(self._engine, policy_wasm() if wasm is None else wasm)
+            self._module = cache.load(self._engine, policy_wasm() if wasm is None else wasm)
         except wasmtime.WasmtimeError as exc:
             raise EngineError(f"the policies do not compile: not a Wasm module: {exc}") from exc
         self._local = threading.local()
@@ -196,7 +208,9 @@ class _Instance:
     def _abort(self, address: int) -> None:
         # opa_abort: a Rego runtime error (conflicting outputs, a failed
         # builtin in strict mode) or an out-of-memory in OPA's allocator.
-        raise EngineError(f"policy evaluation failed: {self._string(address).decode(errors='replace')}")
+        raise EngineError(
+            f"policy evaluation failed: {self._string(address).decode(errors='replace')}"
+        )
 
 
 class _Ticker:
