@@ -79,7 +79,9 @@ def test_the_engine_option_offers_the_registry(command: tuple[str, ...]) -> None
     assert all(f"{name}: {ENGINES[name].summary}" in option.help for name in ENGINE_NAMES)
 
 
-def test_the_webhook_defaults_to_the_default_engine() -> None:
+def test_check_and_the_webhook_default_to_the_default_engine() -> None:
+    assert DEFAULT_ENGINE == "wasm"
+    assert engine_option("check").default == DEFAULT_ENGINE
     assert engine_option("webhook", "serve").default == DEFAULT_ENGINE
     assert Settings(spec="mesh.yaml").engine == DEFAULT_ENGINE
 
