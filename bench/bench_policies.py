@@ -59,7 +59,7 @@ def measure(label: str, run: Callable[[], object], iterations: int, wall: bool =
 
 def steps(engine: Any, body: bytes, iterations: int) -> None:
     """Each step from the body the webhook receives to the answer, timed alone."""
-    from meshc.policies import rego_input
+    from meshc.policies.engine import input_text
     from meshc.policies.modules import ENTRYPOINT
     from meshc.policies.projection import project
 
@@ -67,25 +67,19 @@ def steps(engine: Any, body: bytes, iterations: int) -> None:
     rego, bundle = engine._interpreter(), engine._bundle
     doc = json.loads(body)
     projected = project(doc)
-    text = json.dumps(projected, separators=(",", ":"))
+    text = input_text(projected)
     print(f"  {len(body)} bytes as sent, {len(text)} bytes projected")
     measure("json.loads(body)", lambda: json.loads(body), iterations, wall=False)
     measure("project(review)", lambda: project(doc), iterations, wall=False)
+    measure("input_text(projection)", lambda: input_text(projected), iterations, wall=False)
     for label, document in (("whole review", doc), ("projection", projected)):
         measure(
-            f"build the input, {label}",
-            partial(rego_input.set_input, rego._impl, document),
+            f"parse the input (set_input_term), {label}",
+            partial(rego.set_input_term, input_text(document)),
             iterations,
             wall=False,
         )
-        as_text = json.dumps(document, separators=(",", ":"))
-        measure(
-            f"parse it instead (set_input_term), {label}",
-            partial(rego.set_input_term, as_text),
-            iterations,
-            wall=False,
-        )
-    assert rego_input.set_input(rego._impl, projected)
+    rego.set_input_term(text)
     measure(
         "query, projection",
         lambda: rego.query_bundle_entrypoint(bundle, ENTRYPOINT),

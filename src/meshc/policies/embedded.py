@@ -14,7 +14,6 @@ from typing import Any
 
 import regopy
 
-from . import rego_input
 from .engine import UNDEFINED, EngineError, EngineFrame, input_text
 from .modules import ENTRYPOINT, data_document, policy_modules
 
@@ -40,18 +39,14 @@ class EmbeddedEngine(EngineFrame):
             rego = self._local.rego = regopy.Interpreter()
             # Well-formedness checks re-validate rego-cpp's own tree after
             # each rewriting pass. The bundle was checked when it was built;
-            # at query time they would only re-check the input, which
-            # evaluate() builds from a decoded document or json.dumps text,
-            # so it is well-formed JSON by construction.
+            # at query time they would only re-check the input, which is
+            # json.dumps text, so well-formed JSON by construction.
             rego.well_formed_checks_enabled = False
         return rego
 
     def raw(self, document: Any) -> Any:
         rego = self._interpreter()
-        # The tree rego-cpp's JSON parser would build, without the parse
-        # (policies/rego_input.py); text for what only text says exactly.
-        if not rego_input.set_input(rego._impl, document):
-            rego.set_input_term(input_text(document))
+        rego.set_input_term(input_text(document))
         try:
             output = rego.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
         except ValueError as exc:
