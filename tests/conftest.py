@@ -16,6 +16,18 @@ if TYPE_CHECKING:
     from support.kube import KubeAPIServer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The wasm engine's compiled-module cache: one for the session, not the user's own.
+
+    Set in the environment, so servers and commands the tests start share it.
+    """
+    directory = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(directory))
+        yield directory
+
+
 # One real kube-apiserver (with etcd) per test session, shared by tests/charts
 # and tests/e2e: starting one costs seconds. Tests keep to their own
 # namespaces and object names. The imports are local so that test runs that

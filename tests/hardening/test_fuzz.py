@@ -198,10 +198,9 @@ def test_a_wide_body_under_the_limit_is_a_denial_in_time(start_server, certs, en
     """A wide body is denied in time: decided, or failed closed by the deadline.
 
     The wasm engine's parser is linear: every wide body gets its decision.
-    The embedded engine builds even a half-million-item list in well under a
-    second; a float sends the document through rego-cpp's JSON parser
-    (policies/rego_input.py), which takes minutes on one long list
-    (docs/reliability.md), so there the deadline answers first.
+    rego-cpp's JSON parser takes minutes on one long list or wide map
+    (docs/reliability.md), so with the embedded engine the deadline answers
+    first, and the worker still answers other reviews meanwhile.
     """
     server = start_server(
         SPECS / "istio.yaml", certs, "--decision-timeout", "1.5", "--engine", engine, workers=1
@@ -218,10 +217,8 @@ def test_a_wide_body_under_the_limit_is_a_denial_in_time(start_server, certs, en
             message = response["status"]["message"]
             if engine == "wasm":
                 assert "spec.template.spec.hostNetwork" in message
-            elif isinstance(blob, list) and isinstance(blob[0], float):
-                assert deadline in message
             else:
-                assert deadline in message or "spec.template.spec.hostNetwork" in message
+                assert deadline in message
             assert elapsed < 4.0
         # The worker still answers while those evaluations run on.
         small = json.dumps(next(c for c in LOOKALIKES if c.provider == "istio").review).encode()

@@ -5,13 +5,18 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from meshc.cli import main
+from meshc.exitcodes import ExitCode
+from meshc.policies import check as check_module
+from meshc.policies.engine import Decision, decide
 from meshc.policies.report import FORMATS, Finding
-from meshc.policies.violations import Violation, format_message
+from meshc.policies.violations import Mode, Violation, format_message
+from meshc.webhook.decision import judge
 from support.paths import EXAMPLES, REPO
 from support.policy_samples import SAMPLES, SPECS
 
@@ -64,17 +69,70 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     assert code == 1 and out.startswith("<stdin>:1: [meshc:injection-required]")
 
 
-def test_warn_mode_findings_are_printed_but_do_not_fail(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("mode", "prefix"), [("warn", "warning"), ("audit", "notice")])
+def test_warn_and_audit_mode_findings_are_printed_but_do_not_fail(
+    mode: str, prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = tmp_path / "mesh.yaml"
     spec.write_text(
         Path(ISTIO)
         .read_text()
-        .replace("  admission:\n", "  admission:\n    policies: {injection-required: warn}\n")
+        .replace("  admission:\n", f"  admission:\n    policies: {{injection-required: {mode}}}\n")
     )
     code, out, _ = check("--spec", str(spec), OPT_OUT, capsys=capsys)
-    assert code == 0 and ": warning: [meshc:injection-required]" in out
+    assert code == 0 and f": {prefix}: [meshc:injection-required]" in out
+
+
+def finding(policy: str, mode: Mode) -> Violation:
+    return Violation(
+        policy, "Pod", "mesh-demo", "web", "spec", f"broken by {policy}", "fix it", mode=mode
+    )
+
+
+class StandIn:
+    """An engine that finds the same violations in every object."""
+
+    def __init__(self, found: list[Violation]):
+        self.found = found
+
+    def evaluate(self, review: object) -> list[Violation]:
+        return list(self.found)
+
+
+MODE_SETS: list[tuple[Mode, ...]] = [
+    (),
+    ("warn",),
+    ("audit",),
+    ("warn", "audit"),
+    ("enforce",),
+    ("enforce", "warn"),
+    ("enforce", "audit"),
+    ("enforce", "warn", "audit"),
+]
+
+
+@pytest.mark.parametrize("modes", MODE_SETS, ids=lambda m: "+".join(m) or "none")
+def test_the_exit_code_is_the_webhook_s_decision(
+    modes: tuple[Mode, ...], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Warn and audit findings exit 0, as the webhook admits them; an enforced one exits 1."""
+    engine = StandIn([finding(f"policy-{mode}", mode) for mode in modes])
+    monkeypatch.setattr(check_module, "create_engine", lambda *args, **kwargs: engine)
+    decisions: list[Decision] = []
+
+    def spy(violations: Iterable[Violation]) -> Decision:
+        decisions.append(decide(violations))
+        return decisions[-1]
+
+    monkeypatch.setattr(check_module, "decide", spy)
+    code, out, _ = check("--spec", ISTIO, OPT_OUT, capsys=capsys)
+    assert len(out.splitlines()) == len(modes)
+    admitted = judge(engine, {"request": {}}).allowed
+    assert code == (ExitCode.OK if admitted else ExitCode.FINDINGS)
+    assert code == (ExitCode.FINDINGS if "enforce" in modes else ExitCode.OK)
+    # From the one decision, over what was printed.
+    assert [decisions[-1]] == decisions and decisions[0] == decide(engine.found)
+    assert check_module.exit_code(decisions[0]) == code
 
 
 @pytest.mark.parametrize(

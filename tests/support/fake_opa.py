@@ -1,4 +1,4 @@
-"""A stand-in OPA server on 127.0.0.1 that answers "no violations" after a delay.
+"""A stand-in OPA server on 127.0.0.1 that answers "no violations" (or ``body``) after a delay.
 
 The honest way to inject a slow or hanging policy engine: the webhook talks
 to it over real HTTP, exactly as to ``opa run --server``.
@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeOpa:
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(
+        self, delay: float = 0.0, body: bytes = b'{"result": []}', status: int = 200
+    ) -> None:
         self.delay = delay
         self.requests = 0
         opa = self
@@ -22,8 +24,7 @@ class FakeOpa:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 opa.requests += 1
                 time.sleep(opa.delay)
-                body = b'{"result": []}'
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

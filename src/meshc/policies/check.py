@@ -1,9 +1,11 @@
 """``meshc check``: the admission policies over manifests, before they reach a cluster.
 
 Each object is judged as if it were sent to the webhook (``--operation``,
-CREATE by default); an AdmissionReview document is judged as written. Exit 0
-when every object would be admitted, 1 when one would be denied, 2 when the
-input (spec, manifests, engine) is unusable.
+CREATE by default); an AdmissionReview document is judged as written. The
+exit code is the admission decision (:func:`~meshc.policies.engine.decide`,
+the webhook's too) over every finding: 0 when every object would be admitted
+(warn and audit findings are printed and admitted), 1 when one would be
+denied, 2 when the input (spec, manifests, engine) is unusable.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from meshc.exitcodes import ExitCode, UsageError
 
-from .engine import EngineError, PolicyEngine, create_engine
+from .engine import Decision, EngineError, PolicyEngine, create_engine, decide
 from .manifests import Manifest, ManifestError, load_manifests
 from .report import FORMATS, Finding
 from .review import admission_review
@@ -36,7 +38,12 @@ def run(args: argparse.Namespace) -> ExitCode:
     except (ManifestError, EngineError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.write(FORMATS[args.format](findings))
-    return ExitCode.FINDINGS if any(f.violation.mode == "enforce" for f in findings) else ExitCode.OK
+    return exit_code(decide(f.violation for f in findings))
+
+
+def exit_code(decision: Decision) -> ExitCode:
+    """1 when the decision denies (as the webhook would), 0 when it admits."""
+    return ExitCode.OK if decision.allowed else ExitCode.FINDINGS
 
 
 def evaluate(engine: PolicyEngine, manifests: list[Manifest], operation: Any) -> list[Finding]:

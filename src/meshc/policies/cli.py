@@ -6,7 +6,7 @@ from typing import Any
 
 from meshc.options import add_format, add_spec
 
-from .engine import ENGINE_NAMES
+from .engine import DEFAULT_ENGINE, ENGINE_NAMES, engine_help
 from .report import FORMATS
 from .review import OPERATIONS
 
@@ -19,9 +19,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--engine",
         choices=ENGINE_NAMES,
-        default="embedded",
-        help="embedded: rego-cpp (default; quickest to start); wasm: the policies as OPA "
-        "compiles them to WebAssembly; opa: an OPA server",
+        default=DEFAULT_ENGINE,
+        help=engine_help(),
     )
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.add_argument(

@@ -14,15 +14,13 @@ from typing import Any
 
 import regopy
 
-from . import rego_input
-from .engine import EngineError, Review, input_text, policy_input, to_violations
+from .engine import UNDEFINED, EngineError, EngineFrame, input_text
 from .modules import ENTRYPOINT, data_document, policy_modules
-from .violations import Violation
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(EngineFrame):
     def __init__(self, data: dict[str, Any]):
-        self._modes: dict[str, str] = dict(data.get("modes", {}))
+        super().__init__(data)
         builder = regopy.Interpreter()
         try:
             for name, source in policy_modules().items():
@@ -41,23 +39,16 @@ class EmbeddedEngine:
             rego = self._local.rego = regopy.Interpreter()
             # Well-formedness checks re-validate rego-cpp's own tree after
             # each rewriting pass. The bundle was checked when it was built;
-            # at query time they would only re-check the input, which
-            # evaluate() builds from a decoded document or json.dumps text,
-            # so it is well-formed JSON by construction.
+            # at query time they would only re-check the input, which is
+            # json.dumps text, so well-formed JSON by construction.
             rego.well_formed_checks_enabled = False
         return rego
 
-    def evaluate(self, review: Review) -> list[Violation]:
-        document = policy_input(review)
+    def raw(self, document: Any) -> Any:
         rego = self._interpreter()
+        rego.set_input_term(input_text(document))
         try:
-            # The tree rego-cpp's JSON parser would build, without the parse
-            # (policies/rego_input.py); text for what only text says exactly.
-            if not rego_input.set_input(rego._impl, document):
-                rego.set_input_term(input_text(document))
             output = rego.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
-        except (regopy.RegoError, RuntimeError) as exc:
-            raise EngineError(f"policy evaluation failed: {exc}") from exc
         except ValueError as exc:
             # regopy decodes rego-cpp's answer as JSON, and rego-cpp prints
             # floats at the ends of their range as no JSON number.
@@ -65,6 +56,5 @@ class EmbeddedEngine:
         if not output.ok():
             raise EngineError(f"policy evaluation failed: {output}")
         if not output.results or not output.results[0].expressions:
-            # The entry point is always defined; undefined means a broken bundle.
-            raise EngineError(f"the policies gave no answer for {ENTRYPOINT}")
-        return to_violations(output.results[0].expressions[0], self._modes)
+            return UNDEFINED
+        return output.results[0].expressions[0]

@@ -1,23 +1,27 @@
-"""The policy engine interface, its factory, and the decision both callers share.
+"""The policy engine interface, the frame every engine is built on, its registry, and the decision.
 
 The webhook and ``meshc check`` only ever see :class:`PolicyEngine`; which
-engine evaluates the Rego (rego-cpp in-process or an OPA server) is
-configuration.
+engine evaluates the Rego (OPA's Wasm in wasmtime, rego-cpp in-process, or an
+OPA server) is configuration, looked up by name in :data:`ENGINES`. Every
+engine is an :class:`EngineFrame`: the frame prepares the input
+(:func:`policy_input`), asks the engine for its raw answer, turns that into
+violations (:func:`to_violations`) and any failure into :class:`EngineError`.
+Every caller sorts violations into allow, deny, warn and audit with
+:func:`decide`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
+from .modules import ENTRYPOINT
 from .projection import project
 from .violations import Mode, Violation
 
-EngineKind = Literal["embedded", "wasm", "opa"]
-# Every engine, by the name --engine takes.
-ENGINE_NAMES: tuple[EngineKind, ...] = ("wasm", "embedded", "opa")
 Review = Mapping[str, Any] | str | bytes
 
 
@@ -73,37 +77,60 @@ def input_text(document: Any) -> str:
         raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
 
 
-def create_engine(
-    kind: EngineKind,
-    data: dict[str, Any],
-    *,
-    opa_url: str = "http://127.0.0.1:8181",
-    timeout: float = 2.0,
-    publish: bool = False,
-) -> PolicyEngine:
-    """An engine for ``data`` (from :func:`meshc.policies.data.policy_data`).
+# What an engine's raw() answers when the entry point has no value: a broken
+# bundle, module or server, since the policies always define it.
+UNDEFINED: Final = object()
 
-    ``embedded`` compiles the policies once, here. ``opa`` queries an OPA
-    server that already holds the policies (a bundle built with
-    :func:`meshc.policies.opa_server.write_bundle`), or pushes policies and
-    data to it first when ``publish`` is set.
+
+class EngineFrame(ABC):
+    """The steps every engine shares; an engine supplies :meth:`raw`, the one step that differs.
+
+    :meth:`evaluate` prepares the input with :func:`policy_input`, asks
+    :meth:`raw` for the entry point's value, and turns it into violations
+    with :func:`to_violations`, each with its policy's mode as ``data``
+    gives it. Whatever fails along the way is an :class:`EngineError`, so a
+    caller handles one exception whatever the engine.
     """
-    if kind == "embedded":
-        from .embedded import EmbeddedEngine
 
-        return EmbeddedEngine(data)
-    if kind == "wasm":
-        from .wasm_engine import WasmEngine
+    def __init__(self, data: Mapping[str, Any]):
+        # Each policy's mode (spec.admission.policies); a policy not named is enforced.
+        self.modes: dict[str, str] = dict(data.get("modes", {}))
 
-        return WasmEngine(data)
-    if kind == "opa":
-        from .opa_server import OpaServerEngine
+    def evaluate(self, review: Review) -> list[Violation]:
+        try:
+            answer = self.raw(policy_input(review))
+        except EngineError:
+            raise
+        except Exception as exc:  # whatever failed, no decision was made
+            raise EngineError(f"{self.failure}: {_first_line(exc)}") from exc
+        if answer is UNDEFINED:
+            raise EngineError(self.undefined)
+        return to_violations(answer, self.modes)
 
-        engine = OpaServerEngine(data, url=opa_url, timeout=timeout)
-        if publish:
-            engine.publish()
-        return engine
-    raise ValueError(f"unknown policy engine {kind!r}; expected 'embedded', 'wasm' or 'opa'")
+    @abstractmethod
+    def raw(self, document: Any) -> Any:
+        """The value of :data:`~meshc.policies.modules.ENTRYPOINT` for ``document``, as decoded JSON.
+
+        ``document`` is a :func:`policy_input`. Answer :data:`UNDEFINED` when
+        the entry point has no value. Anything raised becomes an
+        :class:`EngineError` saying :attr:`failure` (an EngineError is raised
+        as it is).
+        """
+
+    @property
+    def failure(self) -> str:
+        """What an evaluation that raised is reported as, before the reason."""
+        return "policy evaluation failed"
+
+    @property
+    def undefined(self) -> str:
+        """What an evaluation that answered :data:`UNDEFINED` is reported as."""
+        return f"the policies gave no answer for {ENTRYPOINT}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def to_violations(raw: Any, modes: Mapping[str, str]) -> list[Violation]:
@@ -128,6 +155,138 @@ def _mode(modes: Mapping[str, str], policy: str) -> Mode:
     return "enforce"
 
 
+# -- the registry ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """The settings only some engines use (the OPA server engine's)."""
+
+    opa_url: str = "http://127.0.0.1:8181"
+    timeout: float = 2.0  # seconds an OPA server has to answer
+    publish: bool = False  # push the policies and data to the OPA server first
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """One engine: how to make it, and what the webhook and the chart need to know of it."""
+
+    name: str
+    # The engine for data (from meshc.policies.data.policy_data); imports its
+    # runtime only when called, so naming an engine costs nothing.
+    make: Callable[[dict[str, Any], EngineOptions], PolicyEngine]
+    summary: str  # what --engine's help says of it
+    # Evaluates in meshc's own process: the chart's server.engine choices
+    # (an OPA server is the chart's opa.sidecar instead).
+    in_process: bool
+    # Stops an evaluation itself at its deadline (a BoundedEngine): the
+    # webhook evaluates on the request's thread (InlineJudge) and needs no
+    # judge threads.
+    bounds_deadline: bool
+    # Otherwise: evaluations that may be stuck past their deadline at once,
+    # per worker (BoundedJudge).
+    judge_threads: int
+    # Python threads per webhook worker running the app. Evaluation in
+    # process is CPU-bound under the GIL, so more than one only adds
+    # contention (measured in bench/bench_webhook.py); an OPA server's engine
+    # waits on the network, which is what its extra threads are for.
+    server_threads: int
+
+
+def _wasm(data: dict[str, Any], options: EngineOptions) -> PolicyEngine:
+    from .wasm_engine import WasmEngine
+
+    return WasmEngine(data)
+
+
+def _embedded(data: dict[str, Any], options: EngineOptions) -> PolicyEngine:
+    from .embedded import EmbeddedEngine
+
+    return EmbeddedEngine(data)
+
+
+def _opa(data: dict[str, Any], options: EngineOptions) -> PolicyEngine:
+    from .opa_server import OpaServerEngine
+
+    engine = OpaServerEngine(data, url=options.opa_url, timeout=options.timeout)
+    if options.publish:
+        engine.publish()
+    return engine
+
+
+# Every engine, by the name --engine takes, in the order help lists them.
+ENGINES: Final[Mapping[str, EngineInfo]] = {
+    info.name: info
+    for info in (
+        EngineInfo(
+            name="wasm",
+            make=_wasm,
+            summary="the policies as OPA compiles them to WebAssembly, run by wasmtime "
+            "(the quickest)",
+            in_process=True,
+            bounds_deadline=True,
+            judge_threads=0,
+            server_threads=1,
+        ),
+        EngineInfo(
+            name="embedded",
+            make=_embedded,
+            summary="rego-cpp, an interpreter",
+            in_process=True,
+            bounds_deadline=False,
+            judge_threads=4,
+            server_threads=1,
+        ),
+        EngineInfo(
+            name="opa",
+            make=_opa,
+            summary="an OPA server at --opa-url",
+            in_process=False,
+            bounds_deadline=False,
+            judge_threads=12,
+            server_threads=8,
+        ),
+    )
+}
+ENGINE_NAMES: Final[tuple[str, ...]] = tuple(ENGINES)
+# The engine of `meshc check` and `meshc webhook serve` unless --engine names another:
+# the quickest to evaluate, and with its compiled module cached (wasm_cache.py) the
+# quickest to start too.
+DEFAULT_ENGINE: Final = "wasm"
+
+
+def engine_help(default: str = DEFAULT_ENGINE) -> str:
+    """``--engine``'s help: every engine's summary, the default marked."""
+    return "; ".join(
+        f"{name}: {info.summary}{' (default)' if name == default else ''}"
+        for name, info in ENGINES.items()
+    )
+
+
+def create_engine(
+    name: str,
+    data: dict[str, Any],
+    *,
+    opa_url: str = EngineOptions.opa_url,
+    timeout: float = EngineOptions.timeout,
+    publish: bool = False,
+) -> PolicyEngine:
+    """The engine called ``name`` (one of :data:`ENGINE_NAMES`) for ``data``.
+
+    ``data`` comes from :func:`meshc.policies.data.policy_data`. The wasm and
+    embedded engines compile the policies here, once. ``opa`` queries an OPA
+    server that already holds the policies (a bundle written by
+    :func:`meshc.policies.opa_server.write_bundle`), or pushes policies and
+    data to it first when ``publish`` is set. Raises EngineError when the
+    engine cannot start, ValueError for a name not in :data:`ENGINES`.
+    """
+    info = ENGINES.get(name)
+    if info is None:
+        expected = ", ".join(repr(n) for n in ENGINE_NAMES)
+        raise ValueError(f"unknown policy engine {name!r}; expected one of {expected}")
+    return info.make(data, EngineOptions(opa_url=opa_url, timeout=timeout, publish=publish))
+
+
 @dataclass(frozen=True)
 class Decision:
     denials: tuple[Violation, ...]  # enforce: the request is denied
@@ -140,7 +299,12 @@ class Decision:
 
 
 def decide(violations: Iterable[Violation]) -> Decision:
-    """Sort violations by what their policy's mode does with them."""
+    """Sort violations by what their policy's mode does with them.
+
+    The one decision: the webhook's verdict (:func:`meshc.webhook.decision.judge`)
+    and ``meshc check``'s exit code (:func:`meshc.policies.check.exit_code`)
+    both come from it.
+    """
     found = sorted(violations)
     return Decision(
         denials=tuple(v for v in found if v.mode == "enforce"),

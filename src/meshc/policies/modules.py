@@ -10,9 +10,8 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
-# The document both engines query: the union of every policy's violations.
+# The document every engine queries: the union of every policy's violations.
 ENTRYPOINT = "meshc/main/violations"
-QUERY = "data.meshc.main.violations"
 # A directory of .rego files to use instead of the packaged ones; set by
 # `meshc webhook serve --policies DIR` so every worker process inherits it.
 POLICIES_ENV = "MESHC_POLICIES_DIR"

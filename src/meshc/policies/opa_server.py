@@ -13,21 +13,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from opa_client import OpaClient
 
-from .engine import EngineError, Review, policy_input, to_violations
+from .engine import UNDEFINED, EngineError, EngineFrame
 from .modules import DATA_ROOT, ENTRYPOINT, policy_modules
-from .violations import Violation
 
 
-class OpaServerEngine:
+class OpaServerEngine(EngineFrame):
     def __init__(self, data: dict[str, Any], *, url: str, timeout: float):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"OPA URL must be http(s)://host[:port], got {url!r}")
+        super().__init__(data)
         self._data = data
-        self._modes: dict[str, str] = dict(data.get("modes", {}))
         self._url = url
         # No retries: the webhook's own timeout budget belongs to the API server.
         self._client = OpaClient(
@@ -47,21 +45,20 @@ class OpaServerEngine:
         except Exception as exc:  # opa_client raises its own types and requests'
             raise EngineError(f"cannot load the policies into OPA at {self._url}: {exc}") from exc
 
-    def evaluate(self, review: Review) -> list[Violation]:
-        document = policy_input(review)
-        try:
-            answer = self._client.query_rule(input_data=document, package_path=ENTRYPOINT)
-        except requests.RequestException as exc:
-            raise EngineError(f"OPA at {self._url} gave no decision: {exc}") from exc
-        if "result" not in answer:
-            # The entry point is always defined once the policies are loaded.
-            raise EngineError(
-                f"OPA at {self._url} has no {ENTRYPOINT}: are the meshc policies loaded?"
-            )
-        return to_violations(answer["result"], self._modes)
+    def raw(self, document: Any) -> Any:
+        answer = self._client.query_rule(input_data=document, package_path=ENTRYPOINT)
+        if isinstance(answer, dict) and "result" in answer:
+            return answer["result"]
+        return UNDEFINED
 
-    def close(self) -> None:
-        self._client.close_connection()
+    @property
+    def failure(self) -> str:
+        return f"OPA at {self._url} gave no decision"
+
+    @property
+    def undefined(self) -> str:
+        # The entry point is always defined once the policies are loaded.
+        return f"OPA at {self._url} has no {ENTRYPOINT}: are the meshc policies loaded?"
 
 
 def write_bundle(directory: Path, data: dict[str, Any]) -> Path:

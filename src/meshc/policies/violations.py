@@ -1,6 +1,6 @@
 """Policy violations and the one place their messages are built.
 
-The Rego policies return structured violations; both engines turn them into
+The Rego policies return structured violations; every engine turns them into
 :class:`Violation` objects, and every surface (admission response, ``meshc
 check`` in each output format) renders them with :func:`format_message`, so a
 developer at pre-commit reads exactly what the API server would answer.

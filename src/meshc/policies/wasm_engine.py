@@ -2,7 +2,8 @@
 
 OPA's own compiler plans the Rego and its C runtime evaluates the plan, so
 an evaluation costs a fraction of an interpreter's (docs/policies.md,
-"Engines"). The module is compiled to machine code once per process; each
+"Engines"). The module is compiled to machine code once, and the machine
+code kept in the user's cache for the next process (wasm_cache.py); each
 thread gets its own instance (a wasmtime Store is single-threaded), loads the
 data into it once, and evaluates every input through OPA's one-call ABI
 (``opa_eval``), which parses the input text, evaluates and serialises the
@@ -22,10 +23,11 @@ from typing import Any
 
 import wasmtime
 
-from .engine import DeadlineExceeded, EngineError, Review, input_text, policy_input, to_violations
+from .engine import UNDEFINED, DeadlineExceeded, EngineError, EngineFrame, Review, input_text
 from .modules import ENTRYPOINT, data_document
 from .violations import Violation
 from .wasm_bundle import policy_wasm
+from .wasm_cache import ModuleCache
 from .wasm_call import i32_caller
 from .wasm_module import pages_for
 
@@ -47,14 +49,23 @@ TICK = 0.01
 NO_DEADLINE = 1 << 40
 
 
-class WasmEngine:
-    def __init__(self, data: dict[str, Any], wasm: bytes | None = None):
-        self._modes: dict[str, str] = dict(data.get("modes", {}))
+class WasmEngine(EngineFrame):
+    def __init__(
+        self, data: dict[str, Any], wasm: bytes | None = None, cache: ModuleCache | None = None
+    ):
+        """An engine for ``data``, running ``wasm`` (default: the policies' module).
+
+        The module's machine code comes from ``cache`` (default: this user's,
+        :mod:`meshc.policies.wasm_cache`) when it holds it, or is compiled
+        and kept there.
+        """
+        super().__init__(data)
         self._data = json.dumps(data_document(data), separators=(",", ":")).encode()
         config = wasmtime.Config()
         # Compiling on wasmtime's thread pool hangs in a process forked after
         # the pool started, and the webhook's supervisor loads the policies
-        # before it forks its workers: compile on this thread (0.35 s, once).
+        # before it forks its workers: compile on this thread (0.35 s, once
+        # per module: the cache keeps the machine code).
         config.parallel_compilation = False
         # Compiled code checks the engine's epoch at function entries and loop
         # heads, so an evaluation can be stopped at its deadline
@@ -63,8 +74,9 @@ class WasmEngine:
         self._engine = wasmtime.Engine(config)
         self._ticker = _Ticker(self._engine)
         self._wasm = policy_wasm() if wasm is None else wasm
+        cache = ModuleCache.default() if cache is None else cache
         try:
-            self._module = wasmtime.Module(self._engine, self._wasm)
+            self._module = cache.load(self._engine, self._wasm)
         except wasmtime.WasmtimeError as exc:
             raise EngineError(f"the policies do not compile: not a Wasm module: {exc}") from exc
         self._local = threading.local()
@@ -79,34 +91,35 @@ class WasmEngine:
         return instance
 
     def evaluate(self, review: Review) -> list[Violation]:
-        return self._evaluate(review, NO_DEADLINE)
+        return self._within(review, NO_DEADLINE)
 
     def evaluate_within(self, review: Review, seconds: float) -> list[Violation]:
         # Counted from here: preparing the input is part of the time allowed.
         self._ticker.start()
-        return self._evaluate(review, math.ceil(seconds / TICK) + 1)
+        return self._within(review, math.ceil(seconds / TICK) + 1)
 
-    def _evaluate(self, review: Review, ticks: int) -> list[Violation]:
+    def _within(self, review: Review, ticks: int) -> list[Violation]:
+        self._instance().set_deadline(ticks)
+        return super().evaluate(review)
+
+    def raw(self, document: Any) -> Any:
         instance = self._instance()
-        instance.set_deadline(ticks)
-        text = _input_bytes(policy_input(review))
+        text = _input_bytes(document)
         try:
             result = instance.evaluate(text)
-        except (wasmtime.WasmtimeError, wasmtime.Trap, EngineError, ValueError) as exc:
+        except Exception as exc:
             # A trap can leave the instance's heap half-written: the thread's
             # next evaluation starts from a fresh one.
             self._local.instance = None
-            if isinstance(exc, EngineError):
-                raise
             if isinstance(exc, wasmtime.Trap) and exc.trap_code == wasmtime.TrapCode.INTERRUPT:
                 raise DeadlineExceeded("the evaluation was stopped at its deadline") from exc
-            raise EngineError(f"policy evaluation failed: {_first_line(exc)}") from exc
+            raise
         if instance.memory_size() > RETAIN_LIMIT:
             self._local.instance = None
-        if not isinstance(result, list) or not result or "result" not in result[0]:
-            # The entry point is always defined; undefined means a broken module.
-            raise EngineError(f"the policies gave no answer for {ENTRYPOINT}")
-        return to_violations(result[0]["result"], self._modes)
+        # [{"result": value}] when the entry point has a value, [] when not.
+        if isinstance(result, list) and result and isinstance(result[0], dict):
+            return result[0].get("result", UNDEFINED)
+        return UNDEFINED
 
 
 class _Instance:
@@ -203,7 +216,9 @@ class _Instance:
     def _abort(self, address: int) -> None:
         # opa_abort: a Rego runtime error (conflicting outputs, a failed
         # builtin in strict mode) or an out-of-memory in OPA's allocator.
-        raise EngineError(f"policy evaluation failed: {self._string(address).decode(errors='replace')}")
+        raise EngineError(
+            f"policy evaluation failed: {self._string(address).decode(errors='replace')}"
+        )
 
 
 class _Ticker:
@@ -258,7 +273,3 @@ def _i32_func(params: int, results: int) -> wasmtime.FuncType:
 def _no_host_builtin(*_args: int) -> int:
     # Never called: a module that lists builtins is refused when instantiated.
     raise EngineError("the policies called a builtin the Wasm runtime does not have")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshc.options import add_output, add_spec, port, positive_int, positive_seconds
-from meshc.policies.engine import ENGINE_NAMES
+from meshc.policies.engine import DEFAULT_ENGINE, ENGINE_NAMES, engine_help
 
 from .decision import FAILURE_MODES
 from .settings import DEFAULT_MAX_BODY
@@ -24,9 +24,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--engine",
         choices=ENGINE_NAMES,
-        default="wasm",
-        help="wasm: the policies as OPA compiles them to WebAssembly (default; the quickest "
-        "to evaluate); embedded: rego-cpp; opa: an OPA server",
+        default=DEFAULT_ENGINE,
+        help=engine_help(),
     )
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.add_argument("--opa-timeout", type=positive_seconds, default=2.0, help="seconds")

@@ -1,10 +1,11 @@
-"""From an AdmissionReview to a verdict: the one code path shared by admission and ``meshc check``.
+"""From an AdmissionReview to the webhook's verdict.
 
 :func:`judge` asks the engine, sorts what it finds with the policies' own
-:func:`~meshc.policies.engine.decide`, and applies the failure mode when no
-decision can be made. :class:`Verdict` builds the texts the API server
-shows. Nothing here imports Flask, so the offline checker can call it
-without paying for the web stack.
+:func:`~meshc.policies.engine.decide` (the decision ``meshc check`` takes
+its exit code from), and applies the failure mode when no decision can be
+made. :class:`Verdict` builds the texts the API server shows. Nothing here
+imports Flask: the settings the supervisor reads before anything heavy is
+imported take their failure modes from here.
 """
 
 from __future__ import annotations

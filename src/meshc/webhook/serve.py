@@ -54,14 +54,13 @@ from granian.log import logger
 from granian.server import mp
 
 from meshc.exitcodes import ExitCode, UsageError
+from meshc.policies.engine import ENGINES
 from meshc.webhook.certwatch import CertWatcher, FileWatcher
 from meshc.webhook.settings import MULTIPROC_ENV, SETTINGS_ENV, Settings
 
 TARGET = "meshc.webhook.wsgi:create"
-# One Python thread per worker runs the app: evaluation is CPU-bound under the
-# GIL, so more threads only add contention (measured in bench/bench_webhook.py).
-# The OPA engine waits on the network, which is what the extra threads are for.
-THREADS = {"embedded": 1, "wasm": 1, "opa": 8}
+# Python threads per worker running the app: each engine's own (its server_threads).
+THREADS = {name: engine.server_threads for name, engine in ENGINES.items()}
 # In-flight requests a worker accepts before the rest wait in the listen queue.
 BACKPRESSURE = 64
 # The kubelet's default termination grace period is 30 s; finish well within it.

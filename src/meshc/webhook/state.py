@@ -21,10 +21,6 @@ from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
 from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
 
-# Evaluations that may be stuck past their deadline at once, per engine that
-# cannot stop its own (the wasm engine needs no judge threads: InlineJudge).
-JUDGE_THREADS = {"embedded": 4, "opa": 12}
-
 
 @dataclass
 class State:
@@ -76,7 +72,7 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     from meshc import providers
     from meshc.compiler.loader import load_mesh
     from meshc.policies.data import policy_data
-    from meshc.policies.engine import create_engine
+    from meshc.policies.engine import ENGINES, create_engine
 
     if text is None and settings.spec_snapshot:
         text = Path(settings.spec_snapshot).read_text(encoding="utf-8")
@@ -97,6 +93,6 @@ def load_state(settings: Settings, text: str | None = None) -> State:
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,
-        judge_threads=JUDGE_THREADS.get(settings.engine, 4),
+        judge_threads=ENGINES[settings.engine].judge_threads,
         status_file=settings.status_file,
     )
