@@ -32,7 +32,11 @@ WEBHOOK_CONFIGURATIONS = ("ValidatingWebhookConfiguration", "MutatingWebhookConf
 # (apiGroup, resource) pairs the policies judge; "*" is every resource of the group.
 JUDGED = {
     ("", "pods"),
+    ("", "pods/ephemeralcontainers"),
+    ("", "pods/status"),
     ("", "namespaces"),
+    ("", "namespaces/status"),
+    ("", "namespaces/finalize"),
     ("", "replicationcontrollers"),
     ("apps", "deployments"),
     ("apps", "statefulsets"),
@@ -306,15 +310,24 @@ def test_validation_covers_exactly_the_judged_kinds_on_create_and_update() -> No
     assert _covered(judge, "CREATE") == JUDGED
     assert _covered(judge, "UPDATE") == JUDGED
     assert _covered(judge, "DELETE") == set()
-    for rule in judge["rules"]:
-        assert not any("/" in r for r in rule["resources"]), "subresources are not judged"
+    # Subresources reach the webhook only where they change what a pod runs
+    # or what a namespace injects; the group-wide "*" never matches them.
+    subresources = {r for rule in judge["rules"] for r in rule["resources"] if "/" in r}
+    assert subresources == {"pods/ephemeralcontainers", "pods/status", "namespaces/status",
+                            "namespaces/finalize"}
 
 
-def test_deletes_are_judged_only_for_peerauthentications() -> None:
+def test_deletes_are_judged_only_for_the_security_objects_meshc_renders() -> None:
     (_, delete) = _webhooks(render(), "ValidatingWebhookConfiguration")
     assert delete["name"] == "validate-delete.meshc.io"
-    assert [r["operations"] for r in delete["rules"]] == [["DELETE"]]
-    assert _covered(delete, "DELETE") == {("security.istio.io", "peerauthentications")}
+    assert {tuple(r["operations"]) for r in delete["rules"]} == {("DELETE",)}
+    assert _covered(delete, "DELETE") == {
+        ("security.istio.io", "peerauthentications"),
+        ("security.istio.io", "authorizationpolicies"),
+        ("policy.linkerd.io", "servers"),
+        ("policy.linkerd.io", "authorizationpolicies"),
+        ("policy.linkerd.io", "meshtlsauthentications"),
+    }
 
 
 def test_mutation_touches_only_namespaces_on_create_and_update() -> None:

@@ -319,3 +319,64 @@ def test_the_same_pod_judged_offline_is_judged_by_intent_only(
             del annotations[key]  # written by the injector for Istio CNI
         review["request"]["meshc.io/offline"] = True
         assert judge(engines, review) == [], path.name
+
+
+def subresource_update(path: Path, mutation: Mutation, subresource: str) -> Review:
+    review = load(path)
+    old = copy.deepcopy(review["request"]["object"])
+    mutation(review["request"]["object"])
+    review["request"].update(operation="UPDATE", subResource=subresource, oldObject=old)
+    return review
+
+
+DEBUG = {"name": "debugger", "image": "busybox:1.36", "targetContainerName": "web"}
+
+
+@pytest.mark.parametrize("path", INJECTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize(("name", "security", "denied"), [
+    ("netadmin profile", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}, True),
+    ("as the proxy's UID", {"runAsUser": 1337}, "istio"),
+    ("as Linkerd's proxy UID", {"runAsUser": 2102}, "linkerd"),
+    ("restricted profile", {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                            "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}}, False),
+])
+def test_an_ephemeral_container_is_judged_by_what_it_adds(
+    engines: dict[str, PolicyEngine], path: Path, name: str, security: dict[str, Any],
+    denied: bool | str,
+) -> None:
+    def debug(pod: dict[str, Any]) -> None:
+        pod["spec"]["ephemeralContainers"] = [{**DEBUG, "securityContext": security}]
+
+    found = judge(engines, subresource_update(path, debug, "ephemeralcontainers"))
+    expected = denied is True or denied == path.name.partition("-")[0]
+    assert bool(found) is expected, found
+    assert all("ephemeralContainers[0]" in f for f in found)
+
+
+def test_a_status_update_of_a_pod_that_predates_the_mesh_is_not_blocked(
+    engines: dict[str, PolicyEngine],
+) -> None:
+    # The kubelet reports the status of every pod; one created before its
+    # namespace joined the mesh has no proxy, and that is no news.
+    unmeshed = mutated(ISTIO[0], both(remove("istio-proxy"), remove("istio-init")))
+    review = subresource_update(
+        ISTIO[0], lambda p: p.update(status={"phase": "Running"}), "status")
+    review["request"]["object"] = {**unmeshed["request"]["object"], "status": {"phase": "Running"}}
+    review["request"]["oldObject"] = unmeshed["request"]["object"]
+    assert judge(engines, review) == []
+
+
+def test_an_inbound_policy_written_through_the_status_subresource_is_denied(
+    engines: dict[str, PolicyEngine],
+) -> None:
+    # Linkerd's proxy reads the pod's annotations at run time.
+    path = next(p for p in LINKERD if "native" in p.name)
+
+    def annotate(pod: dict[str, Any]) -> None:
+        pod["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"] = (
+            "all-unauthenticated")
+
+    found = judge(engines, subresource_update(path, annotate, "status"))
+    assert found == [
+        'mtls-strict:metadata.annotations["config.linkerd.io/default-inbound-policy"]']

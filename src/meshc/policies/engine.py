@@ -97,8 +97,17 @@ class EngineFrame(ABC):
         self.modes: dict[str, str] = dict(data.get("modes", {}))
 
     def evaluate(self, review: Review) -> list[Violation]:
+        document = policy_input(review)
+        found = self._violations(document)
+        before = subresource_baseline(document)
+        if found and before is not None:
+            already = {_identity(v) for v in self._violations(before)}
+            found = [v for v in found if _identity(v) not in already]
+        return found
+
+    def _violations(self, document: Any) -> list[Violation]:
         try:
-            answer = self.raw(policy_input(review))
+            answer = self.raw(document)
         except EngineError:
             raise
         except Exception as exc:  # whatever failed, no decision was made
@@ -126,6 +135,30 @@ class EngineFrame(ABC):
     def undefined(self) -> str:
         """What an evaluation that answered :data:`UNDEFINED` is reported as."""
         return f"the policies gave no answer for {ENTRYPOINT}"
+
+
+def subresource_baseline(document: Any) -> Any:
+    """For an UPDATE through a subresource, the review of the object as it was; else None.
+
+    Such an update (a pod's status, its ephemeral containers, a namespace's
+    status or finalizers) is judged on what it changes: a violation the
+    object already had does not block it, or the kubelet could not report
+    the status of a pod that predates the mesh and a namespace could not
+    finish its deletion. What the update adds is judged like a write of the
+    resource itself. Done here, for every engine alike: rego-cpp evaluates
+    Rego's `with input... as` wrongly once a rule has a value.
+    """
+    request = document.get("request") if isinstance(document, dict) else None
+    if not isinstance(request, dict) or request.get("operation") != "UPDATE":
+        return None
+    old = request.get("oldObject")
+    if not request.get("subResource") or not isinstance(old, dict):
+        return None
+    return {**document, "request": {**request, "object": old}}
+
+
+def _identity(v: Violation) -> tuple[str, str, str]:
+    return (v.policy, v.path, v.problem)
 
 
 def _first_line(exc: BaseException) -> str:

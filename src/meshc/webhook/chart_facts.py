@@ -23,11 +23,19 @@ import yaml
 from meshc import providers
 
 # Workloads carry pods or pod templates: injection, opt-outs, the proxy's UIDs.
+# A rule names a subresource only when listed, and these change what a pod
+# runs or what its proxy reads at run time: an ephemeral container joins the
+# pod's network namespace (kubectl debug --profile=netadmin), and a status
+# update writes the pod's annotations, which Linkerd's proxy and the meshes'
+# CNI plugins read. (pods/binding, /eviction and /resize change none of that.)
 WORKLOADS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("", ("pods", "replicationcontrollers")),
+    ("", ("pods", "pods/ephemeralcontainers", "pods/status", "replicationcontrollers")),
     ("apps", ("deployments", "statefulsets", "daemonsets", "replicasets")),
     ("batch", ("jobs", "cronjobs")),
 )
+# A namespace's labels and annotations can be written through its status and
+# finalize subresources too, and the injectors read them.
+NAMESPACES = ("namespaces", "namespaces/status", "namespaces/finalize")
 
 Rule = dict[str, Any]
 
@@ -45,7 +53,7 @@ def judged() -> list[Rule]:
     """What is judged on CREATE and UPDATE."""
     rules = [_rule(group, resources, "Namespaced", "v1") for group, resources in WORKLOADS]
     # Namespaces: injection markers and the allowed namespaces.
-    rules.append(_rule("", ("namespaces",), "Cluster", "v1"))
+    rules.append(_rule("", NAMESPACES, "Cluster", "v1"))
     # Mesh configuration of every mesh: whole groups, then single kinds by group.
     groups = providers.mesh_config_groups()
     rules.append({**_rule("", ("*",), "Namespaced"), "apiGroups": list(groups)})

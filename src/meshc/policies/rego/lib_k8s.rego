@@ -18,9 +18,6 @@ else := input.request.object
 
 kind := input.request.kind.kind
 
-# "status", "finalize", "ephemeralcontainers"...: "" for the resource itself.
-subresource := object.get(input.request, "subResource", "")
-
 # An UPDATE of an object that is being deleted (a finalizer removed, say) is
 # never blocked: blocking it would leave the object stuck in deletion.
 deleting if {
@@ -102,9 +99,8 @@ container_path(field, i) := concat("", [pod_prefix, "spec.", field, "[", format_
 # integers past int32 and collections by their type (OPA's Wasm format_int
 # aborts past int32). Messages are built with concat, never sprintf
 # (rego-cpp's sprintf mis-encodes arguments that contain quotes), and never
-# with json.marshal or yaml.marshal: rego-cpp cannot marshal an array of the
-# input as the embedded engine hands it over (policies/rego_input.py), and
-# both engines must agree.
+# with json.marshal or yaml.marshal, whose output differs between engines
+# (key order, number spelling): every engine must give the same message.
 show(value) := concat("", ["\"", value, "\""]) if {
 	is_string(value)
 } else := "null" if {
