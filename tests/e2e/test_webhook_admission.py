@@ -7,9 +7,12 @@ and MutatingWebhookConfiguration rendered from the Helm chart's own templates
 timeoutSeconds. The spec is the quickstart's, moved to namespaces of its own
 so that nothing else in the session's API server is affected.
 
-No mesh injector runs in this API server, so Pods arrive as written: a plain
-Pod in a meshed namespace is admitted (adding the sidecar is the namespace's
-injection label's job), one that opts out of injection is denied.
+No mesh injector runs in this API server (it has no istiod), so a Pod is
+written as Istio's injector leaves one (tests/policies/samples/injection-
+required/allowed/istio-injected-native-sidecar.yaml, from Istio's own golden
+files): the validating webhook sees what it would see after injection. The
+same Pod without its proxy, and every write path that could add a way
+around it, is denied.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.targets import RenderOptions, render
+from support.api_server import inject
 from support.apply import apply_objects, object_ref, request
 from support.helm_chart import render_webhook_configurations
 from support.kube import KubeAPIServer
@@ -99,13 +103,15 @@ def namespace(name: str, labels: dict[str, str] | None = None) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
-def pod(name: str, ns: str, labels: dict[str, str] | None = None) -> Obj:
-    return {
+def pod(name: str, ns: str, labels: dict[str, str] | None = None, injected: bool = True) -> Obj:
+    """A Pod as Istio's injector leaves it (``injected``), or as written."""
+    obj: Obj = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "labels": {"app": name, **(labels or {})}},
         "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo:1.0"}]},
     }
+    return inject(obj, "istio") if injected else obj
 
 
 def deployment(name: str, ns: str, annotations: dict[str, str] | None = None) -> Obj:
@@ -281,10 +287,16 @@ def test_a_namespace_outside_the_mesh_is_created_as_written(unmeshed_namespace: 
 
 DENIED = [
     pytest.param(
-        pod("opted-out", MESHED, {"sidecar.istio.io/inject": "false"}),
+        pod("opted-out", MESHED, {"sidecar.istio.io/inject": "false"}, injected=False),
         f'[meshc:injection-required] Pod {MESHED}/opted-out: metadata.labels["sidecar.istio.io/inject"]: '
         'opts the pod out of sidecar injection: "false"',
         id="pod-opting-out-of-injection",
+    ),
+    pytest.param(
+        pod("no-proxy", MESHED, injected=False),
+        f"[meshc:injection-required] Pod {MESHED}/no-proxy: spec.containers: runs without "
+        "Istio's proxy",
+        id="pod-the-injector-never-reached",
     ),
     pytest.param(
         deployment("opted-out", MESHED, {"sidecar.istio.io/inject": "false"}),
@@ -334,7 +346,7 @@ def test_compliant_workloads_and_strict_mtls_are_admitted(
     admission: Admission, meshed_namespace: Obj
 ) -> None:
     objects = [
-        pod("plain", MESHED),  # no sidecar yet: injection is the namespace label's job
+        pod("plain", MESHED),  # as the injector leaves it: a native sidecar and istio-init
         pod("opted-in", MESHED, {"sidecar.istio.io/inject": "true"}),
         deployment("web-v3", MESHED),
         peer_authentication("strict", MESHED, "STRICT"),
@@ -366,7 +378,7 @@ def test_the_rendered_spec_is_admitted_by_the_webhook_enforcing_it(
 def test_nothing_in_kube_system_reaches_the_webhook(admission: Admission, meshed_namespace: Obj) -> None:
     # What the policies would deny anywhere in the mesh.
     violations = [
-        pod("opted-out", "kube-system", {"sidecar.istio.io/inject": "false"}),
+        pod("opted-out", "kube-system", {"sidecar.istio.io/inject": "false"}, injected=False),
         deployment("opted-out", "kube-system", {"sidecar.istio.io/inject": "false"}),
         peer_authentication("permissive", "kube-system", "PERMISSIVE"),
         destination_rule("plaintext", "kube-system", "DISABLE"),
@@ -381,3 +393,90 @@ def test_nothing_in_kube_system_reaches_the_webhook(admission: Admission, meshed
     # The counter does count the API server's calls: one denied meshed object moves it.
     kubectl_apply(admission.server, peer_authentication("permissive", MESHED, "PERMISSIVE"))
     assert webhook_requests(admission.webhook) > before
+
+
+# --- every write path: subresources, updates and deletes ------------------------------------
+
+
+def ephemeral(name: str, security: Obj) -> Obj:
+    """What `kubectl debug POD --image busybox --profile P` adds (a strategic merge patch)."""
+    return {"spec": {"ephemeralContainers": [{
+        "name": name, "image": "busybox:1.36", "targetContainerName": "web",
+        "stdin": True, "tty": True, "securityContext": security,
+    }]}}
+
+
+@pytest.fixture(scope="module")
+def debugged_pod(admission: Admission, meshed_namespace: Obj) -> str:
+    created = kubectl_apply(admission.server, pod("debugged", MESHED))
+    assert created.returncode == 0, created.stderr
+    return f"/api/v1/namespaces/{MESHED}/pods/debugged/ephemeralcontainers"
+
+
+@pytest.mark.parametrize(("name", "security", "message"), [
+    ("netadmin", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+     "may rewrite the iptables rules that capture its traffic"),
+    ("as-proxy", {"runAsUser": 1337}, "runs as the proxy's UID"),
+])
+def test_a_debug_container_that_could_go_around_the_proxy_is_denied(
+    kube_client: k8s.ApiClient, debugged_pod: str, name: str, security: Obj, message: str
+) -> None:
+    status, body = request(kube_client, "PATCH", debugged_pod, body=ephemeral(name, security),
+                           content_type="application/strategic-merge-patch+json")
+    assert status == 403, body.get("message")
+    assert f'admission webhook "{VALIDATING}" denied the request: [meshc:injection-required]' in (
+        body["message"])
+    assert message in body["message"]
+
+
+def test_a_restricted_debug_container_is_admitted(
+    kube_client: k8s.ApiClient, debugged_pod: str
+) -> None:
+    restricted = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 1000,
+                  "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    status, body = request(kube_client, "PATCH", debugged_pod,
+                           body=ephemeral("restricted", restricted),
+                           content_type="application/strategic-merge-patch+json")
+    assert status == 200, body.get("message")
+    assert [c["name"] for c in body["spec"]["ephemeralContainers"]] == ["restricted"]
+
+
+@pytest.mark.parametrize("subresource", ["status", "finalize"])
+def test_injection_cannot_be_turned_off_through_a_namespace_subresource(
+    kube_client: k8s.ApiClient, meshed_namespace: Obj, subresource: str
+) -> None:
+    path = f"/api/v1/namespaces/{MESHED}"
+    status, stored = request(kube_client, "GET", path)
+    assert status == 200
+    stored["metadata"]["labels"]["istio-injection"] = "disabled"
+    status, body = request(kube_client, "PUT", f"{path}/{subresource}", body=stored)
+    assert status == 403, body.get("message")
+    assert '[meshc:injection-required] Namespace' in body["message"]
+    assert request(kube_client, "GET", path)[1]["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+def test_the_rendered_security_objects_cannot_be_deleted_or_loosened(
+    admission: Admission, kube_client: k8s.ApiClient, meshed_namespace: Obj
+) -> None:
+    objects, _ = render(load_mesh(str(admission.spec)), RenderOptions())
+    assert kubectl_apply(admission.server, *objects).returncode == 0
+    security = [o for o in objects if o["kind"] in ("PeerAuthentication", "AuthorizationPolicy")]
+    assert len(security) == 2
+    for obj in security:
+        deleted = kubectl(admission.server, "delete", f"{obj['kind'].lower()}.security.istio.io",
+                          obj["metadata"]["name"], "-n", MESHED)
+        assert deleted.returncode != 0, deleted.stdout
+        assert "[meshc:managed-objects]" in deleted.stderr
+        assert "deletes a security object the spec renders" in deleted.stderr
+    # A selector makes the namespace-wide STRICT policy match nothing.
+    (strict,) = [o for o in security if o["kind"] == "PeerAuthentication"]
+    narrowed = yaml.safe_load(yaml.safe_dump(strict))
+    narrowed["spec"]["selector"] = {"matchLabels": {"app": "nothing"}}
+    result = kubectl_apply(admission.server, narrowed)
+    assert result.returncode != 0 and "[meshc:managed-objects]" in result.stderr
+    # Argo CD's tracking annotation, and the same spec again, are what a sync writes.
+    tracked = yaml.safe_load(yaml.safe_dump(strict))
+    tracked["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = (
+        f"mesh:security.istio.io/PeerAuthentication:{MESHED}/default")
+    result = kubectl_apply(admission.server, tracked)
+    assert result.returncode == 0, result.stderr

@@ -88,9 +88,15 @@ def _injection(provider: str) -> dict[str, Any]:
         "labels": {k: v for k, v in meta.get("labels", {}).items() if k not in added},
         "annotations": {k: v for k, v in meta.get("annotations", {}).items()
                         if not k.startswith("kubectl.kubernetes.io/")},
-        "initContainers": [c for c in pod["spec"]["initContainers"]
-                           if c["name"] in ("istio-init", "istio-proxy", "linkerd-init",
-                                            "linkerd-proxy")],
+        # Without the service account's token mount, which the API server adds itself.
+        "initContainers": [
+            {**c, "volumeMounts": [m for m in c.get("volumeMounts", [])
+                                   if not m["name"].startswith("kube-api-access-")]}
+            for c in pod["spec"]["initContainers"]
+            if c["name"] in ("istio-init", "istio-proxy", "linkerd-init", "linkerd-proxy")
+        ],
+        "volumes": [v for v in pod["spec"].get("volumes", [])
+                    if not v["name"].startswith("kube-api-access-")],
     }
 
 
@@ -102,6 +108,7 @@ def inject(pod: dict[str, Any], provider: str) -> dict[str, Any]:
     meta["labels"] = {**added["labels"], **(meta.get("labels") or {})}
     meta["annotations"] = {**added["annotations"], **(meta.get("annotations") or {})}
     pod["spec"]["initContainers"] = added["initContainers"] + pod["spec"].get("initContainers", [])
+    pod["spec"]["volumes"] = pod["spec"].get("volumes", []) + added["volumes"]
     return pod
 
 

@@ -66,9 +66,10 @@ def request(
         header_params={"Accept": "application/json", "Content-Type": content_type},
         auth_settings=["BearerToken"],
     )
-    # The client serialises JSON bodies itself but sends any other media type
+    # The client serialises a body itself for any JSON media type (its rest
+    # layer matches "json" in the content type) but sends any other media type
     # (an apply patch) only as ready-made text.
-    payload = body if body is None or content_type == "application/json" else json.dumps(body)
+    payload = body if body is None or "json" in content_type else json.dumps(body)
     response = api.call_api(_method, url, headers, body=payload, _request_timeout=timeout)
     response.read()  # type: ignore[no-untyped-call]
     try:
