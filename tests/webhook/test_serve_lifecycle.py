@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from meshc.webhook.certs import generate, write_atomic
+from meshc.atomicfile import write_atomic
+from meshc.webhook.certs import generate
 from meshc.webhook.serve import PortGroup, TlsSnapshots, close_when_retiring, queued
 from support.api_server import review, workload
 from support.fake_opa import FakeOpa

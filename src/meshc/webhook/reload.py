@@ -15,7 +15,7 @@ import json
 import logging
 from pathlib import Path
 
-from meshc.webhook.certs import write_atomic
+from meshc.atomicfile import write_atomic
 from meshc.webhook.settings import Settings
 
 log = logging.getLogger("meshc.webhook")
