@@ -205,7 +205,8 @@ def _wait_until(
 
 def _answers(url: str, **kwargs: object) -> bool:
     try:
-        return requests.get(url, timeout=2, **kwargs).status_code == 200  # type: ignore[arg-type]
+        # A server still starting may be slow to answer: not ready yet, as refused.
+        return requests.get(url, timeout=10, **kwargs).status_code == 200  # type: ignore[arg-type]
     except requests.RequestException:
         return False
 
