@@ -92,6 +92,9 @@ class WebhookServer:
     log: Path
     extra: list[str] = field(default_factory=list)
     workers: int = 2
+    # Python run before the command in the server's process (``python -c``), to
+    # change what it is made of: for the supervisor's fallback tests.
+    prelude: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -101,10 +104,16 @@ class WebhookServer:
 
     def start(self) -> WebhookServer:
         self.port = free_port()
+        if self.prelude:
+            launcher = [
+                "-c",
+                f"{self.prelude}\nimport sys\nfrom meshc.cli import main\nsys.exit(main(sys.argv[1:]))",
+            ]
+        else:
+            launcher = ["-m", "meshc"]
         cmd = [
             sys.executable,
-            "-m",
-            "meshc",
+            *launcher,
             "webhook",
             "serve",
             "--spec",
@@ -170,6 +179,17 @@ class WebhookServer:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def worker_pids(self) -> set[int]:
+        """The processes the supervisor runs now: its workers (Linux /proc)."""
+        assert self.process is not None
+        children: set[int] = set()
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                children.update(int(pid) for pid in (task / "children").read_text().split())
+            except OSError:
+                continue  # a thread that ended meanwhile
+        return children
+
 
 def wait_until(condition: Callable[[], object], seconds: float = 60, what: str = "") -> None:
     """Until ``condition()`` is true; a probe that times out or cannot connect counts as false."""
@@ -232,12 +252,14 @@ def presented_ca(port: int, ca_file: Path) -> bool:
 def server_starter(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., WebhookServer]]:
-    """``start(spec, certs, *extra_args, workers=2)``; every server started is stopped on exit."""
+    """``start(spec, certs, *extra_args, workers=2, prelude="")``; every server started is stopped on exit."""
     started: list[WebhookServer] = []
 
-    def start(spec: Path, certs: Certs, *extra: str, workers: int = 2) -> WebhookServer:
+    def start(
+        spec: Path, certs: Certs, *extra: str, workers: int = 2, prelude: str = ""
+    ) -> WebhookServer:
         log = tmp_path_factory.mktemp("server") / "server.log"
-        server = WebhookServer(spec, certs, log, list(extra), workers)
+        server = WebhookServer(spec, certs, log, list(extra), workers, prelude)
         started.append(server)
         return server.start()
 

@@ -1,24 +1,24 @@
-"""The server's life: engine failures, drain on SIGTERM, certificate rotation."""
+"""The server's life: engine failures, drain on SIGTERM, certificate rotation.
+
+The supervisor's parts (socket steering, TLS snapshots) and its fallback to
+granian's own respawn are tested in test_supervisor.py; spec reloads, which
+replace no worker, in test_spec_reload.py.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
-import mmap
 import signal
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
-from meshc.atomicfile import write_atomic
-from meshc.webhook.serve import PortGroup, TlsSnapshots, close_when_retiring, queued
 from support.api_server import review, workload
 from support.fake_opa import FakeOpa
 from support.webhook_server import (
@@ -266,89 +266,3 @@ class TestCertificateRotation:
         assert not presented_ca(server.port, cas[0])
         assert "did not start" not in server.output()
         assert validate(server)["allowed"] is True
-
-
-# -- replacing workers by generation: the parts ----------------------------------------------
-
-
-def arrivals(group: PortGroup, socks: list[socket.socket], connections: int = 40) -> list[int]:
-    """Open ``connections`` to the port; how many each of ``socks`` got (and accepted)."""
-    clients = [socket.create_connection(("127.0.0.1", group.port), 10) for _ in range(connections)]
-    # Loopback hands a connection over in a softirq, which a busy machine may
-    # run a little later: wait for all of them to be queued somewhere.
-    deadline = time.monotonic() + 10
-    while sum(queued(sock) for sock in socks) < connections and time.monotonic() < deadline:
-        time.sleep(0.01)
-    counts = [queued(sock) for sock in socks]
-    for sock in socks:
-        sock.setblocking(False)
-        for _ in range(queued(sock)):
-            sock.accept()[0].close()
-    for client in clients:
-        client.close()
-    assert sum(counts) == connections, "a connection went to a socket not listed"
-    return counts
-
-
-@pytest.mark.parametrize("workers", [1, 2, 3])
-def test_new_connections_only_reach_the_generation_steered_to(workers: int) -> None:
-    """What a reload does to the port's socket group, on real sockets: no connection strays."""
-    group = PortGroup("127.0.0.1", 0, 128)
-    try:
-        old = [group.open() for _ in range(workers)]
-        group.steer(old)
-        new = [group.open() for _ in range(workers)]
-        assert arrivals(group, old + new)[workers:] == [0] * workers  # the new ones start
-        group.steer(new)
-        counts = arrivals(group, old + new)
-        assert counts[:workers] == [0] * workers and all(counts[workers:])
-        for n, sock in enumerate(old):  # the old ones retire, one close at a time
-            group.close(sock, keep=new)
-            assert arrivals(group, old[n + 1 :] + new)[: workers - n - 1] == [0] * (workers - n - 1)
-        group.steer(new)
-        assert all(arrivals(group, new))
-    finally:
-        group.close_all()
-
-
-def test_a_retiring_generation_answers_http1_with_connection_close() -> None:
-    retiring = mmap.mmap(-1, 1)
-    sent: list[list[tuple[str, str]]] = []
-
-    def app(environ: dict[str, str], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"ok"]
-
-    def call(protocol: str) -> list[tuple[str, str]]:
-        close_when_retiring(app, retiring)(
-            {"SERVER_PROTOCOL": protocol}, lambda status, headers, exc=None: sent.append(headers)
-        )
-        return sent[-1]
-
-    assert call("HTTP/1.1") == [("Content-Type", "text/plain")]
-    retiring[0] = 1
-    assert call("HTTP/1.1") == [("Content-Type", "text/plain"), ("Connection", "close")]
-    assert call("HTTP/1") == [("Content-Type", "text/plain"), ("Connection", "close")]
-    assert call("HTTP/2") == [("Content-Type", "text/plain")]  # GOAWAY does it there
-
-
-def test_workers_load_a_checked_copy_that_outlives_the_secret_version(tmp_path: Path) -> None:
-    """The kubelet deletes the previous version: a worker starting later still finds its pair."""
-    volume = tmp_path / "secret"
-    volume.mkdir()
-    first, _ = files_of("meshc-webhook")
-    second, _ = files_of("meshc-webhook")
-    secret_volume(volume, "v1", first)
-    snapshots = TlsSnapshots(volume / "tls.crt", volume / "tls.key", tmp_path / "tls")
-    cert, key = snapshots.first()
-    secret_volume(volume, "v2", second)  # removes ..v1
-    assert cert.read_bytes() == first["tls.crt"] and key.read_bytes() == first["tls.key"]
-    assert oct(key.stat().st_mode & 0o777) == "0o600"
-    assert snapshots.take()[0].read_bytes() == second["tls.crt"]
-    # A pair that does not load together (mid-rotation, one file replaced)
-    # is refused, and the copy in use stays.
-    in_use = snapshots.take()
-    write_atomic(volume / "..data" / "tls.key", first["tls.key"], 0o600)
-    with pytest.raises(ssl.SSLError):
-        snapshots.take()
-    assert in_use[0].read_bytes() == second["tls.crt"]
