@@ -8,9 +8,10 @@ keep-alive, a graceful drain on SIGTERM.
 This module is the command: it checks everything once before any worker
 starts (:func:`preflight`), prepares the settings the workers inherit, and
 watches two things while serving. A new certificate and key that load
-together, or a new spec that loads (snapshotted for the workers,
-webhook/reload.py), make the supervisor replace the workers
-(webhook/supervisor.py, the one module that rests on granian's private API).
+together make the supervisor replace the workers (webhook/supervisor.py, the
+one module that rests on granian's private API). A new spec that loads is
+snapshotted, and each worker swaps its state for one built from it, without
+a new worker (webhook/reload.py).
 """
 
 from __future__ import annotations
@@ -129,10 +130,11 @@ def _watch_spec(server: Supervisor, settings: Settings, validated: bytes) -> Non
 
     reload = SpecReload(settings)
     reload.take_snapshot(validated.decode("utf-8"))
-    # accept() validates a changed spec and snapshots it; new workers load it.
+    # accept() validates a changed spec and snapshots it; the workers follow
+    # the snapshot themselves, so there is nothing more to do on a change.
     watcher = FileWatcher(
         (Path(settings.spec),),
-        on_change=server.rotate,
+        on_change=lambda: None,
         accept=reload.accept,
         interval=SPEC_POLL_SECONDS,
         name="spec",
