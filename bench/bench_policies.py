@@ -99,9 +99,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from meshc.compiler.loader import load_mesh
+    from meshc.policies.admission import admission_review
     from meshc.policies.data import policy_data
     from meshc.policies.manifests import parse_manifests
-    from meshc.policies.review import admission_review
     from reviews import pod_create_bodies
 
     (manifest,) = parse_manifests(POD.read_text(), str(POD))

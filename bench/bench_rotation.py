@@ -1,13 +1,19 @@
-"""Certificate rotation under load: new-connection and keep-alive clients while workers are replaced.
+"""Reloads under load: new-connection and keep-alive clients while workers are replaced or reload.
 
 Run: .venv/bin/python bench/bench_rotation.py [--rotations 30] [--interval 3]
+     [--granian-respawn] [--spec]
 Starts `meshc webhook serve` (2 workers, TLS) on the quickstart spec, runs
 clients that open a new TLS connection for every review and clients that
-reuse keep-alive connections, sends the server SIGHUP (what a rotation or a
-spec reload triggers) every --interval seconds, and prints every outcome
+reuse keep-alive connections, sends the server SIGHUP (what a certificate
+rotation triggers) every --interval seconds, and prints every outcome
 with its count: a handshake that failed, a connection closed before its
 answer, a keep-alive request that failed. Zero failures is the requirement
 (docs/reliability.md).
+
+--granian-respawn makes the supervisor use granian's own respawn, its
+fallback (webhook/supervisor.py), for the figure to compare with. --spec
+edits the spec instead of sending SIGHUP (each worker swaps its state in
+place) and reports whether any worker was replaced.
 """
 
 from __future__ import annotations
@@ -36,6 +42,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from support.api_server import review, workload
 from support.webhook_server import QUICKSTART, free_port, generate_certs
+
+# Run before the command in the server's process: no replacing by generation.
+GRANIAN_RESPAWN = (
+    "import meshc.webhook.supervisor as s\n"
+    "s.generations_problem = lambda: 'bench_rotation.py --granian-respawn'\n"
+    "import sys\n"
+    "from meshc.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 BODY = json.dumps(review(workload("Pod")))
 HEADERS = {"Content-Type": "application/json"}
@@ -125,6 +140,15 @@ def keep_alive(port: int, ca: str, stop: Any, results: Any, threads: int) -> Non
     results.put(dict(counts))
 
 
+def children(pid: int) -> set[int]:
+    """The supervisor's worker processes (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
 def wait_ready(port: int, context: ssl.SSLContext) -> None:
     for _ in range(300):
         try:
@@ -145,6 +169,8 @@ def main() -> int:
     parser.add_argument("--new-processes", type=int, default=2)
     parser.add_argument("--new-threads", type=int, default=2)
     parser.add_argument("--keep-alive-threads", type=int, default=4)
+    parser.add_argument("--granian-respawn", action="store_true", help="granian's own respawn")
+    parser.add_argument("--spec", action="store_true", help="edit the spec instead of SIGHUP")
     args = parser.parse_args()
 
     runtime = Path(tempfile.mkdtemp(prefix="meshc-bench-rotation-"))
@@ -152,8 +178,15 @@ def main() -> int:
         certs = generate_certs(runtime / "certs")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHC_", "PROMETHEUS_"))}
-    command = [sys.executable, "-m", "meshc", "webhook", "serve"]
-    command += ["--spec", str(QUICKSTART), "--cert", str(certs.cert), "--key", str(certs.key)]
+    spec = runtime / "mesh.yaml"
+    original = QUICKSTART.read_text()
+    # An edit that loads and changes the data: one more meshed namespace.
+    edited = original.replace("  namespaces:\n", "  namespaces:\n    - name: bench-extra\n", 1)
+    assert edited != original
+    spec.write_text(original)
+    launcher = ["-c", GRANIAN_RESPAWN] if args.granian_respawn else ["-m", "meshc"]
+    command = [sys.executable, *launcher, "webhook", "serve"]
+    command += ["--spec", str(spec), "--cert", str(certs.cert), "--key", str(certs.key)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     with open(runtime / "server.log", "wb") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -175,9 +208,16 @@ def main() -> int:
             client.start()
         started = time.monotonic()
         time.sleep(1.0)
-        for _ in range(args.rotations):
-            server.send_signal(signal.SIGHUP)
+        workers = children(server.pid)
+        for n in range(args.rotations):
+            if args.spec:
+                tmp = spec.with_suffix(".tmp")
+                tmp.write_text(edited if n % 2 == 0 else original)
+                tmp.replace(spec)
+            else:
+                server.send_signal(signal.SIGHUP)
             time.sleep(args.interval)
+        replaced = workers - children(server.pid)
         time.sleep(1.0)
         stop.set()
         total: Counter[str] = Counter()
@@ -189,8 +229,11 @@ def main() -> int:
         server.send_signal(signal.SIGTERM)
         code = server.wait(40)
     failures = sum(n for k, n in total.items() if not k.endswith(("ok", "(not a failure)")))
+    what = "spec edits" if args.spec else "worker replacements (SIGHUP)"
+    how = "granian's respawn" if args.granian_respawn else "the supervisor"
     print(
-        f"# {args.rotations} worker replacements, {args.interval}s apart, {elapsed:.0f}s; exit {code}"
+        f"# {args.rotations} {what} by {how}, {args.interval}s apart, {elapsed:.0f}s; "
+        f"workers replaced: {len(replaced)} of {len(workers)}; exit {code}"
     )
     for outcome, n in sorted(total.items()):
         rate = f"  ({n / elapsed:.0f}/s)" if outcome.endswith("ok") else ""

@@ -243,7 +243,7 @@ def report(runs: list[Run]) -> None:
 
 
 def serve_constant(args: argparse.Namespace) -> None:
-    from meshc.webhook.serve import build_server
+    from meshc.webhook.supervisor import build_server
 
     certs = Path(args.certs)
     build_server(

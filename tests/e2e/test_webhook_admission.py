@@ -84,7 +84,7 @@ def kubectl_get(server: KubeAPIServer, obj: Obj) -> subprocess.CompletedProcess[
 
 def webhook_requests(webhook: WebhookServer) -> float:
     """Every request the webhook has answered on /validate and /mutate, from its /metrics."""
-    text = webhook.get("/metrics", timeout=5).text
+    text = webhook.get("/metrics", timeout=30).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)

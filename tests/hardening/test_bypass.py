@@ -26,7 +26,7 @@ def verdict(servers: dict[str, WebhookServer], session: requests.Session, case: 
     server = servers[case.provider]
     # verify= on each call: a session's own is overridden by REQUESTS_CA_BUNDLE.
     r = session.post(
-        server.url + "/validate", json=case.review, timeout=10, verify=str(server.certs.ca)
+        server.url + "/validate", json=case.review, timeout=30, verify=str(server.certs.ca)
     )
     assert r.status_code == 200, r.text
     response: dict = r.json()["response"]  # type: ignore[type-arg]

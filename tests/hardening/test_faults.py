@@ -27,7 +27,7 @@ from meshc.policies.wasm_bundle import OPA_ENV
 from support.api_server import review, workload
 from support.fake_opa import FakeOpa
 from support.paths import require_tool
-from support.webhook_server import Certs, WebhookServer, free_port
+from support.webhook_server import Certs, WebhookServer, free_port, wait_until
 
 POLICIES = Path(__file__).resolve().parents[2] / "src" / "meshc" / "policies" / "rego"
 
@@ -38,7 +38,7 @@ def pod_review(namespace: str = "mesh-demo", host_network: bool = False) -> dict
     return review(obj)
 
 
-def validate(server: WebhookServer, doc: dict, timeout: float = 10) -> dict:  # type: ignore[type-arg]
+def validate(server: WebhookServer, doc: dict, timeout: float = 30) -> dict:  # type: ignore[type-arg]
     r = server.post("/validate", json=doc, timeout=timeout)
     assert r.status_code == 200, r.text
     return r.json()["response"]  # type: ignore[no-any-return]
@@ -49,6 +49,13 @@ def slow_opa() -> Iterator[FakeOpa]:
     opa = FakeOpa(delay=30)
     yield opa
     opa.close()
+
+
+# The chart's timeoutSeconds: what the API server waits for an answer. The
+# timing assertions below measure exactly that the answer comes in time, and
+# the message says which timeout gave it, so their upper bound is this and
+# not something a busy machine may miss.
+API_SERVER_TIMEOUT = 5.0
 
 
 def timed_denial(server: WebhookServer) -> tuple[str, float]:
@@ -64,13 +71,19 @@ class TestEngineFaults:
         self, start_server, certs: Certs
     ) -> None:  # type: ignore[no-untyped-def]
         closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-        server = start_server(SPECS / "istio.yaml", certs, "--engine", "opa", "--opa-url", closed)
+        # Timeouts far past the API server's: an answer within it came at once.
+        server = start_server(
+            SPECS / "istio.yaml",
+            certs,
+            *("--engine", "opa", "--opa-url", closed),
+            *("--opa-timeout", "20", "--decision-timeout", "30"),
+        )
         message, elapsed = timed_denial(server)
         assert message.startswith(
             f"[meshc:engine] policy engine unavailable: OPA at {closed} gave no decision"
         )
         assert message.endswith("the request is denied because --failure-mode=closed")
-        assert elapsed < 1.0
+        assert elapsed < API_SERVER_TIMEOUT
 
     def test_a_slow_opa_is_a_closed_denial_at_the_opa_timeout(
         self, start_server, certs, slow_opa
@@ -86,8 +99,10 @@ class TestEngineFaults:
             "1",
         )
         message, elapsed = timed_denial(server)
+        # At --opa-timeout: the message is the OPA client's timeout, not the
+        # decision deadline's (4 s), and the OPA would answer after 30 s.
         assert "gave no decision" in message and "timed out" in message.lower()
-        assert 1.0 <= elapsed < 2.5  # the chart's timeoutSeconds is 5
+        assert 1.0 <= elapsed < API_SERVER_TIMEOUT
 
     def test_an_opa_slower_than_its_own_timeout_still_meets_the_decision_deadline(  # type: ignore[no-untyped-def]
         self, start_server, certs, slow_opa
@@ -106,7 +121,7 @@ class TestEngineFaults:
         )
         message, elapsed = timed_denial(server)
         assert "no decision within 1.5s (--decision-timeout)" in message
-        assert 1.5 <= elapsed < 3.0
+        assert 1.5 <= elapsed < API_SERVER_TIMEOUT
 
 
 def serve_command(spec: Path, certs: Certs, *extra: str) -> list[str]:
@@ -172,7 +187,7 @@ class TestPolicyFaults:
             "--policies",
             str(broken_policies(tmp_path, edit)),
         )
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False, env=env)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
         # It never listened: no allow-all, no 200 from /readyz, a reason.
         assert done.returncode == 2
         assert "the policy engine cannot start: the policies " in done.stderr
@@ -201,12 +216,14 @@ class TestPolicyFaults:
         response = validate(server, slow)
         elapsed = time.monotonic() - started
         assert response["allowed"] is False
+        # Stopped by the deadline: left to run, the evaluation would have ended
+        # at the memory cap, with another message.
         assert "no decision within 0.3s (--decision-timeout)" in response["status"]["message"]
-        assert 0.3 <= elapsed < 1.5
-        # The worker's one thread was freed at the deadline, not left running.
-        started = time.monotonic()
+        assert 0.3 <= elapsed < API_SERVER_TIMEOUT
+        # The wasm engine evaluates on the request's own thread, so the answer
+        # above means that thread was free again: the worker's one thread
+        # answers the next review.
         assert validate(server, pod_review())["allowed"] is True
-        assert time.monotonic() - started < 0.5
 
     def test_the_policies_flag_serves_the_directory_it_names(
         self, tmp_path: Path, start_server, certs
@@ -235,13 +252,6 @@ def write_spec(path: Path, *namespaces: str, extra: str = "") -> None:
     tmp.replace(path)
 
 
-def wait_for(condition, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.2)
-
-
 class TestSpecReload:
     def test_a_spec_that_stops_validating_leaves_the_last_good_one_serving(  # type: ignore[no-untyped-def]
         self, tmp_path: Path, start_server, certs
@@ -253,12 +263,13 @@ class TestSpecReload:
         assert validate(server, team_b)["allowed"] is True  # team-b is not meshed yet
 
         write_spec(spec, "mesh-demo", "team-b")
-        wait_for(
-            lambda: validate(server, pod_review("team-b", host_network=True))["allowed"] is False
+        wait_until(
+            lambda: validate(server, pod_review("team-b", host_network=True))["allowed"] is False,
+            90,
         )
 
         write_spec(spec, "mesh-demo", extra="  mtls: SOMETIMES\n")
-        wait_for(lambda: server.get("/readyz").json().get("spec_errors"))
+        wait_until(lambda: server.get("/readyz").json().get("spec_errors"), 90)
         ready = server.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["config"] == "the last good spec: the spec on disk does not load"
@@ -274,8 +285,9 @@ class TestSpecReload:
         assert server.process is not None and server.process.poll() is None
 
         write_spec(spec, "mesh-demo")
-        wait_for(
-            lambda: validate(server, pod_review("team-b", host_network=True))["allowed"] is True
+        wait_until(
+            lambda: validate(server, pod_review("team-b", host_network=True))["allowed"] is True,
+            90,
         )
         assert server.get("/readyz").json() == {"status": "ready"}
 
@@ -299,7 +311,7 @@ class TestDrain:
             while not stop.is_set():
                 if conn is None:
                     conn = http.client.HTTPSConnection(
-                        "127.0.0.1", server.port, context=ctx, timeout=10
+                        "127.0.0.1", server.port, context=ctx, timeout=30
                     )
                 outcome = exchange(conn)
                 outcomes.append(outcome)
@@ -336,15 +348,14 @@ class TestDrain:
         clients = [threading.Thread(target=client) for _ in range(8)]
         for t in clients:
             t.start()
-        time.sleep(1.5)
-        before = outcomes.count("answered")
+        # Under load first: however long a busy machine takes to get there.
+        wait_until(lambda: outcomes.count("answered") > 50, 60, "50 reviews answered")
         server.terminate()
         assert server.process is not None
-        code = server.process.wait(30)
+        code = server.process.wait(60)
         stop.set()
         for t in clients:
-            t.join(15)
+            t.join(60)
         assert code == 0
-        assert before > 50
         assert outcomes.count("lost") == 0, sorted(set(outcomes))
         assert not [o for o in outcomes if o.startswith("HTTP")]

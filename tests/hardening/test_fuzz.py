@@ -55,7 +55,7 @@ def post(
     server: WebhookServer, session: requests.Session, body: bytes, path: str = "/validate"
 ) -> requests.Response:
     return session.post(
-        server.url + path, data=body, headers=JSON_HEADERS, timeout=15, verify=str(server.certs.ca)
+        server.url + path, data=body, headers=JSON_HEADERS, timeout=30, verify=str(server.certs.ca)
     )
 
 
@@ -219,7 +219,9 @@ def test_a_wide_body_under_the_limit_is_a_denial_in_time(start_server, certs, en
                 assert "spec.template.spec.hostNetwork" in message
             else:
                 assert deadline in message
-            assert elapsed < 4.0
+            # In time for the API server (the chart's timeoutSeconds: 5), which is
+            # what this measures; the deadline itself is 1.5 s.
+            assert elapsed < 5.0
         # The worker still answers while those evaluations run on.
         small = json.dumps(next(c for c in LOOKALIKES if c.provider == "istio").review).encode()
         assert answered(post(server, s, small))["allowed"] is True  # type: ignore[index]

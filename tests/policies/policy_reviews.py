@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshc.policies.review import admission_review
+from meshc.policies.admission import admission_review
 
 PROXY_IMAGE = "docker.io/istio/proxyv2:1.24.2"
 

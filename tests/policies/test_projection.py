@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshc.policies import engine as engine_module
+from meshc.policies.admission import admission_review
 from meshc.policies.engine import EngineError, PolicyEngine, input_text, policy_input
 from meshc.policies.manifests import load_manifests
 from meshc.policies.projection import (
@@ -33,7 +34,6 @@ from meshc.policies.projection import (
     REQUEST_FIELDS,
     project,
 )
-from meshc.policies.review import admission_review
 from meshc.policies.violations import format_message
 from support.paths import REPO
 from support.policy_samples import sample_files, spec_for

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client as k8s
 
+from meshc.atomicfile import write_atomic
 from meshc.webhook import certs
 
 ADMIN_USER = "meshc-admin"
@@ -97,9 +98,9 @@ def write_serving_pki(directory: Path) -> tuple[Path, Path, Path]:
         directory / "apiserver.crt",
         directory / "apiserver.key",
     )
-    certs.write_atomic(ca_file, bundle.ca_pem)
-    certs.write_atomic(cert_file, bundle.cert_pem)
-    certs.write_atomic(key_file, bundle.key_pem, mode=0o600)
+    write_atomic(ca_file, bundle.ca_pem)
+    write_atomic(cert_file, bundle.cert_pem)
+    write_atomic(key_file, bundle.key_pem, mode=0o600)
     return ca_file, cert_file, key_file
 
 
@@ -204,7 +205,8 @@ def _wait_until(
 
 def _answers(url: str, **kwargs: object) -> bool:
     try:
-        return requests.get(url, timeout=2, **kwargs).status_code == 200  # type: ignore[arg-type]
+        # A server still starting may be slow to answer: not ready yet, as refused.
+        return requests.get(url, timeout=10, **kwargs).status_code == 200  # type: ignore[arg-type]
     except requests.RequestException:
         return False
 

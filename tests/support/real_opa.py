@@ -30,7 +30,8 @@ def opa_server(opa: Path, *args: str) -> Iterator[str]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/health?bundles", timeout=1) as response:
+                # Slow to answer while starting (a busy machine): not ready yet.
+                with urllib.request.urlopen(f"{url}/health?bundles", timeout=10) as response:
                     if response.status == 200:
                         break
             except OSError:

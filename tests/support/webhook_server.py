@@ -1,10 +1,17 @@
-"""A real `meshc webhook serve` over HTTPS on 127.0.0.1, and its certificates."""
+"""A real `meshc webhook serve` over HTTPS on 127.0.0.1, and its certificates.
+
+Waits here are for a state (ready, a condition), with a deadline in seconds
+that a busy machine still meets: a server that is slow to answer while it
+starts (a connection refused, reset, timed out, a handshake cut short) is
+"not ready yet", never a failure by itself.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -16,12 +23,20 @@ from pathlib import Path
 import pytest
 import requests
 
+from meshc.atomicfile import write_atomic
 from meshc.cli import main as meshc
+from meshc.webhook.certs import generate
 from support.paths import EXAMPLES
 
 QUICKSTART = EXAMPLES / "quickstart" / "mesh.yaml"
-START_TIMEOUT = 30.0
+# Starting takes a second or two on an idle machine; far more while other
+# test sessions load the same two cores.
+START_TIMEOUT = 90.0
+# Each probe of a starting server: long enough for a handshake on a busy machine.
+PROBE_TIMEOUT = 10.0
 INHERITED = ("MESHC_WEBHOOK_SETTINGS", "PROMETHEUS_MULTIPROC_DIR")
+# What a probe of a server that is still starting may meet.
+NOT_YET = (requests.ConnectionError, requests.Timeout, OSError, ssl.SSLError)
 
 
 @dataclass
@@ -77,6 +92,9 @@ class WebhookServer:
     log: Path
     extra: list[str] = field(default_factory=list)
     workers: int = 2
+    # Python run before the command in the server's process (``python -c``), to
+    # change what it is made of: for the supervisor's fallback tests.
+    prelude: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -86,10 +104,16 @@ class WebhookServer:
 
     def start(self) -> WebhookServer:
         self.port = free_port()
+        if self.prelude:
+            launcher = [
+                "-c",
+                f"{self.prelude}\nimport sys\nfrom meshc.cli import main\nsys.exit(main(sys.argv[1:]))",
+            ]
+        else:
+            launcher = ["-m", "meshc"]
         cmd = [
             sys.executable,
-            "-m",
-            "meshc",
+            *launcher,
             "webhook",
             "serve",
             "--spec",
@@ -120,19 +144,20 @@ class WebhookServer:
             if self.process.poll() is not None:
                 pytest.fail(f"the webhook exited with {self.process.returncode}:\n{self.output()}")
             try:
-                if self.get("/readyz", timeout=1).status_code == 200:
+                if self.get("/readyz", timeout=PROBE_TIMEOUT).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except NOT_YET:
+                pass  # not listening yet, or too busy to answer in time: not ready yet
             time.sleep(0.1)
         self.stop()
         pytest.fail(f"the webhook was not ready within {START_TIMEOUT}s:\n{self.output()}")
 
     def get(self, path: str, **kwargs: object) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
         return requests.get(self.url + path, verify=str(self.certs.ca), **kwargs)  # type: ignore[arg-type]
 
     def post(self, path: str, **kwargs: object) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
+        kwargs.setdefault("timeout", 30)
         return requests.post(self.url + path, verify=str(self.certs.ca), **kwargs)  # type: ignore[arg-type]
 
     def terminate(self) -> None:
@@ -154,17 +179,87 @@ class WebhookServer:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def worker_pids(self) -> set[int]:
+        """The processes the supervisor runs now: its workers (Linux /proc)."""
+        assert self.process is not None
+        children: set[int] = set()
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                children.update(int(pid) for pid in (task / "children").read_text().split())
+            except OSError:
+                continue  # a thread that ended meanwhile
+        return children
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 60, what: str = "") -> None:
+    """Until ``condition()`` is true; a probe that times out or cannot connect counts as false."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if condition():
+                return
+        except NOT_YET:
+            pass
+        assert time.monotonic() < deadline, f"{what or 'the condition'} never held in {seconds:g}s"
+        time.sleep(0.2)
+
+
+# -- certificates the way the kubelet mounts and rotates them ----------------------------------
+
+
+def secret_volume(root: Path, version: str, bundle_files: dict[str, bytes]) -> None:
+    """Lay out or rotate files the way the kubelet mounts a Secret.
+
+    ``tls.crt -> ..data/tls.crt``, ``..data -> ..<version>``; rotation writes a
+    new version directory and swaps ``..data`` with one rename.
+    """
+    target = root / f"..{version}"
+    target.mkdir()
+    for name, data in bundle_files.items():
+        write_atomic(target / name, data, 0o600 if name.endswith(".key") else 0o644)
+    old = os.readlink(root / "..data") if (root / "..data").is_symlink() else None
+    (root / "..data_tmp").symlink_to(target.name)
+    os.replace(root / "..data_tmp", root / "..data")
+    for name in bundle_files:
+        if not (root / name).is_symlink():
+            (root / name).symlink_to(f"..data/{name}")
+    if old:
+        for f in (root / old).iterdir():
+            f.unlink()
+        (root / old).rmdir()
+
+
+def files_of(service: str) -> tuple[dict[str, bytes], bytes]:
+    """A Secret's files for a new CA and serving certificate, and that CA."""
+    b = generate(service, "meshc-system", ["127.0.0.1"])
+    return {"ca.crt": b.ca_pem, "tls.crt": b.cert_pem, "tls.key": b.key_pem}, b.ca_pem
+
+
+def presented_ca(port: int, ca_file: Path) -> bool:
+    """Whether the certificate a new connection gets is signed by the CA in ``ca_file``."""
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with ctx.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), PROBE_TIMEOUT),
+            server_hostname="127.0.0.1",
+        ):
+            return True
+    except ssl.SSLCertVerificationError:
+        return False
+
 
 @contextmanager
 def server_starter(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., WebhookServer]]:
-    """``start(spec, certs, *extra_args, workers=2)``; every server started is stopped on exit."""
+    """``start(spec, certs, *extra_args, workers=2, prelude="")``; every server started is stopped on exit."""
     started: list[WebhookServer] = []
 
-    def start(spec: Path, certs: Certs, *extra: str, workers: int = 2) -> WebhookServer:
+    def start(
+        spec: Path, certs: Certs, *extra: str, workers: int = 2, prelude: str = ""
+    ) -> WebhookServer:
         log = tmp_path_factory.mktemp("server") / "server.log"
-        server = WebhookServer(spec, certs, log, list(extra), workers)
+        server = WebhookServer(spec, certs, log, list(extra), workers, prelude)
         started.append(server)
         return server.start()
 

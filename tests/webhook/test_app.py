@@ -62,7 +62,7 @@ class TestBadRequests:
         self, istio_server: WebhookServer, path: str, case: str
     ) -> None:
         headers, body, status = BAD_REQUESTS[case]
-        r = istio_server.post(path, data=body, headers=headers, timeout=5)
+        r = istio_server.post(path, data=body, headers=headers, timeout=30)
         assert r.status_code == status
         assert r.headers["Content-Type"] == "application/json"
         answer = r.json()
@@ -73,7 +73,7 @@ class TestBadRequests:
             for _ in range(4):
                 yield b" " * (1024 * 1024)
 
-        r = istio_server.post("/validate", data=chunks(), headers=JSON, timeout=10)
+        r = istio_server.post("/validate", data=chunks(), headers=JSON, timeout=30)
         assert r.status_code == 413
         assert r.json()["code"] == 413
 
@@ -84,7 +84,7 @@ class TestBadRequests:
         doc["request"]["object"]["metadata"]["annotations"]["padding"] = "x" * (
             THREE_MIB - size - 1024
         )
-        r = istio_server.post("/validate", json=doc, timeout=10)
+        r = istio_server.post("/validate", json=doc, timeout=30)
         assert r.status_code == 200 and r.json()["response"]["allowed"] is True
 
     @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ class TestBadRequests:
         self, istio_server: WebhookServer, method: str, path: str, status: int
     ) -> None:
         r = requests.request(
-            method, istio_server.url + path, verify=str(istio_server.certs.ca), timeout=5
+            method, istio_server.url + path, verify=str(istio_server.certs.ca), timeout=30
         )
         assert r.status_code == status
         assert r.json()["code"] == status

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshc.webhook.certs import generate, write_atomic
+from meshc.atomicfile import write_atomic
+from meshc.webhook.certs import generate
 from meshc.webhook.certwatch import CertWatcher
 
 

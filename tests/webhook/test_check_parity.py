@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from meshc.cli import main as meshc
+from meshc.policies.admission import admission_review
 from meshc.policies.manifests import load_manifests
-from meshc.policies.review import admission_review
 from meshc.webhook.decision import fit_warnings
 from support.paths import REPO
 from support.webhook_server import Certs, WebhookServer

@@ -1,4 +1,9 @@
-"""The decision deadline: every review is answered in time, whatever the engine does."""
+"""The decision deadline: every review is answered in time, whatever the engine does.
+
+Timing is what these tests measure, so some assert how long a review took;
+each bound tells the deadline (0.3 s here) from what would happen without it
+(a hang of 30 s), with room for a busy machine between the two.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from meshc.policies.violations import Violation
 from meshc.webhook.deadline import BoundedJudge, InlineJudge
 
 NO_DECISION = "no decision within 0.3s (--decision-timeout)"
+# At the deadline, not at the end of a hang (30 s).
+AT_THE_DEADLINE = 5.0
 
 
 class Engine:
@@ -42,6 +49,13 @@ def engine() -> Any:
     e.release.set()
 
 
+def wait(condition: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
 def timed(judge: BoundedJudge, name: str) -> tuple[Any, float]:
     started = time.monotonic()
     verdict = judge({"name": name})
@@ -63,10 +77,11 @@ def test_a_hanging_engine_fails_closed_at_the_deadline_and_others_are_still_judg
     judge = BoundedJudge(engine, "closed", 0.3, threads=2)
     verdict, elapsed = timed(judge, "hang-1")
     assert not verdict.allowed and NO_DECISION in verdict.message
-    assert 0.3 <= elapsed < 1.0
-    # The stuck thread keeps its evaluation; the next review gets another thread.
-    verdict, elapsed = timed(judge, "ok")
-    assert verdict.allowed and elapsed < 0.3
+    assert 0.3 <= elapsed < AT_THE_DEADLINE
+    # The stuck thread keeps its evaluation; the next review gets another
+    # thread: allowed means it was answered within the deadline.
+    verdict, _ = timed(judge, "ok")
+    assert verdict.allowed and not verdict.engine_error
 
 
 def test_failing_open_at_the_deadline_allows_with_the_reason(engine: Engine) -> None:
@@ -82,9 +97,9 @@ def test_with_every_thread_stuck_reviews_wait_their_deadline_and_are_never_run_l
         assert not timed(judge, name)[0].allowed
     verdict, elapsed = timed(judge, "queued")  # no thread free: waits in the backlog
     assert not verdict.allowed and NO_DECISION in verdict.message
-    assert 0.3 <= elapsed < 1.0
+    assert 0.3 <= elapsed < AT_THE_DEADLINE
     engine.release.set()  # the stuck threads come back ...
-    time.sleep(0.2)
+    wait(lambda: len(judge._idle) == 2)
     verdict, _ = timed(judge, "after")
     assert verdict.allowed
     # ... and skip the review whose request was answered already.
@@ -92,14 +107,15 @@ def test_with_every_thread_stuck_reviews_wait_their_deadline_and_are_never_run_l
 
 
 def test_a_review_waiting_for_a_thread_gets_the_first_one_free(engine: Engine) -> None:
-    judge = BoundedJudge(engine, "closed", 2.0, threads=1)
+    judge = BoundedJudge(engine, "closed", 30.0, threads=1)
     hung = threading.Thread(target=judge, args=({"name": "hang"},))
     hung.start()
-    time.sleep(0.1)
+    wait(lambda: engine.started == ["hang"])  # the one thread is taken
     threading.Timer(0.2, engine.release.set).start()
     verdict, elapsed = timed(judge, "queued")
     hung.join()
-    assert verdict.allowed and 0.1 <= elapsed < 1.5
+    # Answered once the thread was free, not at the deadline: allowed.
+    assert verdict.allowed and elapsed >= 0.15
 
 
 def test_an_engine_error_is_a_verdict_and_anything_worse_reaches_the_request(

@@ -22,10 +22,10 @@ def test_an_empty_opa_gets_the_policies_from_the_webhook_and_judges(
         )
         opting_out = workload("Pod")
         opting_out["metadata"].setdefault("labels", {})["sidecar.istio.io/inject"] = "false"
-        denied = server.post("/validate", json=review(opting_out), timeout=10).json()["response"]
+        denied = server.post("/validate", json=review(opting_out), timeout=30).json()["response"]
         assert denied["allowed"] is False
         assert denied["status"]["message"].startswith("[meshc:injection-required] Pod mesh-demo/")
-        allowed = server.post("/validate", json=review(workload("Pod")), timeout=10).json()
+        allowed = server.post("/validate", json=review(workload("Pod")), timeout=30).json()
         assert allowed["response"]["allowed"] is True
 
 
@@ -35,7 +35,7 @@ def test_an_opa_without_the_policies_denies_every_review_never_allows(
     opa = require_tool("opa")
     with opa_server(opa) as url:
         server = start_server(QUICKSTART, certs, "--engine", "opa", "--opa-url", url)
-        response = server.post("/validate", json=review(workload("Pod")), timeout=10).json()
+        response = server.post("/validate", json=review(workload("Pod")), timeout=30).json()
     assert response["response"]["allowed"] is False
     message = response["response"]["status"]["message"]
     assert message.startswith("[meshc:engine] policy engine unavailable: ")

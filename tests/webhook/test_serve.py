@@ -214,7 +214,7 @@ class TestTransport:
             ctx = ssl.create_default_context(cafile=str(istio_server.certs.ca))
             ctx.minimum_version = ctx.maximum_version = version
             conn = http.client.HTTPSConnection(
-                "127.0.0.1", istio_server.port, context=ctx, timeout=5
+                "127.0.0.1", istio_server.port, context=ctx, timeout=30
             )
             conn.request("GET", "/healthz")
             assert conn.getresponse().status == 200
@@ -227,7 +227,7 @@ class TestTransport:
 
     def test_one_connection_carries_many_reviews(self, istio_server: WebhookServer) -> None:
         ctx = ssl.create_default_context(cafile=str(istio_server.certs.ca))
-        conn = http.client.HTTPSConnection("127.0.0.1", istio_server.port, context=ctx, timeout=5)
+        conn = http.client.HTTPSConnection("127.0.0.1", istio_server.port, context=ctx, timeout=30)
         sockets = set()
         for _ in range(20):
             body = json.dumps(review(workload("Pod")))

@@ -1,28 +1,35 @@
-"""The server's life: engine failures, drain on SIGTERM, certificate rotation."""
+"""The server's life: engine failures, drain on SIGTERM, certificate rotation.
+
+The supervisor's parts (socket steering, TLS snapshots) and its fallback to
+granian's own respawn are tested in test_supervisor.py; spec reloads, which
+replace no worker, in test_spec_reload.py.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
-import mmap
-import os
 import signal
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
-from meshc.webhook.certs import generate, write_atomic
-from meshc.webhook.serve import PortGroup, TlsSnapshots, close_when_retiring, queued
 from support.api_server import review, workload
 from support.fake_opa import FakeOpa
-from support.webhook_server import QUICKSTART, Certs, WebhookServer
+from support.webhook_server import (
+    QUICKSTART,
+    Certs,
+    WebhookServer,
+    files_of,
+    presented_ca,
+    secret_volume,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,7 @@ def opa_args(opa: FakeOpa, timeout: float, *extra: str) -> tuple[str, ...]:
     return ("--engine", "opa", "--opa-url", opa.url, "--opa-timeout", str(timeout), *extra)
 
 
-def validate(server: WebhookServer, timeout: float = 10) -> dict:  # type: ignore[type-arg]
+def validate(server: WebhookServer, timeout: float = 30) -> dict:  # type: ignore[type-arg]
     r = server.post("/validate", json=review(workload("Pod")), timeout=timeout)
     assert r.status_code == 200
     return r.json()["response"]  # type: ignore[no-any-return]
@@ -93,13 +100,16 @@ class TestDrain:
         reload_first: float | None,  # type: ignore[no-untyped-def]
     ) -> None:
         server = start_server(QUICKSTART, certs, *opa_args(opa, 10))
-        opa.delay = 1.5 + (reload_first or 0.0)  # still waiting when SIGTERM comes
+        # Still waiting when SIGTERM comes; should a busy machine get there
+        # later, the reviews are answered all the same: the test passes
+        # either way, only the phase of the reload it hits may differ.
+        opa.delay = 1.5 + (reload_first or 0.0)
         answers: list[dict] = []  # type: ignore[type-arg]
         errors: list[Exception] = []
 
         def call() -> None:
             try:
-                answers.append(validate(server, timeout=15))
+                answers.append(validate(server, timeout=60))
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
 
@@ -108,7 +118,7 @@ class TestDrain:
             callers = [threading.Thread(target=call) for _ in range(3)]
             for t in callers:
                 t.start()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while opa.requests < seen + 3 and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert opa.requests == seen + 3, "the reviews never reached the engine"
@@ -118,55 +128,17 @@ class TestDrain:
                 time.sleep(reload_first)
             server.terminate()  # while all three wait on the engine
             for t in callers:
-                t.join(20)
+                t.join(60)
         finally:
             opa.delay = 0.0
         assert errors == []
         assert [a["allowed"] for a in answers] == [True, True, True]
         assert server.stop() == 0
         with pytest.raises(requests.ConnectionError):
-            server.get("/healthz", timeout=2)
+            server.get("/healthz", timeout=10)
 
 
 # -- certificate rotation ---------------------------------------------------------------------
-
-
-def secret_volume(root: Path, version: str, bundle_files: dict[str, bytes]) -> None:
-    """Lay out or rotate files the way the kubelet mounts a Secret.
-
-    ``tls.crt -> ..data/tls.crt``, ``..data -> ..<version>``; rotation writes a
-    new version directory and swaps ``..data`` with one rename.
-    """
-    target = root / f"..{version}"
-    target.mkdir()
-    for name, data in bundle_files.items():
-        write_atomic(target / name, data, 0o600 if name.endswith(".key") else 0o644)
-    old = os.readlink(root / "..data") if (root / "..data").is_symlink() else None
-    (root / "..data_tmp").symlink_to(target.name)
-    os.replace(root / "..data_tmp", root / "..data")
-    for name in bundle_files:
-        if not (root / name).is_symlink():
-            (root / name).symlink_to(f"..data/{name}")
-    if old:
-        for f in (root / old).iterdir():
-            f.unlink()
-        (root / old).rmdir()
-
-
-def files_of(service: str) -> tuple[dict[str, bytes], bytes]:
-    b = generate(service, "meshc-system", ["127.0.0.1"])
-    return {"ca.crt": b.ca_pem, "tls.crt": b.cert_pem, "tls.key": b.key_pem}, b.ca_pem
-
-
-def presented_ca(server: WebhookServer, ca_file: Path) -> bool:
-    ctx = ssl.create_default_context(cafile=str(ca_file))
-    try:
-        with ctx.wrap_socket(
-            socket.create_connection(("127.0.0.1", server.port), 2), server_hostname="127.0.0.1"
-        ):
-            return True
-    except ssl.SSLCertVerificationError:
-        return False
 
 
 class Load:
@@ -194,7 +166,7 @@ class Load:
     def _new(self) -> None:
         ctx = ssl.create_default_context(cafile=str(self.ca_file))
         while not self.stopping.is_set():
-            conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=15)
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
             try:
                 try:
                     conn.connect()
@@ -223,7 +195,7 @@ class Load:
                         data=self.body,
                         headers={"Content-Type": "application/json"},
                         verify=str(self.ca_file),
-                        timeout=15,
+                        timeout=30,
                     )
                 except requests.RequestException as exc:
                     self.failures.append(f"keep-alive: {exc!r}")
@@ -277,13 +249,11 @@ class TestCertificateRotation:
             for version in range(1, self.ROTATIONS + 1):
                 before = dict(load.answered)
                 secret_volume(volume, f"v{version}", bundles[version][0])
-                deadline = time.monotonic() + 30
-                while not presented_ca(server, cas[version]):
-                    assert time.monotonic() < deadline, (
-                        f"rotation {version}: the new certificate was never served:\n"
-                        f"{server.output()}"
-                    )
-                    time.sleep(0.1)
+                wait_until(
+                    lambda v=version: presented_ca(server.port, cas[v]),  # type: ignore[misc]
+                    90,
+                    f"rotation {version}: the new certificate served",
+                )
                 during = {kind: n - before[kind] for kind, n in load.answered.items()}
                 assert all(during.values()), f"rotation {version} was not under load: {during}"
             # The last rotation's old workers retire under load too.
@@ -292,88 +262,7 @@ class TestCertificateRotation:
             load.stop()
         assert load.failures == [], f"{len(load.failures)} failed: {load.failures[:10]}"
         assert load.told_to_close > 0  # the keep-alive clients were moved off retiring workers
-        assert all(presented_ca(server, cas[-1]) for _ in range(10))
-        assert not presented_ca(server, cas[0])
+        assert all(presented_ca(server.port, cas[-1]) for _ in range(10))
+        assert not presented_ca(server.port, cas[0])
         assert "did not start" not in server.output()
         assert validate(server)["allowed"] is True
-
-
-# -- replacing workers by generation: the parts ----------------------------------------------
-
-
-def arrivals(group: PortGroup, socks: list[socket.socket], connections: int = 40) -> list[int]:
-    """Open ``connections`` to the port; how many each of ``socks`` got (and accepted)."""
-    clients = [socket.create_connection(("127.0.0.1", group.port), 2) for _ in range(connections)]
-    counts = [queued(sock) for sock in socks]
-    for sock in socks:
-        sock.setblocking(False)
-        for _ in range(queued(sock)):
-            sock.accept()[0].close()
-    for client in clients:
-        client.close()
-    assert sum(counts) == connections, "a connection went to a socket not listed"
-    return counts
-
-
-@pytest.mark.parametrize("workers", [1, 2, 3])
-def test_new_connections_only_reach_the_generation_steered_to(workers: int) -> None:
-    """What a reload does to the port's socket group, on real sockets: no connection strays."""
-    group = PortGroup("127.0.0.1", 0, 128)
-    try:
-        old = [group.open() for _ in range(workers)]
-        group.steer(old)
-        new = [group.open() for _ in range(workers)]
-        assert arrivals(group, old + new)[workers:] == [0] * workers  # the new ones start
-        group.steer(new)
-        counts = arrivals(group, old + new)
-        assert counts[:workers] == [0] * workers and all(counts[workers:])
-        for n, sock in enumerate(old):  # the old ones retire, one close at a time
-            group.close(sock, keep=new)
-            assert arrivals(group, old[n + 1 :] + new)[: workers - n - 1] == [0] * (workers - n - 1)
-        group.steer(new)
-        assert all(arrivals(group, new))
-    finally:
-        group.close_all()
-
-
-def test_a_retiring_generation_answers_http1_with_connection_close() -> None:
-    retiring = mmap.mmap(-1, 1)
-    sent: list[list[tuple[str, str]]] = []
-
-    def app(environ: dict[str, str], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"ok"]
-
-    def call(protocol: str) -> list[tuple[str, str]]:
-        close_when_retiring(app, retiring)(
-            {"SERVER_PROTOCOL": protocol}, lambda status, headers, exc=None: sent.append(headers)
-        )
-        return sent[-1]
-
-    assert call("HTTP/1.1") == [("Content-Type", "text/plain")]
-    retiring[0] = 1
-    assert call("HTTP/1.1") == [("Content-Type", "text/plain"), ("Connection", "close")]
-    assert call("HTTP/1") == [("Content-Type", "text/plain"), ("Connection", "close")]
-    assert call("HTTP/2") == [("Content-Type", "text/plain")]  # GOAWAY does it there
-
-
-def test_workers_load_a_checked_copy_that_outlives_the_secret_version(tmp_path: Path) -> None:
-    """The kubelet deletes the previous version: a worker starting later still finds its pair."""
-    volume = tmp_path / "secret"
-    volume.mkdir()
-    first, _ = files_of("meshc-webhook")
-    second, _ = files_of("meshc-webhook")
-    secret_volume(volume, "v1", first)
-    snapshots = TlsSnapshots(volume / "tls.crt", volume / "tls.key", tmp_path / "tls")
-    cert, key = snapshots.first()
-    secret_volume(volume, "v2", second)  # removes ..v1
-    assert cert.read_bytes() == first["tls.crt"] and key.read_bytes() == first["tls.key"]
-    assert oct(key.stat().st_mode & 0o777) == "0o600"
-    assert snapshots.take()[0].read_bytes() == second["tls.crt"]
-    # A pair that does not load together (mid-rotation, one file replaced)
-    # is refused, and the copy in use stays.
-    in_use = snapshots.take()
-    write_atomic(volume / "..data" / "tls.key", first["tls.key"], 0o600)
-    with pytest.raises(ssl.SSLError):
-        snapshots.take()
-    assert in_use[0].read_bytes() == second["tls.crt"]

@@ -16,10 +16,10 @@ from typing import Any
 
 from meshc.exitcodes import ExitCode, UsageError
 
+from .admission import admission_review
 from .engine import Decision, EngineError, PolicyEngine, create_engine, decide
 from .manifests import Manifest, ManifestError, load_manifests
 from .report import FORMATS, Finding
-from .review import admission_review
 
 
 def run(args: argparse.Namespace) -> ExitCode:

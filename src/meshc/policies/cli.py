@@ -6,9 +6,9 @@ from typing import Any
 
 from meshc.options import add_format, add_spec
 
+from .admission import OPERATIONS
 from .engine import DEFAULT_ENGINE, ENGINE_NAMES, engine_help
 from .report import FORMATS
-from .review import OPERATIONS
 
 
 def register(sub: Any) -> None:

@@ -11,6 +11,10 @@ iterator) costs more than everything the webhook does besides the policy
 engine. So a ``POST`` to an admission path is answered straight from the
 WSGI environ, with the same code, headers and body Flask would send; every
 other request, including a wrong method on those paths, goes through Flask.
+
+A spec reload swaps the worker's state whole (:class:`LiveState`): each
+request takes the current state once, when it starts, and answers with it
+to the end.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from meshc.webhook.decision import ALLOWED, Verdict, engine_failure
 from meshc.webhook.mutate import namespace_patch
 from meshc.webhook.response import Patch, bad_request, encode, review_body
 from meshc.webhook.review import AdmissionReview, BadRequest, judged_object, parse_review
-from meshc.webhook.state import State
+from meshc.webhook.state import LiveState, State
 
 log = logging.getLogger("meshc.webhook")
 JSON = "application/json"
@@ -40,19 +44,22 @@ DRAIN_LIMIT = 2
 
 # A handler gets the review decoded once, by parse_review; the engine takes
 # that dict (never the body) and encodes only the projection it evaluates.
-Handler = Callable[[AdmissionReview], tuple[Verdict, Patch | None]]
+# And the state the request began with.
+Handler = Callable[[AdmissionReview, State], tuple[Verdict, Patch | None]]
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
-def create_app(state: State) -> Flask:
+def create_app(state: State | LiveState) -> Flask:
+    """The app answering with ``state``; with a LiveState, with whatever it holds when a request starts."""
     # An explicit instance path: Flask cannot find one for a package
     # installed in editable mode, and the webhook reads no instance files.
     app = Flask(__name__, instance_path=str(Path(__file__).parent))
-    metrics = state.metrics
+    live = state if isinstance(state, LiveState) else LiveState(state)
+    metrics = live.current.metrics  # the worker's, kept across reloads
 
-    def read_review(environ: Environ) -> AdmissionReview:
+    def read_review(environ: Environ, max_body: int) -> AdmissionReview:
         content_type = environ.get("CONTENT_TYPE")
         # As werkzeug's request.mimetype, without parsing the usual exact value.
         if content_type != JSON and parse_options_header(content_type or "")[0].lower() != JSON:
@@ -60,22 +67,21 @@ def create_app(state: State) -> Flask:
             raise BadRequest(415, f"expected Content-Type {JSON!r}, got {shown!r}")
         length = get_content_length(environ)
         stream = environ["wsgi.input"]
-        if length is not None and length > state.max_body:
-            _discard(stream, min(length, DRAIN_LIMIT * state.max_body))
-            raise BadRequest(
-                413, f"the body is {length} bytes, over the {state.max_body}-byte limit"
-            )
+        if length is not None and length > max_body:
+            _discard(stream, min(length, DRAIN_LIMIT * max_body))
+            raise BadRequest(413, f"the body is {length} bytes, over the {max_body}-byte limit")
         # Chunked bodies have no length up front: read one byte past the limit to tell.
-        body = _read(stream, state.max_body + 1 if length is None else length)
-        if len(body) > state.max_body:
-            _discard(stream, DRAIN_LIMIT * state.max_body)
-            raise BadRequest(413, f"the body is over the {state.max_body}-byte limit")
+        body = _read(stream, max_body + 1 if length is None else length)
+        if len(body) > max_body:
+            _discard(stream, DRAIN_LIMIT * max_body)
+            raise BadRequest(413, f"the body is over the {max_body}-byte limit")
         return parse_review(body)
 
     def admit(endpoint: str, handler: Handler, environ: Environ) -> tuple[int, bytes]:
         started = time.perf_counter()
+        state = live.current  # this request's, to the end, whatever a reload swaps meanwhile
         try:
-            review = read_review(environ)
+            review = read_review(environ, state.max_body)
         except BadRequest as exc:
             metrics.answered(endpoint, str(exc.status))
             return exc.status, encode(bad_request(exc.status, exc.reason))
@@ -84,7 +90,7 @@ def create_app(state: State) -> Flask:
             verdict = engine_failure("the policies are still loading", state.failure_mode)
         else:
             try:
-                verdict, patch = handler(review)
+                verdict, patch = handler(review, state)
             except Exception as exc:
                 log.exception("%s failed", endpoint)
                 verdict = engine_failure(f"internal error: {exc!r}", state.failure_mode)
@@ -93,14 +99,14 @@ def create_app(state: State) -> Flask:
         metrics.answered(endpoint, "200", time.perf_counter() - started)
         return 200, answer
 
-    def validate(review: AdmissionReview) -> tuple[Verdict, Patch | None]:
+    def validate(review: AdmissionReview, state: State) -> tuple[Verdict, Patch | None]:
         assert state.engine is not None
         if not judged_object(review["request"]):
             return ALLOWED, None  # CONNECT, or a DELETE sent without oldObject: nothing to judge
         # Within --decision-timeout whatever the engine does (webhook/deadline.py).
         return state.judge(review), None
 
-    def mutate(review: AdmissionReview) -> tuple[Verdict, Patch | None]:
+    def mutate(review: AdmissionReview, state: State) -> tuple[Verdict, Patch | None]:
         # Mutation only adds markers; judging belongs to /validate, which the
         # API server calls after every mutating webhook has run.
         return ALLOWED, namespace_patch(review["request"], state.meshed, state.markers)
@@ -146,6 +152,7 @@ def create_app(state: State) -> Flask:
 
     @app.get("/readyz")
     def readyz() -> Response:
+        state = live.current
         if state.ready:
             # Still ready on a spec reload that failed (the last good spec is
             # served), but saying so.

@@ -12,9 +12,7 @@ import argparse
 import base64
 import datetime as dt
 import ipaddress
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from meshc.atomicfile import write_atomic
 from meshc.compiler.schema import DNS1123_LABEL
 from meshc.exitcodes import ExitCode, UsageError
 
@@ -127,21 +126,6 @@ def generate(service: str, namespace: str, extra_sans: list[str], days: int = 36
             pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ),
     )
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write beside the target, then rename over it: readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_bundle(bundle: Bundle, out: Path) -> None:

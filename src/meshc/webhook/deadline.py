@@ -98,14 +98,14 @@ class _Judge:
         self.ready = threading.Lock()
         self.ready.acquire()
 
-    def give(self, job: _Job) -> None:
+    def give(self, job: _Job | None) -> None:
+        """Hand over ``job``; None ends the thread."""
         self.job = job
         self.ready.release()
 
-    def take(self) -> _Job:
+    def take(self) -> _Job | None:
         self.ready.acquire()
         job = self.job
-        assert job is not None
         self.job = None
         return job
 
@@ -122,6 +122,7 @@ class BoundedJudge:
         self._idle: list[_Judge] = []  # a stack: the thread used last goes first
         self._backlog: deque[_Job] = deque()  # waiting while every thread is busy
         self._started = 0
+        self._closed = False
 
     def __call__(self, review: Review) -> Verdict:
         job = _Job(review)
@@ -162,17 +163,35 @@ class BoundedJudge:
         ).start()
         return judge_
 
+    def close(self) -> None:
+        """End the judge threads: idle ones now, busy ones once their evaluation returns.
+
+        For a judge whose state a spec reload replaced. A review still sent
+        to it is judged all the same, by a thread that then ends.
+        """
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._started -= len(idle)
+        for judge_ in idle:
+            judge_.give(None)
+
     def _run(self, judge_: _Judge) -> None:
         job = judge_.take()
-        while True:
+        while job is not None:
             self._judge(job)
             # Back on the idle stack before the request wakes, so the request
             # after it finds this thread at once instead of contending for the lock.
             with self._lock:
                 following: _Job | None = self._backlog.popleft() if self._backlog else None
-                if following is None:
+                ending = following is None and self._closed
+                if ending:
+                    self._started -= 1
+                elif following is None:
                     self._idle.append(judge_)
             job.done.release()
+            if ending:
+                return
             job = following if following is not None else judge_.take()
 
     def _judge(self, job: _Job) -> None:

@@ -12,7 +12,7 @@ import json
 from itertools import accumulate
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
-from meshc.policies.review import OFFLINE
+from meshc.policies.admission import OFFLINE
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -128,7 +128,7 @@ def parse_review(body: bytes) -> AdmissionReview:
         isinstance(kind.get(part), str) for part in ("group", "version", "kind")
     ):
         raise BadRequest(400, "request.kind must be an object with string group, version and kind")
-    # Only `meshc check` may judge a Pod as not yet injected (policies/review.py).
+    # Only `meshc check` may judge a Pod as not yet injected (policies/admission.py).
     request.pop(OFFLINE, None)
     return cast(AdmissionReview, review)
 

@@ -1,14 +1,17 @@
-"""What a worker loads once at start-up: the spec, the policy data, the compiled engine.
+"""What a worker answers with: the spec, the policy data, the compiled engine.
 
 Nothing here is rebuilt per request. Under ``meshc webhook serve`` a worker
 loads the supervisor's snapshot of the spec (the last version it validated),
 never the file an operator may be editing: a worker started after a bad edit
-still comes up with the last good configuration.
+still comes up with the last good configuration. When the snapshot changes,
+the worker builds a new State from it and swaps it in whole (:class:`LiveState`,
+webhook/reload.py).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -60,6 +63,43 @@ class State:
         except (OSError, ValueError):
             return {}
         return status
+
+    def closer(self) -> Callable[[], None]:
+        """What ends this state's judge threads and engine, without keeping the state alive.
+
+        For a state swapped out by a spec reload, once no request uses it.
+        An engine is closed if it has a ``close()``.
+        """
+        judge = self.__dict__.get("_bounded")  # built on the first judged review, if any
+        engine = self.engine
+
+        def close() -> None:
+            if isinstance(judge, BoundedJudge):
+                judge.close()
+            closing = getattr(engine, "close", None)
+            if callable(closing):
+                closing()
+
+        return close
+
+
+class LiveState:
+    """The State a worker answers with now, replaced whole when the spec is reloaded.
+
+    A request reads ``current`` once and answers with that state to the end:
+    a request in flight during a swap finishes with the state it began with,
+    and every request after it gets the new one. The swap is one assignment.
+    """
+
+    __slots__ = ("current",)
+
+    def __init__(self, state: State):
+        self.current = state
+
+    def swap(self, state: State) -> State:
+        """Put ``state`` in place; the one it replaces."""
+        old, self.current = self.current, state
+        return old
 
 
 def load_state(settings: Settings, text: str | None = None) -> State:
