@@ -538,3 +538,16 @@ def test_an_evaluation_without_a_deadline_is_not_stopped_while_the_epoch_advance
     started = time.monotonic()
     assert engine.evaluate(review(pod(labels={"slow": "yes"}))) == []
     assert time.monotonic() - started > 10 * wasm_engine.TICK
+
+
+def test_closing_an_engine_ends_its_epoch_thread() -> None:
+    from meshc.policies.wasm_engine import WasmEngine
+    from support.policy_samples import data_for
+
+    engine = WasmEngine(data_for("istio"))
+    engine.evaluate_within(review(pod()), 5.0)  # a deadline starts the epoch thread
+    thread = engine._ticker.thread
+    assert thread is not None and thread.is_alive()
+    engine.close()
+    thread.join(timeout=5)  # it ends within a 10 ms tick; the bound only keeps a hang from hanging
+    assert not thread.is_alive()

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import threading
-import time
 from typing import Any
 
 import wasmtime
@@ -92,6 +91,17 @@ class WasmEngine(EngineFrame):
 
     def evaluate(self, review: Review) -> list[Violation]:
         return self._within(review, NO_DEADLINE)
+
+    def close(self) -> None:
+        """Stop the epoch thread and drop this thread's instance.
+
+        A webhook worker that swaps in a new spec closes the engine it
+        replaces: without this, each reload would leave a thread and its
+        instances' memory behind. Instances other threads hold go with the
+        engine itself, which nothing references once it is replaced.
+        """
+        self._ticker.stop()
+        self._local.instance = None
 
     def evaluate_within(self, review: Review, seconds: float) -> list[Violation]:
         # Counted from here: preparing the input is part of the time allowed.
@@ -228,18 +238,25 @@ class _Ticker:
         self._engine = engine
         self._lock = threading.Lock()
         self._pid = 0  # a thread started before a fork does not run in the child
+        self._stopped = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self._pid == os.getpid():
             return
         with self._lock:
             if self._pid != os.getpid():
-                threading.Thread(target=self._run, name="meshc-wasm-epoch", daemon=True).start()
+                self.thread = threading.Thread(target=self._run, name="meshc-wasm-epoch",
+                                               daemon=True)
+                self.thread.start()
                 self._pid = os.getpid()
 
+    def stop(self) -> None:
+        self._stopped.set()
+
     def _run(self) -> None:
-        while True:
-            time.sleep(TICK)
+        # wait() rather than sleep(): a stopped ticker's thread ends within a tick.
+        while not self._stopped.wait(TICK):
             self._engine.increment_epoch()
 
 
