@@ -157,6 +157,9 @@ ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     "interception off": (flag("-m", "NONE"), _capture_args),
     "an argument the injector never writes": (append_arg("--cleanup-only"), _capture_args),
     "init: rules not applied": (append_arg("--skip-rule-apply"), _capture_args),
+    "cni: the validation does not validate": (
+        lambda p: capture(p)["args"].remove("--run-validation"), _capture_args),
+    "cni: the validation cleans up instead": (append_arg("--cleanup-only"), _capture_args),
     "another program": (
         lambda p: capture(p).update(command=["/bin/true"]),
         lambda p: f"{path_of(p, capture(p)['name'])}.command",

@@ -93,78 +93,90 @@ granted(key) if {
 
 # --- the containers of a pod, and their command lines ----------------------------
 
-# Every container of the pod with where it is: {field, index, container}.
-containers contains {"field": field, "index": i, "container": c} if {
+# Every container of the pod as where it is: [field, index]. References, not
+# the containers themselves: a collection built around the spec costs a copy
+# and a comparison of everything in it (see lib_k8s).
+containers contains [field, i] if {
 	some field in k8s.container_fields
-	some i, c in k8s.pod_spec[field]
+	some i, _ in k8s.pod_spec[field]
 }
 
+container(ref) := k8s.pod_spec[ref[0]][ref[1]]
+
+container_path(ref) := k8s.container_path(ref[0], ref[1])
+
 # A native sidecar: an init container that keeps running beside the app.
-native_sidecar(entry) if {
-	entry.field == "initContainers"
-	entry.container.restartPolicy == "Always"
+native_sidecar(ref) if {
+	ref[0] == "initContainers"
+	container(ref).restartPolicy == "Always"
 }
 
 # A container that runs beside the app for the pod's life: a regular
 # container or a native sidecar.
-long_running(entry) if entry.field == "containers"
+long_running(ref) if ref[0] == "containers"
 
-long_running(entry) if native_sidecar(entry)
+long_running(ref) if native_sidecar(ref)
 
-# The pod's genuine mesh containers named `name`: the mesh's name and image.
-mesh_containers(name) := [entry |
-	some entry in containers
-	entry.container.name == name
-	genuine(entry.container)
+# The pod's genuine mesh containers, asked once per review, and those named `name`.
+genuine_containers contains ref if {
+	some ref in containers
+	genuine(container(ref))
+}
+
+mesh_containers(name) := [ref |
+	some ref in genuine_containers
+	container(ref).name == name
 ]
 
-# The values a command line gives flag `names` ("--name value" or
-# "--name=value"), in order; the last one is what the program uses.
-# (Comprehensions bind the index with `some i; args[i]`: rego-cpp refuses
+# A command line's flags, parsed once: canonical name -> the last value given
+# (what the program uses; "true" for a flag that takes none). `known` maps
+# each spelling of a flag to {"name": canonical, "value": takes a value}.
+# (Comprehensions bind indexes with `some i; x := xs[i]`: rego-cpp refuses
 # `some i, x in` inside one.)
-flag_values(args, names) := [value |
+flags(args, known) := {name: value |
+	pairs := flag_pairs(args, known)
+	some i
+	name := pairs[i][0]
+	value := pairs[i][1]
+	not given_later(pairs, i, name)
+}
+
+flag_pairs(args, known) := [pair |
 	some i
 	arg := args[i]
-	value := flag_value(args, i, arg, names)
+	startswith(arg, "-")
+	pair := flag_pair(args, i, arg, known)
 ]
 
-flag_value(args, i, arg, names) := args[i + 1] if {
-	arg in names
+flag_pair(args, i, arg, known) := [known[arg].name, args[i + 1]] if {
+	known[arg].value == true
 	i + 1 < count(args)
-	not startswith(args[i + 1], "-")
-} else := "" if {
-	arg in names
-} else := value if {
-	some name in names
-	startswith(arg, concat("", [name, "="]))
-	value := substring(arg, count(name) + 1, -1)
+} else := [known[arg].name, "true"] if {
+	known[arg].value == false
+} else := [known[name].name, substring(arg, count(name) + 1, -1)] if {
+	name := split(arg, "=")[0]
+	known[name]
 }
 
-last_flag(args, names) := values[count(values) - 1] if {
-	values := flag_values(args, names)
-	count(values) > 0
+given_later(pairs, i, name) if {
+	some j
+	pairs[j][0] == name
+	j > i
 }
 
-# The flags of a command line that are not among `known` (name -> takes a
-# value), as written.
+# The flags of a command line that are not among `known`, as written.
 unknown_flags(args, known) := {arg |
 	some i
 	arg := args[i]
 	startswith(arg, "-")
-	not flag_known(arg, known)
+	not known[arg]
+	not known[split(arg, "=")[0]]
 	not value_of_previous(args, i, known)
-}
-
-flag_known(arg, known) if _ = known[arg]
-
-flag_known(arg, known) if {
-	some name, _ in known
-	startswith(arg, concat("", [name, "="]))
 }
 
 value_of_previous(args, i, known) if {
 	i > 0
-	known[args[i - 1]] == true
+	known[args[i - 1]].value == true
 }
 
 # The last value of an environment variable (Kubernetes keeps the last of

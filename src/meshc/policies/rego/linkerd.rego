@@ -93,7 +93,7 @@ injection_findings contains finding if {
 
 # The flags of linkerd2-proxy-init (linkerd2-proxy-init proxy-init/cmd/root.go):
 # name -> whether it takes a value.
-init_flags := {
+init_flag_spellings := {
 	"--incoming-proxy-port": true,
 	"--outgoing-proxy-port": true,
 	"--proxy-uid": true,
@@ -110,6 +110,16 @@ init_flags := {
 	"--timeout": true,
 }
 
+init_flags := {name: {"name": name, "value": takes} | some name, takes in init_flag_spellings}
+
+# Each linkerd-init's flags, parsed once per review.
+parsed_init_flags[path] := mesh.flags(init_args(entry), init_flags) if {
+	some entry in inits
+	path := init_path(entry)
+}
+
+init_flag(entry, name) := parsed_init_flags[init_path(entry)][name]
+
 # Ports the injector leaves out of capture by default (the proxy's admin and
 # control ports; linkerd-control-plane values proxyInit.ignore*Ports).
 ignored_by_default := {
@@ -117,16 +127,16 @@ ignored_by_default := {
 	"outbound": {"4567", "4568"},
 }
 
-init_args(entry) := object.get(entry.container, "args", [])
+init_args(entry) := object.get(mesh.container(entry), "args", [])
 
-init_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
+init_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
 injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
 	some direction, allowed in ignored_by_default
 	flag := concat("", ["--", direction, "-ports-to-ignore"])
-	some port in mesh.entries(mesh.last_flag(init_args(entry), [flag]))
+	some port in mesh.entries(init_flag(entry, flag))
 	not port in allowed
 	not mesh.granted(concat("", ["config.linkerd.io/skip-", direction, "-ports"]))
 	finding := {
@@ -139,7 +149,7 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
-	value := mesh.last_flag(init_args(entry), ["--subnets-to-ignore"])
+	value := init_flag(entry, "--subnets-to-ignore")
 	count(mesh.entries(value)) > 0
 	not mesh.granted("config.linkerd.io/skip-subnets")
 	finding := {
@@ -153,7 +163,7 @@ injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
 	some flag, wanted in {"--incoming-proxy-port": "4143", "--outgoing-proxy-port": "4140"}
-	value := mesh.last_flag(init_args(entry), [flag])
+	value := init_flag(entry, flag)
 	value != wanted
 	finding := {
 		"path": init_path(entry),
@@ -165,10 +175,10 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
-	some flag in mesh.unknown_flags(init_args(entry), init_flags)
+	some unknown in mesh.unknown_flags(init_args(entry), init_flags)
 	finding := {
 		"path": init_path(entry),
-		"problem": concat("", ["linkerd-init runs with an argument Linkerd's injector never writes: ", k8s.show(flag)]),
+		"problem": concat("", ["linkerd-init runs with an argument Linkerd's injector never writes: ", k8s.show(unknown)]),
 		"fix": "create the pod through the injector, with no linkerd-init of its own",
 	}
 }
@@ -180,12 +190,12 @@ init_commands := {"/usr/lib/linkerd/linkerd2-proxy-init", "/usr/lib/linkerd/link
 injection_findings contains finding if {
 	judged_as_run
 	some entry in array.concat(inits, validators)
-	some i, part in entry.container.command
-	not allowed_command(entry.container.command)
+	some i, part in mesh.container(entry).command
+	not allowed_command(mesh.container(entry).command)
 	i == 0
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".command"]),
-		"problem": concat("", [entry.container.name, " runs another program than Linkerd's injector starts: ", k8s.show(part)]),
+		"path": concat("", [mesh.container_path(entry), ".command"]),
+		"problem": concat("", [mesh.container(entry).name, " runs another program than Linkerd's injector starts: ", k8s.show(part)]),
 		"fix": "create the pod through the injector",
 	}
 }
@@ -199,13 +209,13 @@ allowed_command(command) if {
 # (--proxy-uid, --proxy-gid): the proxy must run as them, nothing else may.
 init_uids contains to_number(value) if {
 	some entry in inits
-	value := mesh.last_flag(init_args(entry), ["--proxy-uid"])
+	value := init_flag(entry, "--proxy-uid")
 	regex.match(`^[0-9]+$`, value)
 }
 
 extra_proxy_gids contains to_number(value) if {
 	some entry in inits
-	value := mesh.last_flag(init_args(entry), ["--proxy-gid"])
+	value := init_flag(entry, "--proxy-gid")
 	regex.match(`^[0-9]+$`, value)
 }
 
@@ -219,11 +229,11 @@ extra_proxy_gids contains to_number(value) if {
 injection_findings contains finding if {
 	judged_as_run
 	some entry in proxies
-	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	user := object.get(mesh.container(entry), ["securityContext", "runAsUser"], null)
 	some proxy_user in init_uids
 	user != proxy_user
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),
+		"path": concat("", [mesh.container_path(entry), ".securityContext.runAsUser"]),
 		"problem": concat("", ["linkerd-proxy does not run as the UID the capture rules let through (", format_int(proxy_user, 10), "): ", k8s.show(user)]),
 		"fix": "remove config.linkerd.io/proxy-uid or the override that moves the proxy's user",
 	}
@@ -236,10 +246,10 @@ mtls_findings contains finding if {
 	judged_as_run
 	mesh.meshed(k8s.namespace)
 	some entry in proxies
-	value := mesh.env_value(entry.container, "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY")
+	value := mesh.env_value(mesh.container(entry), "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY")
 	value in unauthenticated_policies
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env"]),
+		"path": concat("", [mesh.container_path(entry), ".env"]),
 		"problem": concat("", ["linkerd-proxy admits clients without mTLS identity: LINKERD2_PROXY_INBOUND_DEFAULT_POLICY=", k8s.show(value)]),
 		"fix": "remove what sets it (config.linkerd.io/default-inbound-policy, proxy-additional-env); the namespace's all-authenticated applies",
 	}
@@ -268,10 +278,10 @@ injection_findings contains finding if {
 	mesh.intent_only
 	not judged_as_run
 	some entry in mesh.containers
-	looks_injected(entry.container)
+	looks_injected(mesh.container(entry))
 	finding := {
-		"path": k8s.container_path(entry.field, entry.index),
-		"problem": concat("", ["makes Linkerd's injector think the pod has its sidecar already, so it injects none: ", k8s.show(entry.container.name)]),
+		"path": mesh.container_path(entry),
+		"problem": concat("", ["makes Linkerd's injector think the pod has its sidecar already, so it injects none: ", k8s.show(mesh.container(entry).name)]),
 		"fix": "remove the container: the injector adds Linkerd's own",
 	}
 }
