@@ -189,8 +189,13 @@ canonical_capture contains path if {
 	every i, arg in array.slice(args, 17, count(args)) {
 		canonical_tail(entry, i + 17, arg)
 	}
+	validates_if_validation(entry, args)
 	path := capture_path(entry)
 }
+
+validates_if_validation(entry, _) if mesh.container(entry).name != "istio-validation"
+
+validates_if_validation(_, args) if "--run-validation" in args
 
 canonical_tail(_, _, arg) if startswith(arg, "--log_output_level=")
 
