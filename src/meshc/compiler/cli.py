@@ -12,6 +12,7 @@ from meshc import providers
 from meshc.options import add_format, add_output, add_spec
 
 CAPABILITY_FORMATS = ("markdown", "json")
+GRAPH_FORMATS = ("mermaid", "dot", "svg")
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
@@ -58,6 +59,15 @@ def register(sub: Any) -> None:
     )
     add_format(p, CAPABILITY_FORMATS)
     p.set_defaults(handler="meshc.compiler.commands:capabilities")
+
+    p = sub.add_parser(
+        "graph", help="draw the mesh: namespaces, services, versions, routes, who may call whom"
+    )
+    add_spec(p)
+    add_format(p, GRAPH_FORMATS, help="mermaid (default; GitHub renders it), dot (Graphviz), "
+               "or svg (laid out by grandalf: pip install 'meshc[graph]')")
+    add_output(p, "write the graph to FILE instead of stdout", metavar="FILE")
+    p.set_defaults(handler="meshc.compiler.commands:graph")
 
     p = sub.add_parser("diff", help="object-level diff of the rendered output between two commits")
     p.add_argument("base", nargs="?", default="HEAD~1")

@@ -111,6 +111,27 @@ def validate(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def graph(args: argparse.Namespace) -> ExitCode:
+    from .graph import mesh_graph
+    from .graph.render import FORMATS
+    from .graph.svg import LayoutUnavailable
+
+    with _no_cyclic_gc():
+        mesh = load_mesh(args.spec)
+        try:
+            text = FORMATS[args.format](mesh_graph(mesh))
+        except LayoutUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if not args.output:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    return ExitCode.OK
+
+
 def schema(args: argparse.Namespace) -> ExitCode:
     from .schema import MESH_SCHEMA
 
