@@ -74,7 +74,7 @@ def test_routes_carry_their_match_and_weight_and_allow_edges_their_ports() -> No
             "ver__shop__storefront__v2") in text  # fmt: skip
     assert '-.->|"new-checkout: path /checkout/v2* 100%"|' in text
     assert 'svc__shop__storefront -.->|"canary: default 80%"| ver__shop__storefront__v1' in text
-    assert 'all__shop -->|"ports 80"| svc__shop__storefront' in text
+    assert 'all__shop -->|"port 80"| svc__shop__storefront' in text
     assert 'sa__shop__checkout_worker -->|"any port"| svc__shop__storefront' in text
 
 
@@ -82,7 +82,7 @@ def test_a_service_without_allow_rules_is_open_to_any_meshed_workload() -> None:
     text = graph_of(EXAMPLES / "multi-namespace" / "mesh.yaml", "mermaid")
     assert 'anyone -->|"any port"| svc__frontend__web' in text
     # A caller namespace outside the services' own gets a group of its own.
-    assert 'all__frontend -->|"ports 8080"| svc__orders__orders' in text
+    assert 'all__frontend -->|"port 8080"| svc__orders__orders' in text
 
 
 def test_labels_are_escaped_in_every_format() -> None:

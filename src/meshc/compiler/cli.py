@@ -13,6 +13,7 @@ from meshc.options import add_format, add_output, add_spec
 
 CAPABILITY_FORMATS = ("markdown", "json")
 GRAPH_FORMATS = ("mermaid", "dot", "svg")
+DIFF_FORMATS = ("text", "markdown", "json")
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
@@ -37,7 +38,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help="with -o: write nothing, exit 1 and name the objects if DIR differs from the render",
+        help="with -o: write nothing; when DIR differs from the render, print the "
+        "difference as a unified diff, name the files and exit 1",
     )
     p.add_argument(
         "--exit-code",
@@ -69,9 +71,17 @@ def register(sub: Any) -> None:
     add_output(p, "write the graph to FILE instead of stdout", metavar="FILE")
     p.set_defaults(handler="meshc.compiler.commands:graph")
 
-    p = sub.add_parser("diff", help="object-level diff of the rendered output between two commits")
-    p.add_argument("base", nargs="?", default="HEAD~1")
-    p.add_argument("head", nargs="?", default="HEAD")
+    p = sub.add_parser(
+        "diff",
+        help="object-level diff of the rendered output between two commits, or a commit "
+        "and the working tree",
+    )
+    p.add_argument("base", nargs="?", default=None,
+                   help="the revision before (default: HEAD~1, with HEAD as HEAD_REV)")
+    p.add_argument("head", nargs="?", default=None, metavar="head_rev",
+                   help="the revision after (default: the working tree when BASE is given)")
+    add_format(p, DIFF_FORMATS, help="text (default), markdown (a pull-request comment with "
+               "warnings and the graph of what changed) or json")
     add_spec(p, help="the Mesh spec, as a path from the repository root")
     p.add_argument("--repo", default=".", help="the git repository (default: .)")
     add_render_options(p)

@@ -77,12 +77,21 @@ def render(args: argparse.Namespace) -> ExitCode:
     if not args.output:
         sys.stdout.write(dump_all(objects))
         return ExitCode.OK
-    from .output import diff_dir, render_files, write_dir
+    from .output import diff_dir, drift_diff, render_files, write_dir
 
     files = render_files(objects)
     directory = Path(args.output)
     if args.check:
         drift = diff_dir(files, directory)
+        if drift:
+            from meshc.terminal import paint, use_color
+
+            color = use_color(sys.stdout)
+            for line in drift_diff(files, directory):
+                style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
+                if line.startswith(("+++", "---")):
+                    style = "bold"
+                sys.stdout.write(paint(line.rstrip("\n"), style, color and bool(style)) + "\n")
         for line in drift:
             print(f"{directory}: {line}", file=sys.stderr)
         if drift:

@@ -154,7 +154,9 @@ def _allows(mesh: Mesh, graph: MeshGraph) -> None:
             graph.add_edge(Edge(ANYONE, service_id(svc), "allow", "any port"))
             continue
         for rule in svc.allow:
-            ports = "ports " + ",".join(map(str, rule.ports)) if rule.ports else "any port"
+            ports = "any port"
+            if rule.ports:
+                ports = ("port " if len(rule.ports) == 1 else "ports ") + ",".join(map(str, rule.ports))
             for ns in rule.from_namespaces:
                 gid = _namespace(graph, mesh, ns)
                 caller = node_id("all", ns)
