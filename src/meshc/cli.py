@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "meshc.policies.cli",
     "meshc.audit.cli",
     "meshc.webhook.cli",
+    # `meshc completion`, generated from the parser the others build.
+    "meshc.completion",
 )
 
 Handler = Callable[[argparse.Namespace], int]

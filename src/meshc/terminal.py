@@ -85,6 +85,7 @@ class Progress:
         if self._drawn:
             self._stream.write("\r\033[K")
             self._stream.flush()
+            self._drawn = False
 
     def line(self) -> str:
         """The status line as it would be drawn now."""

@@ -47,10 +47,14 @@ def register(sub: Any) -> None:
         help="with -o: exit 1 when DIR had to be rewritten (for pre-commit hooks)",
     )
     p.add_argument("--ref", metavar="REV", help="render the spec as committed at this git revision")
+    add_format(p, ("yaml", "json"), help="yaml (default): the manifests; json: a v1 List of the "
+               "objects on stdout, or with -o a JSON report of what was written or drifted")
     p.set_defaults(handler="meshc.compiler.commands:render")
 
     p = sub.add_parser("validate", help="validate Mesh spec files without rendering")
     add_spec(p, many=True, help="the Mesh spec files")
+    add_format(p, ("text", "json"), help="text (default): file:line:col: field: message; "
+               "json: every problem as an object")
     p.set_defaults(handler="meshc.compiler.commands:validate")
 
     p = sub.add_parser("schema", help="print the JSON Schema of the Mesh spec")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from meshc.exitcodes import ExitCode, UsageError
+from meshc.terminal import paint, use_color
 
 from .commands import options_from_args
 from .errors import SpecError
@@ -53,6 +54,16 @@ def _drop_ref(obj: Obj, cited: str, spec: str) -> None:
     value = annotations.get(SOURCE_ANNOTATION)
     if isinstance(value, str) and value.startswith(cited + "#"):
         annotations[SOURCE_ANNOTATION] = spec + value[len(cited):]
+
+
+_LINE_STYLES = {"+ ": "green", "- ": "red", "~ ": "yellow", "warning: ": "yellow", "    ": "dim"}
+
+
+def _colored(line: str) -> str:
+    for prefix, style in _LINE_STYLES.items():
+        if line.startswith(prefix):
+            return paint(line.rstrip("\n"), style, True) + "\n"
+    return line
 
 
 def _working_tree(repo: Any, spec: str) -> str | None:
@@ -103,5 +114,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     from .review import FORMATS, review
 
     found = review(spec, base, head, result, meshes[base], meshes[head])
-    sys.stdout.write(FORMATS[args.format](found))
+    text = FORMATS[args.format](found)
+    if args.format == "text" and use_color(sys.stdout):
+        text = "".join(_colored(line) for line in text.splitlines(keepends=True))
+    sys.stdout.write(text)
     return ExitCode.FINDINGS if result else ExitCode.OK
