@@ -26,6 +26,7 @@ from kubernetes import client as k8s
 from meshc.cli import main
 from support.api_server import inject
 from support.apply import apply_objects, request
+from support.helm_chart import objects, render
 from support.kube import KubeAPIServer, write_kubeconfig
 from support.paths import EXAMPLES
 from support.schemas import validate
@@ -316,3 +317,65 @@ def test_a_forbidden_list_names_what_could_not_be_listed(
     err = capsys.readouterr().err
     assert err.startswith(f"meshc audit: the API server refused to list pods in namespace {SHOP}: 403")
     assert "system:serviceaccount:audit-shop:nobody" in err
+
+
+def test_the_charts_audit_role_is_enough_to_audit_and_report_and_no_more(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The chart's own service account, role and binding, as `helm install` creates them,
+    # in a release namespace of this module's own.
+    release_ns = "audit-release"
+    values = {"audit": {"enabled": True, "reports": {"apis": ["openreports", "wgpolicyk8s"]}}}
+    rendered = render(values, namespace=release_ns, release="audit-e2e")
+    rbac = [o for o in objects(rendered)
+            if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+            and o["metadata"]["name"].endswith("-audit")]  # fmt: skip
+    assert len(rbac) == 3
+    assert apply_objects(cluster.api, rbac, dry_run=False) == []
+    try:
+        account = next(o for o in rbac if o["kind"] == "ServiceAccount")["metadata"]["name"]
+        status, data = request(
+            cluster.api, "POST", f"/api/v1/namespaces/{release_ns}/serviceaccounts/{account}/token",
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+        )  # fmt: skip
+        assert status == 201, data
+        token = data["status"]["token"]
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", cluster.server.url,
+                                      cluster.server.ca_file, token)  # fmt: skip
+        args = ["audit", "--spec", str(cluster.spec), "--kubeconfig", str(kubeconfig), *NAMESPACES,
+                "--report", "--report-api", "openreports", "--report-api", "wgpolicyk8s"]  # fmt: skip
+        assert main(args) == 1
+        out = capsys.readouterr().out
+        assert "audited 10 objects" in out and "openreports.io reports:" in out
+        # Nothing more: it cannot write what it audits.
+        with AuditorClient(cluster.server, token) as auditor:
+            status, _ = request(auditor, "POST", f"/api/v1/namespaces/{SHOP}/pods",
+                                body=pod("sneaky", SHOP, injected=False))  # fmt: skip
+            assert status == 403
+            status, _ = request(auditor, "GET", f"/api/v1/namespaces/{SHOP}/secrets")
+            assert status == 403
+    finally:
+        for obj in rbac:
+            kind = obj["kind"]
+            name = obj["metadata"]["name"]
+            if kind == "ServiceAccount":
+                path = f"/api/v1/namespaces/{release_ns}/serviceaccounts/{name}"
+            else:
+                path = f"/apis/rbac.authorization.k8s.io/v1/{kind.lower()}s/{name}"
+            request(cluster.api, "DELETE", path)
+        request(cluster.api, "DELETE", f"/api/v1/namespaces/{release_ns}")
+
+
+class AuditorClient:
+    """An API client that authenticates with ``token`` instead of the admin's."""
+
+    def __init__(self, server: KubeAPIServer, token: str) -> None:
+        configuration = server.configuration()
+        configuration.api_key = {"authorization": token}
+        self.api = k8s.ApiClient(configuration)
+
+    def __enter__(self) -> k8s.ApiClient:
+        return self.api
+
+    def __exit__(self, *_: object) -> None:
+        self.api.close()
