@@ -213,5 +213,6 @@ def _reason(exc: BaseException) -> str:
     while isinstance(reason, BaseException) and getattr(reason, "reason", None) is not None:
         reason = getattr(reason, "reason", None)
     text = str(reason or exc)
-    # urllib3 wraps the socket error in object reprs; the last part says what happened.
-    return text.rsplit(": ", 1)[-1] if "object at 0x" in text else text
+    # urllib3 wraps the socket error in its connection's repr; the errno says what happened.
+    errno_at = text.find("[Errno")
+    return text[errno_at:] if errno_at >= 0 else text
