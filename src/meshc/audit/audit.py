@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshc.exitcodes import ExitCode, UsageError
+from meshc.policies.admission import admission_review
 from meshc.policies.check import exit_code
 from meshc.policies.engine import EngineError, PolicyEngine, create_engine, decide
 from meshc.policies.report import FORMATS, Finding
-from meshc.policies.review import admission_review
 from meshc.terminal import paint, progress, use_color
 
 from .cluster import Cluster, ClusterError, Resource, connect
