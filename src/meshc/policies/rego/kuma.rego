@@ -376,16 +376,16 @@ init_uids contains to_number(value) if {
 	regex.match(`^[0-9]+$`, value)
 }
 
-exempt_uid := uid if {
+exempt_uids := init_uids if {
 	count(init_uids) > 0
-	some uid in init_uids
-} else := mesh.profile.proxy_uid
+} else := {mesh.profile.proxy_uid}
 
 injection_findings contains finding if {
 	mesh.outcome_visible
 	count(inits) > 0
 	some entry in sidecars
 	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	some exempt_uid in exempt_uids
 	user != exempt_uid
 	finding := {
 		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),

@@ -1,4 +1,4 @@
-package meshc.providers.kuma_test
+package meshc.kuma_test
 
 import data.meshc.lib.fixtures_test as t
 import data.meshc.main.violations
