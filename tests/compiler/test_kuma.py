@@ -384,3 +384,86 @@ def test_the_demos_manifests_and_the_render_pass_meshc_check(
 
 def test_the_demos_manifests_validate_against_kumas_crds() -> None:
     assert_valid(demo_manifests())
+
+
+# --- what Kuma's own validators require ---------------------------------------------------
+#
+# kuma-cp's validating webhook runs each policy's validate() (pkg/plugins/policies/*/api/
+# v1alpha1/validator.go, pkg/core/resources/apis/mesh/validators.go ValidateTargetRef at
+# v2.14.3), which the CRD schema does not. Kuma's Go module cannot be fetched here, so its
+# rules for what meshc renders are stated below and checked on every example.
+
+TO_KINDS = {"MeshHTTPRoute": {"MeshService"}, "MeshTimeout": {"MeshService"},
+            "MeshRetry": {"MeshService"}, "MeshCircuitBreaker": {"MeshService"}}
+
+
+def _check_mesh_service_ref(ref: dict[str, Any]) -> None:
+    assert ref["kind"] == "MeshService"
+    assert ref.get("name"), "name or labels must be set when kind is MeshService"
+    assert not {"mesh", "tags", "proxyTypes"} & set(ref), ref
+
+
+def _check_kuma_rules(obj: dict[str, Any]) -> None:
+    kind, spec = obj["kind"], obj.get("spec", {})
+    if kind in TO_KINDS:
+        assert spec["to"], f"{kind}: at least one of 'from', 'to' or 'rules' has to be defined"
+        for to in spec["to"]:
+            _check_mesh_service_ref(to["targetRef"])
+    if kind == "MeshHTTPRoute":
+        for to in spec["to"]:
+            assert "hostnames" not in to  # only with a MeshGateway
+            for rule in to["rules"]:
+                assert rule["matches"], "a rule has at least one match"
+                for match in rule["matches"]:
+                    path = match.get("path")
+                    if path and path["type"] in ("Exact", "PathPrefix"):
+                        assert path["value"].startswith("/"), "must be an absolute path"
+                    if path and path["type"] == "PathPrefix" and path["value"] != "/":
+                        assert not path["value"].endswith("/"), "does not need a trailing slash"
+                for backend in rule["default"]["backendRefs"]:
+                    _check_mesh_service_ref(backend)
+                    assert backend["weight"] >= 0 and 1 <= backend["port"] <= 65535
+    if kind == "MeshRetry":
+        for to in spec["to"]:
+            http = to["default"]["http"]
+            assert http, "http must not be empty"
+            assert set(http.get("retryOn", [])) <= {
+                "5XX", "GatewayError", "Reset", "Retriable4xx", "ConnectFailure", "RefusedStream"}
+    if kind == "MeshCircuitBreaker":
+        for to in spec["to"]:
+            conf = to["default"]
+            assert {"connectionLimits", "outlierDetection"} & set(conf)
+            assert all(v > 0 for v in conf.get("connectionLimits", {}).values())
+            detection = conf.get("outlierDetection")
+            if detection is not None:
+                assert detection["detectors"], "detectors must be defined"
+                assert detection["detectors"]["totalFailures"]["consecutive"] > 0
+                assert 0 <= detection.get("maxEjectionPercent", 0) <= 100
+    if kind == "MeshTimeout":
+        for to in spec["to"]:
+            assert to["default"]["http"], "at least one timeout in this section should be configured"
+    if kind == "MeshTrafficPermission":
+        assert not ("from" in spec and "rules" in spec), "'from' must be empty when 'rules' is defined"
+        assert spec["targetRef"]["kind"] == "Dataplane" and spec["targetRef"]["labels"]
+        assert not {"name", "namespace", "sectionName"} & set(spec["targetRef"])
+        for entry in spec["from"]:
+            assert entry["default"]["action"] in ("Allow", "Deny"), "action must be defined"
+            ref = entry["targetRef"]
+            assert ref["kind"] in ("Mesh", "MeshSubset")
+            if ref["kind"] == "Mesh":
+                assert set(ref) == {"kind"}
+            else:
+                assert set(ref) == {"kind", "tags"} and ref["tags"]
+
+
+@pytest.mark.parametrize("spec", [*example_specs(), DEMO / "mesh.yaml"],
+                         ids=lambda p: p.parent.name)
+def test_every_policy_keeps_the_rules_kumas_validators_enforce(spec: Path) -> None:
+    objects, _ = _render_example(spec)
+    for obj in objects:
+        if obj["apiVersion"].startswith("kuma.io/") and obj["kind"] != "Mesh":
+            _check_kuma_rules(obj)
+        if obj["kind"] != "Mesh" and obj["apiVersion"].startswith("kuma.io/"):
+            # A policy in a workload namespace, of the spec's Mesh.
+            assert obj["metadata"]["namespace"] != "kuma-system"
+            assert obj["metadata"]["labels"]["kuma.io/mesh"] == "default"

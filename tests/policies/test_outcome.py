@@ -376,9 +376,26 @@ COMPLIANT: dict[str, Mutation] = {
 }
 
 
+KUMA_COMPLIANT: dict[str, Mutation] = {
+    "the init names the sidecar's default UID": set_arg("--kuma-dp-user", "5678"),
+    "the init drops invalid packets and logs": append_arg("--drop-invalid-packets", "--iptables-logs"),
+    "a gateway annotation that is off": lambda p: p["metadata"]["annotations"].update(
+        {"kuma.io/gateway": "disabled"}),
+    "KUMA_ settings in the app's own environment": lambda p: container(p, "web").setdefault(
+        "env", []).append({"name": "KUMA_URL", "value": "http://kuma.example"}),
+    "an app init container with its own UID": lambda p: p["spec"]["initContainers"].append(
+        {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5679}}),
+    "the pod in the sidecar's group": lambda p: p["spec"].setdefault(
+        "securityContext", {}).update(runAsGroup=5678),
+}
+
+
 @pytest.mark.parametrize(("path", "mutation"), [
-    pytest.param(path, mutation, id=f"{path.stem}-{name}")
-    for path in INJECTED for name, mutation in COMPLIANT.items()
+    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
+      for path in INJECTED for name, mutation in COMPLIANT.items()),
+    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
+      for path in KUMA for name, mutation in KUMA_COMPLIANT.items()
+      if not (name.startswith("the init") and "cni" in path.name)),
 ])
 def test_harmless_variants_of_the_injected_pod_stay_allowed(
     engines: dict[str, PolicyEngine], path: Path, mutation: Mutation
@@ -397,6 +414,23 @@ def test_an_exemption_the_spec_grants_reaches_the_capture_flag_it_becomes(
         pod["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = (
             "10.0.0.0/8")
         set_flag(capture(pod)["args"], "-x", "10.0.0.0/8")
+
+    assert judge(engines, mutated(path, legacy)) == []
+    other = copy.deepcopy(mutated(path, legacy))
+    other["request"]["object"]["metadata"]["labels"]["app"] = "web"
+    assert judge(engines, other) != []
+
+
+def test_a_kuma_exemption_reaches_the_capture_flag_it_becomes(
+    engines: dict[str, PolicyEngine],
+) -> None:
+    # The sample spec grants exclude-outbound-ips to app=legacy in kuma-demo.
+    path = next(p for p in KUMA if "cni" not in p.name)
+
+    def legacy(pod: dict[str, Any]) -> None:
+        pod["metadata"]["labels"]["app"] = "legacy"
+        pod["metadata"]["annotations"]["traffic.kuma.io/exclude-outbound-ips"] = "10.20.0.0/16"
+        set_arg("--exclude-outbound-ips", "10.20.0.0/16")(pod)
 
     assert judge(engines, mutated(path, legacy)) == []
     other = copy.deepcopy(mutated(path, legacy))
