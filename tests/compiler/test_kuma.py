@@ -224,8 +224,8 @@ def test_max_requests_per_connection_is_loud(tmp_path: Path) -> None:
 # Kuma's mesh-wide defaults as kuma-cp 2.14.3 creates them with every Mesh
 # (pkg/defaults/mesh: meshretry.go, meshtimeout.go, meshcircuitbreaker.go), and
 # its merge: the confs of every policy that selects a destination, least
-# specific targetRef first, each field overriding the one before
-# (pkg/plugins/policies/core/rules, merge.go).
+# specific targetRef first (pkg/plugins/policies/core/rules/sort), applied as
+# JSON merge patches, each field overriding the one before (rules/merge, Confs).
 KUMA_DEFAULTS = {
     "MeshRetry": {
         "tcp": {"maxConnectAttempt": 5},

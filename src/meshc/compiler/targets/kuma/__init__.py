@@ -11,10 +11,11 @@ MeshServiceSubset (tag-based subsets) is deprecated and leaves in 3.0.
 
 Kuma also creates mesh-wide default policies (mesh-timeout-all-*,
 mesh-retry-all-*, mesh-circuit-breaker-all-*, targetRef Mesh) when it creates
-a Mesh. Kuma merges the policies that select a destination field by field, the
-more specific targetRef last: meshc's name a MeshService, so every field they
-set decides, and a field the spec leaves unset keeps the default's value
-(docs/kuma.md lists them).
+a Mesh, in kuma-system. Kuma merges the policies that select a destination
+field by field, system policies before producer ones and a Mesh entry before a
+MeshService one (pkg/plugins/policies/core/rules/outbound/sort.go): meshc's
+producer policies name a MeshService, so every field they set decides, and a
+field the spec leaves unset keeps the default's value (docs/kuma.md lists them).
 """
 
 from __future__ import annotations
