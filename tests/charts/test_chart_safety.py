@@ -50,6 +50,7 @@ JUDGED = {
         for group in profile.config_groups
     ),
     *((group, resource) for group, _, resource in providers.mesh_config_kinds()),
+    *((group, resource) for group, _, resource in providers.mesh_cluster_config_kinds()),
 }
 
 
@@ -333,6 +334,7 @@ def test_deletes_are_judged_only_for_the_security_objects_meshc_renders() -> Non
         ("policy.linkerd.io", "servers"),
         ("policy.linkerd.io", "authorizationpolicies"),
         ("policy.linkerd.io", "meshtlsauthentications"),
+        ("kuma.io", "meshtrafficpermissions"),
     }
 
 

@@ -54,6 +54,11 @@ def judged() -> list[Rule]:
         if group not in groups:
             kinds.setdefault(group, []).append(resource)
     rules += [_rule(group, tuple(resources), "Namespaced") for group, resources in kinds.items()]
+    # Cluster-scoped mesh configuration (a Kuma Mesh): mTLS settings, no namespace.
+    cluster: dict[str, list[str]] = {}
+    for group, _, resource in providers.mesh_cluster_config_kinds():
+        cluster.setdefault(group, []).append(resource)
+    rules += [_rule(group, tuple(resources), "Cluster") for group, resources in cluster.items()]
     return rules
 
 
