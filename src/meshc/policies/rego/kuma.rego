@@ -166,7 +166,7 @@ injection_findings contains finding if {
 
 sidecar_problem := "runs Kuma's sidecar as a regular container, not as a native sidecar (an init container with restartPolicy Always)" if {
 	some entry in sidecars
-	entry.field == "containers"
+	entry[0] == "containers"
 } else := "runs without Kuma's sidecar: no kuma-sidecar native sidecar with Kuma's image, so the injector skipped the pod, was told not to inject, or was not reached"
 
 injection_findings contains finding if {
@@ -190,10 +190,10 @@ capturers := array.concat(inits, validators)
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	object.get(entry.container, "command", null) != commands[entry.container.name]
+	object.get(mesh.container(entry), "command", null) != commands[mesh.container(entry).name]
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".command"]),
-		"problem": concat("", [entry.container.name, " runs another program than Kuma's injector starts: ", k8s.show_fields(object.get(entry.container, "command", null))]),
+		"path": concat("", [mesh.container_path(entry), ".command"]),
+		"problem": concat("", [mesh.container(entry).name, " runs another program than Kuma's injector starts: ", k8s.show_fields(object.get(mesh.container(entry), "command", null))]),
 		"fix": "create the pod through the injector, with no container of that name of its own",
 	}
 }
@@ -201,7 +201,7 @@ injection_findings contains finding if {
 # The flags the injector writes (PodRedirect.AsKumactlCommandLine, and the
 # configuration files of NewInitContainer / NewValidationContainer): name ->
 # whether it takes a value.
-init_flags := {
+init_flag_spellings := {
 	"--kuma-dp-user": true,
 	"--kuma-dp-uid": true,
 	"--ip-family-mode": true,
@@ -227,26 +227,31 @@ init_flags := {
 	"--config": true,
 }
 
-validator_flags := {
+validator_flag_spellings := {
 	"--config-file": true,
 	"--ip-family-mode": true,
 	"--validation-server-port": true,
 	"--transparent-proxy-config": true,
 }
 
+# In the shape mesh.flags and mesh.unknown_flags read: spelling -> {name, value}.
+init_flags := {name: {"name": name, "value": takes} | some name, takes in init_flag_spellings}
+
+validator_flags := {name: {"name": name, "value": takes} | some name, takes in validator_flag_spellings}
+
 known_flags := {"kuma-init": init_flags, "kuma-validation": validator_flags}
 
-args_of(entry) := object.get(entry.container, "args", [])
+args_of(entry) := object.get(mesh.container(entry), "args", [])
 
-args_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
+args_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	some flag in mesh.unknown_flags(args_of(entry), known_flags[entry.container.name])
+	some flag in mesh.unknown_flags(args_of(entry), known_flags[mesh.container(entry).name])
 	finding := {
 		"path": args_path(entry),
-		"problem": concat("", [entry.container.name, " runs with an argument Kuma's injector never writes: ", k8s.show(flag)]),
+		"problem": concat("", [mesh.container(entry).name, " runs with an argument Kuma's injector never writes: ", k8s.show(flag)]),
 		"fix": "create the pod through the injector, with no container of that name of its own",
 	}
 }
@@ -264,7 +269,7 @@ injection_findings contains finding if {
 	not value in config_files
 	finding := {
 		"path": args_path(entry),
-		"problem": concat("", [entry.container.name, " reads its capture settings from a file the injector does not mount: ", k8s.show(value)]),
+		"problem": concat("", [mesh.container(entry).name, " reads its capture settings from a file the injector does not mount: ", k8s.show(value)]),
 		"fix": "create the pod through the injector",
 	}
 }
@@ -346,11 +351,11 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	some i, env in object.get(entry.container, "env", [])
+	some i, env in object.get(mesh.container(entry), "env", [])
 	startswith(env.name, "KUMA_")
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env[", format_int(i, 10), "]"]),
-		"problem": concat("", [entry.container.name, " gets settings from its environment: ", k8s.show(env.name)]),
+		"path": concat("", [mesh.container_path(entry), ".env[", format_int(i, 10), "]"]),
+		"problem": concat("", [mesh.container(entry).name, " gets settings from its environment: ", k8s.show(env.name)]),
 		"fix": "remove the ContainerPatch that adds it (kuma.io/container-patches)",
 	}
 }
@@ -384,11 +389,11 @@ injection_findings contains finding if {
 	mesh.outcome_visible
 	count(inits) > 0
 	some entry in sidecars
-	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	user := object.get(mesh.container(entry), ["securityContext", "runAsUser"], null)
 	some exempt_uid in exempt_uids
 	user != exempt_uid
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),
+		"path": concat("", [mesh.container_path(entry), ".securityContext.runAsUser"]),
 		"problem": concat("", ["kuma-sidecar does not run as the UID the capture rules let through (", format_int(exempt_uid, 10), "): ", k8s.show(user)]),
 		"fix": "remove the ContainerPatch (kuma.io/container-patches) that moves the sidecar's user",
 	}
@@ -415,10 +420,10 @@ injector_written contains key if {
 injection_findings contains finding if {
 	mesh.intent_only
 	some entry in mesh.containers
-	entry.container.name == "kuma-sidecar"
+	mesh.container(entry).name == "kuma-sidecar"
 	finding := {
-		"path": k8s.container_path(entry.field, entry.index),
-		"problem": concat("", ["makes Kuma's injector think the pod has its sidecar already, so it injects none: ", k8s.show(entry.container.name)]),
+		"path": mesh.container_path(entry),
+		"problem": concat("", ["makes Kuma's injector think the pod has its sidecar already, so it injects none: ", k8s.show(mesh.container(entry).name)]),
 		"fix": "remove the container: the injector adds Kuma's own",
 	}
 }
