@@ -9,6 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .model_traffic import (
+    EgressHost,
+    Fault,
+    GrpcMethod,
+    Headers,
+    Ingress,
+    Mirror,
+    RateLimit,
+    Redirect,
+    Rewrite,
+    Telemetry,
+)
 from .yamlpos import Positions
 
 # The spec's defaults, named once. The exempt namespaces and proxy images
@@ -33,14 +45,36 @@ class StringMatch:
 class Match:
     headers: tuple[tuple[str, StringMatch], ...] = ()
     path: StringMatch | None = None
+    grpc: GrpcMethod | None = None
+
+
+@dataclass(frozen=True)
+class Retries:
+    attempts: int
+    per_try_timeout: str | None = None
+    retry_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Route:
     path: str
-    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order
+    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order; () for a redirect
     name: str = ""
-    match: Match | None = None
+    # Requests the route takes: any of these; () is the default route.
+    matches: tuple[Match, ...] = ()
+    # Traffic management of this route (model_traffic); None: the service's, or none.
+    timeout: str | None = None
+    retries: Retries | None = None
+    fault: Fault | None = None
+    mirror: Mirror | None = None
+    headers: Headers | None = None
+    rewrite: Rewrite | None = None
+    redirect: Redirect | None = None
+
+    @property
+    def match(self) -> Match | None:
+        """The first match; None for the default route."""
+        return self.matches[0] if self.matches else None
 
 
 @dataclass(frozen=True)
@@ -55,13 +89,6 @@ class Port:
 class Version:
     name: str
     labels: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Retries:
-    attempts: int
-    per_try_timeout: str | None = None
-    retry_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +129,7 @@ class Service:
     connection_pool: ConnectionPool | None = None
     outlier_detection: OutlierDetection | None = None
     allow: tuple[AllowRule, ...] = ()
+    rate_limit: RateLimit | None = None
 
     @property
     def fqdn_suffix(self) -> str:
@@ -151,6 +179,9 @@ class Mesh:
     services: tuple[Service, ...]
     source: str  # the spec file as named on the command line (or in git)
     trust_domain: str = DEFAULT_TRUST_DOMAIN
+    ingress: tuple[Ingress, ...] = ()
+    egress: tuple[EgressHost, ...] = ()
+    telemetry: tuple[Telemetry, ...] = ()
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

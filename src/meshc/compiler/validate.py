@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from . import validate_traffic as traffic
 from .durations import DURATION, duration_seconds
 from .errors import Problem, join_path
 from .model import default_allowed_namespaces
@@ -161,8 +162,9 @@ def _check_routes(c: _Collector, base: str, svc: dict[str, Any]) -> None:
     for n, (i, route) in enumerate(routes):
         rpath = join_path(join_path(base, "routes"), i)
         split, to = route.get("split"), route.get("to")
-        if split is None and to is None:
-            c.add(rpath, "a route needs split (weights per version) or to (one version)")
+        if not traffic.route_has_destination(route):
+            c.add(rpath, "a route needs split (weights per version), to (one version) or "
+                  "redirect")
         if split is not None and to is not None:
             c.add(join_path(rpath, "to"), "give split or to, not both")
         if isinstance(split, dict):
@@ -177,9 +179,9 @@ def _check_routes(c: _Collector, base: str, svc: dict[str, Any]) -> None:
         if isinstance(to, str) and to not in versions:
             c.add(join_path(rpath, "to"), f"names version {to!r}, which is not declared in versions"
                   f"{_suggest(to, versions)}")
-        if "match" not in route and n != len(routes) - 1:
+        if not traffic.has_match(route) and n != len(routes) - 1:
             c.add(rpath, "a route without match takes every request, so it must be the last route")
-    if routes and "match" in routes[-1][1]:
+    if routes and traffic.has_match(routes[-1][1]):
         i = routes[-1][0]
         c.add(join_path(join_path(base, "routes"), i),
               "the last route must have no match: it is the default route for requests no "
@@ -187,13 +189,14 @@ def _check_routes(c: _Collector, base: str, svc: dict[str, Any]) -> None:
 
 
 def _check_http_features(c: _Collector, base: str, svc: dict[str, Any]) -> None:
-    # Routes, timeouts and retries act on HTTP requests: on a service whose
-    # ports are all opaque TCP, neither mesh would apply them, so they would be
-    # rendered into objects that do nothing (or not rendered at all).
+    # Timeouts and retries act on HTTP requests: on a service whose ports are
+    # all opaque TCP, neither mesh would apply them, so they would be rendered
+    # into objects that do nothing (or not rendered at all). Its routes may
+    # split connections (validate_traffic).
     protocols = [p.get("protocol", "http") for _, p in _items(svc.get("ports"))]
     if not protocols or any(proto != "tcp" for proto in protocols):
         return
-    for key in ("routes", "timeout", "retries"):
+    for key in ("timeout", "retries"):
         if svc.get(key):
             c.add(join_path(base, key),
                   "acts on HTTP requests, but every port of this service has protocol "
@@ -201,7 +204,7 @@ def _check_http_features(c: _Collector, base: str, svc: dict[str, Any]) -> None:
 
 
 def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[str],
-                   allowed: list[str]) -> None:
+                   allowed: list[str], spec: dict[str, Any]) -> None:
     ns = svc.get("namespace")
     if isinstance(ns, str) and meshed and ns not in meshed:
         c.add(join_path(base, "namespace"),
@@ -211,7 +214,9 @@ def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[s
     _duplicates(c, join_path(base, "versions"), svc.get("versions"), "name", "version name")
     _check_routes(c, base, svc)
     _check_http_features(c, base, svc)
+    traffic.check_service(c, base, svc, traffic.service_finder(spec))
     ports = {p.get("port") for _, p in _items(svc.get("ports"))}
+    gateways = traffic.gateway_identities(spec)
     _check_duration(c, join_path(base, "timeout"), svc.get("timeout"))
     retries = svc.get("retries")
     if isinstance(retries, dict):
@@ -229,18 +234,25 @@ def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[s
             if name not in allowed:
                 c.add(join_path(join_path(rpath, "fromNamespaces"), j),
                       f"{name!r} is not in spec.admission.allowedNamespaces "
-                      f"({', '.join(allowed) or 'empty'})")
+                      f"({', '.join(allowed) or 'empty'}){_GATEWAY_HINT}")
         for j, account in enumerate(_strings(rule.get("fromServiceAccounts"))):
             account_ns = account.partition("/")[0]
-            if account_ns not in allowed:
+            if account_ns not in allowed and account not in gateways:
                 c.add(join_path(join_path(rpath, "fromServiceAccounts"), j),
                       f"{account!r} is in namespace {account_ns!r}, which is not in "
-                      f"spec.admission.allowedNamespaces ({', '.join(allowed) or 'empty'})")
+                      f"spec.admission.allowedNamespaces ({', '.join(allowed) or 'empty'})"
+                      f"{_GATEWAY_HINT}")
         for j, port in enumerate(rule.get("ports") or []):
             if isinstance(port, int) and port not in ports:
                 c.add(join_path(join_path(rpath, "ports"), j),
                       f"port {port} is not a port of this service "
                       f"({', '.join(str(p) for p in sorted(q for q in ports if isinstance(q, int)))})")
+
+
+# Allowing an ingress gateway's namespace would also let mesh configuration and
+# workloads live there; declaring the gateway admits its identity alone.
+_GATEWAY_HINT = ("; for an ingress gateway, declare it in spec.ingress[].gateway instead: its "
+                 "routes admit it as a caller")
 
 
 def _check_duration(c: _Collector, path: str, value: Any) -> None:
@@ -281,5 +293,6 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
             c.add(join_path(base, "name"), f"duplicate service {ident[0]}/{ident[1]} "
                   f"(first at spec.services[{seen[ident]}])")
         seen.setdefault(ident, i)
-        _check_service(c, base, svc, meshed, allowed)
+        _check_service(c, base, svc, meshed, allowed, spec)
+    traffic.check_spec(c, spec, meshed)
     return c.problems
