@@ -118,7 +118,9 @@ def rate_limit_objects(mesh: Mesh, svc: Service, option: str, report: Report) ->
         patches.append({
             "applyTo": "HTTP_FILTER",
             "match": {"context": "SIDECAR_INBOUND", "listener": listener},
-            "patch": {"operation": "INSERT_BEFORE",
+            # First in the HTTP filter chain: an absolute position, which applies whatever
+            # other filters are there (a relative one may not, istioctl's IST0151).
+            "patch": {"operation": "INSERT_FIRST",
                       "value": _local_rate_limit(limit.requests_per_second)},
         })
     unique = [p for i, p in enumerate(patches) if p not in patches[:i]]

@@ -88,7 +88,9 @@ def ingress_objects(mesh: Mesh, net: str, report: Report) -> list[Obj]:
         objects.append(new_object(
             net, "VirtualService",
             metadata(mesh, "VirtualService", entry.name, entry.namespace, f"{entry.path}.routes"),
-            spec={"hosts": list(entry.hosts), "gateways": [entry.name],
+            # "*" already takes every host, and Istio refuses it beside others.
+            spec={"hosts": ["*"] if "*" in entry.hosts else list(entry.hosts),
+                  "gateways": [entry.name],
                   "http": [_http(mesh, entry, r, report) for r in entry.routes]},
         ))
     return objects

@@ -12,7 +12,7 @@ from typing import Any
 
 from meshc.providers import CLUSTER_DOMAIN
 
-from ...model import Mesh, Route, Service
+from ...model import Mesh, Retries, Route, Service
 from ...objects import Obj, metadata, new_object
 from .. import Report, gatewayapi
 from .resilience import TRANSPORT_CONDITIONS, retry_timeout_annotations
@@ -226,8 +226,41 @@ def traffic_split(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     )]
 
 
+def _response_classes(retries: Retries, path: str, report: Report) -> list[dict[str, Any]]:
+    """The failure classes a retryable route retries, for the spec's status conditions."""
+    classes = []
+    for i, condition in enumerate(retries.retry_on or ("5xx",)):
+        if condition in TRANSPORT_CONDITIONS:
+            report.lossy("services.retries.retryOn.transport", f"{path}.retryOn[{i}]",
+                         f"{condition!r} was not rendered")
+            continue
+        if condition not in _FAILURE_STATUS:
+            report.lossy("services.retries.retryOn.grpc", f"{path}.retryOn[{i}]",
+                         f"{condition!r} was not rendered")
+            continue
+        low, high = _FAILURE_STATUS[condition]
+        classes.append({"condition": {"status": {"min": low, "max": high}}, "isFailure": True})
+        if condition == "gateway-error":
+            report.lossy("services.retries.retryOn", f"{path}.retryOn[{i}]",
+                         "rendered as failures 502-504, but Linkerd retries every 5xx")
+        elif condition == "retriable-4xx":
+            report.lossy("services.retries.retryOn", f"{path}.retryOn[{i}]",
+                         "rendered by classifying 409 as a failure, which the success rate "
+                         "counts too")
+    return classes
+
+
 def service_profile(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     retries = svc.retries if svc.retries is not None and svc.retries.attempts > 0 else None
+    path = f"{svc.path}.retries"
+    classes = _response_classes(retries, path, report) if retries is not None else []
+    if retries is not None and not classes:
+        # A retryable route without classes would retry every 5xx, which the spec did not ask.
+        report.lossy("services.retries.retryOn.transport"
+                     if set(retries.retry_on) & set(TRANSPORT_CONDITIONS)
+                     else "services.retries.retryOn.grpc", f"{path}.retryOn",
+                     "no retries were rendered: none of the conditions is an HTTP response status")
+        retries = None
     if svc.timeout is None and retries is None:
         return []
     route: dict[str, Any] = {"name": "all", "condition": {"pathRegex": ".*"}}
@@ -238,33 +271,15 @@ def service_profile(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
         route["isRetryable"] = True
         spec["retryBudget"] = {"retryRatio": float(retries.attempts), "minRetriesPerSecond": 10,
                                "ttl": "10s"}
-        path = f"{svc.path}.retries"
         report.lossy("services.retries.attempts", f"{path}.attempts",
                      f"rendered as retryBudget.retryRatio {float(retries.attempts)} on a "
                      "retryable catch-all route")
         if retries.per_try_timeout is not None:
             report.lossy("services.retries.perTryTimeout", f"{path}.perTryTimeout", "not rendered")
-        classes = []
-        for i, condition in enumerate(retries.retry_on or ("5xx",)):
-            if condition in TRANSPORT_CONDITIONS:
-                report.lossy("services.retries.retryOn.transport", f"{path}.retryOn[{i}]",
-                             f"{condition!r} was not rendered")
-                continue
-            low, high = _FAILURE_STATUS[condition]
-            classes.append({"condition": {"status": {"min": low, "max": high}}, "isFailure": True})
-            if condition == "gateway-error":
-                report.lossy("services.retries.retryOn", f"{path}.retryOn[{i}]",
-                             "rendered as failures 502-504, but Linkerd retries every 5xx")
-            elif condition == "retriable-4xx":
-                report.lossy("services.retries.retryOn", f"{path}.retryOn[{i}]",
-                             "rendered by classifying 409 as a failure, which the success rate "
-                             "counts too")
-        if classes:
-            # A retryable route retries the responses classified as failures.
-            route["responseClasses"] = classes
+        # A retryable route retries the responses classified as failures.
+        route["responseClasses"] = classes
     elif svc.retries is not None and svc.retries.per_try_timeout is not None:
-        report.lossy("services.retries.perTryTimeout", f"{svc.path}.retries.perTryTimeout",
-                     "not rendered")
+        report.lossy("services.retries.perTryTimeout", f"{path}.perTryTimeout", "not rendered")
     # Linkerd finds a ServiceProfile by the fully qualified name of its Service.
     name = f"{svc.fqdn_suffix}.{CLUSTER_DOMAIN}"
     return [new_object(
