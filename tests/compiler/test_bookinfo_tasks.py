@@ -137,7 +137,6 @@ def test_the_istio_rendering_is_the_upstream_tasks_yaml(task: str) -> None:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_the_services_are_upstreams(task: str) -> None:
-    _, files, _ = TASKS[task]
     objects, _ = rendered(task)
     ours = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Service"}
     sources = ("mirroring",) if task == "mirroring" else \
