@@ -379,3 +379,18 @@ def test_every_field_is_rendered_or_reported_by_every_target(column: tuple[str, 
         and not rendered(data, base, schema_path, concrete, value, target, mode)
     ]
     assert silent == [], f"{target} ({mode}) neither renders nor reports these fields"
+
+
+@pytest.mark.parametrize("column", columns(), ids="/".join)
+def test_what_the_walk_spec_renders_validates_against_the_upstream_crds(
+        column: tuple[str, str]) -> None:
+    # Every feature at once: each rendered field must be one the upstream CRDs accept.
+    from support.schemas import assert_valid
+
+    target, mode = column
+    choices = {f"{target}-routing": mode} if mode != "default" else {}
+    if target == "istio":
+        choices["istio-rate-limit"] = "envoyfilter"
+    mesh = load_mesh("walk.yaml", text=WALK)
+    objects, _ = render(mesh, RenderOptions(choices, allow_lossy=True), target)
+    assert_valid(objects, gateway_channel="linkerd" if target == "linkerd" else "standard")

@@ -285,6 +285,12 @@ def _check_ingress_route(c: Collector, rpath: str, route: dict[str, Any], namesp
               f"{ns}/{name} is not a service of the spec")
         return
     _check_target_port(c, join_path(rpath, "backend"), backend, target, f"{ns}/{name}")
+    ports = list(_items(target.get("ports")))
+    port = backend.get("port", ports[0][1].get("port") if len(ports) == 1 else None)
+    for _, p in ports:
+        if p.get("port") == port and p.get("protocol") == "tcp":
+            c.add(join_path(rpath, "backend"), f"port {port} of {ns}/{name} has protocol tcp; an "
+                  "ingress route sends HTTP requests")
 
 
 def _check_ingress(c: Collector, spec: dict[str, Any], meshed: list[str],
