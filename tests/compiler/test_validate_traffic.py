@@ -115,8 +115,8 @@ RULES: list[tuple[Callable[[dict[str, Any]], Any], str, str]] = [
     (lambda d: (route(d).pop("to"), route(d).update(redirect={"statusCode": 302})),
      "spec.services[0].routes[0].redirect", "give path, host, scheme or port"),
     (lambda d: route(d).pop("to"),
-     "spec.services[0].routes[0]", "a route needs split (weights per version), to (one version) "
-     "or redirect"),
+     "spec.services[0].routes[0]", ("a route needs split (weights per version), to (one version) "
+     "or redirect")),
     (lambda d: route(d).update(fault={}),
      "spec.services[0].routes[0].fault", "give delay, abort or both"),
     (lambda d: route(d).update(fault={"abort": {"httpStatus": 500, "grpcStatus": "INTERNAL"}}),
@@ -142,8 +142,8 @@ RULES: list[tuple[Callable[[dict[str, Any]], Any], str, str]] = [
     (lambda d: route(d).update(mirror={"service": "other", "port": 80}),
      "spec.services[0].routes[0].mirror.port", "port 80 is not a port of shop/other"),
     (lambda d: (web(d)["ports"].pop(1), route(d).update(match={"grpc": {"service": "a.B"}})),
-     "spec.services[0].routes[0].match.grpc", "matches a gRPC method, but no port of this "
-     "service has protocol grpc or http2"),
+     "spec.services[0].routes[0].match.grpc", ("matches a gRPC method, but no port of this "
+     "service has protocol grpc or http2")),
     (lambda d: (web(d)["ports"].pop(1), web(d).update(retries={"attempts": 1,
                                                                 "retryOn": ["unavailable"]})),
      "spec.services[0].retries.retryOn", "retries on gRPC statuses, but no port"),
@@ -151,8 +151,8 @@ RULES: list[tuple[Callable[[dict[str, Any]], Any], str, str]] = [
                                                         "to": "a"}, {"to": "b"}]),
      "spec.services[2].routes[0].match", "a tcp route can only split connections"),
     (lambda d: d["spec"]["services"][2].update(rateLimit={"requestsPerSecond": 5}),
-     "spec.services[2].rateLimit", "limits HTTP requests, but every port of this service has "
-     "protocol tcp"),
+     "spec.services[2].rateLimit", ("limits HTTP requests, but every port of this service has "
+     "protocol tcp")),
     (lambda d: web(d).update(rateLimit={}),
      "spec.services[0].rateLimit", "give requestsPerSecond, perCallerRequestsPerSecond or both"),
     (lambda d: d["spec"]["ingress"][0].update(namespace="back"),
@@ -177,8 +177,8 @@ RULES: list[tuple[Callable[[dict[str, Any]], Any], str, str]] = [
      "spec.ingress[0].routes[0]", "a route needs a backend (a service) or a redirect"),
     (lambda d: d["spec"]["ingress"][0]["routes"].append({"backend": {"service": "web",
                                                                       "port": 90}}),
-     "spec.ingress[0].routes[0]", "a route without match takes every request, so it must be the "
-     "last route"),
+     "spec.ingress[0].routes[0]", ("a route without match takes every request, so it must be the "
+     "last route")),
     (lambda d: d["spec"]["egress"]["hosts"].append(copy.deepcopy(d["spec"]["egress"]["hosts"][0])),
      "spec.egress.hosts[1].host", "duplicate host 'api.example.com'"),
     (lambda d: d["spec"]["telemetry"][0].update(namespace="back"),
@@ -247,14 +247,14 @@ def test_every_problem_is_reported_at_once_with_its_line_and_column(tmp_path: Pa
     with pytest.raises(SpecError) as info:
         load_mesh(str(spec))
     assert [p.format().replace(str(spec), "mesh.yaml") for p in info.value.problems] == [
-        "mesh.yaml:15:21: spec.services[0].routes[0].redirect: give path, host, scheme or port: "
-        "a redirect to the same URL loops",
-        "mesh.yaml:16:11: spec.services[0].routes[0].mirror: a redirect route answers the request "
-        "itself; mirror has no effect beside redirect",
-        "mesh.yaml:16:24: spec.services[0].routes[0].mirror.to: names version 'v9', which is not "
-        "declared in versions",
-        "mesh.yaml:18:47: spec.services[0].routes[1].fault.delay.percent: 0.333 has more than 2 "
-        "decimals; every mesh can express a hundredth of a percent, not less",
-        "mesh.yaml:21:69: spec.egress.hosts[0].ports[1].port: duplicate port 1 (first at "
-        "spec.egress.hosts[0].ports[0])",
+        ("mesh.yaml:15:21: spec.services[0].routes[0].redirect: give path, host, scheme or port: "
+        "a redirect to the same URL loops"),
+        ("mesh.yaml:16:11: spec.services[0].routes[0].mirror: a redirect route answers the request "
+        "itself; mirror has no effect beside redirect"),
+        ("mesh.yaml:16:24: spec.services[0].routes[0].mirror.to: names version 'v9', which is not "
+        "declared in versions"),
+        ("mesh.yaml:18:47: spec.services[0].routes[1].fault.delay.percent: 0.333 has more than 2 "
+        "decimals; every mesh can express a hundredth of a percent, not less"),
+        ("mesh.yaml:21:69: spec.egress.hosts[0].ports[1].port: duplicate port 1 (first at "
+        "spec.egress.hosts[0].ports[0])"),
     ]
