@@ -204,7 +204,7 @@ def _check_http_features(c: _Collector, base: str, svc: dict[str, Any]) -> None:
 
 
 def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[str],
-                   allowed: list[str], spec: dict[str, Any]) -> None:
+                   allowed: list[str], spec: traffic.SpecIndex) -> None:
     ns = svc.get("namespace")
     if isinstance(ns, str) and meshed and ns not in meshed:
         c.add(join_path(base, "namespace"),
@@ -214,9 +214,9 @@ def _check_service(c: _Collector, base: str, svc: dict[str, Any], meshed: list[s
     _duplicates(c, join_path(base, "versions"), svc.get("versions"), "name", "version name")
     _check_routes(c, base, svc)
     _check_http_features(c, base, svc)
-    traffic.check_service(c, base, svc, traffic.service_finder(spec))
+    traffic.check_service(c, base, svc, spec.find)
     ports = {p.get("port") for _, p in _items(svc.get("ports"))}
-    gateways = traffic.gateway_identities(spec)
+    gateways = spec.gateways
     _check_duration(c, join_path(base, "timeout"), svc.get("timeout"))
     retries = svc.get("retries")
     if isinstance(retries, dict):
@@ -285,6 +285,7 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
             c.add(f"spec.admission.exemptions[{i}].namespace",
                   f"{target!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
     services = spec.get("services")
+    index = traffic.SpecIndex(spec)
     seen: dict[tuple[Any, Any], int] = {}
     for i, svc in _items(services):
         base = f"spec.services[{i}]"
@@ -293,6 +294,6 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
             c.add(join_path(base, "name"), f"duplicate service {ident[0]}/{ident[1]} "
                   f"(first at spec.services[{seen[ident]}])")
         seen.setdefault(ident, i)
-        _check_service(c, base, svc, meshed, allowed, spec)
-    traffic.check_spec(c, spec, meshed)
+        _check_service(c, base, svc, meshed, allowed, index)
+    traffic.check_spec(c, spec, meshed, index)
     return c.problems

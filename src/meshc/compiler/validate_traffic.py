@@ -364,15 +364,21 @@ def gateway_identities(spec: dict[str, Any]) -> set[str]:
     return found
 
 
-def check_spec(c: Collector, spec: dict[str, Any], meshed: list[str]) -> None:
+class SpecIndex:
+    """What the per-service rules look up across the spec, computed once per document."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self._services: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for _, svc in _items(spec.get("services")):
+            self._services.setdefault((svc.get("namespace"), svc.get("name")), svc)
+        self.gateways = gateway_identities(spec)
+
+    def find(self, namespace: Any, name: Any) -> dict[str, Any] | None:
+        return self._services.get((namespace, name))
+
+
+def check_spec(c: Collector, spec: dict[str, Any], meshed: list[str], index: SpecIndex) -> None:
     """The spec's ingress, egress and telemetry sections."""
-    _check_ingress(c, spec, meshed, service_finder(spec))
+    _check_ingress(c, spec, meshed, index.find)
     _check_egress(c, spec)
     _check_telemetry(c, spec, meshed)
-
-
-def service_finder(spec: dict[str, Any]) -> Callable[[Any, Any], dict[str, Any] | None]:
-    services: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for _, svc in _items(spec.get("services")):
-        services.setdefault((svc.get("namespace"), svc.get("name")), svc)
-    return lambda namespace, name: services.get((namespace, name))
