@@ -70,7 +70,11 @@ def test_every_field_mapping_names_a_known_feature() -> None:
 
 
 def schema_leaves(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every leaf field of the schema as (path without indexes, its schema)."""
+    """Every leaf field of the schema as (path without indexes, its schema); a node defined in
+    $defs is walked where it is referred to."""
+    if "$ref" in node:
+        name = node["$ref"].removeprefix("#/$defs/")
+        node = {**MESH_SCHEMA["$defs"][name], **{k: v for k, v in node.items() if k != "$ref"}}
     children = False
     for name, sub in node.get("properties", {}).items():
         children = True

@@ -180,7 +180,6 @@ def ingress(raw: list[dict[str, Any]] | None, ports: ServicePorts) -> tuple[Ingr
             gateway=Gateway(
                 gw["namespace"], gw["serviceAccount"],
                 _map(gw.get("selector") or DEFAULT_GATEWAY_SELECTOR), gw.get("className"),
-                "selector" in gw,
             ),
             listeners=tuple(
                 Listener(f"{path}.listeners[{j}]", listener["name"], listener["port"],

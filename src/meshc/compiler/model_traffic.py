@@ -103,7 +103,6 @@ class Gateway:
     service_account: str
     selector: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_GATEWAY_SELECTOR))
     class_name: str | None = None
-    selector_given: bool = False  # the spec named the selector (it is Istio's only)
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,8 @@ MESH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://meshc.io/schemas/mesh-v1alpha1.json",
     "title": "meshc Mesh",
+    # Nodes used in several places, defined once (schema_traffic.ref).
+    "$defs": traffic.DEFS,
     **_obj(
         {
             "apiVersion": {"const": API_VERSION},

@@ -70,20 +70,23 @@ _MATCH_PROPERTIES = {
     ),
 }
 
-MATCH = obj(
-    _MATCH_PROPERTIES,
-    description="requests this route takes (all conditions must hold); a route without match "
-    "is the default route and comes last",
-)
+def ref(name: str, description: str = "") -> dict[str, Any]:
+    """A node defined once in the schema's $defs (fastjsonschema then generates its check once)."""
+    node = {"$ref": f"#/$defs/{name}"}
+    return {**node, "description": description} if description else node
+
+
+MATCH = ref("match", "requests this route takes (all conditions must hold); a route without "
+            "match is the default route and comes last")
 MATCHES = {
     "type": "array",
     "minItems": 1,
-    "items": obj(_MATCH_PROPERTIES),
+    "items": ref("match"),
     "description": "requests this route takes: those that fit any of these matches (give match "
     "or matches)",
 }
 
-RETRIES = obj(
+_RETRIES = obj(
     {
         "attempts": integer("retries after the first try (0: never retry)", 0, 20),
         "perTryTimeout": duration("timeout of each try"),
@@ -97,6 +100,7 @@ RETRIES = obj(
     },
     required=("attempts",),
 )
+RETRIES = ref("retries")
 
 _HEADER_VALUES = {
     "type": "object",
@@ -116,7 +120,7 @@ _HEADER_OPS = obj(
 
 ROUTE_POLICY: dict[str, Any] = {
     "timeout": duration("request timeout of this route (default: the service's timeout)"),
-    "retries": {**RETRIES, "description": "retries of this route (default: the service's retries)"},
+    "retries": ref("retries", "retries of this route (default: the service's retries)"),
     "fault": obj(
         {
             "delay": obj(
@@ -162,31 +166,43 @@ ROUTE_POLICY: dict[str, Any] = {
     ),
     "headers": obj(
         {
-            "request": {**_HEADER_OPS, "description": "changes to the request's headers"},
-            "response": {**_HEADER_OPS, "description": "changes to the response's headers"},
+            "request": ref("headerOps", "changes to the request's headers"),
+            "response": ref("headerOps", "changes to the response's headers"),
         },
         description="header manipulation",
     ),
-    "rewrite": obj(
-        {
-            "path": string("replace the matched path prefix (a prefix match), or the whole "
-                           "path (any other match), with this", pattern=r"^/"),
-            "host": {**_HOST, "description": "replace the Host (authority) header with this"},
-        },
-        description="rewrite the request before it is sent on",
-    ),
-    "redirect": obj(
-        {
-            "path": string("the path to redirect to (replaces the whole path)", pattern=r"^/"),
-            "host": {**_HOST, "description": "the host to redirect to"},
-            "scheme": {"enum": ["http", "https"], "description": "the scheme to redirect to"},
-            "port": {**PORT, "description": "the port to redirect to"},
-            "statusCode": {"enum": list(REDIRECT_CODES),
-                           "description": "the redirect status (default 301)"},
-        },
-        description="answer with a redirect instead of sending the request on (a route with "
-        "redirect has no split or to)",
-    ),
+    "rewrite": ref("rewrite", "rewrite the request before it is sent on"),
+    "redirect": ref("redirect", "answer with a redirect instead of sending the request on (a "
+                    "route with redirect has no split or to)"),
+}
+
+_REWRITE = obj(
+    {
+        "path": string("replace the matched path prefix (a prefix match), or the whole "
+                       "path (any other match), with this", pattern=r"^/"),
+        "host": {**_HOST, "description": "replace the Host (authority) header with this"},
+    },
+    description="rewrite the request before it is sent on",
+)
+_REDIRECT = obj(
+    {
+        "path": string("the path to redirect to (replaces the whole path)", pattern=r"^/"),
+        "host": {**_HOST, "description": "the host to redirect to"},
+        "scheme": {"enum": ["http", "https"], "description": "the scheme to redirect to"},
+        "port": {**PORT, "description": "the port to redirect to"},
+        "statusCode": {"enum": list(REDIRECT_CODES),
+                       "description": "the redirect status (default 301)"},
+    },
+    description="answer with a redirect instead of sending the request on (a route with "
+    "redirect has no split or to)",
+)
+
+DEFS: dict[str, Any] = {
+    "match": obj(_MATCH_PROPERTIES),
+    "retries": _RETRIES,
+    "headerOps": _HEADER_OPS,
+    "rewrite": _REWRITE,
+    "redirect": _REDIRECT,
 }
 
 RATE_LIMIT = obj(

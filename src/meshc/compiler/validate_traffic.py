@@ -7,12 +7,14 @@ what they cannot read) and report every problem they find.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from .durations import DURATION, duration_seconds
 from .errors import join_path
+from .schema_traffic import GRPC_RETRY_CONDITIONS
 
 # Every mesh can express a percentage to a hundredth (Gateway API weights and Istio's
 # fractional percent, scaled): more decimals would be rounded somewhere.
@@ -60,8 +62,6 @@ def has_match(route: dict[str, Any]) -> bool:
 
 
 def _suggest(word: str, options: Any) -> str:
-    import difflib
-
     close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -189,8 +189,6 @@ def _check_grpc(c: Collector, base: str, svc: dict[str, Any]) -> None:
     """gRPC matches and retry conditions need a port that speaks HTTP/2."""
     if any(p in _GRPC_PROTOCOLS for p in _protocols(svc)):
         return
-    from .schema_traffic import GRPC_RETRY_CONDITIONS
-
     uses: list[tuple[str, str]] = []
     for i, route in _items(svc.get("routes")):
         rpath = join_path(join_path(base, "routes"), i)

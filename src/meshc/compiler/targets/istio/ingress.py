@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...model import Mesh, Service
-from ...model_traffic import Ingress, IngressRoute
+from ...model_traffic import Ingress, IngressRoute, gateway_callers
 from ...objects import Obj, metadata, new_object
 from .. import Report
 from . import routing
@@ -99,8 +99,6 @@ def ingress_objects(mesh: Mesh, net: str, report: Report) -> list[Obj]:
 def gateway_rules(mesh: Mesh, svc: Service, principal: Any) -> list[dict[str, Any]]:
     """AuthorizationPolicy rules admitting the ingress gateways that route to ``svc``, on the
     workload ports their routes reach (``principal`` spells a gateway's identity)."""
-    from ...model_traffic import gateway_callers
-
     rules = []
     for gateway, ports, _ in gateway_callers(mesh.ingress, svc.namespace, svc.name):
         rule: dict[str, Any] = {"from": [{"source": {"principals": [principal(gateway)]}}]}

@@ -11,6 +11,7 @@ the route's effective policy: its own settings, and the service's for the rest.
 from __future__ import annotations
 
 from ...model import Retries
+from ...schema_traffic import GRPC_RETRY_CONDITIONS
 from .. import Report
 from .durations import linkerd_duration
 
@@ -26,8 +27,6 @@ def retry_timeout_annotations(timeout: tuple[str, str] | None,
                               retries: tuple[Retries, str] | None,
                               report: Report) -> dict[str, str]:
     """The annotations for a timeout and retries, each given with the spec path it comes from."""
-    from ...schema_traffic import GRPC_RETRY_CONDITIONS
-
     out: dict[str, str] = {}
     if timeout is not None:
         value, tpath = timeout
