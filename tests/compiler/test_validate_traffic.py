@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from meshc.compiler.capabilities import columns
 from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
+from meshc.compiler.targets import RenderOptions, render
 from support.specs import write_spec
 
 BASE = yaml.safe_load("""
@@ -258,3 +262,60 @@ def test_every_problem_is_reported_at_once_with_its_line_and_column(tmp_path: Pa
         ("mesh.yaml:21:69: spec.egress.hosts[0].ports[1].port: duplicate port 1 (first at "
         "spec.egress.hosts[0].ports[0])"),
     ]
+
+
+# --- broken input ---------------------------------------------------------------------------
+EXAMPLE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "traffic-policies" /
+                          "mesh.yaml").read_text(encoding="utf-8"))
+EXAMPLE["spec"].update(copy.deepcopy({k: BASE["spec"][k] for k in ("ingress", "egress",
+                                                                    "telemetry")}))
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _paths(value, (*path, i))
+    return found
+
+
+PATHS = [p for p in _paths(EXAMPLE) if p]
+JUNK = st.sampled_from([None, 0, -1, 1.5, "", "x", True, [], [1], {}, {"a": 1}, [{}], {"x": []}])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.sampled_from(PATHS), JUNK), min_size=1, max_size=3))
+def test_any_value_anywhere_is_a_problem_with_a_position_never_a_crash(
+        tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[tuple[Any, ...], Any]]) -> None:
+    data = copy.deepcopy(EXAMPLE)
+    for path, junk in edits:
+        node: Any = data
+        for part in path[:-1]:
+            if isinstance(node, dict) and part in node or \
+                    isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                break
+        else:
+            if isinstance(node, (dict, list)):
+                try:
+                    node[path[-1]] = copy.deepcopy(junk)
+                except (IndexError, TypeError):
+                    pass
+    spec = write_spec(tmp_path_factory.mktemp("junk"), data)
+    try:
+        mesh = load_mesh(str(spec))
+    except SpecError as exc:
+        assert exc.problems
+        assert all(p.file == str(spec) for p in exc.problems)
+        return
+    # What validation admits, every target renders or refuses with problems.
+    for target, mode in columns():
+        choices = {f"{target}-routing": mode} if mode != "default" else {}
+        try:
+            render(mesh, RenderOptions(choices, allow_lossy=True), target)
+        except SpecError as exc:
+            assert exc.problems

@@ -173,7 +173,7 @@ def _duplicates(c: _Collector, base: str, items: Any, key: str, what: str) -> No
 
 
 def _check_routes(c: _Collector, base: str, svc: dict[str, Any]) -> None:
-    versions = {v.get("name") for _, v in _items(svc.get("versions"))}
+    versions = {v["name"] for _, v in _items(svc.get("versions")) if isinstance(v.get("name"), str)}
     routes = list(_items(svc.get("routes")))
     _duplicates(c, join_path(base, "routes"), svc.get("routes"), "name", "route name")
     for n, (i, route) in enumerate(routes):
@@ -279,11 +279,28 @@ def _check_duration(c: _Collector, path: str, value: Any) -> None:
 
 def validate_document(data: Any, positions: Positions, filename: str) -> list[Problem]:
     c = _Collector(filename, positions)
-    for error in _schema_errors(data):
+    errors = _schema_errors(data)
+    for error in errors:
         c.schema_error(error)
     spec = data.get("spec") if isinstance(data, dict) else None
     if not isinstance(spec, dict):
         return c.problems
+    # The semantic checks read the shapes the schema promises. A service the schema
+    # rejected is reported by the schema alone; elsewhere in a rejected document a
+    # check that meets a shape it cannot read has nothing to add to the schema's
+    # problems, which already make the spec invalid.
+    broken = {error.absolute_path[2] for error in errors
+              if list(error.absolute_path)[:2] == ["spec", "services"]
+              and len(error.absolute_path) > 2}
+    try:
+        _check_spec(c, spec, broken)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+        if not errors:
+            raise
+    return c.problems
+
+
+def _check_spec(c: _Collector, spec: dict[str, Any], broken: set[Any]) -> None:
     _duplicates(c, "spec.namespaces", spec.get("namespaces"), "name", "namespace")
     meshed: list[str] = [ns["name"] for _, ns in _items(spec.get("namespaces"))
                          if isinstance(ns.get("name"), str)]
@@ -293,7 +310,7 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
                else list(default_allowed_namespaces(meshed)))
     exempt = set(_strings(admission.get("exemptNamespaces")))
     for i, ns in _items(spec.get("namespaces")):
-        if ns.get("name") in exempt:
+        if isinstance(ns.get("name"), str) and ns["name"] in exempt:
             c.add(f"spec.namespaces[{i}].name",
                   f"{ns['name']!r} is meshed and also listed in spec.admission.exemptNamespaces")
     for i, exemption in _items(admission.get("exemptions")):
@@ -307,10 +324,11 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
     for i, svc in _items(services):
         base = f"spec.services[{i}]"
         ident = (svc.get("namespace"), svc.get("name"))
-        if ident in seen and all(isinstance(x, str) for x in ident):
-            c.add(join_path(base, "name"), f"duplicate service {ident[0]}/{ident[1]} "
-                  f"(first at spec.services[{seen[ident]}])")
-        seen.setdefault(ident, i)
-        _check_service(c, base, svc, meshed, allowed, index)
+        if all(isinstance(x, str) for x in ident):
+            if ident in seen:
+                c.add(join_path(base, "name"), f"duplicate service {ident[0]}/{ident[1]} "
+                      f"(first at spec.services[{seen[ident]}])")
+            seen.setdefault(ident, i)
+        if i not in broken:
+            _check_service(c, base, svc, meshed, allowed, index)
     traffic.check_spec(c, spec, meshed, index)
-    return c.problems

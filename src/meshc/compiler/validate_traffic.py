@@ -222,7 +222,7 @@ def _check_tcp(c: Collector, base: str, svc: dict[str, Any]) -> None:
 def check_service(c: Collector, base: str, svc: dict[str, Any],
                   find: Callable[[Any, Any], dict[str, Any] | None]) -> None:
     """Routes' traffic management, gRPC and TCP use, and the rate limit of one service."""
-    versions = {v.get("name") for _, v in _items(svc.get("versions"))}
+    versions = {v["name"] for _, v in _items(svc.get("versions")) if isinstance(v.get("name"), str)}
     for i, route in _items(svc.get("routes")):
         rpath = join_path(join_path(base, "routes"), i)
         _check_match_fields(c, rpath, route)
@@ -249,7 +249,7 @@ def _duplicates(c: Collector, base: str, items: Any, key: Callable[[dict[str, An
     seen: dict[Any, int] = {}
     for i, item in _items(items):
         value = key(item)
-        if value is None:
+        if value is None or isinstance(value, (dict, list)):
             continue
         if value in seen:
             c.add(join_path(join_path(base, i), field),
@@ -368,11 +368,14 @@ class SpecIndex:
     def __init__(self, spec: dict[str, Any]):
         self._services: dict[tuple[Any, Any], dict[str, Any]] = {}
         for _, svc in _items(spec.get("services")):
-            self._services.setdefault((svc.get("namespace"), svc.get("name")), svc)
+            ident = _strings(svc.get("namespace"), svc.get("name"))
+            if ident is not None:
+                self._services.setdefault(ident, svc)
         self.gateways = gateway_identities(spec)
 
     def find(self, namespace: Any, name: Any) -> dict[str, Any] | None:
-        return self._services.get((namespace, name))
+        ident = _strings(namespace, name)
+        return self._services.get(ident) if ident is not None else None
 
 
 def check_spec(c: Collector, spec: dict[str, Any], meshed: list[str], index: SpecIndex) -> None:
