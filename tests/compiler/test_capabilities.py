@@ -96,9 +96,11 @@ spec:
   provider: istio
   mtls: PERMISSIVE
   trustDomain: walk.example
+  revision: walk-rev
   namespaces:
     - {name: walk, labels: {walk-label: lv}, annotations: {walk-annotation: av}}
-    - {name: callers}
+    - {name: callers, revision: callers-rev}
+    - {name: owned, manage: false}
   services:
     - name: shop
       namespace: walk
@@ -146,6 +148,8 @@ spec:
         - fromNamespaces: [callers]
           ports: [8081]
         - fromServiceAccounts: [walk/buyer]
+    - {name: cart, namespace: owned, selector: {app: cart},
+       ports: [{name: cart-http, port: 8091, targetPort: 9091}]}
 """
 WALK_DATA: dict[str, Any] = yaml.safe_load(WALK)
 

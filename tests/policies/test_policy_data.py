@@ -105,6 +105,9 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 "spec": {"mtls": {"mode": "STRICT"}},
             },
         },
+        "namespace_markers": {
+            "mesh-demo": {"labels": {"istio-injection": "enabled"}, "annotations": {}},
+        },
     }
 
 

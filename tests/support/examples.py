@@ -29,6 +29,9 @@ NEEDS_ALLOW_LOSSY = {
     # outlierDetection next to a ServiceProfile.
     ("quickstart", "linkerd", "gateway-api"),
     ("quickstart", "linkerd", "smi"),
+    # spec.revision: Linkerd has no control-plane revisions.
+    ("istio-revisions", "linkerd", "gateway-api"),
+    ("istio-revisions", "linkerd", "smi"),
 }
 
 

@@ -52,6 +52,10 @@ FEATURES: dict[str, str] = {
     "services.allow.ports": "limit an allow rule to Service ports",
     "services.allow.ports.namedTargetPort": "allow-rule ports whose targetPort is a named port",
     "durations.subMillisecond": "durations with a fraction of a millisecond",
+    # fitting an existing installation
+    "revision": "the control-plane revision (or revision tag) whose injector serves the "
+    "namespaces",
+    "namespaces.manage": "namespaces whose Namespace object the team owns (not rendered)",
 }
 
 def support(target: str, mode: str, feature: str) -> Support:
@@ -113,6 +117,10 @@ FIELDS: dict[str, str] = {
     "spec.services.allow.fromNamespaces": "services.allow.fromNamespaces",
     "spec.services.allow.fromServiceAccounts": "services.allow.fromServiceAccounts",
     "spec.services.allow.ports": "services.allow.ports",
+    # fitting an existing installation
+    "spec.revision": "revision",
+    "spec.namespaces.revision": "revision",
+    "spec.namespaces.manage": "namespaces.manage",
 }
 
 # Spec fields no target renders, and who reads them instead (a prefix covers its subfields).

@@ -150,7 +150,8 @@ def _service(path: str, raw: dict[str, Any]) -> Service:
 def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
     spec = data["spec"]
     namespaces = tuple(
-        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")))
+        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")),
+                  **_namespace_extras(spec, ns))
         for i, ns in enumerate(spec["namespaces"])
     )
     meshed = tuple(ns.name for ns in namespaces)
@@ -181,5 +182,11 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         services=tuple(_service(f"spec.services[{i}]", s) for i, s in enumerate(spec.get("services") or ())),
         source=source,
         trust_domain=spec.get("trustDomain", DEFAULT_TRUST_DOMAIN),
+        revision=spec.get("revision"),
         positions=positions,
     )
+
+
+def _namespace_extras(spec: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
+    """A namespace's revision (its own, else the spec's) and whether meshc renders it."""
+    return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True)}

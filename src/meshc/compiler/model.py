@@ -120,6 +120,12 @@ class Namespace:
     path: str
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The control-plane revision that injects it: spec.namespaces[].revision,
+    # else spec.revision; None for the mesh's default (Istio only).
+    revision: str | None = None
+    # False: the team owns the Namespace object elsewhere; meshc renders none
+    # (the webhook still adds the markers).
+    manage: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ class Mesh:
     services: tuple[Service, ...]
     source: str  # the spec file as named on the command line (or in git)
     trust_domain: str = DEFAULT_TRUST_DOMAIN
+    revision: str | None = None  # spec.revision: every namespace's unless it names its own
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

@@ -252,6 +252,18 @@ _ADMISSION = _obj(
     },
 )
 
+# --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
+
+_REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
+                  "meshed namespaces (istio.io/rev); Istio only")
+_SPEC_INSTALL_FIELDS: dict[str, Any] = {"revision": _REVISION}
+_NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
+                      "so namespaces can move to a new control plane one at a time"),
+    "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
+               "(meshc renders none; the webhook still adds the injection markers). Default true"},
+}
+
 MESH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://meshc.io/schemas/mesh-v1alpha1.json",
@@ -277,6 +289,7 @@ MESH_SCHEMA: dict[str, Any] = {
                                 "name": _name("namespace name"),
                                 "labels": _LABELS,
                                 "annotations": _ANNOTATIONS,
+                                **_NAMESPACE_INSTALL_FIELDS,
                             },
                             required=("name",),
                         ),
@@ -284,6 +297,7 @@ MESH_SCHEMA: dict[str, Any] = {
                     },
                     "admission": _ADMISSION,
                     "services": {"type": "array", "items": _SERVICE},
+                    **_SPEC_INSTALL_FIELDS,
                 },
                 required=("provider", "namespaces"),
             ),

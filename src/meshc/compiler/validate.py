@@ -272,6 +272,7 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
         if isinstance(target, str) and target not in meshed:
             c.add(f"spec.admission.exemptions[{i}].namespace",
                   f"{target!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
+    _check_installation(c, spec)
     services = spec.get("services")
     seen: dict[tuple[Any, Any], int] = {}
     for i, svc in _items(services):
@@ -283,3 +284,60 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
         seen.setdefault(ident, i)
         _check_service(c, base, svc, meshed, allowed)
     return c.problems
+
+
+# --- fitting an existing installation -------------------------------------------------
+
+
+def _check_installation(c: _Collector, spec: dict[str, Any]) -> None:
+    """Revisions only where the mesh has them; no namespace label or annotation that
+    would contradict the injection markers meshc renders."""
+    from types import SimpleNamespace
+
+    from meshc import providers
+
+    try:
+        profile = providers.get(str(spec.get("provider")))
+    except KeyError:
+        return
+    if "revision" in spec and not profile.revisions:
+        c.add("spec.revision", f"{profile.title} has no control-plane revisions (this is Istio's "
+              "istio.io/rev); remove it", key=True)
+    mtls = spec.get("mtls") if isinstance(spec.get("mtls"), str) else "STRICT"
+    for i, ns in _items(spec.get("namespaces")):
+        base = f"spec.namespaces[{i}]"
+        if "revision" in ns and not profile.revisions:
+            c.add(f"{base}.revision", f"{profile.title} has no control-plane revisions (this is "
+                  "Istio's istio.io/rev); remove it", key=True)
+        revision = ns.get("revision", spec.get("revision"))
+        markers = profile.namespace_markers(
+            SimpleNamespace(mtls=mtls),
+            SimpleNamespace(name=ns.get("name"), revision=revision if isinstance(revision, str) else None),
+        )
+        _check_sync_options(c, base, ns.get("annotations"))
+        for section in ("labels", "annotations"):
+            owned = set(profile.injection_keys.get(section, ())) | set(markers[section])
+            given = ns.get(section)
+            for key in given if isinstance(given, dict) else ():
+                if key in owned:
+                    c.add(f"{base}.{section}.{key}",
+                          f"{key!r} is one of the injection markers meshc sets from the spec "
+                          f"({', '.join(f'{k}: {v}' for k, v in markers[section].items()) or 'none'}"
+                          f"); remove it{_marker_hint(profile.revisions)}", key=True)
+
+
+def _marker_hint(revisions: bool) -> str:
+    return " (choose the control plane with spec.revision or this namespace's revision)" if revisions else ""
+
+
+def _check_sync_options(c: _Collector, base: str, annotations: Any) -> None:
+    from .core import NAMESPACE_SYNC_OPTIONS, SYNC_OPTIONS_ANNOTATION
+
+    value = annotations.get(SYNC_OPTIONS_ANNOTATION) if isinstance(annotations, dict) else None
+    if not isinstance(value, str):
+        return
+    for option in (o.strip() for o in value.split(",")):
+        if option.partition("=")[0] in ("Prune", "Delete"):
+            c.add(f"{base}.annotations.{SYNC_OPTIONS_ANNOTATION}",
+                  f"{option!r}: meshc renders every Namespace with {NAMESPACE_SYNC_OPTIONS}, so "
+                  "that no sync deletes a namespace and its workloads; remove it")

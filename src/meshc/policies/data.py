@@ -58,7 +58,18 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "sources": {pid: f"{mesh.source}:{field}" for pid, field in _SPEC_FIELDS.items()},
         "mesh_name": mesh.name,
         "protected": protected_objects(mesh),
+        "namespace_markers": marker_data(mesh),
     }
+
+
+def marker_data(mesh: Any) -> dict[str, Any]:
+    """Each meshed namespace's injection markers, as meshc renders them and the webhook adds
+    them (Istio's rules read the revision a namespace must carry from it)."""
+    from meshc.compiler.core import namespace_markers
+
+    return {ns: {"labels": dict(sorted(m["labels"].items())),
+                 "annotations": dict(sorted(m["annotations"].items()))}
+            for ns, m in sorted(namespace_markers(mesh).items())}
 
 
 def protected_objects(mesh: Any) -> dict[str, Any]:

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .profile import Capability, Markers, Profile, RenderOption, Support
+from .profile import (
+    Capability,
+    Markers,
+    MeshFacts,
+    NamespaceFacts,
+    Profile,
+    RenderOption,
+    Support,
+)
 
 INJECT_ANNOTATION = "linkerd.io/inject"
 INBOUND_POLICY_ANNOTATION = "config.linkerd.io/default-inbound-policy"
@@ -25,9 +33,9 @@ STRICT_INBOUND_POLICY = "all-authenticated"
 
 @dataclass(frozen=True)
 class LinkerdProfile(Profile):
-    def namespace_markers(self, mtls: str) -> Markers:
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
         annotations = {INJECT_ANNOTATION: "enabled"}
-        if mtls == "STRICT":
+        if mesh.mtls == "STRICT":
             annotations[INBOUND_POLICY_ANNOTATION] = STRICT_INBOUND_POLICY
         return {"labels": {}, "annotations": annotations}
 
@@ -64,6 +72,9 @@ _LINKERD: dict[str, Capability] = {
     "services.outlierDetection.maxEjectionPercent": (
         _U, "Linkerd has no cap on unavailable endpoints: all endpoints may trip at once"
         + _NOT_RENDERED),
+    "revision": (
+        _U, ("Linkerd has no control-plane revisions a namespace names; the namespaces are "
+        "rendered with linkerd.io/inject: enabled")),
     "durations.subMillisecond": (
         _A, ("Linkerd's duration annotations take a whole number of ms, s, m or h; rounded to "
         "the nearest millisecond")),
@@ -128,6 +139,7 @@ PROFILE = LinkerdProfile(
     config_groups=("policy.linkerd.io", "split.smi-spec.io"),
     config_kinds=(("linkerd.io", "ServiceProfile", "serviceprofiles"),),
     pod_opt_out=Markers(labels={}, annotations={INJECT_ANNOTATION: "disabled"}),
+    injection_keys=MappingProxyType({"annotations": (INJECT_ANNOTATION,)}),
     protected_kinds=(
         ("policy.linkerd.io", "Server", "servers"),
         ("policy.linkerd.io", "AuthorizationPolicy", "authorizationpolicies"),

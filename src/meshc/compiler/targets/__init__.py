@@ -115,6 +115,20 @@ def render(mesh: Mesh, options: RenderOptions, provider: str | None = None) -> t
     name = provider or mesh.provider
     report = Report(mesh, name, options)
     objects = get_target(name).render(mesh, options, report)
+    _report_revisions(mesh, report)
     if report.errors:
         raise SpecError(report.problems)
     return sort_objects(objects), report
+
+
+def _report_revisions(mesh: Mesh, report: Report) -> None:
+    """A revision the spec names, rendered for a mesh that has none (``--provider``)."""
+    profile = providers.get(report.target)
+    if profile.revisions:
+        return
+    instead = f"{profile.title} has no control-plane revisions; not rendered"
+    if mesh.revision is not None:
+        report.lossy("revision", "spec.revision", instead)
+    for ns in mesh.namespaces:
+        if ns.revision is not None and ns.revision != mesh.revision:
+            report.lossy("revision", f"{ns.path}.revision", instead)
