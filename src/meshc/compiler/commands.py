@@ -86,6 +86,7 @@ def render(args: argparse.Namespace) -> ExitCode:
         for line in drift:
             print(f"{directory}: {line}", file=sys.stderr)
         if drift:
+            _warn_removed_namespaces(args, files, directory)
             print(f"{directory} is out of date: run `meshc render --spec {args.spec} "
                   f"-o {directory}`", file=sys.stderr)
         return ExitCode.FINDINGS if drift else ExitCode.OK
@@ -97,6 +98,29 @@ def render(args: argparse.Namespace) -> ExitCode:
     # A new rendered file is untracked, so pre-commit's own "files were
     # modified" check cannot see it: the exit code has to.
     return ExitCode.FINDINGS if changed and args.exit_code else ExitCode.OK
+
+
+def _warn_removed_namespaces(args: argparse.Namespace, files: dict[str, str],
+                             directory: Path) -> None:
+    """The loud warning of a render that drops a committed Namespace (meshc.compiler.unmesh)."""
+    import yaml
+
+    from .output import read_dir
+    from .unmesh import namespace_removals
+
+    removed: list[Obj] = []
+    for name, text in read_dir(directory).items():
+        if name in files:
+            continue
+        try:
+            removed += [d for d in yaml.safe_load_all(text) if isinstance(d, dict)
+                        and isinstance(d.get("metadata"), dict)]
+        except yaml.YAMLError:
+            continue  # not a file meshc wrote; diff_dir already named it
+    if any(o.get("kind") == "Namespace" for o in removed):
+        mesh = load_at(args.spec, getattr(args, "ref", None))
+        for warning in namespace_removals(removed, mesh):
+            print(warning, file=sys.stderr)
 
 
 def validate(args: argparse.Namespace) -> ExitCode:

@@ -71,4 +71,16 @@ def run(args: argparse.Namespace) -> ExitCode:
     print(f"{spec} {args.base}..{args.head}: {result.summary()}")
     for line in result.lines():
         print(line)
+    _warn_removed_namespaces(result.removed, texts[args.head], spec, args.head)
     return ExitCode.FINDINGS if result else ExitCode.OK
+
+
+def _warn_removed_namespaces(removed: list[Obj], head: str | None, spec: str, ref: str) -> None:
+    """The loud warning of a change that drops a Namespace (meshc.compiler.unmesh)."""
+    from .unmesh import namespace_removals
+
+    if not any(o["kind"] == "Namespace" for o in removed):
+        return
+    mesh = load_mesh(f"{spec}@{ref}", text=head) if head is not None else None
+    for warning in namespace_removals(removed, mesh):
+        print(warning, file=sys.stderr)
