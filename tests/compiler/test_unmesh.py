@@ -47,16 +47,16 @@ def test_diff_warns_that_the_namespace_stays_with_its_workloads_and_says_what_to
     assert "- Namespace payments (v1)" in out
     assert err.splitlines() == [
         "warning: Namespace payments is no longer rendered.",
-        "  In the cluster: Argo CD does not delete it (it was rendered with "
+        ("  In the cluster: Argo CD does not delete it (it was rendered with "
         "argocd.argoproj.io/sync-options: Prune=false,Delete=false); the namespace and every "
         "workload in it stay, and the Application shows it OutOfSync (requires pruning) until "
-        "another Application or you take it over.",
+        "another Application or you take it over."),
         "  Pruned with it: PeerAuthentication payments/default.",
-        "  It keeps its injection markers (istio-injection=enabled) and new pods there are still "
+        ("  It keeps its injection markers (istio-injection=enabled) and new pods there are still "
         "injected, but the webhook no longer judges it. To take it out of the mesh, remove them "
         "(kubectl label namespace payments istio-injection-) and restart its workloads; to keep "
         "it meshed as the team's own Namespace, list it with manage: false; to delete it with "
-        "everything in it, kubectl delete namespace payments.",
+        "everything in it, kubectl delete namespace payments."),
     ]
 
 

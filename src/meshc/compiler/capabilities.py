@@ -56,6 +56,7 @@ FEATURES: dict[str, str] = {
     "revision": "the control-plane revision (or revision tag) whose injector serves the "
     "namespaces",
     "namespaces.manage": "namespaces whose Namespace object the team owns (not rendered)",
+    "services.service.manage": "use the app's own Service; meshc renders only the mesh objects",
 }
 
 def support(target: str, mode: str, feature: str) -> Support:
@@ -121,6 +122,7 @@ FIELDS: dict[str, str] = {
     "spec.revision": "revision",
     "spec.namespaces.revision": "revision",
     "spec.namespaces.manage": "namespaces.manage",
+    "spec.services.service.manage": "services.service.manage",
 }
 
 # Spec fields no target renders, and who reads them instead (a prefix covers its subfields).

@@ -144,6 +144,7 @@ def _service(path: str, raw: dict[str, Any]) -> Service:
             )
             for i, a in enumerate(raw.get("allow") or ())
         ),
+        manage_service=(raw.get("service") or {}).get("manage", True),
     )
 
 

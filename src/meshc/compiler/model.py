@@ -102,6 +102,8 @@ class Service:
     connection_pool: ConnectionPool | None = None
     outlier_detection: OutlierDetection | None = None
     allow: tuple[AllowRule, ...] = ()
+    # False: the app's own Service is used (service.manage); meshc renders only mesh objects.
+    manage_service: bool = True
 
     @property
     def fqdn_suffix(self) -> str:

@@ -75,6 +75,25 @@ _ANNOTATIONS = {
 }
 _PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 
+# --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
+
+_REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
+                  "meshed namespaces (istio.io/rev); Istio only")
+_SPEC_INSTALL_FIELDS: dict[str, Any] = {"revision": _REVISION}
+_NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
+                      "so namespaces can move to a new control plane one at a time"),
+    "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
+               "(meshc renders none; the webhook still adds the injection markers). Default true"},
+}
+_SERVICE_INSTALL_FIELDS: dict[str, Any] = {
+    "service": _obj(
+        {"manage": {"type": "boolean", "description": "false: use the app's own Service of this "
+                    "name; meshc renders only the mesh objects. Default true"}},
+        description="the core Service meshc renders for this service",
+    ),
+}
+
 _STRING_MATCH = {
     "type": "object",
     "additionalProperties": False,
@@ -209,6 +228,7 @@ _SERVICE = _obj(
             ),
             "description": "who may call the service; without allow rules any meshed caller may",
         },
+        **_SERVICE_INSTALL_FIELDS,
     },
     required=("name", "namespace", "selector", "ports"),
 )
@@ -217,9 +237,11 @@ _ADMISSION = _obj(
     {
         "allowedNamespaces": _names("namespaces where mesh workloads and configuration may live "
                                     "(default: spec.namespaces)"),
-        "exemptNamespaces": _names("namespaces the webhook never judges (default: "
+        "exemptNamespaces": _names("namespaces whose workloads and Namespace objects the "
+                                   "webhook never judges (default: "
                                    + ", ".join(providers.default_exempt_namespaces())
-                                   + ", and webhookNamespace)"),
+                                   + ", and webhookNamespace); mesh configuration is judged in "
+                                   "every namespace but kube-system and webhookNamespace"),
         "webhookNamespace": _name(f"the namespace the webhook runs in (default "
                                   f"{DEFAULT_WEBHOOK_NAMESPACE})"),
         "policies": {
@@ -251,18 +273,6 @@ _ADMISSION = _obj(
         ),
     },
 )
-
-# --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
-
-_REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
-                  "meshed namespaces (istio.io/rev); Istio only")
-_SPEC_INSTALL_FIELDS: dict[str, Any] = {"revision": _REVISION}
-_NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
-    "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
-                      "so namespaces can move to a new control plane one at a time"),
-    "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
-               "(meshc renders none; the webhook still adds the injection markers). Default true"},
-}
 
 MESH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

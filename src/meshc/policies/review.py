@@ -44,14 +44,22 @@ USERNAME = "meshc-check"
 OFFLINE = "meshc.io/offline"
 
 
+def cluster_scoped(kind: str) -> bool:
+    """Whether objects of ``kind`` have no namespace (the built-in kinds, and the
+    ``Cluster*`` kinds of CRDs by the convention their authors follow)."""
+    return kind in CLUSTER_SCOPED or kind.startswith("Cluster")
+
+
 def admission_review(
-    obj: dict[str, Any], operation: Operation = "CREATE", uid: str = ""
+    obj: dict[str, Any], operation: Operation = "CREATE", uid: str = "",
+    default_namespace: str = "default",
 ) -> dict[str, Any]:
-    """An admission.k8s.io/v1 AdmissionReview asking to ``operation`` ``obj``."""
+    """An admission.k8s.io/v1 AdmissionReview asking to ``operation`` ``obj``; an object
+    without a namespace is placed in ``default_namespace``, as ``kubectl apply -n`` would."""
     group, _, version = str(obj["apiVersion"]).rpartition("/")
     kind = str(obj["kind"])
     metadata = obj.get("metadata") or {}
-    namespace = "" if kind in CLUSTER_SCOPED else str(metadata.get("namespace") or "default")
+    namespace = "" if cluster_scoped(kind) else str(metadata.get("namespace") or default_namespace)
     if namespace and metadata.get("namespace") != namespace:
         obj = {**obj, "metadata": {**metadata, "namespace": namespace}}
     return {

@@ -72,6 +72,10 @@ _LINKERD: dict[str, Capability] = {
     "services.outlierDetection.maxEjectionPercent": (
         _U, "Linkerd has no cap on unavailable endpoints: all endpoints may trip at once"
         + _NOT_RENDERED),
+    "services.service.manage": (
+        _U, ("Linkerd reads retries, timeouts and failure accrual from annotations on the Service; "
+        "with the app's own Service meshc renders none to carry them, and the message lists the "
+        "annotations to add to it")),
     "revision": (
         _U, ("Linkerd has no control-plane revisions a namespace names; the namespaces are "
         "rendered with linkerd.io/inject: enabled")),

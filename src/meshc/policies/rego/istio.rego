@@ -703,6 +703,7 @@ allowed_namespaces_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
 	k8s.kind in routing_kinds
+	applies_to_sidecars
 	exported_beyond_own_namespace
 	some i, host in k8s.resource.spec.hosts
 	owner := host_namespace(host)
@@ -710,9 +711,21 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.hosts[", format_int(i, 10), "]"]),
 		"problem": concat("", ["routes traffic for a service of another namespace, for clients beyond this one: ", k8s.show(host)]),
-		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or write it in ", k8s.show(owner)]),
+		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or ", write_elsewhere(owner)]),
 	}
 }
+
+# A VirtualService bound only to gateways (spec.gateways without "mesh")
+# routes what those gateways receive, not what meshed clients send
+# (networking/v1alpha3/virtual_service.proto, gateways); a ServiceEntry has
+# no gateways and always applies.
+applies_to_sidecars if count(object.get(k8s.resource.spec, "gateways", [])) == 0
+
+applies_to_sidecars if "mesh" in k8s.resource.spec.gateways
+
+write_elsewhere("*") := "name only this namespace's services in spec.hosts"
+
+write_elsewhere(owner) := concat("", ["write it in ", k8s.show(owner)]) if owner != "*"
 
 exported_beyond_own_namespace if not k8s.resource.spec.exportTo
 
