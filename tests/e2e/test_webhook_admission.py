@@ -316,7 +316,8 @@ DENIED = [
     pytest.param(
         destination_rule("plaintext", MESHED, "DISABLE"),
         f"[meshc:mtls-strict] DestinationRule {MESHED}/plaintext: spec.trafficPolicy.tls.mode: "
-        'sends plaintext to a mesh that requires mTLS: "DISABLE"',
+        f'sends plaintext to "web.{MESHED}.svc.cluster.local", a service inside the mesh, which '
+        'requires mTLS: "DISABLE"',
         id="destination-rule-disabling-tls",
     ),
     pytest.param(

@@ -40,7 +40,11 @@ def test_text_output_is_file_line_and_the_webhook_message(
     assert out == (
         f"{OPT_OUT}:11: [meshc:injection-required] Deployment mesh-demo/opt-out-label: "
         'spec.template.metadata.labels["sidecar.istio.io/inject"]: opts the pod out of sidecar injection: "false"; '
-        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar\n'
+        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar; '
+        "or, to admit it, add to spec.admission.exceptions: {name: opt-out-label-injection-required, "
+        "policies: [injection-required], namespaces: [mesh-demo], "
+        "kinds: [Deployment, ReplicaSet, Pod], names: [opt-out-label, 'opt-out-label-*'], "
+        "reason: <why>}\n"
     )
 
 
@@ -216,11 +220,16 @@ def test_github_annotations_escape_and_map_modes_to_levels() -> None:
     assert FORMATS["github"](FINDINGS).splitlines() == [
         (
             "::error file=a.yaml,line=3,title=meshc%3Amtls-strict::[meshc:mtls-strict] PeerAuthentication ns/p: "
-            'spec.mtls.mode: bad: "DISABLE"; fix, it'
+            'spec.mtls.mode: bad: "DISABLE"; fix, it; or, to admit it, add to '
+            "spec.admission.exceptions: {name: p-mtls-strict, policies: [mtls-strict], "
+            "namespaces: [ns], kinds: [PeerAuthentication], names: [p], paths: ['spec.mtls.mode'], "
+            "reason: <why>}"
         ),
         (
             "::warning file=b.yaml,line=1,title=meshc%3Aallowed-namespaces::[meshc:allowed-namespaces] Namespace x: "
-            "metadata: problem: 100%25"
+            "metadata: problem: 100%25; or, to admit it, add to spec.admission.exceptions: "
+            "{name: x-allowed-namespaces, policies: [allowed-namespaces], namespaces: [x], "
+            "kinds: [Namespace], names: [x], paths: ['metadata'], reason: <why>}"
         ),
     ]
 

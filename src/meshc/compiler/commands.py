@@ -124,12 +124,17 @@ def _warn_removed_namespaces(args: argparse.Namespace, files: dict[str, str],
 
 
 def validate(args: argparse.Namespace) -> ExitCode:
+    from .exceptions import expiry_warnings
+
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for spec in args.specs:
         try:
-            load_mesh(spec)
+            warnings += expiry_warnings(load_mesh(spec))
         except SpecError as exc:
             problems += exc.problems
+    for warning in warnings:
+        print(warning.format(), file=sys.stderr)
     if problems:
         raise SpecError(problems)
     return ExitCode.OK

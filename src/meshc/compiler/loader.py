@@ -22,6 +22,7 @@ from .model import (
     Mesh,
     Namespace,
     OutlierDetection,
+    PolicyException,
     Port,
     Retries,
     Route,
@@ -173,6 +174,7 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
             for e in adm.get("exemptions") or ()
         ),
         proxy_images=MappingProxyType(images),
+        exceptions=_exceptions(adm.get("exceptions") or ()),
     )
     return Mesh(
         name=data["metadata"]["name"],
@@ -191,3 +193,18 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
 def _namespace_extras(spec: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
     """A namespace's revision (its own, else the spec's) and whether meshc renders it."""
     return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True)}
+
+
+def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
+    from .exceptions import expiry
+
+    return tuple(
+        PolicyException(
+            name=e["name"], path=f"spec.admission.exceptions[{i}]",
+            policies=tuple(e["policies"]), namespaces=tuple(e["namespaces"]), reason=e["reason"],
+            kinds=tuple(e.get("kinds") or ()), names=tuple(e.get("names") or ()),
+            selector=_map(e.get("selector")), paths=tuple(e.get("paths") or ()),
+            expires=expiry(e["expires"]) if "expires" in e else None,
+        )
+        for i, e in enumerate(raw)
+    )

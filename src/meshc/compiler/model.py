@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .yamlpos import Positions
 
@@ -139,6 +140,23 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class PolicyException:
+    """spec.admission.exceptions[]: findings of some policies that do not apply to some
+    objects (the shape of Kyverno's PolicyException)."""
+
+    name: str
+    path: str  # spec.admission.exceptions[i]
+    policies: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    reason: str
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    names: tuple[str, ...] = ()  # names, or prefixes ending in "*"; empty: every name
+    selector: Mapping[str, str] = field(default_factory=dict)  # pod (template) labels
+    paths: tuple[str, ...] = ()  # field paths of the findings; empty: every finding
+    expires: datetime | None = None  # stops applying then (UTC)
+
+
+@dataclass(frozen=True)
 class Admission:
     allowed_namespaces: tuple[str, ...]
     exempt_namespaces: tuple[str, ...]
@@ -147,6 +165,7 @@ class Admission:
     exemptions: tuple[Exemption, ...] = ()
     # provider -> image repositories of its own containers
     proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exceptions: tuple[PolicyException, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,37 @@ _NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
     "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
                "(meshc renders none; the webhook still adds the injection markers). Default true"},
 }
+_EXCEPTION = _obj(
+    {
+        "name": _name("the exception's name (reviews and audit logs cite it)"),
+        "policies": {"type": "array", "minItems": 1, "items": {"enum": list(POLICY_IDS)},
+                     "description": "the policies whose findings it lifts"},
+        "namespaces": {**_names("the namespaces of the objects it applies to (a Namespace "
+                                "object: its own name)"), "minItems": 1},
+        "kinds": {"type": "array", "items": _str("a kind, e.g. Job", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+                  "description": "the kinds it applies to (default: every kind); a workload's "
+                  "Pods are kind Pod"},
+        "names": {"type": "array", "items": _str("a name, or a prefix ending in *",
+                                                 pattern=r"^[a-z0-9][-a-z0-9.]*\*?$"),
+                  "description": "the objects' names or name prefixes (default: every name)"},
+        "selector": {**_LABELS, "description": "labels of the pods it applies to (a workload's "
+                     "pod template labels; an object without pods: its own labels)"},
+        "paths": {"type": "array", "items": {"type": "string", "minLength": 1},
+                  "description": "the field paths of the findings it lifts, as messages name them "
+                  "(a pod's fields without a workload's spec.template. prefix); a path covers "
+                  "the fields under it (default: every finding of the policies)"},
+        "reason": _str("why the exception exists (shown in reviews and audit logs)", minLength=1),
+        "expires": {"description": "when it stops applying: a date (00:00 UTC) or an RFC 3339 "
+                    "time; `meshc validate` warns two weeks before"},
+    },
+    required=("name", "policies", "namespaces", "reason"),
+    description="findings of some policies that do not apply to some objects "
+    "(Kyverno's PolicyException)",
+)
+_ADMISSION_INSTALL_FIELDS: dict[str, Any] = {
+    "exceptions": {"type": "array", "items": _EXCEPTION,
+                   "description": "per-object exceptions to the policies"},
+}
 _SERVICE_INSTALL_FIELDS: dict[str, Any] = {
     "service": _obj(
         {"manage": {"type": "boolean", "description": "false: use the app's own Service of this "
@@ -271,6 +302,7 @@ _ADMISSION = _obj(
             {p: {"type": "array", "items": {"type": "string", "minLength": 1}} for p in providers.names()},
             description="image repositories recognised as the mesh's own proxy and init containers",
         ),
+        **_ADMISSION_INSTALL_FIELDS,
     },
 )
 

@@ -273,6 +273,7 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
             c.add(f"spec.admission.exemptions[{i}].namespace",
                   f"{target!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
     _check_installation(c, spec)
+    _check_exceptions(c, spec, admission)
     services = spec.get("services")
     seen: dict[tuple[Any, Any], int] = {}
     for i, svc in _items(services):
@@ -341,3 +342,32 @@ def _check_sync_options(c: _Collector, base: str, annotations: Any) -> None:
             c.add(f"{base}.annotations.{SYNC_OPTIONS_ANNOTATION}",
                   f"{option!r}: meshc renders every Namespace with {NAMESPACE_SYNC_OPTIONS}, so "
                   "that no sync deletes a namespace and its workloads; remove it")
+
+
+def _check_exceptions(c: _Collector, spec: dict[str, Any], admission: dict[str, Any]) -> None:
+    """Unique exception names, readable expiries; exemptions grant capture annotations only."""
+    from meshc import providers
+
+    from .exceptions import expiry
+
+    _duplicates(c, "spec.admission.exceptions", admission.get("exceptions"), "name", "exception")
+    for i, e in _items(admission.get("exceptions")):
+        if "expires" in e:
+            try:
+                expiry(e["expires"])
+            except ValueError as exc:
+                c.add(f"spec.admission.exceptions[{i}].expires",
+                      f"{e['expires']!r} is not a date (2026-01-31) or an RFC 3339 time "
+                      f"(2026-01-31T18:00:00Z): {exc}")
+    try:
+        profile = providers.get(str(spec.get("provider")))
+    except KeyError:
+        return
+    for i, exemption in _items(admission.get("exemptions")):
+        for j, key in enumerate(_strings(exemption.get("annotations"))):
+            if key not in profile.capture_annotations:
+                c.add(f"spec.admission.exemptions[{i}].annotations[{j}]",
+                      f"{key!r} is not a traffic-capture annotation of {profile.title} "
+                      f"({', '.join(sorted(profile.capture_annotations))}), so granting it does "
+                      "nothing; to let pods run without the proxy or with another setting, add "
+                      "an exception (spec.admission.exceptions) for the policy and the objects")

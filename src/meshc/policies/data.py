@@ -59,7 +59,15 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "mesh_name": mesh.name,
         "protected": protected_objects(mesh),
         "namespace_markers": marker_data(mesh),
+        "exceptions": exception_data(mesh),
     }
+
+
+def exception_data(mesh: Any) -> list[dict[str, Any]]:
+    """spec.admission.exceptions (meshc.compiler.exceptions.policy_exceptions)."""
+    from meshc.compiler.exceptions import policy_exceptions
+
+    return policy_exceptions(mesh)
 
 
 def marker_data(mesh: Any) -> dict[str, Any]:

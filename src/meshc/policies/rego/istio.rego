@@ -590,18 +590,45 @@ tls_settings contains {"path": concat("", [tp.path, ".portLevelSettings[", forma
 	some i, setting in tp.policy.portLevelSettings
 }
 
+# DISABLE is plaintext to the host; only a host inside the mesh (a cluster
+# service of a meshed namespace, or a wildcard that takes them in) requires
+# mTLS. A database or API outside the mesh is reached as it speaks.
 mtls_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
 	k8s.kind == "DestinationRule"
+	host := k8s.resource.spec.host
+	host_in_mesh(host)
 	some setting in tls_settings
 	setting.mode == "DISABLE"
 	finding := {
 		"path": setting.path,
-		"problem": concat("", ["sends plaintext to a mesh that requires mTLS: ", k8s.show(setting.mode)]),
+		"problem": concat("", ["sends plaintext to ", k8s.show(host), ", a service inside the mesh, which requires mTLS: ", k8s.show(setting.mode)]),
 		"fix": "remove it or set it to \"ISTIO_MUTUAL\"",
 	}
 }
+
+# A host of a meshed namespace: <svc>.<ns>.svc[.<domain>], *.<ns>.svc..., <svc>.<ns>
+# for a namespace the spec knows, or a short name in the rule's own namespace.
+host_in_mesh(host) if mesh.meshed(host_namespace(host))
+
+host_in_mesh(host) if {
+	is_string(host)
+	not contains(host, ".")
+	host != "*"
+	mesh.meshed(k8s.namespace)
+}
+
+# Wildcards that take in every namespace's services.
+host_in_mesh("*")
+
+host_in_mesh(host) if {
+	is_string(host)
+	startswith(host, "*.")
+	every_namespace_suffix(substring(host, 2, -1))
+}
+
+every_namespace_suffix(suffix) if suffix in {"svc", "svc.cluster.local", "cluster.local", "local"}
 
 # --- allowed-namespaces ----------------------------------------------------------
 
