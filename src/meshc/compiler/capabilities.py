@@ -57,6 +57,8 @@ FEATURES: dict[str, str] = {
     "namespaces",
     "namespaces.manage": "namespaces whose Namespace object the team owns (not rendered)",
     "services.service.manage": "use the app's own Service; meshc renders only the mesh objects",
+    "overrides": "per-object patches (spec.overrides) applied after rendering: each patched "
+    "object is annotated meshc.io/overridden and named in the render output",
 }
 
 def support(target: str, mode: str, feature: str) -> Support:
@@ -132,4 +134,5 @@ NOT_TARGET_FIELDS: dict[str, str] = {
     "metadata": "the spec document's own metadata (its name labels every object)",
     "spec.provider": "chooses the target",
     "spec.admission": "read by the admission webhook and its chart",
+    "spec.overrides": "applied to every target's output alike (feature `overrides`)",
 }

@@ -22,6 +22,7 @@ from .model import (
     Mesh,
     Namespace,
     OutlierDetection,
+    Override,
     PolicyException,
     Port,
     Retries,
@@ -186,6 +187,7 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         source=source,
         trust_domain=spec.get("trustDomain", DEFAULT_TRUST_DOMAIN),
         revision=spec.get("revision"),
+        overrides=_overrides(spec.get("overrides") or ()),
         positions=positions,
     )
 
@@ -207,4 +209,16 @@ def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
             expires=expiry(e["expires"]) if "expires" in e else None,
         )
         for i, e in enumerate(raw)
+    )
+
+
+def _overrides(raw: Any) -> tuple[Override, ...]:
+    return tuple(
+        Override(
+            path=f"spec.overrides[{i}]", kind=o["target"]["kind"], name=o["target"]["name"],
+            namespace=o["target"].get("namespace"), provider=o.get("provider"),
+            patch=tuple(o["patch"]) if "patch" in o else None, merge=o.get("merge"),
+            reason=o.get("reason", ""),
+        )
+        for i, o in enumerate(raw)
     )

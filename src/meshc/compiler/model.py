@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .yamlpos import Positions
 
@@ -169,6 +170,20 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class Override:
+    """spec.overrides[]: a patch of one rendered object (meshc.compiler.overrides)."""
+
+    path: str  # spec.overrides[i]
+    kind: str
+    name: str
+    namespace: str | None = None  # None: a cluster-scoped object
+    provider: str | None = None  # the render it patches (default: spec.provider)
+    patch: tuple[Mapping[str, Any], ...] | None = None  # RFC 6902 operations
+    merge: Mapping[str, Any] | None = None  # RFC 7386 merge patch
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Mesh:
     name: str
     provider: str
@@ -179,6 +194,7 @@ class Mesh:
     source: str  # the spec file as named on the command line (or in git)
     trust_domain: str = DEFAULT_TRUST_DOMAIN
     revision: str | None = None  # spec.revision: every namespace's unless it names its own
+    overrides: tuple[Override, ...] = ()
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

@@ -79,7 +79,44 @@ _PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 
 _REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
                   "meshed namespaces (istio.io/rev); Istio only")
-_SPEC_INSTALL_FIELDS: dict[str, Any] = {"revision": _REVISION}
+_PATCH_OPERATION = {
+    "type": "object",
+    "required": ["op", "path"],
+    "properties": {
+        "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
+        "path": _str("a JSON pointer into the object, e.g. /spec/http/0/mirror"),
+        "from": _str("the JSON pointer move and copy take from"),
+        "value": {"description": "what add, replace and test use"},
+    },
+    "additionalProperties": False,
+}
+_OVERRIDE = _obj(
+    {
+        "target": _obj(
+            {
+                "kind": _str("the kind of the rendered object", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+                "namespace": _name("its namespace (none for a Namespace)"),
+                "name": _str("its name", minLength=1, maxLength=253),
+            },
+            required=("kind", "name"),
+            description="the rendered object to patch",
+        ),
+        "provider": {"enum": list(providers.names()),
+                     "description": "the render it patches (default: spec.provider)"},
+        "patch": {"type": "array", "minItems": 1, "items": _PATCH_OPERATION,
+                  "description": "an RFC 6902 JSON patch"},
+        "merge": {"type": "object", "description": "an RFC 7386 JSON merge patch (null removes)"},
+        "reason": _str("why the spec cannot say it yet"),
+    },
+    required=("target",),
+    description="a patch of one rendered object, for what the spec cannot say yet",
+)
+_SPEC_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _REVISION,
+    "overrides": {"type": "array", "items": _OVERRIDE,
+                  "description": "per-object patches, applied after rendering and reported as "
+                  "overridden"},
+}
 _NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
     "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
                       "so namespaces can move to a new control plane one at a time"),

@@ -274,6 +274,7 @@ def validate_document(data: Any, positions: Positions, filename: str) -> list[Pr
                   f"{target!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
     _check_installation(c, spec)
     _check_exceptions(c, spec, admission)
+    _check_overrides(c, spec)
     services = spec.get("services")
     seen: dict[tuple[Any, Any], int] = {}
     for i, svc in _items(services):
@@ -371,3 +372,12 @@ def _check_exceptions(c: _Collector, spec: dict[str, Any], admission: dict[str, 
                       f"({', '.join(sorted(profile.capture_annotations))}), so granting it does "
                       "nothing; to let pods run without the proxy or with another setting, add "
                       "an exception (spec.admission.exceptions) for the policy and the objects")
+
+
+def _check_overrides(c: _Collector, spec: dict[str, Any]) -> None:
+    """Each override carries exactly one patch."""
+    for i, override in _items(spec.get("overrides")):
+        given = [k for k in ("patch", "merge") if k in override]
+        if len(given) != 1:
+            c.add(f"spec.overrides[{i}]", "give patch (RFC 6902 operations) or merge (a JSON "
+                  "merge patch), exactly one")
