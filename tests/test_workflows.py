@@ -98,6 +98,8 @@ def test_workflows_grant_nothing_by_default_and_each_job_only_what_it_needs(path
             assert writes == {"security-events"}, name
         elif name == "publish":
             assert writes == {"contents"}, name
+        elif name == "release":
+            assert writes == {"contents", "packages"}, name
         else:
             assert not writes, name
 
