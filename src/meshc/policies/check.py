@@ -17,9 +17,11 @@ stderr, clean or not.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,11 @@ from .review import admission_review
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    with _no_cyclic_gc():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> ExitCode:
     from meshc.compiler.loader import load_mesh
 
     from .data import policy_data
@@ -80,6 +87,24 @@ def spec_conflicts(mesh: Any, manifests: Sequence[Manifest], namespace: str) -> 
 
     rendered, _ = render(mesh, RenderOptions(allow_lossy=True))
     return find_conflicts(mesh, rendered, manifests, namespace)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off for a run, and back as it was after it.
+
+    Each manifest keeps its YAML nodes (for the line of a finding): hundreds of
+    thousands of objects the collector would otherwise rescan on every pass,
+    which made a run over 2,000 manifests twice as slow. They are acyclic;
+    reference counting frees them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def exit_code(decision: Decision) -> ExitCode:
