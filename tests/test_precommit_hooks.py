@@ -219,6 +219,6 @@ def test_a_committed_helm_chart_is_skipped_with_its_reason_and_the_hook_passes(r
     # Before, the chart's Chart.yaml aborted the hook with exit 2 and checked nothing.
     run = runs["helm-chart"]
     assert run.returncode == 0, run.output
-    assert "charts/guestbook/Chart.yaml: skipped: the metadata of the Helm chart" in run.output
-    assert "charts/guestbook/templates/deployment.yaml: skipped: a template of the Helm chart" in (
+    assert "skipped charts/guestbook/Chart.yaml: the metadata of the Helm chart" in run.output
+    assert "skipped charts/guestbook/templates/deployment.yaml: a template of the Helm chart" in (
         run.output)

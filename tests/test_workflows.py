@@ -152,6 +152,9 @@ def test_the_problem_matcher_turns_spec_errors_and_warnings_into_annotations(tmp
     assert warning and warning.group(pattern["severity"]) == "warning"
     # `meshc check --format github` annotates by itself; the matcher must not double it.
     assert not regexp.match("::error file=apps/web.yaml,line=1::[meshc:injection-required] x")
+    # What meshc check says on stderr besides its findings is no annotation either.
+    assert not regexp.match("skipped apps/ci.yml:3: not a Kubernetes object (no apiVersion or kind)")
+    assert not regexp.match("meshc check: 3 objects checked in 2 files; no findings; admitted")
 
 
 def rendered_repository(path: Path) -> Path:

@@ -60,8 +60,8 @@ def test_a_gitops_repository_is_checked_and_what_is_not_an_object_is_skipped_wit
     # Before, the first Chart.yaml aborted the run with exit 2 and nothing was checked.
     code, out, err = check("--spec", spec, str(repository), capsys=capsys)
     assert (code, out) == (0, "")
-    skipped = {line.split(": skipped: ")[0].removeprefix(f"{repository}/"): line.split(": skipped: ")[1]
-               for line in err if ": skipped: " in line}
+    skipped = dict(line.removeprefix(f"skipped {repository}/").split(": ", 1)
+                   for line in err if line.startswith("skipped "))
     # Every file of each Helm chart, with the command that checks what it renders.
     for chart in ("apps", "blue-green", "helm-dependency", "helm-guestbook"):
         files = [k for k in skipped if k.startswith(f"{chart}/")]

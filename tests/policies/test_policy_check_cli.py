@@ -169,7 +169,7 @@ def test_a_document_that_is_not_an_object_is_skipped_and_an_error_only_with_stri
     bad.write_text("kind: Pod\n")
     code, out, err = check("--spec", ISTIO, str(bad), capsys=capsys)
     assert (code, out) == (0, "")
-    assert f"{bad}:1: skipped: not a Kubernetes object (no apiVersion)" in err
+    assert f"skipped {bad}:1: not a Kubernetes object (no apiVersion)" in err
     code, _, err = check("--spec", ISTIO, "--strict", str(bad), capsys=capsys)
     assert code == 2 and "--strict" in err
 

@@ -87,8 +87,10 @@ class Skipped:
     reason: str
 
     def format(self) -> str:
+        """``skipped FILE[:LINE]: why``: the word first, so that no problem matcher
+        (the GitHub action's reads ``file:line: message``) takes it for an error."""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: skipped: {self.reason}"
+        return f"skipped {where}: {self.reason}"
 
 
 @dataclass
