@@ -41,6 +41,9 @@ NEEDS_ALLOW_LOSSY = {
     # matches, headers, redirect and abort.
     ("traffic-policies", "linkerd", "gateway-api"),
     ("traffic-policies", "linkerd", "smi"),
+    # spec.revision: Linkerd has no control-plane revisions.
+    ("istio-revisions", "linkerd", "gateway-api"),
+    ("istio-revisions", "linkerd", "smi"),
 }
 
 # Render options an example is rendered with, as `meshc render --<provider>-<option>` flags:
