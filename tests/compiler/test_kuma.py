@@ -14,7 +14,6 @@ from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, Report, render
-from meshc.providers.kuma import PROFILE
 from meshc.policies.mutation import NamespaceMutation
 from meshc.webhook.mutate import namespace_patch
 from support.golden import GOLDEN, assert_golden
