@@ -42,6 +42,12 @@ NEEDS_ALLOW_LOSSY = {
     # matches, headers, redirect and abort.
     ("traffic-policies", "linkerd", "gateway-api"),
     ("traffic-policies", "linkerd", "smi"),
+    # Gateway API has no fault injection (bookinfo's delay); traffic-policies also rewrites
+    # after a string prefix, aborts, splits a TCP port and, in ambient, rate-limits.
+    ("bookinfo", "istio", "gateway-api"),
+    ("bookinfo", "istio", "ambient"),
+    ("traffic-policies", "istio", "gateway-api"),
+    ("traffic-policies", "istio", "ambient"),
     # spec.revision: Linkerd has no control-plane revisions.
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),

@@ -82,15 +82,16 @@ def _allow_rule(mesh: Mesh, svc: Service, rule: AllowRule, report: Report,
 
 
 def _destination_rules(mesh: Mesh, svc: Service, net: str, gateway_api: bool) -> list[Obj]:
-    """The service's DestinationRule: subsets for a VirtualService's routes, or, with
-    HTTPRoutes (no subsets), the traffic policy again for each version's own Service."""
+    """The service's DestinationRule (its subsets serve the VirtualServices of sidecar
+    namespaces and of the ingress gateways); with HTTPRoutes, which send each version to its
+    own Service, the traffic policy again for each version's host."""
     policy = _traffic_policy(svc)
     objects = []
-    if (svc.versions and not gateway_api) or policy:
+    if svc.versions or policy:
         spec: dict[str, Any] = {"host": f"{svc.fqdn_suffix}.{CLUSTER_DOMAIN}"}
         if policy:
             spec["trafficPolicy"] = policy
-        if svc.versions and not gateway_api:
+        if svc.versions:
             spec["subsets"] = [{"name": v.name, "labels": dict(v.labels)} for v in svc.versions]
         objects.append(new_object(
             net, "DestinationRule",
@@ -155,8 +156,7 @@ class IstioTarget:
                 objects += self._service(mesh, svc, options, report, net, sec,
                                          dataplane == AMBIENT or routing_mode == "gateway-api",
                                          waypoints.get((svc.namespace, svc.name)))
-        subset_versions = not gateway_api_anywhere
-        objects += ingress.ingress_objects(mesh, net, report, subset_versions)
+        objects += ingress.ingress_objects(mesh, net, report)
         objects += extras.egress_objects(mesh, net)
         extras.report_egress(mesh, report)
         objects += extras.telemetry_objects(mesh, api)
