@@ -38,6 +38,7 @@ WORKLOADS_AND_NAMESPACES = {
     ("", "namespaces/status"),
     ("", "namespaces/finalize"),
     ("", "replicationcontrollers"),
+    ("", "services"),
     ("apps", "deployments"),
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),

@@ -188,6 +188,7 @@ PROFILE = IstioProfile(
     }),
     revisions=True,
     dataplanes=("sidecar", AMBIENT),
+    waypoint_label=USE_WAYPOINT_LABEL,
     settings_schema=MappingProxyType({
         "routing": {"enum": ["virtualservice", "gateway-api"],
                     "description": "how sidecar namespaces route (as --istio-routing; the command "

@@ -145,6 +145,9 @@ class Profile:
     # the default first; () for a mesh with sidecars only. Every data plane but the
     # default has its own capability column, named after it.
     dataplanes: tuple[str, ...] = ()
+    # The Service label naming the waypoint a rendered Service's traffic must go through
+    # (Istio ambient); the policies refuse a Service, pod or namespace that skips it.
+    waypoint_label: str | None = None
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
     capabilities: Mapping[str, Mapping[str, Capability]] = field(
