@@ -48,6 +48,10 @@ NEEDS_ALLOW_LOSSY = {
     ("bookinfo", "istio", "ambient"),
     ("traffic-policies", "istio", "gateway-api"),
     ("traffic-policies", "istio", "ambient"),
+    # spec.dataplane ambient: Linkerd and Kuma have no ambient data plane.
+    ("bookinfo-ambient", "linkerd", "gateway-api"),
+    ("bookinfo-ambient", "linkerd", "smi"),
+    ("bookinfo-ambient", "kuma", "default"),
     # spec.revision: Linkerd has no control-plane revisions.
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),
