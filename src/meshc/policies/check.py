@@ -25,13 +25,14 @@ from .report import FORMATS, Finding
 def run(args: argparse.Namespace) -> ExitCode:
     from meshc.compiler.loader import load_mesh
 
-    from .data import policy_data
+    from .data import only_policies, policy_data
 
     try:
         data = policy_data(load_mesh(args.spec))  # a SpecError reaches meshc.cli.main
     except (OSError, ValueError) as exc:
         raise UsageError(f"{args.spec}: {exc}") from None
     try:
+        data = only_policies(data, getattr(args, "policy", ()))
         manifests = load_manifests(args.paths)
         engine = create_engine(args.engine, data, opa_url=args.opa_url)
         findings = evaluate(engine, manifests, getattr(args, "operation", "CREATE"))

@@ -29,4 +29,12 @@ def register(sub: Any) -> None:
         default="CREATE",
         help="the admission operation each object is judged as",
     )
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="evaluate only the policy ID (repeatable; default: every policy), "
+        "e.g. injection-required: to look at one policy's findings or time it alone",
+    )
     p.set_defaults(handler="meshc.policies.check:run")
