@@ -173,6 +173,7 @@ PROFILE = IstioProfile(
         "ServiceEntry": 2,
         "Telemetry": 2,
         "EnvoyFilter": 2,
+        "HTTPRoute": 2,
     }),
     config_groups=("networking.istio.io", "security.istio.io", "telemetry.istio.io"),
     protected_kinds=(

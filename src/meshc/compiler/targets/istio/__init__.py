@@ -156,13 +156,18 @@ class IstioTarget:
                 objects += self._service(mesh, svc, options, report, net, sec,
                                          dataplane == AMBIENT or routing_mode == "gateway-api",
                                          waypoints.get((svc.namespace, svc.name)))
-        objects += ingress.ingress_objects(mesh, net, report)
-        objects += extras.egress_objects(mesh, net)
-        extras.report_egress(mesh, report)
-        objects += extras.telemetry_objects(mesh, api)
+        # What is reported for the whole mesh is judged by ambient's column when every
+        # namespace is in ambient, else by the routing mode's.
+        everywhere = AMBIENT if all(ns.dataplane == AMBIENT for ns in mesh.namespaces) else "sidecar"
+        with report.dataplane(everywhere):
+            objects += ingress.ingress_objects(mesh, net, report)
+            objects += extras.egress_objects(mesh, net)
+            extras.report_egress(mesh, report)
+            objects += extras.telemetry_objects(mesh, api)
+            routing.report_default_retries(mesh, report, lambda s: not (
+                mesh.dataplane_of(s.namespace) == AMBIENT
+                and (s.namespace, s.name) not in waypoints))
         self._report_telemetry(mesh, report)
-        routing.report_default_retries(mesh, report, lambda s: not (
-            mesh.dataplane_of(s.namespace) == AMBIENT and (s.namespace, s.name) not in waypoints))
         return objects
 
     def _service(self, mesh: Mesh, svc: Service, options: RenderOptions, report: Report,
