@@ -366,7 +366,7 @@ class SpecIndex:
     """What the per-service rules look up across the spec, computed once per document."""
 
     def __init__(self, spec: dict[str, Any]):
-        self._services: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self._services: dict[tuple[str, ...], dict[str, Any]] = {}
         for _, svc in _items(spec.get("services")):
             ident = _strings(svc.get("namespace"), svc.get("name"))
             if ident is not None:
