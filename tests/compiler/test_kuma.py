@@ -521,20 +521,42 @@ def test_a_tcp_ports_connections_are_split_by_a_meshtcproute(tmp_path: Path) -> 
     assert_valid(objects)
 
 
-def test_ingress_egress_and_telemetry_are_loud(tmp_path: Path) -> None:
+def test_egress_is_a_meshpassthrough_per_meshed_namespace_letting_only_the_hosts_out(
+    tmp_path: Path,
+) -> None:
+    egress = {"hosts": [
+        {"host": "api.example.com", "ports": [{"port": 443, "protocol": "tls"},
+                                              {"port": 80, "protocol": "http"}]},
+        {"host": "storage.example", "ports": [{"port": 443, "protocol": "tls"}]}]}
+    objects, report = kuma(spec_with(tmp_path, {"egress": egress}))
+    passthrough = find(objects, "MeshPassthrough", "egress")
+    assert passthrough["metadata"]["namespace"] == "mesh-demo"
+    assert passthrough["spec"] == {
+        # No `to`: a workload-owner policy, for the proxies of its namespace only.
+        "targetRef": {"kind": "Mesh"},
+        "default": {"passthroughMode": "Matched", "appendMatch": [
+            # http first: Kuma refuses http on a port an earlier match gave tls.
+            {"type": "Domain", "value": "api.example.com", "port": 80, "protocol": "http"},
+            {"type": "Domain", "value": "api.example.com", "port": 443, "protocol": "tls"},
+            {"type": "Domain", "value": "storage.example", "port": 443, "protocol": "tls"},
+        ]},
+    }
+    assert problems(report) == []
+    assert_valid(objects)
+
+
+def test_ingress_and_telemetry_are_loud(tmp_path: Path) -> None:
     mesh = {
         "ingress": [{"name": "edge", "namespace": "mesh-demo",
                      "gateway": {"namespace": "gateways", "serviceAccount": "gw"},
                      "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP",
                                     "hosts": ["*"]}],
                      "routes": [{"backend": {"service": "web", "port": 80}}]}],
-        "egress": {"hosts": [{"host": "api.example.com", "ports": [{"port": 443, "protocol": "tls"}]}]},
         "telemetry": [{"name": "t", "namespace": "mesh-demo", "accessLogging": {"enabled": True}}],
     }
     with pytest.raises(SpecError) as raised:
         kuma(spec_with(tmp_path, mesh, retries={"attempts": 0}))
-    assert [p.path for p in raised.value.problems] == ["spec.ingress", "spec.egress.hosts",
-                                                       "spec.telemetry"]
+    assert [p.path for p in raised.value.problems] == ["spec.ingress", "spec.telemetry"]
 
 
 # --- who may call whom ----------------------------------------------------------------------
@@ -657,6 +679,9 @@ TO_KINDS = {"MeshHTTPRoute": {"MeshService"}, "MeshTCPRoute": {"MeshService"},
             "MeshRetry": {"MeshService", "MeshHTTPRoute"}, "MeshCircuitBreaker": {"MeshService"}}
 # Inbound policies: the service's pods, one rule for every caller (validator.go of each).
 RULES_KINDS = {"MeshFaultInjection", "MeshRateLimit"}
+# A Domain match: http or tls, one protocol among http, http2 and grpc per port, no value twice
+# on one port and protocol (meshpassthrough validator.go).
+PASSTHROUGH_PROTOCOLS = {"http", "tls"}
 HTTP_RETRY_ON = {"5XX", "GatewayError", "Reset", "Retriable4xx", "ConnectFailure",
                  "RefusedStream"}
 GRPC_RETRY_ON = {"Canceled", "DeadlineExceeded", "Internal", "ResourceExhausted", "Unavailable"}
@@ -757,6 +782,18 @@ def _check_kuma_rules(obj: dict[str, Any]) -> None:
         for rule in spec["rules"]:
             rate = rule["default"]["local"]["http"]["requestRate"]
             assert rate["num"] > 0 and rate["interval"] == "1s"
+    if kind == "MeshPassthrough":
+        assert spec["targetRef"] == {"kind": "Mesh"}
+        seen: dict[int, str] = {}
+        keys = set()
+        for match in spec["default"]["appendMatch"]:
+            assert match["type"] == "Domain" and match["protocol"] in PASSTHROUGH_PROTOCOLS
+            if match["protocol"] == "http":
+                assert seen.setdefault(match["port"], "http") == "http", "one protocol per port"
+            seen.setdefault(match["port"], match["protocol"])
+            key = (match["port"], match["protocol"], match["value"])
+            assert key not in keys, "value is already defined for this port and protocol"
+            keys.add(key)
     if kind == "MeshTrafficPermission":
         assert not ("from" in spec and "rules" in spec), "'from' must be empty when 'rules' is defined"
         assert spec["targetRef"]["kind"] == "Dataplane" and spec["targetRef"]["labels"]

@@ -72,8 +72,6 @@ _NOT_RENDERED = "; not rendered"
 
 _NO_INGRESS = ("the Kuma target renders no gateway (a MeshGateway with its "
                "MeshGatewayInstance, or a Gateway API Gateway of Kuma's class)" + _NOT_RENDERED)
-_NO_EGRESS = ("the Kuma target renders no MeshExternalService, and refusing other hosts is the "
-              "Mesh's outbound passthrough setting" + _NOT_RENDERED)
 _NO_TELEMETRY = ("MeshTrace, MeshAccessLog and MeshMetric each need a backend (a tracing "
                  "collector, a log file or collector, a Prometheus endpoint) the spec does not "
                  "name" + _NOT_RENDERED)
@@ -140,7 +138,6 @@ _KUMA: dict[str, Capability] = {
         "ingress", "ingress.listeners.tls", "ingress.routes.match", "ingress.routes.policy",
         "ingress.routes.redirect.statusCode", "ingress.routes.rewrite.prefix",
         "ingress.routes.serviceRoutes", "ingress.gateway.identity")},
-    **{feature: (_U, _NO_EGRESS) for feature in ("egress.hosts", "egress.hosts.tls")},
     **{feature: (_U, _NO_TELEMETRY) for feature in (
         "telemetry", "telemetry.tracing", "telemetry.accessLogging", "telemetry.metrics",
         "telemetry.selector")},
@@ -173,6 +170,7 @@ PROFILE = KumaProfile(
         "MeshTCPRoute": 2,
         "MeshFaultInjection": 2,
         "MeshRateLimit": 2,
+        "MeshPassthrough": 2,
     }),
     config_groups=(),
     config_kinds=tuple(("kuma.io", kind, resource) for kind, resource in POLICY_KINDS.items()),

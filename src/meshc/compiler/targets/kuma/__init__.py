@@ -1,6 +1,6 @@
 """The Kuma target (Kuma 2.14): the Mesh, meshed Namespaces, Services (one per version
 too), MeshHTTPRoute, MeshTCPRoute, MeshTimeout, MeshRetry, MeshCircuitBreaker,
-MeshFaultInjection, MeshRateLimit and MeshTrafficPermission.
+MeshFaultInjection, MeshRateLimit, MeshTrafficPermission and MeshPassthrough.
 
 Every policy but the Mesh lives in its service's namespace and names the
 service's MeshServices in ``spec.to`` (a producer policy: it applies to every
@@ -31,6 +31,7 @@ from ...model import DEFAULT_TRUST_DOMAIN, Mesh, Service
 from ...objects import SOURCE_ANNOTATION, Obj, metadata, new_object
 from .. import RenderOptions, Report
 from .common import API, kuma_mesh, version_service
+from .egress import egress_objects
 from .inbound import fault_injection, rate_limit
 from .permissions import traffic_permission
 from .resilience import circuit_breaker, report_default_retries, retry, route_policies, timeout
@@ -75,12 +76,10 @@ def _check_names(mesh: Mesh, report: Report) -> None:
 
 
 def _report_not_rendered(mesh: Mesh, report: Report) -> None:
-    """Ingress, egress and telemetry: the Kuma target renders none of them (the capability
-    column says why)."""
+    """Ingress and telemetry: the Kuma target renders neither (the capability column says
+    why)."""
     if mesh.ingress:
         report.lossy("ingress", "spec.ingress", "not rendered")
-    if mesh.egress:
-        report.lossy("egress.hosts", "spec.egress.hosts", "not rendered")
     if mesh.telemetry:
         report.lossy("telemetry", "spec.telemetry", "not rendered")
 
@@ -134,6 +133,7 @@ class KumaTarget:
                 traffic_permission(mesh, svc, report),
             ]
             objects += [o for o in parts if o is not None]
+        objects += egress_objects(mesh)
         _report_not_rendered(mesh, report)
         _check_unique(objects, report)
         return objects
