@@ -174,7 +174,7 @@ def test_validate_and_render_speak_json_when_asked(tmp_path, capsys):
     spec.write_text(quickstart.read_text())
     assert main(["validate", "-s", str(spec), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "specs": [str(spec)], "valid": True, "problems": []}
+        "specs": [str(spec)], "valid": True, "problems": [], "warnings": []}
     assert main(["render", "-s", str(spec), "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed["kind"] == "List" and {o["kind"] for o in listed["items"]} >= {"Namespace"}

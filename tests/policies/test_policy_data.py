@@ -110,6 +110,10 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 "spec": {"mtls": {"mode": "STRICT"}},
             },
         },
+        "namespace_markers": {
+            "mesh-demo": {"labels": {"istio-injection": "enabled"}, "annotations": {}},
+        },
+        "exceptions": [],
     }
 
 
@@ -147,10 +151,10 @@ def test_missing_modes_default_to_enforce_and_only_the_providers_images_count() 
 def test_exemptions_keep_namespace_selector_and_annotations() -> None:
     exemption = (
         "    exemptions:\n"
-        "      - {namespace: a, selector: {app: legacy}, annotations: [k.io/k], reason: r}\n"
+        "      - {namespace: a, selector: {app: legacy}, annotations: [config.linkerd.io/skip-subnets], reason: r}\n"
     )
     assert policy_data(_mesh(exemption))["exemptions"] == [
-        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["k.io/k"]}
+        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["config.linkerd.io/skip-subnets"]}
     ]
 
 

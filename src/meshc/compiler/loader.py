@@ -22,6 +22,8 @@ from .model import (
     Mesh,
     Namespace,
     OutlierDetection,
+    Override,
+    PolicyException,
     Port,
     Route,
     Service,
@@ -133,13 +135,15 @@ def _service(path: str, raw: dict[str, Any], ports: traffic.ServicePorts) -> Ser
             for i, a in enumerate(raw.get("allow") or ())
         ),
         rate_limit=traffic.rate_limit(f"{path}.rateLimit", raw.get("rateLimit")),
+        manage_service=(raw.get("service") or {}).get("manage", True),
     )
 
 
 def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
     spec = data["spec"]
     namespaces = tuple(
-        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")))
+        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")),
+                  **_namespace_extras(spec, ns))
         for i, ns in enumerate(spec["namespaces"])
     )
     meshed = tuple(ns.name for ns in namespaces)
@@ -160,6 +164,7 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
             for e in adm.get("exemptions") or ()
         ),
         proxy_images=MappingProxyType(images),
+        exceptions=_exceptions(adm.get("exceptions") or ()),
     )
     raw_services = spec.get("services") or ()
     ports = {(s["namespace"], s["name"]): [p["port"] for p in s["ports"]] for s in raw_services}
@@ -179,5 +184,39 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         ingress=traffic.ingress(spec.get("ingress"), ports),
         egress=traffic.egress(spec.get("egress")),
         telemetry=traffic.telemetry(spec.get("telemetry")),
+        revision=spec.get("revision"),
+        overrides=_overrides(spec.get("overrides") or ()),
         positions=positions,
+    )
+
+
+def _namespace_extras(spec: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
+    """A namespace's revision (its own, else the spec's) and whether meshc renders it."""
+    return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True)}
+
+
+def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
+    from .exceptions import expiry
+
+    return tuple(
+        PolicyException(
+            name=e["name"], path=f"spec.admission.exceptions[{i}]",
+            policies=tuple(e["policies"]), namespaces=tuple(e["namespaces"]), reason=e["reason"],
+            kinds=tuple(e.get("kinds") or ()), names=tuple(e.get("names") or ()),
+            selector=_map(e.get("selector")), paths=tuple(e.get("paths") or ()),
+            expires=expiry(e["expires"]) if "expires" in e else None,
+        )
+        for i, e in enumerate(raw)
+    )
+
+
+def _overrides(raw: Any) -> tuple[Override, ...]:
+    return tuple(
+        Override(
+            path=f"spec.overrides[{i}]", kind=o["target"]["kind"], name=o["target"]["name"],
+            namespace=o["target"].get("namespace"), provider=o.get("provider"),
+            patch=tuple(o["patch"]) if "patch" in o else None, merge=o.get("merge"),
+            reason=o.get("reason", ""),
+        )
+        for i, o in enumerate(raw)
     )

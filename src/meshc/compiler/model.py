@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from meshc import providers
@@ -133,6 +134,8 @@ class Service:
     outlier_detection: OutlierDetection | None = None
     allow: tuple[AllowRule, ...] = ()
     rate_limit: RateLimit | None = None
+    # False: the app's own Service is used (service.manage); meshc renders only mesh objects.
+    manage_service: bool = True
 
     @property
     def fqdn_suffix(self) -> str:
@@ -151,6 +154,12 @@ class Namespace:
     path: str
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The control-plane revision that injects it: spec.namespaces[].revision,
+    # else spec.revision; None for the mesh's default (Istio only).
+    revision: str | None = None
+    # False: the team owns the Namespace object elsewhere; meshc renders none
+    # (the webhook still adds the markers).
+    manage: bool = True
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,23 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class PolicyException:
+    """spec.admission.exceptions[]: findings of some policies that do not apply to some
+    objects (the shape of Kyverno's PolicyException)."""
+
+    name: str
+    path: str  # spec.admission.exceptions[i]
+    policies: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    reason: str
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    names: tuple[str, ...] = ()  # names, or prefixes ending in "*"; empty: every name
+    selector: Mapping[str, str] = field(default_factory=dict)  # pod (template) labels
+    paths: tuple[str, ...] = ()  # field paths of the findings; empty: every finding
+    expires: datetime | None = None  # stops applying then (UTC)
+
+
+@dataclass(frozen=True)
 class Admission:
     allowed_namespaces: tuple[str, ...]
     exempt_namespaces: tuple[str, ...]
@@ -170,6 +196,21 @@ class Admission:
     exemptions: tuple[Exemption, ...] = ()
     # provider -> image repositories of its own containers
     proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exceptions: tuple[PolicyException, ...] = ()
+
+
+@dataclass(frozen=True)
+class Override:
+    """spec.overrides[]: a patch of one rendered object (meshc.compiler.overrides)."""
+
+    path: str  # spec.overrides[i]
+    kind: str
+    name: str
+    namespace: str | None = None  # None: a cluster-scoped object
+    provider: str | None = None  # the render it patches (default: spec.provider)
+    patch: tuple[Mapping[str, Any], ...] | None = None  # RFC 6902 operations
+    merge: Mapping[str, Any] | None = None  # RFC 7386 merge patch
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +228,8 @@ class Mesh:
     ingress: tuple[Ingress, ...] = ()
     egress: tuple[EgressHost, ...] = ()
     telemetry: tuple[Telemetry, ...] = ()
+    revision: str | None = None  # spec.revision: every namespace's unless it names its own
+    overrides: tuple[Override, ...] = ()
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

@@ -33,6 +33,94 @@ MTLS_MODES = ("STRICT", "PERMISSIVE")
 POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces", "managed-objects")
 POLICY_MODES = ("enforce", "warn", "audit")
 
+# --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
+
+_REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
+                  "meshed namespaces (istio.io/rev); Istio only")
+_PATCH_OPERATION = {
+    "type": "object",
+    "required": ["op", "path"],
+    "properties": {
+        "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
+        "path": _str("a JSON pointer into the object, e.g. /spec/http/0/mirror"),
+        "from": _str("the JSON pointer move and copy take from"),
+        "value": {"description": "what add, replace and test use"},
+    },
+    "additionalProperties": False,
+}
+_OVERRIDE = _obj(
+    {
+        "target": _obj(
+            {
+                "kind": _str("the kind of the rendered object", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+                "namespace": _name("its namespace (none for a Namespace)"),
+                "name": _str("its name", minLength=1, maxLength=253),
+            },
+            required=("kind", "name"),
+            description="the rendered object to patch",
+        ),
+        "provider": {"enum": list(providers.names()),
+                     "description": "the render it patches (default: spec.provider)"},
+        "patch": {"type": "array", "minItems": 1, "items": _PATCH_OPERATION,
+                  "description": "an RFC 6902 JSON patch"},
+        "merge": {"type": "object", "description": "an RFC 7386 JSON merge patch (null removes)"},
+        "reason": _str("why the spec cannot say it yet"),
+    },
+    required=("target",),
+    description="a patch of one rendered object, for what the spec cannot say yet",
+)
+_SPEC_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _REVISION,
+    "overrides": {"type": "array", "items": _OVERRIDE,
+                  "description": "per-object patches, applied after rendering and reported as "
+                  "overridden"},
+}
+_NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
+                      "so namespaces can move to a new control plane one at a time"),
+    "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
+               "(meshc renders none; the webhook still adds the injection markers). Default true"},
+}
+_EXCEPTION = _obj(
+    {
+        "name": _name("the exception's name (reviews and audit logs cite it)"),
+        "policies": {"type": "array", "minItems": 1, "items": {"enum": list(POLICY_IDS)},
+                     "description": "the policies whose findings it lifts"},
+        "namespaces": {**_names("the namespaces of the objects it applies to (a Namespace "
+                                "object: its own name)"), "minItems": 1},
+        "kinds": {"type": "array", "items": _str("a kind, e.g. Job", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+                  "description": "the kinds it applies to (default: every kind); a workload's "
+                  "Pods are kind Pod"},
+        "names": {"type": "array", "items": _str("a name, or a prefix ending in *",
+                                                 pattern=r"^[a-z0-9][-a-z0-9.]*\*?$"),
+                  "description": "the objects' names or name prefixes (default: every name)"},
+        "selector": {**_LABELS, "description": "labels of the pods it applies to (a workload's "
+                     "pod template labels; an object without pods: its own labels)"},
+        "paths": {"type": "array", "items": {"type": "string", "minLength": 1},
+                  "description": "the field paths of the findings it lifts, as messages name them "
+                  "(a pod's fields without a workload's spec.template. prefix); a path covers "
+                  "the fields under it (default: every finding of the policies)"},
+        "reason": _str("why the exception exists (shown in reviews and audit logs)", minLength=1),
+        "expires": {"description": "when it stops applying: a date (00:00 UTC) or an RFC 3339 "
+                    "time; `meshc validate` warns two weeks before"},
+    },
+    required=("name", "policies", "namespaces", "reason"),
+    description="findings of some policies that do not apply to some objects "
+    "(Kyverno's PolicyException)",
+)
+_ADMISSION_INSTALL_FIELDS: dict[str, Any] = {
+    "exceptions": {"type": "array", "items": _EXCEPTION,
+                   "description": "per-object exceptions to the policies"},
+}
+_SERVICE_INSTALL_FIELDS: dict[str, Any] = {
+    "service": _obj(
+        {"manage": {"type": "boolean", "description": "false: use the app's own Service of this "
+                    "name; meshc renders only the mesh objects. Default true"}},
+        description="the core Service meshc renders for this service",
+    ),
+}
+
+
 _ROUTE = _obj(
     {
         "name": _name("a name for the route (used in rendered route names)"),
@@ -134,6 +222,7 @@ _SERVICE = _obj(
             "description": "who may call the service; without allow rules any meshed caller may",
         },
         "rateLimit": traffic.RATE_LIMIT,
+        **_SERVICE_INSTALL_FIELDS,
     },
     required=("name", "namespace", "selector", "ports"),
 )
@@ -142,9 +231,11 @@ _ADMISSION = _obj(
     {
         "allowedNamespaces": _names("namespaces where mesh workloads and configuration may live "
                                     "(default: spec.namespaces)"),
-        "exemptNamespaces": _names("namespaces the webhook never judges (default: "
+        "exemptNamespaces": _names("namespaces whose workloads and Namespace objects the "
+                                   "webhook never judges (default: "
                                    + ", ".join(providers.default_exempt_namespaces())
-                                   + ", and webhookNamespace)"),
+                                   + ", and webhookNamespace); mesh configuration is judged in "
+                                   "every namespace but kube-system and webhookNamespace"),
         "webhookNamespace": _name(f"the namespace the webhook runs in (default "
                                   f"{DEFAULT_WEBHOOK_NAMESPACE})"),
         "policies": {
@@ -174,6 +265,7 @@ _ADMISSION = _obj(
             {p: {"type": "array", "items": {"type": "string", "minLength": 1}} for p in providers.names()},
             description="image repositories recognised as the mesh's own proxy and init containers",
         ),
+        **_ADMISSION_INSTALL_FIELDS,
     },
 )
 
@@ -213,6 +305,7 @@ MESH_SCHEMA: dict[str, Any] = {
                                 "name": _name("namespace name"),
                                 "labels": _LABELS,
                                 "annotations": _ANNOTATIONS,
+                                **_NAMESPACE_INSTALL_FIELDS,
                             },
                             required=("name",),
                         ),
@@ -224,6 +317,7 @@ MESH_SCHEMA: dict[str, Any] = {
                     "ingress": traffic.INGRESS,
                     "egress": traffic.EGRESS,
                     "telemetry": traffic.TELEMETRY,
+                    **_SPEC_INSTALL_FIELDS,
                 },
                 required=("provider", "namespaces"),
             ),

@@ -321,6 +321,9 @@ def _check_spec(c: _Collector, spec: dict[str, Any], broken: set[Any]) -> None:
         if isinstance(target, str) and target not in meshed:
             c.add(f"spec.admission.exemptions[{i}].namespace",
                   f"{target!r} is not a meshed namespace; exemptions apply to meshed namespaces only")
+    _check_installation(c, spec)
+    _check_exceptions(c, spec, admission)
+    _check_overrides(c, spec)
     services = spec.get("services")
     index = traffic.SpecIndex(spec)
     seen: dict[tuple[Any, Any], int] = {}
@@ -338,3 +341,101 @@ def _check_spec(c: _Collector, spec: dict[str, Any], broken: set[Any]) -> None:
             if i not in broken:
                 raise
     traffic.check_spec(c, spec, meshed, index)
+
+
+# --- fitting an existing installation -------------------------------------------------
+
+
+def _check_installation(c: _Collector, spec: dict[str, Any]) -> None:
+    """Revisions only where the mesh has them; no namespace label or annotation that
+    would contradict the injection markers meshc renders."""
+    from types import SimpleNamespace
+
+    from meshc import providers
+
+    try:
+        profile = providers.get(str(spec.get("provider")))
+    except KeyError:
+        return
+    if "revision" in spec and not profile.revisions:
+        c.add("spec.revision", f"{profile.title} has no control-plane revisions (this is Istio's "
+              "istio.io/rev); remove it", key=True)
+    mtls = spec.get("mtls") if isinstance(spec.get("mtls"), str) else "STRICT"
+    given = spec.get(profile.name) if isinstance(spec.get(profile.name), dict) else None
+    settings = profile.settings(given)
+    facts = SimpleNamespace(mtls=mtls, settings_for=lambda _provider: settings)
+    for i, ns in _items(spec.get("namespaces")):
+        base = f"spec.namespaces[{i}]"
+        if "revision" in ns and not profile.revisions:
+            c.add(f"{base}.revision", f"{profile.title} has no control-plane revisions (this is "
+                  "Istio's istio.io/rev); remove it", key=True)
+        revision = ns.get("revision", spec.get("revision"))
+        markers = profile.namespace_markers(
+            facts,
+            SimpleNamespace(name=ns.get("name"), revision=revision if isinstance(revision, str) else None),
+        )
+        _check_sync_options(c, base, ns.get("annotations"))
+        for section in ("labels", "annotations"):
+            owned = set(profile.injection_keys.get(section, ())) | set(markers[section])
+            given = ns.get(section)
+            for key in given if isinstance(given, dict) else ():
+                if key in owned:
+                    c.add(f"{base}.{section}.{key}",
+                          f"{key!r} is one of the injection markers meshc sets from the spec "
+                          f"({', '.join(f'{k}: {v}' for k, v in markers[section].items()) or 'none'}"
+                          f"); remove it{_marker_hint(profile.revisions)}", key=True)
+
+
+def _marker_hint(revisions: bool) -> str:
+    return " (choose the control plane with spec.revision or this namespace's revision)" if revisions else ""
+
+
+def _check_sync_options(c: _Collector, base: str, annotations: Any) -> None:
+    from .core import NAMESPACE_SYNC_OPTIONS, SYNC_OPTIONS_ANNOTATION
+
+    value = annotations.get(SYNC_OPTIONS_ANNOTATION) if isinstance(annotations, dict) else None
+    if not isinstance(value, str):
+        return
+    for option in (o.strip() for o in value.split(",")):
+        if option.partition("=")[0] in ("Prune", "Delete"):
+            c.add(f"{base}.annotations.{SYNC_OPTIONS_ANNOTATION}",
+                  f"{option!r}: meshc renders every Namespace with {NAMESPACE_SYNC_OPTIONS}, so "
+                  "that no sync deletes a namespace and its workloads; remove it")
+
+
+def _check_exceptions(c: _Collector, spec: dict[str, Any], admission: dict[str, Any]) -> None:
+    """Unique exception names, readable expiries; exemptions grant capture annotations only."""
+    from meshc import providers
+
+    from .exceptions import expiry
+
+    _duplicates(c, "spec.admission.exceptions", admission.get("exceptions"), "name", "exception")
+    for i, e in _items(admission.get("exceptions")):
+        if "expires" in e:
+            try:
+                expiry(e["expires"])
+            except ValueError as exc:
+                c.add(f"spec.admission.exceptions[{i}].expires",
+                      f"{e['expires']!r} is not a date (2026-01-31) or an RFC 3339 time "
+                      f"(2026-01-31T18:00:00Z): {exc}")
+    try:
+        profile = providers.get(str(spec.get("provider")))
+    except KeyError:
+        return
+    for i, exemption in _items(admission.get("exemptions")):
+        for j, key in enumerate(_strings(exemption.get("annotations"))):
+            if key not in profile.capture_annotations:
+                c.add(f"spec.admission.exemptions[{i}].annotations[{j}]",
+                      f"{key!r} is not a traffic-capture annotation of {profile.title} "
+                      f"({', '.join(sorted(profile.capture_annotations))}), so granting it does "
+                      "nothing; to let pods run without the proxy or with another setting, add "
+                      "an exception (spec.admission.exceptions) for the policy and the objects")
+
+
+def _check_overrides(c: _Collector, spec: dict[str, Any]) -> None:
+    """Each override carries exactly one patch."""
+    for i, override in _items(spec.get("overrides")):
+        given = [k for k in ("patch", "merge") if k in override]
+        if len(given) != 1:
+            c.add(f"spec.overrides[{i}]", "give patch (RFC 6902 operations) or merge (a JSON "
+                  "merge patch), exactly one")

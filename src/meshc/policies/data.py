@@ -61,6 +61,8 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         # spec.<provider>, defaults filled in: what only this mesh's rules read.
         "settings": mesh.settings_for(mesh.provider),
         "protected": protected_objects(mesh),
+        "namespace_markers": marker_data(mesh),
+        "exceptions": exception_data(mesh),
     }
 
 
@@ -72,6 +74,23 @@ def ingress_gateways(mesh: Any) -> list[dict[str, str]]:
     """
     found = {(i.gateway.namespace, i.gateway.service_account) for i in mesh.ingress}
     return [{"namespace": ns, "service_account": sa} for ns, sa in sorted(found)]
+
+
+def exception_data(mesh: Any) -> list[dict[str, Any]]:
+    """spec.admission.exceptions (meshc.compiler.exceptions.policy_exceptions)."""
+    from meshc.compiler.exceptions import policy_exceptions
+
+    return policy_exceptions(mesh)
+
+
+def marker_data(mesh: Any) -> dict[str, Any]:
+    """Each meshed namespace's injection markers, as meshc renders them and the webhook adds
+    them (Istio's rules read the revision a namespace must carry from it)."""
+    from meshc.compiler.core import namespace_markers
+
+    return {ns: {"labels": dict(sorted(m["labels"].items())),
+                 "annotations": dict(sorted(m["annotations"].items()))}
+            for ns, m in sorted(namespace_markers(mesh).items())}
 
 
 def protected_objects(mesh: Any) -> dict[str, Any]:

@@ -7,14 +7,21 @@ GID (1337) from capture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from .profile import Capability, Markers, Profile, RenderOption, Support
+from .profile import Capability, Markers, MeshFacts, NamespaceFacts, Profile, RenderOption, Support
 
 INJECTION_LABEL = "istio-injection"
+# The revision (or revision tag) whose injector serves a namespace. Istio's
+# injector webhooks (manifests/charts/istio-control/istio-discovery/templates/
+# mutatingwebhook.yaml) select istio.io/rev=<rev> only where istio-injection
+# is absent: when both are present istio-injection wins and the default
+# revision injects (istioctl analyze reports IST0123).
+REVISION_LABEL = "istio.io/rev"
+# Ambient's marker: beside istio-injection it is one more injection choice
+# (IST0123 counts it), and a namespace carrying it is not meshc's to relabel.
+DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
 _A, _U = Support.APPROX, Support.UNSUPPORTED
 
 # Traffic management, ingress, egress, rate limits and telemetry (docs/istio.md argues each).
@@ -45,7 +52,9 @@ _TRAFFIC: dict[str, Capability] = {
 
 @dataclass(frozen=True)
 class IstioProfile(Profile):
-    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
+        if namespace.revision:
+            return {"labels": {REVISION_LABEL: namespace.revision}, "annotations": {}}
         return {"labels": {INJECTION_LABEL: "enabled"}, "annotations": {}}
 
 
@@ -82,9 +91,13 @@ PROFILE = IstioProfile(
         ("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
     ),
     pod_opt_out=Markers(
-        labels={"sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"},
+        labels={"sidecar.istio.io/inject": "false", DATAPLANE_MODE_LABEL: "none"},
         annotations={},
     ),
+    injection_keys=MappingProxyType({
+        "labels": (INJECTION_LABEL, REVISION_LABEL, DATAPLANE_MODE_LABEL),
+    }),
+    revisions=True,
     render_options=(
         RenderOption("api", ("v1", "v1beta1"),
                      "Istio API version to emit (default: v1; v1beta1 for clusters older than "

@@ -8,12 +8,18 @@ are argued in docs/linkerd.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from .profile import Capability, Markers, Profile, RenderOption, Support
+from .profile import (
+    Capability,
+    Markers,
+    MeshFacts,
+    NamespaceFacts,
+    Profile,
+    RenderOption,
+    Support,
+)
 
 INJECT_ANNOTATION = "linkerd.io/inject"
 INBOUND_POLICY_ANNOTATION = "config.linkerd.io/default-inbound-policy"
@@ -27,9 +33,9 @@ STRICT_INBOUND_POLICY = "all-authenticated"
 
 @dataclass(frozen=True)
 class LinkerdProfile(Profile):
-    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
         annotations = {INJECT_ANNOTATION: "enabled"}
-        if mtls == "STRICT":
+        if mesh.mtls == "STRICT":
             annotations[INBOUND_POLICY_ANNOTATION] = STRICT_INBOUND_POLICY
         return {"labels": {}, "annotations": annotations}
 
@@ -66,6 +72,13 @@ _LINKERD: dict[str, Capability] = {
     "services.outlierDetection.maxEjectionPercent": (
         _U, "Linkerd has no cap on unavailable endpoints: all endpoints may trip at once"
         + _NOT_RENDERED),
+    "services.service.manage": (
+        _U, ("Linkerd reads retries, timeouts and failure accrual from annotations on the Service; "
+        "with the app's own Service meshc renders none to carry them, and the message lists the "
+        "annotations to add to it")),
+    "revision": (
+        _U, ("Linkerd has no control-plane revisions a namespace names; the namespaces are "
+        "rendered with linkerd.io/inject: enabled")),
     "durations.subMillisecond": (
         _A, ("Linkerd's duration annotations take a whole number of ms, s, m or h; rounded to "
         "the nearest millisecond")),
@@ -193,6 +206,7 @@ PROFILE = LinkerdProfile(
     config_groups=("policy.linkerd.io", "split.smi-spec.io"),
     config_kinds=(("linkerd.io", "ServiceProfile", "serviceprofiles"),),
     pod_opt_out=Markers(labels={}, annotations={INJECT_ANNOTATION: "disabled"}),
+    injection_keys=MappingProxyType({"annotations": (INJECT_ANNOTATION,)}),
     protected_kinds=(
         ("policy.linkerd.io", "Server", "servers"),
         ("policy.linkerd.io", "AuthorizationPolicy", "authorizationpolicies"),

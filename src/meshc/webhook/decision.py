@@ -59,7 +59,7 @@ class Verdict:
     @property
     def warnings(self) -> list[str]:
         """The admission ``warnings``, already within the API server's limits."""
-        texts = [format_message(v) for v in self.decision.warnings]
+        texts = [format_message(v, hint=False) for v in self.decision.warnings]
         if self.engine_error and self.allowed:
             # Failing open must still be visible to whoever applied the object.
             texts.insert(0, self.engine_message)

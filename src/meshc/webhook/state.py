@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
-from meshc.providers import Markers
+from meshc.policies.mutation import NamespaceMutation
 from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
@@ -28,8 +28,8 @@ from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
 @dataclass
 class State:
     engine: PolicyEngine | None
-    meshed: frozenset[str] = frozenset()
-    markers: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
+    # What /mutate adds to each meshed Namespace.
+    mutation: NamespaceMutation = field(default_factory=NamespaceMutation)
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
     metrics: Metrics = field(default_factory=Metrics)
@@ -109,7 +109,6 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     """
     # Imported here: the spec model and engines are heavy, and `meshc check`
     # imports this package's pure modules without them.
-    from meshc import providers
     from meshc.compiler.loader import load_mesh
     from meshc.policies.data import policy_data
     from meshc.policies.engine import ENGINES, create_engine
@@ -128,9 +127,7 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     )
     return State(
         engine=engine,
-        meshed=frozenset(mesh.meshed_namespaces),
-        markers=providers.get(mesh.provider).namespace_markers(
-            mesh.mtls, mesh.settings_for(mesh.provider)),
+        mutation=NamespaceMutation.of(mesh),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,

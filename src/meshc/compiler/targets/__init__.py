@@ -21,6 +21,7 @@ from ..capabilities import support
 from ..errors import Problem, SpecError
 from ..model import Mesh
 from ..objects import Obj, sort_objects
+from ..overrides import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class Report:
         line, col = self.mesh.locate(path)
         self._add(Problem(self.mesh.source, line, col, path, message))
 
+    def note(self, path: str, message: str) -> None:
+        """Something the render did that its reader must see (an override applied)."""
+        line, col = self.mesh.locate(path)
+        self.problems.append(Problem(self.mesh.source, line, col, path, message, "warning"))
+
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.level == "warning"]
@@ -130,6 +136,21 @@ def render(mesh: Mesh, options: RenderOptions, provider: str | None = None) -> t
     name = provider or mesh.provider
     report = Report(mesh, name, options)
     objects = get_target(name).render(mesh, options, report)
+    _report_revisions(mesh, report)
+    objects = apply_overrides(mesh, objects, report, name)
     if report.errors:
         raise SpecError(report.problems)
     return sort_objects(objects), report
+
+
+def _report_revisions(mesh: Mesh, report: Report) -> None:
+    """A revision the spec names, rendered for a mesh that has none (``--provider``)."""
+    profile = providers.get(report.target)
+    if profile.revisions:
+        return
+    instead = f"{profile.title} has no control-plane revisions; not rendered"
+    if mesh.revision is not None:
+        report.lossy("revision", "spec.revision", instead)
+    for ns in mesh.namespaces:
+        if ns.revision is not None and ns.revision != mesh.revision:
+            report.lossy("revision", f"{ns.path}.revision", instead)

@@ -53,27 +53,102 @@ capturing_mode(value) if {
 	upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
 }
 
-# A meshed namespace whose marker does not turn injection on: any value but
-# the injecting ones, or none (an UPDATE that strips it). /mutate adds the
-# marker before /validate runs, so only a removal or a bypassed mutation
-# gets here. Istio injects on istio-injection=enabled, or on istio.io/rev
-# when istio-injection is absent.
+# A meshed namespace whose markers do not turn injection on. Istio's
+# injector webhooks (manifests/charts/istio-control/istio-discovery/
+# templates/mutatingwebhook.yaml) select istio-injection=enabled, or
+# istio.io/rev=<revision or tag> where istio-injection is absent: with both,
+# istio-injection wins. /mutate adds a missing marker before /validate runs
+# and never replaces one written on the namespace, so what gets here is a
+# value someone wrote, a removal, or a bypassed mutation.
+injection_label := "istio-injection"
+
+revision_label := "istio.io/rev"
+
+namespace_injects if k8s.labels[injection_label] == "enabled"
+
+namespace_injects if {
+	not injection_label in object.keys(k8s.labels)
+	k8s.labels[revision_label] != ""
+}
+
+# The revision the spec gives this namespace ("" for Istio's default).
+spec_revision := object.get(mesh.config, ["namespace_markers", k8s.subject_namespace, "labels", revision_label], "")
+
+namespace_fix := "set it to \"enabled\", or remove the namespace from spec.namespaces" if {
+	spec_revision == ""
+} else := concat("", ["remove it and label the namespace istio.io/rev=", spec_revision, " (the spec's revision)"])
+
 injection_findings contains finding if {
 	k8s.kind == "Namespace"
 	not namespace_injects
-	value := object.get(k8s.labels, "istio-injection", null)
+	not empty_revision
+	value := object.get(k8s.labels, injection_label, null)
 	finding := {
-		"path": k8s.key_path("metadata.labels", "istio-injection"),
+		"path": k8s.key_path("metadata.labels", injection_label),
 		"problem": concat("", ["disables sidecar injection in a meshed namespace: ", k8s.show(value)]),
-		"fix": "set it to \"enabled\", or remove the namespace from spec.namespaces",
+		"fix": namespace_fix,
 	}
 }
 
-namespace_injects if k8s.labels["istio-injection"] == "enabled"
+empty_revision if {
+	not injection_label in object.keys(k8s.labels)
+	k8s.labels[revision_label] == ""
+}
 
-namespace_injects if {
-	not "istio-injection" in object.keys(k8s.labels)
-	k8s.labels["istio.io/rev"] != ""
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	empty_revision
+	finding := {
+		"path": k8s.key_path("metadata.labels", revision_label),
+		"problem": "names no control plane, so no injector serves the namespace: \"\"",
+		"fix": revision_fix,
+	}
+}
+
+revision_fix := "remove it (meshc then adds istio-injection=enabled), or name a revision" if {
+	spec_revision == ""
+} else := concat("", ["set it to ", k8s.show(spec_revision), " (the spec's revision)"])
+
+# The spec names a revision: istio-injection beside it wins and leaves the
+# namespace on the default revision.
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	namespace_injects
+	spec_revision != ""
+	value := k8s.labels[injection_label]
+	finding := {
+		"path": k8s.key_path("metadata.labels", injection_label),
+		"problem": concat("", ["wins over istio.io/rev, so Istio's default revision injects the namespace instead of the spec's revision ", k8s.show(spec_revision), ": ", k8s.show(value)]),
+		"fix": concat("", ["remove istio-injection and label the namespace istio.io/rev=", spec_revision]),
+	}
+}
+
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	namespace_injects
+	spec_revision != ""
+	not injection_label in object.keys(k8s.labels)
+	value := k8s.labels[revision_label]
+	value != spec_revision
+	finding := {
+		"path": k8s.key_path("metadata.labels", revision_label),
+		"problem": concat("", ["injects with another control plane than the spec's revision ", k8s.show(spec_revision), ": ", k8s.show(value)]),
+		"fix": concat("", ["set it to ", k8s.show(spec_revision), ", or change the namespace's revision in the spec"]),
+	}
+}
+
+# No revision in the spec, and both markers: istio-injection wins, and the
+# revision the namespace names is silently ignored (istioctl analyze IST0123).
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	spec_revision == ""
+	k8s.labels[injection_label] == "enabled"
+	value := k8s.labels[revision_label]
+	finding := {
+		"path": k8s.key_path("metadata.labels", revision_label),
+		"problem": concat("", ["is ignored: istio-injection is also set and wins, so Istio's default revision injects the namespace (istioctl analyze IST0123): ", k8s.show(value)]),
+		"fix": "remove one of the two labels: istio.io/rev to stay on the default revision, istio-injection to inject with this revision",
+	}
 }
 
 # The proxy's own ports, which Istio's injector excludes itself under Istio CNI.
@@ -604,24 +679,59 @@ tls_settings contains {"path": concat("", [tp.path, ".portLevelSettings[", forma
 	some i, setting in tp.policy.portLevelSettings
 }
 
+# DISABLE is plaintext to the host; only a host inside the mesh (a cluster
+# service of a meshed namespace, or a wildcard that takes them in) requires
+# mTLS. A database or API outside the mesh is reached as it speaks.
 mtls_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
 	k8s.kind == "DestinationRule"
+	host := k8s.resource.spec.host
+	host_in_mesh(host)
 	some setting in tls_settings
 	setting.mode == "DISABLE"
 	finding := {
 		"path": setting.path,
-		"problem": concat("", ["sends plaintext to a mesh that requires mTLS: ", k8s.show(setting.mode)]),
+		"problem": concat("", ["sends plaintext to ", k8s.show(host), ", a service inside the mesh, which requires mTLS: ", k8s.show(setting.mode)]),
 		"fix": "remove it or set it to \"ISTIO_MUTUAL\"",
 	}
 }
+
+# A host of a meshed namespace: <svc>.<ns>.svc[.<domain>], *.<ns>.svc..., <svc>.<ns>
+# for a namespace the spec knows, or a short name in the rule's own namespace.
+host_in_mesh(host) if mesh.meshed(host_namespace(host))
+
+host_in_mesh(host) if {
+	is_string(host)
+	not contains(host, ".")
+	host != "*"
+	mesh.meshed(k8s.namespace)
+}
+
+# Wildcards that take in every namespace's services.
+host_in_mesh("*")
+
+host_in_mesh(host) if {
+	is_string(host)
+	startswith(host, "*.")
+	every_namespace_suffix(substring(host, 2, -1))
+}
+
+every_namespace_suffix(suffix) if suffix in {"svc", "svc.cluster.local", "cluster.local", "local"}
 
 # --- allowed-namespaces ----------------------------------------------------------
 
 injection_requests contains setting if {
 	setting := inject_setting
 	injects(setting.value)
+}
+
+# A pod labelled with a revision is injected by that revision's injector in a
+# namespace without injection labels (the revision webhooks' object selector).
+injection_requests contains setting if {
+	value := k8s.pod_labels[revision_label]
+	value != ""
+	setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), revision_label), "value": value}
 }
 
 allowed_list := concat(", ", sort(mesh.config.allowed_namespaces))
@@ -731,15 +841,21 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.hosts[", format_int(i, 10), "]"]),
 		"problem": concat("", ["routes traffic for a service of another namespace, for clients beyond this one: ", k8s.show(host)]),
-		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or write it in ", k8s.show(owner)]),
+		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or ", write_elsewhere(owner)]),
 	}
 }
+
+write_elsewhere("*") := "name only this namespace's services in spec.hosts"
+
+write_elsewhere(owner) := concat("", ["write it in ", k8s.show(owner)]) if owner != "*"
 
 exported_beyond_own_namespace if not k8s.resource.spec.exportTo
 
 # A VirtualService bound to gateways only (spec.gateways without "mesh") routes
-# the requests those gateways receive, never a sidecar's: no namespace's
+# the requests those gateways receive, never a sidecar's
+# (networking/v1alpha3/virtual_service.proto, gateways): no namespace's
 # clients reach another's service through it (an ingress's VirtualService).
+# A ServiceEntry has no gateways and always applies.
 gateway_only if {
 	k8s.kind == "VirtualService"
 	gateways := object.get(k8s.resource.spec, "gateways", [])

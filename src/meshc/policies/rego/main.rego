@@ -5,11 +5,13 @@ package meshc.main
 
 import data.meshc.allowed_namespaces
 import data.meshc.injection_required
+import data.meshc.lib.exceptions
 import data.meshc.lib.k8s
 import data.meshc.managed_objects
 import data.meshc.mtls_strict
 
-violations contains v if {
+# Each marked with the exceptions that match it (spec.admission.exceptions).
+violations contains exceptions.marked(v) if {
 	some v in found
 	not k8s.deleting
 }

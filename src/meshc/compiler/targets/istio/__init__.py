@@ -90,7 +90,8 @@ class IstioTarget:
                 spec={"mtls": {"mode": mesh.mtls}},
             ))
         for svc in mesh.services:
-            objects.append(service_object(mesh, svc))
+            if svc.manage_service:  # else the app's own Service (service.manage: false)
+                objects.append(service_object(mesh, svc))
             policy = _traffic_policy(svc)
             if svc.versions or policy:
                 spec: dict[str, Any] = {"host": f"{svc.fqdn_suffix}.{CLUSTER_DOMAIN}"}

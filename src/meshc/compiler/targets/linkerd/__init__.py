@@ -92,6 +92,17 @@ def _check_names(mesh: Mesh, report: Report) -> None:
                              f"{version_service(svc, version.name)!r}, which {other} already is")
 
 
+def _unmanaged_annotations(svc: Service, annotations: dict[str, str], report: Report) -> None:
+    """service.manage: false leaves no rendered Service to carry what Linkerd reads from it."""
+    listed = ", ".join(f"{k}: {v!r}" for k, v in sorted(annotations.items()))
+    fields = [f for f, v in (("timeout", svc.timeout), ("retries", svc.retries),
+                             ("outlierDetection", svc.outlier_detection)) if v is not None]
+    for name in fields:
+        report.lossy("services.service.manage", f"{svc.path}.{name}",
+                     f"not rendered: with service.manage false, add these annotations to your "
+                     f"own Service {svc.namespace}/{svc.name}: {listed}")
+
+
 class LinkerdTarget:
     profile: ClassVar[Profile] = PROFILE
 
@@ -114,7 +125,10 @@ class LinkerdTarget:
                 annotations.update(_accrual_annotations(svc, False, report))
                 objects += http_routes(mesh, svc, report)
             tcp_routes(svc, report)
-            objects.append(service_object(mesh, svc, annotations=annotations))
+            if svc.manage_service:
+                objects.append(service_object(mesh, svc, annotations=annotations))
+            elif annotations:
+                _unmanaged_annotations(svc, annotations, report)
             for i, version in enumerate(svc.versions):
                 objects.append(service_object(
                     mesh, svc, name=version_service(svc, version.name),
