@@ -48,6 +48,7 @@ NEEDS_ALLOW_LOSSY = {
     # spec.revision: Linkerd has no control-plane revisions.
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),
+    ("istio-revisions", "kuma", "default"),
 }
 
 # Render options an example is rendered with, as `meshc render --<provider>-<option>` flags:
