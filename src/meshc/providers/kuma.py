@@ -156,6 +156,9 @@ PROFILE = KumaProfile(
     # kuma-validation runs from the kuma-init image (injector.go, NewValidationContainer).
     proxy_images=("docker.io/kumahq/kuma-dp", "docker.io/kumahq/kuma-init"),
     mesh_containers=("kuma-sidecar", "kuma-init", "kuma-validation"),
+    # The namespace label by which a namespace says whether Kuma injects
+    # (a value written on it is judged, never overwritten).
+    injection_keys=MappingProxyType({"labels": (INJECTION_LABEL,)}),
     proxy_uid=5678,
     proxy_gids=(),
     capture_annotations=MappingProxyType({
