@@ -546,18 +546,82 @@ def test_egress_is_a_meshpassthrough_per_meshed_namespace_letting_only_the_hosts
     assert_valid(objects)
 
 
-def test_ingress_and_telemetry_are_loud(tmp_path: Path) -> None:
+def test_ingress_is_loud(tmp_path: Path) -> None:
     mesh = {
         "ingress": [{"name": "edge", "namespace": "mesh-demo",
                      "gateway": {"namespace": "gateways", "serviceAccount": "gw"},
                      "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP",
                                     "hosts": ["*"]}],
                      "routes": [{"backend": {"service": "web", "port": 80}}]}],
-        "telemetry": [{"name": "t", "namespace": "mesh-demo", "accessLogging": {"enabled": True}}],
     }
     with pytest.raises(SpecError) as raised:
         kuma(spec_with(tmp_path, mesh, retries={"attempts": 0}))
-    assert [p.path for p in raised.value.problems] == ["spec.ingress", "spec.telemetry"]
+    assert [p.path for p in raised.value.problems] == ["spec.ingress"]
+
+
+# --- telemetry ------------------------------------------------------------------------------
+
+
+def telemetry(tmp_path: Path, *entries: dict[str, Any],
+              lossy: bool = False) -> tuple[list[dict[str, Any]], Report]:
+    return kuma(spec_with(tmp_path, {"telemetry": list(entries)}, retries={"attempts": 0}),
+                lossy=lossy)
+
+
+def test_access_logs_on_write_inbound_and_outbound_traffic_to_the_sidecars_stdout(
+        tmp_path: Path) -> None:
+    objects, report = telemetry(tmp_path, {"name": "logs", "namespace": "mesh-demo",
+                                           "accessLogging": {"enabled": True}})
+    stdout = {"backends": [{"type": "File", "file": {"path": "/dev/stdout"}}]}
+    inbound = find(objects, "MeshAccessLog", "logs-inbound")
+    outbound = find(objects, "MeshAccessLog", "logs-outbound")
+    # No top-level targetRef: a policy in a workload namespace selects that namespace's
+    # proxies only (workload-owner and consumer roles).
+    assert inbound["metadata"]["namespace"] == outbound["metadata"]["namespace"] == "mesh-demo"
+    assert inbound["spec"] == {"rules": [{"default": stdout}]}
+    assert outbound["spec"] == {"to": [{"targetRef": {"kind": "Mesh"}, "default": stdout}]}
+    assert report.problems == []
+    assert_valid(objects)
+
+
+def test_access_logs_off_silence_outbound_logs_and_warn_that_inbound_ones_add_up(
+        tmp_path: Path) -> None:
+    entry = {"name": "quiet", "namespace": "mesh-demo", "selector": {"app": "web"},
+             "accessLogging": {"enabled": False}}
+    objects, report = telemetry(tmp_path, entry)  # approximated: a warning
+    assert [p.path for p in report.problems] == ["spec.telemetry[0].accessLogging.enabled"]
+    selected = {"kind": "Dataplane", "labels": {"app": "web"}}
+    assert find(objects, "MeshAccessLog", "quiet-inbound")["spec"] == {
+        "targetRef": selected, "rules": [{"default": {"backends": []}}]}
+    assert find(objects, "MeshAccessLog", "quiet-outbound")["spec"] == {
+        "targetRef": selected,
+        "to": [{"targetRef": {"kind": "Mesh"}, "default": {"backends": []}}]}
+    assert_valid(objects)
+
+
+def test_metrics_are_served_to_prometheus_or_switched_off(tmp_path: Path) -> None:
+    objects, report = telemetry(
+        tmp_path,
+        {"name": "on", "namespace": "mesh-demo", "metrics": {"enabled": True}},
+        {"name": "off", "namespace": "mesh-demo", "selector": {"app": "web"},
+         "metrics": {"enabled": False}})
+    assert find(objects, "MeshMetric", "on")["spec"] == {"default": {"backends": [
+        {"type": "Prometheus", "prometheus": {"port": 5670, "path": "/metrics"}}]}}
+    assert find(objects, "MeshMetric", "off")["spec"] == {
+        "targetRef": {"kind": "Dataplane", "labels": {"app": "web"}},
+        "default": {"backends": []}}
+    assert report.problems == []
+    assert_valid(objects)
+
+
+def test_tracing_is_loud_since_a_meshtrace_must_name_its_collector(tmp_path: Path) -> None:
+    entry = {"name": "traces", "namespace": "mesh-demo", "tracing": {"samplingPercent": 10}}
+    with pytest.raises(SpecError) as raised:
+        telemetry(tmp_path, entry)
+    assert [p.path for p in raised.value.problems] == [
+        "spec.telemetry[0].tracing.samplingPercent"]
+    objects, _ = telemetry(tmp_path, entry, lossy=True)
+    assert not [o for o in objects if o["kind"] == "MeshTrace"]
 
 
 # --- who may call whom ----------------------------------------------------------------------

@@ -70,9 +70,10 @@ _NOT_RENDERED = "; not rendered"
 
 _NO_INGRESS = ("the Kuma target renders no gateway (a MeshGateway with its "
                "MeshGatewayInstance, or a Gateway API Gateway of Kuma's class)" + _NOT_RENDERED)
-_NO_TELEMETRY = ("MeshTrace, MeshAccessLog and MeshMetric each need a backend (a tracing "
-                 "collector, a log file or collector, a Prometheus endpoint) the spec does not "
-                 "name" + _NOT_RENDERED)
+_NO_TRACING = ("a MeshTrace must name its backend (a Zipkin, Datadog or OpenTelemetry "
+               "collector: api/v1alpha1/validator.go, validateDefault) and the spec names none; "
+               "an empty backend list would turn off a broader MeshTrace's tracing, since Kuma "
+               "merges the lists by replacing them" + _NOT_RENDERED)
 
 _KUMA: dict[str, Capability] = {
     "services.service.manage": (
@@ -143,9 +144,13 @@ _KUMA: dict[str, Capability] = {
         "ingress", "ingress.listeners.tls", "ingress.routes.match", "ingress.routes.policy",
         "ingress.routes.redirect.statusCode", "ingress.routes.rewrite.prefix",
         "ingress.routes.serviceRoutes", "ingress.gateway.identity")},
-    **{feature: (_U, _NO_TELEMETRY) for feature in (
-        "telemetry", "telemetry.tracing", "telemetry.accessLogging", "telemetry.metrics",
-        "telemetry.selector")},
+    "telemetry.tracing": (_U, _NO_TRACING),
+    "telemetry.accessLogging": (
+        _A, ("on is exact: MeshAccessLogs with a File backend on /dev/stdout for the inbound "
+        "(rules) and outbound (to) traffic; off renders them with no backends, which turns "
+        "off the outbound logs of broader MeshAccessLogs but not their inbound logs: Kuma "
+        "writes every inbound rule that selects a proxy (plugin/xds/rules.go, "
+        "BuildAccessLogBuildersFromRules). Kuma creates no MeshAccessLog of its own")),
 }
 
 
@@ -179,6 +184,8 @@ PROFILE = KumaProfile(
         "MeshFaultInjection": 2,
         "MeshRateLimit": 2,
         "MeshPassthrough": 2,
+        "MeshAccessLog": 2,
+        "MeshMetric": 2,
     }),
     config_groups=(),
     config_kinds=tuple(("kuma.io", kind, resource) for kind, resource in POLICY_KINDS.items()),

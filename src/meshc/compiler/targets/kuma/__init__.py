@@ -1,6 +1,7 @@
 """The Kuma target (Kuma 2.14): the Mesh, meshed Namespaces, Services (one per version
 too), MeshHTTPRoute, MeshTCPRoute, MeshTimeout, MeshRetry, MeshCircuitBreaker,
-MeshFaultInjection, MeshRateLimit, MeshTrafficPermission and MeshPassthrough.
+MeshFaultInjection, MeshRateLimit, MeshTrafficPermission, MeshPassthrough, MeshAccessLog
+and MeshMetric.
 
 Every policy but the Mesh lives in its service's namespace and names the
 service's MeshServices in ``spec.to`` (a producer policy: it applies to every
@@ -36,6 +37,7 @@ from .inbound import fault_injection, rate_limit
 from .permissions import traffic_permission
 from .resilience import circuit_breaker, report_default_retries, retry, route_policies, timeout
 from .routing import http_routes, tcp_route
+from .telemetry import telemetry_objects
 
 # Service port appProtocol -> what Kuma reads: a MeshService port without one is
 # tcp (pkg/plugins/runtime/k8s/controllers/meshservice_controller.go), and Kuma
@@ -76,12 +78,9 @@ def _check_names(mesh: Mesh, report: Report) -> None:
 
 
 def _report_not_rendered(mesh: Mesh, report: Report) -> None:
-    """Ingress and telemetry: the Kuma target renders neither (the capability column says
-    why)."""
+    """Ingress: the Kuma target does not render it (the capability column says why)."""
     if mesh.ingress:
         report.lossy("ingress", "spec.ingress", "not rendered")
-    if mesh.telemetry:
-        report.lossy("telemetry", "spec.telemetry", "not rendered")
 
 
 def _check_unique(objects: list[Obj], report: Report) -> None:
@@ -143,6 +142,7 @@ class KumaTarget:
             ]
             objects += [o for o in parts if o is not None]
         objects += egress_objects(mesh)
+        objects += telemetry_objects(mesh, report)
         _report_not_rendered(mesh, report)
         _check_unique(objects, report)
         return objects
