@@ -52,6 +52,10 @@ NEEDS_ALLOW_LOSSY = {
     ("bookinfo-ambient", "linkerd", "gateway-api"),
     ("bookinfo-ambient", "linkerd", "smi"),
     ("bookinfo-ambient", "kuma", "default"),
+    # fromServiceAccounts, a delay on a matched route, ingress and tracing.
+    ("bookinfo", "kuma", "default"),
+    # a path rewrite after a prefix match, an abort on a matched route.
+    ("traffic-policies", "kuma", "default"),
     # spec.revision: Linkerd has no control-plane revisions.
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),
