@@ -58,6 +58,13 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "sources": {pid: f"{mesh.source}:{field}" for pid, field in _SPEC_FIELDS.items()},
         "mesh_name": mesh.name,
         "protected": protected_objects(mesh),
+        "services": [
+            {"name": svc.name, "namespace": svc.namespace, "selector": dict(svc.selector)}
+            for svc in mesh.services
+        ],
+        # What meshc's mutating webhook writes on new pods (Profile.pod_markers).
+        "pod_markers": [m.facts() for m in profile.pod_markers(mesh)] if profile.mutates_pods
+        else [],
     }
 
 

@@ -10,11 +10,11 @@ names a mesh's labels, UIDs, images or namespaces.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 # Kubernetes' own namespaces: no mesh injects there and the webhook never judges them.
 KUBERNETES_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -47,6 +47,74 @@ class Markers(TypedDict):
 
     labels: dict[str, str]
     annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PodMarkers:
+    """What meshc's mutating webhook writes on a pod when it is created, as data.
+
+    For a mesh that enrols pods by their own annotations rather than by their
+    namespace (Consul). ``annotations`` are added when the pod gives no value of
+    its own (an injection choice the pod made is kept, and judged by the
+    policies); ``label_annotations`` maps a pod label to an annotation that
+    always carries that label's value (metadata the mesh copies into its
+    catalog, which must agree with the labels the spec's versions select).
+    """
+
+    namespace: str
+    # The pods it applies to: every label given must match; empty for every pod.
+    selector: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    label_annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    source: str = ""  # the spec field it comes from
+
+    def applies_to(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        return namespace == self.namespace and all(
+            labels.get(key) == value for key, value in self.selector.items())
+
+    def facts(self) -> dict[str, Any]:
+        """As the policies read it (data.meshc.config.pod_markers)."""
+        return {
+            "namespace": self.namespace,
+            "selector": dict(sorted(self.selector.items())),
+            "annotations": dict(sorted(self.annotations.items())),
+            "label_annotations": dict(sorted(self.label_annotations.items())),
+            "source": self.source,
+        }
+
+
+# What a profile reads of the spec to derive its pod markers: the shape of
+# meshc.compiler.model, which the providers layer does not import.
+class VersionFacts(Protocol):
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+class PortFacts(Protocol):
+    @property
+    def target_port(self) -> int | str: ...
+
+
+class ServiceFacts(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def selector(self) -> Mapping[str, str]: ...
+    @property
+    def ports(self) -> Sequence[PortFacts]: ...
+    @property
+    def versions(self) -> Sequence[VersionFacts]: ...
+
+
+class MeshFacts(Protocol):
+    @property
+    def meshed_namespaces(self) -> tuple[str, ...]: ...
+    @property
+    def services(self) -> Sequence[ServiceFacts]: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +169,14 @@ class Profile:
     # them on the webhook's own pods, which the API server reaches in plain TLS.
     pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
     render_options: tuple[RenderOption, ...] = ()
+    # Whether meshc's mutating webhook marks new pods (pod_markers): the chart
+    # then sends it pod CREATE, and names its mutating webhook configuration so
+    # that it sorts before each of ``injector_webhooks``, the mesh injector's
+    # MutatingWebhookConfiguration names (the API server calls the mutating
+    # configurations in name order, and an injector that is never re-invoked
+    # must see the markers).
+    mutates_pods: bool = False
+    injector_webhooks: tuple[str, ...] = ()
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
     capabilities: Mapping[str, Mapping[str, Capability]] = field(
@@ -110,6 +186,10 @@ class Profile:
     def namespace_markers(self, mtls: str) -> Markers:
         """The labels and annotations of a meshed namespace under spec.mtls ``mtls``."""
         raise NotImplementedError
+
+    def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
+        """What meshc's mutating webhook writes on the pods of ``mesh`` (only with mutates_pods)."""
+        return ()
 
     def routing_modes(self) -> tuple[str, ...]:
         for option in self.render_options:

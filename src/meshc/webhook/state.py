@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
-from meshc.providers import Markers
+from meshc.providers import Markers, PodMarkers
 from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
@@ -30,6 +30,7 @@ class State:
     engine: PolicyEngine | None
     meshed: frozenset[str] = frozenset()
     markers: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
+    pod_markers: tuple[PodMarkers, ...] = ()
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
     metrics: Metrics = field(default_factory=Metrics)
@@ -126,10 +127,12 @@ def load_state(settings: Settings, text: str | None = None) -> State:
         timeout=settings.opa_timeout,
         publish=settings.opa_publish,
     )
+    profile = providers.get(mesh.provider)
     return State(
         engine=engine,
         meshed=frozenset(mesh.meshed_namespaces),
-        markers=providers.get(mesh.provider).namespace_markers(mesh.mtls),
+        markers=profile.namespace_markers(mesh.mtls),
+        pod_markers=profile.pod_markers(mesh) if profile.mutates_pods else (),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,
