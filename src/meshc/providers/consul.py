@@ -21,8 +21,10 @@ registers one port. The capability notes are argued in docs/consul.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .profile import Capability, Markers, MeshFacts, PodMarkers, Profile, Support
 
@@ -73,7 +75,7 @@ def meta_annotation(label: str) -> str:
 
 @dataclass(frozen=True)
 class ConsulProfile(Profile):
-    def namespace_markers(self, mtls: str) -> Markers:
+    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
         # consul-k8s injects by pod annotation only (pod_markers); the label
         # pins transparent proxy on for the namespace's pods whatever the
         # chart's connectInject.transparentProxy.defaultEnabled says.

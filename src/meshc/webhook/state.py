@@ -131,7 +131,7 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     return State(
         engine=engine,
         meshed=frozenset(mesh.meshed_namespaces),
-        markers=profile.namespace_markers(mesh.mtls),
+        markers=profile.namespace_markers(mesh.mtls, mesh.settings_for(mesh.provider)),
         pod_markers=profile.pod_markers(mesh) if profile.mutates_pods else (),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,

@@ -164,6 +164,32 @@ given_later(pairs, i, name) if {
 	j > i
 }
 
+# Every value a command line gives flag `names` ("--name value" or
+# "--name=value"), in order: for a flag that accumulates (a list), each
+# counts; for one that does not, the last.
+flag_values(args, names) := [value |
+	some i
+	arg := args[i]
+	value := flag_value(args, i, arg, names)
+]
+
+flag_value(args, i, arg, names) := args[i + 1] if {
+	arg in names
+	i + 1 < count(args)
+	not startswith(args[i + 1], "-")
+} else := "" if {
+	arg in names
+} else := value if {
+	some name in names
+	startswith(arg, concat("", [name, "="]))
+	value := substring(arg, count(name) + 1, -1)
+}
+
+last_flag(args, names) := values[count(values) - 1] if {
+	values := flag_values(args, names)
+	count(values) > 0
+}
+
 # The flags of a command line that are not among `known`, as written.
 unknown_flags(args, known) := {arg |
 	some i
