@@ -300,7 +300,7 @@ def test_no_webhook_judges_kube_system_its_own_namespace_or_the_exempt_ones(
             assert expression["operator"] == "NotIn"
             assert set(expression["values"]) == {
                 "kube-system", "kube-public", "kube-node-lease", "istio-system", "linkerd",
-                "linkerd-viz", "policy",
+                "linkerd-viz", "consul", "policy",
             } | spec_exempt
 
 
