@@ -104,7 +104,7 @@ def _upstream_settings(svc: Service) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     pool = svc.connection_pool
     if pool is not None:
-        values = {"maxConnections": pool.max_connections,
+        values: dict[str, Any] = {"maxConnections": pool.max_connections,
                   "http1MaxPendingRequests": pool.http1_max_pending_requests,
                   "http2MaxRequests": pool.http2_max_requests}
         limits = {ours: values[spec] for spec, ours in _LIMITS if values[spec] is not None}
@@ -133,11 +133,13 @@ def _set_fields(svc: Service) -> list[tuple[str, str]]:
                 found.append((f"services.connectionPool.{field}", f"{svc.path}.connectionPool.{field}"))
     out = svc.outlier_detection
     if out is not None:
-        for field, value in (("consecutive5xxErrors", out.consecutive_5xx_errors),
-                             ("interval", out.interval),
-                             ("baseEjectionTime", out.base_ejection_time),
-                             ("maxEjectionPercent", out.max_ejection_percent)):
-            if value is not None:
+        outlier: tuple[tuple[str, object], ...] = (
+            ("consecutive5xxErrors", out.consecutive_5xx_errors),
+            ("interval", out.interval),
+            ("baseEjectionTime", out.base_ejection_time),
+            ("maxEjectionPercent", out.max_ejection_percent))
+        for field, setting in outlier:
+            if setting is not None:
                 found.append((f"services.outlierDetection.{field}",
                               f"{svc.path}.outlierDetection.{field}"))
     return found

@@ -143,10 +143,11 @@ def destination_settings(svc: Service, report: Report) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     timeout = svc.timeout
     retries = svc.retries
-    if retries is not None and retries.attempts == 0 and retries.per_try_timeout is not None:
-        # One try: its timeout is the request's (whichever ends first).
-        if timeout is None or duration_seconds(retries.per_try_timeout) < duration_seconds(timeout):
-            timeout = retries.per_try_timeout
+    # One try: its timeout is the request's (whichever ends first).
+    if retries is not None and retries.attempts == 0 and retries.per_try_timeout is not None and (
+            timeout is None
+            or duration_seconds(retries.per_try_timeout) < duration_seconds(timeout)):
+        timeout = retries.per_try_timeout
     if timeout is not None:
         settings["requestTimeout"] = timeout
     if retries is None or retries.attempts == 0:
