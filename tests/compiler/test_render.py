@@ -15,6 +15,7 @@ import yaml
 from meshc.cli import main
 from meshc.compiler import output
 from meshc.compiler.output import KUSTOMIZATION
+from support.examples import render_flags
 from support.golden import GOLDEN, assert_golden
 from support.paths import REPO
 from support.specs import QUICKSTART, example_specs, quickstart, write_spec
@@ -27,7 +28,8 @@ def meshc(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_istio_golden(spec: Path) -> None:
-    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy")
+    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy",
+                   *render_flags(spec.parent.name))
     assert result.returncode == 0, result.stderr
     assert_golden(GOLDEN / spec.parent.name / "istio.yaml", result.stdout)
 

@@ -17,6 +17,7 @@ from meshc.policies.engine import Decision, decide
 from meshc.policies.report import FORMATS, Finding
 from meshc.policies.violations import Mode, Violation, format_message
 from meshc.webhook.decision import judge
+from support.examples import render_flags
 from support.paths import EXAMPLES, REPO
 from support.policy_samples import SAMPLES, SPECS
 
@@ -248,7 +249,8 @@ EXAMPLE_SPECS = sorted(EXAMPLES.glob("*/mesh.yaml"))
 def test_the_rendered_output_of_every_example_passes(spec: Path) -> None:
     meshc = str(REPO / ".venv" / "bin" / "meshc")
     rendered = subprocess.run(
-        [meshc, "render", "--spec", str(spec)], capture_output=True, text=True, check=True
+        [meshc, "render", "--spec", str(spec), *render_flags(spec.parent.name)],
+        capture_output=True, text=True, check=True,
     ).stdout
     assert "kind:" in rendered
     checked = subprocess.run(

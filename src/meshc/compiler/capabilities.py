@@ -12,7 +12,10 @@ from __future__ import annotations
 from meshc import providers
 from meshc.providers import Capability, Support
 
-__all__ = ["FEATURES", "FIELDS", "NOT_TARGET_FIELDS", "Support", "columns", "note", "support"]
+from .capabilities_traffic import ONLY_FOR, TRAFFIC_FEATURES, TRAFFIC_FIELDS
+
+__all__ = ["FEATURES", "FIELDS", "NOT_TARGET_FIELDS", "ONLY_FOR", "Support", "columns", "note",
+           "support"]
 
 
 # feature id -> what it is. Ids follow the spec's field paths.
@@ -53,6 +56,7 @@ FEATURES: dict[str, str] = {
     "services.allow.ports": "limit an allow rule to Service ports",
     "services.allow.ports.namedTargetPort": "allow-rule ports whose targetPort is a named port",
     "durations.subMillisecond": "durations with a fraction of a millisecond",
+    **TRAFFIC_FEATURES,
 }
 
 def support(target: str, mode: str, feature: str) -> Support:
@@ -114,6 +118,7 @@ FIELDS: dict[str, str] = {
     "spec.services.allow.fromNamespaces": "services.allow.fromNamespaces",
     "spec.services.allow.fromServiceAccounts": "services.allow.fromServiceAccounts",
     "spec.services.allow.ports": "services.allow.ports",
+    **TRAFFIC_FIELDS,
 }
 
 # Spec fields no target renders, and who reads them instead (a prefix covers its subfields).

@@ -12,6 +12,18 @@ from typing import Any
 
 from meshc import providers
 
+from .model_traffic import (
+    EgressHost,
+    Fault,
+    GrpcMethod,
+    Headers,
+    Ingress,
+    Mirror,
+    RateLimit,
+    Redirect,
+    Rewrite,
+    Telemetry,
+)
 from .yamlpos import Positions
 
 # The spec's defaults, named once. The exempt namespaces and proxy images
@@ -36,14 +48,36 @@ class StringMatch:
 class Match:
     headers: tuple[tuple[str, StringMatch], ...] = ()
     path: StringMatch | None = None
+    grpc: GrpcMethod | None = None
+
+
+@dataclass(frozen=True)
+class Retries:
+    attempts: int
+    per_try_timeout: str | None = None
+    retry_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Route:
     path: str
-    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order
+    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order; () for a redirect
     name: str = ""
-    match: Match | None = None
+    # Requests the route takes: any of these; () is the default route.
+    matches: tuple[Match, ...] = ()
+    # Traffic management of this route (model_traffic); None: the service's, or none.
+    timeout: str | None = None
+    retries: Retries | None = None
+    fault: Fault | None = None
+    mirror: Mirror | None = None
+    headers: Headers | None = None
+    rewrite: Rewrite | None = None
+    redirect: Redirect | None = None
+
+    @property
+    def match(self) -> Match | None:
+        """The first match; None for the default route."""
+        return self.matches[0] if self.matches else None
 
 
 @dataclass(frozen=True)
@@ -58,13 +92,6 @@ class Port:
 class Version:
     name: str
     labels: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Retries:
-    attempts: int
-    per_try_timeout: str | None = None
-    retry_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,7 @@ class Service:
     connection_pool: ConnectionPool | None = None
     outlier_detection: OutlierDetection | None = None
     allow: tuple[AllowRule, ...] = ()
+    rate_limit: RateLimit | None = None
 
     @property
     def fqdn_suffix(self) -> str:
@@ -156,6 +184,9 @@ class Mesh:
     trust_domain: str = DEFAULT_TRUST_DOMAIN
     # spec.<provider> blocks as given (provider -> settings), for the meshes with settings.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    ingress: tuple[Ingress, ...] = ()
+    egress: tuple[EgressHost, ...] = ()
+    telemetry: tuple[Telemetry, ...] = ()
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

@@ -11,100 +11,33 @@ from typing import Any
 
 from meshc import providers
 
-from .durations import DURATION
+from . import schema_traffic as traffic
 from .model import DEFAULT_TRUST_DOMAIN, DEFAULT_WEBHOOK_NAMESPACE
+from .schema_base import ANNOTATIONS as _ANNOTATIONS
+from .schema_base import DNS1123_LABEL, LABEL_KEY, LABEL_VALUE
+from .schema_base import LABELS as _LABELS
+from .schema_base import PORT as _PORT
+from .schema_base import duration as _duration
+from .schema_base import integer as _int
+from .schema_base import name as _name
+from .schema_base import names as _names
+from .schema_base import obj as _obj
+from .schema_base import string as _str
+
+__all__ = ["API_VERSION", "DNS1123_LABEL", "KIND", "LABEL_KEY", "LABEL_VALUE", "MESH_SCHEMA",
+           "MTLS_MODES", "POLICY_IDS", "POLICY_MODES"]
 
 API_VERSION = "meshc.io/v1alpha1"
 KIND = "Mesh"
 MTLS_MODES = ("STRICT", "PERMISSIVE")
 POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces", "managed-objects")
 POLICY_MODES = ("enforce", "warn", "audit")
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# Label keys: optional DNS-subdomain prefix, then a name segment.
-LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-
-
-def _obj(
-    properties: dict[str, Any], required: tuple[str, ...] = (), description: str = ""
-) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": properties,
-    }
-    if required:
-        schema["required"] = list(required)
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def _str(description: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "description": description, **extra}
-
-
-def _int(description: str, minimum: int = 0, maximum: int | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": minimum, "description": description}
-    if maximum is not None:
-        schema["maximum"] = maximum
-    return schema
-
-
-def _name(description: str) -> dict[str, Any]:
-    return _str(description, pattern=DNS1123_LABEL, maxLength=63)
-
-
-def _names(description: str) -> dict[str, Any]:
-    return {"type": "array", "items": _name("a namespace name"), "description": description}
-
-
-def _duration(description: str) -> dict[str, Any]:
-    return _str(description + " (a Go duration such as 500ms, 3s, 1m30s)", pattern=DURATION)
-
-
-_LABELS = {
-    "type": "object",
-    "propertyNames": {"pattern": LABEL_KEY, "maxLength": 317},
-    "additionalProperties": {"type": "string", "pattern": LABEL_VALUE, "maxLength": 63},
-}
-_ANNOTATIONS = {
-    "type": "object",
-    "propertyNames": {"pattern": LABEL_KEY, "maxLength": 317},
-    "additionalProperties": {"type": "string"},
-}
-_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
-
-_STRING_MATCH = {
-    "type": "object",
-    "additionalProperties": False,
-    "minProperties": 1,
-    "maxProperties": 1,
-    "description": "exactly one of exact, prefix or regex (RE2)",
-    "properties": {
-        "exact": {"type": "string"},
-        "prefix": {"type": "string"},
-        "regex": {"type": "string"},
-    },
-}
 
 _ROUTE = _obj(
     {
         "name": _name("a name for the route (used in rendered route names)"),
-        "match": _obj(
-            {
-                "headers": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "propertyNames": {"pattern": r"^[A-Za-z0-9!#\$%&'*+.^_`|~-]+$"},
-                    "additionalProperties": _STRING_MATCH,
-                    "description": "request header name -> how its value must match",
-                },
-                "path": {**_STRING_MATCH, "description": "how the request path must match"},
-            },
-            description="requests this route takes; a route without match is the default route "
-            "and comes last",
-        ),
+        "match": traffic.MATCH,
+        "matches": traffic.MATCHES,
         "split": {
             "type": "object",
             "minProperties": 1,
@@ -114,8 +47,10 @@ _ROUTE = _obj(
             "(canary 90/10, blue/green 100/0)",
         },
         "to": _name("send every request of this route to one version (A/B); same as split {V: 100}"),
+        **traffic.ROUTE_POLICY,
     },
-    description="one routing rule: a match (optional) and where its requests go",
+    description="one routing rule: a match (optional), where its requests go, and what happens "
+    "to them on the way",
 )
 
 _SERVICE = _obj(
@@ -158,18 +93,7 @@ _SERVICE = _obj(
             "description": "routing rules in order; the first that matches wins",
         },
         "timeout": _duration("overall request timeout"),
-        "retries": _obj(
-            {
-                "attempts": _int("retries after the first try", 0, 20),
-                "perTryTimeout": _duration("timeout of each try"),
-                "retryOn": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": ["5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream"]},
-                    "description": "conditions that trigger a retry (Istio retryOn; Linkerd retries 5xx)",
-                },
-            },
-            required=("attempts",),
-        ),
+        "retries": traffic.RETRIES,
         "connectionPool": _obj(
             {
                 "maxConnections": _int("TCP connections to a destination host", 1),
@@ -209,6 +133,7 @@ _SERVICE = _obj(
             ),
             "description": "who may call the service; without allow rules any meshed caller may",
         },
+        "rateLimit": traffic.RATE_LIMIT,
     },
     required=("name", "namespace", "selector", "ports"),
 )
@@ -265,6 +190,8 @@ MESH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://meshc.io/schemas/mesh-v1alpha1.json",
     "title": "meshc Mesh",
+    # Nodes used in several places, defined once (schema_traffic.ref).
+    "$defs": traffic.DEFS,
     **_obj(
         {
             "apiVersion": {"const": API_VERSION},
@@ -294,6 +221,9 @@ MESH_SCHEMA: dict[str, Any] = {
                     "admission": _ADMISSION,
                     "services": {"type": "array", "items": _SERVICE},
                     **_provider_settings(),
+                    "ingress": traffic.INGRESS,
+                    "egress": traffic.EGRESS,
+                    "telemetry": traffic.TELEMETRY,
                 },
                 required=("provider", "namespaces"),
             ),

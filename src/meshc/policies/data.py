@@ -50,6 +50,7 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "mtls": mesh.mtls,
         "meshed_namespaces": sorted(ns.name for ns in mesh.namespaces),
         "allowed_namespaces": sorted(adm.allowed_namespaces),
+        "ingress_gateways": ingress_gateways(mesh),
         "exempt_namespaces": sorted(adm.exempt_namespaces),
         "modes": modes,
         "exemptions": [_exemption(e) for e in adm.exemptions],
@@ -68,6 +69,16 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "pod_markers": [m.facts() for m in profile.pod_markers(mesh)] if profile.mutates_pods
         else [],
     }
+
+
+def ingress_gateways(mesh: Any) -> list[dict[str, str]]:
+    """The identities of the spec's ingress gateways (spec.ingress[].gateway), sorted.
+
+    Authorization may admit exactly these callers from outside the allowed
+    namespaces: declaring a gateway admits its service account, not its namespace.
+    """
+    found = {(i.gateway.namespace, i.gateway.service_account) for i in mesh.ingress}
+    return [{"namespace": ns, "service_account": sa} for ns, sa in sorted(found)]
 
 
 def protected_objects(mesh: Any) -> dict[str, Any]:

@@ -116,7 +116,23 @@ _CALLERS = (
     "any other service calls it without them"
 )
 
+# The traffic features the Consul target does not render yet (compiler/targets/consul/
+# unsupported.py reports each one a spec uses).
+_TRAFFIC_NOT_RENDERED = (
+    "services.routes.matches", "services.routes.match.grpc", "services.routes.timeout",
+    "services.routes.retries", "services.retries.retryOn.grpc", "services.routes.fault.delay",
+    "services.routes.fault.abort", "services.routes.mirror", "services.routes.headers",
+    "services.routes.rewrite", "services.routes.redirect", "services.routes.redirect.statusCode",
+    "services.routes.tcp", "services.rateLimit", "services.rateLimit.perCaller", "ingress",
+    "ingress.listeners.tls", "ingress.routes.match", "ingress.routes.policy",
+    "ingress.routes.redirect.statusCode", "ingress.routes.rewrite.prefix",
+    "ingress.routes.serviceRoutes", "ingress.gateway.identity", "egress.hosts",
+    "egress.hosts.tls", "telemetry", "telemetry.tracing", "telemetry.accessLogging",
+    "telemetry.metrics", "telemetry.selector",
+)
+
 _CONSUL: dict[str, Capability] = {
+    **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
     "trustDomain": (
         _A, ("Consul's CA issues identities in a trust domain of its own (<cluster id>.consul), "
         "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED)),

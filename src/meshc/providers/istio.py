@@ -12,9 +12,35 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .profile import Markers, Profile, RenderOption, Support
+from .profile import Capability, Markers, Profile, RenderOption, Support
 
 INJECTION_LABEL = "istio-injection"
+_A, _U = Support.APPROX, Support.UNSUPPORTED
+
+# Traffic management, ingress, egress, rate limits and telemetry (docs/istio.md argues each).
+_TRAFFIC: dict[str, Capability] = {
+    "services.retries.omitted": (
+        _A, ("Istio retries every HTTP route that sets no retry policy up to twice (connect-"
+        "failure, refused-stream, unavailable, cancelled, retriable-status-codes: istio/istio "
+        "pilot/pkg/networking/core/route/retry, DefaultPolicy); Linkerd retries nothing; give "
+        "retries (attempts: 0 for none) to mean the same on every mesh")),
+    "services.rateLimit": (
+        _U, ("Istio has no rate-limit API; not rendered unless --istio-rate-limit envoyfilter, "
+        "which renders an EnvoyFilter inserting Envoy's local_ratelimit filter on the sidecar's "
+        "inbound listener: EnvoyFilter is unsupported on waypoints (ambient) and depends on "
+        "Envoy's internal configuration, which may change between Istio versions")),
+    "services.rateLimit.perCaller": (
+        _U, ("Envoy's local rate limit keeps one token bucket per listener, not one per caller "
+        "identity; not rendered")),
+    "ingress.routes.serviceRoutes": (
+        _A, ("the gateway's VirtualService sends ingress requests by the backend service's "
+        "default route (its split); the service's matched routes bind to the mesh, not the "
+        "gateway, and do not apply to ingress requests")),
+    "egress.hosts": (
+        _A, ("rendered as a ServiceEntry per meshed namespace (exportTo: .); Istio refuses "
+        "other hosts only where meshConfig.outboundTrafficPolicy.mode is REGISTRY_ONLY, a "
+        "mesh-wide setting meshc cannot set (the default, ALLOW_ANY, lets every host through)")),
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +71,12 @@ PROFILE = IstioProfile(
         "AuthorizationPolicy": 1,
         "DestinationRule": 2,
         "VirtualService": 2,
+        "Gateway": 2,
+        "ServiceEntry": 2,
+        "Telemetry": 2,
+        "EnvoyFilter": 2,
     }),
-    config_groups=("networking.istio.io", "security.istio.io"),
+    config_groups=("networking.istio.io", "security.istio.io", "telemetry.istio.io"),
     protected_kinds=(
         ("security.istio.io", "PeerAuthentication", "peerauthentications"),
         ("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
@@ -59,6 +89,10 @@ PROFILE = IstioProfile(
         RenderOption("api", ("v1", "v1beta1"),
                      "Istio API version to emit (default: v1; v1beta1 for clusters older than "
                      "Istio 1.22)"),
+        RenderOption("rate-limit", ("refuse", "envoyfilter"),
+                     "how to render spec rate limits: refuse (default: Istio has no rate-limit "
+                     "API) or envoyfilter (an EnvoyFilter: sidecars only, not waypoints, and "
+                     "tied to Envoy's configuration, which may change between Istio versions)"),
     ),
     capabilities=MappingProxyType({
         "default": MappingProxyType({
@@ -67,6 +101,7 @@ PROFILE = IstioProfile(
                 ("AuthorizationPolicy ports are workload port numbers; a named targetPort has no "
                 "number until pods exist, so the rule would match nothing"),
             ),
+            **_TRAFFIC,
         }),
     }),
 )

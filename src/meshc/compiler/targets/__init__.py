@@ -61,6 +61,13 @@ class Report:
     target: str
     options: RenderOptions
     problems: list[Problem] = field(default_factory=list)
+    # A spec field rendered into several objects (one per port) is reported once.
+    _seen: set[Problem] = field(default_factory=set, repr=False)
+
+    def _add(self, problem: Problem) -> None:
+        if problem not in self._seen:
+            self._seen.add(problem)
+            self.problems.append(problem)
 
     def lossy(self, feature: str, path: str, instead: str) -> None:
         """Record that ``feature`` at spec ``path`` was rendered as ``instead`` (or not at all).
@@ -75,16 +82,24 @@ class Report:
         error = level is Support.UNSUPPORTED and not self.options.allow_lossy
         line, col = self.mesh.locate(path)
         qualifier = "not supported" if level is Support.UNSUPPORTED else "approximated"
-        self.problems.append(
+        self._add(
             Problem(self.mesh.source, line, col, path,
                     f"{qualifier} on {self.target} ({mode}): {instead}"
                     + ("; pass --allow-lossy to render without it" if error else ""),
                     "error" if error else "warning")
         )
 
+    def warning(self, path: str, message: str) -> None:
+        """A caveat of something rendered because the spec or an option asked for it
+        explicitly (an opt-in the capability matrix names)."""
+        line, col = self.mesh.locate(path)
+        mode = self.options.mode(self.target)
+        self._add(Problem(self.mesh.source, line, col, path,
+                          f"on {self.target} ({mode}): {message}", "warning"))
+
     def error(self, path: str, message: str) -> None:
         line, col = self.mesh.locate(path)
-        self.problems.append(Problem(self.mesh.source, line, col, path, message))
+        self._add(Problem(self.mesh.source, line, col, path, message))
 
     @property
     def warnings(self) -> list[Problem]:

@@ -673,7 +673,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.rules[", format_int(i, 10), "].from[", format_int(j, 10), "].source.namespaces[", format_int(k, 10), "]"]),
 		"problem": concat("", ["admits callers outside the allowed namespaces: ", k8s.show(ns)]),
-		"fix": concat("", ["name only allowed namespaces (", allowed_list, ")"]),
+		"fix": concat("", ["name only allowed namespaces (", allowed_list, ")", gateway_fix]),
 	}
 }
 
@@ -686,7 +686,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.rules[", format_int(i, 10), "].from[", format_int(j, 10), "].source.principals[", format_int(k, 10), "]"]),
 		"problem": concat("", ["admits callers outside the allowed namespaces: ", k8s.show(principal)]),
-		"fix": concat("", ["use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace (", allowed_list, ")"]),
+		"fix": concat("", ["use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace (", allowed_list, ")", gateway_fix]),
 	}
 }
 
@@ -699,6 +699,20 @@ principal_allowed(principal) if {
 	parts[2] in mesh.config.allowed_namespaces
 }
 
+# An ingress gateway the spec declares (spec.ingress[].gateway): its own
+# service account, and no other account of its namespace.
+principal_allowed(principal) if {
+	parts := split(principal, "/")
+	count(parts) == 5
+	parts[1] == "ns"
+	parts[3] == "sa"
+	some gateway in mesh.config.ingress_gateways
+	parts[2] == gateway.namespace
+	parts[4] == gateway.service_account
+}
+
+gateway_fix := "; an ingress gateway is admitted by its principal once spec.ingress[].gateway declares it, without allowing its namespace"
+
 # Routing for another namespace's service: a VirtualService or ServiceEntry
 # whose host is a service of namespace B, written in namespace A and exported
 # beyond A (Istio's default exportTo is "*"), changes how clients in every
@@ -709,6 +723,7 @@ allowed_namespaces_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
 	k8s.kind in routing_kinds
+	not gateway_only
 	exported_beyond_own_namespace
 	some i, host in k8s.resource.spec.hosts
 	owner := host_namespace(host)
@@ -721,6 +736,16 @@ allowed_namespaces_findings contains finding if {
 }
 
 exported_beyond_own_namespace if not k8s.resource.spec.exportTo
+
+# A VirtualService bound to gateways only (spec.gateways without "mesh") routes
+# the requests those gateways receive, never a sidecar's: no namespace's
+# clients reach another's service through it (an ingress's VirtualService).
+gateway_only if {
+	k8s.kind == "VirtualService"
+	gateways := object.get(k8s.resource.spec, "gateways", [])
+	count(gateways) > 0
+	not "mesh" in gateways
+}
 
 exported_beyond_own_namespace if {
 	some target in k8s.resource.spec.exportTo

@@ -464,6 +464,21 @@ identity_allowed(identity) if {
 	parts[1] in mesh.config.allowed_namespaces
 }
 
+# An ingress gateway the spec declares (spec.ingress[].gateway): its own
+# service account, and no other account of its namespace.
+identity_allowed(identity) if {
+	parts := split(identity, ".")
+	count(parts) > 5
+	parts[2] == "serviceaccount"
+	parts[3] == "identity"
+	parts[4] == "linkerd"
+	some gateway in mesh.config.ingress_gateways
+	parts[0] == gateway.service_account
+	parts[1] == gateway.namespace
+}
+
+gateway_fix := "; an ingress gateway is admitted by its identity once spec.ingress[].gateway declares it, without allowing its namespace"
+
 allowed_namespaces_findings contains finding if {
 	policy_object("MeshTLSAuthentication")
 	some i, identity in k8s.resource.spec.identities
@@ -471,7 +486,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.identities[", format_int(i, 10), "]"]),
 		"problem": concat("", ["authenticates callers outside the allowed namespaces: ", k8s.show(identity)]),
-		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")"]),
+		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")", gateway_fix]),
 	}
 }
 
@@ -504,7 +519,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.client.meshTLS.identities[", format_int(i, 10), "]"]),
 		"problem": concat("", ["authorizes callers outside the allowed namespaces: ", k8s.show(identity)]),
-		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")"]),
+		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")", gateway_fix]),
 	}
 }
 

@@ -26,6 +26,7 @@ from .. import RenderOptions, Report
 from .common import API, HTTP_PROTOCOLS, protocol
 from .policy import service_intentions, upstream_overrides
 from .routing import resolver, router, split_services, splitters
+from .unsupported import report_unrendered
 
 # The Mesh config entry is a singleton: consul-k8s admits one Mesh resource, named mesh
 # (api/v1alpha1/mesh_webhook.go).
@@ -87,7 +88,12 @@ def _check(mesh: Mesh, report: Report) -> None:
                     report.error(f"{svc.path}.versions[{i}].labels",
                                  f"labels {keys[key]!r} and {label!r} would share the catalog "
                                  f"metadata key {key!r}")
-        if protocol(svc) not in HTTP_PROTOCOLS and (svc.routes or svc.timeout or svc.retries):
+        if protocol(svc) not in HTTP_PROTOCOLS and svc.routes:
+            # A tcp chain takes no router or splitter (discoverychain compile.go,
+            # enableAdvancedRoutingForProtocol): its connections go to the resolver.
+            report.lossy("services.routes.tcp", f"{svc.path}.routes",
+                         "not rendered: a tcp service's chain has no router or splitter")
+        elif protocol(svc) not in HTTP_PROTOCOLS and (svc.timeout or svc.retries):
             report.error(f"{svc.path}.ports[0].protocol",
                          "Consul gives a service the protocol of its first port, the one "
                          "consul-k8s registers, and routes, timeouts and retries need http, "
@@ -111,6 +117,7 @@ class ConsulTarget:
 
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
         _check(mesh, report)
+        report_unrendered(mesh, report)
         if mesh.trust_domain != DEFAULT_TRUST_DOMAIN:
             report.lossy("trustDomain", "spec.trustDomain", "not rendered")
         overrides = upstream_overrides(mesh, report)
@@ -121,8 +128,9 @@ class ConsulTarget:
             objects.append(_service_defaults(mesh, svc, overrides.get((svc.namespace, svc.name), [])))
             objects += service_intentions(mesh, svc, report)
             objects += resolver(mesh, svc)
-            objects += splitters(mesh, svc)
-            objects += router(mesh, svc, report)
+            if protocol(svc) in HTTP_PROTOCOLS:
+                objects += splitters(mesh, svc)
+                objects += router(mesh, svc, report)
         return objects
 
 
