@@ -315,7 +315,7 @@ def test_no_webhook_judges_kube_system_its_own_namespace_or_workloads_in_the_exe
                 continue
             assert _not_in(hook) == {
                 "kube-system", "kube-public", "kube-node-lease", "istio-system", "linkerd",
-                "linkerd-viz", "policy",
+                "linkerd-viz", "consul", "policy",
             } | spec_exempt
 
 
