@@ -131,6 +131,9 @@ _TRAFFIC_NOT_RENDERED = (
 
 _CONSUL: dict[str, Capability] = {
     **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
+    "revision": (
+        _U, ("Consul has no control-plane revisions a namespace names; pods are enrolled by "
+        "their consul.hashicorp.com/connect-inject annotation, which meshc's webhook adds")),
     "trustDomain": (
         _A, ("Consul's CA issues identities in a trust domain of its own (<cluster id>.consul), "
         "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED)),

@@ -124,7 +124,13 @@ class ConsulTarget:
         objects: list[Obj] = [_mesh_object(mesh), *namespace_objects(mesh, PROFILE.name)]
         for svc in mesh.services:
             _report_lossy(mesh, svc, report)
-            objects.append(service_object(mesh, svc))
+            if svc.manage_service:
+                # Else the app's own Service (service.manage: false): consul-k8s reads
+                # nothing from a Service but its name, selector and ports (the endpoints
+                # controller registers its pods, named by the pod markers' annotations,
+                # which meshc derives from the spec's selector and first port), and the
+                # protocol comes from ServiceDefaults, so the same entries are exact.
+                objects.append(service_object(mesh, svc))
             objects.append(_service_defaults(mesh, svc, overrides.get((svc.namespace, svc.name), [])))
             objects += service_intentions(mesh, svc, report)
             objects += resolver(mesh, svc)

@@ -23,41 +23,66 @@ EXACT = frozenset({"services.retries.omitted"})
 NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT
 
 
+def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -> str | None:
+    """The feature a field of the spec reports, or None when the target judges it.
+
+    A field whose features differ by value (``redirect.statusCode=303``) is judged by
+    value where it is rendered; when none of its values is rendered, it is reported with
+    the feature of the object it belongs to (the redirect is not rendered, whatever its
+    code): the feature its sibling fields report, else the first of its own.
+    """
+    if not features <= NOT_RENDERED:
+        return None
+    if len(features) == 1:
+        return next(iter(features))
+    parent = field.rsplit(".", 1)[0] + "."
+    siblings = {f for other, fs in by_field.items() if other.startswith(parent)
+                and other != field and len(fs) == 1 for f in fs}
+    return min(features & siblings or features)
+
+
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
     by_field: dict[str, set[str]] = defaultdict(set)
     for field, feature in FIELDS.items():
         by_field[field.partition("=")[0]].add(feature)
     patterns = []
     for field, features in by_field.items():
-        # A field whose features differ by value (retryOn=..., statusCode=...) is judged
-        # by value where it is rendered, not here.
-        if len(features) == 1 and (feature := next(iter(features))) in NOT_RENDERED:
+        reported = _feature_of(field, features, by_field)
+        if reported is not None:
             regex = re.escape(field).replace(r"\*", r"[^.\[\]]+")
-            patterns.append((re.compile(regex + r"(\..*)?"), feature))
+            patterns.append((re.compile(regex + r"(\..*)?"), reported))
     return patterns
 
 
 _PATTERNS = _patterns()
 _INDEX = re.compile(r"\[\d+\]")
+_ITEM = re.compile(r"(\[\d+\])+$")
 _GRPC = frozenset(GRPC_RETRY_CONDITIONS)
 
 
 def report_unrendered(mesh: Mesh, report: Report) -> None:
-    """Report each traffic feature the spec uses once per object that uses it."""
-    seen: set[tuple[str, str]] = set()
+    """Report each traffic field the spec uses: at the field when it is the only one of
+    its object with that feature, else once at the object, naming the fields."""
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path in sorted(mesh.positions.values):
         bare = _INDEX.sub("", path)
         for pattern, feature in _PATTERNS:
             match = pattern.fullmatch(bare)
             if match is None:
                 continue
-            # The field itself (not what lies under it): its path with indexes kept.
+            # The field itself (not what lies under it, nor an item of its list): its
+            # path with the indexes of the lists it is in.
             suffix = match.group(1) or ""
-            where = path[: len(path) - len(suffix)] if suffix else path
-            owner = where.rsplit(".", 1)[0]
-            if (feature, owner) not in seen:
-                seen.add((feature, owner))
-                report.lossy(feature, where, "not rendered by the Consul target")
+            where = _ITEM.sub("", path[: len(path) - len(suffix)] if suffix else path)
+            fields = found[(feature, where.rsplit(".", 1)[0])]
+            if where not in fields:
+                fields.append(where)
+    for (feature, owner), fields in found.items():
+        if len(fields) == 1:
+            report.lossy(feature, fields[0], "not rendered by the Consul target")
+        else:
+            names = ", ".join(f.rsplit(".", 1)[1] for f in fields)
+            report.lossy(feature, owner, f"not rendered by the Consul target: {names}")
     for svc in mesh.services:
         retries = [(svc.path, svc.retries)] + [(r.path, r.retries) for r in svc.routes
                                                if getattr(r, "retries", None) is not None]
