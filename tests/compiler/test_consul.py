@@ -12,8 +12,8 @@ from meshc.compiler.errors import SpecError
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, Report, render
+from meshc.policies.mutation import with_pod_markers
 from meshc.providers.consul import PROFILE
-from meshc.webhook.mutate import with_pod_markers
 from support.golden import GOLDEN, assert_golden
 from support.schemas import assert_valid
 from support.specs import example_specs, quickstart, write_spec

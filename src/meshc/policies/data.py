@@ -67,9 +67,6 @@ def policy_data(mesh: Any) -> dict[str, Any]:
             {"name": svc.name, "namespace": svc.namespace, "selector": dict(svc.selector)}
             for svc in mesh.services
         ],
-        # What meshc's mutating webhook writes on new pods (Profile.pod_markers).
-        "pod_markers": [m.facts() for m in profile.pod_markers(mesh)] if profile.mutates_pods
-        else [],
     }
 
 

@@ -82,16 +82,6 @@ class PodMarkers:
         return namespace == self.namespace and all(
             labels.get(key) == value for key, value in self.selector.items())
 
-    def facts(self) -> dict[str, Any]:
-        """As the policies read it (data.meshc.config.pod_markers)."""
-        return {
-            "namespace": self.namespace,
-            "selector": dict(sorted(self.selector.items())),
-            "annotations": dict(sorted(self.annotations.items())),
-            "label_annotations": dict(sorted(self.label_annotations.items())),
-            "source": self.source,
-        }
-
 
 # What a profile reads of the spec to derive its pod markers: the shape of
 # meshc.compiler.model, which the providers layer does not import.

@@ -7,18 +7,18 @@ already carries them, the diff is empty and no patch is sent: Argo CD sees
 no drift, and mutating twice changes nothing. A new Pod gets the profile's
 pod markers (``Profile.pod_markers``, for a mesh whose injector reads the
 pod's own annotations): annotations added where the pod has none of its
-own, and label values copied into annotations.
+own, and label values copied into annotations
+(:func:`meshc.policies.mutation.with_pod_markers`, which ``meshc check``
+applies too).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from typing import Any
 
 import jsonpatch
 
-from meshc.policies.mutation import NamespaceMutation
+from meshc.policies.mutation import NamespaceMutation, with_pod_markers
 from meshc.providers import PodMarkers
 from meshc.webhook.response import Patch
 from meshc.webhook.review import AdmissionRequest
@@ -27,7 +27,6 @@ from meshc.webhook.review import AdmissionRequest
 def _kind(request: AdmissionRequest) -> str | None:
     kind = request.get("kind") or {}
     return str(kind.get("kind")) if kind.get("group", "") == "" else None
-
 
 
 def namespace_patch(
@@ -48,34 +47,6 @@ def namespace_patch(
     obj = {**obj, "kind": "Namespace", "metadata": {**(obj.get("metadata") or {}), "name": name}}
     ops: Patch = jsonpatch.make_patch(obj, mutation.apply(obj)).patch
     return ops or None
-
-
-def with_pod_markers(pod: dict[str, Any], namespace: str,
-                     markers: Sequence[PodMarkers]) -> dict[str, Any]:
-    """A copy of ``pod`` carrying the markers that apply to it.
-
-    An annotation the pod sets itself is kept (its injection choice is the
-    policies' to judge, not the webhook's to overwrite); a label's copy always
-    carries the label's value, and goes when the label does.
-    """
-    after = copy.deepcopy(pod)
-    meta = after.setdefault("metadata", {})
-    labels = meta.get("labels") or {}
-    applying = [m for m in markers if m.applies_to(namespace, labels)]
-    if not applying:
-        return after
-    annotations = dict(meta.get("annotations") or {})
-    for marker in applying:
-        for key, value in marker.annotations.items():
-            annotations.setdefault(key, value)
-        for label, key in marker.label_annotations.items():
-            if label in labels:
-                annotations[key] = labels[label]
-            else:
-                annotations.pop(key, None)
-    if annotations != (meta.get("annotations") or {}):
-        meta["annotations"] = annotations
-    return after
 
 
 def pod_patch(request: AdmissionRequest, markers: Sequence[PodMarkers]) -> Patch | None:

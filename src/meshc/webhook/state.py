@@ -17,9 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from meshc import providers
 from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
-from meshc.policies.mutation import NamespaceMutation
+from meshc.policies.mutation import NamespaceMutation, pod_markers_of
 from meshc.providers import PodMarkers
 from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
@@ -132,11 +131,10 @@ def load_state(settings: Settings, text: str | None = None) -> State:
         timeout=settings.opa_timeout,
         publish=settings.opa_publish,
     )
-    profile = providers.get(mesh.provider)
     return State(
         engine=engine,
         mutation=NamespaceMutation.of(mesh),
-        pod_markers=profile.pod_markers(mesh) if profile.mutates_pods else (),
+        pod_markers=pod_markers_of(mesh),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,
