@@ -1,0 +1,57 @@
+"""``meshc import``'s handler: read, import, write the spec, report what was left."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from meshc.atomicfile import write_atomic
+from meshc.exitcodes import ExitCode, UsageError
+from meshc.policies.manifests import ManifestError, Manifest, scan_manifests
+
+from . import import_manifests
+from .emit import to_yaml
+
+
+def _read(args: argparse.Namespace) -> tuple[list[Manifest], list[str]]:
+    if args.kubeconfig:
+        from .cluster import read_cluster
+
+        return read_cluster(args.kubeconfig, args.namespaces or [], args.context), []
+    if not args.paths:
+        raise UsageError("name manifests to import (files, directories or '-'), or --kubeconfig")
+    try:
+        scan = scan_manifests(args.paths)
+    except ManifestError as exc:
+        raise UsageError(str(exc)) from None
+    return scan.manifests, [s.format() for s in scan.skipped]
+
+
+def run(args: argparse.Namespace) -> int:
+    manifests, skipped = _read(args)
+    namespace = (args.namespaces or ["default"])[0] if not args.kubeconfig else "default"
+    result = import_manifests(manifests, namespace=namespace, name=args.name,
+                              provider=args.provider)
+    sources = sorted({m.file for m in manifests})
+    header = ["A Mesh spec written by `meshc import` from "
+              + (", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5
+                                           else "") if sources else "nothing") + "."]
+    if result.left:
+        header.append(f"{len(result.left)} objects or fields were left out: see the stderr of "
+                      "meshc import.")
+    text = to_yaml(result.spec, header)
+    if args.output and args.output != "-":
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    for line in skipped:
+        print(line, file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for finding in result.carried:
+        print(finding.format(), file=sys.stderr)
+    for finding in result.left:
+        print(finding.format(), file=sys.stderr)
+    print(f"meshc import: {result.imported} objects imported, {len(result.carried)} fields "
+          f"carried by overrides, {len(result.left)} left out", file=sys.stderr)
+    return ExitCode.FINDINGS if result.left else ExitCode.OK
