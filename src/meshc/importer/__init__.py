@@ -27,6 +27,7 @@ class Imported:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     imported: int = 0  # objects taken exactly (or with overrides)
+    malformed: list[str] = field(default_factory=list)  # bad input: file:line and why
 
     @property
     def left(self) -> list[Finding]:
@@ -54,4 +55,4 @@ def import_manifests(manifests: Sequence[Manifest], *, namespace: str = "default
     gatewayapi.import_gateway_api(inv, draft)
     linkerd.import_linkerd(inv, draft)
     spec = finish.settle(inv, draft, provider)
-    return Imported(spec, draft.findings, draft.notes, draft.imported)
+    return Imported(spec, draft.findings, draft.notes, draft.imported, draft.malformed)

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from meshc.atomicfile import write_atomic
 from meshc.exitcodes import ExitCode, UsageError
-from meshc.policies.manifests import ManifestError, Manifest, scan_manifests
+from meshc.policies.manifests import Manifest, ManifestError, scan_manifests
 
 from . import import_manifests
 from .emit import to_yaml
 
 
 def _read(args: argparse.Namespace) -> tuple[list[Manifest], list[str]]:
-    if args.kubeconfig:
-        from .cluster import read_cluster
-
-        return read_cluster(args.kubeconfig, args.namespaces or [], args.context), []
-    if not args.paths:
-        raise UsageError("name manifests to import (files, directories or '-'), or --kubeconfig")
     try:
         scan = scan_manifests(args.paths)
     except ManifestError as exc:
@@ -29,9 +24,10 @@ def _read(args: argparse.Namespace) -> tuple[list[Manifest], list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     manifests, skipped = _read(args)
-    namespace = (args.namespaces or ["default"])[0] if not args.kubeconfig else "default"
-    result = import_manifests(manifests, namespace=namespace, name=args.name,
+    result = import_manifests(manifests, namespace=args.namespace, name=args.name,
                               provider=args.provider)
+    if result.malformed:
+        raise UsageError(*result.malformed)
     sources = sorted({m.file for m in manifests})
     header = ["A Mesh spec written by `meshc import` from "
               + (", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5
@@ -41,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
                       "meshc import.")
     text = to_yaml(result.spec, header)
     if args.output and args.output != "-":
-        write_atomic(args.output, text)
+        try:
+            write_atomic(Path(args.output), text.encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
     for line in skipped:

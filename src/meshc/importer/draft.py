@@ -8,6 +8,8 @@ which :mod:`meshc.importer.emit` writes as a comment and drops from the data.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +102,18 @@ class Draft:
     # The objects taken exactly, and the ones left aside (counted for the summary).
     imported: int = 0
     claimed: set[int] = field(default_factory=set)  # ids of version Services and the like
+
+    # Objects of the right kind whose fields have the wrong shape (bad input: exit 2).
+    malformed: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def guard(self, src: Source) -> Iterator[None]:
+        """Read ``src``; a field of the wrong type makes it malformed, never a traceback."""
+        try:
+            yield
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+            self.malformed.append(f"{src.at()}: {src.ref}: malformed: a field has the wrong "
+                                  f"type or value ({type(exc).__name__}: {exc})")
 
     def namespace_of(self, src: Source) -> str:
         return src.namespace or self.default_namespace

@@ -56,7 +56,7 @@ def matches(draft: Draft, src: Source, path: str, raw: list[Any],
         m = m if isinstance(m, dict) else {}
         extra = set(m) - ({"method", "headers"} if grpc else {"path", "headers"})
         if extra:
-            draft.lose(src, f"{mpath}.{sorted(extra)[0]}", "the spec matches on path and "
+            draft.lose(src, f"{mpath}.{min(extra)}", "the spec matches on path and "
                        "headers only; the rule is not imported")
             return None
         headers: Part = {}
@@ -390,46 +390,52 @@ def egress_route(draft: Draft, src: Source, parent: dict[str, Any]) -> None:
 def import_gateway_api(inv: Inventory, draft: Draft) -> None:
     gateways: dict[tuple[str, str], Part] = {}
     for src in inv.kind("Gateway", GROUP):
-        entry = gateway(draft, src)
-        if entry is not None:
-            gateways[(draft.namespace_of(src), src.name)] = entry
+        with draft.guard(src):
+            entry = gateway(draft, src)
+            if entry is not None:
+                gateways[(draft.namespace_of(src), src.name)] = entry
     routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]] = {}
     kinds = [(s, s.kind == "GRPCRoute") for s in inv.sources
              if s.kind in ("HTTPRoute", "GRPCRoute", "TLSRoute") and s.group in ROUTE_GROUPS]
     for src, grpc in kinds:
-        parents = src.spec.get("parentRefs") or []
-        if len(parents) != 1:
-            draft.lose(src, "spec.parentRefs", "a route with one parent (a Service, a Gateway or "
-                       "an EgressNetwork) is what the spec says; not imported")
-            continue
-        parent = parents[0]
-        kind = parent.get("kind", "Gateway")
-        if kind == "Service" and src.kind != "TLSRoute":
-            mesh_route(draft, src, parent, grpc, routes_of)
-        elif kind == "Gateway" and src.kind != "TLSRoute":
-            key = (str(parent.get("namespace") or draft.namespace_of(src)), str(parent.get("name")))
-            if key not in gateways:
-                draft.lose(src, "spec.parentRefs[0]", f"Gateway {key[0]}/{key[1]} is not in the "
-                           "input; not imported")
-                continue
-            if gateways[key]["routes"]:
-                draft.lose(src, "", f"a second route of Gateway {key[0]}/{key[1]}; not merged")
-                continue
-            ingress_route(draft, src, gateways[key])
-        elif kind == "EgressNetwork":
-            egress_route(draft, src, parent)
-        else:
-            draft.lose(src, "spec.parentRefs[0]", f"a {src.kind} of a {kind}; not imported")
+        with draft.guard(src):
+            _route(draft, src, grpc, gateways, routes_of)
     for key, found in routes_of.items():
         svc = draft.services[key]
         if "_vs" in svc:
             draft.lose(found[0][0], "", f"{key[0]}/{key[1]} has a VirtualService too "
                        f"({svc['_vs']}); not merged")
             continue
-        _place(draft, svc, found)
+        with draft.guard(found[0][0]):
+            _place(draft, svc, found)
     for key, entry in gateways.items():
         if entry["routes"]:
             draft.ingress[key] = entry
             draft.imported += 1
-    if gateways or routes_of:
-        draft.provider_votes["linkerd"] += 0
+
+
+def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str], Part],
+           routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]]) -> None:
+    parents = src.spec.get("parentRefs") or []
+    if len(parents) != 1:
+        draft.lose(src, "spec.parentRefs", "a route with one parent (a Service, a Gateway or "
+                   "an EgressNetwork) is what the spec says; not imported")
+        return
+    parent = parents[0]
+    kind = parent.get("kind", "Gateway")
+    if kind == "Service" and src.kind != "TLSRoute":
+        mesh_route(draft, src, parent, grpc, routes_of)
+    elif kind == "Gateway" and src.kind != "TLSRoute":
+        key = (str(parent.get("namespace") or draft.namespace_of(src)), str(parent.get("name")))
+        if key not in gateways:
+            draft.lose(src, "spec.parentRefs[0]", f"Gateway {key[0]}/{key[1]} is not in the "
+                       "input; not imported")
+            return
+        if gateways[key]["routes"]:
+            draft.lose(src, "", f"a second route of Gateway {key[0]}/{key[1]}; not merged")
+            return
+        ingress_route(draft, src, gateways[key])
+    elif kind == "EgressNetwork":
+        egress_route(draft, src, parent)
+    else:
+        draft.lose(src, "spec.parentRefs[0]", f"a {src.kind} of a {kind}; not imported")

@@ -15,7 +15,7 @@ from typing import Any
 
 from meshc.compiler.targets.istio.extras import ACCESS_LOG_PROVIDER, METRICS_PROVIDER
 from meshc.providers import CLUSTER_DOMAIN
-from meshc.providers.istio import DEFAULT_INGRESS_GATEWAY, PROFILE, ROOT_NAMESPACE
+from meshc.providers.istio import DEFAULT_INGRESS_GATEWAY, GATEWAY_CLASS, PROFILE, ROOT_NAMESPACE
 
 from .draft import Draft, Part, Source, origin
 from .inventory import Inventory, pod_labels, pod_spec
@@ -630,7 +630,9 @@ def gateway(inv: Inventory, draft: Draft, src: Source) -> Part | None:
         return None
     entry: Part = {"name": src.name, "namespace": ns,
                    "gateway": {"namespace": identity[0], "serviceAccount": identity[1],
-                               "selector": selector},
+                               "selector": selector,
+                               # Istio's class: the same gateway, rendered as Gateway API.
+                               "className": GATEWAY_CLASS},
                    "listeners": [], "routes": []}
     origin(entry, src)
     for i, server in enumerate(spec.get("servers") or []):
@@ -666,7 +668,8 @@ def gateway(inv: Inventory, draft: Draft, src: Source) -> Part | None:
 def ingress(inv: Inventory, draft: Draft) -> None:
     gateways: dict[tuple[str, str], tuple[Source, Part | None]] = {}
     for src in inv.kind("Gateway", NET):
-        gateways[(draft.namespace_of(src), src.name)] = (src, gateway(inv, draft, src))
+        with draft.guard(src):
+            gateways[(draft.namespace_of(src), src.name)] = (src, gateway(inv, draft, src))
     bound: set[tuple[str, str]] = set()
     for src in inv.kind("VirtualService", NET):
         names = [g for g in src.spec.get("gateways") or [] if g != "mesh"]
@@ -697,10 +700,11 @@ def ingress(inv: Inventory, draft: Draft) -> None:
             draft.lose(src, "metadata.namespace", "the spec puts the ingress routes beside "
                        "their Gateway; not imported")
             continue
-        for i, http in enumerate(src.spec.get("http") or []):
-            route = _ingress_route(draft, src, f"spec.http[{i}]", http, ns)
-            if route is not None:
-                entry["routes"].append(route)
+        with draft.guard(src):
+            for i, http in enumerate(src.spec.get("http") or []):
+                route = _ingress_route(draft, src, f"spec.http[{i}]", http, ns)
+                if route is not None:
+                    entry["routes"].append(route)
         origin(entry, src)
         draft.imported += 1
     for key, (src, entry) in gateways.items():
@@ -904,19 +908,25 @@ def import_istio(inv: Inventory, draft: Draft) -> None:
     if mine:
         draft.provider_votes[NAME] += len(mine)
     for src in inv.kind("DestinationRule", NET):
-        destination_rule(draft, src)
+        with draft.guard(src):
+            destination_rule(draft, src)
     for src in inv.kind("VirtualService", NET):
-        virtual_service(draft, src)
+        with draft.guard(src):
+            virtual_service(draft, src)
     ingress(inv, draft)
     for src in inv.kind("PeerAuthentication", SEC):
-        peer_authentication(draft, src)
+        with draft.guard(src):
+            peer_authentication(draft, src)
     principals = gateway_principals(draft)
     for src in inv.kind("AuthorizationPolicy", SEC):
-        authorization_policy(draft, src, principals)
+        with draft.guard(src):
+            authorization_policy(draft, src, principals)
     for src in inv.kind("ServiceEntry", NET):
-        service_entry(draft, src)
+        with draft.guard(src):
+            service_entry(draft, src)
     for src in inv.kind("Telemetry", TEL):
-        telemetry(draft, src)
+        with draft.guard(src):
+            telemetry(draft, src)
     known = {"DestinationRule", "VirtualService", "Gateway", "PeerAuthentication",
              "AuthorizationPolicy", "ServiceEntry", "Telemetry"}
     for src in mine:

@@ -96,7 +96,7 @@ def _service_annotations(draft: Draft) -> None:
         if annotations.get(ACCRUAL) == "consecutive":
             used.append(ACCRUAL)
             outlier: Part = {}
-            if f"{ACCRUAL}-consecutive-max-failures" in annotations:
+            if annotations.get(f"{ACCRUAL}-consecutive-max-failures", "").isdigit():
                 outlier["consecutive5xxErrors"] = int(annotations[f"{ACCRUAL}-consecutive-max-failures"])
                 used.append(f"{ACCRUAL}-consecutive-max-failures")
             if f"{ACCRUAL}-consecutive-min-penalty" in annotations:
@@ -182,60 +182,75 @@ def _policies(inv: Inventory, draft: Draft) -> None:
     limits = inv.kind("HTTPLocalRateLimitPolicy", POLICY)
     allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]] = {}
     for src in servers:
-        ns = draft.namespace_of(src)
-        spec = src.spec
-        labels = (spec.get("podSelector") or {}).get("matchLabels") or {}
-        svc = next((s for (n, _), s in draft.services.items()
-                    if n == ns and s["selector"] == {str(k): str(v) for k, v in labels.items()}),
-                   None)
-        if svc is None or set(spec.get("podSelector") or {}) - {"matchLabels"}:
-            draft.lose(src, "spec.podSelector", "selects no Service's pods exactly; the spec "
-                       "admits callers per service")
-            continue
-        ports = _server_ports(inv, src, svc)
-        if not ports:
-            draft.lose(src, "spec.port", "no port of the Service targets it")
-            continue
-        protocol = spec.get("proxyProtocol")
-        for p in svc["ports"]:
-            if p["port"] in ports and protocol in ("HTTP/2", "gRPC", "opaque"):
-                p["protocol"] = {"HTTP/2": "http2", "gRPC": "grpc", "opaque": "tcp"}[protocol]
-        mine = [p for p in policies
-                if (p.spec.get("targetRef") or {}).get("kind") == "Server"
-                and (p.spec.get("targetRef") or {}).get("name") == src.name
-                and draft.namespace_of(p) == ns]
-        for limit in limits:
-            if (limit.spec.get("targetRef") or {}).get("name") == src.name and \
-                    draft.namespace_of(limit) == ns and "rateLimit" not in svc:
-                rate: Part = {}
-                if "total" in limit.spec:
-                    rate["requestsPerSecond"] = limit.spec["total"].get("requestsPerSecond")
-                if "identity" in limit.spec:
-                    rate["perCallerRequestsPerSecond"] = limit.spec["identity"].get("requestsPerSecond")
-                if "overrides" in limit.spec:
-                    draft.lose(limit, "spec.overrides", "the spec's rate limit is the same for "
-                               "every caller")
-                svc["rateLimit"] = rate
-                draft.imported += 1
-        access = spec.get("accessPolicy", "deny")
-        if not mine:
-            if access == "deny":
-                draft.lose(src, "spec.accessPolicy", "deny with no AuthorizationPolicy admits "
-                           "nobody; the spec admits the callers it names")
-            draft.imported += 1
-            continue
-        who: list[tuple[str, str]] = []
-        for p in mine:
-            found = _authentications(draft, inv, p, ns)
-            if found is None:
-                continue
-            who += [w for w in found if w not in who]
-            draft.imported += 1
-        for port in ports:
-            allowed.setdefault((ns, svc["name"]), {})[port] = who
-        svc.setdefault("_allow_src", src)
-        draft.imported += 1
+        with draft.guard(src):
+            _server(inv, draft, src, policies, limits, allowed)
     _gateway_identities(inv, draft, allowed)
+    _allow_rules(draft, allowed)
+    for m in inv.kind("MeshTLSAuthentication", POLICY):
+        if id(m) not in mta_used:
+            draft.lose(m, "", "no AuthorizationPolicy of a Server uses it; not imported")
+
+
+def _server(inv: Inventory, draft: Draft, src: Source, policies: list[Source],
+            limits: list[Source],
+            allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]) -> None:
+    ns = draft.namespace_of(src)
+    spec = src.spec
+    labels = (spec.get("podSelector") or {}).get("matchLabels") or {}
+    svc = next((s for (n, _), s in draft.services.items()
+                if n == ns and s["selector"] == {str(k): str(v) for k, v in labels.items()}),
+               None)
+    if svc is None or set(spec.get("podSelector") or {}) - {"matchLabels"}:
+        draft.lose(src, "spec.podSelector", "selects no Service's pods exactly; the spec "
+                   "admits callers per service")
+        return
+    ports = _server_ports(inv, src, svc)
+    if not ports:
+        draft.lose(src, "spec.port", "no port of the Service targets it")
+        return
+    protocol = spec.get("proxyProtocol")
+    for p in svc["ports"]:
+        if p["port"] in ports and protocol in ("HTTP/2", "gRPC", "opaque"):
+            p["protocol"] = {"HTTP/2": "http2", "gRPC": "grpc", "opaque": "tcp"}[protocol]
+    mine = [p for p in policies
+            if (p.spec.get("targetRef") or {}).get("kind") == "Server"
+            and (p.spec.get("targetRef") or {}).get("name") == src.name
+            and draft.namespace_of(p) == ns]
+    for limit in limits:
+        if (limit.spec.get("targetRef") or {}).get("name") == src.name and \
+                draft.namespace_of(limit) == ns and "rateLimit" not in svc:
+            rate: Part = {}
+            if "total" in limit.spec:
+                rate["requestsPerSecond"] = limit.spec["total"].get("requestsPerSecond")
+            if "identity" in limit.spec:
+                rate["perCallerRequestsPerSecond"] = limit.spec["identity"].get("requestsPerSecond")
+            if "overrides" in limit.spec:
+                draft.lose(limit, "spec.overrides", "the spec's rate limit is the same for "
+                           "every caller")
+            svc["rateLimit"] = rate
+            draft.imported += 1
+    access = spec.get("accessPolicy", "deny")
+    if not mine:
+        if access == "deny":
+            draft.lose(src, "spec.accessPolicy", "deny with no AuthorizationPolicy admits "
+                       "nobody; the spec admits the callers it names")
+        draft.imported += 1
+        return
+    who: list[tuple[str, str]] = []
+    for p in mine:
+        found = _authentications(draft, inv, p, ns)
+        if found is None:
+            continue
+        who += [w for w in found if w not in who]
+        draft.imported += 1
+    for port in ports:
+        allowed.setdefault((ns, svc["name"]), {})[port] = who
+    svc.setdefault("_allow_src", src)
+    draft.imported += 1
+
+
+def _allow_rules(draft: Draft,
+                 allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]) -> None:
     for key, by_port in allowed.items():
         svc = draft.services[key]
         src = svc.pop("_allow_src")
@@ -260,9 +275,7 @@ def _policies(inv: Inventory, draft: Draft) -> None:
             rules.append(rule)
         if rules:
             svc["allow"] = rules
-    for m in inv.kind("MeshTLSAuthentication", POLICY):
-        if id(m) not in mta_used:
-            draft.lose(m, "", "no AuthorizationPolicy of a Server uses it; not imported")
+
 
 
 def _gateway_identities(inv: Inventory, draft: Draft,
@@ -392,9 +405,11 @@ def import_linkerd(inv: Inventory, draft: Draft) -> None:
     _service_annotations(draft)
     _policies(inv, draft)
     for src in inv.kind("TrafficSplit", SMI):
-        traffic_split(draft, src)
+        with draft.guard(src):
+            traffic_split(draft, src)
     for src in inv.kind("ServiceProfile", SERVICE_PROFILE_GROUP):
-        service_profile(draft, src)
+        with draft.guard(src):
+            service_profile(draft, src)
     known = {"Server", "AuthorizationPolicy", "MeshTLSAuthentication", "HTTPLocalRateLimitPolicy",
              "TrafficSplit", "ServiceProfile", "HTTPRoute", "EgressNetwork", "TLSRoute"}
     for src in mine:

@@ -32,6 +32,8 @@ DEFAULT_INGRESS_GATEWAY = MappingProxyType({
     "serviceAccount": "istio-ingressgateway-service-account",
     "selector": MappingProxyType({"istio": "ingressgateway"}),
 })
+# The GatewayClass Istio's own gateway controller serves (pilot/pkg/config/kube/gateway).
+GATEWAY_CLASS = "istio"
 _A, _U = Support.APPROX, Support.UNSUPPORTED
 
 # Traffic management, ingress, egress, rate limits and telemetry (docs/istio.md argues each).
