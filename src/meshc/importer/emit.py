@@ -37,7 +37,11 @@ _DATA_KEYS = ("labels", "annotations", "selector", "set", "add", "split", "merge
 def ordered(value: Any, parent: str = "") -> Any:
     """``value`` with every mapping's keys in the spec's order (data maps sorted by key)."""
     if isinstance(value, dict):
-        if parent in _DATA_KEYS:
+        if parent == "allow":
+            keys = sorted((k for k in value if k != FROM), key=lambda k: (
+                ("fromNamespaces", "fromServiceAccounts", "ports").index(k)
+                if k in ("fromNamespaces", "fromServiceAccounts", "ports") else 3, k))
+        elif parent in _DATA_KEYS:
             keys = sorted(k for k in value if k != FROM) if parent != "merge" and \
                 parent != "value" and parent != "split" else [k for k in value if k != FROM]
         else:

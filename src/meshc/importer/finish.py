@@ -71,7 +71,6 @@ def _carry_service(draft: Draft, svc: Part, provider: str) -> None:
     merge: dict[str, Any] = dict(merge_of[1]) if merge_of else {}
     if annotations:
         merge.setdefault("metadata", {})["annotations"] = annotations
-        src = src or svc.pop("_src", None)
     if merge and src is not None:
         carried = draft.override(src, "Service", svc["namespace"], svc["name"], provider,
                                  merge=merge, reason=f"imported from {src.ref}: fields of the "

@@ -16,7 +16,7 @@ from meshc.compiler.targets.gatewayapi import GROUP
 from meshc.compiler.targets.linkerd.resilience import RETRY, TIMEOUT
 from meshc.providers.linkerd import PROFILE as LINKERD
 
-from .draft import Draft, Part, Source, origin
+from .draft import FROM, Draft, Finding, Part, Source, origin
 from .inventory import Inventory
 
 POLICY_GROUP = LINKERD.config_groups[0]  # policy.linkerd.io
@@ -339,13 +339,13 @@ def gateway(draft: Draft, src: Source) -> Part | None:
     return entry
 
 
-def ingress_route(draft: Draft, src: Source, entry: Part) -> None:
+def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) -> None:
     ns = draft.namespace_of(src)
     for i, rule in enumerate(src.spec.get("rules") or []):
         path = f"spec.rules[{i}]"
         route: Part = {}
         origin(route, src, path)
-        found = matches(draft, src, path, rule.get("matches") or [])
+        found = matches(draft, src, path, rule.get("matches") or [], grpc)
         if found is None:
             continue
         if len(found) == 1:
@@ -412,6 +412,8 @@ def import_gateway_api(inv: Inventory, draft: Draft) -> None:
         if entry["routes"]:
             draft.ingress[key] = entry
             draft.imported += 1
+        else:
+            draft.findings.append(_no_routes(entry, key))
 
 
 def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str], Part],
@@ -434,8 +436,13 @@ def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str]
         if gateways[key]["routes"]:
             draft.lose(src, "", f"a second route of Gateway {key[0]}/{key[1]}; not merged")
             return
-        ingress_route(draft, src, gateways[key])
+        ingress_route(draft, src, gateways[key], grpc)
     elif kind == "EgressNetwork":
         egress_route(draft, src, parent)
     else:
         draft.lose(src, "spec.parentRefs[0]", f"a {src.kind} of a {kind}; not imported")
+
+
+def _no_routes(entry: Part, key: tuple[str, str]) -> Finding:
+    return Finding(entry[FROM][0], f"Gateway {key[0]}/{key[1]}", "(object)",
+                   "a Gateway without routes the spec can say; not imported")

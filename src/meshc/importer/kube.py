@@ -170,7 +170,6 @@ def _service(draft: Draft, src: Source, namespace: str) -> None:
                    if k not in MESHC_ANNOTATIONS}
     if annotations:
         part["_annotations"] = annotations  # the mesh importers take theirs first
-    if merge:
-        part["_merge"] = (src, merge)
+    part["_merge"] = (src, merge)
     draft.services[(namespace, src.name)] = part
     draft.imported += 1

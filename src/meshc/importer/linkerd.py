@@ -176,6 +176,31 @@ def _authentications(draft: Draft, inv: Inventory, src: Source,
 mta_used: set[int] = set()
 
 
+def _server_authorization(draft: Draft, src: Source, ns: str) -> list[tuple[str, str]] | None:
+    """The callers of Linkerd's older ServerAuthorization (policy.linkerd.io/v1beta1): its
+    meshTLS identities and service accounts, as an AuthorizationPolicy's."""
+    client = src.spec.get("client") or {}
+    for key in sorted(set(client) - {"meshTLS"}):
+        draft.lose(src, f"spec.client.{key}", "the spec admits meshed callers by identity "
+                   "(not unauthenticated clients or networks); not imported")
+        return None
+    mesh_tls = client.get("meshTLS") or {}
+    if not mesh_tls or mesh_tls.get("unauthenticatedTLS"):
+        draft.lose(src, "spec.client.meshTLS", "the spec admits callers it names by identity")
+        return None
+    found: list[tuple[str, str]] = []
+    for k, text in enumerate(mesh_tls.get("identities") or []):
+        identity = _identity(draft, str(text))
+        if identity is None:
+            draft.lose(src, f"spec.client.meshTLS.identities[{k}]", f"{text!r} is no service "
+                       "account identity of the mesh's trust domain; not imported")
+            return None
+        found.append(identity)
+    for account in mesh_tls.get("serviceAccounts") or []:
+        found.append((str(account.get("namespace") or ns), str(account.get("name"))))
+    return found
+
+
 def _policies(inv: Inventory, draft: Draft) -> None:
     servers = inv.kind("Server", POLICY)
     policies = inv.kind("AuthorizationPolicy", POLICY)
@@ -216,6 +241,9 @@ def _server(inv: Inventory, draft: Draft, src: Source, policies: list[Source],
             if (p.spec.get("targetRef") or {}).get("kind") == "Server"
             and (p.spec.get("targetRef") or {}).get("name") == src.name
             and draft.namespace_of(p) == ns]
+    mine += [a for a in inv.kind("ServerAuthorization", POLICY)
+             if (a.spec.get("server") or {}).get("name") == src.name
+             and draft.namespace_of(a) == ns]
     for limit in limits:
         if (limit.spec.get("targetRef") or {}).get("name") == src.name and \
                 draft.namespace_of(limit) == ns and "rateLimit" not in svc:
@@ -238,13 +266,15 @@ def _server(inv: Inventory, draft: Draft, src: Source, policies: list[Source],
         return
     who: list[tuple[str, str]] = []
     for p in mine:
-        found = _authentications(draft, inv, p, ns)
+        found = (_server_authorization(draft, p, ns) if p.kind == "ServerAuthorization"
+                 else _authentications(draft, inv, p, ns))
         if found is None:
             continue
         who += [w for w in found if w not in who]
         draft.imported += 1
     for port in ports:
         allowed.setdefault((ns, svc["name"]), {})[port] = who
+    svc.setdefault("_servers", []).append((src, ports))
     svc.setdefault("_allow_src", src)
     draft.imported += 1
 
@@ -254,6 +284,13 @@ def _allow_rules(draft: Draft,
     for key, by_port in allowed.items():
         svc = draft.services[key]
         src = svc.pop("_allow_src")
+        servers = svc.pop("_servers", [])
+        for port in svc["ports"]:
+            if port["port"] not in by_port:
+                draft.lose(servers[0][0], "spec.port", f"port {port['port']} of Service "
+                           f"{svc['name']} has no Server, so the namespace's default policy "
+                           "admits its callers; the spec's allow rules refuse the ports they "
+                           "do not name")
         groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
         for port, who in by_port.items():
             groups.setdefault(tuple(who), []).append(port)
@@ -410,7 +447,7 @@ def import_linkerd(inv: Inventory, draft: Draft) -> None:
     for src in inv.kind("ServiceProfile", SERVICE_PROFILE_GROUP):
         with draft.guard(src):
             service_profile(draft, src)
-    known = {"Server", "AuthorizationPolicy", "MeshTLSAuthentication", "HTTPLocalRateLimitPolicy",
+    known = {"Server", "ServerAuthorization", "AuthorizationPolicy", "MeshTLSAuthentication", "HTTPLocalRateLimitPolicy",
              "TrafficSplit", "ServiceProfile", "HTTPRoute", "EgressNetwork", "TLSRoute"}
     for src in mine:
         if src.kind not in known:
