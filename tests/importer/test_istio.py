@@ -68,8 +68,8 @@ spec:
     ("{route: [{destination: {host: other.example.com}}]}",
      "spec.http[0].route[0].destination.host", 9),
     ("{directResponse: {status: 503}}", "spec.http[0].directResponse", 9),
-    ("{route: [{destination: {host: web, subset: v1}}], retries: {attempts: 2, "
-     "retryRemoteLocalities: true}}", "spec.http[0].retries.retryRemoteLocalities", 9),
+    (("{route: [{destination: {host: web, subset: v1}}], retries: {attempts: 2, "
+     "retryRemoteLocalities: true}}"), "spec.http[0].retries.retryRemoteLocalities", 9),
 ])
 def test_what_a_virtual_service_route_says_beyond_the_spec_is_reported_at_its_line(
         imported: Importer, http: str, field: str, line: int) -> None:
@@ -141,17 +141,17 @@ spec:
     ("kind: PeerAuthentication\nspec: {selector: {matchLabels: {app: web}}, mtls: {mode: STRICT}}",
      "spec.selector"),
     ("kind: PeerAuthentication\nspec: {mtls: {mode: DISABLE}}", "spec.mtls.mode"),
-    ("kind: AuthorizationPolicy\nspec: {action: DENY, selector: {matchLabels: {app: web}}, "
-     "rules: [{}]}", "spec.action"),
+    (("kind: AuthorizationPolicy\nspec: {action: DENY, selector: {matchLabels: {app: web}}, "
+     "rules: [{}]}"), "spec.action"),
     ("kind: AuthorizationPolicy\nspec: {rules: [{from: [{source: {namespaces: [a]}}]}]}",
      "spec.selector"),
-    ("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}, rules: [{from: "
-     "[{source: {namespaces: [a]}}], when: [{key: request.headers, values: [x]}]}]}",
+    (("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}, rules: [{from: "
+     "[{source: {namespaces: [a]}}], when: [{key: request.headers, values: [x]}]}]}"),
      "spec.rules[0].when"),
-    ("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}, rules: [{from: "
-     "[{source: {ipBlocks: [10.0.0.0/8]}}]}]}", "spec.rules[0].from[0].source"),
-    ("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}, rules: [{from: "
-     "[{source: {namespaces: [a]}}], to: [{operation: {methods: [GET]}}]}]}",
+    (("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}, rules: [{from: "
+     "[{source: {ipBlocks: [10.0.0.0/8]}}]}]}"), "spec.rules[0].from[0].source"),
+    (("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}, rules: [{from: "
+     "[{source: {namespaces: [a]}}], to: [{operation: {methods: [GET]}}]}]}"),
      "spec.rules[0].to[0].operation"),
     ("kind: AuthorizationPolicy\nspec: {selector: {matchLabels: {app: web}}}", "spec.rules"),
 ])
@@ -188,13 +188,13 @@ spec:
 
 
 @pytest.mark.parametrize(("doc", "field"), [
-    ("kind: Gateway\nspec: {selector: {istio: ingressgateway}, servers: [{port: {number: 443, "
-     "name: tls, protocol: TLS}, hosts: [a.example.com], tls: {mode: PASSTHROUGH}}]}",
+    (("kind: Gateway\nspec: {selector: {istio: ingressgateway}, servers: [{port: {number: 443, "
+     "name: tls, protocol: TLS}, hosts: [a.example.com], tls: {mode: PASSTHROUGH}}]}"),
      "spec.servers[0].port.protocol"),
-    ("kind: ServiceEntry\nspec: {hosts: [db.internal], location: MESH_INTERNAL, ports: "
-     "[{number: 5432, name: pg, protocol: TCP}]}", "spec.location"),
-    ("kind: ServiceEntry\nspec: {hosts: [api.example.com], ports: [{number: 5432, name: pg, "
-     "protocol: TCP}]}", "spec.ports[0].protocol"),
+    (("kind: ServiceEntry\nspec: {hosts: [db.internal], location: MESH_INTERNAL, ports: "
+     "[{number: 5432, name: pg, protocol: TCP}]}"), "spec.location"),
+    (("kind: ServiceEntry\nspec: {hosts: [api.example.com], ports: [{number: 5432, name: pg, "
+     "protocol: TCP}]}"), "spec.ports[0].protocol"),
     ("kind: Sidecar\nspec: {egress: [{hosts: ['./*']}]}", "(object)"),
     ("kind: EnvoyFilter\nspec: {}", "(object)"),
 ])

@@ -165,10 +165,10 @@ spec:
 
 
 @pytest.mark.parametrize(("doc", "field"), [
-    ("kind: Server\nspec: {podSelector: {matchLabels: {app: web}}, port: 8080, "
-     "accessPolicy: deny}", "spec.accessPolicy"),
-    ("kind: Server\nspec: {podSelector: {matchExpressions: [{key: app, operator: Exists}]}, "
-     "port: 8080}", "spec.podSelector"),
+    (("kind: Server\nspec: {podSelector: {matchLabels: {app: web}}, port: 8080, "
+     "accessPolicy: deny}"), "spec.accessPolicy"),
+    (("kind: Server\nspec: {podSelector: {matchExpressions: [{key: app, operator: Exists}]}, "
+     "port: 8080}"), "spec.podSelector"),
     ("kind: MeshTLSAuthentication\nspec: {identities: ['*']}", "(object)"),
     ("kind: NetworkAuthentication\nspec: {networks: [{cidr: 0.0.0.0/0}]}", "(object)"),
 ])

@@ -127,8 +127,8 @@ def _service(draw: Any, name: str, namespace: str, namespaces: list[str]) -> Obj
         if draw(st.booleans()):
             rule["fromNamespaces"] = [draw(st.sampled_from(namespaces))]
         if draw(st.booleans()) or not rule:
-            rule["fromServiceAccounts"] = [f"{draw(st.sampled_from(namespaces))}/"
-                                           f"{draw(st.sampled_from(['web', 'batch']))}"]
+            rule["fromServiceAccounts"] = [(f"{draw(st.sampled_from(namespaces))}/"
+                                           f"{draw(st.sampled_from(['web', 'batch']))}")]
         svc["allow"] = [rule]
     return svc
 

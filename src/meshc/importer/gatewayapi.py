@@ -263,8 +263,9 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
     route with its own policy (named <service>-<port>-r<index>) goes back to its index."""
     by_port: dict[str, list[tuple[Source, list[Part]]]] = {}
     for src, routes in found:
-        port = next((p for p in src.spec.get("parentRefs") or [] if p.get("kind") == "Service"),
-                    {}).get("port")
+        parent: dict[str, Any] = next(
+            (p for p in src.spec.get("parentRefs") or [] if p.get("kind") == "Service"), {})
+        port = parent.get("port")
         by_port.setdefault(str(port), []).append((src, routes))
     first = next(iter(by_port.values()))
     shared: list[Part] = []

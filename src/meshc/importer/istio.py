@@ -15,7 +15,14 @@ from typing import Any
 
 from meshc.compiler.targets.istio.extras import ACCESS_LOG_PROVIDER, METRICS_PROVIDER
 from meshc.providers import CLUSTER_DOMAIN
-from meshc.providers.istio import DEFAULT_INGRESS_GATEWAY, GATEWAY_CLASS, PROFILE, ROOT_NAMESPACE
+from meshc.providers.istio import (
+    DEFAULT_INGRESS_NAMESPACE,
+    DEFAULT_INGRESS_SELECTOR,
+    DEFAULT_INGRESS_SERVICE_ACCOUNT,
+    GATEWAY_CLASS,
+    PROFILE,
+    ROOT_NAMESPACE,
+)
 
 from .draft import Draft, Part, Source, origin
 from .inventory import Inventory, pod_labels, pod_spec
@@ -98,11 +105,11 @@ def _traffic_policy(draft: Draft, src: Source, svc: Part, policy: dict[str, Any]
     outlier = dict(policy.get("outlierDetection") or {})
     if "consecutiveErrors" in outlier and "consecutive5xxErrors" not in outlier:
         outlier["consecutive5xxErrors"] = outlier.pop("consecutiveErrors")  # the deprecated name
-    known = ("consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent")
-    taken = {k: outlier[k] for k in known if k in outlier}
+    outlier_keys = ("consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent")
+    taken = {k: outlier[k] for k in outlier_keys if k in outlier}
     if taken:
         svc["outlierDetection"] = taken
-    for key in sorted(set(outlier) - set(known)):
+    for key in sorted(set(outlier) - set(outlier_keys)):
         _carry(draft, src, f"spec.trafficPolicy.outlierDetection.{key}",
                "the spec's outlier detection has no such setting", "DestinationRule", svc,
                merge={"spec": {"trafficPolicy": {"outlierDetection": {key: outlier[key]}}}})
@@ -614,8 +621,8 @@ def _gateway_identity(inv: Inventory, ns: str, selector: dict[str, str]) -> tupl
         if selector and all(labels.get(k) == v for k, v in selector.items()):
             account = pod_spec(w).get("serviceAccountName") or "default"
             return w.namespace or ns, str(account)
-    if selector == dict(DEFAULT_INGRESS_GATEWAY["selector"]):
-        return DEFAULT_INGRESS_GATEWAY["namespace"], DEFAULT_INGRESS_GATEWAY["serviceAccount"]
+    if selector == dict(DEFAULT_INGRESS_SELECTOR):
+        return DEFAULT_INGRESS_NAMESPACE, DEFAULT_INGRESS_SERVICE_ACCOUNT
     return None
 
 
@@ -707,13 +714,13 @@ def ingress(inv: Inventory, draft: Draft) -> None:
                     entry["routes"].append(route)
         origin(entry, src)
         draft.imported += 1
-    for key, (src, entry) in gateways.items():
-        if entry is None:
+    for key, (src, found_entry) in gateways.items():
+        if found_entry is None:
             continue
-        if key not in bound or not entry["routes"]:
+        if key not in bound or not found_entry["routes"]:
             draft.lose(src, "", "a Gateway without routes the spec can say; not imported")
             continue
-        draft.ingress[key] = entry
+        draft.ingress[key] = found_entry
         draft.imported += 1
 
 

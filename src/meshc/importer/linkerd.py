@@ -27,7 +27,7 @@ SERVICE_PROFILE_GROUP = PROFILE.config_kinds[0][0]
 _IDENTITY = re.compile(r"^(?P<sa>[^.]+)\.(?P<ns>[^.]+)\.serviceaccount\.identity\.linkerd\."
                        r"(?P<td>.+)$")
 _INBOUND = {STRICT_INBOUND_POLICY: "STRICT", "all-unauthenticated": "PERMISSIVE"}
-_FAILURE_CLASSES = {(500, 599): "5xx", (502, 504): "gateway-error", (409, 409): "retriable-4xx"}
+_FAILURE_CLASSES: dict[tuple[Any, Any], str] = {(500, 599): "5xx", (502, 504): "gateway-error", (409, 409): "retriable-4xx"}
 
 
 def versions(inv: Inventory, draft: Draft) -> None:
@@ -124,10 +124,15 @@ def _server_ports(inv: Inventory, src: Source, svc: Part) -> list[int]:
     """The Service ports whose target port the Server's port is."""
     port = src.spec.get("port")
     if isinstance(port, str):
-        numbers = {c.get("containerPort") for w in inv.workloads()
-                   if all(pod_labels(w).get(k) == v for k, v in svc["selector"].items())
-                   for c in pod_spec(w).get("containers") or [] if isinstance(c, dict)
-                   for c in c.get("ports") or [] if c.get("name") == port}  # type: ignore[union-attr]
+        numbers = set()
+        for w in inv.workloads():
+            if not all(pod_labels(w).get(k) == v for k, v in svc["selector"].items()):
+                continue
+            containers = pod_spec(w).get("containers")
+            for container in containers if isinstance(containers, list) else []:
+                for named in container.get("ports") or [] if isinstance(container, dict) else []:
+                    if isinstance(named, dict) and named.get("name") == port:
+                        numbers.add(named.get("containerPort"))
         return [p["port"] for p in svc["ports"] if p["targetPort"] == port or
                 p["targetPort"] in numbers]
     return [p["port"] for p in svc["ports"] if p["targetPort"] == port]
@@ -292,8 +297,8 @@ def _allow_rules(draft: Draft,
                            "admits its callers; the spec's allow rules refuse the ports they "
                            "do not name")
         groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
-        for port, who in by_port.items():
-            groups.setdefault(tuple(who), []).append(port)
+        for port, callers in by_port.items():
+            groups.setdefault(tuple(callers), []).append(port)
         every = len(groups) == 1 and set(next(iter(groups.values()))) == {p["port"] for p in svc["ports"]}
         rules = []
         for who, ports in groups.items():

@@ -27,11 +27,9 @@ DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
 ROOT_NAMESPACE = "istio-system"
 # The ingress gateway Istio's default install deploys (manifests/charts/gateways/
 # istio-ingress): its namespace, service account and pod labels.
-DEFAULT_INGRESS_GATEWAY = MappingProxyType({
-    "namespace": "istio-system",
-    "serviceAccount": "istio-ingressgateway-service-account",
-    "selector": MappingProxyType({"istio": "ingressgateway"}),
-})
+DEFAULT_INGRESS_NAMESPACE = "istio-system"
+DEFAULT_INGRESS_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
+DEFAULT_INGRESS_SELECTOR = MappingProxyType({"istio": "ingressgateway"})
 # The GatewayClass Istio's own gateway controller serves (pilot/pkg/config/kube/gateway).
 GATEWAY_CLASS = "istio"
 _A, _U = Support.APPROX, Support.UNSUPPORTED
