@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 def _run(args: argparse.Namespace) -> ExitCode:
     from meshc.compiler.loader import load_mesh
 
-    from .data import policy_data
+    from .data import only_policies, policy_data
 
     mesh = load_mesh(args.spec)  # a SpecError reaches meshc.cli.main
     try:
@@ -52,8 +52,9 @@ def _run(args: argparse.Namespace) -> ExitCode:
     if getattr(args, "mode", None):
         data["modes"] = {policy: args.mode for policy in data["modes"]}
     try:
+        data = only_policies(data, getattr(args, "policy", ()))
         scan = scan_manifests(args.paths)
-    except ManifestError as exc:
+    except (ManifestError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     for skipped in scan.skipped:
         print(skipped.format(), file=sys.stderr)
@@ -68,7 +69,8 @@ def _run(args: argparse.Namespace) -> ExitCode:
                             offline=offline, tally=tally)
     except (EngineError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    if getattr(args, "conflicts", True):
+    # --policy narrows the run to admission policies; spec conflicts are none of them.
+    if getattr(args, "conflicts", True) and not getattr(args, "policy", None):
         findings += spec_conflicts(mesh, scan.manifests, offline.default_namespace)
     for line in tally.defaulted_lines(offline.default_namespace, explicit=bool(offline.namespace)):
         print(line, file=sys.stderr)

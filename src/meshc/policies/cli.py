@@ -50,4 +50,12 @@ def register(sub: Any) -> None:
         help="judge only what admission judges: leave out the spec-conflict findings "
         "(manifests that define or route what the spec renders)",
     )
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="evaluate only the policy ID (repeatable; default: every policy), "
+        "e.g. injection-required: to look at one policy's findings or time it alone",
+    )
     p.set_defaults(handler="meshc.policies.check:run")

@@ -66,6 +66,27 @@ def policy_data(mesh: Any) -> dict[str, Any]:
     }
 
 
+def only_policies(data: dict[str, Any], policies: Iterable[str]) -> dict[str, Any]:
+    """``data`` that makes the policies evaluate only ``policies`` (ids); all when empty.
+
+    A diagnostic and benchmarking aid (``meshc check --policy``, ``meshc
+    webhook serve --policy``), never a spec setting: a policy the spec
+    enforces stays in the spec, and a webhook serving a filter says so on
+    every answer (meshc.webhook.state). The filter is ``data.meshc.config.only``,
+    which main.rego tests before it evaluates each policy. Raises ValueError
+    for an id that names no policy.
+    """
+    chosen = sorted(set(policies))
+    unknown = [pid for pid in chosen if pid not in POLICY_IDS]
+    if unknown:
+        raise ValueError(
+            f"unknown policy {', '.join(map(repr, unknown))}; expected one of {', '.join(POLICY_IDS)}"
+        )
+    if not chosen or len(chosen) == len(POLICY_IDS):
+        return data
+    return {**data, "only": chosen}
+
+
 def ingress_gateways(mesh: Any) -> list[dict[str, str]]:
     """The identities of the spec's ingress gateways (spec.ingress[].gateway), sorted.
 

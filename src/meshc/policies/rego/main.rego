@@ -16,10 +16,30 @@ violations contains exceptions.marked(v) if {
 	not k8s.deleting
 }
 
-found contains v if some v in injection_required.violations
+# Each policy is evaluated only when selected, so a filtered-out policy costs
+# nothing but this test.
+found contains v if {
+	selected(injection_required.policy_id)
+	some v in injection_required.violations
+}
 
-found contains v if some v in mtls_strict.violations
+found contains v if {
+	selected(mtls_strict.policy_id)
+	some v in mtls_strict.violations
+}
 
-found contains v if some v in allowed_namespaces.violations
+found contains v if {
+	selected(allowed_namespaces.policy_id)
+	some v in allowed_namespaces.violations
+}
 
-found contains v if some v in managed_objects.violations
+found contains v if {
+	selected(managed_objects.policy_id)
+	some v in managed_objects.violations
+}
+
+# Every policy, unless the data names the only ones to evaluate
+# (`data.meshc.config.only`, from --policy: meshc.policies.data.only_policies).
+selected(_) if not data.meshc.config.only
+
+selected(id) if id in data.meshc.config.only
