@@ -4,11 +4,14 @@ ports, and every field the spec cannot say is reported."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import Importer
+from meshc.importer import Imported
+
+Importer = Callable[..., Imported]
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.targets import RenderOptions, render
 from meshc.importer import import_manifests

@@ -3,9 +3,13 @@ field is reported with its file:line (or carried by an override of the rendered 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from conftest import Importer
+from meshc.importer import Imported
+
+Importer = Callable[..., Imported]
 
 SERVICE = """
 apiVersion: v1
