@@ -1,5 +1,5 @@
-"""Round trips as properties: for every example and for generated specs, on Istio and on
-both Linkerd routing modes, importing the render gives a spec that renders the same
+"""Round trips as properties: for every example and for generated specs, on Istio, on
+both Linkerd routing modes and on Kuma, importing the render gives a spec that renders the same
 objects (``render(import(render(spec))) == render(spec)``, up to the source annotation
 naming the spec file), and importing that render again gives the same spec."""
 
@@ -24,10 +24,15 @@ from meshc.policies.manifests import parse_manifests
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*/mesh.yaml"))
 MODES = {"istio": {}, "linkerd/gateway-api": {"linkerd_routing": "gateway-api"},
-         "linkerd/smi": {"linkerd_routing": "smi"}}
+         "linkerd/smi": {"linkerd_routing": "smi"}, "kuma": {}}
 # What a Linkerd render cannot say back: the Service a fault's share goes to is named by
 # the route's backends only, with no status (reported, and the rule imported without it).
-REPORTED = {("traffic-policies", "linkerd/gateway-api"): ["spec.rules[2].backendRefs[1]"]}
+# On Kuma, a MeshTrafficPermission of callers named by service account alone (or on some
+# ports only) admits nobody (Kuma's identities name no service account, and a permission
+# is for every port): reported, not imported.
+REPORTED = {("traffic-policies", "linkerd/gateway-api"): ["spec.rules[2].backendRefs[1]"],
+            ("bookinfo", "kuma"): ["spec.from"] * 3, ("istio-revisions", "kuma"): ["spec.from"],
+            ("multi-namespace", "kuma"): ["spec.from"]}
 Obj = dict[str, Any]
 
 
@@ -39,6 +44,12 @@ def _comparable(objects: list[Obj]) -> list[Obj]:
         out.append(obj)
     return sorted(out, key=lambda o: (o["kind"], o["metadata"].get("namespace", ""),
                                       o["metadata"]["name"]))
+
+
+def _without(objects: list[Obj], refs: set[str]) -> list[Obj]:
+    return [o for o in objects
+            if f"{o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+            not in refs]
 
 
 def _render(mesh: Any, mode: str) -> list[Obj]:
@@ -72,8 +83,9 @@ def test_every_example_renders_the_same_after_an_import_of_its_render(
     before, after, result = round_trip(load_mesh(str(example)), mode, tmp_path)
     reported = REPORTED.get((example.parent.name, mode), [])
     assert [f.field for f in result.left] == reported
-    if not reported:
-        assert after == before
+    # Every object but the ones a finding names renders the same.
+    left = {f.ref for f in result.left}
+    assert _without(after, left) == _without(before, left)
     assert result.malformed == []
 
 
@@ -81,8 +93,7 @@ def test_every_example_renders_the_same_after_an_import_of_its_render(
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name)
 def test_importing_the_render_of_an_import_gives_the_same_spec(
         example: Path, mode: str, tmp_path: Path) -> None:
-    first = _import(_render(load_mesh(str(example)), mode), "istio" if mode == "istio"
-                    else "linkerd")
+    first = _import(_render(load_mesh(str(example)), mode), mode.partition("/")[0])
     second = _import(_render(_load(first.spec, tmp_path), mode), first.spec["spec"]["provider"])
     assert strip_origins(second.spec) == strip_origins(first.spec)
 
@@ -140,7 +151,7 @@ def specs(draw: Any) -> Obj:
     names = draw(st.lists(_names, min_size=1, max_size=3, unique=True))
     services = [draw(_service(n, draw(st.sampled_from(namespaces)), namespaces)) for n in names]
     return {"apiVersion": "meshc.io/v1alpha1", "kind": "Mesh", "metadata": {"name": "gen"},
-            "spec": {"provider": draw(st.sampled_from(["istio", "linkerd"])),
+            "spec": {"provider": draw(st.sampled_from(["istio", "linkerd", "kuma"])),
                      "mtls": draw(st.sampled_from(["STRICT", "PERMISSIVE"])),
                      "namespaces": [{"name": n} for n in namespaces], "services": services}}
 
@@ -157,5 +168,8 @@ def test_a_generated_spec_renders_the_same_after_an_import_of_its_render(
     except SpecError:
         return  # the generator's spec is not valid (or not renderable there): nothing to import
     before, after, result = round_trip(mesh, mode, tmp_path)
-    assert result.left == []
-    assert after == before
+    # Only what REPORTED says of Kuma: a permission of service accounts alone admits nobody.
+    assert all(mode == "kuma" and f.ref.startswith("MeshTrafficPermission ")
+               and f.field == "spec.from" for f in result.left)
+    left = {f.ref for f in result.left}
+    assert _without(after, left) == _without(before, left)

@@ -3,7 +3,7 @@
 :func:`import_manifests` reads Kubernetes objects (Namespaces, Services, workloads and
 each mesh's configuration) and builds the spec that renders them back: ``kube`` takes
 the namespaces and services, then one module per source mesh (``istio``, ``gatewayapi``,
-``linkerd``) adds what its objects say, and :mod:`.finish` settles the draft into the
+``linkerd``, ``kuma``) adds what its objects say, and :mod:`.finish` settles the draft into the
 spec. Whatever the spec cannot say is a :class:`~.draft.Finding` (file:line, object,
 field, why), carried by ``spec.overrides`` where the rendered object has a place for it.
 """
@@ -41,7 +41,7 @@ class Imported:
 def import_manifests(manifests: Sequence[Manifest], *, namespace: str = "default",
                      name: str | None = None, provider: str | None = None) -> Imported:
     """The Mesh spec of ``manifests``; objects without a namespace are in ``namespace``."""
-    from . import finish, gatewayapi, istio, kube, linkerd
+    from . import finish, gatewayapi, istio, kube, kuma, linkerd
     from .inventory import Inventory
 
     inv = Inventory.of(manifests)
@@ -54,5 +54,6 @@ def import_manifests(manifests: Sequence[Manifest], *, namespace: str = "default
     istio.import_istio(inv, draft)
     gatewayapi.import_gateway_api(inv, draft)
     linkerd.import_linkerd(inv, draft)
+    kuma.import_kuma(inv, draft)
     spec = finish.settle(inv, draft, provider)
     return Imported(spec, draft.findings, draft.notes, draft.imported, draft.malformed)

@@ -97,6 +97,8 @@ class Draft:
     mtls: list[tuple[str, str, str]] = field(default_factory=list)  # (mode, namespace, where)
     trust_domain: str | None = None
     revision: str | None = None
+    # spec.<provider>: the settings of one mesh (spec.kuma.mesh).
+    settings: dict[str, Part] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # The objects taken exactly, and the ones left aside (counted for the summary).

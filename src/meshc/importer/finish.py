@@ -131,6 +131,9 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
         spec["egress"] = {"hosts": [draft.egress[k] for k in sorted(draft.egress)]}
     if draft.telemetry:
         spec["telemetry"] = [draft.telemetry[k] for k in sorted(draft.telemetry)]
+    for mesh_name, settings in sorted(draft.settings.items()):
+        if settings:
+            spec[mesh_name] = settings
     if draft.overrides:
         spec["overrides"] = draft.overrides
     return {"apiVersion": API_VERSION, "kind": "Mesh",

@@ -21,6 +21,7 @@ from meshc.compiler.objects import (
     SOURCE_ANNOTATION,
     SYNC_WAVE_ANNOTATION,
 )
+from meshc.compiler.targets.kuma import APP_PROTOCOL as KUMA_APP_PROTOCOL
 from meshc.providers.istio import REVISION_LABEL
 
 from .draft import Draft, Part, Source, origin
@@ -28,9 +29,11 @@ from .inventory import Inventory
 
 MESHC_LABELS = (MANAGED_BY_LABEL, MESH_LABEL)
 MESHC_ANNOTATIONS = (SOURCE_ANNOTATION, SYNC_WAVE_ANNOTATION, "meshc.io/overridden")
-# appProtocol values meshc writes for the spec's protocols (compiler/core.py, service_object).
+# appProtocol values meshc writes for the spec's protocols (compiler/core.py, service_object;
+# the Kuma target's own, which Kuma reads).
 _APP_PROTOCOLS = {"kubernetes.io/h2c": "http2", "http": "http", "tcp": "tcp",
-                  "kubernetes.io/ws": "http", "grpc": "grpc"}
+                  "kubernetes.io/ws": "http", "grpc": "grpc",
+                  **{kuma: spec for spec, kuma in KUMA_APP_PROTOCOL.items()}}
 _NAME_PREFIXES = (("grpc", "grpc"), ("http2", "http2"), ("tcp", "tcp"), ("http", "http"))
 # Service fields the spec says (or that the API server sets) and need no override.
 _SERVICE_FIELDS = {"selector", "ports", "clusterIP", "clusterIPs", "ipFamilies",
