@@ -23,12 +23,28 @@ def _read(args: argparse.Namespace) -> tuple[list[Manifest], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    manifests, skipped = _read(args)
-    result = import_manifests(manifests, namespace=args.namespace, name=args.name,
+    namespaces = args.namespace or []
+    if args.kubeconfig:
+        if args.paths:
+            raise UsageError("give manifest paths or --kubeconfig, not both")
+        from .cluster import read
+
+        manifests, skipped = read(args.kubeconfig, namespaces)
+        default_namespace = "default"
+    else:
+        if not args.paths:
+            raise UsageError("give manifest paths (or '-'), or --kubeconfig")
+        if len(namespaces) > 1:
+            raise UsageError("with files, --namespace names the one namespace of objects that "
+                             "name none")
+        manifests, skipped = _read(args)
+        default_namespace = namespaces[0] if namespaces else "default"
+    result = import_manifests(manifests, namespace=default_namespace, name=args.name,
                               provider=args.provider)
     if result.malformed:
         raise UsageError(*result.malformed)
-    sources = sorted({m.file for m in manifests})
+    sources = [f"the cluster of {args.kubeconfig}"] if args.kubeconfig else \
+        sorted({m.file for m in manifests})
     header = ["A Mesh spec written by `meshc import` from "
               + (", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5
                                            else "") if sources else "nothing") + "."]

@@ -77,6 +77,8 @@ class Source:
             f"{self.kind} {self.name}"
 
     def at(self, path: str = "") -> str:
+        if not self.manifest.line:  # read from a cluster: the file names the object
+            return self.manifest.file
         line = self.manifest.line_of(path) if path else self.manifest.line
         return f"{self.manifest.file}:{line}"
 
