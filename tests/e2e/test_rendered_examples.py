@@ -31,6 +31,7 @@ ROUTING_KINDS = {
     "linkerd-gateway-api": {"Namespace", "Service", "HTTPRoute", "Server"},
     "linkerd-smi": {"Namespace", "Service", "TrafficSplit", "Server"},
     "kuma": {"Mesh", "Namespace", "Service", "MeshHTTPRoute"},
+    "consul": {"Mesh", "Namespace", "Service", "ServiceDefaults"},
 }
 
 

@@ -52,6 +52,7 @@ NEEDS_ALLOW_LOSSY = {
     ("bookinfo-ambient", "linkerd", "gateway-api"),
     ("bookinfo-ambient", "linkerd", "smi"),
     ("bookinfo-ambient", "kuma", "default"),
+    ("bookinfo-ambient", "consul", "default"),
     # fromServiceAccounts, a delay on a matched route, ingress and tracing.
     ("bookinfo", "kuma", "default"),
     # a path rewrite after a prefix match, an abort on a matched route.
@@ -60,6 +61,17 @@ NEEDS_ALLOW_LOSSY = {
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),
     ("istio-revisions", "kuma", "default"),
+    # Consul CE: fromNamespaces (an allow is rendered as the services the spec declares
+    # there, not every workload of the namespace), perTryTimeout, port-scoped allows,
+    # maxRequestsPerConnection, a second port, revisions, ingress/egress/telemetry.
+    ("blue-green", "consul", "default"),
+    ("bookinfo", "consul", "default"),
+    ("canary-ab", "consul", "default"),
+    ("istio-revisions", "consul", "default"),
+    ("linkerd-quickstart", "consul", "default"),
+    ("multi-namespace", "consul", "default"),
+    ("quickstart", "consul", "default"),
+    ("traffic-policies", "consul", "default"),
 }
 
 # Render options an example is rendered with, as `meshc render --<provider>-<option>` flags:

@@ -66,6 +66,10 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "exceptions": exception_data(mesh),
         "egress_hosts": sorted({e.host for e in mesh.egress}),
         "waypoints": waypoint_data(profile, rendered),
+        "services": [
+            {"name": svc.name, "namespace": svc.namespace, "selector": dict(svc.selector)}
+            for svc in mesh.services
+        ],
     }
 
 

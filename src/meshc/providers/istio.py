@@ -39,6 +39,16 @@ WAYPOINT_CLASS = "istio-waypoint"
 # Written by Istio CNI once it has redirected the pod's traffic to ztunnel (enabled), or
 # partly (pending): cni/pkg/util/podutil.go, AnnotateEnrolledPod. Never there at admission.
 REDIRECTION_ANNOTATION = "ambient.istio.io/redirection"
+# Istio's root namespace (meshConfig.rootNamespace's default): configuration there is
+# mesh-wide (a PeerAuthentication in it is every namespace's default).
+ROOT_NAMESPACE = "istio-system"
+# The ingress gateway Istio's default install deploys (manifests/charts/gateways/
+# istio-ingress): its namespace, service account and pod labels.
+DEFAULT_INGRESS_NAMESPACE = "istio-system"
+DEFAULT_INGRESS_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
+DEFAULT_INGRESS_SELECTOR = MappingProxyType({"istio": "ingressgateway"})
+# The GatewayClass Istio's own gateway controller serves (pilot/pkg/config/kube/gateway).
+GATEWAY_CLASS = "istio"
 _A, _U = Support.APPROX, Support.UNSUPPORTED
 
 # Traffic management, ingress, egress, rate limits and telemetry (docs/istio.md argues each).
