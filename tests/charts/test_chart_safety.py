@@ -39,6 +39,7 @@ WORKLOADS_AND_NAMESPACES = {
     ("", "namespaces/status"),
     ("", "namespaces/finalize"),
     ("", "replicationcontrollers"),
+    ("", "services"),
     ("apps", "deployments"),
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),

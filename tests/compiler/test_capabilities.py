@@ -45,13 +45,14 @@ def test_docs_capabilities_md_is_generated_from_the_code() -> None:
 
 
 def test_the_matrix_has_a_column_per_target_and_linkerd_routing_mode() -> None:
-    assert columns() == [("consul", "default"), ("istio", "default"), ("kuma", "default"),
+    assert columns() == [("consul", "default"), ("istio", "virtualservice"),
+                         ("istio", "gateway-api"), ("istio", "ambient"), ("kuma", "default"),
                          ("linkerd", "gateway-api"), ("linkerd", "smi")]
 
 
-def test_every_profile_column_is_a_routing_mode_of_its_own() -> None:
+def test_every_profile_column_is_a_routing_mode_or_data_plane_of_its_own() -> None:
     for profile in providers.all_profiles():
-        assert set(profile.capabilities) <= set(profile.routing_modes()), profile.name
+        assert set(profile.capabilities) <= set(profile.columns()), profile.name
 
 
 @pytest.mark.parametrize("column", columns(), ids="/".join)
@@ -330,14 +331,26 @@ def _set(data: dict[str, Any], concrete: str, value: Any, remove: bool = False) 
     return out
 
 
+def _choices(target: str, mode: str) -> dict[str, str]:
+    """The routing option of a routing mode's column (a data plane's column is the spec's)."""
+    return {f"{target}-routing": mode} if mode in providers.get(target).routing_modes() \
+        and mode != "default" else {}
+
+
+def _on_column(data: dict[str, Any], target: str, mode: str) -> dict[str, Any]:
+    """The walk spec on the column's data plane (ambient's column: spec.dataplane ambient)."""
+    if mode in providers.get(target).dataplanes[1:]:
+        data["spec"]["dataplane"] = mode
+    return data
+
+
 @cache
 def _render(text: str, target: str, mode: str) -> tuple[str, Report] | None:
     try:
         mesh = load_mesh("walk.yaml", text=text)
     except SpecError:
         return None  # the variant is not a valid spec
-    choices = {f"{target}-routing": mode} if mode != "default" else {}
-    options = RenderOptions.of(choices=choices, allow_lossy=True)
+    options = RenderOptions.of(choices=_choices(target, mode), allow_lossy=True)
     try:
         objects, report = render(mesh, options, target)
     except SpecError:
@@ -387,7 +400,7 @@ def described_own_service(data: dict[str, Any], concrete: str) -> bool:
 @pytest.mark.parametrize("mtls", ["STRICT", "PERMISSIVE"])
 def test_every_field_is_rendered_or_reported_by_every_target(column: tuple[str, str], mtls: str) -> None:
     target, mode = column
-    data = copy.deepcopy(WALK_DATA)
+    data = _on_column(copy.deepcopy(WALK_DATA), target, mode)
     data["spec"]["mtls"] = mtls
     result = _render(yaml.safe_dump(data, sort_keys=False), target, mode)
     assert result is not None, "the walk spec must be valid"
@@ -411,9 +424,10 @@ def test_what_the_walk_spec_renders_validates_against_the_upstream_crds(
     from support.schemas import assert_valid
 
     target, mode = column
-    choices = {f"{target}-routing": mode} if mode != "default" else {}
+    choices = _choices(target, mode)
     if target == "istio":
         choices["istio-rate-limit"] = "envoyfilter"
-    mesh = load_mesh("walk.yaml", text=WALK)
+    mesh = load_mesh("walk.yaml", text=yaml.safe_dump(
+        _on_column(copy.deepcopy(WALK_DATA), target, mode), sort_keys=False))
     objects, _ = render(mesh, RenderOptions(choices, allow_lossy=True), target)
     assert_valid(objects, gateway_channel="linkerd" if target == "linkerd" else "standard")

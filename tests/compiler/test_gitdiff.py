@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +215,27 @@ def test_objects_are_matched_by_group_kind_namespace_and_name_not_by_version():
     regrouped = diff_objects([obj("gateway.networking.k8s.io/v1", "HTTPRoute")],
                              [obj("policy.linkerd.io/v1beta3", "HTTPRoute")])
     assert len(regrouped.added) == 1 and len(regrouped.removed) == 1 and not regrouped.changed
+
+
+def test_moving_a_namespace_to_ambient_shows_exactly_what_changes(history, capsys):
+    # Istio's migration guide: the waypoint, the routes as HTTPRoutes, the policies
+    # re-attached, then the namespace label.
+    history.commit(QUICKSTART)
+    history.commit(QUICKSTART.replace("  mtls: STRICT\n", "  mtls: STRICT\n  dataplane: ambient\n"))
+
+    assert diff(history, "--format", "json") == 1
+    report = json.loads(capsys.readouterr().out)
+    named = {(o["kind"], o["name"]) for o in report["added"]}
+    assert named == {("Gateway", "waypoint"), ("HTTPRoute", "web-http"),
+                     ("Service", "web-v1"), ("Service", "web-v2"),
+                     ("DestinationRule", "web-v1"), ("DestinationRule", "web-v2"),
+                     ("AuthorizationPolicy", "web-allow-l4")}
+    assert {(o["kind"], o["name"]) for o in report["removed"]} == {("VirtualService", "web")}
+    changed = {(o["kind"], o["name"]): o["changes"] for o in report["changed"]}
+    assert set(changed) == {("Namespace", "mesh-demo"), ("AuthorizationPolicy", "web-allow"),
+                            ("Service", "web")}
+    assert {"path": "metadata.labels.istio-injection", "old": "enabled"} in \
+        changed[("Namespace", "mesh-demo")]
+    assert {"path": 'metadata.labels["istio.io/dataplane-mode"]', "new": "ambient"} in \
+        changed[("Namespace", "mesh-demo")]
+    assert any(c["path"] == "spec.targetRefs" for c in changed[("AuthorizationPolicy", "web-allow")])

@@ -344,7 +344,7 @@ def test_services_without_retries_get_one_warning_naming_them(tmp_path: Path) ->
     _, report = istio(tmp_path, services)
     (warning,) = report.warnings
     assert warning.path == "spec.services"
-    assert warning.message.startswith("approximated on istio (default): shop/web0, shop/web1, "
+    assert warning.message.startswith("approximated on istio (virtualservice): shop/web0, shop/web1, "
                                       "shop/web2 and 2 more give no retries")
     explicit = services.replace("      versions:", "      retries: {attempts: 0}\n      versions:")
     _, report = istio(tmp_path, explicit)

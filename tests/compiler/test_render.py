@@ -34,6 +34,26 @@ def test_istio_golden(spec: Path) -> None:
     assert_golden(GOLDEN / spec.parent.name / "istio.yaml", result.stdout)
 
 
+@pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
+def test_istio_gateway_api_golden(spec: Path) -> None:
+    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio",
+                   "--istio-routing", "gateway-api", "--allow-lossy",
+                   *render_flags(spec.parent.name))
+    assert result.returncode == 0, result.stderr
+    assert_golden(GOLDEN / spec.parent.name / "istio-gateway-api.yaml", result.stdout)
+
+
+def test_the_quickstart_renders_for_ambient_with_one_spec_field(tmp_path: Path) -> None:
+    # No --allow-lossy: what ambient cannot say exactly about the quickstart is a warning.
+    data = quickstart()
+    data["spec"]["dataplane"] = "ambient"
+    spec = write_spec(tmp_path, data)
+    result = meshc("render", "--spec", str(spec))
+    assert result.returncode == 0, result.stderr
+    assert "istio.io/dataplane-mode: ambient" in result.stdout
+    assert "gatewayClassName: istio-waypoint" in result.stdout
+
+
 def test_output_is_byte_identical_across_runs_and_hash_seeds() -> None:
     outputs = set()
     for seed in ("0", "1", "random"):

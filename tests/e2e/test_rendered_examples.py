@@ -26,6 +26,8 @@ CASES = [pytest.param(name, target, id=f"{name}-{target.id}") for name in EXAMPL
 # The kinds each target must have rendered, so an empty render cannot pass.
 ROUTING_KINDS = {
     "istio": {"Namespace", "Service", "DestinationRule", "VirtualService", "PeerAuthentication"},
+    "istio-gateway-api": {"Namespace", "Service", "HTTPRoute", "PeerAuthentication"},
+    "istio-ambient": {"Namespace", "Service", "PeerAuthentication"},
     "linkerd-gateway-api": {"Namespace", "Service", "HTTPRoute", "Server"},
     "linkerd-smi": {"Namespace", "Service", "TrafficSplit", "Server"},
     "kuma": {"Mesh", "Namespace", "Service", "MeshHTTPRoute"},

@@ -34,6 +34,18 @@ REPORTED = {("traffic-policies", "linkerd/gateway-api"): ["spec.rules[2].backend
             ("bookinfo", "kuma"): ["spec.from"] * 3, ("istio-revisions", "kuma"): ["spec.from"],
             ("multi-namespace", "kuma"): ["spec.from"]}
 Obj = dict[str, Any]
+# meshc import reads no ambient render yet (istio.io/dataplane-mode, waypoints and their
+# use-waypoint labels, Istio's HTTPRoutes on Service parents), and an ambient spec rendered
+# for another mesh reports what it drops: known gaps, kept failing.
+NOT_YET = {"render": {("bookinfo-ambient", m) for m in MODES},
+           "spec": {("bookinfo-ambient", "istio")}}
+
+
+def _cases(which: str) -> list[Any]:
+    return [pytest.param(e, m, id=f"{e.parent.name}-{m}",
+                         marks=[pytest.mark.xfail(strict=True, reason="ambient import")]
+                         if (e.parent.name, m) in NOT_YET[which] else [])
+            for e in EXAMPLES for m in MODES]
 
 
 def _comparable(objects: list[Obj]) -> list[Obj]:
@@ -76,8 +88,7 @@ def round_trip(mesh: Any, mode: str, tmp: Path) -> tuple[list[Obj], list[Obj], I
     return _comparable(before), _comparable(after), result
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(("example", "mode"), _cases("render"))
 def test_every_example_renders_the_same_after_an_import_of_its_render(
         example: Path, mode: str, tmp_path: Path) -> None:
     before, after, result = round_trip(load_mesh(str(example)), mode, tmp_path)
@@ -89,8 +100,7 @@ def test_every_example_renders_the_same_after_an_import_of_its_render(
     assert result.malformed == []
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(("example", "mode"), _cases("spec"))
 def test_importing_the_render_of_an_import_gives_the_same_spec(
         example: Path, mode: str, tmp_path: Path) -> None:
     first = _import(_render(load_mesh(str(example)), mode), mode.partition("/")[0])

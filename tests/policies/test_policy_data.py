@@ -96,7 +96,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "managed-objects": "examples/quickstart/mesh.yaml:spec",
         },
         "mesh_name": "quickstart",
-        "settings": {},
+        "settings": {"waypoints": "namespace"},
         "protected": {
             "security.istio.io/AuthorizationPolicy/mesh-demo/web-allow": {
                 "source": "examples/quickstart/mesh.yaml#spec.services[0].allow",
@@ -116,6 +116,8 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "mesh-demo": {"labels": {"istio-injection": "enabled"}, "annotations": {}},
         },
         "exceptions": [],
+        "egress_hosts": [],
+        "waypoints": {},
         "services": [{"name": "web", "namespace": "mesh-demo", "selector": {"app": "web"}}],
     }
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from meshc import providers
 from meshc.compiler.capabilities import columns
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.model import Mesh
@@ -41,6 +42,17 @@ NEEDS_ALLOW_LOSSY = {
     # matches, headers, redirect and abort.
     ("traffic-policies", "linkerd", "gateway-api"),
     ("traffic-policies", "linkerd", "smi"),
+    # Gateway API has no fault injection (bookinfo's delay); traffic-policies also rewrites
+    # after a string prefix, aborts, splits a TCP port and, in ambient, rate-limits.
+    ("bookinfo", "istio", "gateway-api"),
+    ("bookinfo", "istio", "ambient"),
+    ("traffic-policies", "istio", "gateway-api"),
+    ("traffic-policies", "istio", "ambient"),
+    # spec.dataplane ambient: Linkerd and Kuma have no ambient data plane.
+    ("bookinfo-ambient", "linkerd", "gateway-api"),
+    ("bookinfo-ambient", "linkerd", "smi"),
+    ("bookinfo-ambient", "kuma", "default"),
+    ("bookinfo-ambient", "consul", "default"),
     # fromServiceAccounts, a delay on a matched route, ingress and tracing.
     ("bookinfo", "kuma", "default"),
     # a path rewrite after a prefix match, an abort on a matched route.
@@ -89,16 +101,35 @@ class Target:
 
     @property
     def id(self) -> str:
-        return self.provider if self.routing == "default" else f"{self.provider}-{self.routing}"
+        # Istio's first column (VirtualServices, sidecars) keeps the plain name its goldens have.
+        plain = self.routing in ("default", "virtualservice")
+        return self.provider if plain else f"{self.provider}-{self.routing}"
+
+    @property
+    def dataplane(self) -> str | None:
+        """The data plane this column stands for (ambient), or None for a routing mode."""
+        return self.routing if self.routing in providers.get(self.provider).dataplanes[1:] else None
 
     def options(self, allow_lossy: bool, choices: dict[str, str] | None = None) -> RenderOptions:
         chosen = {k: v for k, v in (choices or {}).items() if k.startswith(f"{self.provider}-")}
-        if self.routing != "default":
+        if self.routing != "default" and self.dataplane is None:
             chosen[f"{self.provider}-routing"] = self.routing
         return RenderOptions(chosen, allow_lossy)
 
+    def mesh(self, mesh: Mesh) -> Mesh:
+        """The spec as this column renders it: every namespace on its data plane."""
+        if self.dataplane is None:
+            return mesh
+        return with_dataplane(mesh, self.dataplane)
 
-ISTIO = Target("istio")
+
+def with_dataplane(mesh: Mesh, dataplane: str) -> Mesh:
+    """``mesh`` with spec.dataplane set and no namespace naming its own."""
+    return replace(mesh, dataplane=dataplane,
+                   namespaces=tuple(replace(ns, dataplane=dataplane) for ns in mesh.namespaces))
+
+
+ISTIO = Target("istio", "virtualservice")
 TARGETS = tuple(Target(provider, mode) for provider, mode in columns())
 
 
@@ -114,5 +145,6 @@ def render_example(name: str, target: Target, *, allow_lossy: bool | None = None
     if allow_lossy is None:
         allow_lossy = (name, target.provider, target.routing) in NEEDS_ALLOW_LOSSY
     options = target.options(allow_lossy, RENDER_CHOICES.get(name))
-    objects: list[dict[str, Any]] = render(example_mesh(name), options, target.provider)[0]
+    mesh = target.mesh(example_mesh(name))
+    objects: list[dict[str, Any]] = render(mesh, options, target.provider)[0]
     return objects

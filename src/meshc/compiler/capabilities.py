@@ -60,6 +60,8 @@ FEATURES: dict[str, str] = {
     # fitting an existing installation
     "revision": "the control-plane revision (or revision tag) whose injector serves the "
     "namespaces",
+    "dataplane.ambient": "namespaces in an ambient data plane: a node proxy (Istio's ztunnel) "
+    "for mTLS and L4 authorization, waypoints where L7 features need them",
     "namespaces.manage": "namespaces whose Namespace object the team owns (not rendered)",
     "services.service.manage": "use the app's own Service; meshc renders only the mesh objects",
     "overrides": "per-object patches (spec.overrides) applied after rendering: each patched "
@@ -76,7 +78,7 @@ def note(target: str, mode: str, feature: str) -> str:
 
 def columns() -> list[tuple[str, str]]:
     """(target, routing mode) of every column, from the provider profiles."""
-    return [(p.name, mode) for p in providers.all_profiles() for mode in p.routing_modes()]
+    return [(p.name, mode) for p in providers.all_profiles() for mode in p.columns()]
 
 
 def _cell(target: str, mode: str, feature: str) -> Capability:
@@ -129,6 +131,10 @@ FIELDS: dict[str, str] = {
     # fitting an existing installation
     "spec.revision": "revision",
     "spec.namespaces.revision": "revision",
+    "spec.dataplane=sidecar": "namespaces",
+    "spec.dataplane=ambient": "dataplane.ambient",
+    "spec.namespaces.dataplane=sidecar": "namespaces",
+    "spec.namespaces.dataplane=ambient": "dataplane.ambient",
     "spec.namespaces.manage": "namespaces.manage",
     "spec.services.service.manage": "services.service.manage",
 }

@@ -54,7 +54,8 @@ def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
 
 def service_object(mesh: Mesh, svc: Service, name: str | None = None,
                    selector: dict[str, str] | None = None, path: str | None = None,
-                   annotations: dict[str, str] | None = None) -> Obj:
+                   annotations: dict[str, str] | None = None,
+                   labels: dict[str, str] | None = None) -> Obj:
     """A core Service for ``svc`` (or one of its versions, with another name and selector)."""
     ports: list[dict[str, Any]] = []
     for p in svc.ports:
@@ -67,6 +68,6 @@ def service_object(mesh: Mesh, svc: Service, name: str | None = None,
         "v1",
         "Service",
         metadata(mesh, "Service", name or svc.name, svc.namespace, path or svc.path,
-                 annotations=annotations),
+                 labels=labels, annotations=annotations),
         spec={"selector": dict(selector or svc.selector), "ports": ports},
     )

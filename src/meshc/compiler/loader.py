@@ -12,6 +12,7 @@ from meshc import providers
 from . import loader_traffic as traffic
 from .errors import Problem, SpecError
 from .model import (
+    DEFAULT_DATAPLANE,
     DEFAULT_MTLS,
     DEFAULT_TRUST_DOMAIN,
     DEFAULT_WEBHOOK_NAMESPACE,
@@ -185,14 +186,17 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         egress=traffic.egress(spec.get("egress")),
         telemetry=traffic.telemetry(spec.get("telemetry")),
         revision=spec.get("revision"),
+        dataplane=spec.get("dataplane", DEFAULT_DATAPLANE),
         overrides=_overrides(spec.get("overrides") or ()),
         positions=positions,
     )
 
 
 def _namespace_extras(spec: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
-    """A namespace's revision (its own, else the spec's) and whether meshc renders it."""
-    return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True)}
+    """A namespace's revision and data plane (its own, else the spec's) and whether meshc
+    renders it."""
+    return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True),
+            "dataplane": ns.get("dataplane", spec.get("dataplane", DEFAULT_DATAPLANE))}
 
 
 def _exceptions(raw: Any) -> tuple[PolicyException, ...]:

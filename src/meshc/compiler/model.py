@@ -32,6 +32,8 @@ from .yamlpos import Positions
 DEFAULT_WEBHOOK_NAMESPACE = "meshc-system"
 DEFAULT_TRUST_DOMAIN = "cluster.local"
 DEFAULT_MTLS = "STRICT"
+DEFAULT_DATAPLANE = "sidecar"
+DATAPLANES = ("sidecar", "ambient")
 
 
 def default_allowed_namespaces(meshed: Iterable[str]) -> tuple[str, ...]:
@@ -160,6 +162,8 @@ class Namespace:
     # False: the team owns the Namespace object elsewhere; meshc renders none
     # (the webhook still adds the markers).
     manage: bool = True
+    # How its pods join the mesh: spec.namespaces[].dataplane, else spec.dataplane.
+    dataplane: str = DEFAULT_DATAPLANE
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,7 @@ class Mesh:
     telemetry: tuple[Telemetry, ...] = ()
     revision: str | None = None  # spec.revision: every namespace's unless it names its own
     overrides: tuple[Override, ...] = ()
+    dataplane: str = DEFAULT_DATAPLANE  # spec.dataplane: every namespace's unless it names its own
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:
@@ -242,3 +247,8 @@ class Mesh:
     @property
     def meshed_namespaces(self) -> tuple[str, ...]:
         return tuple(ns.name for ns in self.namespaces)
+
+    def dataplane_of(self, namespace: str) -> str:
+        """The data plane of a meshed namespace (spec.dataplane for any other)."""
+        return next((ns.dataplane for ns in self.namespaces if ns.name == namespace),
+                    self.dataplane)

@@ -12,7 +12,7 @@ from typing import Any
 from meshc import providers
 
 from . import schema_traffic as traffic
-from .model import DEFAULT_TRUST_DOMAIN, DEFAULT_WEBHOOK_NAMESPACE
+from .model import DATAPLANES, DEFAULT_TRUST_DOMAIN, DEFAULT_WEBHOOK_NAMESPACE
 from .schema_base import ANNOTATIONS as _ANNOTATIONS
 from .schema_base import DNS1123_LABEL, LABEL_KEY, LABEL_VALUE
 from .schema_base import LABELS as _LABELS
@@ -69,8 +69,13 @@ _OVERRIDE = _obj(
     required=("target",),
     description="a patch of one rendered object, for what the spec cannot say yet",
 )
+_DATAPLANE_CHOICES = list(DATAPLANES)
 _SPEC_INSTALL_FIELDS: dict[str, Any] = {
     "revision": _REVISION,
+    "dataplane": {"enum": _DATAPLANE_CHOICES,
+                  "description": "how the meshed namespaces' pods join the mesh: sidecar (a proxy "
+                  "injected into each pod; default) or ambient (Istio's node proxy, ztunnel, and "
+                  "waypoints where L7 features need them); Istio only"},
     "overrides": {"type": "array", "items": _OVERRIDE,
                   "description": "per-object patches, applied after rendering and reported as "
                   "overridden"},
@@ -78,6 +83,9 @@ _SPEC_INSTALL_FIELDS: dict[str, Any] = {
 _NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
     "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
                       "so namespaces can move to a new control plane one at a time"),
+    "dataplane": {"enum": _DATAPLANE_CHOICES,
+                  "description": "this namespace's data plane, overriding spec.dataplane, so "
+                  "namespaces can move to ambient one at a time; Istio only"},
     "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
                "(meshc renders none; the webhook still adds the injection markers). Default true"},
 }

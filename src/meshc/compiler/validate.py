@@ -360,6 +360,7 @@ def _check_installation(c: _Collector, spec: dict[str, Any]) -> None:
     if "revision" in spec and not profile.revisions:
         c.add("spec.revision", f"{profile.title} has no control-plane revisions (this is Istio's "
               "istio.io/rev); remove it", key=True)
+    _check_dataplane(c, profile, "spec.dataplane", spec.get("dataplane"))
     mtls = spec.get("mtls") if isinstance(spec.get("mtls"), str) else "STRICT"
     given = spec.get(profile.name) if isinstance(spec.get(profile.name), dict) else None
     settings = profile.settings(given)
@@ -370,9 +371,12 @@ def _check_installation(c: _Collector, spec: dict[str, Any]) -> None:
             c.add(f"{base}.revision", f"{profile.title} has no control-plane revisions (this is "
                   "Istio's istio.io/rev); remove it", key=True)
         revision = ns.get("revision", spec.get("revision"))
+        _check_dataplane(c, profile, f"{base}.dataplane", ns.get("dataplane"))
+        dataplane = ns.get("dataplane", spec.get("dataplane"))
         markers = profile.namespace_markers(
             facts,
-            SimpleNamespace(name=ns.get("name"), revision=revision if isinstance(revision, str) else None),
+            SimpleNamespace(name=ns.get("name"), revision=revision if isinstance(revision, str) else None,
+                            dataplane=dataplane if dataplane in profile.dataplanes else "sidecar"),
         )
         _check_sync_options(c, base, ns.get("annotations"))
         for section in ("labels", "annotations"):
@@ -384,6 +388,15 @@ def _check_installation(c: _Collector, spec: dict[str, Any]) -> None:
                           f"{key!r} is one of the injection markers meshc sets from the spec "
                           f"({', '.join(f'{k}: {v}' for k, v in markers[section].items()) or 'none'}"
                           f"); remove it{_marker_hint(profile.revisions)}", key=True)
+
+
+def _check_dataplane(c: _Collector, profile: Any, path: str, value: Any) -> None:
+    """sidecar is every mesh's; another data plane only where the profile has it."""
+    if value is None or value == "sidecar" or not isinstance(value, str):
+        return
+    if value not in profile.dataplanes:
+        c.add(path, f"{profile.title} has no {value} data plane (ambient is Istio's: ztunnel and "
+              "waypoints); remove it or set it to sidecar", key=True)
 
 
 def _marker_hint(revisions: bool) -> str:

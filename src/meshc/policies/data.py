@@ -40,6 +40,7 @@ def policy_data(mesh: Any) -> dict[str, Any]:
             )
     profile = providers.get(mesh.provider)
     images = image_spellings(adm.proxy_images.get(mesh.provider, profile.proxy_images))
+    rendered = _rendered(mesh)
     return {
         "provider": mesh.provider,
         "profile": profile.policy_facts(),
@@ -60,9 +61,11 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "mesh_name": mesh.name,
         # spec.<provider>, defaults filled in: what only this mesh's rules read.
         "settings": mesh.settings_for(mesh.provider),
-        "protected": protected_objects(mesh),
+        "protected": protected_objects(mesh, rendered),
         "namespace_markers": marker_data(mesh),
         "exceptions": exception_data(mesh),
+        "egress_hosts": sorted({e.host for e in mesh.egress}),
+        "waypoints": waypoint_data(profile, rendered),
         "services": [
             {"name": svc.name, "namespace": svc.namespace, "selector": dict(svc.selector)}
             for svc in mesh.services
@@ -118,7 +121,26 @@ def marker_data(mesh: Any) -> dict[str, Any]:
             for ns, m in sorted(namespace_markers(mesh).items())}
 
 
-def protected_objects(mesh: Any) -> dict[str, Any]:
+def _rendered(mesh: Any) -> list[dict[str, Any]]:
+    from meshc.compiler.targets import RenderOptions, render
+
+    objects, _ = render(mesh, RenderOptions(allow_lossy=True))
+    return objects
+
+
+def waypoint_data(profile: Any, rendered: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """namespace -> rendered Service -> the waypoint its label names (Istio ambient): a
+    Service, pod or namespace may not skip it."""
+    label = profile.waypoint_label
+    found: dict[str, dict[str, str]] = {}
+    for obj in rendered if label else ():
+        meta = obj["metadata"]
+        if obj["kind"] == "Service" and label in meta.get("labels", {}):
+            found.setdefault(meta["namespace"], {})[meta["name"]] = meta["labels"][label]
+    return {ns: dict(sorted(v.items())) for ns, v in sorted(found.items())}
+
+
+def protected_objects(mesh: Any, rendered: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The security objects the spec renders, as the API server stores them.
 
     Keyed ``<group>/<kind>/<namespace>/<name>``; each with its ``spec`` (the
@@ -127,11 +149,10 @@ def protected_objects(mesh: Any) -> dict[str, Any]:
     exactly this, and its DELETE only once the spec no longer renders it.
     """
     from meshc.compiler.objects import SOURCE_ANNOTATION
-    from meshc.compiler.targets import RenderOptions, render
 
     profile = providers.get(mesh.provider)
     kinds = {(group, kind) for group, kind, _ in profile.protected_kinds}
-    objects, _ = render(mesh, RenderOptions(allow_lossy=True))
+    objects = rendered if rendered is not None else _rendered(mesh)
     found: dict[str, Any] = {}
     for obj in objects:
         group = str(obj["apiVersion"]).rpartition("/")[0]

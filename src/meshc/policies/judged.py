@@ -28,6 +28,7 @@ WORKLOADS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # A namespace's labels and annotations can be written through its status and
 # finalize subresources too, and the injectors read them.
 NAMESPACES = ("namespaces", "namespaces/status", "namespaces/finalize")
+SERVICES = ("services",)
 
 Rule = dict[str, Any]
 
@@ -47,6 +48,8 @@ def judged() -> list[Rule]:
     rules = [_rule(group, resources, "Namespaced", "v1") for group, resources in WORKLOADS]
     # Namespaces: injection markers and the allowed namespaces.
     rules.append(_rule("", NAMESPACES, "Cluster", "v1"))
+    # Services: the waypoint an ambient Service's traffic goes through (istio.io/use-waypoint).
+    rules.append(_rule("", SERVICES, "Namespaced", "v1"))
     return rules
 
 

@@ -130,6 +130,9 @@ _TRAFFIC_NOT_RENDERED = (
 )
 
 _CONSUL: dict[str, Capability] = {
+    "dataplane.ambient": (
+        _U, ("Consul has no ambient data plane (Istio's ztunnel and waypoints); pods are "
+        "enrolled by connect-inject with a consul-dataplane sidecar")),
     **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
     "revision": (
         _U, ("Consul has no control-plane revisions a namespace names; pods are enrolled by "

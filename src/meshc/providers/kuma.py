@@ -80,6 +80,9 @@ _KUMA: dict[str, Capability] = {
         _A, ("Kuma learns each port's protocol from the Service's appProtocol, which meshc "
         "renders on its own Services; with the app's own Service, the message lists the "
         "appProtocol values to set on it")),
+    "dataplane.ambient": (
+        _U, ("Kuma has no ambient data plane (Istio's ztunnel and waypoints); the namespaces are "
+        "rendered with kuma.io/sidecar-injection: enabled")),
     "revision": (
         _U, ("Kuma has no control-plane revisions a namespace names; the namespaces are "
         "rendered with kuma.io/sidecar-injection: enabled")),

@@ -76,6 +76,9 @@ _LINKERD: dict[str, Capability] = {
         _U, ("Linkerd reads retries, timeouts and failure accrual from annotations on the Service; "
         "with the app's own Service meshc renders none to carry them, and the message lists the "
         "annotations to add to it")),
+    "dataplane.ambient": (
+        _U, ("Linkerd has no ambient data plane (Istio's ztunnel and waypoints); the namespaces are "
+        "rendered with linkerd.io/inject: enabled")),
     "revision": (
         _U, ("Linkerd has no control-plane revisions a namespace names; the namespaces are "
         "rendered with linkerd.io/inject: enabled")),

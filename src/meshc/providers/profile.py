@@ -58,6 +58,9 @@ class NamespaceFacts(Protocol):
     @property
     def revision(self) -> str | None: ...  # the control-plane revision that injects it
 
+    @property
+    def dataplane(self) -> str: ...  # how its pods join the mesh (sidecar, or ambient on Istio)
+
 
 @dataclass(frozen=True)
 class PodMarkers:
@@ -202,6 +205,13 @@ class Profile:
         default_factory=lambda: MappingProxyType({}))
     # Whether the mesh has control-plane revisions a namespace can name (spec.revision).
     revisions: bool = False
+    # The data planes a namespace can choose (spec.dataplane, spec.namespaces[].dataplane),
+    # the default first; () for a mesh with sidecars only. Every data plane but the
+    # default has its own capability column, named after it.
+    dataplanes: tuple[str, ...] = ()
+    # The Service label naming the waypoint a rendered Service's traffic must go through
+    # (Istio ambient); the policies refuse a Service, pod or namespace that skips it.
+    waypoint_label: str | None = None
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
     capabilities: Mapping[str, Mapping[str, Capability]] = field(
@@ -225,6 +235,10 @@ class Profile:
             if option.name == "routing":
                 return option.choices
         return ("default",)
+
+    def columns(self) -> tuple[str, ...]:
+        """The capability matrix's columns: each routing mode, then each other data plane."""
+        return self.routing_modes() + self.dataplanes[1:]
 
     def policy_facts(self) -> dict[str, Any]:
         """The facts the Rego reads as ``data.meshc.config.profile``."""

@@ -9,7 +9,8 @@ provider is an error, never a fallback.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar, Protocol
@@ -41,17 +42,22 @@ class RenderOptions:
         """Options from keywords spelled like the flags: ``of(linkerd_routing="smi")``."""
         return cls({k.replace("_", "-"): v for k, v in choices.items()}, allow_lossy)
 
-    def option(self, provider: str, name: str) -> str:
+    def option(self, provider: str, name: str,
+               settings: Mapping[str, object] | None = None) -> str:
+        """The option's value: the command line's, else the spec's own (``settings``:
+        spec.<provider>, where the profile's settings offer the same name), else the default."""
         profile = providers.get(provider)
         for option in profile.render_options:
             if option.name == name:
-                return self.choices.get(f"{provider}-{name}") or option.default
+                given = (settings or {}).get(name)
+                return (self.choices.get(f"{provider}-{name}")
+                        or (given if isinstance(given, str) else None) or option.default)
         raise KeyError(f"{provider} has no render option {name!r}")
 
-    def mode(self, provider: str) -> str:
+    def mode(self, provider: str, settings: Mapping[str, object] | None = None) -> str:
         """The routing mode that selects ``provider``'s column of the capability matrix."""
         modes = providers.get(provider).routing_modes()
-        return self.option(provider, "routing") if modes != ("default",) else "default"
+        return self.option(provider, "routing", settings) if modes != ("default",) else "default"
 
 
 @dataclass
@@ -64,6 +70,27 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     # A spec field rendered into several objects (one per port) is reported once.
     _seen: set[Problem] = field(default_factory=set, repr=False)
+    # The capability column of what is being rendered, when it is not the routing mode's:
+    # a namespace on another data plane (Istio ambient) has its own column.
+    _column: str | None = field(default=None, repr=False)
+
+    def mode(self) -> str:
+        """The capability column the features rendered now are judged by."""
+        if self._column is not None:
+            return self._column
+        return self.options.mode(self.target, self.mesh.settings_for(self.target))
+
+    @contextmanager
+    def dataplane(self, name: str) -> Iterator[None]:
+        """Judge what is rendered inside the block by data plane ``name``'s column (the
+        profile's default data plane: the routing mode's column)."""
+        planes = providers.get(self.target).dataplanes
+        before = self._column
+        self._column = name if planes and name != planes[0] else None
+        try:
+            yield
+        finally:
+            self._column = before
 
     def _add(self, problem: Problem) -> None:
         if problem not in self._seen:
@@ -76,7 +103,7 @@ class Report:
         The capability matrix decides whether that is a warning (approximated)
         or an error (unsupported, unless --allow-lossy).
         """
-        mode = self.options.mode(self.target)
+        mode = self.mode()
         level = support(self.target, mode, feature)
         if level is Support.EXACT:
             raise AssertionError(f"{feature} is exact on {self.target} but was reported lossy")
@@ -94,7 +121,7 @@ class Report:
         """A caveat of something rendered because the spec or an option asked for it
         explicitly (an opt-in the capability matrix names)."""
         line, col = self.mesh.locate(path)
-        mode = self.options.mode(self.target)
+        mode = self.mode()
         self._add(Problem(self.mesh.source, line, col, path,
                           f"on {self.target} ({mode}): {message}", "warning"))
 
@@ -137,6 +164,7 @@ def render(mesh: Mesh, options: RenderOptions, provider: str | None = None) -> t
     report = Report(mesh, name, options)
     objects = get_target(name).render(mesh, options, report)
     _report_revisions(mesh, report)
+    _report_dataplanes(mesh, report)
     objects = apply_overrides(mesh, objects, report, name)
     if report.errors:
         raise SpecError(report.problems)
@@ -154,3 +182,15 @@ def _report_revisions(mesh: Mesh, report: Report) -> None:
     for ns in mesh.namespaces:
         if ns.revision is not None and ns.revision != mesh.revision:
             report.lossy("revision", f"{ns.path}.revision", instead)
+
+
+def _report_dataplanes(mesh: Mesh, report: Report) -> None:
+    """A data plane the spec names, rendered for a mesh without it (``--provider``)."""
+    profile = providers.get(report.target)
+    default = profile.dataplanes[0] if profile.dataplanes else "sidecar"
+    for ns in mesh.namespaces:
+        if ns.dataplane != default and ns.dataplane not in profile.dataplanes:
+            report.lossy(f"dataplane.{ns.dataplane}", f"{ns.path}.dataplane"
+                         if f"{ns.path}.dataplane" in mesh.positions.values else "spec.dataplane",
+                         f"{profile.title} has no {ns.dataplane} data plane; the namespace was "
+                         "rendered with sidecar injection")

@@ -12,6 +12,23 @@ import data.meshc.lib.mesh
 
 # --- injection-required -------------------------------------------------------
 
+# A namespace the spec puts in Istio's ambient data plane is judged by what
+# enrolls a pod there (ambient_findings); every other meshed namespace by its
+# sidecar (sidecar_findings).
+injection_findings contains finding if {
+	not ambient
+	some finding in sidecar_findings
+}
+
+injection_findings contains finding if {
+	ambient
+	some finding in ambient_findings
+}
+
+dataplane_label := "istio.io/dataplane-mode"
+
+ambient if object.get(mesh.config, ["namespace_markers", k8s.subject_namespace, "labels", dataplane_label], "") == "ambient"
+
 # Istio 1.x before the exact-match change lower-cased the value and injected
 # only for y/yes/true/on; anything else was an opt-out there.
 injects(value) if lower(value) in {"y", "yes", "true", "on"}
@@ -24,7 +41,7 @@ inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.la
 	v := k8s.pod_annotations["sidecar.istio.io/inject"]
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	setting := inject_setting
 	not injects(setting.value)
 	finding := {
@@ -36,7 +53,7 @@ injection_findings contains finding if {
 
 # Turning interception off leaves every port uncaptured; REDIRECT and TPROXY
 # are the two modes that capture.
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	value := k8s.pod_annotations["sidecar.istio.io/interceptionMode"]
 	not capturing_mode(value)
 	finding := {
@@ -78,7 +95,7 @@ namespace_fix := "set it to \"enabled\", or remove the namespace from spec.names
 	spec_revision == ""
 } else := concat("", ["remove it and label the namespace istio.io/rev=", spec_revision, " (the spec's revision)"])
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	not namespace_injects
 	not empty_revision
@@ -95,7 +112,7 @@ empty_revision if {
 	k8s.labels[revision_label] == ""
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	empty_revision
 	finding := {
@@ -111,7 +128,7 @@ revision_fix := "remove it (meshc then adds istio-injection=enabled), or name a 
 
 # The spec names a revision: istio-injection beside it wins and leaves the
 # namespace on the default revision.
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	namespace_injects
 	spec_revision != ""
@@ -123,7 +140,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	namespace_injects
 	spec_revision != ""
@@ -139,7 +156,7 @@ injection_findings contains finding if {
 
 # No revision in the spec, and both markers: istio-injection wins, and the
 # revision the namespace names is silently ignored (istioctl analyze IST0123).
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	spec_revision == ""
 	k8s.labels[injection_label] == "enabled"
@@ -179,7 +196,7 @@ proxies := mesh.mesh_containers("istio-proxy")
 
 capturers := array.concat(mesh.mesh_containers("istio-init"), mesh.mesh_containers("istio-validation"))
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	not proxy_runs
 	finding := {
@@ -194,7 +211,7 @@ proxy_runs if {
 	mesh.long_running(entry)
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	proxy_runs
 	count(capturers) == 0
@@ -301,7 +318,7 @@ capture_args(entry) := object.get(mesh.container(entry), "args", [])
 
 capture_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -316,7 +333,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -331,7 +348,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -345,7 +362,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -358,7 +375,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -377,7 +394,7 @@ not_applying := {
 	"istio-validation": ["-n", "--cleanup-only"],
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -391,7 +408,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in mesh.mesh_containers("istio-validation")
 	read_flags(entry)
@@ -403,7 +420,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	read_flags(entry)
@@ -415,7 +432,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	command := mesh.container(entry).command
@@ -438,7 +455,7 @@ iptables_env := {
 	"INBOUND_CAPTURE_PORT", "ISTIO_META_DNS_CAPTURE",
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	some i, env in object.get(mesh.container(entry), "env", [])
@@ -477,7 +494,7 @@ extra_proxy_uids := init_uids
 
 extra_proxy_gids := init_gids
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
 	user := object.get(mesh.container(entry), ["securityContext", "runAsUser"], null)
@@ -491,7 +508,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
 	some name, values in {"DISABLE_ENVOY": {"TRUE", "1"}, "ISTIO_META_INTERCEPTION_MODE": {"NONE"}}
@@ -506,7 +523,7 @@ injection_findings contains finding if {
 
 # Istio's CNI plugin and the status annotation: the CNI sets up capture only
 # for pods the injector marked (cni/pkg/plugin/plugin.go, doAddRun).
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.outcome_visible
 	proxy_runs
 	not k8s.pod_annotations["sidecar.istio.io/status"]
@@ -518,7 +535,7 @@ injection_findings contains finding if {
 }
 
 # Peers send plaintext to a pod whose tlsMode label says it has no proxy.
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	value := k8s.pod_labels["security.istio.io/tlsMode"]
 	value != "istio"
 	finding := {
@@ -530,7 +547,7 @@ injection_findings contains finding if {
 
 # --- intent: what makes the injector skip or weaken a pod not yet injected -----
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["inject.istio.io/templates"]
 	not "sidecar" in mesh.entries(value)
@@ -541,7 +558,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	value := k8s.pod_annotations["proxy.istio.io/config"]
 	weakening_proxy_config(value)
 	finding := {
@@ -558,7 +575,7 @@ weakening_proxy_config(value) if {
 	contains(value, name)
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["status.sidecar.istio.io/port"]
 	not value in {"15020", "0"}
@@ -569,7 +586,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	some key in ["sidecar.istio.io/proxyImage", "proxy.istio.io/overrides", "sidecar.istio.io/bootstrapOverride"]
 	mesh.intent_only
 	value := k8s.pod_annotations[key]
@@ -590,7 +607,7 @@ reinjected if k8s.pod_annotations["sidecar.istio.io/status"]
 # A pod's own istio-init or istio-validation is merged over the injected one
 # (its args replace the injector's), and its own istio-proxy's user moves the
 # UID the capture rules let through.
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.intent_only
 	not reinjected
 	some entry in mesh.containers
@@ -604,7 +621,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+sidecar_findings contains finding if {
 	mesh.intent_only
 	not reinjected
 	some entry in mesh.containers
@@ -616,6 +633,182 @@ injection_findings contains finding if {
 		"path": concat("", [mesh.container_path(entry), ".securityContext.", key]),
 		"problem": concat("", ["moves the UID or GID the capture rules let through, away from the proxy's own: ", k8s.show(value)]),
 		"fix": "remove it from the pod's own istio-proxy container",
+	}
+}
+
+# --- injection-required in ambient namespaces -----------------------------------
+#
+# Ambient has no sidecar to verify: a pod is enrolled when Istio CNI redirects
+# its traffic to ztunnel, which it does for every pod of a namespace labelled
+# istio.io/dataplane-mode=ambient unless the pod's own label says none, the
+# pod uses the node's network, or it runs a sidecar (istio/istio
+# cni/pkg/util/enablement_selector.go, Matches; the enablementSelectors of
+# manifests/charts/istio-cni/values.yaml). CNI records the outcome in the
+# ambient.istio.io/redirection annotation only after the pod is created
+# (cni/pkg/util/podutil.go, AnnotateEnrolledPod, through pods/status), so
+# admission judges what decides enrollment, never the outcome itself.
+
+ambient_findings contains finding if {
+	k8s.kind == "Namespace"
+	value := object.get(k8s.labels, dataplane_label, null)
+	value != "ambient"
+	finding := {
+		"path": k8s.key_path("metadata.labels", dataplane_label),
+		"problem": concat("", ["takes an ambient namespace out of ztunnel's capture: ", k8s.show(value)]),
+		"fix": "set it to \"ambient\", or move the namespace to sidecar in the spec (spec.namespaces[].dataplane)",
+	}
+}
+
+# The injectors' namespace selectors: a pod there gets a sidecar, and CNI does
+# not enroll a pod that has one.
+ambient_findings contains finding if {
+	k8s.kind == "Namespace"
+	some key in [injection_label, revision_label]
+	value := k8s.labels[key]
+	sidecar_marker(key, value)
+	finding := {
+		"path": k8s.key_path("metadata.labels", key),
+		"problem": concat("", ["makes Istio inject sidecars in an ambient namespace, and ztunnel does not capture a pod with a sidecar: ", k8s.show(value)]),
+		"fix": "remove it: the spec puts this namespace in ambient",
+	}
+}
+
+sidecar_marker(key, value) if {
+	key == injection_label
+	value == "enabled"
+}
+
+sidecar_marker(key, value) if {
+	key == revision_label
+	value != ""
+}
+
+pod_label_path(key) := k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), key)
+
+pod_annotation_path(key) := k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), key)
+
+ambient_findings contains finding if {
+	k8s.pod_labels[dataplane_label] == "none"
+	finding := {
+		"path": pod_label_path(dataplane_label),
+		"problem": "opts the pod out of ambient, so ztunnel does not capture its traffic: \"none\"",
+		"fix": "remove the label, or lift the finding for this workload in spec.admission.exceptions",
+	}
+}
+
+# A pod that asks for a sidecar, or has one: CNI skips it (podHasSidecar).
+ambient_findings contains finding if {
+	setting := inject_setting
+	injects(setting.value)
+	finding := {
+		"path": setting.path,
+		"problem": concat("", ["asks for a sidecar in an ambient namespace, and ztunnel does not capture a pod with a sidecar: ", k8s.show(setting.value)]),
+		"fix": "remove it, or allow this workload a sidecar in spec.admission.exceptions",
+	}
+}
+
+ambient_findings contains finding if {
+	value := k8s.pod_labels[revision_label]
+	value != ""
+	finding := {
+		"path": pod_label_path(revision_label),
+		"problem": concat("", ["asks a revision's injector for a sidecar in an ambient namespace, and ztunnel does not capture a pod with a sidecar: ", k8s.show(value)]),
+		"fix": "remove it, or allow this workload a sidecar in spec.admission.exceptions",
+	}
+}
+
+ambient_findings contains finding if {
+	k8s.pod_annotations["sidecar.istio.io/status"]
+	finding := {
+		"path": pod_annotation_path("sidecar.istio.io/status"),
+		"problem": "runs Istio's sidecar in an ambient namespace, so ztunnel does not capture the pod",
+		"fix": "create the pod without a sidecar, or allow this workload one in spec.admission.exceptions",
+	}
+}
+
+# Go's strconv.ParseBool, which util.CheckBooleanAnnotation reads them with.
+parse_true := {"1", "t", "T", "TRUE", "true", "True"}
+
+parse_false := {"0", "f", "F", "FALSE", "false", "False"}
+
+# Inbound traffic bypasses ztunnel ("ingress mode": cni/pkg/nodeagent/net.go,
+# getPodLevelTrafficOverrides).
+ambient_findings contains finding if {
+	value := k8s.pod_annotations["ambient.istio.io/bypass-inbound-capture"]
+	value in parse_true
+	not mesh.granted("ambient.istio.io/bypass-inbound-capture")
+	finding := {
+		"path": pod_annotation_path("ambient.istio.io/bypass-inbound-capture"),
+		"problem": concat("", ["lets inbound traffic bypass ztunnel: ", k8s.show(value)]),
+		"fix": "remove the annotation, or grant it to this workload in spec.admission.exemptions",
+	}
+}
+
+# The spec's external hosts are ServiceEntries, which ambient pods resolve
+# through ztunnel's DNS proxy.
+ambient_findings contains finding if {
+	count(object.get(mesh.config, "egress_hosts", [])) > 0
+	value := k8s.pod_annotations["ambient.istio.io/dns-capture"]
+	value in parse_false
+	not mesh.granted("ambient.istio.io/dns-capture")
+	finding := {
+		"path": pod_annotation_path("ambient.istio.io/dns-capture"),
+		"problem": concat("", ["turns off ztunnel's DNS capture, which the spec's external hosts (spec.egress) rely on: ", k8s.show(value)]),
+		"fix": "remove the annotation, or grant it to this workload in spec.admission.exemptions",
+	}
+}
+
+# The waypoints the spec needs (rendered Service -> waypoint), by namespace.
+spec_waypoints := object.get(mesh.config, ["waypoints", k8s.subject_namespace], {})
+
+use_waypoint_label := "istio.io/use-waypoint"
+
+# "none" opts an object out of every waypoint
+# (pilot/pkg/serviceregistry/ambient/waypoints.go, GetUseWaypoint).
+ambient_findings contains finding if {
+	count(spec_waypoints) > 0
+	k8s.pod_labels[use_waypoint_label] == "none"
+	finding := {
+		"path": pod_label_path(use_waypoint_label),
+		"problem": "skips the waypoint the spec's L7 features and rules need: \"none\"",
+		"fix": "remove the label",
+	}
+}
+
+ambient_findings contains finding if {
+	k8s.kind == "Namespace"
+	count(spec_waypoints) > 0
+	k8s.labels[use_waypoint_label] == "none"
+	finding := {
+		"path": k8s.key_path("metadata.labels", use_waypoint_label),
+		"problem": "skips the waypoint the spec's L7 features and rules need: \"none\"",
+		"fix": "remove the label",
+	}
+}
+
+ambient_findings contains finding if {
+	k8s.group == ""
+	k8s.kind == "Service"
+	wanted := spec_waypoints[k8s.name]
+	value := object.get(k8s.labels, use_waypoint_label, null)
+	value != wanted
+	finding := {
+		"path": k8s.key_path("metadata.labels", use_waypoint_label),
+		"problem": concat("", ["sends the service's traffic around its waypoint ", k8s.show(wanted), ", which the spec's L7 features and rules need: ", k8s.show(value)]),
+		"fix": concat("", ["set it to ", k8s.show(wanted)]),
+	}
+}
+
+ambient_findings contains finding if {
+	k8s.group == ""
+	k8s.kind == "Service"
+	spec_waypoints[k8s.name]
+	value := k8s.labels["istio.io/use-waypoint-namespace"]
+	value != k8s.namespace
+	finding := {
+		"path": k8s.key_path("metadata.labels", "istio.io/use-waypoint-namespace"),
+		"problem": concat("", ["sends the service's traffic to a waypoint in another namespace than the spec's: ", k8s.show(value)]),
+		"fix": "remove the label",
 	}
 }
 

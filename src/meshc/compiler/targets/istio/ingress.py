@@ -35,7 +35,7 @@ def _service(mesh: Mesh, namespace: str, name: str) -> Service:
 
 
 def _destinations(entry: Ingress, route: IngressRoute, svc: Service,
-                  report: Report) -> list[dict[str, Any]]:
+                  report: Report, subsets: bool) -> list[dict[str, Any]]:
     assert route.backend is not None
     host = routing.host(entry.namespace, svc.name, svc.namespace)
     port = {"number": route.backend.port}
@@ -49,11 +49,17 @@ def _destinations(entry: Ingress, route: IngressRoute, svc: Service,
                      "not its other routes or the default route's own policy")
     if default is None or not default.split:
         return [{"destination": {"host": host, "port": port}}]
+    if not subsets:
+        # With HTTPRoutes each version is its own Service (httproutes.version_service).
+        return [{"destination": {"host": routing.host(entry.namespace, f"{svc.name}-{version}",
+                                                      svc.namespace), "port": port},
+                 "weight": weight} for version, weight in default.split]
     return [{"destination": {"host": host, "subset": version, "port": port}, "weight": weight}
             for version, weight in default.split]
 
 
-def _http(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report) -> dict[str, Any]:
+def _http(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report,
+          subsets: bool) -> dict[str, Any]:
     http: dict[str, Any] = {}
     if route.matches:
         http["match"] = [routing.match(m) for m in route.matches]
@@ -64,7 +70,7 @@ def _http(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report) -> di
         return http
     assert route.backend is not None
     svc = _service(mesh, route.backend.namespace, route.backend.service)
-    http["route"] = _destinations(entry, route, svc, report)
+    http["route"] = _destinations(entry, route, svc, report, subsets)
     if route.headers is not None:
         http["headers"] = routing.headers(route.headers)
     if route.rewrite is not None:
@@ -77,7 +83,8 @@ def _http(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report) -> di
     return http
 
 
-def ingress_objects(mesh: Mesh, net: str, report: Report) -> list[Obj]:
+def ingress_objects(mesh: Mesh, net: str, report: Report, subsets: bool = True) -> list[Obj]:
+    """``subsets``: versions are DestinationRule subsets (else each is its own Service)."""
     objects: list[Obj] = []
     for entry in mesh.ingress:
         objects.append(new_object(
@@ -91,7 +98,7 @@ def ingress_objects(mesh: Mesh, net: str, report: Report) -> list[Obj]:
             # "*" already takes every host, and Istio refuses it beside others.
             spec={"hosts": ["*"] if "*" in entry.hosts else list(entry.hosts),
                   "gateways": [entry.name],
-                  "http": [_http(mesh, entry, r, report) for r in entry.routes]},
+                  "http": [_http(mesh, entry, r, report, subsets) for r in entry.routes]},
         ))
     return objects
 

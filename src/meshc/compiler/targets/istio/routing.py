@@ -8,6 +8,7 @@ where Istio's translation matters it is cited (istio/istio pilot/pkg/networking/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from meshc.providers import CLUSTER_DOMAIN
@@ -203,11 +204,13 @@ DEFAULT_RETRIES = ("up to 2 retries on connect-failure, refused-stream, unavaila
                    "and retriable-status-codes")
 
 
-def report_default_retries(mesh: Mesh, report: Report) -> None:
+def report_default_retries(mesh: Mesh, report: Report,
+                           retried: Callable[[Service], bool] = lambda _: True) -> None:
     """One warning for the services whose requests Istio retries though the spec gives no
-    retries: on Linkerd the same spec retries nothing."""
+    retries: on Linkerd the same spec retries nothing. ``retried``: whether an Envoy
+    (sidecar or waypoint) carries the service's requests at all."""
     silent = [s for s in mesh.services
-              if _has_http_ports(s) and s.retries is None
+              if _has_http_ports(s) and s.retries is None and retried(s)
               and not (s.routes and all(r.retries is not None or r.redirect is not None
                                         for r in s.routes))]
     if not silent:
