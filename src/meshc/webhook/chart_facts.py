@@ -4,10 +4,9 @@ The chart cannot import meshc, so it reads ``charts/meshc/files/facts.yaml``,
 which is this module's output (``python -m meshc.webhook.chart_facts >
 charts/meshc/files/facts.yaml``; a test fails while the file is stale):
 
-- the webhook configurations' rules, the requests the API server sends.
-  Narrow on purpose: every request listed costs an admission round trip, and
-  every request not listed is never judged, so the lists name exactly the
-  kinds the policies read;
+- the webhook configurations' rules, the requests the API server sends
+  (:mod:`meshc.policies.admission_rules`, which the native admission policies
+  match too);
 - the labels and annotations that keep the webhook's own pods out of every
   mesh (the API server is no mesh client: under STRICT mTLS a meshed webhook
   would refuse it, and with failurePolicy Fail deny every judged request).
@@ -16,63 +15,13 @@ charts/meshc/files/facts.yaml``; a test fails while the file is stale):
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import yaml
 
 from meshc import providers
+from meshc.policies.admission_rules import NAMESPACES, WORKLOADS, Rule, deletes, judged
 
-# Workloads carry pods or pod templates: injection, opt-outs, the proxy's UIDs.
-# A rule names a subresource only when listed, and these change what a pod
-# runs or what its proxy reads at run time: an ephemeral container joins the
-# pod's network namespace (kubectl debug --profile=netadmin), and a status
-# update writes the pod's annotations, which Linkerd's proxy and the meshes'
-# CNI plugins read. (pods/binding, /eviction and /resize change none of that.)
-WORKLOADS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("", ("pods", "pods/ephemeralcontainers", "pods/status", "replicationcontrollers")),
-    ("apps", ("deployments", "statefulsets", "daemonsets", "replicasets")),
-    ("batch", ("jobs", "cronjobs")),
-)
-# A namespace's labels and annotations can be written through its status and
-# finalize subresources too, and the injectors read them.
-NAMESPACES = ("namespaces", "namespaces/status", "namespaces/finalize")
-
-Rule = dict[str, Any]
-
-
-def _rule(group: str, resources: tuple[str, ...], scope: str, versions: str = "*") -> Rule:
-    return {
-        "apiGroups": [group],
-        "apiVersions": ["v1"] if versions == "v1" else ["*"],
-        "resources": list(resources),
-        "scope": scope,
-    }
-
-
-def judged() -> list[Rule]:
-    """What is judged on CREATE and UPDATE."""
-    rules = [_rule(group, resources, "Namespaced", "v1") for group, resources in WORKLOADS]
-    # Namespaces: injection markers and the allowed namespaces.
-    rules.append(_rule("", NAMESPACES, "Cluster", "v1"))
-    # Mesh configuration of every mesh: whole groups, then single kinds by group.
-    groups = providers.mesh_config_groups()
-    rules.append({**_rule("", ("*",), "Namespaced"), "apiGroups": list(groups)})
-    kinds: dict[str, list[str]] = {}
-    for group, _, resource in providers.mesh_config_kinds():
-        if group not in groups:
-            kinds.setdefault(group, []).append(resource)
-    rules += [_rule(group, tuple(resources), "Namespaced") for group, resources in kinds.items()]
-    return rules
-
-
-def deletes() -> list[Rule]:
-    """What is judged on DELETE: the security objects meshc renders, nothing else."""
-    by_group: dict[str, list[str]] = {}
-    for profile in providers.all_profiles():
-        for group, _, resource in profile.protected_kinds:
-            if resource not in by_group.setdefault(group, []):
-                by_group[group].append(resource)
-    return [_rule(group, tuple(resources), "Namespaced") for group, resources in by_group.items()]
+__all__ = ["NAMESPACES", "WORKLOADS", "Rule", "deletes", "document", "judged", "pod_opt_out"]
 
 
 def pod_opt_out() -> dict[str, dict[str, str]]:

@@ -1,0 +1,67 @@
+"""The requests the policies judge at admission, as API server match rules.
+
+Narrow on purpose: every request listed costs an admission round trip (or a
+CEL evaluation in the API server), and every request not listed is never
+judged, so the lists name exactly the kinds the policies read. The webhook's
+configurations (the chart's, through ``charts/meshc/files/facts.yaml``) and
+the native admission policies (:mod:`meshc.policies.native`) match the same
+requests, from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshc import providers
+
+# Workloads carry pods or pod templates: injection, opt-outs, the proxy's UIDs.
+# A rule names a subresource only when listed, and these change what a pod
+# runs or what its proxy reads at run time: an ephemeral container joins the
+# pod's network namespace (kubectl debug --profile=netadmin), and a status
+# update writes the pod's annotations, which Linkerd's proxy and the meshes'
+# CNI plugins read. (pods/binding, /eviction and /resize change none of that.)
+WORKLOADS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("", ("pods", "pods/ephemeralcontainers", "pods/status", "replicationcontrollers")),
+    ("apps", ("deployments", "statefulsets", "daemonsets", "replicasets")),
+    ("batch", ("jobs", "cronjobs")),
+)
+# A namespace's labels and annotations can be written through its status and
+# finalize subresources too, and the injectors read them.
+NAMESPACES = ("namespaces", "namespaces/status", "namespaces/finalize")
+
+Rule = dict[str, Any]
+
+
+def _rule(group: str, resources: tuple[str, ...], scope: str, versions: str = "*") -> Rule:
+    return {
+        "apiGroups": [group],
+        "apiVersions": ["v1"] if versions == "v1" else ["*"],
+        "resources": list(resources),
+        "scope": scope,
+    }
+
+
+def judged() -> list[Rule]:
+    """What is judged on CREATE and UPDATE."""
+    rules = [_rule(group, resources, "Namespaced", "v1") for group, resources in WORKLOADS]
+    # Namespaces: injection markers and the allowed namespaces.
+    rules.append(_rule("", NAMESPACES, "Cluster", "v1"))
+    # Mesh configuration of every mesh: whole groups, then single kinds by group.
+    groups = providers.mesh_config_groups()
+    rules.append({**_rule("", ("*",), "Namespaced"), "apiGroups": list(groups)})
+    kinds: dict[str, list[str]] = {}
+    for group, _, resource in providers.mesh_config_kinds():
+        if group not in groups:
+            kinds.setdefault(group, []).append(resource)
+    rules += [_rule(group, tuple(resources), "Namespaced") for group, resources in kinds.items()]
+    return rules
+
+
+def deletes() -> list[Rule]:
+    """What is judged on DELETE: the security objects meshc renders, nothing else."""
+    by_group: dict[str, list[str]] = {}
+    for profile in providers.all_profiles():
+        for group, _, resource in profile.protected_kinds:
+            if resource not in by_group.setdefault(group, []):
+                by_group[group].append(resource)
+    return [_rule(group, tuple(resources), "Namespaced") for group, resources in by_group.items()]
