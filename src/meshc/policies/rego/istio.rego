@@ -14,16 +14,39 @@ import data.meshc.lib.mesh
 
 # Istio 1.x before the exact-match change lower-cased the value and injected
 # only for y/yes/true/on; anything else was an opt-out there.
+# METADATA
+# custom:
+#   cel: "@lower(value) in ['y', 'yes', 'true', 'on']"
 injects(value) if lower(value) in {"y", "yes", "true", "on"}
 
 # The pod's injection setting: where it is written and its value, computed
 # once per request. The label wins over the deprecated annotation when both are set.
+# METADATA
+# description: A list of none or one setting (Rego leaves it undefined).
+# custom:
+#   cel: >-
+#     'sidecar.istio.io/inject' in $k8s.pod_labels
+#     ? [{'path': dyn($k8s.key_path($k8s.pod_prefix + 'metadata.labels', 'sidecar.istio.io/inject')),
+#     'value': dyn($k8s.pod_labels['sidecar.istio.io/inject'])}]
+#     : ('sidecar.istio.io/inject' in $k8s.pod_annotations
+#     ? [{'path': dyn($k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'sidecar.istio.io/inject')),
+#     'value': dyn($k8s.pod_annotations['sidecar.istio.io/inject'])}] : [])
 inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), "sidecar.istio.io/inject"), "value": v} if {
 	v := k8s.pod_labels["sidecar.istio.io/inject"]
 } else := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/inject"), "value": v} if {
 	v := k8s.pod_annotations["sidecar.istio.io/inject"]
 }
 
+# METADATA
+# title: opt-out
+# custom:
+#   cel:
+#     for: [[setting, $inject_setting]]
+#     when: "!$injects(setting.value)"
+#     path: setting.path
+#     problem: "'opts the pod out of sidecar injection: ' + $k8s.show(setting.value)"
+#     fix: >-
+#       'remove it or set it to "true": every pod in a meshed namespace runs the sidecar'
 injection_findings contains finding if {
 	setting := inject_setting
 	not injects(setting.value)
@@ -36,6 +59,15 @@ injection_findings contains finding if {
 
 # Turning interception off leaves every port uncaptured; REDIRECT and TPROXY
 # are the two modes that capture.
+# METADATA
+# title: interception-mode
+# custom:
+#   cel:
+#     for: [[value, "@get($k8s.pod_annotations, 'sidecar.istio.io/interceptionMode')"]]
+#     when: "!$capturing_mode(value)"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'sidecar.istio.io/interceptionMode')
+#     problem: "'turns off traffic capture, so traffic bypasses the proxy: ' + $k8s.show(value)"
+#     fix: "'remove the annotation or set it to REDIRECT or TPROXY'"
 injection_findings contains finding if {
 	value := k8s.pod_annotations["sidecar.istio.io/interceptionMode"]
 	not capturing_mode(value)
@@ -48,6 +80,9 @@ injection_findings contains finding if {
 
 # is_string first: what a string builtin does with a number differs between
 # OPA (an error, so the whole rule is undefined) and rego-cpp (false).
+# METADATA
+# custom:
+#   cel: type(value) == string && @upper(value.trim()) in ['REDIRECT', 'TPROXY']
 capturing_mode(value) if {
 	is_string(value)
 	upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
@@ -58,6 +93,16 @@ capturing_mode(value) if {
 # marker before /validate runs, so only a removal or a bypassed mutation
 # gets here. Istio injects on istio-injection=enabled, or on istio.io/rev
 # when istio-injection is absent.
+# METADATA
+# title: namespace-marker
+# custom:
+#   cel:
+#     when: $k8s.kind == 'Namespace' && !$namespace_injects
+#     path: $k8s.key_path('metadata.labels', 'istio-injection')
+#     problem: >-
+#       'disables sidecar injection in a meshed namespace: '
+#       + $k8s.show($k8s.labels[?'istio-injection'].orValue(null))
+#     fix: "'set it to \"enabled\", or remove the namespace from spec.namespaces'"
 injection_findings contains finding if {
 	k8s.kind == "Namespace"
 	not namespace_injects
@@ -69,6 +114,11 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.labels[?'istio-injection'].orValue('') == 'enabled'
+#     || (!('istio-injection' in $k8s.labels) && $k8s.labels[?'istio.io/rev'].orValue('') != '')
 namespace_injects if k8s.labels["istio-injection"] == "enabled"
 
 namespace_injects if {
@@ -77,10 +127,20 @@ namespace_injects if {
 }
 
 # The proxy's own ports, which Istio's injector excludes itself under Istio CNI.
+# METADATA
+# custom:
+#   cel: {literal: true}
 own_ports := {"15020", "15021", "15090"}
 
 # Capture exclusions the injector wrote: only a pod that really carries
 # Istio's proxy may exclude the proxy's own ports.
+# METADATA
+# custom:
+#   cel: >-
+#     ['traffic.sidecar.istio.io/excludeInboundPorts', 'traffic.sidecar.istio.io/excludeOutboundPorts']
+#     .filter(_k, $mesh.entries($k8s.pod_annotations[?_k].orValue('')).all(_p, _p in $own_ports)
+#     && $mesh.containers.exists(_e, _e.container.?name.orValue('') == 'istio-proxy'
+#     && $mesh.genuine(_e.container)))
 injector_written contains key if {
 	some key in {"traffic.sidecar.istio.io/excludeInboundPorts", "traffic.sidecar.istio.io/excludeOutboundPorts"}
 	every port in mesh.entries(k8s.pod_annotations[key]) {
@@ -100,10 +160,28 @@ injector_written contains key if {
 # its template, manifests/charts/istio-control/istio-discovery/files/
 # injection-template.yaml) and tools/istio-iptables (the capture flags).
 
+# METADATA
+# custom:
+#   cel: $mesh.mesh_containers('istio-proxy')
 proxies := mesh.mesh_containers("istio-proxy")
 
+# METADATA
+# custom:
+#   cel: $mesh.mesh_containers('istio-init') + $mesh.mesh_containers('istio-validation')
 capturers := array.concat(mesh.mesh_containers("istio-init"), mesh.mesh_containers("istio-validation"))
 
+# METADATA
+# title: no-proxy
+# custom:
+#   cel:
+#     when: $mesh.outcome_visible && !$proxy_runs
+#     path: $k8s.pod_prefix + 'spec.containers'
+#     problem: >-
+#       'runs without Istio\'s proxy: no istio-proxy container (or native sidecar) with Istio\'s
+#       image, so the injector skipped the pod, was told not to inject, or was bypassed'
+#     fix: >-
+#       'remove what opts the pod out of injection (sidecar.istio.io/inject,
+#       inject.istio.io/templates, a preset istio-proxy) and create it again through the injector'
 injection_findings contains finding if {
 	mesh.outcome_visible
 	not proxy_runs
@@ -114,11 +192,26 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: $proxies.exists(_e, $mesh.long_running(_e))
 proxy_runs if {
 	some entry in proxies
 	mesh.long_running(entry)
 }
 
+# METADATA
+# title: no-capture
+# custom:
+#   cel:
+#     when: $mesh.outcome_visible && $proxy_runs && size($capturers) == 0
+#     path: $k8s.pod_prefix + 'spec.initContainers'
+#     problem: >-
+#       'runs Istio\'s proxy with nothing capturing its traffic: no istio-init or
+#       istio-validation (Istio CNI) container, so traffic goes around the proxy'
+#     fix: >-
+#       'remove sidecar.istio.io/interceptionMode: NONE or a template without capture
+#       (inject.istio.io/templates), and create the pod again'
 injection_findings contains finding if {
 	mesh.outcome_visible
 	proxy_runs
@@ -132,6 +225,9 @@ injection_findings contains finding if {
 
 # The flags of istio-iptables (tools/istio-iptables/pkg/cmd/root.go): name ->
 # whether it takes a value.
+# METADATA
+# custom:
+#   cel: {literal: true}
 iptables_flags := {
 	"-p": true, "--envoy-port": true,
 	"-z": true, "--inbound-capture-port": true,
@@ -159,6 +255,9 @@ iptables_flags := {
 
 # What each capture setting must be, unless the spec grants the annotation
 # the injector turns into it: [flag names, allowed value test, annotation].
+# METADATA
+# custom:
+#   cel: {literal: true}
 capture_settings := [
 	{"flags": ["-i", "--istio-service-cidr"], "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeOutboundIPRanges", "what": "outbound IP ranges captured"},
 	{"flags": ["-b", "--istio-inbound-ports"], "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeInboundPorts", "what": "inbound ports captured"},
@@ -168,10 +267,33 @@ capture_settings := [
 	{"flags": ["-k", "--kube-virt-interfaces"], "wanted": "", "annotation": "traffic.sidecar.istio.io/kubevirtInterfaces", "what": "interfaces rerouted around the proxy"},
 ]
 
+# METADATA
+# custom:
+#   cel: entry.container.?args.orValue([])
 capture_args(entry) := object.get(entry.container, "args", [])
 
+# METADATA
+# custom:
+#   cel: $k8s.container_path(entry.field, entry.index) + '.args'
 capture_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
 
+# METADATA
+# title: capture-flags
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [setting, $capture_settings]
+#       - [value, "$mesh.last_flag($capture_args(entry), setting.flags)"]
+#     when: value != setting.wanted && !$mesh.granted(setting.annotation)
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' captures less than the spec requires (' + setting.what + '): '
+#       + setting.flags[0] + ' ' + $k8s.show(value)
+#     fix: >-
+#       'remove ' + setting.annotation + ' (or what overrides ' + entry.container.name
+#       + '), or grant it in spec.admission.exemptions'
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -186,6 +308,24 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: inbound-ports-left-out
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [value, "$mesh.last_flag($capture_args(entry), ['-d', '--istio-local-exclude-ports'])"]
+#       - [port, $mesh.entries(value)]
+#     when: >-
+#       !(port in $own_ports) && !$mesh.granted('traffic.sidecar.istio.io/excludeInboundPorts')
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' leaves an inbound port uncaptured that is not the proxy\'s own: '
+#       + $k8s.show(port)
+#     fix: >-
+#       'remove traffic.sidecar.istio.io/excludeInboundPorts or a moved
+#       status.sidecar.istio.io/port, or grant it in spec.admission.exemptions'
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -200,6 +340,22 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-ports
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [flag, "['-p', '-z']"]
+#       - [value, "$mesh.last_flag($capture_args(entry), [flag])"]
+#     when: "value != {'-p': '15001', '-z': '15006'}[flag]"
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' sends captured traffic to another port than the proxy listens on: '
+#       + flag + ' ' + $k8s.show(value)
+#     fix: >-
+#       'leave ' + flag + ' ' + {'-p': '15001', '-z': '15006'}[flag] + ' as the injector writes it'
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -213,6 +369,18 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-mode
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [value, "$mesh.last_flag($capture_args(entry), ['-m', '--istio-inbound-interception-mode'])"]
+#     when: "!$capturing_mode(value)"
+#     path: $capture_path(entry)
+#     problem: "entry.container.name + ' does not capture inbound traffic: -m ' + $k8s.show(value)"
+#     fix: "'remove the interception mode override (REDIRECT and TPROXY capture)'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -225,6 +393,19 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: unknown-capture-flag
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [flag, "$mesh.unknown_flags($capture_args(entry), $iptables_flags)"]
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' runs with an argument Istio\'s injector never writes: '
+#       + $k8s.show(flag)
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -237,6 +418,18 @@ injection_findings contains finding if {
 }
 
 # Outside Istio CNI's validation, the rules must really be applied.
+# METADATA
+# title: capture-rules-not-applied
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, "$mesh.mesh_containers('istio-init')"]
+#       - [flag, "['--skip-rule-apply', '--run-validation', '--dry-run', '-n', '--cleanup-only']"]
+#     when: flag in $capture_args(entry)
+#     path: $capture_path(entry)
+#     problem: "'istio-init does not apply the capture rules: ' + $k8s.show(flag)"
+#     fix: "'remove the pod\\'s own istio-init container or proxy.istio.io/overrides'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in mesh.mesh_containers("istio-init")
@@ -249,6 +442,17 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-program-args
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for: [[entry, $capturers]]
+#     when: size($capture_args(entry)) > 0 && $capture_args(entry)[0] != 'istio-iptables'
+#     path: $capture_path(entry) + '[0]'
+#     problem: >-
+#       entry.container.name + ' does not run istio-iptables: ' + $k8s.show($capture_args(entry)[0])
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -260,6 +464,18 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-program-command
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for: [[entry, $capturers]]
+#     when: has(entry.container.command)
+#     path: $k8s.container_path(entry.field, entry.index) + '.command'
+#     problem: >-
+#       entry.container.name + ' runs another program than Istio\'s injector starts: '
+#       + $k8s.show_fields(entry.container.command)
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -274,6 +490,9 @@ injection_findings contains finding if {
 # Environment istio-iptables reads for any flag not given as an argument
 # (pkg/flag BindEnv; tools/istio-iptables/pkg/constants): each changes or
 # disables what is captured.
+# METADATA
+# custom:
+#   cel: {literal: true}
 iptables_env := {
 	"DRY_RUN", "SKIP_RULE_APPLY", "CLEANUP_ONLY", "PROXY_UID", "PROXY_GID",
 	"ISTIO_SERVICE_CIDR", "ISTIO_SERVICE_EXCLUDE_CIDR", "ISTIO_INBOUND_PORTS",
@@ -283,6 +502,19 @@ iptables_env := {
 	"INBOUND_CAPTURE_PORT", "ISTIO_META_DNS_CAPTURE",
 }
 
+# METADATA
+# title: capture-environment
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [i, env, "entry.container.?env.orValue([])"]
+#     when: env.?name.orValue('') in $iptables_env
+#     path: $k8s.container_path(entry.field, entry.index) + '.env[' + string(i) + ']'
+#     problem: >-
+#       entry.container.name + ' gets capture settings from its environment: ' + $k8s.show(env.name)
+#     fix: "'remove proxyMetadata from proxy.istio.io/config (or the ProxyConfig) that sets it'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -297,22 +529,57 @@ injection_findings contains finding if {
 
 # The proxy's UID is what the capture rules let through (-u, and -g, which
 # defaults to -u): the proxy must run as it, and nothing else may.
+# METADATA
+# custom:
+#   cel: >-
+#     $capturers.filter(_e, $mesh.last_flag($capture_args(_e), ['-u', '--proxy-uid'])
+#     .exists(_v, _v.matches('^[0-9]+$')))
+#     .map(_e, @to_number($mesh.last_flag($capture_args(_e), ['-u', '--proxy-uid'])[0]))
 init_uids contains to_number(value) if {
 	some entry in capturers
 	value := mesh.last_flag(capture_args(entry), ["-u", "--proxy-uid"])
 	regex.match(`^[0-9]+$`, value)
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     $capturers.filter(_e, $mesh.last_flag($capture_args(_e), ['-g', '--proxy-gid', '-u', '--proxy-uid'])
+#     .exists(_v, _v.matches('^[0-9]+$')))
+#     .map(_e, @to_number($mesh.last_flag($capture_args(_e), ['-g', '--proxy-gid', '-u', '--proxy-uid'])[0]))
 init_gids contains to_number(value) if {
 	some entry in capturers
 	value := mesh.last_flag(capture_args(entry), ["-g", "--proxy-gid", "-u", "--proxy-uid"])
 	regex.match(`^[0-9]+$`, value)
 }
 
+# METADATA
+# custom:
+#   cel: $init_uids
 extra_proxy_uids := init_uids
 
+# METADATA
+# custom:
+#   cel: $init_gids
 extra_proxy_gids := init_gids
 
+# METADATA
+# title: proxy-uid
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $proxies]
+#       - [proxy_user, $init_uids]
+#     when: >-
+#       entry.container.?securityContext.?runAsUser.orValue(null) != 0
+#       && entry.container.?securityContext.?runAsUser.orValue(null) != proxy_user
+#     path: $k8s.container_path(entry.field, entry.index) + '.securityContext.runAsUser'
+#     problem: >-
+#       'istio-proxy does not run as the UID the capture rules let through ('
+#       + @format_int(proxy_user) + '): '
+#       + $k8s.show(entry.container.?securityContext.?runAsUser.orValue(null))
+#     fix: "'remove the pod\\'s own istio-proxy securityContext override'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
@@ -327,6 +594,20 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-disabled
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $proxies]
+#       - [name, "['DISABLE_ENVOY', 'ISTIO_META_INTERCEPTION_MODE']"]
+#       - [value, "$mesh.env_value(entry.container, name)"]
+#     when: >-
+#       @upper(value) in {'DISABLE_ENVOY': ['TRUE', '1'], 'ISTIO_META_INTERCEPTION_MODE': ['NONE']}[name]
+#     path: $k8s.container_path(entry.field, entry.index) + '.env'
+#     problem: "'istio-proxy is told not to proxy: ' + name + '=' + $k8s.show(value)"
+#     fix: "'remove the override that sets it'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
@@ -342,6 +623,17 @@ injection_findings contains finding if {
 
 # Istio's CNI plugin and the status annotation: the CNI sets up capture only
 # for pods the injector marked (cni/pkg/plugin/plugin.go, doAddRun).
+# METADATA
+# title: no-injection-status
+# custom:
+#   cel:
+#     when: >-
+#       $mesh.outcome_visible && $proxy_runs && !('sidecar.istio.io/status' in $k8s.pod_annotations)
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'sidecar.istio.io/status')
+#     problem: >-
+#       'carries istio-proxy without the status Istio\'s injector writes: the proxy was not
+#       injected by Istio, and Istio CNI sets up no capture for it: null'
+#     fix: "'create the pod through Istio\\'s injector instead of writing istio-proxy into it'"
 injection_findings contains finding if {
 	mesh.outcome_visible
 	proxy_runs
@@ -354,6 +646,15 @@ injection_findings contains finding if {
 }
 
 # Peers send plaintext to a pod whose tlsMode label says it has no proxy.
+# METADATA
+# title: tls-mode-label
+# custom:
+#   cel:
+#     for: [[value, "@get($k8s.pod_labels, 'security.istio.io/tlsMode')"]]
+#     when: value != 'istio'
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.labels', 'security.istio.io/tlsMode')
+#     problem: "'tells the pod\\'s peers to send it plaintext: ' + $k8s.show(value)"
+#     fix: "'remove the label: the injector sets it to \"istio\"'"
 injection_findings contains finding if {
 	value := k8s.pod_labels["security.istio.io/tlsMode"]
 	value != "istio"
@@ -366,6 +667,16 @@ injection_findings contains finding if {
 
 # --- intent: what makes the injector skip or weaken a pod not yet injected -----
 
+# METADATA
+# title: templates-without-capture
+# custom:
+#   cel:
+#     if: $mesh.intent_only
+#     for: [[value, "@get($k8s.pod_annotations, 'inject.istio.io/templates')"]]
+#     when: "!('sidecar' in $mesh.entries(value))"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'inject.istio.io/templates')
+#     problem: "'injects templates without the sidecar\\'s traffic capture: ' + $k8s.show(value)"
+#     fix: "'remove it, or include the sidecar template'"
 injection_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["inject.istio.io/templates"]
@@ -377,6 +688,17 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-config
+# custom:
+#   cel:
+#     for: [[value, "@get($k8s.pod_annotations, 'proxy.istio.io/config')"]]
+#     when: $weakening_proxy_config(value)
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'proxy.istio.io/config')
+#     problem: >-
+#       'sets the proxy\'s interception mode or capture settings (interceptionMode,
+#       proxyMetadata): an object'
+#     fix: "'remove interceptionMode and the capture variables of proxyMetadata from it'"
 injection_findings contains finding if {
 	value := k8s.pod_annotations["proxy.istio.io/config"]
 	weakening_proxy_config(value)
@@ -387,6 +709,11 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     value.matches(r"""interceptionMode["']?\s*:\s*["']?NONE""")
+#     || $iptables_env.exists(_n, value.contains(_n))
 weakening_proxy_config(value) if regex.match(`interceptionMode["']?\s*:\s*["']?NONE`, value)
 
 weakening_proxy_config(value) if {
@@ -394,6 +721,18 @@ weakening_proxy_config(value) if {
 	contains(value, name)
 }
 
+# METADATA
+# title: status-port
+# custom:
+#   cel:
+#     if: $mesh.intent_only
+#     for: [[value, "@get($k8s.pod_annotations, 'status.sidecar.istio.io/port')"]]
+#     when: "!(value in ['15020', '0'])"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'status.sidecar.istio.io/port')
+#     problem: >-
+#       'moves the proxy\'s status port, which the capture rules leave out, onto another port: '
+#       + $k8s.show(value)
+#     fix: "'remove it (15020 is the proxy\\'s own)'"
 injection_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["status.sidecar.istio.io/port"]
@@ -405,6 +744,18 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-replaced
+# custom:
+#   cel:
+#     if: $mesh.intent_only
+#     for:
+#       - [key, "['sidecar.istio.io/proxyImage', 'proxy.istio.io/overrides', 'sidecar.istio.io/bootstrapOverride']"]
+#       - [value, "@get($k8s.pod_annotations, key)"]
+#     when: "!$genuine_image_setting(key, value)"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', key)
+#     problem: "'replaces part of the proxy Istio injects: ' + $k8s.show(value)"
+#     fix: "'remove it'"
 injection_findings contains finding if {
 	some key in ["sidecar.istio.io/proxyImage", "proxy.istio.io/overrides", "sidecar.istio.io/bootstrapOverride"]
 	mesh.intent_only
@@ -417,15 +768,35 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel:
+#     params: [key, value]
+#     macro: key == 'sidecar.istio.io/proxyImage' && $mesh.mesh_image(value)
 genuine_image_setting("sidecar.istio.io/proxyImage", value) if mesh.mesh_image(value)
 
 # A manifest `istioctl kube-inject` wrote: the injector strips what it
 # injected (it carries its status) and injects anew (stripPod).
+# METADATA
+# custom:
+#   cel: "'sidecar.istio.io/status' in $k8s.pod_annotations"
 reinjected if k8s.pod_annotations["sidecar.istio.io/status"]
 
 # A pod's own istio-init or istio-validation is merged over the injected one
 # (its args replace the injector's), and its own istio-proxy's user moves the
 # UID the capture rules let through.
+# METADATA
+# title: capture-overridden
+# custom:
+#   cel:
+#     if: $mesh.intent_only && !$reinjected
+#     for:
+#       - [entry, $mesh.containers]
+#       - [key, "['args', 'command', 'env']"]
+#     when: entry.container.?name.orValue('') in ['istio-init', 'istio-validation'] && key in entry.container
+#     path: $k8s.container_path(entry.field, entry.index) + '.' + key
+#     problem: "'overrides how ' + entry.container.name + ' sets up the capture rules: ' + key"
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container'"
 injection_findings contains finding if {
 	mesh.intent_only
 	not reinjected
@@ -440,6 +811,23 @@ injection_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-user-overridden
+# custom:
+#   cel:
+#     if: $mesh.intent_only && !$reinjected
+#     for:
+#       - [entry, $mesh.containers]
+#       - [key, "['runAsUser', 'runAsGroup']"]
+#     when: >-
+#       entry.container.?name.orValue('') == 'istio-proxy'
+#       && has(entry.container.securityContext) && key in entry.container.securityContext
+#       && entry.container.securityContext[key] != $mesh.profile.proxy_uid
+#     path: $k8s.container_path(entry.field, entry.index) + '.securityContext.' + key
+#     problem: >-
+#       'moves the UID or GID the capture rules let through, away from the proxy\'s own: '
+#       + $k8s.show(entry.container.securityContext[key])
+#     fix: "'remove it from the pod\\'s own istio-proxy container'"
 injection_findings contains finding if {
 	mesh.intent_only
 	not reinjected
@@ -458,14 +846,33 @@ injection_findings contains finding if {
 # --- mtls-strict ---------------------------------------------------------------
 
 # A spec that is itself PERMISSIVE (a migration) still never accepts DISABLE.
+# METADATA
+# custom:
+#   cel: {literal: true}
 weaker_modes := {"STRICT": {"PERMISSIVE", "DISABLE"}, "PERMISSIVE": {"DISABLE"}}
 
+# METADATA
+# custom:
+#   cel: $k8s.group == 'security.istio.io' && $k8s.kind == 'PeerAuthentication'
 peer_authentication if {
 	k8s.group == "security.istio.io"
 	k8s.kind == "PeerAuthentication"
 }
 
 # Anywhere, including the mesh-wide policy in the root namespace.
+# METADATA
+# title: peer-authentication-mode
+# custom:
+#   cel:
+#     if: $k8s.writing && $peer_authentication
+#     for: [[mode, "@opt($k8s.resource.?spec.?mtls.?mode)"]]
+#     when: mode in $weaker_modes[$mesh.config.mtls]
+#     path: "'spec.mtls.mode'"
+#     problem: >-
+#       'accepts plaintext traffic where the spec requires mTLS ' + $mesh.config.mtls + ': '
+#       + $k8s.show(mode)
+#     fix: >-
+#       'set it to ' + $k8s.show($mesh.config.mtls) + ', or remove it to inherit the mesh-wide mode'
 mtls_findings contains finding if {
 	k8s.writing
 	peer_authentication
@@ -479,6 +886,18 @@ mtls_findings contains finding if {
 }
 
 # A port-level UNSET would inherit, but the spec asks each port to say STRICT.
+# METADATA
+# title: peer-authentication-port
+# custom:
+#   cel:
+#     if: $k8s.writing && $peer_authentication
+#     for: [[port, setting, "$k8s.resource.?spec.?portLevelMtls.orValue({})"]]
+#     when: $port_weaker(setting.?mode.orValue('UNSET'))
+#     path: $k8s.key_path('spec.portLevelMtls', port) + '.mode'
+#     problem: >-
+#       'port ' + port + ' does not require mTLS: ' + $k8s.show(setting.?mode.orValue('UNSET'))
+#     fix: >-
+#       'set it to ' + $k8s.show($mesh.config.mtls) + ', or remove the port-level setting'
 mtls_findings contains finding if {
 	k8s.writing
 	peer_authentication
@@ -492,6 +911,9 @@ mtls_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: ($mesh.config.mtls == 'STRICT' && mode != 'STRICT') || mode == 'DISABLE'
 port_weaker(mode) if {
 	mesh.config.mtls == "STRICT"
 	mode != "STRICT"
@@ -500,12 +922,29 @@ port_weaker(mode) if {
 port_weaker("DISABLE")
 
 # Every traffic policy of a DestinationRule: top level, per port, per subset.
+# METADATA
+# custom:
+#   cel: >-
+#     @opt($k8s.resource.?spec.?trafficPolicy)
+#     .map(_p, {'path': dyn('spec.trafficPolicy'), 'policy': dyn(_p)})
+#     + $k8s.resource.?spec.?subsets.orValue([]).transformList(_i, _s, has(_s.trafficPolicy),
+#     {'path': dyn('spec.subsets[' + string(_i) + '].trafficPolicy'), 'policy': dyn(_s.trafficPolicy)})
 traffic_policies contains {"path": "spec.trafficPolicy", "policy": k8s.resource.spec.trafficPolicy}
 
 traffic_policies contains {"path": concat("", ["spec.subsets[", format_int(i, 10), "].trafficPolicy"]), "policy": subset.trafficPolicy} if {
 	some i, subset in k8s.resource.spec.subsets
 }
 
+# METADATA
+# description: The TLS settings of one traffic policy.
+# custom:
+#   cel:
+#     params: [tp]
+#     macro: >-
+#       @opt(tp.policy.?tls.?mode).map(_m, {'path': dyn(tp.path + '.tls.mode'), 'mode': dyn(_m)})
+#       + tp.policy.?portLevelSettings.orValue([]).transformList(_i, _s, _s.?tls.?mode.hasValue(),
+#       {'path': dyn(tp.path + '.portLevelSettings[' + string(_i) + '].tls.mode'),
+#       'mode': dyn(_s.tls.mode)})
 tls_settings contains {"path": concat("", [tp.path, ".tls.mode"]), "mode": tp.policy.tls.mode} if {
 	some tp in traffic_policies
 }
@@ -515,6 +954,18 @@ tls_settings contains {"path": concat("", [tp.path, ".portLevelSettings[", forma
 	some i, setting in tp.policy.portLevelSettings
 }
 
+# METADATA
+# title: destination-rule-tls
+# custom:
+#   cel:
+#     if: $k8s.writing && $k8s.group == 'networking.istio.io' && $k8s.kind == 'DestinationRule'
+#     for:
+#       - [tp, $traffic_policies]
+#       - [setting, $tls_settings(tp)]
+#     when: setting.mode == 'DISABLE'
+#     path: setting.path
+#     problem: "'sends plaintext to a mesh that requires mTLS: ' + $k8s.show(setting.mode)"
+#     fix: "'remove it or set it to \"ISTIO_MUTUAL\"'"
 mtls_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
@@ -530,15 +981,27 @@ mtls_findings contains finding if {
 
 # --- allowed-namespaces ----------------------------------------------------------
 
+# METADATA
+# custom:
+#   cel: $inject_setting.filter(_s, $injects(_s.value))
 injection_requests contains setting if {
 	setting := inject_setting
 	injects(setting.value)
 }
 
+# METADATA
+# custom:
+#   cel: $mesh.config.allowed_namespaces.join(', ')
 allowed_list := concat(", ", sort(mesh.config.allowed_namespaces))
 
 # ALLOW authorization in the mesh (its namespaces, or mesh-wide from the root
 # namespace) may only admit callers from the allowed namespaces.
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.writing && $k8s.group == 'security.istio.io' && $k8s.kind == 'AuthorizationPolicy'
+#     && has($k8s.resource.spec) && $k8s.resource.spec.?action.orValue('ALLOW') == 'ALLOW'
+#     && $in_mesh($k8s.namespace)
 authorization_in_mesh if {
 	k8s.writing
 	k8s.group == "security.istio.io"
@@ -547,10 +1010,25 @@ authorization_in_mesh if {
 	in_mesh(k8s.namespace)
 }
 
+# METADATA
+# custom:
+#   cel: ns in $mesh.config.meshed_namespaces || ns == 'istio-system'
 in_mesh(ns) if ns in mesh.config.meshed_namespaces
 
 in_mesh("istio-system")
 
+# METADATA
+# title: authorization-rule-without-from
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for: [[i, rule, "$k8s.resource.spec.?rules.orValue([])"]]
+#     when: size(rule.?from.orValue([])) == 0
+#     path: "'spec.rules[' + string(i) + ']'"
+#     problem: "'the rule has no from, so it admits callers from every namespace'"
+#     fix: >-
+#       'add from.source.namespaces or principals within the allowed namespaces ('
+#       + $allowed_list + ')'
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -562,6 +1040,22 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: authorization-source-open
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for:
+#       - [i, rule, "$k8s.resource.spec.?rules.orValue([])"]
+#       - [j, from, "rule.?from.orValue([])"]
+#     when: >-
+#       size(from.?source.?namespaces.orValue([])) + size(from.?source.?principals.orValue([])) == 0
+#     path: "'spec.rules[' + string(i) + '].from[' + string(j) + '].source'"
+#     problem: >-
+#       'the source names no namespace or principal, so it admits callers from every namespace: '
+#       + $k8s.show_fields(from.?source.orValue({}))
+#     fix: >-
+#       'add namespaces or principals within the allowed namespaces (' + $allowed_list + ')'
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -575,6 +1069,20 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: authorization-source-namespace
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for:
+#       - [i, rule, "$k8s.resource.spec.?rules.orValue([])"]
+#       - [j, from, "rule.?from.orValue([])"]
+#       - [k, ns, "from.?source.?namespaces.orValue([])"]
+#     when: "!(ns in $mesh.config.allowed_namespaces)"
+#     path: >-
+#       'spec.rules[' + string(i) + '].from[' + string(j) + '].source.namespaces[' + string(k) + ']'
+#     problem: "'admits callers outside the allowed namespaces: ' + $k8s.show(ns)"
+#     fix: "'name only allowed namespaces (' + $allowed_list + ')'"
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -588,6 +1096,22 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: authorization-source-principal
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for:
+#       - [i, rule, "$k8s.resource.spec.?rules.orValue([])"]
+#       - [j, from, "rule.?from.orValue([])"]
+#       - [k, principal, "from.?source.?principals.orValue([])"]
+#     when: "!$principal_allowed(principal)"
+#     path: >-
+#       'spec.rules[' + string(i) + '].from[' + string(j) + '].source.principals[' + string(k) + ']'
+#     problem: "'admits callers outside the allowed namespaces: ' + $k8s.show(principal)"
+#     fix: >-
+#       'use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace ('
+#       + $allowed_list + ')'
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -603,6 +1127,11 @@ allowed_namespaces_findings contains finding if {
 
 # <trust-domain>/ns/<namespace>/sa/<service-account>; a wildcard or any other
 # shape leaves the namespace open.
+# METADATA
+# custom:
+#   cel: >-
+#     [principal.split('/')].map(_p, size(_p) >= 3 && _p[1] == 'ns'
+#     && _p[2] in $mesh.config.allowed_namespaces)[0]
 principal_allowed(principal) if {
 	parts := split(principal, "/")
 	count(parts) >= 3
@@ -614,8 +1143,29 @@ principal_allowed(principal) if {
 # whose host is a service of namespace B, written in namespace A and exported
 # beyond A (Istio's default exportTo is "*"), changes how clients in every
 # namespace it is exported to reach B.
+# METADATA
+# custom:
+#   cel: {literal: true}
 routing_kinds := {"VirtualService", "ServiceEntry"}
 
+# METADATA
+# title: routing-for-another-namespace
+# custom:
+#   cel:
+#     if: >-
+#       $k8s.writing && $k8s.group == 'networking.istio.io' && $k8s.kind in $routing_kinds
+#       && $exported_beyond_own_namespace
+#     for:
+#       - [i, host, "$k8s.resource.?spec.?hosts.orValue([])"]
+#       - [owner, $host_namespace(host)]
+#     when: owner != $k8s.namespace
+#     path: "'spec.hosts[' + string(i) + ']'"
+#     problem: >-
+#       'routes traffic for a service of another namespace, for clients beyond this one: '
+#       + $k8s.show(host)
+#     fix: >-
+#       'set spec.exportTo to [".\"] to route only this namespace\'s clients, or write it in '
+#       + $k8s.show(owner)
 allowed_namespaces_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
@@ -631,6 +1181,11 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     !$k8s.resource.?spec.?exportTo.hasValue()
+#     || $k8s.resource.spec.exportTo.exists(_t, _t != '.' && _t != $k8s.namespace)
 exported_beyond_own_namespace if not k8s.resource.spec.exportTo
 
 exported_beyond_own_namespace if {
@@ -642,6 +1197,13 @@ exported_beyond_own_namespace if {
 # <svc>.<ns> for a namespace the spec knows, and "*" (every host) as the
 # namespace "*". A short name is the object's own namespace; an external
 # host names none.
+# METADATA
+# description: A list of none or one namespace (Rego leaves it undefined).
+# custom:
+#   cel: >-
+#     [host.split('.')].map(_p, (size(_p) >= 3 && _p[2] == 'svc') ? [_p[1]]
+#     : ((size(_p) == 2 && _p[1] in $known_namespaces) ? [_p[1]]
+#     : (host == '*' ? ['*'] : [])))[0]
 host_namespace(host) := parts[1] if {
 	parts := split(host, ".")
 	count(parts) >= 3
@@ -654,4 +1216,9 @@ host_namespace(host) := parts[1] if {
 	host == "*"
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     $mesh.config.meshed_namespaces + $mesh.config.allowed_namespaces
+#     + $mesh.config.exempt_namespaces
 known_namespaces := {ns | some list in [mesh.config.meshed_namespaces, mesh.config.allowed_namespaces, mesh.config.exempt_namespaces]; some ns in list}

@@ -10,11 +10,17 @@ import data.meshc.lib.mesh
 
 policy_id := "mtls-strict"
 
+# METADATA
+# custom:
+#   cel: {include: $findings}
 violations contains mesh.violation(policy_id, finding) if {
 	some finding in findings
 }
 
 # Each mesh has its own objects that weaken mTLS (meshc.providers.<name>).
+# METADATA
+# custom:
+#   cel: {include: $provider.mtls_findings}
 findings contains finding if {
 	some finding in data.meshc.providers[mesh.provider].mtls_findings
 }
