@@ -23,6 +23,10 @@ from meshc.exitcodes import ExitCode, UsageError
 
 # The packages whose register() adds subcommands, in the order `meshc --help` lists them.
 COMMAND_MODULES = ("meshc.compiler.cli", "meshc.policies.cli", "meshc.webhook.cli")
+# What `meshc render` and `meshc diff` render beside the mesh's own objects, from
+# layers above the compiler: the admission policies the API server runs itself
+# (spec.admission.enforcement native or both).
+RENDER_EXTRAS = ("meshc.policies.native.render:admission_objects",)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -47,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "against it, and enforce it at admission.",
     )
     parser.add_argument("--version", action=_Version)
+    parser.set_defaults(render_extras=RENDER_EXTRAS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)

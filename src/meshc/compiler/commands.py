@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from meshc.exitcodes import ExitCode, UsageError
 from .errors import Problem, SpecError
 from .loader import load_mesh
 from .model import Mesh
-from .objects import Obj
+from .objects import Obj, sort_objects
 from .targets import RenderOptions
 from .targets import render as render_mesh
 
@@ -58,12 +59,42 @@ def load_at(spec: str, ref: str | None) -> Mesh:
     return load_mesh(spec, text=text, source=source)
 
 
+# What renders objects beside a target's, as ``module:function`` taking the
+# Mesh and --kube-version and returning (objects, problems). The command line
+# hands them in (``render_extras``): layers above the compiler add what they
+# enforce (meshc.policies.native: the admission policies the API server runs).
+Extra = Callable[[Mesh, "str | None"], tuple[list[Obj], list[Problem]]]
+
+
+def extras(args: argparse.Namespace) -> list[Extra]:
+    found: list[Extra] = []
+    for name in getattr(args, "render_extras", ()):
+        module, _, func = name.partition(":")
+        found.append(getattr(importlib.import_module(module), func))
+    return found
+
+
+def render_with_extras(mesh: Mesh, args: argparse.Namespace, objects: list[Obj],
+                       problems: list[Problem]) -> list[Obj]:
+    """``objects`` with what every extra renders for ``mesh``; SpecError on any error."""
+    added: list[Obj] = []
+    for extra in extras(args):
+        more, found = extra(mesh, getattr(args, "kube_version", None))
+        added += more
+        problems += found
+    if any(p.level == "error" for p in problems):
+        raise SpecError(problems)
+    return sort_objects(objects + added) if added else objects
+
+
 def compile_spec(args: argparse.Namespace) -> list[Obj]:
     """Load, validate and render; warnings go to stderr, errors raise SpecError."""
     with _no_cyclic_gc():
         mesh = load_at(args.spec, getattr(args, "ref", None))
         objects, report = render_mesh(mesh, options_from_args(args), args.provider)
-    for warning in report.warnings:
+        problems = list(report.warnings)
+        objects = render_with_extras(mesh, args, objects, problems)
+    for warning in problems:
         print(warning.format(), file=sys.stderr)
     return objects
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from meshc.exitcodes import ExitCode, UsageError
 
-from .commands import options_from_args
+from .commands import options_from_args, render_with_extras
 from .errors import SpecError
 from .gitsource import GitSourceError, open_repo, read_blob, resolve
 from .loader import load_mesh
@@ -24,10 +24,17 @@ from .targets import RenderOptions, render
 
 
 def render_at(text: str, spec: str, ref: str, options: RenderOptions,
-              provider: str | None) -> list[Obj]:
-    """Render the spec text committed at ``ref``; problems are cited as ``spec@ref``."""
+              provider: str | None, args: argparse.Namespace | None = None) -> list[Obj]:
+    """Render the spec text committed at ``ref``; problems are cited as ``spec@ref``.
+
+    With ``args``, what the command line renders beside the mesh (its
+    ``render_extras``: the native admission policies) is rendered too.
+    """
     cited = f"{spec}@{ref}"
-    objects, _ = render(load_mesh(cited, text=text, source=cited), options, provider)
+    mesh = load_mesh(cited, text=text, source=cited)
+    objects, _ = render(mesh, options, provider)
+    if args is not None:
+        objects = render_with_extras(mesh, args, objects, [])
     for obj in objects:
         _drop_ref(obj, cited, spec)
     return objects
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             rendered[ref] = []
             continue
         try:
-            rendered[ref] = render_at(text, spec, ref, options, args.provider)
+            rendered[ref] = render_at(text, spec, ref, options, args.provider, args)
         except SpecError as exc:
             print(exc.format(), file=sys.stderr)
             raise UsageError(f"the spec at {ref} does not render") from None

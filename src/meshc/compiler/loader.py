@@ -11,6 +11,7 @@ from meshc import providers
 
 from .errors import Problem, SpecError
 from .model import (
+    DEFAULT_ENFORCEMENT,
     DEFAULT_MTLS,
     DEFAULT_TRUST_DOMAIN,
     DEFAULT_WEBHOOK_NAMESPACE,
@@ -171,6 +172,8 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
             for e in adm.get("exemptions") or ()
         ),
         proxy_images=MappingProxyType(images),
+        enforcement=adm.get("enforcement", DEFAULT_ENFORCEMENT),
+        kubernetes_version=adm.get("kubernetesVersion"),
     )
     return Mesh(
         name=data["metadata"]["name"],

@@ -16,6 +16,7 @@ from .yamlpos import Positions
 DEFAULT_WEBHOOK_NAMESPACE = "meshc-system"
 DEFAULT_TRUST_DOMAIN = "cluster.local"
 DEFAULT_MTLS = "STRICT"
+DEFAULT_ENFORCEMENT = "webhook"
 
 
 def default_allowed_namespaces(meshed: Iterable[str]) -> tuple[str, ...]:
@@ -139,6 +140,8 @@ class Admission:
     exemptions: tuple[Exemption, ...] = ()
     # provider -> image repositories of its own containers
     proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    enforcement: str = DEFAULT_ENFORCEMENT  # webhook | native | both
+    kubernetes_version: str | None = None  # the oldest release native policies must run on
 
 
 @dataclass(frozen=True)

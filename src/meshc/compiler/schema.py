@@ -19,6 +19,11 @@ KIND = "Mesh"
 MTLS_MODES = ("STRICT", "PERMISSIVE")
 POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces", "managed-objects")
 POLICY_MODES = ("enforce", "warn", "audit")
+# Who enforces the policies: the admission webhook, the API server itself
+# (ValidatingAdmissionPolicy and MutatingAdmissionPolicy objects meshc renders),
+# or both. docs/native.md.
+ENFORCEMENTS = ("webhook", "native", "both")
+KUBERNETES_VERSION = r"^v?1\.[0-9]+(\.[0-9]+)?$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Label keys: optional DNS-subdomain prefix, then a name segment.
 LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
@@ -220,6 +225,15 @@ _ADMISSION = _obj(
         "exemptNamespaces": _names("namespaces the webhook never judges (default: "
                                    + ", ".join(providers.default_exempt_namespaces())
                                    + ", and webhookNamespace)"),
+        "enforcement": {
+            "enum": list(ENFORCEMENTS),
+            "description": "who enforces the policies: the admission webhook (default), the API "
+            "server itself through ValidatingAdmissionPolicy and MutatingAdmissionPolicy objects "
+            "meshc renders (native), or both",
+        },
+        "kubernetesVersion": _str(
+            "the oldest Kubernetes release the native admission policies must run on, such as "
+            "1.34 (default 1.36; meshc render --kube-version overrides)", pattern=KUBERNETES_VERSION),
         "webhookNamespace": _name(f"the namespace the webhook runs in (default "
                                   f"{DEFAULT_WEBHOOK_NAMESPACE})"),
         "policies": {

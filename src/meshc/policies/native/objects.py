@@ -1,0 +1,286 @@
+"""The admission objects of a spec's mesh: what ``meshc render`` adds under
+``spec.admission.enforcement: native`` or ``both``.
+
+Per meshc policy, a ValidatingAdmissionPolicy (its findings, compiled from the
+Rego by :mod:`meshc.policies.native.compile`) and a binding whose
+``validationActions`` are the policy's mode (enforce: Deny, warn: Warn, audit:
+Audit); a MutatingAdmissionPolicy and its binding for what the webhook's
+``/mutate`` does (the profile's markers on meshed namespaces). The policies
+match exactly the requests the webhook's rules send it
+(:mod:`meshc.policies.admission_rules`), outside the spec's exempt
+namespaces. The facts they read are the policy data document itself
+(:func:`meshc.policies.data.policy_data`), as a CEL constant in each policy:
+no params object, so nothing namespaced that a namespace admin could edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshc import providers
+from meshc.compiler.model import Mesh
+from meshc.compiler.objects import Obj, metadata, new_object
+
+from ..admission_rules import deletes, judged
+from ..data import policy_data
+from .compile import (
+    BASELINE,
+    PATH_END,
+    PROBLEM_END,
+    ROOT,
+    SEPARATOR,
+    Policy,
+    Rule,
+    baseline,
+    closure,
+    compile_policies,
+    config_literal,
+    object_dependent,
+    references,
+)
+from .definitions import Catalogue, packaged
+from .expand import Expander
+from .literals import cel_string
+from .versions import Version, serves
+
+ENFORCEMENTS = ("webhook", "native", "both")
+ACTIONS = {"enforce": "Deny", "warn": "Warn", "audit": "Audit"}
+# Where in the spec the admission objects come from (their source annotation).
+SPEC_PATH = "spec.admission.enforcement"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A rule the native policies leave out, and why."""
+
+    policy: str
+    rule: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.policy}/{self.rule}: {self.reason}"
+
+
+@dataclass
+class NativeAdmission:
+    """The admission objects of one spec, and the rules they leave to the webhook."""
+
+    objects: list[Obj] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+
+def policy_name(mesh: Mesh, policy: str) -> str:
+    return f"meshc-{mesh.name}-{policy}"
+
+
+def markers_policy_name(mesh: Mesh) -> str:
+    return f"meshc-{mesh.name}-namespace-markers"
+
+
+def _variables(policy: Policy, rules: list[Rule], data: Mapping[str, Any], version: Version,
+               catalogue: Catalogue, provider: str, separator: str) -> tuple[list[dict[str, str]], str]:
+    """The policy's variables, each after those it reads, and its message expression."""
+    expander = Expander(catalogue, provider, variables=dict(policy.variables))
+    kind = expander.expand("$kind", "k8s")
+    ref = expander.expand("$namespace != '' ? $namespace + '/' + $name : $name", "k8s")
+    variables = dict(expander.variables)
+    for rule in rules:
+        assert rule.expression is not None
+        variables[rule.variable] = rule.expression
+    dependent = object_dependent(variables)
+    blobs = " + ".join(f"variables.{r.variable}" for r in rules) or "[]"
+    # A finding in nested loops may leave empty strings between separators: dropped.
+    flatten = (f"({blobs}).filter(_b, _b != '').join({SEPARATOR}).split({SEPARATOR})"
+               f".filter(_f, _f != '')")
+    found = f"({policy.guard}) ? ({flatten}) : []"
+    ratchet = ("request.operation == 'UPDATE' && request.?subResource.orValue('') != '' "
+               "&& oldObject != null")
+    findings = (f"({ratchet}) ? variables.found.filter(_f, !(_f in variables.found_old)) "
+                ": variables.found")
+    if version >= (1, 35):
+        findings = f"({findings}).distinct().sort()"
+    every: dict[str, str] = {"config": ""}
+    for name, expression in variables.items():
+        every[name] = expression
+        if name in dependent:
+            every[f"{name}_old"] = BASELINE if name == ROOT else baseline(expression, dependent)
+    every.update(found=found, found_old=baseline(found, dependent), findings=findings)
+    # Only what the policy reads: a rule left out may leave variables nothing reads,
+    # and those may need a newer release than the rest.
+    every["messages"] = (
+        f"variables.findings.map(_f, {cel_string(f'[meshc:{policy.id}] ')} + {kind} + ' ' + ({ref}) "
+        f"+ ': ' + _f.replace({PATH_END}, ': ').replace({PROBLEM_END}, '; ')"
+        ".replace('\\n', ' ').replace('\\r', ' '))")
+    every["message"] = _message(version, separator)
+    message = "variables.message"
+    reachable = {"findings", "message", *closure("variables.findings + variables.message", every)}
+    every = {name: e for name, e in every.items() if name in reachable}
+    if "config" in every:
+        every["config"] = config_literal(data, [e for n, e in every.items() if n != "config"])
+    return [{"name": n, "expression": e} for n, e in _in_dependency_order(every)], message
+
+
+# The API server drops a message past 5 KiB or with a line break (and says only
+# "failed expression"): findings are joined on one line, as many as fit.
+MESSAGE_LIMIT = 4800
+MORE = "\u2026and {n} more (run `meshc check` for all)"
+
+
+def _message(version: Version, separator: str) -> str:
+    """The denial's text: the findings on one line, as many whole ones as fit."""
+    sep = cel_string(separator)
+    more = (f"{cel_string(' ' + MORE.split('{n}')[0])} + string(size(variables.messages) - _n) + "
+            f"{cel_string(MORE.split('{n}')[1])}")
+    first = ("(size(variables.messages[0]) > 1000 ? variables.messages[0].substring(0, 1000) + '\u2026'"
+             " : variables.messages[0])")
+    if version < (1, 33):
+        joined = f"variables.messages.join({sep})"
+        return (f"size(variables.messages) == 0 ? '' : (size(bytes({joined})) <= {MESSAGE_LIMIT} ? {joined}"
+                f" : [1].map(_n, {first} + {more})[0])")
+    fit = (f"variables.messages.transformList(_i, _m, variables.messages.transformList(_j, _o, _j <= _i, "
+           f"size(bytes(_o)) + {len(separator.encode())}).sum() <= {MESSAGE_LIMIT}, _m)")
+    return (f"size(variables.messages) == 0 ? '' : [{fit}].map(_s, [size(_s)].map(_n, _n == 0 ? "
+            f"[1].map(_n, {first} + (size(variables.messages) > 1 ? {more} : ''))[0] : "
+            f"_s.join({sep}) + (_n < size(variables.messages) ? {more} : ''))[0])[0]")
+
+
+def _in_dependency_order(variables: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each variable after every variable it reads (the API server's rule), else as given."""
+    done: dict[str, str] = {}
+    pending = dict(variables)
+    while pending:
+        for name, expression in pending.items():
+            if (references(expression) & set(variables)) - {name} <= set(done):
+                done[name] = expression
+                del pending[name]
+                break
+        else:
+            raise ValueError(f"variables that read each other: {sorted(pending)}")
+    return list(done.items())
+
+
+def _match(mesh: Mesh) -> dict[str, Any]:
+    rules = [{"operations": ["CREATE", "UPDATE"], **r} for r in judged()]
+    rules += [{"operations": ["DELETE"], **r} for r in deletes()]
+    return {
+        "resourceRules": rules,
+        "namespaceSelector": _namespace_selector(mesh),
+        "matchPolicy": "Equivalent",
+    }
+
+
+def _namespace_selector(mesh: Mesh) -> dict[str, Any]:
+    return {"matchExpressions": [{
+        "key": NAMESPACE_LABEL,
+        "operator": "NotIn",
+        "values": sorted(mesh.admission.exempt_namespaces),
+    }]}
+
+
+def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
+                     catalogue: Catalogue | None = None) -> NativeAdmission:
+    """The admission objects of ``mesh`` for a Kubernetes ``version``.
+
+    Rules CEL cannot express, or ``version`` cannot compile, are left out and
+    listed in ``refused``; the caller decides whether the webhook keeps them
+    (``both``) or that is an error (``native``, ``allow_webhook_rules`` false:
+    the objects are still built, for a caller that reports the refusals).
+    """
+    served = serves(version)
+    catalogue = catalogue or packaged()
+    data = policy_data(mesh)
+    modes = data["modes"]
+    result = NativeAdmission()
+    validating: list[Obj] = []
+    for policy in compile_policies(catalogue, mesh.provider):
+        kept: list[Rule] = []
+        for rule in policy.rules:
+            reason = rule.refused(version)
+            if reason:
+                result.refused.append(Refusal(policy.id, rule.id, reason))
+            else:
+                kept.append(rule)
+        action = ACTIONS[modes.get(policy.id, "enforce")]
+        separator = " | "
+        variables, message = _variables(policy, kept, data, version, catalogue, mesh.provider,
+                                        separator)
+        name = policy_name(mesh, policy.id)
+        validating.append(new_object(
+            served.validating, "ValidatingAdmissionPolicy",
+            metadata(mesh, "ValidatingAdmissionPolicy", name, None, SPEC_PATH),
+            spec={
+                "failurePolicy": "Fail",
+                "matchConstraints": _match(mesh),
+                "variables": variables,
+                "validations": [{
+                    "expression": "size(variables.findings) == 0",
+                    "messageExpression": message,
+                    "reason": "Forbidden",
+                }],
+            },
+        ))
+        validating.append(new_object(
+            served.validating, "ValidatingAdmissionPolicyBinding",
+            metadata(mesh, "ValidatingAdmissionPolicyBinding", name, None, SPEC_PATH),
+            spec={"policyName": name, "validationActions": [action]},
+        ))
+    result.objects = validating + _mutating(mesh, served.mutating)
+    return result
+
+
+def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
+    """What /mutate does, for the API server to do: the markers on meshed namespaces."""
+    if api_version is None:
+        return []
+    markers = providers.get(mesh.provider).namespace_markers(mesh.mtls)
+    fields = [f"{section}: {_string_map(markers[section])}"  # type: ignore[literal-required]
+              for section in ("labels", "annotations") if markers[section]]  # type: ignore[literal-required]
+    name = markers_policy_name(mesh)
+    meshed = sorted(mesh.meshed_namespaces)
+    return [
+        new_object(
+            api_version, "MutatingAdmissionPolicy",
+            metadata(mesh, "MutatingAdmissionPolicy", name, None, SPEC_PATH),
+            spec={
+                # As the webhook's /mutate: a skipped mutation only means the
+                # validating policy denies the namespace, naming the marker.
+                "failurePolicy": "Ignore",
+                "reinvocationPolicy": "Never",
+                "matchConstraints": {
+                    "resourceRules": [{
+                        "operations": ["CREATE", "UPDATE"],
+                        "apiGroups": [""], "apiVersions": ["v1"], "resources": ["namespaces"],
+                        "scope": "Cluster",
+                    }],
+                    "namespaceSelector": _namespace_selector(mesh),
+                    "matchPolicy": "Equivalent",
+                },
+                "matchConditions": [{
+                    "name": "meshed",
+                    "expression": f"object.metadata.name in {_string_list(meshed)}",
+                }],
+                "mutations": [{
+                    "patchType": "ApplyConfiguration",
+                    "applyConfiguration": {
+                        "expression": "Object{metadata: Object.metadata{" + ", ".join(fields) + "}}",
+                    },
+                }],
+            },
+        ),
+        new_object(
+            api_version, "MutatingAdmissionPolicyBinding",
+            metadata(mesh, "MutatingAdmissionPolicyBinding", name, None, SPEC_PATH),
+            spec={"policyName": name},
+        ),
+    ]
+
+
+def _string_map(values: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{cel_string(k)}: {cel_string(v)}" for k, v in sorted(values.items())) + "}"
+
+
+def _string_list(values: list[str]) -> str:
+    return "[" + ", ".join(cel_string(v) for v in values) + "]"
