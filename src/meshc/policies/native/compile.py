@@ -147,11 +147,13 @@ def compile_policies(catalogue: Catalogue, provider: str) -> list[Policy]:
     """Every meshc policy as CEL for ``provider``, rules CEL cannot express included (marked)."""
     main = catalogue.definition("main", "violations")
     policies: list[Policy] = []
+    # One expander for every policy: a variable is expanded once, so a variable
+    # two policies read is the same text in both (macros' own names included).
+    expander = Expander(catalogue, provider)
     for body in _include(main, catalogue, provider):
         if body.kind != "include":
             raise DefinitionError(f"{body.where}: main's found includes a policy's violations")
         (target,) = {d.package for d in _include(body, catalogue, provider)}
-        expander = Expander(catalogue, provider)
         guards = [expander.expand(str(main.form["when"]), main.package)]
         policy_id = str(catalogue.constant(target, "policy_id"))
         rules: list[Rule] = []
@@ -178,7 +180,7 @@ def compile_policies(catalogue: Catalogue, provider: str) -> list[Policy]:
                 for pkg, when in chain:
                     expression = f"({expander.expand(when, pkg)}) ? ({expression}) : []"
                 rules.append(Rule(policy_id, rule_id, finding, expression, (0, 0)))
-        variables = expander.variables
+        variables = dict(expander.variables)
         # What a rule needs is what its expression and every variable it reads need.
         rules = [
             rule if rule.expression is None else replace(

@@ -45,8 +45,8 @@ from .expand import Expander
 from .literals import cel_string
 from .versions import Version, serves
 
-ENFORCEMENTS = ("webhook", "native", "both")
 ACTIONS = {"enforce": "Deny", "warn": "Warn", "audit": "Audit"}
+MODES = tuple(ACTIONS)
 # Where in the spec the admission objects come from (their source annotation).
 SPEC_PATH = "spec.admission.enforcement"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
@@ -72,17 +72,22 @@ class NativeAdmission:
     refused: list[Refusal] = field(default_factory=list)
 
 
-def policy_name(mesh: Mesh, policy: str) -> str:
-    return f"meshc-{mesh.name}-{policy}"
+def policy_name(mesh: Mesh, mode: str) -> str:
+    """The ValidatingAdmissionPolicy (and binding) of the spec's policies in ``mode``."""
+    return f"meshc-{mesh.name}-{mode}"
 
 
 def markers_policy_name(mesh: Mesh) -> str:
     return f"meshc-{mesh.name}-namespace-markers"
 
 
-def _variables(policy: Policy, rules: list[Rule], data: Mapping[str, Any], version: Version,
-               catalogue: Catalogue, provider: str, separator: str) -> tuple[list[dict[str, str]], str]:
-    """The policy's variables, each after those it reads, and its message expression."""
+def _variables(policy: Policy, rules: list[Rule], version: Version, catalogue: Catalogue,
+               provider: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The policy's variables (data's left empty) and its validation.
+
+    The variables of its own are named after it (``<policy>_findings``, ...);
+    the ones its rules read are shared by every policy that reads them.
+    """
     expander = Expander(catalogue, provider, variables=dict(policy.variables))
     kind = expander.expand("$kind", "k8s")
     ref = expander.expand("$namespace != '' ? $namespace + '/' + $name : $name", "k8s")
@@ -91,60 +96,68 @@ def _variables(policy: Policy, rules: list[Rule], data: Mapping[str, Any], versi
         assert rule.expression is not None
         variables[rule.variable] = rule.expression
     dependent = object_dependent(variables)
+    own = policy.id.replace("-", "_")
+    found, found_old = f"{own}_found", f"{own}_found_old"
+    findings, messages = f"{own}_findings", f"{own}_messages"
     blobs = " + ".join(f"variables.{r.variable}" for r in rules) or "[]"
     # A finding in nested loops may leave empty strings between separators: dropped.
     flatten = (f"({blobs}).filter(_b, _b != '').join({SEPARATOR}).split({SEPARATOR})"
                f".filter(_f, _f != '')")
-    found = f"({policy.guard}) ? ({flatten}) : []"
+    found_expression = f"({policy.guard}) ? ({flatten}) : []"
     ratchet = ("request.operation == 'UPDATE' && request.?subResource.orValue('') != '' "
                "&& oldObject != null")
-    findings = (f"({ratchet}) ? variables.found.filter(_f, !(_f in variables.found_old)) "
-                ": variables.found")
+    findings_expression = (f"({ratchet}) ? variables.{found}.filter(_f, !(_f in variables.{found_old})) "
+                           f": variables.{found}")
     if version >= (1, 35):
-        findings = f"({findings}).distinct().sort()"
+        findings_expression = f"({findings_expression}).distinct().sort()"
     every: dict[str, str] = {"config": ""}
     for name, expression in variables.items():
         every[name] = expression
         if name in dependent:
             every[f"{name}_old"] = BASELINE if name == ROOT else baseline(expression, dependent)
-    every.update(found=found, found_old=baseline(found, dependent), findings=findings)
-    # Only what the policy reads: a rule left out may leave variables nothing reads,
-    # and those may need a newer release than the rest.
-    every["messages"] = (
-        f"variables.findings.map(_f, {cel_string(f'[meshc:{policy.id}] ')} + {kind} + ' ' + ({ref}) "
+    every[found] = found_expression
+    every[found_old] = baseline(found_expression, dependent)
+    every[findings] = findings_expression
+    every[messages] = (
+        f"variables.{findings}.map(_f, {cel_string(f'[meshc:{policy.id}] ')} + {kind} + ' ' + ({ref}) "
         f"+ ': ' + _f.replace({PATH_END}, ': ').replace({PROBLEM_END}, '; ')"
         ".replace('\\n', ' ').replace('\\r', ' '))")
-    every["message"] = _message(version, separator)
-    message = "variables.message"
-    reachable = {"findings", "message", *closure("variables.findings + variables.message", every)}
-    every = {name: e for name, e in every.items() if name in reachable}
-    if "config" in every:
-        every["config"] = config_literal(data, [e for n, e in every.items() if n != "config"])
-    return [{"name": n, "expression": e} for n, e in _in_dependency_order(every)], message
+    every[f"{own}_message"] = _message(version, f"variables.{messages}")
+    # Only what the policy reads: a rule left out may leave variables nothing reads,
+    # and those may need a newer release than the rest.
+    roots = f"variables.{findings} + variables.{own}_message"
+    reachable = {findings, f"{own}_message", *closure(roots, every)}
+    validation = {
+        "expression": f"size(variables.{findings}) == 0",
+        "messageExpression": f"variables.{own}_message",
+        "reason": "Forbidden",
+    }
+    return {name: e for name, e in every.items() if name in reachable}, validation
 
 
 # The API server drops a message past 5 KiB or with a line break (and says only
 # "failed expression"): findings are joined on one line, as many as fit.
 MESSAGE_LIMIT = 4800
 MORE = "\u2026and {n} more (run `meshc check` for all)"
+SEPARATOR_TEXT = " | "
 
 
-def _message(version: Version, separator: str) -> str:
+def _message(version: Version, messages: str) -> str:
     """The denial's text: the findings on one line, as many whole ones as fit."""
-    sep = cel_string(separator)
-    more = (f"{cel_string(' ' + MORE.split('{n}')[0])} + string(size(variables.messages) - _n) + "
+    sep = cel_string(SEPARATOR_TEXT)
+    more = (f"{cel_string(' ' + MORE.split('{n}')[0])} + string(size({messages}) - _n) + "
             f"{cel_string(MORE.split('{n}')[1])}")
-    first = ("(size(variables.messages[0]) > 1000 ? variables.messages[0].substring(0, 1000) + '\u2026'"
-             " : variables.messages[0])")
+    first = (f"(size({messages}[0]) > 1000 ? {messages}[0].substring(0, 1000) + '\u2026'"
+             f" : {messages}[0])")
     if version < (1, 33):
-        joined = f"variables.messages.join({sep})"
-        return (f"size(variables.messages) == 0 ? '' : (size(bytes({joined})) <= {MESSAGE_LIMIT} ? {joined}"
+        joined = f"{messages}.join({sep})"
+        return (f"size({messages}) == 0 ? '' : (size(bytes({joined})) <= {MESSAGE_LIMIT} ? {joined}"
                 f" : [1].map(_n, {first} + {more})[0])")
-    fit = (f"variables.messages.transformList(_i, _m, variables.messages.transformList(_j, _o, _j <= _i, "
-           f"size(bytes(_o)) + {len(separator.encode())}).sum() <= {MESSAGE_LIMIT}, _m)")
-    return (f"size(variables.messages) == 0 ? '' : [{fit}].map(_s, [size(_s)].map(_n, _n == 0 ? "
-            f"[1].map(_n, {first} + (size(variables.messages) > 1 ? {more} : ''))[0] : "
-            f"_s.join({sep}) + (_n < size(variables.messages) ? {more} : ''))[0])[0]")
+    fit = (f"{messages}.transformList(_i, _m, {messages}.transformList(_j, _o, _j <= _i, "
+           f"size(bytes(_o)) + {len(SEPARATOR_TEXT.encode())}).sum() <= {MESSAGE_LIMIT}, _m)")
+    return (f"size({messages}) == 0 ? '' : [{fit}].map(_s, [size(_s)].map(_n, _n == 0 ? "
+            f"[1].map(_n, {first} + (size({messages}) > 1 ? {more} : ''))[0] : "
+            f"_s.join({sep}) + (_n < size({messages}) ? {more} : ''))[0])[0]")
 
 
 def _in_dependency_order(variables: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -194,7 +207,10 @@ def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
     data = policy_data(mesh)
     modes = data["modes"]
     result = NativeAdmission()
-    validating: list[Obj] = []
+    # One policy per mode: the API server converts the object for each policy it
+    # runs, which costs more than judging it, and a binding's validationActions
+    # are the mode.
+    groups: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {}
     for policy in compile_policies(catalogue, mesh.provider):
         kept: list[Rule] = []
         for rule in policy.rules:
@@ -203,29 +219,35 @@ def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
                 result.refused.append(Refusal(policy.id, rule.id, reason))
             else:
                 kept.append(rule)
-        action = ACTIONS[modes.get(policy.id, "enforce")]
-        separator = " | "
-        variables, message = _variables(policy, kept, data, version, catalogue, mesh.provider,
-                                        separator)
-        name = policy_name(mesh, policy.id)
+        variables, validation = _variables(policy, kept, version, catalogue, mesh.provider)
+        shared, validations = groups.setdefault(modes.get(policy.id, "enforce"), ({}, []))
+        for name, expression in variables.items():
+            if shared.get(name, expression) != expression:
+                raise ValueError(f"two policies define the CEL variable {name} differently")
+            shared[name] = expression
+        validations.append(validation)
+    validating: list[Obj] = []
+    for mode in MODES:
+        if mode not in groups:
+            continue
+        shared, validations = groups[mode]
+        if "config" in shared:
+            shared["config"] = config_literal(data, [e for n, e in shared.items() if n != "config"])
+        name = policy_name(mesh, mode)
         validating.append(new_object(
             served.validating, "ValidatingAdmissionPolicy",
             metadata(mesh, "ValidatingAdmissionPolicy", name, None, SPEC_PATH),
             spec={
                 "failurePolicy": "Fail",
                 "matchConstraints": _match(mesh),
-                "variables": variables,
-                "validations": [{
-                    "expression": "size(variables.findings) == 0",
-                    "messageExpression": message,
-                    "reason": "Forbidden",
-                }],
+                "variables": [{"name": n, "expression": e} for n, e in _in_dependency_order(shared)],
+                "validations": validations,
             },
         ))
         validating.append(new_object(
             served.validating, "ValidatingAdmissionPolicyBinding",
             metadata(mesh, "ValidatingAdmissionPolicyBinding", name, None, SPEC_PATH),
-            spec={"policyName": name, "validationActions": [action]},
+            spec={"policyName": name, "validationActions": [ACTIONS[mode]]},
         ))
     result.objects = validating + _mutating(mesh, served.mutating)
     return result
@@ -236,8 +258,9 @@ def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
     if api_version is None:
         return []
     markers = providers.get(mesh.provider).namespace_markers(mesh.mtls)
-    fields = [f"{section}: {_string_map(markers[section])}"  # type: ignore[literal-required]
-              for section in ("labels", "annotations") if markers[section]]  # type: ignore[literal-required]
+    fields = [f"{section}: {_string_map(values)}"
+              for section, values in (("labels", markers["labels"]),
+                                      ("annotations", markers["annotations"])) if values]
     name = markers_policy_name(mesh)
     meshed = sorted(mesh.meshed_namespaces)
     return [

@@ -88,6 +88,6 @@ def required(expression: str) -> tuple[Version, list[str]]:
     why: list[str] = []
     for name, pattern, since in FEATURES:
         if pattern.search(code):
-            why.append(f"{name} ({show(since)})")
+            why.append(name)
             needed = max(needed, since)
     return needed, why
