@@ -149,15 +149,32 @@ def schema(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+# What `meshc capabilities` adds after the spec features, as ``module:function``
+# returning (columns, rows of (key, cells)); handed in by the command line
+# (``capability_extras``): the admission rules, under the webhook and natively.
+Rows = Callable[[], tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]]
+
+
+def capability_extras(args: argparse.Namespace) -> list[Rows]:
+    found: list[Rows] = []
+    for name in getattr(args, "capability_extras", ()):
+        module, _, func = name.partition(":")
+        found.append(getattr(importlib.import_module(module), func))
+    return found
+
+
 def capabilities(args: argparse.Namespace) -> ExitCode:
     from .capabilities import FEATURES, columns, note, support
 
     cols = columns()
+    extras = [extra() for extra in capability_extras(args)]
     if args.format == "json":
         table = {
             feature: {f"{t}/{m}": support(t, m, feature).value for t, m in cols}
             for feature in FEATURES
         }
+        for names, rows in extras:
+            table.update({key: dict(zip(names, cells)) for key, cells in rows})
         print(json.dumps(table, indent=2))
         return ExitCode.OK
     print("| feature | " + " | ".join(f"{t} ({m})" for t, m in cols) + " |")
@@ -169,4 +186,10 @@ def capabilities(args: argparse.Namespace) -> ExitCode:
             detail = note(t, m, feature)
             cells.append(f"{level}: {detail}" if detail else level)
         print(f"| `{feature}` ({what}) | " + " | ".join(cells) + " |")
+    for names, rows in extras:
+        print()
+        print("| admission rule | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+        for key, row in rows:
+            print(f"| `{key}` | " + " | ".join(row) + " |")
     return ExitCode.OK
