@@ -17,10 +17,12 @@ WORKDIR /src
 # .dockerignore lets only the package sources in.
 COPY . .
 # Build meshc's wheel, then install it with its dependencies (prebuilt wheels
-# only: nothing is compiled) into a virtual environment without pip.
+# only: nothing is compiled) into a virtual environment without pip. The
+# cluster extra (the Kubernetes client) is for `meshc audit`, which the
+# chart's optional CronJob runs from this image.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/meshc \
- && /opt/meshc/bin/pip install --only-binary=:all: /wheels/meshc-*.whl \
+ && /opt/meshc/bin/pip install --only-binary=:all: "$(ls /wheels/meshc-*.whl)[cluster]" \
  && /opt/meshc/bin/pip uninstall --yes pip setuptools \
  && /opt/meshc/bin/meshc --version
 

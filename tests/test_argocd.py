@@ -34,8 +34,10 @@ PARAMETER_FIELDS = {"name", "title", "tooltip", "required", "itemType", "collect
                     "string", "array", "map"}
 NAMESPACES, POLICIES, ROUTES = (
     {"Namespace"},
-    {"PeerAuthentication", "AuthorizationPolicy", "Server", "MeshTLSAuthentication"},
-    {"VirtualService", "DestinationRule", "HTTPRoute", "TrafficSplit", "ServiceProfile"},
+    {"PeerAuthentication", "AuthorizationPolicy", "Server", "MeshTLSAuthentication",
+     "MeshTrafficPermission"},
+    {"VirtualService", "DestinationRule", "HTTPRoute", "TrafficSplit", "ServiceProfile",
+     "MeshHTTPRoute", "MeshTimeout", "MeshRetry", "MeshCircuitBreaker"},
 )
 
 

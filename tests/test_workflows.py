@@ -94,7 +94,10 @@ def test_workflows_grant_nothing_by_default_and_each_job_only_what_it_needs(path
         grants = job["permissions"]
         assert isinstance(grants, dict), f"{name}: {grants!r} is not a per-scope grant"
         writes = {scope for scope, level in grants.items() if level == "write"}
-        if "upload-sarif" in json.dumps(job):
+        if "upload-sarif" in json.dumps(job) and "actions/meshc" in json.dumps(job):
+            # The SARIF upload, and the meshc action's review comment on pull requests.
+            assert writes == {"security-events", "pull-requests"}, name
+        elif "upload-sarif" in json.dumps(job):
             assert writes == {"security-events"}, name
         elif name == "publish":
             assert writes == {"contents"}, name
@@ -241,3 +244,108 @@ def test_the_example_pre_commit_configuration_uses_hooks_this_repository_defines
     defined = {hook["id"] for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
     (repo,) = config["repos"]
     assert {hook["id"] for hook in repo["hooks"]} <= defined
+
+
+# --- the review comment -------------------------------------------------------------
+
+
+class _FakeGitHub:
+    """The three GitHub REST calls comment.py makes, on 127.0.0.1, with its comments in memory."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.comments: list[dict[str, object]] = [{"id": 7, "body": "LGTM"}]
+        self.calls: list[tuple[str, str]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict[str, object]:
+                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def do_GET(self) -> None:
+                fake.calls.append(("GET", self.path))
+                assert self.headers["Authorization"] == "Bearer secret"
+                self._answer(200, fake.comments)
+
+            def do_POST(self) -> None:
+                fake.calls.append(("POST", self.path))
+                comment = {"id": 100 + len(fake.comments), "body": self._body()["body"]}
+                fake.comments.append(comment)
+                self._answer(201, comment)
+
+            def do_PATCH(self) -> None:
+                fake.calls.append(("PATCH", self.path))
+                number = int(self.path.rsplit("/", 1)[1])
+                comment = next(c for c in fake.comments if c["id"] == number)
+                comment["body"] = self._body()["body"]
+                self._answer(200, comment)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _comment(api: _FakeGitHub, body: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "GITHUB_TOKEN": "secret", "GITHUB_API_URL": api.url,
+           "GITHUB_REPOSITORY": "shop/gitops", "PR_NUMBER": "12"}  # fmt: skip
+    return subprocess.run([sys.executable, str(ACTION_DIR / "comment.py"), str(body)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+
+
+def test_the_review_comment_is_posted_once_and_then_updated_in_place(tmp_path):
+    api = _FakeGitHub()
+    try:
+        body = tmp_path / "review.md"
+        body.write_text("<!-- meshc-diff: mesh.yaml -->\n### meshc diff\n\n"
+                        "0 added, 1 changed, 0 removed; 1 warning\n")  # fmt: skip
+        first = _comment(api, body)
+        assert first.returncode == 0, first.stderr
+        body.write_text(body.read_text().replace("1 changed", "2 changed"))
+        second = _comment(api, body)
+        assert second.returncode == 0, second.stderr
+    finally:
+        api.close()
+    assert [c for c in api.calls if c[0] != "GET"] == [
+        ("POST", "/repos/shop/gitops/issues/12/comments"),
+        ("PATCH", "/repos/shop/gitops/issues/comments/101"),
+    ]
+    assert [c["body"] for c in api.comments][1].startswith("<!-- meshc-diff: mesh.yaml -->")
+    assert "2 changed" in str(api.comments[1]["body"]) and len(api.comments) == 2
+
+
+def test_a_review_with_no_change_posts_no_new_comment(tmp_path):
+    api = _FakeGitHub()
+    try:
+        body = tmp_path / "review.md"
+        body.write_text("<!-- meshc-diff: mesh.yaml -->\n### meshc diff\n\n"
+                        "0 added, 0 changed, 0 removed; 0 warnings\n")  # fmt: skip
+        result = _comment(api, body)
+    finally:
+        api.close()
+    assert result.returncode == 0 and result.stdout == "no change to review; no comment posted\n"
+    assert [c for c in api.calls if c[0] != "GET"] == []
+
+
+def test_the_review_step_comments_only_on_pull_requests_and_reads_inputs_from_the_environment():
+    step = next(s for s in steps_of(ACTION) if s.get("name") == "Review comment")
+    assert "github.event_name == 'pull_request'" in step["if"]
+    assert "meshc diff \"$BASE_SHA\" HEAD --spec \"$SPEC\" --format markdown" in step["run"]
+    assert step["env"]["GITHUB_TOKEN"] == "${{ inputs.comment-token }}"

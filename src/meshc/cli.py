@@ -1,7 +1,8 @@
 """The ``meshc`` command line.
 
 Each package registers its own subcommands (``register(subparsers)`` in
-``meshc.compiler.cli``, ``meshc.policies.cli`` and ``meshc.webhook.cli``) and
+``meshc.compiler.cli``, ``meshc.policies.cli``, ``meshc.audit.cli`` and
+``meshc.webhook.cli``) and
 names its handler as ``module:function``; the handler is imported only when
 its command runs, so ``meshc render`` in a pre-commit hook never pays for
 Flask, the policy engines or git.
@@ -22,7 +23,14 @@ from meshc.compiler.errors import SpecError
 from meshc.exitcodes import ExitCode, UsageError
 
 # The packages whose register() adds subcommands, in the order `meshc --help` lists them.
-COMMAND_MODULES = ("meshc.compiler.cli", "meshc.policies.cli", "meshc.webhook.cli")
+COMMAND_MODULES = (
+    "meshc.compiler.cli",
+    "meshc.policies.cli",
+    "meshc.audit.cli",
+    "meshc.webhook.cli",
+    # `meshc completion`, generated from the parser the others build.
+    "meshc.completion",
+)
 # What `meshc render` and `meshc diff` render beside the mesh's own objects, from
 # layers above the compiler: the admission policies the API server runs itself
 # (spec.admission.enforcement native or both).

@@ -25,6 +25,7 @@ VALUE_SETS = [pytest.param(None, id="defaults")] + [
 
 def test_every_advertised_ci_values_set_exists() -> None:
     assert sorted(p.name for p in CI_VALUES) == [
+        "audit-values.yaml",
         "cert-manager-values.yaml",
         "istio-values.yaml",
         "linkerd-values.yaml",
@@ -58,7 +59,8 @@ def test_rendered_objects_are_valid_kubernetes_objects(values: dict[str, Any] | 
 def test_every_namespaced_object_lands_in_the_release_namespace(
     values: dict[str, Any] | None,
 ) -> None:
-    cluster_scoped = {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+    cluster_scoped = {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                      "ClusterRole", "ClusterRoleBinding"}  # fmt: skip
     for obj in objects(render(values, namespace="policy")):
         expected = None if obj["kind"] in cluster_scoped else "policy"
         assert obj["metadata"].get("namespace") == expected, obj["kind"]
@@ -132,6 +134,8 @@ SECTIONS = [
     "opa.sidecar.image",
     "serviceAccount",
     "podDisruptionBudget",
+    "audit",
+    "audit.reports",
 ]
 
 

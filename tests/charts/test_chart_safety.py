@@ -50,6 +50,7 @@ JUDGED = {
         for group in profile.config_groups
     ),
     *((group, resource) for group, _, resource in providers.mesh_config_kinds()),
+    *((group, resource) for group, _, resource in providers.mesh_cluster_config_kinds()),
 }
 
 
@@ -128,12 +129,18 @@ def test_probes_hit_readyz_and_healthz_on_the_https_port(values: dict[str, Any] 
 @pytest.mark.parametrize("values", VALUE_SETS)
 def test_the_webhook_gets_no_api_access(values: dict[str, Any] | None) -> None:
     rendered = render(values)
-    kinds = {o["kind"] for o in objects(rendered)}
-    assert not kinds & {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
-    assert only(rendered, "ServiceAccount")["automountServiceAccountToken"] is False
+    # The only role the chart may render is the optional audit's, bound to its own account.
+    bindings = [o for o in objects(rendered) if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert not any(o["kind"] == "Role" for o in objects(rendered))
+    webhook_accounts = [o for o in objects(rendered) if o["kind"] == "ServiceAccount"
+                        and not o["metadata"]["name"].endswith("-audit")]  # fmt: skip
+    (account,) = webhook_accounts
+    assert account["automountServiceAccountToken"] is False
+    for binding in bindings:
+        assert [s["name"] for s in binding["subjects"]] == [f"{account['metadata']['name']}-audit"]
     pod = pod_spec(rendered)
     assert pod["automountServiceAccountToken"] is False
-    assert pod["serviceAccountName"] == only(rendered, "ServiceAccount")["metadata"]["name"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
 
 
 @pytest.mark.parametrize("values", VALUE_SETS)
@@ -327,6 +334,7 @@ def test_deletes_are_judged_only_for_the_security_objects_meshc_renders() -> Non
         ("policy.linkerd.io", "servers"),
         ("policy.linkerd.io", "authorizationpolicies"),
         ("policy.linkerd.io", "meshtlsauthentications"),
+        ("kuma.io", "meshtrafficpermissions"),
     }
 
 

@@ -61,6 +61,7 @@ def test_a_weight_change_is_listed_as_field_changes_of_one_object(history, capsy
     out = capsys.readouterr().out.splitlines()
     assert out == [
         "mesh.yaml HEAD~1..HEAD: 0 added, 1 changed, 0 removed",
+        "warning: traffic: weight moved: mesh-demo/web route 1: v1 90%, v2 10% -> v1 80%, v2 20%",
         "~ VirtualService mesh-demo/web (networking.istio.io/v1)",
         "    spec.http[0].route[0].weight: 90 -> 80",
         "    spec.http[0].route[1].weight: 10 -> 20",

@@ -161,3 +161,28 @@ def test_spec_from_stdin(tmp_path: Path) -> None:
                             input=QUICKSTART.read_text(), capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "meshc.io/source: <stdin>#spec.namespaces[0]" in result.stdout
+
+
+# --- --format json (validate and render) ---------------------------------------------
+
+
+def test_validate_and_render_speak_json_when_asked(tmp_path, capsys):
+    spec = tmp_path / "mesh.yaml"
+    quickstart = Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "mesh.yaml"
+    spec.write_text(quickstart.read_text())
+    assert main(["validate", "-s", str(spec), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "specs": [str(spec)], "valid": True, "problems": []}
+    assert main(["render", "-s", str(spec), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["kind"] == "List" and {o["kind"] for o in listed["items"]} >= {"Namespace"}
+    out = tmp_path / "rendered"
+    assert main(["render", "-s", str(spec), "-o", str(out), "--format", "json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["changed"] is True and "kustomization.yaml" in written["files"]
+    spec.write_text(quickstart.read_text().replace("v1: 90, v2: 10", "v1: 95, v2: 10"))
+    assert main(["validate", "-s", str(spec), "--format", "json"]) == 2
+    problem = json.loads(capsys.readouterr().out)["problems"][0]
+    assert problem["path"].endswith(".split") and "100" in problem["message"] and problem["line"]
+    assert main(["render", "-s", str(spec), "-o", str(out), "--check", "--format", "json"]) == 2
+    assert json.loads(capsys.readouterr().out)["problems"][0]["line"] == problem["line"]

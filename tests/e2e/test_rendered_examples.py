@@ -27,6 +27,7 @@ ROUTING_KINDS = {
     "istio": {"Namespace", "Service", "DestinationRule", "VirtualService", "PeerAuthentication"},
     "linkerd-gateway-api": {"Namespace", "Service", "HTTPRoute", "Server"},
     "linkerd-smi": {"Namespace", "Service", "TrafficSplit", "Server"},
+    "kuma": {"Mesh", "Namespace", "Service", "MeshHTTPRoute"},
 }
 
 

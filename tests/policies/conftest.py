@@ -19,6 +19,11 @@ def linkerd_data() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def kuma_data() -> dict[str, Any]:
+    return data_for("kuma")
+
+
+@pytest.fixture(scope="session")
 def istio_engine(istio_data: dict[str, Any]) -> PolicyEngine:
     return create_engine("embedded", istio_data)
 
@@ -26,3 +31,8 @@ def istio_engine(istio_data: dict[str, Any]) -> PolicyEngine:
 @pytest.fixture(scope="session")
 def linkerd_engine(linkerd_data: dict[str, Any]) -> PolicyEngine:
     return create_engine("embedded", linkerd_data)
+
+
+@pytest.fixture(scope="session")
+def kuma_engine(kuma_data: dict[str, Any]) -> PolicyEngine:
+    return create_engine("embedded", kuma_data)

@@ -18,8 +18,8 @@ import yaml
 
 from meshc.cli import main
 from meshc.compiler.loader import load_mesh
-from meshc.policies.admission_rules import deletes, judged
 from meshc.policies.data import policy_data
+from meshc.policies.judged import deletes, judged
 from meshc.policies.native.compile import references
 from meshc.policies.native.objects import native_admission
 from meshc.policies.native.versions import LATEST
@@ -186,3 +186,15 @@ def test_before_1_30_native_enforcement_is_an_error(tmp_path: Path,
     assert "Kubernetes 1.29 has no ValidatingAdmissionPolicy v1 (GA in 1.30)" in err
     code, _, err = render(capsys, "-s", str(spec(tmp_path)), "--kube-version", "latest")
     assert code == 2 and "'latest' is not a Kubernetes version" in err
+
+
+@pytest.mark.parametrize("enforcement", ["native", "both"])
+def test_a_mesh_whose_rules_have_no_cel_forms_is_refused_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], enforcement: str) -> None:
+    code, objects, err = render(capsys, "-s", str(spec(tmp_path, "kuma", f"enforcement: {enforcement}")))
+    assert code == 2 and objects == []
+    assert "spec.admission.enforcement: kuma's rules have no CEL forms yet" in err
+    # The webhook alone renders as before.
+    code, objects, _ = render(capsys, "-s", str(spec(tmp_path, "kuma", "enforcement: webhook")))
+    assert code == 0 and objects
+    assert not {o["kind"] for o in objects} & set(ADMISSION)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from policy_reviews import pod, review
 
+from meshc import providers
 from meshc.policies.check import evaluate
 from meshc.policies.engine import EngineError, create_engine
 from meshc.policies.manifests import load_manifests
@@ -44,11 +45,11 @@ def test_policies_published_over_the_rest_api(istio_data: dict[str, Any]) -> Non
         ]
 
 
-@pytest.mark.parametrize("provider", ["istio", "linkerd"])
+@pytest.mark.parametrize("provider", providers.names())
 def test_both_engines_decide_the_sample_corpus_identically(
-    provider: str, tmp_path: Path, istio_data: dict[str, Any], linkerd_data: dict[str, Any]
+    provider: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    data = istio_data if provider == "istio" else linkerd_data
+    data: dict[str, Any] = request.getfixturevalue(f"{provider}_data")
     # Every sample, judged against this provider's mesh, as every operation.
     samples = [str(p) for p in sample_files() if spec_for(p).stem == provider]
     manifests = load_manifests(samples)

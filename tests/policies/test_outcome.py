@@ -24,6 +24,9 @@ from support.policy_samples import SAMPLES, data_for
 INJECTED = sorted((SAMPLES / "injection-required" / "allowed").glob("*-injected-*-*.yaml"))
 ISTIO = [p for p in INJECTED if p.name.startswith("istio-")]
 LINKERD = [p for p in INJECTED if p.name.startswith("linkerd-")]
+KUMA = [p for p in INJECTED if p.name.startswith("kuma-")]
+# The namespace each provider's samples live in (tests/policies/samples/specs).
+PROVIDER_OF = {"mesh-demo": "istio", "l5d-demo": "linkerd", "kuma-demo": "kuma"}
 
 Review = dict[str, Any]
 Mutation = Callable[[dict[str, Any]], None]
@@ -36,11 +39,11 @@ def load(path: Path) -> Review:
 
 @pytest.fixture(scope="module", params=["embedded", "wasm"])
 def engines(request: pytest.FixtureRequest) -> dict[str, PolicyEngine]:
-    return {p: create_engine(request.param, data_for(p)) for p in ("istio", "linkerd")}
+    return {p: create_engine(request.param, data_for(p)) for p in PROVIDER_OF.values()}
 
 
 def judge(engines: dict[str, PolicyEngine], review: Review) -> list[str]:
-    provider = review["request"]["namespace"] == "mesh-demo" and "istio" or "linkerd"
+    provider = PROVIDER_OF[review["request"]["namespace"]]
     return [f"{v.policy}:{v.path}" for v in engines[provider].evaluate(review)]
 
 
@@ -62,7 +65,8 @@ def path_of(pod: dict[str, Any], name: str) -> str:
 
 
 def capture(pod: dict[str, Any]) -> dict[str, Any]:
-    for name in ("istio-init", "istio-validation", "linkerd-init", "linkerd-network-validator"):
+    for name in ("istio-init", "istio-validation", "linkerd-init", "linkerd-network-validator",
+                 "kuma-init", "kuma-validation"):
         try:
             return container(pod, name)
         except KeyError:
@@ -115,7 +119,16 @@ def both(*changes: Mutation) -> Mutation:
 
 
 def proxy(provider: str) -> str:
-    return "istio-proxy" if provider == "istio" else "linkerd-proxy"
+    return {"istio": "istio-proxy", "linkerd": "linkerd-proxy", "kuma": "kuma-sidecar"}[provider]
+
+
+def set_arg(name: str, value: str) -> Mutation:
+    """Set kumactl's --name=value in the capture container's arguments."""
+    def change(pod: dict[str, Any]) -> None:
+        args = capture(pod).setdefault("args", [])
+        args[:] = [a for a in args if not a.startswith(f"{name}=")] + [f"{name}={value}"]
+
+    return change
 
 
 def cases(paths: list[Path], mutations: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]]
@@ -157,6 +170,9 @@ ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     "interception off": (flag("-m", "NONE"), _capture_args),
     "an argument the injector never writes": (append_arg("--cleanup-only"), _capture_args),
     "init: rules not applied": (append_arg("--skip-rule-apply"), _capture_args),
+    "cni: the validation does not validate": (
+        lambda p: capture(p)["args"].remove("--run-validation"), _capture_args),
+    "cni: the validation cleans up instead": (append_arg("--cleanup-only"), _capture_args),
     "another program": (
         lambda p: capture(p).update(command=["/bin/true"]),
         lambda p: f"{path_of(p, capture(p)['name'])}.command",
@@ -247,6 +263,91 @@ LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
 }
 
 
+KUMA_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
+    "no sidecar (the injector skipped it)": (
+        remove("kuma-sidecar"), lambda p: "spec.initContainers"),
+    "the sidecar as a regular container, not a native sidecar": (
+        lambda p: (p["spec"]["containers"].append(
+            {k: v for k, v in container(p, "kuma-sidecar").items() if k != "restartPolicy"}),
+            remove("kuma-sidecar")(p)),
+        lambda p: "spec.initContainers",
+    ),
+    "a look-alike sidecar image": (
+        lambda p: container(p, "kuma-sidecar").update(image="docker.io/attacker/kuma-dp:2.14.3"),
+        lambda p: "spec.initContainers",
+    ),
+    "no capture": (both(remove("kuma-init"), remove("kuma-validation")),
+                   lambda p: "spec.initContainers"),
+    "init: an app port left out inbound": (
+        set_arg("--exclude-inbound-ports", "9902,9000,8080"), _capture_args),
+    "init: an outbound port left out": (set_arg("--exclude-outbound-ports", "5432"), _capture_args),
+    "init: outbound addresses left out": (
+        set_arg("--exclude-outbound-ips", "10.0.0.0/8"), _capture_args),
+    "init: inbound addresses left out": (
+        set_arg("--exclude-inbound-ips", "10.0.0.0/8"), _capture_args),
+    "init: ports left out for a UID": (
+        set_arg("--exclude-outbound-ports-for-uids", "tcp:*:1000"), _capture_args),
+    "init: inbound not captured": (set_arg("--redirect-inbound", "false"), _capture_args),
+    "init: outbound redirected elsewhere": (
+        set_arg("--redirect-outbound-port", "15002"), _capture_args),
+    "init: an argument the injector never writes": (append_arg("--dry-run"), _capture_args),
+    "init: a configuration file the injector does not mount": (
+        set_arg("--config", "/etc/attacker/tproxy.yaml"), _capture_args),
+    "cni: an argument the injector never writes": (append_arg("--vnet=eth1:10.0.0.0/8"), _capture_args),
+    "another program": (
+        lambda p: capture(p).update(command=["/bin/true"]),
+        lambda p: f"{path_of(p, capture(p)['name'])}.command",
+    ),
+    "capture settings from the environment": (
+        lambda p: capture(p).setdefault("env", []).append(
+            {"name": "KUMA_TRANSPARENT_PROXY_REDIRECT_INBOUND_ENABLED", "value": "false"}),
+        lambda p: f"{path_of(p, capture(p)['name'])}.env[{len(capture(p)['env']) - 1}]",
+    ),
+    "init: the sidecar's user moved away from the exempt UID": (
+        lambda p: container(p, "kuma-sidecar")["securityContext"].update(runAsUser=1500),
+        lambda p: f"{path_of(p, 'kuma-sidecar')}.securityContext.runAsUser",
+    ),
+    "init: the exempt UID moved, and the app runs as it": (
+        both(set_arg("--kuma-dp-user", "1500"),
+             lambda p: container(p, "kuma-sidecar")["securityContext"].update(runAsUser=1500),
+             app(runAsUser=1500)),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
+    ),
+    "the app runs as the sidecar's UID": (
+        app(runAsUser=5678), lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser"),
+    "an app init container runs as the sidecar's UID": (
+        lambda p: p["spec"]["initContainers"].append(
+            {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5678}}),
+        lambda p: f"spec.initContainers[{len(p['spec']['initContainers']) - 1}].securityContext.runAsUser",
+    ),
+    "the pod runs as the sidecar's UID": (
+        lambda p: p["spec"].setdefault("securityContext", {}).update(runAsUser=5678),
+        lambda p: "spec.securityContext.runAsUser",
+    ),
+    "cni: not marked injected, so Kuma CNI captures nothing": (
+        lambda p: p["metadata"]["annotations"].pop("kuma.io/sidecar-injected"),
+        lambda p: 'metadata.annotations["kuma.io/sidecar-injected"]',
+    ),
+    "the workload moves itself to another mesh": (
+        lambda p: p["metadata"]["labels"].update({"kuma.io/mesh": "shadow"}),
+        lambda p: 'metadata.labels["kuma.io/mesh"]',
+    ),
+    "the readiness exclusion widened to an app port": (
+        lambda p: p["metadata"]["annotations"].update(
+            {"traffic.kuma.io/exclude-inbound-ports": "9902,8080"}),
+        lambda p: 'metadata.annotations["traffic.kuma.io/exclude-inbound-ports"]',
+    ),
+    "the app may rewrite iptables (NET_ADMIN)": (
+        app(capabilities={"add": ["NET_ADMIN"]}),
+        lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
+    ),
+    "the app may craft packets (NET_RAW)": (
+        app(capabilities={"add": ["NET_RAW"]}),
+        lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
+    ),
+}
+
+
 def mutated(path: Path, mutation: Mutation) -> Review:
     review = load(path)
     mutation(review["request"]["object"])
@@ -259,7 +360,8 @@ def test_what_the_injector_writes_is_admitted(engines: dict[str, PolicyEngine], 
 
 
 @pytest.mark.parametrize(("path", "mutation", "where"),
-                         [*cases(ISTIO, ISTIO_DENIED), *cases(LINKERD, LINKERD_DENIED)])
+                         [*cases(ISTIO, ISTIO_DENIED), *cases(LINKERD, LINKERD_DENIED),
+                          *cases(KUMA, KUMA_DENIED)])
 def test_each_weakening_of_the_injected_pod_is_denied_naming_the_field(
     engines: dict[str, PolicyEngine], path: Path, mutation: Mutation,
     where: Callable[[dict[str, Any]], str],
@@ -277,9 +379,26 @@ COMPLIANT: dict[str, Mutation] = {
 }
 
 
+KUMA_COMPLIANT: dict[str, Mutation] = {
+    "the init names the sidecar's default UID": set_arg("--kuma-dp-user", "5678"),
+    "the init drops invalid packets and logs": append_arg("--drop-invalid-packets", "--iptables-logs"),
+    "a gateway annotation that is off": lambda p: p["metadata"]["annotations"].update(
+        {"kuma.io/gateway": "disabled"}),
+    "KUMA_ settings in the app's own environment": lambda p: container(p, "web").setdefault(
+        "env", []).append({"name": "KUMA_URL", "value": "http://kuma.example"}),
+    "an app init container with its own UID": lambda p: p["spec"]["initContainers"].append(
+        {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5679}}),
+    "the pod in the sidecar's group": lambda p: p["spec"].setdefault(
+        "securityContext", {}).update(runAsGroup=5678),
+}
+
+
 @pytest.mark.parametrize(("path", "mutation"), [
-    pytest.param(path, mutation, id=f"{path.stem}-{name}")
-    for path in INJECTED for name, mutation in COMPLIANT.items()
+    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
+      for path in INJECTED for name, mutation in COMPLIANT.items()),
+    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
+      for path in KUMA for name, mutation in KUMA_COMPLIANT.items()
+      if not (name.startswith("the init") and "cni" in path.name)),
 ])
 def test_harmless_variants_of_the_injected_pod_stay_allowed(
     engines: dict[str, PolicyEngine], path: Path, mutation: Mutation
@@ -305,6 +424,23 @@ def test_an_exemption_the_spec_grants_reaches_the_capture_flag_it_becomes(
     assert judge(engines, other) != []
 
 
+def test_a_kuma_exemption_reaches_the_capture_flag_it_becomes(
+    engines: dict[str, PolicyEngine],
+) -> None:
+    # The sample spec grants exclude-outbound-ips to app=legacy in kuma-demo.
+    path = next(p for p in KUMA if "cni" not in p.name)
+
+    def legacy(pod: dict[str, Any]) -> None:
+        pod["metadata"]["labels"]["app"] = "legacy"
+        pod["metadata"]["annotations"]["traffic.kuma.io/exclude-outbound-ips"] = "10.20.0.0/16"
+        set_arg("--exclude-outbound-ips", "10.20.0.0/16")(pod)
+
+    assert judge(engines, mutated(path, legacy)) == []
+    other = copy.deepcopy(mutated(path, legacy))
+    other["request"]["object"]["metadata"]["labels"]["app"] = "web"
+    assert judge(engines, other) != []
+
+
 def test_the_same_pod_judged_offline_is_judged_by_intent_only(
     engines: dict[str, PolicyEngine],
 ) -> None:
@@ -313,10 +449,12 @@ def test_the_same_pod_judged_offline_is_judged_by_intent_only(
     for path in INJECTED:
         review = mutated(path, both(remove(proxy(path.name.partition("-")[0])),
                                     remove("istio-init"), remove("istio-validation"),
-                                    remove("linkerd-init"), remove("linkerd-network-validator")))
+                                    remove("linkerd-init"), remove("linkerd-network-validator"),
+                                    remove("kuma-init"), remove("kuma-validation")))
         annotations = review["request"]["object"]["metadata"]["annotations"]
-        for key in [k for k in annotations if k.startswith("traffic.sidecar.istio.io/")]:
-            del annotations[key]  # written by the injector for Istio CNI
+        for key in [k for k in annotations
+                    if k.startswith(("traffic.sidecar.istio.io/", "traffic.kuma.io/"))]:
+            del annotations[key]  # written by the injector
         review["request"]["meshc.io/offline"] = True
         assert judge(engines, review) == [], path.name
 
@@ -337,6 +475,7 @@ DEBUG = {"name": "debugger", "image": "busybox:1.36", "targetContainerName": "we
     ("netadmin profile", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}, True),
     ("as the proxy's UID", {"runAsUser": 1337}, "istio"),
     ("as Linkerd's proxy UID", {"runAsUser": 2102}, "linkerd"),
+    ("as Kuma's sidecar UID", {"runAsUser": 5678}, "kuma"),
     ("restricted profile", {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
                             "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}}, False),

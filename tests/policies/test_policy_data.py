@@ -9,6 +9,7 @@ import pytest
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.model import Mesh
 from meshc.policies.data import policy_data
+from meshc.providers.kuma import POLICY_KINDS as KUMA_POLICY_KINDS
 from support.paths import EXAMPLES
 
 
@@ -43,6 +44,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 ["gateway.networking.k8s.io", "TCPRoute"],
                 ["gateway.networking.k8s.io", "TLSRoute"],
                 ["gateway.networking.k8s.io", "UDPRoute"],
+                *(["kuma.io", kind] for kind in sorted(KUMA_POLICY_KINDS)),
                 ["linkerd.io", "ServiceProfile"],
             ],
         },
@@ -55,6 +57,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 "kube-public",
                 "kube-node-lease",
                 "istio-system",
+                "kuma-system",
                 "linkerd",
                 "linkerd-viz",
                 "meshc-system",
@@ -90,6 +93,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "managed-objects": "examples/quickstart/mesh.yaml:spec",
         },
         "mesh_name": "quickstart",
+        "settings": {},
         "protected": {
             "security.istio.io/AuthorizationPolicy/mesh-demo/web-allow": {
                 "source": "examples/quickstart/mesh.yaml#spec.services[0].allow",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from meshc import providers
 from meshc.cli import main
 from meshc.policies.manifests import load_manifests
 from support.policy_samples import sample_files, spec_for
@@ -19,7 +20,7 @@ def _ids(paths: list[Path]) -> list[str]:
     return [f"{p.parent.parent.name}/{p.name}" for p in paths]
 
 
-def test_every_policy_has_allowed_and_denied_samples_for_both_meshes() -> None:
+def test_every_policy_has_allowed_and_denied_samples_for_every_mesh() -> None:
     for policy in ("injection-required", "mtls-strict", "allowed-namespaces"):
         for kind in ("allowed", "denied"):
             names = {
@@ -27,7 +28,7 @@ def test_every_policy_has_allowed_and_denied_samples_for_both_meshes() -> None:
                 for p in sample_files()
                 if p.parent.parent.name == policy and p.parent.name == kind
             }
-            assert names == {"istio", "linkerd"}, (policy, kind)
+            assert names == set(providers.names()), (policy, kind)
 
 
 @pytest.mark.parametrize("sample", ALLOWED, ids=_ids(ALLOWED))

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meshc import providers
 from meshc.policies import engine as engine_module
 from meshc.policies.admission import admission_review
 from meshc.policies.engine import EngineError, PolicyEngine, input_text, policy_input
@@ -307,7 +308,7 @@ def judged_unprojected(engine: PolicyEngine, review: dict[str, Any]) -> list[str
         return judged(engine, review)
 
 
-@pytest.mark.parametrize("provider", ["istio", "linkerd"])
+@pytest.mark.parametrize("provider", providers.names())
 def test_every_sample_is_judged_alike_with_and_without_the_projection(
     provider: str, request: pytest.FixtureRequest
 ) -> None:

@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from policy_reviews import istio_proxy, pod, review
 
+from meshc import providers
 from meshc.policies import wasm_bundle, wasm_engine
 from meshc.policies.check import evaluate
 from meshc.policies.engine import (
@@ -68,20 +69,19 @@ BAD_POD = pod(labels={"sidecar.istio.io/inject": "false"}, hostNetwork=True)
 
 
 @pytest.fixture(scope="module")
-def engines(
-    istio_data: dict[str, Any], linkerd_data: dict[str, Any]
-) -> dict[str, tuple[PolicyEngine, PolicyEngine]]:
+def engines(request: pytest.FixtureRequest) -> dict[str, tuple[PolicyEngine, PolicyEngine]]:
     """``{provider: (wasm, embedded)}``, judging with policies/samples/specs/<provider>.yaml."""
-    return {
-        provider: (create_engine("wasm", data), create_engine("embedded", data))
-        for provider, data in (("istio", istio_data), ("linkerd", linkerd_data))
-    }
+    found = {}
+    for provider in providers.names():
+        data = request.getfixturevalue(f"{provider}_data")
+        found[provider] = (create_engine("wasm", data), create_engine("embedded", data))
+    return found
 
 
 # -- the same decisions as the embedded engine ---------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ["istio", "linkerd"])
+@pytest.mark.parametrize("provider", providers.names())
 def test_the_wasm_engine_decides_the_sample_corpus_as_the_embedded_one_does(
     provider: str, engines: dict[str, tuple[PolicyEngine, PolicyEngine]]
 ) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from meshc import providers
+
 RESOURCES = {
     ("", "Pod"): "pods",
     ("", "ReplicationController"): "replicationcontrollers",
@@ -72,7 +74,7 @@ def pod_spec(**container: Any) -> dict[str, Any]:
 
 
 # The namespaces the sample meshes (tests/policies/samples/specs) inject into.
-INJECTED_NAMESPACES = {"mesh-demo": "istio", "l5d-demo": "linkerd"}
+INJECTED_NAMESPACES = {"mesh-demo": "istio", "l5d-demo": "linkerd", "kuma-demo": "kuma"}
 _INJECTED_SAMPLES = Path(__file__).resolve().parents[1] / "policies" / "samples" / (
     "injection-required/allowed")
 
@@ -93,7 +95,7 @@ def _injection(provider: str) -> dict[str, Any]:
             {**c, "volumeMounts": [m for m in c.get("volumeMounts", [])
                                    if not m["name"].startswith("kube-api-access-")]}
             for c in pod["spec"]["initContainers"]
-            if c["name"] in ("istio-init", "istio-proxy", "linkerd-init", "linkerd-proxy")
+            if c["name"] in providers.get(provider).mesh_containers
         ],
         "volumes": [v for v in pod["spec"].get("volumes", [])
                     if not v["name"].startswith("kube-api-access-")],

@@ -14,7 +14,7 @@ from .paths import EXAMPLES
 
 EXAMPLE_NAMES = tuple(sorted(p.parent.name for p in EXAMPLES.glob("*/mesh.yaml")))
 
-# Examples that use a feature a Linkerd routing mode cannot express, so that
+# Examples that use a feature a target (or a Linkerd routing mode) cannot express, so that
 # `meshc render` refuses them without --allow-lossy (the unsupported features
 # are named in the comments). Every other (example, target) renders exactly
 # or with warnings only.
@@ -29,6 +29,11 @@ NEEDS_ALLOW_LOSSY = {
     # outlierDetection next to a ServiceProfile.
     ("quickstart", "linkerd", "gateway-api"),
     ("quickstart", "linkerd", "smi"),
+    # connectionPool.maxRequestsPerConnection; with canary-ab also fromServiceAccounts.
+    ("canary-ab", "kuma", "default"),
+    ("quickstart", "kuma", "default"),
+    # an allow rule for one of two ports; fromServiceAccounts.
+    ("multi-namespace", "kuma", "default"),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from meshc import providers
 from meshc.cli import main as meshc
 from meshc.policies.admission import admission_review
 from meshc.policies.manifests import load_manifests
@@ -65,8 +66,7 @@ def warn_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def servers(start_server, certs: Certs, warn_spec: Path) -> dict[str, tuple[Path, WebhookServer]]:  # type: ignore[no-untyped-def]
     return {
-        "istio": (SPECS["istio"], start_server(SPECS["istio"], certs, workers=1)),
-        "linkerd": (SPECS["linkerd"], start_server(SPECS["linkerd"], certs, workers=1)),
+        **{p: (SPECS[p], start_server(SPECS[p], certs, workers=1)) for p in providers.names()},
         "istio-warn": (warn_spec, start_server(warn_spec, certs, workers=1)),
     }
 

@@ -126,3 +126,21 @@ annotations:
   cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "meshc.fullname" .) }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The audit's labels: the webhook's, with component audit, so that neither the
+webhook's Service nor its PodDisruptionBudget ever selects an audit pod.
+*/}}
+{{- define "meshc.auditSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "meshc.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: audit
+{{- end -}}
+
+{{- define "meshc.auditLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "meshc.auditSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: meshc
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}

@@ -122,4 +122,6 @@ NOT_TARGET_FIELDS: dict[str, str] = {
     "metadata": "the spec document's own metadata (its name labels every object)",
     "spec.provider": "chooses the target",
     "spec.admission": "read by the admission webhook and its chart",
+    **{f"spec.{p.name}": f"settings of the {p.title} target and its admission rules alone"
+       for p in providers.all_profiles() if p.settings_schema},
 }

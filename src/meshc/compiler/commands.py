@@ -13,6 +13,7 @@ from pathlib import Path
 
 from meshc import providers
 from meshc.exitcodes import ExitCode, UsageError
+from meshc.terminal import Progress, progress
 
 from .errors import Problem, SpecError
 from .loader import load_mesh
@@ -87,33 +88,98 @@ def render_with_extras(mesh: Mesh, args: argparse.Namespace, objects: list[Obj],
     return sort_objects(objects + added) if added else objects
 
 
-def compile_spec(args: argparse.Namespace) -> list[Obj]:
-    """Load, validate and render; warnings go to stderr, errors raise SpecError."""
+def problem_json(problem: Problem) -> dict[str, object]:
+    """A spec problem for ``--format json``: the fields of its ``file:line:col: path: message``."""
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "path": problem.path,
+        "message": problem.message,
+        "level": problem.level,
+    }
+
+
+def compile_spec(
+    args: argparse.Namespace, show: Progress | None = None
+) -> tuple[list[Obj], list[Problem]]:
+    """Load, validate and render; the objects and the warnings. Errors raise SpecError.
+
+    Unless the format is JSON, the warnings are printed on stderr here.
+    """
     with _no_cyclic_gc():
+        if show is not None:
+            show.stage(f"reading and validating {args.spec}")
         mesh = load_at(args.spec, getattr(args, "ref", None))
+        if show is not None:
+            show.stage(f"rendering {len(mesh.services)} services")
         objects, report = render_mesh(mesh, options_from_args(args), args.provider)
         problems = list(report.warnings)
         objects = render_with_extras(mesh, args, objects, problems)
-    for warning in problems:
-        print(warning.format(), file=sys.stderr)
-    return objects
+    if getattr(args, "format", "yaml") != "json":
+        for warning in problems:
+            print(warning.format(), file=sys.stderr)
+    return objects, problems
 
 
 def render(args: argparse.Namespace) -> ExitCode:
     if args.check and not args.output:
         raise UsageError("--check compares against a directory; give it with -o DIR")
-    objects = compile_spec(args)
+    as_json = args.format == "json"
+    with progress() as show:
+        try:
+            objects, warnings = compile_spec(args, show)
+        except SpecError as exc:
+            if not as_json:
+                raise
+            _print_json({"problems": [problem_json(p) for p in exc.problems]})
+            return ExitCode.USAGE
+        show.stage(f"writing {len(objects)} objects")
+        return _write(args, objects, warnings, show)
+
+
+def _print_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write(args: argparse.Namespace, objects: list[Obj], warnings: list[Problem],
+           show: Progress) -> ExitCode:  # fmt: skip
     from .serialize import dump_all
 
+    as_json = args.format == "json"
+    report: dict[str, object] = {"warnings": [problem_json(w) for w in warnings]}
     if not args.output:
-        sys.stdout.write(dump_all(objects))
+        if as_json:
+            show.close()
+            _print_json({"apiVersion": "v1", "kind": "List", "items": objects})
+        else:
+            text = dump_all(objects)
+            show.close()
+            sys.stdout.write(text)
         return ExitCode.OK
-    from .output import diff_dir, render_files, write_dir
+    from .output import diff_dir, drift_diff, render_files, write_dir
 
     files = render_files(objects)
     directory = Path(args.output)
     if args.check:
         drift = diff_dir(files, directory)
+        diff = drift_diff(files, directory) if drift else []
+        show.close()
+        if as_json:
+            states = [line.split(": ", 1) for line in drift]
+            _print_json({**report, "output": str(directory), "objects": len(objects),
+                         "drift": [{"state": state, "file": rest.split(" ", 1)[0]}
+                                   for state, rest in states],
+                         "diff": "".join(diff)})  # fmt: skip
+            return ExitCode.FINDINGS if drift else ExitCode.OK
+        from meshc.terminal import paint, use_color
+
+        color = use_color(sys.stdout)
+        for line in diff:
+            style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
+            if line.startswith(("+++", "---")):
+                style = "bold"
+            sys.stdout.write(paint(line.rstrip("\n"), style, color and bool(style)) + "\n")
         for line in drift:
             print(f"{directory}: {line}", file=sys.stderr)
         if drift:
@@ -124,7 +190,13 @@ def render(args: argparse.Namespace) -> ExitCode:
         changed = write_dir(files, directory)
     except OSError as exc:
         raise UsageError(f"cannot write {directory}: {exc.strerror or exc}") from None
-    print(f"{directory}: {len(objects)} objects{'' if changed else ', unchanged'}", file=sys.stderr)
+    show.close()
+    if as_json:
+        _print_json({**report, "output": str(directory), "objects": len(objects),
+                     "changed": changed, "files": sorted(files)})  # fmt: skip
+    else:
+        print(f"{directory}: {len(objects)} objects{'' if changed else ', unchanged'}",
+              file=sys.stderr)  # fmt: skip
     # A new rendered file is untracked, so pre-commit's own "files were
     # modified" check cannot see it: the exit code has to.
     return ExitCode.FINDINGS if changed and args.exit_code else ExitCode.OK
@@ -137,8 +209,33 @@ def validate(args: argparse.Namespace) -> ExitCode:
             load_mesh(spec)
         except SpecError as exc:
             problems += exc.problems
+    if args.format == "json":
+        _print_json({"specs": list(args.specs), "valid": not problems,
+                     "problems": [problem_json(p) for p in sorted(set(problems))]})  # fmt: skip
+        return ExitCode.USAGE if problems else ExitCode.OK
     if problems:
         raise SpecError(problems)
+    return ExitCode.OK
+
+
+def graph(args: argparse.Namespace) -> ExitCode:
+    from .graph import mesh_graph
+    from .graph.render import FORMATS
+    from .graph.svg import LayoutUnavailable
+
+    with _no_cyclic_gc():
+        mesh = load_mesh(args.spec)
+        try:
+            text = FORMATS[args.format](mesh_graph(mesh))
+        except LayoutUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if not args.output:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     return ExitCode.OK
 
 

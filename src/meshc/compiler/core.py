@@ -13,7 +13,8 @@ from .objects import Obj, metadata, new_object
 def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
     """The meshed Namespaces, marked for ``provider`` (default: spec.provider; a target
     rendered through --provider passes its own name)."""
-    markers = providers.get(provider or mesh.provider).namespace_markers(mesh.mtls)
+    name = provider or mesh.provider
+    markers = providers.get(name).namespace_markers(mesh.mtls, mesh.settings_for(name))
     return [
         new_object(
             "v1",

@@ -184,5 +184,9 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         services=tuple(_service(f"spec.services[{i}]", s) for i, s in enumerate(spec.get("services") or ())),
         source=source,
         trust_domain=spec.get("trustDomain", DEFAULT_TRUST_DOMAIN),
+        settings=MappingProxyType({
+            p.name: MappingProxyType(dict(spec[p.name]))
+            for p in providers.all_profiles() if p.settings_schema and p.name in spec
+        }),
         positions=positions,
     )

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from meshc import providers
 
 from .yamlpos import Positions
 
@@ -154,10 +157,16 @@ class Mesh:
     services: tuple[Service, ...]
     source: str  # the spec file as named on the command line (or in git)
     trust_domain: str = DEFAULT_TRUST_DOMAIN
+    # spec.<provider> blocks as given (provider -> settings), for the meshes with settings.
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:
         return self.positions.of(path)
+
+    def settings_for(self, provider: str) -> dict[str, Any]:
+        """spec.<provider>, its defaults (from the provider profile) filled in."""
+        return providers.get(provider).settings(self.settings.get(provider))
 
     @property
     def meshed_namespaces(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ leave a mix of both.
 from __future__ import annotations
 
 import ctypes
+import difflib
 import errno
 import fcntl
 import os
@@ -70,6 +71,25 @@ def diff_dir(files: dict[str, str], directory: Path) -> list[str]:
         elif present[name] != files[name]:
             lines.append(f"changed: {name}")
     return lines
+
+
+def drift_diff(files: dict[str, str], directory: Path) -> list[str]:
+    """A unified diff from DIR as it is to the render, file by file (what ``--check`` shows)."""
+    present = read_dir(directory)
+    lines: list[str] = []
+    for name in sorted(set(files) | set(present)):
+        before, after = present.get(name), files.get(name)
+        if before == after:
+            continue
+        lines += difflib.unified_diff(
+            (before or "").splitlines(keepends=True),
+            (after or "").splitlines(keepends=True),
+            fromfile=str(directory / name) if before is not None else "/dev/null",
+            tofile=f"{directory / name} (rendered)" if after is not None else "/dev/null",
+        )
+    # Each line of a diff ends with a newline, except a last line that had none.
+    return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines]  # fmt: skip
 
 
 @contextmanager

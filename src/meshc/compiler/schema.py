@@ -266,6 +266,15 @@ _ADMISSION = _obj(
     },
 )
 
+def _provider_settings() -> dict[str, Any]:
+    """spec.<provider>: the settings of one mesh alone, from its profile."""
+    return {
+        p.name: _obj(dict(p.settings_schema),
+                     description=f"settings read only when spec.provider is {p.name}")
+        for p in providers.all_profiles() if p.settings_schema
+    }
+
+
 MESH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://meshc.io/schemas/mesh-v1alpha1.json",
@@ -298,6 +307,7 @@ MESH_SCHEMA: dict[str, Any] = {
                     },
                     "admission": _ADMISSION,
                     "services": {"type": "array", "items": _SERVICE},
+                    **_provider_settings(),
                 },
                 required=("provider", "namespaces"),
             ),

@@ -45,28 +45,36 @@ OFFLINE = "meshc.io/offline"
 
 
 def admission_review(
-    obj: dict[str, Any], operation: Operation = "CREATE", uid: str = ""
+    obj: dict[str, Any],
+    operation: Operation = "CREATE",
+    uid: str = "",
+    *,
+    offline: bool = True,
+    username: str = USERNAME,
 ) -> dict[str, Any]:
-    """An admission.k8s.io/v1 AdmissionReview asking to ``operation`` ``obj``."""
+    """An admission.k8s.io/v1 AdmissionReview asking to ``operation`` ``obj``.
+
+    ``offline`` (the default) marks a review of a manifest that has met no
+    injector; ``meshc audit`` judges objects read from a cluster, which are
+    what the cluster runs, and passes ``offline=False``.
+    """
     group, _, version = str(obj["apiVersion"]).rpartition("/")
     kind = str(obj["kind"])
     metadata = obj.get("metadata") or {}
     namespace = "" if kind in CLUSTER_SCOPED else str(metadata.get("namespace") or "default")
     if namespace and metadata.get("namespace") != namespace:
         obj = {**obj, "metadata": {**metadata, "namespace": namespace}}
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": group, "version": version, "kind": kind},
-            "name": str(metadata.get("name", "")),
-            "namespace": namespace,
-            "operation": operation,
-            "userInfo": {"username": USERNAME},
-            "object": None if operation == "DELETE" else obj,
-            "oldObject": obj if operation in ("UPDATE", "DELETE") else None,
-            "dryRun": True,
-            OFFLINE: True,
-        },
+    request: dict[str, Any] = {
+        "uid": uid,
+        "kind": {"group": group, "version": version, "kind": kind},
+        "name": str(metadata.get("name", "")),
+        "namespace": namespace,
+        "operation": operation,
+        "userInfo": {"username": username},
+        "object": None if operation == "DELETE" else obj,
+        "oldObject": obj if operation in ("UPDATE", "DELETE") else None,
+        "dryRun": True,
     }
+    if offline:
+        request[OFFLINE] = True
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}

@@ -57,6 +57,8 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "mesh_image_prefixes": image_prefixes(images),
         "sources": {pid: f"{mesh.source}:{field}" for pid, field in _SPEC_FIELDS.items()},
         "mesh_name": mesh.name,
+        # spec.<provider>, defaults filled in: what only this mesh's rules read.
+        "settings": mesh.settings_for(mesh.provider),
         "protected": protected_objects(mesh),
     }
 

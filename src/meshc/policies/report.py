@@ -1,7 +1,9 @@
 """The output formats of ``meshc check``: one function each.
 
 Every format carries the text of :func:`format_message`, so a finding reads
-the same in a terminal, a CI annotation and the API server's answer.
+the same in a terminal, a CI annotation and the API server's answer. A
+finding read from a file names it and the line; one read from a cluster
+(``meshc audit``) has no file (``file`` empty): its message names the object.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _SARIF_LEVELS = {"enforce": "error", "warn": "warning", "audit": "note"}
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    file: str
+    file: str  # "" when the object was not read from a file
     line: int
     violation: Violation
 
@@ -35,15 +37,16 @@ def text(findings: Sequence[Finding]) -> str:
     for f in findings:
         mode = f.violation.mode
         prefix = "" if mode == "enforce" else f"{_LEVELS[mode]}: "
-        lines.append(f"{f.file}:{f.line}: {prefix}{f.message}")
+        where = f"{f.file}:{f.line}: " if f.file else ""
+        lines.append(f"{where}{prefix}{f.message}")
     return _join(lines)
 
 
 def as_json(findings: Sequence[Finding]) -> str:
     rows = [
         {
-            "file": f.file,
-            "line": f.line,
+            "file": f.file or None,
+            "line": f.line if f.file else None,
             "mode": f.violation.mode,
             "policy": f.violation.policy,
             "kind": f.violation.kind,
@@ -63,8 +66,9 @@ def as_json(findings: Sequence[Finding]) -> str:
 def github(findings: Sequence[Finding]) -> str:
     """GitHub Actions workflow commands, one annotation per finding."""
     return _join(
-        f"::{_LEVELS[f.violation.mode]} file={_escape_property(f.file)},line={f.line},"
-        f"title={_escape_property('meshc:' + f.violation.policy)}::{_escape_data(f.message)}"
+        f"::{_LEVELS[f.violation.mode]} "
+        + (f"file={_escape_property(f.file)},line={f.line}," if f.file else "")
+        + f"title={_escape_property('meshc:' + f.violation.policy)}::{_escape_data(f.message)}"
         for f in findings
     )
 
@@ -90,14 +94,7 @@ def sarif(findings: Sequence[Finding]) -> str:
                         "ruleIndex": policies.index(f.violation.policy),
                         "level": _SARIF_LEVELS[f.violation.mode],
                         "message": {"text": f.message},
-                        "locations": [
-                            {
-                                "physicalLocation": {
-                                    "artifactLocation": {"uri": f.file},
-                                    "region": {"startLine": f.line},
-                                }
-                            }
-                        ],
+                        "locations": [_location(f)],
                     }
                     for f in findings
                 ],
@@ -105,6 +102,23 @@ def sarif(findings: Sequence[Finding]) -> str:
         ],
     }
     return json.dumps(log, indent=2) + "\n"
+
+
+def _location(f: Finding) -> dict[str, Any]:
+    if f.file:
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": f.file},
+                "region": {"startLine": f.line},
+            }
+        }
+    # An object in a cluster: a logical location, Kind/namespace/name.
+    v = f.violation
+    return {
+        "logicalLocations": [
+            {"fullyQualifiedName": f"{v.kind}/{v.object_ref}", "kind": "resource"}
+        ]
+    }
 
 
 FORMATS: dict[str, Callable[[Sequence[Finding]], str]] = {

@@ -108,6 +108,11 @@ def mesh_config_kinds() -> tuple[tuple[str, str, str], ...]:
     return tuple(dict.fromkeys(found))
 
 
+def mesh_cluster_config_kinds() -> tuple[tuple[str, str, str], ...]:
+    """(group, kind, resource) of cluster-scoped mesh configuration, of every mesh."""
+    return tuple(dict.fromkeys(k for p in all_profiles() for k in p.cluster_config_kinds))
+
+
 def mesh_config_groups() -> tuple[str, ...]:
     """API groups that are wholly mesh configuration, of every mesh."""
     return tuple(dict.fromkeys(g for p in all_profiles() for g in p.config_groups))

@@ -7,8 +7,10 @@ GID (1337) from capture.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .profile import Markers, Profile, RenderOption, Support
 
@@ -17,7 +19,7 @@ INJECTION_LABEL = "istio-injection"
 
 @dataclass(frozen=True)
 class IstioProfile(Profile):
-    def namespace_markers(self, mtls: str) -> Markers:
+    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
         return {"labels": {INJECTION_LABEL: "enabled"}, "annotations": {}}
 
 

@@ -8,8 +8,10 @@ are argued in docs/linkerd.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .profile import Capability, Markers, Profile, RenderOption, Support
 
@@ -25,7 +27,7 @@ STRICT_INBOUND_POLICY = "all-authenticated"
 
 @dataclass(frozen=True)
 class LinkerdProfile(Profile):
-    def namespace_markers(self, mtls: str) -> Markers:
+    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
         annotations = {INJECT_ANNOTATION: "enabled"}
         if mtls == "STRICT":
             annotations[INBOUND_POLICY_ANNOTATION] = STRICT_INBOUND_POLICY

@@ -99,6 +99,9 @@ class Profile:
     config_groups: tuple[str, ...]
     # Single kinds of its configuration in a group it shares: (group, kind, resource).
     config_kinds: tuple[tuple[str, str, str], ...] = ()
+    # Cluster-scoped kinds of its configuration the policies judge (group, kind,
+    # resource): sent to the webhook, but outside allowed-namespaces, having no namespace.
+    cluster_config_kinds: tuple[tuple[str, str, str], ...] = ()
     # The security objects meshc renders (group, kind, resource): an UPDATE or
     # DELETE of one is judged against what the spec renders (managed-objects).
     protected_kinds: tuple[tuple[str, str, str], ...] = ()
@@ -110,15 +113,25 @@ class Profile:
     # them on the webhook's own pods, which the API server reaches in plain TLS.
     pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
     render_options: tuple[RenderOption, ...] = ()
+    # The spec's settings for this mesh alone, ``spec.<name>`` (JSON Schema
+    # properties), and their defaults: what the target, the namespace markers
+    # and the policies (``data.meshc.config.settings``) read.
+    settings_schema: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    settings_defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
     capabilities: Mapping[str, Mapping[str, Capability]] = field(
         default_factory=lambda: MappingProxyType({"default": MappingProxyType({})})
     )
 
-    def namespace_markers(self, mtls: str) -> Markers:
-        """The labels and annotations of a meshed namespace under spec.mtls ``mtls``."""
+    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+        """The labels and annotations of a meshed namespace under spec.mtls ``mtls``
+        and this mesh's ``settings`` (spec.<name>, defaults filled in)."""
         raise NotImplementedError
+
+    def settings(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        """spec.<name> as given, its defaults filled in."""
+        return {**self.settings_defaults, **(given or {})}
 
     def routing_modes(self) -> tuple[str, ...]:
         for option in self.render_options:

@@ -5,8 +5,7 @@ which is this module's output (``python -m meshc.webhook.chart_facts >
 charts/meshc/files/facts.yaml``; a test fails while the file is stale):
 
 - the webhook configurations' rules, the requests the API server sends
-  (:mod:`meshc.policies.admission_rules`, which the native admission policies
-  match too);
+  (``meshc.policies.judged``, which ``meshc audit`` reads too);
 - the labels and annotations that keep the webhook's own pods out of every
   mesh (the API server is no mesh client: under STRICT mTLS a meshed webhook
   would refuse it, and with failurePolicy Fail deny every judged request).
@@ -19,9 +18,7 @@ import sys
 import yaml
 
 from meshc import providers
-from meshc.policies.admission_rules import NAMESPACES, WORKLOADS, Rule, deletes, judged
-
-__all__ = ["NAMESPACES", "WORKLOADS", "Rule", "deletes", "document", "judged", "pod_opt_out"]
+from meshc.policies.judged import deletes, judged
 
 
 def pod_opt_out() -> dict[str, dict[str, str]]:

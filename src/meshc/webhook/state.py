@@ -129,7 +129,8 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     return State(
         engine=engine,
         meshed=frozenset(mesh.meshed_namespaces),
-        markers=providers.get(mesh.provider).namespace_markers(mesh.mtls),
+        markers=providers.get(mesh.provider).namespace_markers(
+            mesh.mtls, mesh.settings_for(mesh.provider)),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,

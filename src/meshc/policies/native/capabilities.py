@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from meshc import providers
 
-from .compile import compile_policies
+from .compile import compile_policies, translated
 from .definitions import packaged
 from .versions import MINIMUM, show
 
@@ -26,6 +26,9 @@ def admission_rows() -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]
     """
     found: dict[str, str] = {}
     for provider in providers.names():
+        if not translated(packaged(), provider):
+            found[f"*/{provider}.*"] = "not available: no CEL forms yet (the webhook judges every rule)"
+            continue
         for policy in compile_policies(packaged(), provider):
             for rule in policy.rules:
                 key = f"{policy.id}/{rule.id}"

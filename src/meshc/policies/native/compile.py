@@ -143,6 +143,16 @@ def _finding(expander: Expander, definition: Definition) -> str:
     return expression
 
 
+def translated(catalogue: Catalogue, provider: str) -> bool:
+    """Whether ``provider``'s package carries CEL forms.
+
+    A mesh whose rules have none yet (Kuma's) is judged by the webhook alone:
+    native enforcement is refused for it, naming why, and the capability
+    matrix says so. Once one of its findings has a form, every one must.
+    """
+    return any(b.form is not None for b in catalogue.findings_bodies() if b.package == provider)
+
+
 def compile_policies(catalogue: Catalogue, provider: str) -> list[Policy]:
     """Every meshc policy as CEL for ``provider``, rules CEL cannot express included (marked)."""
     main = catalogue.definition("main", "violations")

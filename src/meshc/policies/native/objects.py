@@ -7,7 +7,7 @@ Rego by :mod:`meshc.policies.native.compile`) and a binding whose
 Audit); a MutatingAdmissionPolicy and its binding for what the webhook's
 ``/mutate`` does (the profile's markers on meshed namespaces). The policies
 match exactly the requests the webhook's rules send it
-(:mod:`meshc.policies.admission_rules`), outside the spec's exempt
+(:mod:`meshc.policies.judged`), outside the spec's exempt
 namespaces. The facts they read are the policy data document itself
 (:func:`meshc.policies.data.policy_data`), as a CEL constant in each policy:
 no params object, so nothing namespaced that a namespace admin could edit.
@@ -23,8 +23,8 @@ from meshc import providers
 from meshc.compiler.model import Mesh
 from meshc.compiler.objects import Obj, metadata, new_object
 
-from ..admission_rules import deletes, judged
 from ..data import policy_data
+from ..judged import deletes, judged
 from .compile import (
     BASELINE,
     PATH_END,

@@ -14,6 +14,8 @@ from meshc.compiler.errors import Level, Problem
 from meshc.compiler.model import Mesh
 from meshc.compiler.objects import Obj
 
+from .compile import translated
+from .definitions import packaged
 from .objects import native_admission
 from .versions import LATEST, Version, parse, serves, show
 
@@ -43,6 +45,11 @@ def admission_objects(mesh: Mesh, kube_version: str | None = None) -> tuple[list
     version, problems = target_version(mesh, kube_version)
     if problems:
         return [], problems
+    if not translated(packaged(), mesh.provider):
+        return [], [_problem(
+            mesh, ENFORCEMENT_PATH,
+            f"{mesh.provider}'s rules have no CEL forms yet, so the API server cannot enforce "
+            "them natively; use enforcement: webhook")]
     try:
         served = serves(version)
     except ValueError as exc:

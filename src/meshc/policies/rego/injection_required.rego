@@ -339,11 +339,11 @@ proxy_gids contains group_id if some group_id in data.meshc.providers[mesh.provi
 #       'rename the container, or use the mesh\'s image (spec.admission.proxyImages lists them)'
 findings contains finding if {
 	some entry in mesh.containers
-	entry.container.name in mesh.profile.mesh_containers
-	not mesh.genuine(entry.container)
+	mesh.container(entry).name in mesh.profile.mesh_containers
+	not mesh.genuine(mesh.container(entry))
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".image"]),
-		"problem": concat("", ["container ", k8s.show(entry.container.name), " is named as the mesh's own but runs another image: ", k8s.show(object.get(entry.container, "image", null))]),
+		"path": concat("", [mesh.container_path(entry), ".image"]),
+		"problem": concat("", ["container ", k8s.show(mesh.container(entry).name), " is named as the mesh's own but runs another image: ", k8s.show(object.get(mesh.container(entry), "image", null))]),
 		"fix": "rename the container, or use the mesh's image (spec.admission.proxyImages lists them)",
 	}
 }

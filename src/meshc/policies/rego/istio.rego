@@ -223,35 +223,99 @@ injection_findings contains finding if {
 	}
 }
 
-# The flags of istio-iptables (tools/istio-iptables/pkg/cmd/root.go): name ->
-# whether it takes a value.
+# The flags of istio-iptables (tools/istio-iptables/pkg/cmd/root.go), each
+# spelling -> its short name and whether it takes a value.
 # METADATA
 # custom:
 #   cel: {literal: true}
-iptables_flags := {
-	"-p": true, "--envoy-port": true,
-	"-z": true, "--inbound-capture-port": true,
-	"-u": true, "--proxy-uid": true,
-	"-g": true, "--proxy-gid": true,
-	"-m": true, "--istio-inbound-interception-mode": true,
-	"-i": true, "--istio-service-cidr": true,
-	"-x": true, "--istio-service-exclude-cidr": true,
-	"-b": true, "--istio-inbound-ports": true,
-	"-d": true, "--istio-local-exclude-ports": true,
-	"-o": true, "--istio-local-outbound-ports-exclude": true,
-	"-q": true, "--istio-include-outbound-ports": true,
-	"-k": true, "--kube-virt-interfaces": true,
-	"-c": true, "--istio-exclude-interfaces": true,
-	"--log_output_level": true,
-	"--log_as_json": false,
-	"--native-nftables": false,
-	"--force-apply": false,
-	"--run-validation": false,
-	"--skip-rule-apply": false,
-	"--redirect-dns": false,
-	"--capture-all-dns": false,
-	"--drop-invalid": false,
+flag_spellings := [
+	["-p", "--envoy-port", true],
+	["-z", "--inbound-capture-port", true],
+	["-u", "--proxy-uid", true],
+	["-g", "--proxy-gid", true],
+	["-m", "--istio-inbound-interception-mode", true],
+	["-i", "--istio-service-cidr", true],
+	["-x", "--istio-service-exclude-cidr", true],
+	["-b", "--istio-inbound-ports", true],
+	["-d", "--istio-local-exclude-ports", true],
+	["-o", "--istio-local-outbound-ports-exclude", true],
+	["-q", "--istio-include-outbound-ports", true],
+	["-k", "--kube-virt-interfaces", true],
+	["-c", "--istio-exclude-interfaces", true],
+	["-n", "--dry-run", false],
+	["--log_output_level", "--log_output_level", true],
+	["--log_as_json", "--log_as_json", false],
+	["--native-nftables", "--native-nftables", false],
+	["--force-apply", "--force-apply", false],
+	["--run-validation", "--run-validation", false],
+	["--skip-rule-apply", "--skip-rule-apply", false],
+	["--cleanup-only", "--cleanup-only", false],
+	["--redirect-dns", "--redirect-dns", false],
+	["--capture-all-dns", "--capture-all-dns", false],
+	["--drop-invalid", "--drop-invalid", false],
+]
+
+# In CEL, the spellings as they are: what $mesh.flag_pairs reads.
+# METADATA
+# custom:
+#   cel: $flag_spellings
+iptables_flags := {spelling: {"name": f[0], "value": f[2]} |
+	some f in flag_spellings
+	some spelling in [f[0], f[1]]
 }
+
+# Each capture container's flags, parsed once per review.
+capture_flags[path] := mesh.flags(capture_args(entry), iptables_flags) if {
+	some entry in capturers
+	path := capture_path(entry)
+}
+
+# The command line the injector writes (injection-template.yaml, istio-init):
+# a capture container that has it exactly, but for the proxy's UID, the log
+# level and the flags that change nothing captured, needs no flag-by-flag
+# reading (the rules below are guarded by it; nearly every pod has it).
+canonical_head := ["istio-iptables", "-p", "15001", "-z", "15006", "-u"]
+
+canonical_middle := ["-m", "REDIRECT", "-i", "*", "-x", "", "-b", "*", "-d", "15090,15021,15020"]
+
+harmless_tail := {"--log_as_json", "--native-nftables", "--force-apply"}
+
+canonical_capture contains path if {
+	some entry in capturers
+	args := capture_args(entry)
+	array.slice(args, 0, 6) == canonical_head
+	regex.match(`^[0-9]+$`, args[6])
+	array.slice(args, 7, 17) == canonical_middle
+	every i, arg in array.slice(args, 17, count(args)) {
+		canonical_tail(entry, i + 17, arg)
+	}
+	validates_if_validation(entry, args)
+	path := capture_path(entry)
+}
+
+validates_if_validation(entry, _) if mesh.container(entry).name != "istio-validation"
+
+validates_if_validation(_, args) if "--run-validation" in args
+
+canonical_tail(_, _, arg) if startswith(arg, "--log_output_level=")
+
+canonical_tail(_, _, arg) if arg in harmless_tail
+
+# Istio CNI's validation container, and only it, adds these two.
+canonical_tail(entry, _, arg) if {
+	arg in {"--run-validation", "--skip-rule-apply"}
+	mesh.container(entry).name == "istio-validation"
+}
+
+read_flags(entry) if not capture_path(entry) in canonical_capture
+
+# METADATA
+# description: A list of none or one value (Rego leaves it undefined without the flag).
+# custom:
+#   cel: >-
+#     [$mesh.flag_pairs($capture_args(entry), $iptables_flags).filter(_p, _p[0] == name)]
+#     .map(_v, size(_v) > 0 ? [_v[size(_v) - 1][1]] : [])[0]
+flag(entry, name) := capture_flags[capture_path(entry)][name]
 
 # What each capture setting must be, unless the spec grants the annotation
 # the injector turns into it: [flag names, allowed value test, annotation].
@@ -259,23 +323,23 @@ iptables_flags := {
 # custom:
 #   cel: {literal: true}
 capture_settings := [
-	{"flags": ["-i", "--istio-service-cidr"], "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeOutboundIPRanges", "what": "outbound IP ranges captured"},
-	{"flags": ["-b", "--istio-inbound-ports"], "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeInboundPorts", "what": "inbound ports captured"},
-	{"flags": ["-x", "--istio-service-exclude-cidr"], "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeOutboundIPRanges", "what": "outbound IP ranges left out"},
-	{"flags": ["-o", "--istio-local-outbound-ports-exclude"], "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeOutboundPorts", "what": "outbound ports left out"},
-	{"flags": ["-c", "--istio-exclude-interfaces"], "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeInterfaces", "what": "interfaces left out"},
-	{"flags": ["-k", "--kube-virt-interfaces"], "wanted": "", "annotation": "traffic.sidecar.istio.io/kubevirtInterfaces", "what": "interfaces rerouted around the proxy"},
+	{"flag": "-i", "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeOutboundIPRanges", "what": "outbound IP ranges captured"},
+	{"flag": "-b", "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeInboundPorts", "what": "inbound ports captured"},
+	{"flag": "-x", "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeOutboundIPRanges", "what": "outbound IP ranges left out"},
+	{"flag": "-o", "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeOutboundPorts", "what": "outbound ports left out"},
+	{"flag": "-c", "wanted": "", "annotation": "traffic.sidecar.istio.io/excludeInterfaces", "what": "interfaces left out"},
+	{"flag": "-k", "wanted": "", "annotation": "traffic.sidecar.istio.io/kubevirtInterfaces", "what": "interfaces rerouted around the proxy"},
 ]
 
 # METADATA
 # custom:
 #   cel: entry.container.?args.orValue([])
-capture_args(entry) := object.get(entry.container, "args", [])
+capture_args(entry) := object.get(mesh.container(entry), "args", [])
 
 # METADATA
 # custom:
 #   cel: $k8s.container_path(entry.field, entry.index) + '.args'
-capture_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
+capture_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
 # METADATA
 # title: capture-flags
@@ -285,26 +349,27 @@ capture_path(entry) := concat("", [k8s.container_path(entry.field, entry.index),
 #     for:
 #       - [entry, $capturers]
 #       - [setting, $capture_settings]
-#       - [value, "$mesh.last_flag($capture_args(entry), setting.flags)"]
+#       - [value, "$flag(entry, setting.flag)"]
 #     when: value != setting.wanted && !$mesh.granted(setting.annotation)
 #     path: $capture_path(entry)
 #     problem: >-
 #       entry.container.name + ' captures less than the spec requires (' + setting.what + '): '
-#       + setting.flags[0] + ' ' + $k8s.show(value)
+#       + setting.flag + ' ' + $k8s.show(value)
 #     fix: >-
 #       'remove ' + setting.annotation + ' (or what overrides ' + entry.container.name
 #       + '), or grant it in spec.admission.exemptions'
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
+	read_flags(entry)
 	some setting in capture_settings
-	value := mesh.last_flag(capture_args(entry), setting.flags)
+	value := flag(entry, setting.flag)
 	value != setting.wanted
 	not mesh.granted(setting.annotation)
 	finding := {
 		"path": capture_path(entry),
-		"problem": concat("", [entry.container.name, " captures less than the spec requires (", setting.what, "): ", setting.flags[0], " ", k8s.show(value)]),
-		"fix": concat("", ["remove ", setting.annotation, " (or what overrides ", entry.container.name, "), or grant it in spec.admission.exemptions"]),
+		"problem": concat("", [mesh.container(entry).name, " captures less than the spec requires (", setting.what, "): ", setting.flag, " ", k8s.show(value)]),
+		"fix": concat("", ["remove ", setting.annotation, " (or what overrides ", mesh.container(entry).name, "), or grant it in spec.admission.exemptions"]),
 	}
 }
 
@@ -315,7 +380,7 @@ injection_findings contains finding if {
 #     if: $mesh.outcome_visible
 #     for:
 #       - [entry, $capturers]
-#       - [value, "$mesh.last_flag($capture_args(entry), ['-d', '--istio-local-exclude-ports'])"]
+#       - [value, "$flag(entry, '-d')"]
 #       - [port, $mesh.entries(value)]
 #     when: >-
 #       !(port in $own_ports) && !$mesh.granted('traffic.sidecar.istio.io/excludeInboundPorts')
@@ -329,13 +394,14 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	value := mesh.last_flag(capture_args(entry), ["-d", "--istio-local-exclude-ports"])
+	read_flags(entry)
+	value := flag(entry, "-d")
 	some port in mesh.entries(value)
 	not port in own_ports
 	not mesh.granted("traffic.sidecar.istio.io/excludeInboundPorts")
 	finding := {
 		"path": capture_path(entry),
-		"problem": concat("", [entry.container.name, " leaves an inbound port uncaptured that is not the proxy's own: ", k8s.show(port)]),
+		"problem": concat("", [mesh.container(entry).name, " leaves an inbound port uncaptured that is not the proxy's own: ", k8s.show(port)]),
 		"fix": "remove traffic.sidecar.istio.io/excludeInboundPorts or a moved status.sidecar.istio.io/port, or grant it in spec.admission.exemptions",
 	}
 }
@@ -348,7 +414,7 @@ injection_findings contains finding if {
 #     for:
 #       - [entry, $capturers]
 #       - [flag, "['-p', '-z']"]
-#       - [value, "$mesh.last_flag($capture_args(entry), [flag])"]
+#       - [value, "$flag(entry, flag)"]
 #     when: "value != {'-p': '15001', '-z': '15006'}[flag]"
 #     path: $capture_path(entry)
 #     problem: >-
@@ -359,13 +425,14 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	some flags, wanted in {"-p": "15001", "-z": "15006"}
-	value := mesh.last_flag(capture_args(entry), [flags])
+	read_flags(entry)
+	some name, wanted in {"-p": "15001", "-z": "15006"}
+	value := flag(entry, name)
 	value != wanted
 	finding := {
 		"path": capture_path(entry),
-		"problem": concat("", [entry.container.name, " sends captured traffic to another port than the proxy listens on: ", flags, " ", k8s.show(value)]),
-		"fix": concat("", ["leave ", flags, " ", wanted, " as the injector writes it"]),
+		"problem": concat("", [mesh.container(entry).name, " sends captured traffic to another port than the proxy listens on: ", name, " ", k8s.show(value)]),
+		"fix": concat("", ["leave ", name, " ", wanted, " as the injector writes it"]),
 	}
 }
 
@@ -376,7 +443,7 @@ injection_findings contains finding if {
 #     if: $mesh.outcome_visible
 #     for:
 #       - [entry, $capturers]
-#       - [value, "$mesh.last_flag($capture_args(entry), ['-m', '--istio-inbound-interception-mode'])"]
+#       - [value, "$flag(entry, '-m')"]
 #     when: "!$capturing_mode(value)"
 #     path: $capture_path(entry)
 #     problem: "entry.container.name + ' does not capture inbound traffic: -m ' + $k8s.show(value)"
@@ -384,11 +451,12 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	value := mesh.last_flag(capture_args(entry), ["-m", "--istio-inbound-interception-mode"])
+	read_flags(entry)
+	value := flag(entry, "-m")
 	not capturing_mode(value)
 	finding := {
 		"path": capture_path(entry),
-		"problem": concat("", [entry.container.name, " does not capture inbound traffic: -m ", k8s.show(value)]),
+		"problem": concat("", [mesh.container(entry).name, " does not capture inbound traffic: -m ", k8s.show(value)]),
 		"fix": "remove the interception mode override (REDIRECT and TPROXY capture)",
 	}
 }
@@ -409,36 +477,72 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	some flag in mesh.unknown_flags(capture_args(entry), iptables_flags)
+	read_flags(entry)
+	some unknown in mesh.unknown_flags(capture_args(entry), iptables_flags)
 	finding := {
 		"path": capture_path(entry),
-		"problem": concat("", [entry.container.name, " runs with an argument Istio's injector never writes: ", k8s.show(flag)]),
-		"fix": concat("", ["remove the pod's own ", entry.container.name, " container or proxy.istio.io/overrides"]),
+		"problem": concat("", [mesh.container(entry).name, " runs with an argument Istio's injector never writes: ", k8s.show(unknown)]),
+		"fix": concat("", ["remove the pod's own ", mesh.container(entry).name, " container or proxy.istio.io/overrides"]),
 	}
 }
 
-# Outside Istio CNI's validation, the rules must really be applied.
+# istio-init must really apply the rules; Istio CNI's istio-validation must
+# really validate what the CNI plugin applied.
+# METADATA
+# custom:
+#   cel: {literal: true}
+not_applying := {
+	"istio-init": ["--skip-rule-apply", "--run-validation", "-n", "--cleanup-only"],
+	"istio-validation": ["-n", "--cleanup-only"],
+}
+
 # METADATA
 # title: capture-rules-not-applied
 # custom:
 #   cel:
 #     if: $mesh.outcome_visible
 #     for:
-#       - [entry, "$mesh.mesh_containers('istio-init')"]
-#       - [flag, "['--skip-rule-apply', '--run-validation', '--dry-run', '-n', '--cleanup-only']"]
-#     when: flag in $capture_args(entry)
+#       - [entry, $capturers]
+#       - [option, "$not_applying[?entry.container.?name.orValue('')].orValue([])"]
+#     when: $flag(entry, option).exists(_v, _v != 'false')
 #     path: $capture_path(entry)
-#     problem: "'istio-init does not apply the capture rules: ' + $k8s.show(flag)"
-#     fix: "'remove the pod\\'s own istio-init container or proxy.istio.io/overrides'"
+#     problem: >-
+#       entry.container.name + ' does not set up or check the capture rules: ' + $k8s.show(option)
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 injection_findings contains finding if {
 	mesh.outcome_visible
-	some entry in mesh.mesh_containers("istio-init")
-	some flag in ["--skip-rule-apply", "--run-validation", "--dry-run", "-n", "--cleanup-only"]
-	flag in capture_args(entry)
+	some entry in capturers
+	read_flags(entry)
+	name := mesh.container(entry).name
+	some option in not_applying[name]
+	flag(entry, option) != "false"
 	finding := {
 		"path": capture_path(entry),
-		"problem": concat("", ["istio-init does not apply the capture rules: ", k8s.show(flag)]),
-		"fix": "remove the pod's own istio-init container or proxy.istio.io/overrides",
+		"problem": concat("", [name, " does not set up or check the capture rules: ", k8s.show(option)]),
+		"fix": concat("", ["remove the pod's own ", name, " container or proxy.istio.io/overrides"]),
+	}
+}
+
+# METADATA
+# title: capture-rules-not-validated
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for: [[entry, "$mesh.mesh_containers('istio-validation')"]]
+#     when: size($flag(entry, '--run-validation')) == 0
+#     path: $capture_path(entry)
+#     problem: >-
+#       'istio-validation does not check the capture rules Istio CNI set up: no --run-validation'
+#     fix: "'remove the pod\\'s own istio-validation container or proxy.istio.io/overrides'"
+injection_findings contains finding if {
+	mesh.outcome_visible
+	some entry in mesh.mesh_containers("istio-validation")
+	read_flags(entry)
+	not flag(entry, "--run-validation")
+	finding := {
+		"path": capture_path(entry),
+		"problem": "istio-validation does not check the capture rules Istio CNI set up: no --run-validation",
+		"fix": "remove the pod's own istio-validation container or proxy.istio.io/overrides",
 	}
 }
 
@@ -456,11 +560,12 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	entry.container.args[0] != "istio-iptables"
+	read_flags(entry)
+	mesh.container(entry).args[0] != "istio-iptables"
 	finding := {
 		"path": concat("", [capture_path(entry), "[0]"]),
-		"problem": concat("", [entry.container.name, " does not run istio-iptables: ", k8s.show(entry.container.args[0])]),
-		"fix": concat("", ["remove the pod's own ", entry.container.name, " container or proxy.istio.io/overrides"]),
+		"problem": concat("", [mesh.container(entry).name, " does not run istio-iptables: ", k8s.show(mesh.container(entry).args[0])]),
+		"fix": concat("", ["remove the pod's own ", mesh.container(entry).name, " container or proxy.istio.io/overrides"]),
 	}
 }
 
@@ -479,11 +584,11 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	command := entry.container.command
+	command := mesh.container(entry).command
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".command"]),
-		"problem": concat("", [entry.container.name, " runs another program than Istio's injector starts: ", k8s.show_fields(command)]),
-		"fix": concat("", ["remove the pod's own ", entry.container.name, " container or proxy.istio.io/overrides"]),
+		"path": concat("", [mesh.container_path(entry), ".command"]),
+		"problem": concat("", [mesh.container(entry).name, " runs another program than Istio's injector starts: ", k8s.show_fields(command)]),
+		"fix": concat("", ["remove the pod's own ", mesh.container(entry).name, " container or proxy.istio.io/overrides"]),
 	}
 }
 
@@ -518,11 +623,11 @@ iptables_env := {
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
-	some i, env in object.get(entry.container, "env", [])
+	some i, env in object.get(mesh.container(entry), "env", [])
 	env.name in iptables_env
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env[", format_int(i, 10), "]"]),
-		"problem": concat("", [entry.container.name, " gets capture settings from its environment: ", k8s.show(env.name)]),
+		"path": concat("", [mesh.container_path(entry), ".env[", format_int(i, 10), "]"]),
+		"problem": concat("", [mesh.container(entry).name, " gets capture settings from its environment: ", k8s.show(env.name)]),
 		"fix": "remove proxyMetadata from proxy.istio.io/config (or the ProxyConfig) that sets it",
 	}
 }
@@ -532,26 +637,43 @@ injection_findings contains finding if {
 # METADATA
 # custom:
 #   cel: >-
-#     $capturers.filter(_e, $mesh.last_flag($capture_args(_e), ['-u', '--proxy-uid'])
-#     .exists(_v, _v.matches('^[0-9]+$')))
-#     .map(_e, @to_number($mesh.last_flag($capture_args(_e), ['-u', '--proxy-uid'])[0]))
+#     $capturers.filter(_e, $capture_user(_e).exists(_v, _v.matches('^[0-9]+$')))
+#     .map(_e, @to_number($capture_user(_e)[0]))
 init_uids contains to_number(value) if {
 	some entry in capturers
-	value := mesh.last_flag(capture_args(entry), ["-u", "--proxy-uid"])
+	value := capture_user(entry)
 	regex.match(`^[0-9]+$`, value)
 }
 
 # METADATA
+# description: A list of none or one value.
+# custom:
+#   cel: $flag(entry, '-u')
+capture_user(entry) := capture_args(entry)[6] if {
+	not read_flags(entry)
+} else := flag(entry, "-u")
+
+# -g defaults to -u (tools/common/config: ProxyGID falls back to ProxyUID).
+# METADATA
 # custom:
 #   cel: >-
-#     $capturers.filter(_e, $mesh.last_flag($capture_args(_e), ['-g', '--proxy-gid', '-u', '--proxy-uid'])
-#     .exists(_v, _v.matches('^[0-9]+$')))
-#     .map(_e, @to_number($mesh.last_flag($capture_args(_e), ['-g', '--proxy-gid', '-u', '--proxy-uid'])[0]))
+#     $capturers.filter(_e, $capture_group(_e).exists(_v, _v.matches('^[0-9]+$')))
+#     .map(_e, @to_number($capture_group(_e)[0]))
 init_gids contains to_number(value) if {
 	some entry in capturers
-	value := mesh.last_flag(capture_args(entry), ["-g", "--proxy-gid", "-u", "--proxy-uid"])
+	value := capture_group(entry)
 	regex.match(`^[0-9]+$`, value)
 }
+
+# METADATA
+# description: A list of none or one value (none without -u, as in Rego).
+# custom:
+#   cel: >-
+#     [$flag(entry, '-u')].map(_u, size(_u) == 0 ? _u
+#     : [$flag(entry, '-g')].map(_g, size(_g) > 0 ? _g : _u)[0])[0]
+capture_group(entry) := capture_args(entry)[6] if {
+	not read_flags(entry)
+} else := object.get(capture_flags[capture_path(entry)], "-g", flag(entry, "-u"))
 
 # METADATA
 # custom:
@@ -583,12 +705,12 @@ extra_proxy_gids := init_gids
 injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
-	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	user := object.get(mesh.container(entry), ["securityContext", "runAsUser"], null)
 	user != 0 # TPROXY: the proxy runs as root and is let through by its group
 	some proxy_user in init_uids
 	user != proxy_user
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),
+		"path": concat("", [mesh.container_path(entry), ".securityContext.runAsUser"]),
 		"problem": concat("", ["istio-proxy does not run as the UID the capture rules let through (", format_int(proxy_user, 10), "): ", k8s.show(user)]),
 		"fix": "remove the pod's own istio-proxy securityContext override",
 	}
@@ -612,10 +734,10 @@ injection_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
 	some name, values in {"DISABLE_ENVOY": {"TRUE", "1"}, "ISTIO_META_INTERCEPTION_MODE": {"NONE"}}
-	value := mesh.env_value(entry.container, name)
+	value := mesh.env_value(mesh.container(entry), name)
 	upper(value) in values
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env"]),
+		"path": concat("", [mesh.container_path(entry), ".env"]),
 		"problem": concat("", ["istio-proxy is told not to proxy: ", name, "=", k8s.show(value)]),
 		"fix": "remove the override that sets it",
 	}
@@ -801,13 +923,13 @@ injection_findings contains finding if {
 	mesh.intent_only
 	not reinjected
 	some entry in mesh.containers
-	entry.container.name in {"istio-init", "istio-validation"}
+	mesh.container(entry).name in {"istio-init", "istio-validation"}
 	some key in ["args", "command", "env"]
-	_ = entry.container[key]
+	_ = mesh.container(entry)[key]
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".", key]),
-		"problem": concat("", ["overrides how ", entry.container.name, " sets up the capture rules: ", key]),
-		"fix": concat("", ["remove the pod's own ", entry.container.name, " container"]),
+		"path": concat("", [mesh.container_path(entry), ".", key]),
+		"problem": concat("", ["overrides how ", mesh.container(entry).name, " sets up the capture rules: ", key]),
+		"fix": concat("", ["remove the pod's own ", mesh.container(entry).name, " container"]),
 	}
 }
 
@@ -832,12 +954,12 @@ injection_findings contains finding if {
 	mesh.intent_only
 	not reinjected
 	some entry in mesh.containers
-	entry.container.name == "istio-proxy"
+	mesh.container(entry).name == "istio-proxy"
 	some key in ["runAsUser", "runAsGroup"]
-	value := entry.container.securityContext[key]
+	value := mesh.container(entry).securityContext[key]
 	value != mesh.profile.proxy_uid
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.", key]),
+		"path": concat("", [mesh.container_path(entry), ".securityContext.", key]),
 		"problem": concat("", ["moves the UID or GID the capture rules let through, away from the proxy's own: ", k8s.show(value)]),
 		"fix": "remove it from the pod's own istio-proxy container",
 	}

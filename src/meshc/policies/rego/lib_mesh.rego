@@ -133,7 +133,10 @@ granted(key) if {
 
 # --- the containers of a pod, and their command lines ----------------------------
 
-# Every container of the pod with where it is: {field, index, container}.
+# Every container of the pod as where it is: [field, index]. References, not
+# the containers themselves: a collection built around the spec costs a copy
+# and a comparison of everything in it (see lib_k8s).
+# In CEL a reference is {field, index, container}: a list of maps costs no copy there.
 # METADATA
 # custom:
 #   cel: >-
@@ -144,45 +147,98 @@ granted(key) if {
 #     {'field': dyn('containers'), 'index': dyn(_i), 'container': dyn(_c)})
 #     + $k8s.pod_spec.?ephemeralContainers.orValue([]).transformList(_i, _c,
 #     {'field': dyn('ephemeralContainers'), 'index': dyn(_i), 'container': dyn(_c)})
-containers contains {"field": field, "index": i, "container": c} if {
+containers contains [field, i] if {
 	some field in k8s.container_fields
-	some i, c in k8s.pod_spec[field]
+	some i, _ in k8s.pod_spec[field]
 }
+
+container(ref) := k8s.pod_spec[ref[0]][ref[1]]
+
+container_path(ref) := k8s.container_path(ref[0], ref[1])
 
 # A native sidecar: an init container that keeps running beside the app.
 # METADATA
 # custom:
 #   cel: >-
-#     entry.field == 'initContainers' && entry.container.?restartPolicy.orValue('') == 'Always'
-native_sidecar(entry) if {
-	entry.field == "initContainers"
-	entry.container.restartPolicy == "Always"
+#     ref.field == 'initContainers' && ref.container.?restartPolicy.orValue('') == 'Always'
+native_sidecar(ref) if {
+	ref[0] == "initContainers"
+	container(ref).restartPolicy == "Always"
 }
 
 # A container that runs beside the app for the pod's life: a regular
 # container or a native sidecar.
 # METADATA
 # custom:
-#   cel: entry.field == 'containers' || $native_sidecar(entry)
-long_running(entry) if entry.field == "containers"
+#   cel: ref.field == 'containers' || $native_sidecar(ref)
+long_running(ref) if ref[0] == "containers"
 
-long_running(entry) if native_sidecar(entry)
+long_running(ref) if native_sidecar(ref)
 
-# The pod's genuine mesh containers named `name`: the mesh's name and image.
+# The pod's genuine mesh containers, asked once per review, and those named `name`.
+genuine_containers contains ref if {
+	some ref in containers
+	genuine(container(ref))
+}
+
 # METADATA
 # custom:
 #   cel: >-
 #     $containers.filter(_e, _e.container.?name.orValue('') == name && $genuine(_e.container))
-mesh_containers(name) := [entry |
-	some entry in containers
-	entry.container.name == name
-	genuine(entry.container)
+mesh_containers(name) := [ref |
+	some ref in genuine_containers
+	container(ref).name == name
 ]
 
-# The values a command line gives flag `names` ("--name value" or
-# "--name=value"), in order; the last one is what the program uses.
-# (Comprehensions bind the index with `some i; args[i]`: rego-cpp refuses
+# A command line's flags, parsed once: canonical name -> the last value given
+# (what the program uses; "true" for a flag that takes none). `known` maps
+# each spelling of a flag to {"name": canonical, "value": takes a value}.
+# (Comprehensions bind indexes with `some i; x := xs[i]`: rego-cpp refuses
 # `some i, x in` inside one.)
+flags(args, known) := {name: value |
+	pairs := flag_pairs(args, known)
+	some i
+	name := pairs[i][0]
+	value := pairs[i][1]
+	not given_later(pairs, i, name)
+}
+
+# Each flag of a command line as [canonical name, value], in order. In CEL
+# `known` is a list of [canonical name, other spelling, takes a value].
+# METADATA
+# custom:
+#   cel: >-
+#     args.transformList(_i, _a,
+#     _a.startsWith('-') && known.exists(_k, _a.split('=')[0] in [_k[0], _k[1]]),
+#     known.filter(_k, _a.split('=')[0] in [_k[0], _k[1]]).map(_k, [_k[0],
+#     _a.contains('=') ? _a.substring(size(_a.split('=')[0]) + 1)
+#     : _k[2] == true ? (_i + 1 < size(args) ? args[_i + 1] : '') : 'true'])[0])
+flag_pairs(args, known) := [pair |
+	some i
+	arg := args[i]
+	startswith(arg, "-")
+	pair := flag_pair(args, i, arg, known)
+]
+
+flag_pair(args, i, arg, known) := [known[arg].name, args[i + 1]] if {
+	known[arg].value == true
+	i + 1 < count(args)
+} else := [known[arg].name, "true"] if {
+	known[arg].value == false
+} else := [known[name].name, substring(arg, count(name) + 1, -1)] if {
+	name := split(arg, "=")[0]
+	known[name]
+}
+
+given_later(pairs, i, name) if {
+	some j
+	pairs[j][0] == name
+	j > i
+}
+
+# Every value a command line gives flag `names` ("--name value" or
+# "--name=value"), in order: for a flag that accumulates (a list), each
+# counts; for one that does not, the last.
 # METADATA
 # custom:
 #   cel: >-
@@ -219,33 +275,26 @@ last_flag(args, names) := values[count(values) - 1] if {
 	count(values) > 0
 }
 
-# The flags of a command line that are not among `known` (name -> takes a
-# value), as written.
+# The flags of a command line that are not among `known`, as written.
 # METADATA
 # custom:
 #   cel: >-
 #     args.transformList(_i, _a,
-#     _a.startsWith('-') && !(_a in known || known.exists(_n, _a.startsWith(_n + '=')))
-#     && !(_i > 0 && known[?args[_i - 1]].orValue(false) == true),
+#     _a.startsWith('-') && !known.exists(_k, _a.split('=')[0] in [_k[0], _k[1]])
+#     && !(_i > 0 && known.exists(_k, args[_i - 1] in [_k[0], _k[1]] && _k[2] == true)),
 #     _a)
 unknown_flags(args, known) := {arg |
 	some i
 	arg := args[i]
 	startswith(arg, "-")
-	not flag_known(arg, known)
+	not known[arg]
+	not known[split(arg, "=")[0]]
 	not value_of_previous(args, i, known)
-}
-
-flag_known(arg, known) if _ = known[arg]
-
-flag_known(arg, known) if {
-	some name, _ in known
-	startswith(arg, concat("", [name, "="]))
 }
 
 value_of_previous(args, i, known) if {
 	i > 0
-	known[args[i - 1]] == true
+	known[args[i - 1]].value == true
 }
 
 # The last value of an environment variable (Kubernetes keeps the last of

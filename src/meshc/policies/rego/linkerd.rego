@@ -168,7 +168,7 @@ injection_findings contains finding if {
 # METADATA
 # custom:
 #   cel: {literal: true}
-init_flags := {
+init_flag_spellings := {
 	"--incoming-proxy-port": true,
 	"--outgoing-proxy-port": true,
 	"--proxy-uid": true,
@@ -185,6 +185,26 @@ init_flags := {
 	"--timeout": true,
 }
 
+# In CEL, [name, name, takes a value]: what $mesh.flag_pairs reads.
+# METADATA
+# custom:
+#   cel: "$init_flag_spellings.map(_n, [_n, _n, dyn($init_flag_spellings[_n])])"
+init_flags := {name: {"name": name, "value": takes} | some name, takes in init_flag_spellings}
+
+# Each linkerd-init's flags, parsed once per review.
+parsed_init_flags[path] := mesh.flags(init_args(entry), init_flags) if {
+	some entry in inits
+	path := init_path(entry)
+}
+
+# METADATA
+# description: A list of none or one value (Rego leaves it undefined without the flag).
+# custom:
+#   cel: >-
+#     [$mesh.flag_pairs($init_args(entry), $init_flags).filter(_p, _p[0] == name)]
+#     .map(_v, size(_v) > 0 ? [_v[size(_v) - 1][1]] : [])[0]
+init_flag(entry, name) := parsed_init_flags[init_path(entry)][name]
+
 # Ports the injector leaves out of capture by default (the proxy's admin and
 # control ports; linkerd-control-plane values proxyInit.ignore*Ports).
 # METADATA
@@ -198,12 +218,12 @@ ignored_by_default := {
 # METADATA
 # custom:
 #   cel: entry.container.?args.orValue([])
-init_args(entry) := object.get(entry.container, "args", [])
+init_args(entry) := object.get(mesh.container(entry), "args", [])
 
 # METADATA
 # custom:
 #   cel: $k8s.container_path(entry.field, entry.index) + '.args'
-init_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".args"])
+init_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
 # METADATA
 # title: ports-left-out
@@ -213,7 +233,7 @@ init_path(entry) := concat("", [k8s.container_path(entry.field, entry.index), ".
 #     for:
 #       - [entry, $inits]
 #       - [direction, "['inbound', 'outbound']"]
-#       - [value, "$mesh.last_flag($init_args(entry), ['--' + direction + '-ports-to-ignore'])"]
+#       - [value, "$init_flag(entry, '--' + direction + '-ports-to-ignore')"]
 #       - [port, $mesh.entries(value)]
 #     when: >-
 #       !(port in $ignored_by_default[direction])
@@ -230,7 +250,7 @@ injection_findings contains finding if {
 	some entry in inits
 	some direction, allowed in ignored_by_default
 	flag := concat("", ["--", direction, "-ports-to-ignore"])
-	some port in mesh.entries(mesh.last_flag(init_args(entry), [flag]))
+	some port in mesh.entries(init_flag(entry, flag))
 	not port in allowed
 	not mesh.granted(concat("", ["config.linkerd.io/skip-", direction, "-ports"]))
 	finding := {
@@ -247,7 +267,7 @@ injection_findings contains finding if {
 #     if: $judged_as_run
 #     for:
 #       - [entry, $inits]
-#       - [value, "$mesh.last_flag($init_args(entry), ['--subnets-to-ignore'])"]
+#       - [value, "$init_flag(entry, '--subnets-to-ignore')"]
 #     when: >-
 #       size($mesh.entries(value)) > 0 && !$mesh.granted('config.linkerd.io/skip-subnets')
 #     path: $init_path(entry)
@@ -258,7 +278,7 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
-	value := mesh.last_flag(init_args(entry), ["--subnets-to-ignore"])
+	value := init_flag(entry, "--subnets-to-ignore")
 	count(mesh.entries(value)) > 0
 	not mesh.granted("config.linkerd.io/skip-subnets")
 	finding := {
@@ -276,7 +296,7 @@ injection_findings contains finding if {
 #     for:
 #       - [entry, $inits]
 #       - [flag, "['--incoming-proxy-port', '--outgoing-proxy-port']"]
-#       - [value, "$mesh.last_flag($init_args(entry), [flag])"]
+#       - [value, "$init_flag(entry, flag)"]
 #     when: "value != {'--incoming-proxy-port': '4143', '--outgoing-proxy-port': '4140'}[flag]"
 #     path: $init_path(entry)
 #     problem: >-
@@ -289,7 +309,7 @@ injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
 	some flag, wanted in {"--incoming-proxy-port": "4143", "--outgoing-proxy-port": "4140"}
-	value := mesh.last_flag(init_args(entry), [flag])
+	value := init_flag(entry, flag)
 	value != wanted
 	finding := {
 		"path": init_path(entry),
@@ -313,10 +333,10 @@ injection_findings contains finding if {
 injection_findings contains finding if {
 	judged_as_run
 	some entry in inits
-	some flag in mesh.unknown_flags(init_args(entry), init_flags)
+	some unknown in mesh.unknown_flags(init_args(entry), init_flags)
 	finding := {
 		"path": init_path(entry),
-		"problem": concat("", ["linkerd-init runs with an argument Linkerd's injector never writes: ", k8s.show(flag)]),
+		"problem": concat("", ["linkerd-init runs with an argument Linkerd's injector never writes: ", k8s.show(unknown)]),
 		"fix": "create the pod through the injector, with no linkerd-init of its own",
 	}
 }
@@ -345,12 +365,12 @@ init_commands := {"/usr/lib/linkerd/linkerd2-proxy-init", "/usr/lib/linkerd/link
 injection_findings contains finding if {
 	judged_as_run
 	some entry in array.concat(inits, validators)
-	some i, part in entry.container.command
-	not allowed_command(entry.container.command)
+	some i, part in mesh.container(entry).command
+	not allowed_command(mesh.container(entry).command)
 	i == 0
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".command"]),
-		"problem": concat("", [entry.container.name, " runs another program than Linkerd's injector starts: ", k8s.show(part)]),
+		"path": concat("", [mesh.container_path(entry), ".command"]),
+		"problem": concat("", [mesh.container(entry).name, " runs another program than Linkerd's injector starts: ", k8s.show(part)]),
 		"fix": "create the pod through the injector",
 	}
 }
@@ -368,12 +388,12 @@ allowed_command(command) if {
 # METADATA
 # custom:
 #   cel: >-
-#     $inits.filter(_e, $mesh.last_flag($init_args(_e), ['--proxy-uid'])
+#     $inits.filter(_e, $init_flag(_e, '--proxy-uid')
 #     .exists(_v, _v.matches('^[0-9]+$')))
-#     .map(_e, @to_number($mesh.last_flag($init_args(_e), ['--proxy-uid'])[0]))
+#     .map(_e, @to_number($init_flag(_e, '--proxy-uid')[0]))
 init_uids contains to_number(value) if {
 	some entry in inits
-	value := mesh.last_flag(init_args(entry), ["--proxy-uid"])
+	value := init_flag(entry, "--proxy-uid")
 	regex.match(`^[0-9]+$`, value)
 }
 
@@ -383,14 +403,14 @@ init_uids contains to_number(value) if {
 #   Wasm runtime (the webhook's engine), so only digits alone count.
 # custom:
 #   cel: >-
-#     $inits.filter(_e, $mesh.last_flag($init_args(_e), ['--proxy-gid'])
+#     $inits.filter(_e, $init_flag(_e, '--proxy-gid')
 #     .exists(_v, _v.matches('^[0-9]+$')))
-#     .map(_e, @to_number($mesh.last_flag($init_args(_e), ['--proxy-gid'])[0]))
+#     .map(_e, @to_number($init_flag(_e, '--proxy-gid')[0]))
 #     + @get($k8s.pod_annotations, 'config.linkerd.io/proxy-gid')
 #     .filter(_v, _v.matches('^[0-9]+$')).map(_v, @to_number(_v))
 extra_proxy_gids contains to_number(value) if {
 	some entry in inits
-	value := mesh.last_flag(init_args(entry), ["--proxy-gid"])
+	value := init_flag(entry, "--proxy-gid")
 	regex.match(`^[0-9]+$`, value)
 }
 
@@ -420,11 +440,11 @@ extra_proxy_gids contains to_number(value) if {
 injection_findings contains finding if {
 	judged_as_run
 	some entry in proxies
-	user := object.get(entry.container, ["securityContext", "runAsUser"], null)
+	user := object.get(mesh.container(entry), ["securityContext", "runAsUser"], null)
 	some proxy_user in init_uids
 	user != proxy_user
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".securityContext.runAsUser"]),
+		"path": concat("", [mesh.container_path(entry), ".securityContext.runAsUser"]),
 		"problem": concat("", ["linkerd-proxy does not run as the UID the capture rules let through (", format_int(proxy_user, 10), "): ", k8s.show(user)]),
 		"fix": "remove config.linkerd.io/proxy-uid or the override that moves the proxy's user",
 	}
@@ -453,10 +473,10 @@ mtls_findings contains finding if {
 	judged_as_run
 	mesh.meshed(k8s.namespace)
 	some entry in proxies
-	value := mesh.env_value(entry.container, "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY")
+	value := mesh.env_value(mesh.container(entry), "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY")
 	value in unauthenticated_policies
 	finding := {
-		"path": concat("", [k8s.container_path(entry.field, entry.index), ".env"]),
+		"path": concat("", [mesh.container_path(entry), ".env"]),
 		"problem": concat("", ["linkerd-proxy admits clients without mTLS identity: LINKERD2_PROXY_INBOUND_DEFAULT_POLICY=", k8s.show(value)]),
 		"fix": "remove what sets it (config.linkerd.io/default-inbound-policy, proxy-additional-env); the namespace's all-authenticated applies",
 	}
@@ -515,10 +535,10 @@ injection_findings contains finding if {
 	mesh.intent_only
 	not judged_as_run
 	some entry in mesh.containers
-	looks_injected(entry.container)
+	looks_injected(mesh.container(entry))
 	finding := {
-		"path": k8s.container_path(entry.field, entry.index),
-		"problem": concat("", ["makes Linkerd's injector think the pod has its sidecar already, so it injects none: ", k8s.show(entry.container.name)]),
+		"path": mesh.container_path(entry),
+		"problem": concat("", ["makes Linkerd's injector think the pod has its sidecar already, so it injects none: ", k8s.show(mesh.container(entry).name)]),
 		"fix": "remove the container: the injector adds Linkerd's own",
 	}
 }

@@ -1,11 +1,12 @@
-"""The requests the policies judge at admission, as API server match rules.
+"""What the policies judge: the API server requests the webhook must see.
 
-Narrow on purpose: every request listed costs an admission round trip (or a
-CEL evaluation in the API server), and every request not listed is never
-judged, so the lists name exactly the kinds the policies read. The webhook's
-configurations (the chart's, through ``charts/meshc/files/facts.yaml``) and
-the native admission policies (:mod:`meshc.policies.native`) match the same
-requests, from here.
+One list, read by the chart (``meshc.webhook.chart_facts`` writes it into
+``charts/meshc/files/facts.yaml`` as the webhook configurations' rules), by
+the native admission policies (:mod:`meshc.policies.native`, which match the
+same requests) and by ``meshc audit`` (which lists the same kinds from a live
+cluster). Narrow on purpose: every request listed costs an admission round
+trip (or a CEL evaluation in the API server), and every request not listed is
+never judged, so the lists name exactly the kinds the policies read.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _rule(group: str, resources: tuple[str, ...], scope: str, versions: str = "*
 
 
 def judged() -> list[Rule]:
-    """What is judged on CREATE and UPDATE."""
+    """What is judged on CREATE and UPDATE, as admission webhook rules."""
     rules = [_rule(group, resources, "Namespaced", "v1") for group, resources in WORKLOADS]
     # Namespaces: injection markers and the allowed namespaces.
     rules.append(_rule("", NAMESPACES, "Cluster", "v1"))
@@ -54,6 +55,11 @@ def judged() -> list[Rule]:
         if group not in groups:
             kinds.setdefault(group, []).append(resource)
     rules += [_rule(group, tuple(resources), "Namespaced") for group, resources in kinds.items()]
+    # Cluster-scoped mesh configuration (a Kuma Mesh): mTLS settings, no namespace.
+    cluster: dict[str, list[str]] = {}
+    for group, _, resource in providers.mesh_cluster_config_kinds():
+        cluster.setdefault(group, []).append(resource)
+    rules += [_rule(group, tuple(resources), "Cluster") for group, resources in cluster.items()]
     return rules
 
 
@@ -65,3 +71,14 @@ def deletes() -> list[Rule]:
             if resource not in by_group.setdefault(group, []):
                 by_group[group].append(resource)
     return [_rule(group, tuple(resources), "Namespaced") for group, resources in by_group.items()]
+
+
+def stored_resources() -> list[tuple[str, tuple[str, ...]]]:
+    """(API group, resources) whose stored objects the policies judge: the rules of
+    :func:`judged` without subresources, which are ways to write an object, not objects.
+    ``"*"`` stands for every resource of the group."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for rule in judged():
+        resources = tuple(r for r in rule["resources"] if "/" not in r)
+        found += [(group, resources) for group in rule["apiGroups"]]
+    return found

@@ -1,0 +1,1 @@
+"""``meshc audit``: the admission policies over what is already in a cluster."""

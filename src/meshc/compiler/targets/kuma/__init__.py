@@ -1,0 +1,106 @@
+"""The Kuma target (Kuma 2.14): the Mesh, meshed Namespaces, Services (one per version
+too), MeshHTTPRoute, MeshTimeout, MeshRetry, MeshCircuitBreaker and MeshTrafficPermission.
+
+Every policy but the Mesh lives in its service's namespace and names the
+service's MeshServices in ``spec.to`` (a producer policy: it applies to every
+client in the mesh calling the service, as Istio's host-keyed objects do).
+Kuma derives one MeshService from each Service (``meshServices.mode:
+Exclusive`` on the Mesh); a version's traffic goes to the MeshService of that
+version's own Service (``web-v1``), the form Kuma 2.14 recommends since
+MeshServiceSubset (tag-based subsets) is deprecated and leaves in 3.0.
+
+Kuma also creates mesh-wide default policies (mesh-timeout-all-*,
+mesh-retry-all-*, mesh-circuit-breaker-all-*, targetRef Mesh) when it creates
+a Mesh, in kuma-system. Kuma merges the policies that select a destination
+field by field, system policies before producer ones and a Mesh entry before a
+MeshService one (pkg/plugins/policies/core/rules/outbound/sort.go): meshc's
+producer policies name a MeshService, so every field they set decides, and a
+field the spec leaves unset keeps the default's value (docs/kuma.md lists them).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from meshc.providers import Profile
+from meshc.providers.kuma import PROFILE
+
+from ...core import namespace_objects, service_object
+from ...model import DEFAULT_TRUST_DOMAIN, Mesh, Service
+from ...objects import Obj, metadata, new_object
+from .. import RenderOptions, Report
+from .common import API, kuma_mesh, version_service
+from .permissions import traffic_permission
+from .resilience import circuit_breaker, retry, timeout
+from .routing import http_route
+
+# Service port appProtocol -> what Kuma reads: a MeshService port without one is
+# tcp (pkg/plugins/runtime/k8s/controllers/meshservice_controller.go), and Kuma
+# names its protocols http, http2, grpc and tcp.
+APP_PROTOCOL = {"http": "http", "http2": "http2", "grpc": "grpc", "tcp": "tcp"}
+
+
+def _mesh_object(mesh: Mesh) -> Obj:
+    backend = "ca-1"
+    return new_object(
+        API, "Mesh", metadata(mesh, "Mesh", kuma_mesh(mesh), None, "spec.mtls"),
+        spec={
+            "mtls": {
+                "enabledBackend": backend,
+                "backends": [{"name": backend, "type": "builtin", "mode": mesh.mtls}],
+            },
+            "meshServices": {"mode": "Exclusive"},
+        },
+    )
+
+
+def _with_app_protocols(service: Obj, svc: Service) -> Obj:
+    protocols = {p.name: APP_PROTOCOL[p.protocol] for p in svc.ports}
+    for port in service["spec"]["ports"]:
+        port["appProtocol"] = protocols[port["name"]]
+    return service
+
+
+def _check_names(mesh: Mesh, report: Report) -> None:
+    taken = {(s.namespace, s.name): s.path for s in mesh.services}
+    for svc in mesh.services:
+        for i, version in enumerate(svc.versions):
+            other = taken.get((svc.namespace, version_service(svc, version.name)))
+            if other is not None:
+                report.error(f"{svc.path}.versions[{i}].name",
+                             f"the Service of version {version.name!r} would be named "
+                             f"{version_service(svc, version.name)!r}, which {other} already is")
+
+
+def _service_objects(mesh: Mesh, svc: Service) -> list[Obj]:
+    objects = [_with_app_protocols(service_object(mesh, svc), svc)]
+    for i, version in enumerate(svc.versions):
+        objects.append(_with_app_protocols(service_object(
+            mesh, svc, name=version_service(svc, version.name),
+            selector={**svc.selector, **version.labels}, path=f"{svc.path}.versions[{i}]",
+        ), svc))
+    return objects
+
+
+class KumaTarget:
+    profile: ClassVar[Profile] = PROFILE
+
+    def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
+        _check_names(mesh, report)
+        if mesh.trust_domain != DEFAULT_TRUST_DOMAIN:
+            report.lossy("trustDomain", "spec.trustDomain", "not rendered")
+        objects: list[Obj] = [_mesh_object(mesh), *namespace_objects(mesh, PROFILE.name)]
+        for svc in mesh.services:
+            objects += _service_objects(mesh, svc)
+            parts: list[Obj | None] = [
+                http_route(mesh, svc, report),
+                timeout(mesh, svc),
+                retry(mesh, svc, report),
+                circuit_breaker(mesh, svc, report),
+                traffic_permission(mesh, svc, report),
+            ]
+            objects += [o for o in parts if o is not None]
+        return objects
+
+
+TARGET = KumaTarget()

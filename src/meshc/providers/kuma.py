@@ -1,0 +1,144 @@
+"""Kuma: the facts meshc renders and enforces Kuma 2.14 with.
+
+Sources (kumahq/kuma at v2.14.3): the injector
+(pkg/plugins/runtime/k8s/webhooks/injector: injector.go, precheck.go) names
+the containers (pkg/plugins/runtime/k8s/util/names.go), reads the
+``kuma.io/sidecar-injection`` label of the pod, then of its namespace, and
+skips pods with its exception labels or a ``kuma-sidecar`` of their own;
+the transparent proxy (kumactl install transparent-proxy, pkg/transparentproxy)
+exempts the sidecar's UID, 5678 (--kuma-dp-user), from capture by
+``--uid-owner`` only, so no group is exempt. The pod annotations it reads are
+in pkg/plugins/runtime/k8s/metadata/annotations.go. The capability notes are
+argued in docs/kuma.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .profile import Capability, Markers, Profile, Support
+
+INJECTION_LABEL = "kuma.io/sidecar-injection"
+MESH_LABEL = "kuma.io/mesh"
+# The Mesh a workload joins when neither it nor its namespace names one
+# (pkg/plugins/runtime/k8s/util MeshOfByLabelOrAnnotation: model.DefaultMesh).
+DEFAULT_MESH = "default"
+# kuma-cp's system namespace: its policies apply mesh-wide.
+SYSTEM_NAMESPACE = "kuma-system"
+
+# The policy kinds of Kuma 2.14 (group kuma.io), namespaced, with their
+# resources (deployments/charts/kuma/crds). The group also holds what kuma-cp
+# writes for itself (Dataplanes, insights, the MeshServices it derives from
+# Services), which is no configuration and is not judged.
+POLICY_KINDS = MappingProxyType({
+    "MeshAccessLog": "meshaccesslogs",
+    "MeshCircuitBreaker": "meshcircuitbreakers",
+    "MeshExternalService": "meshexternalservices",
+    "MeshFaultInjection": "meshfaultinjections",
+    "MeshHealthCheck": "meshhealthchecks",
+    "MeshHTTPRoute": "meshhttproutes",
+    "MeshLoadBalancingStrategy": "meshloadbalancingstrategies",
+    "MeshMetric": "meshmetrics",
+    "MeshPassthrough": "meshpassthroughs",
+    "MeshProxyPatch": "meshproxypatches",
+    "MeshRateLimit": "meshratelimits",
+    "MeshRetry": "meshretries",
+    "MeshTCPRoute": "meshtcproutes",
+    "MeshTimeout": "meshtimeouts",
+    "MeshTLS": "meshtlses",
+    "MeshTrace": "meshtraces",
+    "MeshTrafficPermission": "meshtrafficpermissions",
+})
+
+
+@dataclass(frozen=True)
+class KumaProfile(Profile):
+    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+        # Kuma 2.11 and later require the injection label on every namespace
+        # of the mesh (UPGRADE.md, "Namespaces that are part of the mesh");
+        # a Mesh other than default is named by the namespace's kuma.io/mesh label.
+        labels = {INJECTION_LABEL: "enabled"}
+        mesh = self.settings(settings)["mesh"]
+        if mesh != DEFAULT_MESH:
+            labels[MESH_LABEL] = mesh
+        return {"labels": labels, "annotations": {}}
+
+
+_A, _U = Support.APPROX, Support.UNSUPPORTED
+_NOT_RENDERED = "; not rendered"
+
+_KUMA: dict[str, Capability] = {
+    "trustDomain": (
+        _A, ("the Mesh's builtin CA issues identities of its own (spiffe://<mesh>/<service>), "
+        "and permissions match callers by their namespace tag, which no trust domain "
+        "qualifies" + _NOT_RENDERED)),
+    "services.routes.name": (
+        _A, "MeshHTTPRoute rules have no names; the name only labels the route" + _NOT_RENDERED),
+    "services.routes.order": (
+        _A, ("Kuma orders MeshHTTPRoute rules by match specificity (exact path, longest "
+        "prefix, most headers) before list order, as Gateway API does; rules are rendered in "
+        "spec order, so overlapping matches may resolve to another route")),
+    "services.connectionPool.maxRequestsPerConnection": (
+        _U, "MeshCircuitBreaker has no per-connection request limit" + _NOT_RENDERED),
+    "services.allow.ports": (
+        _U, ("MeshTrafficPermission admits a caller to every inbound of the workload, not to "
+        "one port; the rule is not rendered, so its callers are denied on every port")),
+    "services.allow.ports.namedTargetPort": (
+        _U, ("MeshTrafficPermission admits a caller to every inbound of the workload, not to "
+        "one port; the rule is not rendered, so its callers are denied on every port")),
+    "services.allow.fromServiceAccounts": (
+        _U, ("with the Mesh's builtin CA a caller's identity is its kuma.io/service and "
+        "tags, which do not name its service account; the rule is not rendered, so those "
+        "callers are denied")),
+    "services.retries.retryOn": (
+        _A, ("gRPC ports retry on gRPC status codes: the conditions are rendered for HTTP "
+        "ports, and gRPC ports take Kuma's (MeshRetry grpc.retryOn left to its default)")),
+}
+
+
+PROFILE = KumaProfile(
+    name="kuma",
+    title="Kuma",
+    system_namespaces=(SYSTEM_NAMESPACE,),
+    # kuma-validation runs from the kuma-init image (injector.go, NewValidationContainer).
+    proxy_images=("docker.io/kumahq/kuma-dp", "docker.io/kumahq/kuma-init"),
+    mesh_containers=("kuma-sidecar", "kuma-init", "kuma-validation"),
+    proxy_uid=5678,
+    proxy_gids=(),
+    capture_annotations=MappingProxyType({
+        "traffic.kuma.io/exclude-inbound-ports": "exclude",
+        "traffic.kuma.io/exclude-outbound-ports": "exclude",
+        "traffic.kuma.io/exclude-inbound-ips": "exclude",
+        "traffic.kuma.io/exclude-outbound-ips": "exclude",
+        "traffic.kuma.io/exclude-outbound-ports-for-uids": "exclude",
+    }),
+    kinds=MappingProxyType({
+        "Mesh": 0,
+        "MeshTrafficPermission": 1,
+        "MeshTimeout": 2,
+        "MeshRetry": 2,
+        "MeshCircuitBreaker": 2,
+        "MeshHTTPRoute": 2,
+    }),
+    config_groups=(),
+    config_kinds=tuple(("kuma.io", kind, resource) for kind, resource in POLICY_KINDS.items()),
+    cluster_config_kinds=(("kuma.io", "Mesh", "meshes"),),
+    protected_kinds=(
+        ("kuma.io", "MeshTrafficPermission", "meshtrafficpermissions"),
+    ),
+    pod_opt_out=Markers(labels={INJECTION_LABEL: "disabled"}, annotations={}),
+    settings_schema=MappingProxyType({
+        "mesh": {
+            "type": "string",
+            "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            "maxLength": 63,
+            "description": f"the Kuma Mesh the namespaces join (default {DEFAULT_MESH}); "
+            f"another mesh is named by the namespaces' {MESH_LABEL} label",
+        },
+    }),
+    settings_defaults=MappingProxyType({"mesh": DEFAULT_MESH}),
+    capabilities=MappingProxyType({"default": MappingProxyType(_KUMA)}),
+)

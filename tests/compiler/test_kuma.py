@@ -1,0 +1,469 @@
+"""The Kuma target (Kuma 2.14): every example and Kuma's own demo, lossless or loud."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from meshc.cli import main as meshc
+from meshc.compiler.errors import SpecError
+from meshc.compiler.loader import load_mesh
+from meshc.compiler.serialize import dump_all
+from meshc.compiler.targets import RenderOptions, Report, render
+from meshc.providers.kuma import PROFILE
+from meshc.webhook.mutate import namespace_patch
+from support.golden import GOLDEN, assert_golden
+from support.paths import REPO
+from support.schemas import assert_valid
+from support.specs import example_specs, quickstart, write_spec
+
+DEMO = REPO / "tests" / "kuma-counter-demo"
+
+
+def kuma(spec: Path | str, *, lossy: bool = False) -> tuple[list[dict[str, Any]], Report]:
+    return render(load_mesh(str(spec)), RenderOptions.of(allow_lossy=lossy), "kuma")
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, got {len(matches)}"
+    return matches[0]
+
+
+def spec_with(tmp_path: Path, mesh: dict[str, Any] | None = None, **service: Any) -> Path:
+    data = quickstart()
+    data["spec"]["provider"] = "kuma"
+    data["spec"].update(mesh or {})
+    svc = data["spec"]["services"][0]
+    for key in ("timeout", "retries", "connectionPool", "outlierDetection", "allow"):
+        svc.pop(key, None)
+    svc.update(service)
+    return write_spec(tmp_path, data)
+
+
+def to_names(policy: dict[str, Any]) -> list[str]:
+    return [t["targetRef"]["name"] for t in policy["spec"]["to"]]
+
+
+# --- the Mesh and its namespaces -----------------------------------------------------------
+
+
+def test_the_mesh_is_default_with_a_builtin_ca_in_the_specs_mode(tmp_path: Path) -> None:
+    objects, _ = kuma(spec_with(tmp_path))
+    mesh = find(objects, "Mesh", "default")
+    assert "namespace" not in mesh["metadata"]
+    assert mesh["spec"] == {
+        "mtls": {"enabledBackend": "ca-1",
+                 "backends": [{"name": "ca-1", "type": "builtin", "mode": "STRICT"}]},
+        "meshServices": {"mode": "Exclusive"},
+    }
+    permissive, _ = kuma(spec_with(tmp_path, {"mtls": "PERMISSIVE"}))
+    assert find(permissive, "Mesh", "default")["spec"]["mtls"]["backends"][0]["mode"] == "PERMISSIVE"
+
+
+def test_every_meshed_namespace_carries_the_injection_label(tmp_path: Path) -> None:
+    objects, _ = kuma(spec_with(tmp_path))
+    labels = find(objects, "Namespace", "mesh-demo")["metadata"]["labels"]
+    assert labels["kuma.io/sidecar-injection"] == "enabled"
+    assert "kuma.io/mesh" not in labels
+
+
+def test_another_mesh_is_named_on_namespaces_and_policies(tmp_path: Path) -> None:
+    objects, _ = kuma(spec_with(tmp_path, {"kuma": {"mesh": "payments"}}, timeout="3s"))
+    assert find(objects, "Mesh", "payments")
+    assert find(objects, "Namespace", "mesh-demo")["metadata"]["labels"]["kuma.io/mesh"] == "payments"
+    for obj in objects:
+        if obj["kind"].startswith("Mesh") and obj["kind"] != "Mesh":
+            assert obj["metadata"]["labels"]["kuma.io/mesh"] == "payments", obj["kind"]
+
+
+def test_the_mesh_name_must_be_a_dns_label(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"spec\.kuma\.mesh"):
+        load_mesh(str(spec_with(tmp_path, {"kuma": {"mesh": "Not_A_Name"}})))
+
+
+def test_the_mutating_webhook_adds_the_namespaces_labels() -> None:
+    markers = PROFILE.namespace_markers("STRICT", {"mesh": "payments"})
+    request = {"operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Namespace"},
+               "object": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}}
+    patch = namespace_patch(request, frozenset({"shop"}), markers)  # type: ignore[arg-type]
+    assert patch == [{"op": "add", "path": "/metadata/labels",
+                      "value": {"kuma.io/sidecar-injection": "enabled", "kuma.io/mesh": "payments"}}]
+
+
+def test_services_tell_kuma_their_protocol(tmp_path: Path) -> None:
+    # A MeshService port without appProtocol is tcp, where HTTP policies do nothing.
+    ports = [{"name": "http", "port": 80, "targetPort": 8080},
+             {"name": "grpc", "port": 9090, "targetPort": 9090, "protocol": "grpc"},
+             {"name": "db", "port": 5432, "targetPort": 5432, "protocol": "tcp"}]
+    objects, _ = kuma(spec_with(tmp_path, ports=ports))
+    service = find(objects, "Service", "web")
+    assert [p["appProtocol"] for p in service["spec"]["ports"]] == ["http", "grpc", "tcp"]
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+def test_a_split_sends_each_versions_share_to_its_own_meshservice(tmp_path: Path) -> None:
+    objects, report = kuma(spec_with(tmp_path))
+    route = find(objects, "MeshHTTPRoute", "web")
+    assert "targetRef" not in route["spec"]  # every client in the mesh
+    (to,) = route["spec"]["to"]
+    assert to["targetRef"] == {"kind": "MeshService", "name": "web"}
+    (rule,) = to["rules"]
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+    assert rule["default"]["backendRefs"] == [
+        {"kind": "MeshService", "name": "web-v1", "port": 80, "weight": 90},
+        {"kind": "MeshService", "name": "web-v2", "port": 80, "weight": 10},
+    ]
+    for version in ("v1", "v2"):
+        assert find(objects, "Service", f"web-{version}")["spec"]["selector"] == {
+            "app": "web", "version": version}
+    assert report.problems == []
+
+
+def test_matches_keep_the_specs_string_semantics(tmp_path: Path) -> None:
+    routes = [
+        {"match": {"path": {"prefix": "/api"}, "headers": {"x-user": {"prefix": "beta-"}}},
+         "to": "v2"},
+        {"match": {"path": {"regex": "/v[0-9]+/.*"}, "headers": {"x-id": {"regex": "[a-f0-9]+"}}},
+         "to": "v2"},
+        {"match": {"path": {"exact": "/health"}}, "to": "v1"},
+        {"split": {"v1": 90, "v2": 10}},
+    ]
+    objects, report = kuma(spec_with(tmp_path, routes=routes))
+    rules = find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"]
+    assert rules[0]["matches"] == [{
+        # Kuma's PathPrefix is segment-wise; the spec's prefix is a string prefix.
+        "path": {"type": "RegularExpression", "value": "/api.*"},
+        "headers": [{"type": "Prefix", "name": "x-user", "value": "beta-"}],
+    }]
+    assert rules[1]["matches"] == [{
+        "path": {"type": "RegularExpression", "value": "/v[0-9]+/.*"},
+        "headers": [{"type": "RegularExpression", "name": "x-id", "value": "[a-f0-9]+"}],
+    }]
+    assert rules[2]["matches"] == [{"path": {"type": "Exact", "value": "/health"}}]
+    # Kuma orders rules by specificity: said, as a warning.
+    assert [p.path for p in report.warnings] == ["spec.services[0].routes"]
+
+
+def test_a_service_with_several_ports_routes_each_by_its_section(tmp_path: Path) -> None:
+    ports = [{"name": "http", "port": 80, "targetPort": 8080},
+             {"name": "admin", "port": 8081, "targetPort": 8081},
+             {"name": "db", "port": 5432, "targetPort": 5432, "protocol": "tcp"}]
+    objects, _ = kuma(spec_with(tmp_path, ports=ports))
+    to = find(objects, "MeshHTTPRoute", "web")["spec"]["to"]
+    assert [t["targetRef"] for t in to] == [
+        {"kind": "MeshService", "name": "web", "sectionName": "http"},
+        {"kind": "MeshService", "name": "web", "sectionName": "admin"},
+    ]
+    assert {b["port"] for b in to[1]["rules"][0]["default"]["backendRefs"]} == {8081}
+
+
+# --- timeouts, retries, circuit breaking -----------------------------------------------------
+
+
+def test_resilience_policies_name_every_meshservice_that_carries_the_traffic(tmp_path: Path) -> None:
+    objects, _ = kuma(spec_with(
+        tmp_path, timeout="4s", retries={"attempts": 2, "perTryTimeout": "1s"},
+        connectionPool={"maxConnections": 10}, outlierDetection={"consecutive5xxErrors": 3}))
+    for kind in ("MeshTimeout", "MeshRetry", "MeshCircuitBreaker"):
+        assert to_names(find(objects, kind, "web")) == ["web", "web-v1", "web-v2"], kind
+    assert find(objects, "MeshTimeout", "web")["spec"]["to"][0]["default"] == {
+        "http": {"requestTimeout": "4s"}}
+    assert find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"] == {
+        "http": {"numRetries": 2, "perTryTimeout": "1s", "retryOn": ["5XX"]}}
+
+
+def test_retry_conditions_are_envoys_of_the_same_name(tmp_path: Path) -> None:
+    retry_on = ["5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream"]
+    objects, report = kuma(spec_with(tmp_path, retries={"attempts": 1, "retryOn": retry_on}))
+    http = find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"]["http"]
+    assert http["retryOn"] == ["5XX", "GatewayError", "Reset", "ConnectFailure", "Retriable4xx",
+                               "RefusedStream"]
+    assert report.problems == []
+
+
+def test_grpc_ports_retry_on_kumas_grpc_conditions_with_a_warning(tmp_path: Path) -> None:
+    ports = [{"name": "grpc", "port": 9090, "targetPort": 9090, "protocol": "grpc"}]
+    objects, report = kuma(spec_with(tmp_path, ports=ports,
+                                     retries={"attempts": 3, "retryOn": ["5xx"]}))
+    default = find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"]
+    assert default["grpc"] == {"numRetries": 3}
+    assert [p.path for p in report.warnings] == ["spec.services[0].retries.retryOn"]
+
+
+def test_outlier_detection_counts_consecutive_5xx_with_the_total_failures_detector(
+    tmp_path: Path,
+) -> None:
+    objects, _ = kuma(spec_with(tmp_path, outlierDetection={
+        "consecutive5xxErrors": 4, "interval": "10s", "baseEjectionTime": "1m",
+        "maxEjectionPercent": 50}))
+    conf = find(objects, "MeshCircuitBreaker", "web")["spec"]["to"][1]["default"]
+    assert conf == {"outlierDetection": {
+        "disabled": False, "interval": "10s", "baseEjectionTime": "1m", "maxEjectionPercent": 50,
+        "detectors": {"totalFailures": {"consecutive": 4}}}}
+
+
+def test_max_requests_per_connection_is_loud(tmp_path: Path) -> None:
+    pool = {"maxConnections": 10, "http1MaxPendingRequests": 5, "http2MaxRequests": 20,
+            "maxRequestsPerConnection": 1}
+    spec = spec_with(tmp_path, connectionPool=pool)
+    with pytest.raises(SpecError, match="maxRequestsPerConnection: not supported on kuma"):
+        kuma(spec)
+    objects, report = kuma(spec, lossy=True)
+    assert find(objects, "MeshCircuitBreaker", "web")["spec"]["to"][0]["default"] == {
+        "connectionLimits": {"maxConnections": 10, "maxPendingRequests": 5, "maxRequests": 20}}
+    assert [p.level for p in report.problems] == ["warning"]
+
+
+# Kuma's mesh-wide defaults as kuma-cp 2.14.3 creates them with every Mesh
+# (pkg/defaults/mesh: meshretry.go, meshtimeout.go, meshcircuitbreaker.go), and
+# its merge: the confs of every policy that selects a destination, least
+# specific targetRef first (pkg/plugins/policies/core/rules/sort), applied as
+# JSON merge patches, each field overriding the one before (rules/merge, Confs).
+KUMA_DEFAULTS = {
+    "MeshRetry": {
+        "tcp": {"maxConnectAttempt": 5},
+        "http": {"numRetries": 5, "perTryTimeout": "16s",
+                 "backOff": {"baseInterval": "25ms", "maxInterval": "250ms"}},
+        "grpc": {"numRetries": 5, "perTryTimeout": "16s",
+                 "backOff": {"baseInterval": "25ms", "maxInterval": "250ms"}},
+    },
+    "MeshTimeout": {
+        "connectionTimeout": "5s", "idleTimeout": "1h0m0s",
+        "http": {"requestTimeout": "15s", "streamIdleTimeout": "30m0s"},
+    },
+    "MeshCircuitBreaker": {
+        "connectionLimits": {"maxConnections": 1024, "maxPendingRequests": 1024,
+                             "maxRequests": 1024, "maxRetries": 3},
+    },
+}
+
+
+def merged(less_specific: dict[str, Any], more_specific: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(less_specific)
+    for key, value in more_specific.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def test_meshcs_policies_are_more_specific_than_kumas_defaults_and_decide(tmp_path: Path) -> None:
+    objects, _ = kuma(spec_with(
+        tmp_path, timeout="4s", retries={"attempts": 1, "perTryTimeout": "2s"},
+        connectionPool={"maxConnections": 10, "http2MaxRequests": 20}))
+    wanted = {
+        "MeshTimeout": {"http": {"requestTimeout": "4s"}},
+        "MeshRetry": {"http": {"numRetries": 1, "perTryTimeout": "2s", "retryOn": ["5XX"]}},
+        "MeshCircuitBreaker": {"connectionLimits": {"maxConnections": 10, "maxRequests": 20}},
+    }
+    for kind, fields in wanted.items():
+        for to in find(objects, kind, "web")["spec"]["to"]:
+            # The defaults select kind Mesh; meshc's a MeshService, which Kuma applies after.
+            assert to["targetRef"]["kind"] == "MeshService"
+            effective = merged(KUMA_DEFAULTS[kind], to["default"])
+            assert merged(effective, fields) == effective, (kind, effective)
+    # What the spec leaves unset keeps Kuma's default (docs/kuma.md lists them).
+    retry = merged(KUMA_DEFAULTS["MeshRetry"], find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"])
+    assert retry["http"]["backOff"] == {"baseInterval": "25ms", "maxInterval": "250ms"}
+    breaker = merged(KUMA_DEFAULTS["MeshCircuitBreaker"],
+                     find(objects, "MeshCircuitBreaker", "web")["spec"]["to"][0]["default"])
+    assert breaker["connectionLimits"]["maxPendingRequests"] == 1024
+
+
+# --- who may call whom ----------------------------------------------------------------------
+
+
+def test_allowed_callers_are_allowed_and_every_other_denied_explicitly(tmp_path: Path) -> None:
+    objects, report = kuma(spec_with(tmp_path, allow=[
+        {"fromNamespaces": ["mesh-demo"]}, {"fromNamespaces": ["mesh-demo"], "ports": [80]}]))
+    permission = find(objects, "MeshTrafficPermission", "web")
+    assert permission["spec"] == {
+        "targetRef": {"kind": "Dataplane", "labels": {"app": "web"}},
+        "from": [
+            {"targetRef": {"kind": "MeshSubset", "tags": {"k8s.kuma.io/namespace": "mesh-demo"}},
+             "default": {"action": "Allow"}},
+            {"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}},
+        ],
+    }
+    assert report.problems == []  # a rule naming every port of the service names them all
+
+
+def test_a_rule_for_some_ports_and_a_service_account_rule_are_loud_and_fail_closed(
+    tmp_path: Path,
+) -> None:
+    ports = [{"name": "http", "port": 80, "targetPort": 8080},
+             {"name": "admin", "port": 8081, "targetPort": 8081}]
+    spec = spec_with(tmp_path, ports=ports, allow=[
+        {"fromNamespaces": ["mesh-demo"], "ports": [80]},
+        {"fromServiceAccounts": ["mesh-demo/worker"]}])
+    with pytest.raises(SpecError) as raised:
+        kuma(spec)
+    assert [p.path for p in raised.value.problems] == [
+        "spec.services[0].allow[0].ports", "spec.services[0].allow[1].fromServiceAccounts"]
+    objects, report = kuma(spec, lossy=True)
+    assert find(objects, "MeshTrafficPermission", "web")["spec"]["from"] == [
+        {"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}}]
+    assert {p.level for p in report.problems} == {"warning"}
+
+
+# --- every example: lossless or loud, valid, golden -------------------------------------------
+
+
+def _render_example(spec: Path) -> tuple[list[dict[str, Any]], str]:
+    relative = str(spec.relative_to(REPO))
+    mesh = load_mesh(str(spec), source=relative)
+    header = ""
+    try:
+        objects, report = render(mesh, RenderOptions(), "kuma")
+    except SpecError as exc:
+        header = "# fails without --allow-lossy:\n" + "".join(f"#   {p.format()}\n" for p in exc.problems)
+        objects, report = render(mesh, RenderOptions(allow_lossy=True), "kuma")
+    header += "".join(f"# {p.format()}\n" for p in report.warnings if not header)
+    return objects, header + dump_all(objects)
+
+
+@pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
+def test_example_golden(spec: Path) -> None:
+    _, text = _render_example(spec)
+    assert_golden(GOLDEN / spec.parent.name / "kuma.yaml", text)
+
+
+@pytest.mark.parametrize("spec", [*example_specs(), DEMO / "mesh.yaml"],
+                         ids=lambda p: p.parent.name)
+def test_every_object_validates_against_kumas_crds(spec: Path) -> None:
+    objects, _ = _render_example(spec)
+    assert {o["kind"] for o in objects} >= {"Mesh", "Namespace", "Service"}
+    assert_valid(objects)
+
+
+# --- Kuma's own demo -------------------------------------------------------------------------
+
+
+def demo_manifests() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((DEMO / "001-with-mtls.yaml").read_text()) if d]
+
+
+def test_the_demo_renders_exactly_as_the_demo_deploys_it() -> None:
+    objects, report = kuma(DEMO / "mesh.yaml")
+    assert report.problems == []
+    demo = {(d["kind"], d["metadata"]["name"]): d for d in demo_manifests()}
+    # The demo's Services: the apex and one per version, HTTP for Kuma.
+    for name in ("demo-app", "demo-app-v1", "demo-app-v2", "kv"):
+        rendered, theirs = find(objects, "Service", name)["spec"], demo[("Service", name)]["spec"]
+        assert rendered["selector"] == theirs["selector"]
+        assert [(p["port"], p["targetPort"], p["appProtocol"]) for p in rendered["ports"]] == [
+            (p["port"], p["targetPort"], p["appProtocol"]) for p in theirs["ports"]]
+    # The demo's Mesh, its mode (STRICT, the backend's default) written out.
+    theirs = copy.deepcopy(demo[("Mesh", "default")]["spec"])
+    theirs["mtls"]["backends"][0]["mode"] = "STRICT"
+    assert find(objects, "Mesh", "default")["spec"] == theirs
+    # kv's permission selects the demo's kv pods, as the demo's own does.
+    assert (find(objects, "MeshTrafficPermission", "kv")["spec"]["targetRef"]
+            == demo[("MeshTrafficPermission", "kv")]["spec"]["targetRef"])
+    assert find(objects, "Namespace", "kuma-demo")["metadata"]["labels"][
+        "kuma.io/sidecar-injection"] == "enabled"
+
+
+def test_the_demos_manifests_and_the_render_pass_meshc_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(dump_all(kuma(DEMO / "mesh.yaml")[0]))
+    spec = str(DEMO / "mesh.yaml")
+    assert meshc(["check", "--spec", spec, str(DEMO / "001-with-mtls.yaml"), str(rendered)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_the_demos_manifests_validate_against_kumas_crds() -> None:
+    assert_valid(demo_manifests())
+
+
+# --- what Kuma's own validators require ---------------------------------------------------
+#
+# kuma-cp's validating webhook runs each policy's validate() (pkg/plugins/policies/*/api/
+# v1alpha1/validator.go, pkg/core/resources/apis/mesh/validators.go ValidateTargetRef at
+# v2.14.3), which the CRD schema does not. Kuma's Go module cannot be fetched here, so its
+# rules for what meshc renders are stated below and checked on every example.
+
+TO_KINDS = {"MeshHTTPRoute": {"MeshService"}, "MeshTimeout": {"MeshService"},
+            "MeshRetry": {"MeshService"}, "MeshCircuitBreaker": {"MeshService"}}
+
+
+def _check_mesh_service_ref(ref: dict[str, Any]) -> None:
+    assert ref["kind"] == "MeshService"
+    assert ref.get("name"), "name or labels must be set when kind is MeshService"
+    assert not {"mesh", "tags", "proxyTypes"} & set(ref), ref
+
+
+def _check_kuma_rules(obj: dict[str, Any]) -> None:
+    kind, spec = obj["kind"], obj.get("spec", {})
+    if kind in TO_KINDS:
+        assert spec["to"], f"{kind}: at least one of 'from', 'to' or 'rules' has to be defined"
+        for to in spec["to"]:
+            _check_mesh_service_ref(to["targetRef"])
+    if kind == "MeshHTTPRoute":
+        for to in spec["to"]:
+            assert "hostnames" not in to  # only with a MeshGateway
+            for rule in to["rules"]:
+                assert rule["matches"], "a rule has at least one match"
+                for match in rule["matches"]:
+                    path = match.get("path")
+                    if path and path["type"] in ("Exact", "PathPrefix"):
+                        assert path["value"].startswith("/"), "must be an absolute path"
+                    if path and path["type"] == "PathPrefix" and path["value"] != "/":
+                        assert not path["value"].endswith("/"), "does not need a trailing slash"
+                for backend in rule["default"]["backendRefs"]:
+                    _check_mesh_service_ref(backend)
+                    assert backend["weight"] >= 0 and 1 <= backend["port"] <= 65535
+    if kind == "MeshRetry":
+        for to in spec["to"]:
+            http = to["default"]["http"]
+            assert http, "http must not be empty"
+            assert set(http.get("retryOn", [])) <= {
+                "5XX", "GatewayError", "Reset", "Retriable4xx", "ConnectFailure", "RefusedStream"}
+    if kind == "MeshCircuitBreaker":
+        for to in spec["to"]:
+            conf = to["default"]
+            assert {"connectionLimits", "outlierDetection"} & set(conf)
+            assert all(v > 0 for v in conf.get("connectionLimits", {}).values())
+            detection = conf.get("outlierDetection")
+            if detection is not None:
+                assert detection["detectors"], "detectors must be defined"
+                assert detection["detectors"]["totalFailures"]["consecutive"] > 0
+                assert 0 <= detection.get("maxEjectionPercent", 0) <= 100
+    if kind == "MeshTimeout":
+        for to in spec["to"]:
+            assert to["default"]["http"], "at least one timeout in this section should be configured"
+    if kind == "MeshTrafficPermission":
+        assert not ("from" in spec and "rules" in spec), "'from' must be empty when 'rules' is defined"
+        assert spec["targetRef"]["kind"] == "Dataplane" and spec["targetRef"]["labels"]
+        assert not {"name", "namespace", "sectionName"} & set(spec["targetRef"])
+        for entry in spec["from"]:
+            assert entry["default"]["action"] in ("Allow", "Deny"), "action must be defined"
+            ref = entry["targetRef"]
+            assert ref["kind"] in ("Mesh", "MeshSubset")
+            if ref["kind"] == "Mesh":
+                assert set(ref) == {"kind"}
+            else:
+                assert set(ref) == {"kind", "tags"} and ref["tags"]
+
+
+@pytest.mark.parametrize("spec", [*example_specs(), DEMO / "mesh.yaml"],
+                         ids=lambda p: p.parent.name)
+def test_every_policy_keeps_the_rules_kumas_validators_enforce(spec: Path) -> None:
+    objects, _ = _render_example(spec)
+    for obj in objects:
+        if obj["apiVersion"].startswith("kuma.io/") and obj["kind"] != "Mesh":
+            _check_kuma_rules(obj)
+        if obj["kind"] != "Mesh" and obj["apiVersion"].startswith("kuma.io/"):
+            # A policy in a workload namespace, of the spec's Mesh.
+            assert obj["metadata"]["namespace"] != "kuma-system"
+            assert obj["metadata"]["labels"]["kuma.io/mesh"] == "default"
