@@ -210,9 +210,9 @@ flags(args, known) := {name: value |
 #   cel: >-
 #     args.transformList(_i, _a,
 #     _a.startsWith('-') && known.exists(_k, _a.split('=')[0] in [_k[0], _k[1]]),
-#     known.filter(_k, _a.split('=')[0] in [_k[0], _k[1]]).map(_k, [_k[0],
-#     _a.contains('=') ? _a.substring(size(_a.split('=')[0]) + 1)
-#     : _k[2] == true ? (_i + 1 < size(args) ? args[_i + 1] : '') : 'true'])[0])
+#     known.filter(_k, _a.split('=')[0] in [_k[0], _k[1]]).map(_k, [dyn(_k[0]),
+#     dyn(_a.contains('=') ? _a.substring(size(_a.split('=')[0]) + 1)
+#     : _k[2] == true ? (_i + 1 < size(args) ? args[_i + 1] : '') : 'true')])[0])
 flag_pairs(args, known) := [pair |
 	some i
 	arg := args[i]

@@ -188,7 +188,7 @@ init_flag_spellings := {
 # In CEL, [name, name, takes a value]: what $mesh.flag_pairs reads.
 # METADATA
 # custom:
-#   cel: "$init_flag_spellings.map(_n, [_n, _n, dyn($init_flag_spellings[_n])])"
+#   cel: "$init_flag_spellings.map(_n, [dyn(_n), dyn(_n), dyn($init_flag_spellings[_n])])"
 init_flags := {name: {"name": name, "value": takes} | some name, takes in init_flag_spellings}
 
 # Each linkerd-init's flags, parsed once per review.
