@@ -5,6 +5,11 @@ very objects meshc renders: no validation, no model, no rendering logic.
 meshc's goal is at most 1.5x that floor plus interpreter start-up, growing
 linearly (10x the services at most 11x the time).
 
+Two specs of each size: one with splits, resilience and allow rules, and one
+that also uses the rest of traffic management (per-route timeouts and retries,
+gRPC and any-of matches, faults, mirrors, header changes, rewrites, redirects,
+rate limits) with ingress, egress and telemetry sections.
+
     python bench/bench_render.py [--repeat 5]
 """
 
@@ -72,6 +77,50 @@ def generated_spec(services: int, namespaces: int = 20) -> dict[str, Any]:
     }
 
 
+def with_traffic(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with every service using the rest of traffic management, and the spec-wide
+    ingress, egress and telemetry sections (one ingress and telemetry entry per namespace)."""
+    namespaces = [ns["name"] for ns in spec["spec"]["namespaces"]]
+    for svc in spec["spec"]["services"]:
+        svc["ports"].append({"name": "grpc", "port": 9090, "targetPort": 9090, "protocol": "grpc"})
+        svc["routes"] = [
+            {"name": "checkout", "matches": [{"grpc": {"service": "shop.v1.Cart", "method": "Add"}},
+                                             {"path": {"prefix": "/cart"}}],
+             "to": "v2", "timeout": "1500ms",
+             "retries": {"attempts": 3, "perTryTimeout": "500ms", "retryOn": ["5xx"]},
+             "fault": {"delay": {"fixed": "2s", "percent": 1.5},
+                       "abort": {"httpStatus": 503, "percent": 0.5,
+                                 "service": {"name": "errors", "port": 80}}},
+             "headers": {"request": {"set": {"x-route": "checkout"}},
+                         "response": {"remove": ["server"]}}},
+            {"name": "old", "match": {"path": {"prefix": "/old"}},
+             "redirect": {"path": "/new", "statusCode": 301}},
+            {"name": "legacy", "match": {"path": {"prefix": "/legacy/"}},
+             "rewrite": {"path": "/"}, "to": "v1"},
+            *svc["routes"][:1],
+            {**svc["routes"][-1], "mirror": {"to": "v2", "percent": 5}},
+        ]
+        svc["rateLimit"] = {"requestsPerSecond": 100}
+    by_namespace: dict[str, str] = {}
+    for svc in spec["spec"]["services"]:
+        by_namespace.setdefault(svc["namespace"], svc["name"])
+    spec["spec"]["ingress"] = [
+        {"name": f"edge-{ns}", "namespace": ns,
+         "gateway": {"namespace": "istio-system", "serviceAccount": "ingress", "className": "edge"},
+         "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hosts": [f"{ns}.example"]}],
+         "routes": [{"match": {"path": {"prefix": "/"}},
+                     "backend": {"service": by_namespace[ns], "port": 80}}]}
+        for ns in namespaces if ns in by_namespace
+    ]
+    spec["spec"]["egress"] = {"hosts": [
+        {"host": f"api{i}.example.com", "ports": [{"port": 443, "protocol": "tls"}]}
+        for i in range(5)]}
+    spec["spec"]["telemetry"] = [
+        {"name": "defaults", "namespace": ns, "accessLogging": {"enabled": True},
+         "tracing": {"samplingPercent": 1}} for ns in namespaces]
+    return spec
+
+
 def best_of(repeat: int, fn: Any, clock: Any = time.process_time) -> float:
     """The best of ``repeat`` runs. In-process work is timed in CPU seconds, which
     other load on the machine barely moves; subprocesses in wall seconds."""
@@ -106,18 +155,28 @@ def main() -> None:
         f"meshc render quickstart: {quick * 1000:.0f} ms wall "
         f"(bare interpreter {bare * 1000:.0f} ms; goal <= 500 ms)"
     )
+    for label, make, options in (
+        ("splits, resilience, allow rules", generated_spec, RenderOptions()),
+        ("all traffic features", lambda n: with_traffic(generated_spec(n)),
+         RenderOptions({"istio-rate-limit": "envoyfilter"})),
+    ):
+        print(f"-- {label}")
+        measure(args.repeat, make, options)
+
+
+def measure(repeat: int, make: Any, options: RenderOptions) -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (200, 2000):
             path = Path(tmp) / f"mesh-{n}.yaml"
-            path.write_text(yaml.safe_dump(generated_spec(n), sort_keys=False))
-            objects, _ = render(load_mesh(str(path)), RenderOptions())
+            path.write_text(yaml.safe_dump(make(n), sort_keys=False))
+            objects, _ = render(load_mesh(str(path)), options)
 
             def meshc_render(path: Path = path) -> None:
                 # As `meshc render` runs it: without the cyclic collector.
                 gc.disable()
                 try:
-                    objs, _ = render(load_mesh(str(path)), RenderOptions())
+                    objs, _ = render(load_mesh(str(path)), options)
                     dump_all(objs)
                 finally:
                     gc.enable()
@@ -133,8 +192,8 @@ def main() -> None:
                 finally:
                     gc.enable()
 
-            ours = best_of(args.repeat, meshc_render)
-            base, strict = best_of(args.repeat, floor), best_of(args.repeat, floor_without_gc)
+            ours = best_of(repeat, meshc_render)
+            base, strict = best_of(repeat, floor), best_of(repeat, floor_without_gc)
             results[n] = ours
             print(
                 f"{n:>5} services, {len(objects):>5} objects: meshc {ours * 1000:7.1f} ms CPU; "

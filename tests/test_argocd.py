@@ -17,7 +17,7 @@ from meshc.compiler.loader import load_mesh
 from meshc.compiler.objects import SYNC_WAVE_ANNOTATION
 from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, render
-from meshc.providers import get as provider_profile
+from meshc.policies.mutation import NamespaceMutation
 from meshc.webhook.mutate import namespace_patch
 from support.examples import TARGETS
 from support.paths import EXAMPLES, REPO
@@ -214,19 +214,17 @@ def admission_request(obj: dict[str, Any], operation: str) -> dict[str, Any]:
 def test_the_mutating_webhook_patches_nothing_meshc_rendered(name, objects, origin, operation):
     # What Argo CD applies is what it later reads back: no patch, no drift.
     mesh, provider = origin
-    meshed = frozenset(mesh.meshed_namespaces)
-    markers = provider_profile(provider).namespace_markers(mesh.mtls)
-    assert any(o["kind"] == "Namespace" and o["metadata"]["name"] in meshed for o in objects)
+    mutation = NamespaceMutation.of(mesh, provider)
+    assert any(o["kind"] == "Namespace" and o["metadata"]["name"] in mutation.meshed
+               for o in objects)
     for obj in objects:
-        assert namespace_patch(admission_request(obj, operation), meshed, markers) is None, obj
+        assert namespace_patch(admission_request(obj, operation), mutation) is None, obj
 
 
 @pytest.mark.parametrize(("name", "objects", "origin"), RENDERS, ids=IDS)
 def test_a_namespace_without_the_markers_would_be_patched(name, objects, origin):
     # The counterpart of the test above: the webhook does act on a Namespace meshc did not render.
     mesh, provider = origin
-    markers = provider_profile(provider).namespace_markers(mesh.mtls)
     namespace = next(o for o in objects if o["kind"] == "Namespace")
     bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace["metadata"]["name"]}}
-    assert namespace_patch(admission_request(bare, "CREATE"), frozenset(mesh.meshed_namespaces),
-                           markers)
+    assert namespace_patch(admission_request(bare, "CREATE"), NamespaceMutation.of(mesh, provider))

@@ -117,6 +117,15 @@ def reviewed_change(repo: Path) -> None:
     git(repo, "add", "rendered")
 
 
+# A real Helm chart (argoproj/argocd-example-apps, tests/upstream/SOURCES.md).
+UPSTREAM_CHART = ROOT / "tests" / "upstream" / "argocd-example-apps" / "helm-guestbook"
+
+
+def stage_tree(repo: Path, source: Path, into: str) -> None:
+    shutil.copytree(source, repo / into)
+    git(repo, "add", into)
+
+
 @dataclass
 class Run:
     repo: Path
@@ -132,6 +141,7 @@ SCENARIOS: dict[str, tuple[str | None, Callable[[Path], None]]] = {
     "stale": ("meshc-render", lambda r: stage(r, {"mesh.yaml": QUICKSTART.replace(
         "split: {v1: 90, v2: 10}", "split: {v1: 80, v2: 20}") + NEW_SERVICE})),
     "opted-out": ("meshc-check", lambda r: stage(r, {"manifests/web.yaml": OPTED_OUT})),
+    "helm-chart": ("meshc-check", lambda r: stage_tree(r, UPSTREAM_CHART, "charts/guestbook")),
 }
 
 
@@ -145,7 +155,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     for name, (hook, change) in SCENARIOS.items():
         repo = gitops_repository(base / name)
         change(repo)
-        cmd = [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), *([hook] if hook else [])]
+        # --verbose: a passing hook's output (what meshc check skipped) is shown too.
+        cmd = [sys.executable, "-m", "pre_commit", "try-repo", "--verbose", str(hooks),
+               *([hook] if hook else [])]
         started[name] = (repo, subprocess.Popen(cmd, cwd=repo, env=env, text=True,
                                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     results = {}
@@ -199,4 +211,14 @@ def test_a_stale_rendered_directory_fails_and_is_rewritten_like_a_formatter_woul
 def test_a_manifest_the_webhook_would_deny_fails_the_check_hook_naming_file_and_line(runs):
     run = runs["opted-out"]
     assert run.returncode == 1, run.output
-    assert "manifests/web.yaml:1: [meshc:injection-required] Deployment mesh-demo/web-v1" in run.output
+    # The line of the annotation that opts out.
+    assert "manifests/web.yaml:12: [meshc:injection-required] Deployment mesh-demo/web-v1" in run.output
+
+
+def test_a_committed_helm_chart_is_skipped_with_its_reason_and_the_hook_passes(runs):
+    # Before, the chart's Chart.yaml aborted the hook with exit 2 and checked nothing.
+    run = runs["helm-chart"]
+    assert run.returncode == 0, run.output
+    assert "skipped charts/guestbook/Chart.yaml: the metadata of the Helm chart" in run.output
+    assert "skipped charts/guestbook/templates/deployment.yaml: a template of the Helm chart" in (
+        run.output)

@@ -101,6 +101,8 @@ def test_workflows_grant_nothing_by_default_and_each_job_only_what_it_needs(path
             assert writes == {"security-events"}, name
         elif name == "publish":
             assert writes == {"contents"}, name
+        elif name == "release":
+            assert writes == {"contents", "packages"}, name
         else:
             assert not writes, name
 
@@ -153,6 +155,9 @@ def test_the_problem_matcher_turns_spec_errors_and_warnings_into_annotations(tmp
     assert warning and warning.group(pattern["severity"]) == "warning"
     # `meshc check --format github` annotates by itself; the matcher must not double it.
     assert not regexp.match("::error file=apps/web.yaml,line=1::[meshc:injection-required] x")
+    # What meshc check says on stderr besides its findings is no annotation either.
+    assert not regexp.match("skipped apps/ci.yml:3: not a Kubernetes object (no apiVersion or kind)")
+    assert not regexp.match("meshc check: 3 objects checked in 2 files; no findings; admitted")
 
 
 def rendered_repository(path: Path) -> Path:

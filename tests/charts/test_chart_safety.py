@@ -30,7 +30,7 @@ PROXY_UIDS = {1337, 2102}  # Istio's and Linkerd's proxies: exempt from traffic 
 WEBHOOK_CONFIGURATIONS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
 # (apiGroup, resource) pairs the policies judge; "*" is every resource of the group.
-JUDGED = {
+WORKLOADS_AND_NAMESPACES = {
     ("", "pods"),
     ("", "pods/ephemeralcontainers"),
     ("", "pods/status"),
@@ -44,6 +44,8 @@ JUDGED = {
     ("apps", "replicasets"),
     ("batch", "jobs"),
     ("batch", "cronjobs"),
+}
+MESH_CONFIGURATION = {
     *(
         (group, "*")
         for profile in providers.all_profiles()
@@ -263,6 +265,7 @@ def test_the_api_server_reaches_the_https_port_through_the_service(
             paths[hook["name"]] = ref["path"]
     assert paths == {
         "validate.meshc.io": "/validate",
+        "validate-config.meshc.io": "/validate",
         "validate-delete.meshc.io": "/validate",
         "mutate-namespaces.meshc.io": "/mutate",
     }
@@ -287,18 +290,30 @@ def test_validation_fails_closed_and_mutation_fails_open_by_default() -> None:
     assert {h["failurePolicy"] for h in _webhooks(rendered, "MutatingWebhookConfiguration")} == {"Ignore"}
 
 
+# Mesh configuration is judged in the exempt namespaces too: a mesh-wide policy lives in
+# the control plane's namespace (Istio's root namespace, istio-system).
+CONFIG_ENTRIES = {"validate-config.meshc.io", "validate-delete.meshc.io"}
+
+
+def _not_in(hook: dict[str, Any]) -> set[str]:
+    (expression,) = hook["namespaceSelector"]["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name"
+    assert expression["operator"] == "NotIn"
+    return set(expression["values"])
+
+
 @pytest.mark.parametrize("values", VALUE_SETS)
-def test_no_webhook_judges_kube_system_its_own_namespace_or_the_exempt_ones(
+def test_no_webhook_judges_kube_system_its_own_namespace_or_workloads_in_the_exempt_ones(
     values: dict[str, Any] | None,
 ) -> None:
     rendered = render(values, namespace="policy")
     spec_exempt = {"linkerd-jaeger"} if values and "linkerd" in str(values.get("spec")) else set()
     for kind in WEBHOOK_CONFIGURATIONS:
         for hook in _webhooks(rendered, kind):
-            (expression,) = hook["namespaceSelector"]["matchExpressions"]
-            assert expression["key"] == "kubernetes.io/metadata.name"
-            assert expression["operator"] == "NotIn"
-            assert set(expression["values"]) == {
+            if hook["name"] in CONFIG_ENTRIES:
+                assert _not_in(hook) == {"kube-system", "policy"}
+                continue
+            assert _not_in(hook) == {
                 "kube-system", "kube-public", "kube-node-lease", "istio-system", "linkerd",
                 "linkerd-viz", "policy",
             } | spec_exempt
@@ -307,16 +322,19 @@ def test_no_webhook_judges_kube_system_its_own_namespace_or_the_exempt_ones(
 def test_kube_system_stays_exempt_when_the_exempt_list_is_replaced() -> None:
     rendered = render({"webhook": {"exemptNamespaces": ["monitoring"]}}, namespace="policy")
     for hook in _webhooks(rendered, "ValidatingWebhookConfiguration"):
-        (expression,) = hook["namespaceSelector"]["matchExpressions"]
-        assert set(expression["values"]) == {"kube-system", "monitoring", "policy"}
+        expected = {"kube-system", "policy"} if hook["name"] in CONFIG_ENTRIES else {
+            "kube-system", "monitoring", "policy"}
+        assert _not_in(hook) == expected
 
 
 def test_validation_covers_exactly_the_judged_kinds_on_create_and_update() -> None:
-    (judge, _delete) = _webhooks(render(), "ValidatingWebhookConfiguration")
+    (judge, config, _delete) = _webhooks(render(), "ValidatingWebhookConfiguration")
     assert judge["name"] == "validate.meshc.io"
-    assert _covered(judge, "CREATE") == JUDGED
-    assert _covered(judge, "UPDATE") == JUDGED
+    assert _covered(judge, "CREATE") == _covered(judge, "UPDATE") == WORKLOADS_AND_NAMESPACES
     assert _covered(judge, "DELETE") == set()
+    assert config["name"] == "validate-config.meshc.io"
+    assert _covered(config, "CREATE") == _covered(config, "UPDATE") == MESH_CONFIGURATION
+    assert _covered(config, "DELETE") == set()
     # Subresources reach the webhook only where they change what a pod runs
     # or what a namespace injects; the group-wide "*" never matches them.
     subresources = {r for rule in judge["rules"] for r in rule["resources"] if "/" in r}
@@ -325,7 +343,7 @@ def test_validation_covers_exactly_the_judged_kinds_on_create_and_update() -> No
 
 
 def test_deletes_are_judged_only_for_the_security_objects_meshc_renders() -> None:
-    (_, delete) = _webhooks(render(), "ValidatingWebhookConfiguration")
+    (_, _, delete) = _webhooks(render(), "ValidatingWebhookConfiguration")
     assert delete["name"] == "validate-delete.meshc.io"
     assert {tuple(r["operations"]) for r in delete["rules"]} == {("DELETE",)}
     assert _covered(delete, "DELETE") == {

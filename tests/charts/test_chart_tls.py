@@ -168,6 +168,7 @@ def test_a_url_replaces_the_service_in_every_webhook_entry() -> None:
             urls[hook["name"]] = hook["clientConfig"]["url"]
     assert urls == {
         "validate.meshc.io": "https://127.0.0.1:9443/validate",
+        "validate-config.meshc.io": "https://127.0.0.1:9443/validate",
         "validate-delete.meshc.io": "https://127.0.0.1:9443/validate",
         "mutate-namespaces.meshc.io": "https://127.0.0.1:9443/mutate",
     }

@@ -90,10 +90,11 @@ def test_a_namespace_removed_is_a_destructive_warning(
     assert diff(repo, "HEAD", "--format", "json") == 1
     warnings = json.loads(capsys.readouterr().out)["warnings"]
     destructive = [w["message"] for w in warnings if w["category"] == "destructive"]
-    assert destructive == [
-        "Namespace mesh-demo removed: the cluster deletes everything in it",
-        "Service mesh-demo/web removed",
-    ]
+    namespace, service = destructive
+    assert namespace.startswith("Namespace mesh-demo is no longer rendered.\n")
+    assert "Prune=false,Delete=false" in namespace  # what stays in the cluster
+    assert "Pruned with it: AuthorizationPolicy mesh-demo/web-allow" in namespace
+    assert service == "Service mesh-demo/web removed"
 
 
 def test_the_json_names_each_changed_field_with_its_old_and_new_value(

@@ -15,6 +15,7 @@ import yaml
 from meshc.cli import main
 from meshc.compiler import output
 from meshc.compiler.output import KUSTOMIZATION
+from support.examples import render_flags
 from support.golden import GOLDEN, assert_golden
 from support.paths import REPO
 from support.specs import QUICKSTART, example_specs, quickstart, write_spec
@@ -27,7 +28,8 @@ def meshc(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_istio_golden(spec: Path) -> None:
-    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy")
+    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy",
+                   *render_flags(spec.parent.name))
     assert result.returncode == 0, result.stderr
     assert_golden(GOLDEN / spec.parent.name / "istio.yaml", result.stdout)
 
@@ -172,7 +174,7 @@ def test_validate_and_render_speak_json_when_asked(tmp_path, capsys):
     spec.write_text(quickstart.read_text())
     assert main(["validate", "-s", str(spec), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "specs": [str(spec)], "valid": True, "problems": []}
+        "specs": [str(spec)], "valid": True, "problems": [], "warnings": []}
     assert main(["render", "-s", str(spec), "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed["kind"] == "List" and {o["kind"] for o in listed["items"]} >= {"Namespace"}

@@ -114,7 +114,7 @@ def test_unknown_provider_is_an_error_never_a_default(tmp_path: Path) -> None:
          "spec.mtls", "'strict' is not one of STRICT, PERMISSIVE (did you mean 'STRICT'?)"),
         (lambda d: d.update(kind="Mesh2"), "kind", "must be 'Mesh', got 'Mesh2'"),
         (lambda d: d["spec"]["services"][0]["ports"][0].update(protocol="tcp"),
-         "spec.services[0].routes", "but every port of this service has protocol tcp"),
+         "spec.services[0].timeout", "but every port of this service has protocol tcp"),
         (lambda d: d["spec"]["services"][0].update(timeout="0s"),
          "spec.services[0].timeout", "shorter than 1ms"),
         (lambda d: d["spec"]["admission"].update(exemptNamespaces=["mesh-demo"]),

@@ -18,6 +18,8 @@ around it, is denied.
 from __future__ import annotations
 
 import base64
+import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,7 +36,7 @@ from meshc.compiler.loader import load_mesh
 from meshc.compiler.targets import RenderOptions, render
 from support.api_server import inject
 from support.apply import apply_objects, object_ref, request
-from support.helm_chart import render_webhook_configurations
+from support.helm_chart import notes, render_webhook_configurations
 from support.kube import KubeAPIServer
 from support.webhook_server import QUICKSTART, WebhookServer, generate_certs
 
@@ -43,6 +45,8 @@ pytestmark = pytest.mark.tools
 MESHED = "storefront"  # the quickstart's mesh-demo
 ELSEWHERE = "side-project"  # neither meshed nor allowed nor exempt
 VALIDATING = "validate.meshc.io"
+# Mesh configuration has its own entry (judged in the exempt namespaces too).
+VALIDATING_CONFIG = "validate-config.meshc.io"
 KUBECTL = "/usr/bin/kubectl"
 REGISTRATION_TIMEOUT = 20.0
 
@@ -314,7 +318,8 @@ DENIED = [
     pytest.param(
         destination_rule("plaintext", MESHED, "DISABLE"),
         f"[meshc:mtls-strict] DestinationRule {MESHED}/plaintext: spec.trafficPolicy.tls.mode: "
-        'sends plaintext to a mesh that requires mTLS: "DISABLE"',
+        f'sends plaintext to "web.{MESHED}.svc.cluster.local", a service inside the mesh, which '
+        'requires mTLS: "DISABLE"',
         id="destination-rule-disabling-tls",
     ),
     pytest.param(
@@ -333,7 +338,9 @@ def test_a_violation_is_denied_with_meshcs_message(
     result = kubectl_apply(admission.server, obj)
 
     assert result.returncode != 0, result.stdout
-    assert f'admission webhook "{VALIDATING}" denied the request: {message}' in result.stderr
+    entry = VALIDATING if obj["apiVersion"].partition("/")[0] in ("v1", "apps", "batch") \
+        else VALIDATING_CONFIG
+    assert f'admission webhook "{entry}" denied the request: {message}' in result.stderr
     # ... and nothing was stored.
     gone = kubectl_get(admission.server, obj)
     assert gone.returncode != 0 and "NotFound" in gone.stderr, gone.stdout
@@ -480,3 +487,26 @@ def test_the_rendered_security_objects_cannot_be_deleted_or_loosened(
         f"mesh:security.istio.io/PeerAuthentication:{MESHED}/default")
     result = kubectl_apply(admission.server, tracked)
     assert result.returncode == 0, result.stderr
+
+
+# --- the chart's "Verify it works" --------------------------------------------------------
+
+
+def test_the_verification_the_charts_notes_give_is_denied_by_the_real_api_server(
+    admission: Admission, meshed_namespace: Obj
+) -> None:
+    # NOTES.txt, rendered for this spec, says which command to run and what it answers.
+    text = notes({"spec": admission.spec.read_text()})
+    (command,) = [line.strip() for line in text.splitlines() if line.strip().startswith("kubectl run")]
+    (expected,) = [line.strip().removeprefix("expected: ").removesuffix(" ...")
+                   for line in text.splitlines() if line.strip().startswith("expected: ")]
+    argv = shlex.split(command)
+    assert argv[:2] == ["kubectl", "run"] and "--dry-run=server" in argv
+    result = kubectl(admission.server, *argv[1:])
+    assert result.returncode != 0, result.stdout
+    assert expected in result.stderr
+    # ... and the metrics the notes name are the ones the webhook serves.
+    metrics = admission.webhook.get("/metrics").text
+    for name in re.findall(r"^\s+(meshc_webhook_\w+)", text, re.MULTILINE):
+        assert name.removesuffix("_total") in metrics, name
+    assert 'meshc_webhook_admissions_total{endpoint="validate",result="denied"}' in metrics

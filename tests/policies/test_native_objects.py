@@ -19,11 +19,11 @@ import yaml
 from meshc.cli import main
 from meshc.compiler.loader import load_mesh
 from meshc.policies.data import policy_data
-from meshc.policies.judged import deletes, judged
+from meshc.policies.judged import configuration, deletes, judged
+from meshc.policies.mutation import NamespaceMutation
 from meshc.policies.native.compile import references
 from meshc.policies.native.objects import native_admission
 from meshc.policies.native.versions import LATEST
-from meshc.providers import get as profile
 
 ADMISSION = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
              "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding")
@@ -97,12 +97,22 @@ def test_the_policies_match_every_request_the_webhook_is_sent_outside_exempt_nam
                  if o["kind"] == "ValidatingAdmissionPolicy"]
     match = policy["spec"]["matchConstraints"]
     assert match["resourceRules"] == (
-        [{"operations": ["CREATE", "UPDATE"], **r} for r in judged()]
+        [{"operations": ["CREATE", "UPDATE"], **r} for r in judged() + configuration()]
         + [{"operations": ["DELETE"], **r} for r in deletes()])
     assert "pods/ephemeralcontainers" in match["resourceRules"][0]["resources"]
+    # What no webhook judges: kube-system and the webhook's namespace.
     assert match["namespaceSelector"]["matchExpressions"] == [{
         "key": "kubernetes.io/metadata.name", "operator": "NotIn",
-        "values": sorted(mesh.admission.exempt_namespaces)}]
+        "values": ["kube-system", "meshc-system"]}]
+    # Workloads and namespaces outside the exempt namespaces (validate.meshc.io), mesh
+    # configuration everywhere else (validate-config.meshc.io): istio-system's
+    # mesh-wide policies are judged, its pods are not.
+    (condition,) = policy["spec"]["matchConditions"]
+    exempt = "[" + ", ".join(f"'{ns}'" for ns in sorted(mesh.admission.exempt_namespaces)) + "]"
+    assert f"? !(((request.resource.group == '' && request.resource.resource == 'namespaces') " \
+           f"? request.name : request.namespace) in {exempt}) " \
+           ": !(request.namespace in ['kube-system', 'meshc-system'])" in condition["expression"]
+    assert "'/pods'" in condition["expression"] and "'apps/deployments'" in condition["expression"]
     assert policy["spec"]["failurePolicy"] == "Fail"
 
 
@@ -131,11 +141,61 @@ def test_the_mutating_policy_adds_what_the_webhook_s_mutate_adds(tmp_path: Path,
     assert mutating["spec"]["matchConditions"] == [
         {"name": "meshed", "expression": "object.metadata.name in ['shop']"}]
     expression = mutating["spec"]["mutations"][0]["applyConfiguration"]["expression"]
-    markers = profile(provider).namespace_markers(mesh.mtls)
+    wanted = {v["name"]: v["expression"] for v in mutating["spec"]["variables"]}["wanted"]
+    markers = NamespaceMutation.of(mesh).markers["shop"]
     for section in ("labels", "annotations"):
         for key, value in markers[section].items():  # type: ignore[literal-required]
-            assert f"'{key}': '{value}'" in expression
+            assert f"'{key}': '{value}'" in wanted
+            # Only ever added: present only when the namespace lacks the key.
+            assert f"?'{key}': ('{key}' in variables.wanted.{section} && !('{key}' in variables.{section})" \
+                in expression
     assert binding["spec"] == {"policyName": mutating["metadata"]["name"]}
+
+
+def test_each_namespace_gets_its_own_revision_and_no_injection_marker_beside_a_choice(
+        tmp_path: Path) -> None:
+    path = tmp_path / "mesh.yaml"
+    path.write_text(
+        "apiVersion: meshc.io/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\n"
+        "spec:\n  provider: istio\n  namespaces: [{name: shop, revision: canary}, {name: web}]\n"
+        "  admission:\n    enforcement: native\n")
+    mesh = load_mesh(str(path))
+    mutating = next(o for o in native_admission(mesh, LATEST, allow_webhook_rules=False).objects
+                    if o["kind"] == "MutatingAdmissionPolicy")
+    variables = {v["name"]: v["expression"] for v in mutating["spec"]["variables"]}
+    assert "'shop': {'labels': {'istio.io/rev': 'canary'}" in variables["wanted"]
+    assert "'web': {'labels': {'istio-injection': 'enabled'}" in variables["wanted"]
+    assert variables["chosen"].startswith("['istio-injection', 'istio.io/rev'")
+    expression = mutating["spec"]["mutations"][0]["applyConfiguration"]["expression"]
+    assert expression.count("!variables.chosen") == 2
+
+
+def exceptional_spec(tmp_path: Path, enforcement: str) -> Path:
+    path = tmp_path / "mesh.yaml"
+    path.write_text(
+        "apiVersion: meshc.io/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\n"
+        "spec:\n  provider: istio\n  namespaces: [{name: shop}]\n"
+        f"  admission:\n    enforcement: {enforcement}\n"
+        "    exceptions:\n"
+        "      - {name: legacy, policies: [injection-required], namespaces: [shop], reason: migrating}\n")
+    return path
+
+
+def test_native_refuses_a_spec_with_exceptions_naming_the_policies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = render(capsys, "-s", str(exceptional_spec(tmp_path, "native")))
+    assert code == 2
+    assert "injection-required (every rule)" in err
+    assert "spec.admission.exceptions[0] excepts findings of it" in err
+
+
+def test_both_leaves_the_policies_exceptions_name_to_the_webhook(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, objects, err = render(capsys, "-s", str(exceptional_spec(tmp_path, "both")))
+    assert code == 0
+    assert "left to the webhook" in err and "injection-required (every rule)" in err
+    text = yaml.safe_dump([o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"])
+    assert "[meshc:mtls-strict]" in text and "[meshc:injection-required]" not in text
 
 
 def test_1_34_and_1_35_get_the_beta_mutating_policy(tmp_path: Path,

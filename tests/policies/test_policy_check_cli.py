@@ -17,6 +17,7 @@ from meshc.policies.engine import Decision, decide
 from meshc.policies.report import FORMATS, Finding
 from meshc.policies.violations import Mode, Violation, format_message
 from meshc.webhook.decision import judge
+from support.examples import render_flags
 from support.paths import EXAMPLES, REPO
 from support.policy_samples import SAMPLES, SPECS
 
@@ -36,10 +37,15 @@ def test_text_output_is_file_line_and_the_webhook_message(
 ) -> None:
     code, out, _ = check("--spec", ISTIO, OPT_OUT, capsys=capsys)
     assert code == 1
+    # The line of the label that opts out, not the start of the object.
     assert out == (
-        f"{OPT_OUT}:1: [meshc:injection-required] Deployment mesh-demo/opt-out-label: "
+        f"{OPT_OUT}:11: [meshc:injection-required] Deployment mesh-demo/opt-out-label: "
         'spec.template.metadata.labels["sidecar.istio.io/inject"]: opts the pod out of sidecar injection: "false"; '
-        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar\n'
+        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar; '
+        "or, to admit it, add to spec.admission.exceptions: {name: opt-out-label-injection-required, "
+        "policies: [injection-required], namespaces: [mesh-demo], "
+        "kinds: [Deployment, ReplicaSet, Pod], names: [opt-out-label, 'opt-out-label-*'], "
+        "reason: <why>}\n"
     )
 
 
@@ -51,22 +57,22 @@ def test_a_directory_is_searched_and_line_numbers_point_at_each_document(
     (tmp_path / "nested" / "two.yml").write_text(
         "---\n" + bad.replace("opt-out-label", "a") + "---\n" + bad
     )
-    second = (
-        1 + bad.count("\n") + 2
-    )  # after the first marker, the first document and the second marker
+    text = (tmp_path / "nested" / "two.yml").read_text().splitlines()
+    labels = [i + 1 for i, line in enumerate(text) if "sidecar.istio.io/inject" in line]
+    assert len(labels) == 2
     (tmp_path / "notes.txt").write_text("not a manifest")
     code, out, _ = check("--spec", ISTIO, str(tmp_path), capsys=capsys)
     assert code == 1
     assert [line.split(": ")[0] for line in out.splitlines()] == [
-        f"{tmp_path}/nested/two.yml:2",
-        f"{tmp_path}/nested/two.yml:{second}",
+        f"{tmp_path}/nested/two.yml:{labels[0]}",
+        f"{tmp_path}/nested/two.yml:{labels[1]}",
     ]
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(Path(OPT_OUT).read_text()))
     code, out, _ = check("--spec", ISTIO, "-", capsys=capsys)
-    assert code == 1 and out.startswith("<stdin>:1: [meshc:injection-required]")
+    assert code == 1 and out.startswith("<stdin>:11: [meshc:injection-required]")
 
 
 @pytest.mark.parametrize(("mode", "prefix"), [("warn", "warning"), ("audit", "notice")])
@@ -157,13 +163,16 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 2 and f"{bad}:" in err and "not valid YAML" in err
 
 
-def test_a_document_that_is_not_an_object_is_bad_input(
+def test_a_document_that_is_not_an_object_is_skipped_and_an_error_only_with_strict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Pod\n")
-    code, _, err = check("--spec", ISTIO, str(bad), capsys=capsys)
-    assert code == 2 and f"{bad}:1: not a Kubernetes object: missing apiVersion" in err
+    code, out, err = check("--spec", ISTIO, str(bad), capsys=capsys)
+    assert (code, out) == (0, "")
+    assert f"skipped {bad}:1: not a Kubernetes object (no apiVersion)" in err
+    code, _, err = check("--spec", ISTIO, "--strict", str(bad), capsys=capsys)
+    assert code == 2 and "--strict" in err
 
 
 def test_an_invalid_spec_exits_2_with_its_problems(
@@ -212,11 +221,16 @@ def test_github_annotations_escape_and_map_modes_to_levels() -> None:
     assert FORMATS["github"](FINDINGS).splitlines() == [
         (
             "::error file=a.yaml,line=3,title=meshc%3Amtls-strict::[meshc:mtls-strict] PeerAuthentication ns/p: "
-            'spec.mtls.mode: bad: "DISABLE"; fix, it'
+            'spec.mtls.mode: bad: "DISABLE"; fix, it; or, to admit it, add to '
+            "spec.admission.exceptions: {name: p-mtls-strict, policies: [mtls-strict], "
+            "namespaces: [ns], kinds: [PeerAuthentication], names: [p], paths: ['spec.mtls.mode'], "
+            "reason: <why>}"
         ),
         (
             "::warning file=b.yaml,line=1,title=meshc%3Aallowed-namespaces::[meshc:allowed-namespaces] Namespace x: "
-            "metadata: problem: 100%25"
+            "metadata: problem: 100%25; or, to admit it, add to spec.admission.exceptions: "
+            "{name: x-allowed-namespaces, policies: [allowed-namespaces], namespaces: [x], "
+            "kinds: [Namespace], names: [x], paths: ['metadata'], reason: <why>}"
         ),
     ]
 
@@ -248,7 +262,8 @@ EXAMPLE_SPECS = sorted(EXAMPLES.glob("*/mesh.yaml"))
 def test_the_rendered_output_of_every_example_passes(spec: Path) -> None:
     meshc = str(REPO / ".venv" / "bin" / "meshc")
     rendered = subprocess.run(
-        [meshc, "render", "--spec", str(spec)], capture_output=True, text=True, check=True
+        [meshc, "render", "--spec", str(spec), *render_flags(spec.parent.name)],
+        capture_output=True, text=True, check=True,
     ).stdout
     assert "kind:" in rendered
     checked = subprocess.run(
@@ -258,4 +273,5 @@ def test_the_rendered_output_of_every_example_passes(spec: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+    assert (checked.returncode, checked.stdout) == (0, "")
+    assert checked.stderr.startswith("meshc check: ") and "no findings; admitted" in checked.stderr

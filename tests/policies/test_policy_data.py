@@ -37,7 +37,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
         },
         "mesh_config": {
             "groups": ["networking.istio.io", "policy.linkerd.io", "security.istio.io",
-                       "split.smi-spec.io"],
+                       "split.smi-spec.io", "telemetry.istio.io"],
             "kinds": [
                 ["gateway.networking.k8s.io", "GRPCRoute"],
                 ["gateway.networking.k8s.io", "HTTPRoute"],
@@ -51,6 +51,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
         "mtls": "STRICT",
         "meshed_namespaces": ["mesh-demo"],
         "allowed_namespaces": ["mesh-demo"],
+        "ingress_gateways": [],
         "exempt_namespaces": sorted(
             [
                 "kube-system",
@@ -109,6 +110,10 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 "spec": {"mtls": {"mode": "STRICT"}},
             },
         },
+        "namespace_markers": {
+            "mesh-demo": {"labels": {"istio-injection": "enabled"}, "annotations": {}},
+        },
+        "exceptions": [],
     }
 
 
@@ -146,10 +151,10 @@ def test_missing_modes_default_to_enforce_and_only_the_providers_images_count() 
 def test_exemptions_keep_namespace_selector_and_annotations() -> None:
     exemption = (
         "    exemptions:\n"
-        "      - {namespace: a, selector: {app: legacy}, annotations: [k.io/k], reason: r}\n"
+        "      - {namespace: a, selector: {app: legacy}, annotations: [config.linkerd.io/skip-subnets], reason: r}\n"
     )
     assert policy_data(_mesh(exemption))["exemptions"] == [
-        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["k.io/k"]}
+        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["config.linkerd.io/skip-subnets"]}
     ]
 
 
@@ -189,3 +194,10 @@ def test_image_spellings_cover_docker_hubs_implicit_registry_and_library() -> No
         "localhost:5000/proxy",
         "nginx",
     ]
+
+
+def test_the_ingress_gateways_are_the_identities_spec_ingress_declares() -> None:
+    data = policy_data(load_mesh(str(EXAMPLES / "bookinfo" / "mesh.yaml")))
+    assert data["ingress_gateways"] == [
+        {"namespace": "istio-system", "service_account": "istio-ingressgateway-service-account"}]
+    assert "istio-system" not in data["allowed_namespaces"]

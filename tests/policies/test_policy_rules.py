@@ -43,7 +43,10 @@ def test_the_message_names_object_path_value_and_fix(istio_engine: PolicyEngine)
     assert format_message(v) == (
         '[meshc:injection-required] Pod mesh-demo/web: metadata.labels["sidecar.istio.io/inject"]: '
         'opts the pod out of sidecar injection: "false"; '
-        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar'
+        'remove it or set it to "true": every pod in a meshed namespace runs the sidecar; '
+        "or, to admit it, add to spec.admission.exceptions: {name: web-injection-required, "
+        "policies: [injection-required], namespaces: [mesh-demo], kinds: [Pod], names: [web], "
+        """paths: ['metadata.labels["sidecar.istio.io/inject"]'], reason: <why>}"""
     )
     assert v.source.endswith("policies/samples/specs/istio.yaml:spec.namespaces")
 

@@ -33,6 +33,7 @@ from typing import Any
 import requests
 import yaml
 
+from meshc.policies.violations import EXCEPTION_HINT
 from support.kube import KubeAPIServer
 from support.policy_samples import sample_files, spec_for
 
@@ -260,6 +261,13 @@ class Outcome:
         # policy's message only on one line, where findings are joined with " | ".
         parts = re.split(r"\n| \| (?=\[meshc:)", text)
         return [part.strip() for part in parts if part.strip().startswith("[meshc:")]
+
+    @property
+    def findings(self) -> list[str]:
+        """:attr:`lines` without the exception the webhook suggests after each
+        (meshc.policies.violations.EXCEPTION_HINT): the native policies apply no
+        exceptions (docs/native.md), so their messages suggest none."""
+        return [line.split(EXCEPTION_HINT, 1)[0] for line in self.lines]
 
 
 @dataclass

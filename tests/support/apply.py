@@ -229,17 +229,19 @@ def apply_objects(
 # --- upstream CRDs --------------------------------------------------------------------
 
 
-def _loads_last(path: Path) -> bool:
+def _rank(path: Path, bundle: str) -> int:
     # Experimental and bundled copies of Gateway API CRDs share the standard
-    # channel's names; a cluster holds one CRD per name and standard wins.
-    return any(part == "experimental" or part.startswith("bundled") for part in path.parts)
+    # channel's names; a cluster holds one CRD per name. Standard wins, unless the
+    # cluster is one a mesh installed its own bundle into (``bundle``: its name).
+    parts = path.parts
+    if bundle and any(p.startswith("bundled") for p in parts) and parts[0] == bundle:
+        return 0
+    return 2 if any(p == "experimental" or p.startswith("bundled") for p in parts) else 1
 
 
 @functools.cache
-def _crds_by_name(crds_dir: Path) -> tuple[dict[str, Any], ...]:
-    files = sorted(
-        crds_dir.rglob("*.yaml"), key=lambda p: (_loads_last(p.relative_to(crds_dir)), p)
-    )
+def _crds_by_name(crds_dir: Path, bundle: str) -> tuple[dict[str, Any], ...]:
+    files = sorted(crds_dir.rglob("*.yaml"), key=lambda p: (_rank(p.relative_to(crds_dir), bundle), p))
     chosen: dict[str, dict[str, Any]] = {}
     for path in files:
         # libyaml: the pure-Python loader needs most of a minute for these 6 MB.
@@ -249,12 +251,14 @@ def _crds_by_name(crds_dir: Path) -> tuple[dict[str, Any], ...]:
     return tuple(chosen.values())
 
 
-def upstream_crds(crds_dir: Path) -> list[dict[str, Any]]:
+def upstream_crds(crds_dir: Path, bundle: str = "") -> list[dict[str, Any]]:
     """Every CRD under ``crds_dir``, one per name, standard channel first.
 
+    ``bundle`` names a mesh whose bundled Gateway API CRDs (``<mesh>/bundled-*``)
+    win instead, as on a cluster that mesh's installer set up (``linkerd``).
     Parsed once per session; treat the documents as read-only.
     """
-    return list(_crds_by_name(crds_dir.resolve()))
+    return list(_crds_by_name(crds_dir.resolve(), bundle))
 
 
 def _established(crd: Mapping[str, Any]) -> bool:

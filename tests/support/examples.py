@@ -34,7 +34,29 @@ NEEDS_ALLOW_LOSSY = {
     ("quickstart", "kuma", "default"),
     # an allow rule for one of two ports; fromServiceAccounts.
     ("multi-namespace", "kuma", "default"),
+    # fault.delay and telemetry.tracing; with smi also per-route timeouts and matches.
+    ("bookinfo", "linkerd", "gateway-api"),
+    ("bookinfo", "linkerd", "smi"),
+    # mirror, rewrite, gRPC retry conditions and the TCP split; with smi also the routes'
+    # matches, headers, redirect and abort.
+    ("traffic-policies", "linkerd", "gateway-api"),
+    ("traffic-policies", "linkerd", "smi"),
+    # spec.revision: Linkerd has no control-plane revisions.
+    ("istio-revisions", "linkerd", "gateway-api"),
+    ("istio-revisions", "linkerd", "smi"),
 }
+
+# Render options an example is rendered with, as `meshc render --<provider>-<option>` flags:
+# the rate limit of traffic-policies is an EnvoyFilter on Istio only when asked.
+RENDER_CHOICES: dict[str, dict[str, str]] = {
+    "traffic-policies": {"istio-rate-limit": "envoyfilter"},
+}
+
+
+def render_flags(name: str) -> list[str]:
+    """The example's render options as command-line flags."""
+    return [arg for key, value in RENDER_CHOICES.get(name, {}).items()
+            for arg in (f"--{key}", value)]
 
 
 @dataclass(frozen=True)
@@ -53,10 +75,11 @@ class Target:
     def id(self) -> str:
         return self.provider if self.routing == "default" else f"{self.provider}-{self.routing}"
 
-    def options(self, allow_lossy: bool) -> RenderOptions:
-        if self.routing == "default":
-            return RenderOptions.of(allow_lossy=allow_lossy)
-        return RenderOptions({f"{self.provider}-routing": self.routing}, allow_lossy)
+    def options(self, allow_lossy: bool, choices: dict[str, str] | None = None) -> RenderOptions:
+        chosen = {k: v for k, v in (choices or {}).items() if k.startswith(f"{self.provider}-")}
+        if self.routing != "default":
+            chosen[f"{self.provider}-routing"] = self.routing
+        return RenderOptions(chosen, allow_lossy)
 
 
 ISTIO = Target("istio")
@@ -74,6 +97,6 @@ def render_example(name: str, target: Target, *, allow_lossy: bool | None = None
     """
     if allow_lossy is None:
         allow_lossy = (name, target.provider, target.routing) in NEEDS_ALLOW_LOSSY
-    objects: list[dict[str, Any]] = render(
-        example_mesh(name), target.options(allow_lossy), target.provider)[0]
+    options = target.options(allow_lossy, RENDER_CHOICES.get(name))
+    objects: list[dict[str, Any]] = render(example_mesh(name), options, target.provider)[0]
     return objects

@@ -45,7 +45,7 @@ def test_enforced_violations_deny_and_the_message_lists_them_sorted() -> None:
 def test_warn_and_audit_alone_admit() -> None:
     verdict = judge(Engine([violation("warn"), violation("audit")]), {})
     assert verdict.allowed is True
-    assert verdict.warnings == [format_message(violation("warn"))]
+    assert verdict.warnings == [format_message(violation("warn"), hint=False)]
 
 
 def test_no_decision_denies_when_closed_and_admits_with_a_warning_when_open() -> None:

@@ -112,7 +112,10 @@ class TestValidate:
         assert response["status"]["message"] == (
             "[meshc:mtls-strict] PeerAuthentication mesh-demo/default: spec.mtls.mode: accepts "
             'plaintext traffic where the spec requires mTLS STRICT: "PERMISSIVE"; set it to '
-            '"STRICT", or remove it to inherit the mesh-wide mode'
+            '"STRICT", or remove it to inherit the mesh-wide mode; or, to admit it, add to '
+            "spec.admission.exceptions: {name: default-mtls-strict, policies: [mtls-strict], "
+            "namespaces: [mesh-demo], kinds: [PeerAuthentication], names: [default], "
+            "paths: ['spec.mtls.mode'], reason: <why>}"
         )
         assert (
             admit(istio_server, "/validate", review(peer_authentication("STRICT")))["allowed"]
@@ -178,12 +181,13 @@ class TestMutate:
             "config.linkerd.io/default-inbound-policy": "all-authenticated",
         }
 
-    def test_a_marker_set_to_something_else_is_overwritten(
+    def test_a_marker_set_to_something_else_is_left_for_validation_to_deny(
         self, istio_server: WebhookServer
     ) -> None:
         ns = namespace("mesh-demo", labels={"istio-injection": "disabled"})
-        after = patched(ns, admit(istio_server, "/mutate", review(ns, "UPDATE")))
-        assert after["metadata"]["labels"]["istio-injection"] == "enabled"
+        doc = review(ns, "UPDATE")
+        assert admit(istio_server, "/mutate", doc) == {"uid": doc["request"]["uid"], "allowed": True}
+        assert admit(istio_server, "/validate", doc)["allowed"] is False
 
     def test_mutation_is_idempotent(
         self, istio_server: WebhookServer, linkerd_server: WebhookServer

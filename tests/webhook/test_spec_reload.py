@@ -122,7 +122,7 @@ def test_a_new_snapshot_is_swapped_in_and_the_old_state_released(snapshot: Setti
     follower = SnapshotFollower(snapshot, on_retired=retired.set)
     live = follower.first()
     first = live.current
-    assert first.meshed == {"mesh-demo"}
+    assert first.mutation.meshed == {"mesh-demo"}
     assert follower.check() is False  # nothing changed
     first.judge(host_network_pod("mesh-demo"))  # its judge thread started
     judge = first.__dict__["_bounded"]
@@ -132,7 +132,7 @@ def test_a_new_snapshot_is_swapped_in_and_the_old_state_released(snapshot: Setti
 
     write_spec(Path(snapshot.spec_snapshot), "mesh-demo", "team-b")
     assert follower.check() is True
-    assert live.current.meshed == {"mesh-demo", "team-b"}
+    assert live.current.mutation.meshed == {"mesh-demo", "team-b"}
     assert retired.is_set() and released() is None
     assert judge._started == 0  # its threads ended
     assert not live.current.judge(host_network_pod("team-b")).allowed
@@ -186,7 +186,7 @@ def test_a_worker_that_cannot_load_the_snapshot_keeps_its_state_and_tries_again(
     assert follower.check() is False  # not again at once: every poll would load it
     del current  # or the swap below would wait for this test to let go of it
     monkeypatch.setattr(reload_module, "RETRY_SECONDS", 0.0)
-    assert follower.check() is True and live.current.meshed == {"team-b"}
+    assert follower.check() is True and live.current.mutation.meshed == {"team-b"}
 
 
 # -- a real server ----------------------------------------------------------------------------

@@ -84,7 +84,22 @@ admission.exemptNamespaces.
 {{- toJson (uniq $all) -}}
 {{- end -}}
 
-{{/* One namespaceSelector for every webhook entry. */}}
+{{/*
+The namespaces whose mesh configuration is never judged: kube-system and the
+release namespace (the webhook must be repairable while it is down).
+*/}}
+{{- define "meshc.configNamespaceSelector" -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- range (uniq (list "kube-system" .Release.Namespace)) }}
+        - {{ . | quote }}
+        {{- end }}
+{{- end -}}
+
+{{/* The namespaceSelector of the workload, namespace and mutation entries. */}}
 {{- define "meshc.namespaceSelector" -}}
 namespaceSelector:
   matchExpressions:

@@ -12,7 +12,10 @@ from __future__ import annotations
 from meshc import providers
 from meshc.providers import Capability, Support
 
-__all__ = ["FEATURES", "FIELDS", "NOT_TARGET_FIELDS", "Support", "columns", "note", "support"]
+from .capabilities_traffic import ONLY_FOR, TRAFFIC_FEATURES, TRAFFIC_FIELDS
+
+__all__ = ["FEATURES", "FIELDS", "NOT_TARGET_FIELDS", "ONLY_FOR", "Support", "columns", "note",
+           "support"]
 
 
 # feature id -> what it is. Ids follow the spec's field paths.
@@ -52,6 +55,14 @@ FEATURES: dict[str, str] = {
     "services.allow.ports": "limit an allow rule to Service ports",
     "services.allow.ports.namedTargetPort": "allow-rule ports whose targetPort is a named port",
     "durations.subMillisecond": "durations with a fraction of a millisecond",
+    **TRAFFIC_FEATURES,
+    # fitting an existing installation
+    "revision": "the control-plane revision (or revision tag) whose injector serves the "
+    "namespaces",
+    "namespaces.manage": "namespaces whose Namespace object the team owns (not rendered)",
+    "services.service.manage": "use the app's own Service; meshc renders only the mesh objects",
+    "overrides": "per-object patches (spec.overrides) applied after rendering: each patched "
+    "object is annotated meshc.io/overridden and named in the render output",
 }
 
 def support(target: str, mode: str, feature: str) -> Support:
@@ -113,6 +124,12 @@ FIELDS: dict[str, str] = {
     "spec.services.allow.fromNamespaces": "services.allow.fromNamespaces",
     "spec.services.allow.fromServiceAccounts": "services.allow.fromServiceAccounts",
     "spec.services.allow.ports": "services.allow.ports",
+    **TRAFFIC_FIELDS,
+    # fitting an existing installation
+    "spec.revision": "revision",
+    "spec.namespaces.revision": "revision",
+    "spec.namespaces.manage": "namespaces.manage",
+    "spec.services.service.manage": "services.service.manage",
 }
 
 # Spec fields no target renders, and who reads them instead (a prefix covers its subfields).
@@ -124,4 +141,5 @@ NOT_TARGET_FIELDS: dict[str, str] = {
     "spec.admission": "read by the admission webhook and its chart",
     **{f"spec.{p.name}": f"settings of the {p.title} target and its admission rules alone"
        for p in providers.all_profiles() if p.settings_schema},
+    "spec.overrides": "applied to every target's output alike (feature `overrides`)",
 }

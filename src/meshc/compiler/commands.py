@@ -183,6 +183,7 @@ def _write(args: argparse.Namespace, objects: list[Obj], warnings: list[Problem]
         for line in drift:
             print(f"{directory}: {line}", file=sys.stderr)
         if drift:
+            _warn_removed_namespaces(args, files, directory)
             print(f"{directory} is out of date: run `meshc render --spec {args.spec} "
                   f"-o {directory}`", file=sys.stderr)
         return ExitCode.FINDINGS if drift else ExitCode.OK
@@ -202,17 +203,46 @@ def _write(args: argparse.Namespace, objects: list[Obj], warnings: list[Problem]
     return ExitCode.FINDINGS if changed and args.exit_code else ExitCode.OK
 
 
+def _warn_removed_namespaces(args: argparse.Namespace, files: dict[str, str],
+                             directory: Path) -> None:
+    """The loud warning of a render that drops a committed Namespace (meshc.compiler.unmesh)."""
+    import yaml
+
+    from .output import read_dir
+    from .unmesh import namespace_removals
+
+    removed: list[Obj] = []
+    for name, text in read_dir(directory).items():
+        if name in files:
+            continue
+        try:
+            removed += [d for d in yaml.safe_load_all(text) if isinstance(d, dict)
+                        and isinstance(d.get("metadata"), dict)]
+        except yaml.YAMLError:
+            continue  # not a file meshc wrote; diff_dir already named it
+    if any(o.get("kind") == "Namespace" for o in removed):
+        mesh = load_at(args.spec, getattr(args, "ref", None))
+        for warning in namespace_removals(removed, mesh):
+            print(warning, file=sys.stderr)
+
+
 def validate(args: argparse.Namespace) -> ExitCode:
+    from .exceptions import expiry_warnings
+
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for spec in args.specs:
         try:
-            load_mesh(spec)
+            warnings += expiry_warnings(load_mesh(spec))
         except SpecError as exc:
             problems += exc.problems
     if args.format == "json":
         _print_json({"specs": list(args.specs), "valid": not problems,
-                     "problems": [problem_json(p) for p in sorted(set(problems))]})  # fmt: skip
+                     "problems": [problem_json(p) for p in sorted(set(problems))],
+                     "warnings": [problem_json(w) for w in warnings]})  # fmt: skip
         return ExitCode.USAGE if problems else ExitCode.OK
+    for warning in warnings:
+        print(warning.format(), file=sys.stderr)
     if problems:
         raise SpecError(problems)
     return ExitCode.OK

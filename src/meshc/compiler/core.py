@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from meshc import providers
+from meshc.providers import Markers
 
 from .model import Mesh, Service
 from .objects import Obj, metadata, new_object
 
+SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
+# A Namespace holds every workload in it: a sync never prunes one that left
+# the spec, and deleting the Application leaves it in place (Argo CD's
+# resource-level sync options, docs/user-guide/sync-options.md).
+NAMESPACE_SYNC_OPTIONS = "Prune=false,Delete=false"
+
+
+def sync_options(annotations: Mapping[str, str]) -> str:
+    """A rendered Namespace's sync options: the spec's own (spec.namespaces[].annotations),
+    then Prune=false and Delete=false (validation refuses a spec that sets either)."""
+    given = [o.strip() for o in annotations.get(SYNC_OPTIONS_ANNOTATION, "").split(",")]
+    return ",".join([*(o for o in given if o), NAMESPACE_SYNC_OPTIONS])
+
+
+def namespace_markers(mesh: Mesh, provider: str | None = None) -> dict[str, Markers]:
+    """Each meshed namespace's injection markers for ``provider`` (default: spec.provider),
+    rendered or not: what the renderer writes and the mutating webhook adds."""
+    profile = providers.get(provider or mesh.provider)
+    return {ns.name: profile.namespace_markers(mesh, ns) for ns in mesh.namespaces}
+
 
 def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
-    """The meshed Namespaces, marked for ``provider`` (default: spec.provider; a target
-    rendered through --provider passes its own name)."""
-    name = provider or mesh.provider
-    markers = providers.get(name).namespace_markers(mesh.mtls, mesh.settings_for(name))
+    """The meshed Namespaces meshc owns (``manage`` true), marked for ``provider`` (default:
+    spec.provider; a target rendered through --provider passes its own name)."""
+    markers = namespace_markers(mesh, provider)
     return [
         new_object(
             "v1",
             "Namespace",
             metadata(
                 mesh, "Namespace", ns.name, None, ns.path,
-                labels={**ns.labels, **markers["labels"]},
-                annotations={**ns.annotations, **markers["annotations"]},
+                labels={**ns.labels, **markers[ns.name]["labels"]},
+                annotations={**ns.annotations, **markers[ns.name]["annotations"],
+                             SYNC_OPTIONS_ANNOTATION: sync_options(ns.annotations)},
             ),
         )
         for ns in mesh.namespaces
+        if ns.manage
     ]
 
 

@@ -125,3 +125,5 @@ def run(args: argparse.Namespace) -> ExitCode:
         text = "".join(_colored(line) for line in text.splitlines(keepends=True))
     sys.stdout.write(text)
     return ExitCode.FINDINGS if result else ExitCode.OK
+
+

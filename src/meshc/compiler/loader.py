@@ -9,6 +9,7 @@ from typing import Any
 
 from meshc import providers
 
+from . import loader_traffic as traffic
 from .errors import Problem, SpecError
 from .model import (
     DEFAULT_ENFORCEMENT,
@@ -19,15 +20,14 @@ from .model import (
     AllowRule,
     ConnectionPool,
     Exemption,
-    Match,
     Mesh,
     Namespace,
     OutlierDetection,
+    Override,
+    PolicyException,
     Port,
-    Retries,
     Route,
     Service,
-    StringMatch,
     Version,
     default_allowed_namespaces,
 )
@@ -89,25 +89,16 @@ def _map(value: Any) -> MappingProxyType[str, str]:
     return MappingProxyType(dict(value or {}))
 
 
-def _string_match(raw: dict[str, str]) -> StringMatch:
-    (kind, value), = raw.items()
-    return StringMatch(kind, value)
+def _route(path: str, raw: dict[str, Any], namespace: str, ports: traffic.ServicePorts) -> Route:
+    if "split" in raw:
+        split = tuple(raw["split"].items())
+    else:
+        split = ((raw["to"], 100),) if "to" in raw else ()
+    return Route(path=path, split=split, name=raw.get("name", ""),
+                 **traffic.route_policy(path, raw, namespace, ports))
 
 
-def _route(path: str, raw: dict[str, Any]) -> Route:
-    split = tuple(raw["split"].items()) if "split" in raw else ((raw["to"], 100),)
-    match = None
-    if "match" in raw:
-        m = raw["match"]
-        match = Match(
-            headers=tuple((h, _string_match(v)) for h, v in (m.get("headers") or {}).items()),
-            path=_string_match(m["path"]) if "path" in m else None,
-        )
-    return Route(path=path, split=split, name=raw.get("name", ""), match=match)
-
-
-def _service(path: str, raw: dict[str, Any]) -> Service:
-    retries = raw.get("retries")
+def _service(path: str, raw: dict[str, Any], ports: traffic.ServicePorts) -> Service:
     pool = raw.get("connectionPool")
     outlier = raw.get("outlierDetection")
     return Service(
@@ -119,11 +110,10 @@ def _service(path: str, raw: dict[str, Any]) -> Service:
             Port(p["name"], p["port"], p["targetPort"], p.get("protocol", "http")) for p in raw["ports"]
         ),
         versions=tuple(Version(v["name"], _map(v["labels"])) for v in raw.get("versions") or ()),
-        routes=tuple(_route(f"{path}.routes[{i}]", r) for i, r in enumerate(raw.get("routes") or ())),
+        routes=tuple(_route(f"{path}.routes[{i}]", r, raw["namespace"], ports)
+                     for i, r in enumerate(raw.get("routes") or ())),
         timeout=raw.get("timeout"),
-        retries=Retries(
-            retries["attempts"], retries.get("perTryTimeout"), tuple(retries.get("retryOn") or ())
-        ) if retries is not None else None,
+        retries=traffic.retries(raw.get("retries")),
         connection_pool=ConnectionPool(
             pool.get("maxConnections"),
             pool.get("http1MaxPendingRequests"),
@@ -145,13 +135,16 @@ def _service(path: str, raw: dict[str, Any]) -> Service:
             )
             for i, a in enumerate(raw.get("allow") or ())
         ),
+        rate_limit=traffic.rate_limit(f"{path}.rateLimit", raw.get("rateLimit")),
+        manage_service=(raw.get("service") or {}).get("manage", True),
     )
 
 
 def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
     spec = data["spec"]
     namespaces = tuple(
-        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")))
+        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")),
+                  **_namespace_extras(spec, ns))
         for i, ns in enumerate(spec["namespaces"])
     )
     meshed = tuple(ns.name for ns in namespaces)
@@ -174,19 +167,59 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         proxy_images=MappingProxyType(images),
         enforcement=adm.get("enforcement", DEFAULT_ENFORCEMENT),
         kubernetes_version=adm.get("kubernetesVersion"),
+        exceptions=_exceptions(adm.get("exceptions") or ()),
     )
+    raw_services = spec.get("services") or ()
+    ports = {(s["namespace"], s["name"]): [p["port"] for p in s["ports"]] for s in raw_services}
     return Mesh(
         name=data["metadata"]["name"],
         provider=spec["provider"],
         mtls=spec.get("mtls", DEFAULT_MTLS),
         namespaces=namespaces,
         admission=admission,
-        services=tuple(_service(f"spec.services[{i}]", s) for i, s in enumerate(spec.get("services") or ())),
+        services=tuple(_service(f"spec.services[{i}]", s, ports) for i, s in enumerate(raw_services)),
         source=source,
         trust_domain=spec.get("trustDomain", DEFAULT_TRUST_DOMAIN),
         settings=MappingProxyType({
             p.name: MappingProxyType(dict(spec[p.name]))
             for p in providers.all_profiles() if p.settings_schema and p.name in spec
         }),
+        ingress=traffic.ingress(spec.get("ingress"), ports),
+        egress=traffic.egress(spec.get("egress")),
+        telemetry=traffic.telemetry(spec.get("telemetry")),
+        revision=spec.get("revision"),
+        overrides=_overrides(spec.get("overrides") or ()),
         positions=positions,
+    )
+
+
+def _namespace_extras(spec: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
+    """A namespace's revision (its own, else the spec's) and whether meshc renders it."""
+    return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True)}
+
+
+def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
+    from .exceptions import expiry
+
+    return tuple(
+        PolicyException(
+            name=e["name"], path=f"spec.admission.exceptions[{i}]",
+            policies=tuple(e["policies"]), namespaces=tuple(e["namespaces"]), reason=e["reason"],
+            kinds=tuple(e.get("kinds") or ()), names=tuple(e.get("names") or ()),
+            selector=_map(e.get("selector")), paths=tuple(e.get("paths") or ()),
+            expires=expiry(e["expires"]) if "expires" in e else None,
+        )
+        for i, e in enumerate(raw)
+    )
+
+
+def _overrides(raw: Any) -> tuple[Override, ...]:
+    return tuple(
+        Override(
+            path=f"spec.overrides[{i}]", kind=o["target"]["kind"], name=o["target"]["name"],
+            namespace=o["target"].get("namespace"), provider=o.get("provider"),
+            patch=tuple(o["patch"]) if "patch" in o else None, merge=o.get("merge"),
+            reason=o.get("reason", ""),
+        )
+        for i, o in enumerate(raw)
     )

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from meshc import providers
 
+from .model_traffic import (
+    EgressHost,
+    Fault,
+    GrpcMethod,
+    Headers,
+    Ingress,
+    Mirror,
+    RateLimit,
+    Redirect,
+    Rewrite,
+    Telemetry,
+)
 from .yamlpos import Positions
 
 # The spec's defaults, named once. The exempt namespaces and proxy images
@@ -37,14 +50,36 @@ class StringMatch:
 class Match:
     headers: tuple[tuple[str, StringMatch], ...] = ()
     path: StringMatch | None = None
+    grpc: GrpcMethod | None = None
+
+
+@dataclass(frozen=True)
+class Retries:
+    attempts: int
+    per_try_timeout: str | None = None
+    retry_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Route:
     path: str
-    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order
+    split: tuple[tuple[str, int], ...]  # (version, weight) in spec order; () for a redirect
     name: str = ""
-    match: Match | None = None
+    # Requests the route takes: any of these; () is the default route.
+    matches: tuple[Match, ...] = ()
+    # Traffic management of this route (model_traffic); None: the service's, or none.
+    timeout: str | None = None
+    retries: Retries | None = None
+    fault: Fault | None = None
+    mirror: Mirror | None = None
+    headers: Headers | None = None
+    rewrite: Rewrite | None = None
+    redirect: Redirect | None = None
+
+    @property
+    def match(self) -> Match | None:
+        """The first match; None for the default route."""
+        return self.matches[0] if self.matches else None
 
 
 @dataclass(frozen=True)
@@ -59,13 +94,6 @@ class Port:
 class Version:
     name: str
     labels: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Retries:
-    attempts: int
-    per_try_timeout: str | None = None
-    retry_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,9 @@ class Service:
     connection_pool: ConnectionPool | None = None
     outlier_detection: OutlierDetection | None = None
     allow: tuple[AllowRule, ...] = ()
+    rate_limit: RateLimit | None = None
+    # False: the app's own Service is used (service.manage); meshc renders only mesh objects.
+    manage_service: bool = True
 
     @property
     def fqdn_suffix(self) -> str:
@@ -124,6 +155,12 @@ class Namespace:
     path: str
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The control-plane revision that injects it: spec.namespaces[].revision,
+    # else spec.revision; None for the mesh's default (Istio only).
+    revision: str | None = None
+    # False: the team owns the Namespace object elsewhere; meshc renders none
+    # (the webhook still adds the markers).
+    manage: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,6 +169,23 @@ class Exemption:
     annotations: tuple[str, ...]
     reason: str
     selector: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyException:
+    """spec.admission.exceptions[]: findings of some policies that do not apply to some
+    objects (the shape of Kyverno's PolicyException)."""
+
+    name: str
+    path: str  # spec.admission.exceptions[i]
+    policies: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    reason: str
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    names: tuple[str, ...] = ()  # names, or prefixes ending in "*"; empty: every name
+    selector: Mapping[str, str] = field(default_factory=dict)  # pod (template) labels
+    paths: tuple[str, ...] = ()  # field paths of the findings; empty: every finding
+    expires: datetime | None = None  # stops applying then (UTC)
 
 
 @dataclass(frozen=True)
@@ -145,6 +199,21 @@ class Admission:
     proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     enforcement: str = DEFAULT_ENFORCEMENT  # webhook | native | both
     kubernetes_version: str | None = None  # the oldest release native policies must run on
+    exceptions: tuple[PolicyException, ...] = ()
+
+
+@dataclass(frozen=True)
+class Override:
+    """spec.overrides[]: a patch of one rendered object (meshc.compiler.overrides)."""
+
+    path: str  # spec.overrides[i]
+    kind: str
+    name: str
+    namespace: str | None = None  # None: a cluster-scoped object
+    provider: str | None = None  # the render it patches (default: spec.provider)
+    patch: tuple[Mapping[str, Any], ...] | None = None  # RFC 6902 operations
+    merge: Mapping[str, Any] | None = None  # RFC 7386 merge patch
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +228,11 @@ class Mesh:
     trust_domain: str = DEFAULT_TRUST_DOMAIN
     # spec.<provider> blocks as given (provider -> settings), for the meshes with settings.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    ingress: tuple[Ingress, ...] = ()
+    egress: tuple[EgressHost, ...] = ()
+    telemetry: tuple[Telemetry, ...] = ()
+    revision: str | None = None  # spec.revision: every namespace's unless it names its own
+    overrides: tuple[Override, ...] = ()
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
     def locate(self, path: str) -> tuple[int, int]:

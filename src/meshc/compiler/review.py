@@ -173,13 +173,14 @@ def _spec_warnings(old: Mesh | None, new: Mesh | None) -> list[Warning]:
     return found
 
 
-def _removal_warnings(objects: ObjectDiff) -> list[Warning]:
-    found = []
+def _removal_warnings(objects: ObjectDiff, new: Mesh | None) -> list[Warning]:
+    from .unmesh import namespace_removals
+
+    # A removed Namespace: what stays in the cluster, what is pruned with it, what to do.
+    found = [Warning("destructive", text.removeprefix("warning: "))
+             for text in namespace_removals(objects.removed, new)]
     for obj in objects.removed:
-        if obj["kind"] == "Namespace":
-            found.append(Warning("destructive", f"Namespace {obj['metadata']['name']} removed: "
-                                 "the cluster deletes everything in it"))  # fmt: skip
-        elif obj["kind"] == "Service":
+        if obj["kind"] == "Service":
             found.append(Warning("destructive", f"{object_ref(obj)} removed"))
     return found
 
@@ -188,7 +189,7 @@ def warnings(old: Mesh | None, new: Mesh | None, objects: ObjectDiff) -> list[Wa
     return [
         *_allow_warnings(old, new),
         *_spec_warnings(old, new),
-        *_removal_warnings(objects),
+        *_removal_warnings(objects, new),
         *_traffic_warnings(old, new),
     ]
 

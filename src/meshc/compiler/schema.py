@@ -11,8 +11,21 @@ from typing import Any
 
 from meshc import providers
 
-from .durations import DURATION
+from . import schema_traffic as traffic
 from .model import DEFAULT_TRUST_DOMAIN, DEFAULT_WEBHOOK_NAMESPACE
+from .schema_base import ANNOTATIONS as _ANNOTATIONS
+from .schema_base import DNS1123_LABEL, LABEL_KEY, LABEL_VALUE
+from .schema_base import LABELS as _LABELS
+from .schema_base import PORT as _PORT
+from .schema_base import duration as _duration
+from .schema_base import integer as _int
+from .schema_base import name as _name
+from .schema_base import names as _names
+from .schema_base import obj as _obj
+from .schema_base import string as _str
+
+__all__ = ["API_VERSION", "DNS1123_LABEL", "KIND", "LABEL_KEY", "LABEL_VALUE", "MESH_SCHEMA",
+           "MTLS_MODES", "POLICY_IDS", "POLICY_MODES"]
 
 API_VERSION = "meshc.io/v1alpha1"
 KIND = "Mesh"
@@ -24,92 +37,100 @@ POLICY_MODES = ("enforce", "warn", "audit")
 # or both. docs/native.md.
 ENFORCEMENTS = ("webhook", "native", "both")
 KUBERNETES_VERSION = r"^v?1\.[0-9]+(\.[0-9]+)?$"
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# Label keys: optional DNS-subdomain prefix, then a name segment.
-LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
+# --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
 
-def _obj(
-    properties: dict[str, Any], required: tuple[str, ...] = (), description: str = ""
-) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": properties,
-    }
-    if required:
-        schema["required"] = list(required)
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def _str(description: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "description": description, **extra}
-
-
-def _int(description: str, minimum: int = 0, maximum: int | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": minimum, "description": description}
-    if maximum is not None:
-        schema["maximum"] = maximum
-    return schema
-
-
-def _name(description: str) -> dict[str, Any]:
-    return _str(description, pattern=DNS1123_LABEL, maxLength=63)
-
-
-def _names(description: str) -> dict[str, Any]:
-    return {"type": "array", "items": _name("a namespace name"), "description": description}
-
-
-def _duration(description: str) -> dict[str, Any]:
-    return _str(description + " (a Go duration such as 500ms, 3s, 1m30s)", pattern=DURATION)
-
-
-_LABELS = {
+_REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
+                  "meshed namespaces (istio.io/rev); Istio only")
+_PATCH_OPERATION = {
     "type": "object",
-    "propertyNames": {"pattern": LABEL_KEY, "maxLength": 317},
-    "additionalProperties": {"type": "string", "pattern": LABEL_VALUE, "maxLength": 63},
-}
-_ANNOTATIONS = {
-    "type": "object",
-    "propertyNames": {"pattern": LABEL_KEY, "maxLength": 317},
-    "additionalProperties": {"type": "string"},
-}
-_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
-
-_STRING_MATCH = {
-    "type": "object",
-    "additionalProperties": False,
-    "minProperties": 1,
-    "maxProperties": 1,
-    "description": "exactly one of exact, prefix or regex (RE2)",
+    "required": ["op", "path"],
     "properties": {
-        "exact": {"type": "string"},
-        "prefix": {"type": "string"},
-        "regex": {"type": "string"},
+        "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
+        "path": _str("a JSON pointer into the object, e.g. /spec/http/0/mirror"),
+        "from": _str("the JSON pointer move and copy take from"),
+        "value": {"description": "what add, replace and test use"},
     },
+    "additionalProperties": False,
 }
+_OVERRIDE = _obj(
+    {
+        "target": _obj(
+            {
+                "kind": _str("the kind of the rendered object", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+                "namespace": _name("its namespace (none for a Namespace)"),
+                "name": _str("its name", minLength=1, maxLength=253),
+            },
+            required=("kind", "name"),
+            description="the rendered object to patch",
+        ),
+        "provider": {"enum": list(providers.names()),
+                     "description": "the render it patches (default: spec.provider)"},
+        "patch": {"type": "array", "minItems": 1, "items": _PATCH_OPERATION,
+                  "description": "an RFC 6902 JSON patch"},
+        "merge": {"type": "object", "description": "an RFC 7386 JSON merge patch (null removes)"},
+        "reason": _str("why the spec cannot say it yet"),
+    },
+    required=("target",),
+    description="a patch of one rendered object, for what the spec cannot say yet",
+)
+_SPEC_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _REVISION,
+    "overrides": {"type": "array", "items": _OVERRIDE,
+                  "description": "per-object patches, applied after rendering and reported as "
+                  "overridden"},
+}
+_NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
+    "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
+                      "so namespaces can move to a new control plane one at a time"),
+    "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
+               "(meshc renders none; the webhook still adds the injection markers). Default true"},
+}
+_EXCEPTION = _obj(
+    {
+        "name": _name("the exception's name (reviews and audit logs cite it)"),
+        "policies": {"type": "array", "minItems": 1, "items": {"enum": list(POLICY_IDS)},
+                     "description": "the policies whose findings it lifts"},
+        "namespaces": {**_names("the namespaces of the objects it applies to (a Namespace "
+                                "object: its own name)"), "minItems": 1},
+        "kinds": {"type": "array", "items": _str("a kind, e.g. Job", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+                  "description": "the kinds it applies to (default: every kind); a workload's "
+                  "Pods are kind Pod"},
+        "names": {"type": "array", "items": _str("a name, or a prefix ending in *",
+                                                 pattern=r"^[a-z0-9][-a-z0-9.]*\*?$"),
+                  "description": "the objects' names or name prefixes (default: every name)"},
+        "selector": {**_LABELS, "description": "labels of the pods it applies to (a workload's "
+                     "pod template labels; an object without pods: its own labels)"},
+        "paths": {"type": "array", "items": {"type": "string", "minLength": 1},
+                  "description": "the field paths of the findings it lifts, as messages name them "
+                  "(a pod's fields without a workload's spec.template. prefix); a path covers "
+                  "the fields under it (default: every finding of the policies)"},
+        "reason": _str("why the exception exists (shown in reviews and audit logs)", minLength=1),
+        "expires": {"description": "when it stops applying: a date (00:00 UTC) or an RFC 3339 "
+                    "time; `meshc validate` warns two weeks before"},
+    },
+    required=("name", "policies", "namespaces", "reason"),
+    description="findings of some policies that do not apply to some objects "
+    "(Kyverno's PolicyException)",
+)
+_ADMISSION_INSTALL_FIELDS: dict[str, Any] = {
+    "exceptions": {"type": "array", "items": _EXCEPTION,
+                   "description": "per-object exceptions to the policies"},
+}
+_SERVICE_INSTALL_FIELDS: dict[str, Any] = {
+    "service": _obj(
+        {"manage": {"type": "boolean", "description": "false: use the app's own Service of this "
+                    "name; meshc renders only the mesh objects. Default true"}},
+        description="the core Service meshc renders for this service",
+    ),
+}
+
 
 _ROUTE = _obj(
     {
         "name": _name("a name for the route (used in rendered route names)"),
-        "match": _obj(
-            {
-                "headers": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "propertyNames": {"pattern": r"^[A-Za-z0-9!#\$%&'*+.^_`|~-]+$"},
-                    "additionalProperties": _STRING_MATCH,
-                    "description": "request header name -> how its value must match",
-                },
-                "path": {**_STRING_MATCH, "description": "how the request path must match"},
-            },
-            description="requests this route takes; a route without match is the default route "
-            "and comes last",
-        ),
+        "match": traffic.MATCH,
+        "matches": traffic.MATCHES,
         "split": {
             "type": "object",
             "minProperties": 1,
@@ -119,8 +140,10 @@ _ROUTE = _obj(
             "(canary 90/10, blue/green 100/0)",
         },
         "to": _name("send every request of this route to one version (A/B); same as split {V: 100}"),
+        **traffic.ROUTE_POLICY,
     },
-    description="one routing rule: a match (optional) and where its requests go",
+    description="one routing rule: a match (optional), where its requests go, and what happens "
+    "to them on the way",
 )
 
 _SERVICE = _obj(
@@ -163,18 +186,7 @@ _SERVICE = _obj(
             "description": "routing rules in order; the first that matches wins",
         },
         "timeout": _duration("overall request timeout"),
-        "retries": _obj(
-            {
-                "attempts": _int("retries after the first try", 0, 20),
-                "perTryTimeout": _duration("timeout of each try"),
-                "retryOn": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": ["5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream"]},
-                    "description": "conditions that trigger a retry (Istio retryOn; Linkerd retries 5xx)",
-                },
-            },
-            required=("attempts",),
-        ),
+        "retries": traffic.RETRIES,
         "connectionPool": _obj(
             {
                 "maxConnections": _int("TCP connections to a destination host", 1),
@@ -214,6 +226,8 @@ _SERVICE = _obj(
             ),
             "description": "who may call the service; without allow rules any meshed caller may",
         },
+        "rateLimit": traffic.RATE_LIMIT,
+        **_SERVICE_INSTALL_FIELDS,
     },
     required=("name", "namespace", "selector", "ports"),
 )
@@ -222,9 +236,11 @@ _ADMISSION = _obj(
     {
         "allowedNamespaces": _names("namespaces where mesh workloads and configuration may live "
                                     "(default: spec.namespaces)"),
-        "exemptNamespaces": _names("namespaces the webhook never judges (default: "
+        "exemptNamespaces": _names("namespaces whose workloads and Namespace objects the "
+                                   "webhook never judges (default: "
                                    + ", ".join(providers.default_exempt_namespaces())
-                                   + ", and webhookNamespace)"),
+                                   + ", and webhookNamespace); mesh configuration is judged in "
+                                   "every namespace but kube-system and webhookNamespace"),
         "enforcement": {
             "enum": list(ENFORCEMENTS),
             "description": "who enforces the policies: the admission webhook (default), the API "
@@ -263,6 +279,7 @@ _ADMISSION = _obj(
             {p: {"type": "array", "items": {"type": "string", "minLength": 1}} for p in providers.names()},
             description="image repositories recognised as the mesh's own proxy and init containers",
         ),
+        **_ADMISSION_INSTALL_FIELDS,
     },
 )
 
@@ -279,6 +296,8 @@ MESH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://meshc.io/schemas/mesh-v1alpha1.json",
     "title": "meshc Mesh",
+    # Nodes used in several places, defined once (schema_traffic.ref).
+    "$defs": traffic.DEFS,
     **_obj(
         {
             "apiVersion": {"const": API_VERSION},
@@ -300,6 +319,7 @@ MESH_SCHEMA: dict[str, Any] = {
                                 "name": _name("namespace name"),
                                 "labels": _LABELS,
                                 "annotations": _ANNOTATIONS,
+                                **_NAMESPACE_INSTALL_FIELDS,
                             },
                             required=("name",),
                         ),
@@ -308,6 +328,10 @@ MESH_SCHEMA: dict[str, Any] = {
                     "admission": _ADMISSION,
                     "services": {"type": "array", "items": _SERVICE},
                     **_provider_settings(),
+                    "ingress": traffic.INGRESS,
+                    "egress": traffic.EGRESS,
+                    "telemetry": traffic.TELEMETRY,
+                    **_SPEC_INSTALL_FIELDS,
                 },
                 required=("provider", "namespaces"),
             ),

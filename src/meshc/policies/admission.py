@@ -44,6 +44,12 @@ USERNAME = "meshc-check"
 OFFLINE = "meshc.io/offline"
 
 
+def cluster_scoped(kind: str) -> bool:
+    """Whether objects of ``kind`` have no namespace (the built-in kinds, and the
+    ``Cluster*`` kinds of CRDs by the convention their authors follow)."""
+    return kind in CLUSTER_SCOPED or kind.startswith("Cluster")
+
+
 def admission_review(
     obj: dict[str, Any],
     operation: Operation = "CREATE",
@@ -51,17 +57,19 @@ def admission_review(
     *,
     offline: bool = True,
     username: str = USERNAME,
+    default_namespace: str = "default",
 ) -> dict[str, Any]:
     """An admission.k8s.io/v1 AdmissionReview asking to ``operation`` ``obj``.
 
     ``offline`` (the default) marks a review of a manifest that has met no
     injector; ``meshc audit`` judges objects read from a cluster, which are
-    what the cluster runs, and passes ``offline=False``.
+    what the cluster runs, and passes ``offline=False``. An object without a
+    namespace is placed in ``default_namespace``, as ``kubectl apply -n`` would.
     """
     group, _, version = str(obj["apiVersion"]).rpartition("/")
     kind = str(obj["kind"])
     metadata = obj.get("metadata") or {}
-    namespace = "" if kind in CLUSTER_SCOPED else str(metadata.get("namespace") or "default")
+    namespace = "" if cluster_scoped(kind) else str(metadata.get("namespace") or default_namespace)
     if namespace and metadata.get("namespace") != namespace:
         obj = {**obj, "metadata": {**metadata, "namespace": namespace}}
     request: dict[str, Any] = {

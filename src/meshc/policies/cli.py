@@ -9,6 +9,7 @@ from meshc.options import add_format, add_spec
 from .admission import OPERATIONS
 from .engine import DEFAULT_ENGINE, ENGINE_NAMES, engine_help
 from .report import FORMATS
+from .violations import MODES
 
 
 def register(sub: Any) -> None:
@@ -28,5 +29,33 @@ def register(sub: Any) -> None:
         choices=OPERATIONS,
         default="CREATE",
         help="the admission operation each object is judged as",
+    )
+    p.add_argument(
+        "-n", "--namespace", metavar="NS",
+        help="judge objects without metadata.namespace in NS, as `kubectl apply -n NS` would "
+        "place them (default: default, and the run says so)",
+    )
+    p.add_argument(
+        "--strict", action="store_true",
+        help="exit 2 when anything is skipped as not a Kubernetes object (Helm templates, "
+        "kustomize files, CI files, ...)",
+    )
+    p.add_argument(
+        "--mode", choices=MODES,
+        help="judge every policy in this mode, whatever spec.admission.policies says: preview "
+        "what the next step of a rollout would deny (--mode enforce)",
+    )
+    p.add_argument(
+        "--no-conflicts", dest="conflicts", action="store_false",
+        help="judge only what admission judges: leave out the spec-conflict findings "
+        "(manifests that define or route what the spec renders)",
+    )
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="evaluate only the policy ID (repeatable; default: every policy), "
+        "e.g. injection-required: to look at one policy's findings or time it alone",
     )
     p.set_defaults(handler="meshc.policies.check:run")

@@ -50,6 +50,7 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "mtls": mesh.mtls,
         "meshed_namespaces": sorted(ns.name for ns in mesh.namespaces),
         "allowed_namespaces": sorted(adm.allowed_namespaces),
+        "ingress_gateways": ingress_gateways(mesh),
         "exempt_namespaces": sorted(adm.exempt_namespaces),
         "modes": modes,
         "exemptions": [_exemption(e) for e in adm.exemptions],
@@ -60,7 +61,57 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         # spec.<provider>, defaults filled in: what only this mesh's rules read.
         "settings": mesh.settings_for(mesh.provider),
         "protected": protected_objects(mesh),
+        "namespace_markers": marker_data(mesh),
+        "exceptions": exception_data(mesh),
     }
+
+
+def only_policies(data: dict[str, Any], policies: Iterable[str]) -> dict[str, Any]:
+    """``data`` that makes the policies evaluate only ``policies`` (ids); all when empty.
+
+    A diagnostic and benchmarking aid (``meshc check --policy``, ``meshc
+    webhook serve --policy``), never a spec setting: a policy the spec
+    enforces stays in the spec, and a webhook serving a filter says so on
+    every answer (meshc.webhook.state). The filter is ``data.meshc.config.only``,
+    which main.rego tests before it evaluates each policy. Raises ValueError
+    for an id that names no policy.
+    """
+    chosen = sorted(set(policies))
+    unknown = [pid for pid in chosen if pid not in POLICY_IDS]
+    if unknown:
+        raise ValueError(
+            f"unknown policy {', '.join(map(repr, unknown))}; expected one of {', '.join(POLICY_IDS)}"
+        )
+    if not chosen or len(chosen) == len(POLICY_IDS):
+        return data
+    return {**data, "only": chosen}
+
+
+def ingress_gateways(mesh: Any) -> list[dict[str, str]]:
+    """The identities of the spec's ingress gateways (spec.ingress[].gateway), sorted.
+
+    Authorization may admit exactly these callers from outside the allowed
+    namespaces: declaring a gateway admits its service account, not its namespace.
+    """
+    found = {(i.gateway.namespace, i.gateway.service_account) for i in mesh.ingress}
+    return [{"namespace": ns, "service_account": sa} for ns, sa in sorted(found)]
+
+
+def exception_data(mesh: Any) -> list[dict[str, Any]]:
+    """spec.admission.exceptions (meshc.compiler.exceptions.policy_exceptions)."""
+    from meshc.compiler.exceptions import policy_exceptions
+
+    return policy_exceptions(mesh)
+
+
+def marker_data(mesh: Any) -> dict[str, Any]:
+    """Each meshed namespace's injection markers, as meshc renders them and the webhook adds
+    them (Istio's rules read the revision a namespace must carry from it)."""
+    from meshc.compiler.core import namespace_markers
+
+    return {ns: {"labels": dict(sorted(m["labels"].items())),
+                 "annotations": dict(sorted(m["annotations"].items()))}
+            for ns, m in sorted(namespace_markers(mesh).items())}
 
 
 def protected_objects(mesh: Any) -> dict[str, Any]:

@@ -13,9 +13,10 @@ Every caller sorts violations into allow, deny, warn and audit with
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, runtime_checkable
 
 from .modules import ENTRYPOINT
@@ -92,9 +93,15 @@ class EngineFrame(ABC):
     caller handles one exception whatever the engine.
     """
 
+    # What "now" is when an exception's expiry is checked (seconds since the epoch).
+    clock: Callable[[], float] = staticmethod(time.time)
+
     def __init__(self, data: Mapping[str, Any]):
         # Each policy's mode (spec.admission.policies); a policy not named is enforced.
         self.modes: dict[str, str] = dict(data.get("modes", {}))
+        # spec.admission.exceptions by name: the Rego marks the violations they match.
+        self.exceptions: dict[str, Mapping[str, Any]] = {
+            str(e["name"]): e for e in data.get("exceptions", [])}
 
     def evaluate(self, review: Review) -> list[Violation]:
         document = policy_input(review)
@@ -114,7 +121,7 @@ class EngineFrame(ABC):
             raise EngineError(f"{self.failure}: {_first_line(exc)}") from exc
         if answer is UNDEFINED:
             raise EngineError(self.undefined)
-        return to_violations(answer, self.modes)
+        return to_violations(answer, self.modes, self.exceptions, self.clock())
 
     @abstractmethod
     def raw(self, document: Any) -> Any:
@@ -166,17 +173,47 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def to_violations(raw: Any, modes: Mapping[str, str]) -> list[Violation]:
-    """Violations from the engines' raw answer (a JSON array of objects), sorted."""
+def to_violations(
+    raw: Any,
+    modes: Mapping[str, str],
+    exceptions: Mapping[str, Mapping[str, Any]] | None = None,
+    now: float | None = None,
+) -> list[Violation]:
+    """Violations from the engines' raw answer (a JSON array of objects), sorted.
+
+    A violation the Rego marked with exceptions (``exceptions``: their names) that one
+    of them still covers at ``now`` is admitted: mode audit, naming the exception.
+    """
     if not isinstance(raw, list):
         raise EngineError(
             f"the policies answered {type(raw).__name__}, expected a list of violations"
         )
     try:
-        found = {Violation.from_rego(item, _mode(modes, str(item["policy"]))) for item in raw}
+        found = {_violation(item, modes, exceptions or {}, now) for item in raw}
     except (KeyError, TypeError) as exc:
         raise EngineError(f"the policies answered a malformed violation: {exc!r}") from exc
     return sorted(found)
+
+
+def _violation(item: Any, modes: Mapping[str, str], exceptions: Mapping[str, Mapping[str, Any]],
+               now: float | None) -> Violation:
+    v = Violation.from_rego(item, _mode(modes, str(item["policy"])))
+    for name in item.get("exceptions") or ():
+        exception = exceptions.get(str(name))
+        if exception is None:
+            continue
+        expires = exception.get("expires")
+        if expires is not None and now is not None and now >= float(expires):
+            continue  # expired: judged again
+        return replace(v, mode="audit", exception=exception_note(exception))
+    return v
+
+
+def exception_note(exception: Mapping[str, Any]) -> str:
+    """How a lifted violation names its exception."""
+    until = f", until {exception['until']}" if exception.get("until") else ""
+    return (f"exception {exception['name']} ({exception.get('source', '')}{until}): "
+            f"{exception.get('reason', '')}")
 
 
 def _mode(modes: Mapping[str, str], policy: str) -> Mode:

@@ -43,10 +43,19 @@ def _rule(group: str, resources: tuple[str, ...], scope: str, versions: str = "*
 
 
 def judged() -> list[Rule]:
-    """What is judged on CREATE and UPDATE, as admission webhook rules."""
+    """What is judged on CREATE and UPDATE outside the exempt namespaces, as admission
+    webhook rules: workloads and namespaces."""
     rules = [_rule(group, resources, "Namespaced", "v1") for group, resources in WORKLOADS]
     # Namespaces: injection markers and the allowed namespaces.
     rules.append(_rule("", NAMESPACES, "Cluster", "v1"))
+    return rules
+
+
+def configuration() -> list[Rule]:
+    """The mesh configuration judged on CREATE and UPDATE in every namespace but kube-system
+    and the webhook's own: a mesh-wide policy lives in the control plane's namespace
+    (Istio's root namespace, istio-system), which is exempt for workloads."""
+    rules: list[Rule] = []
     # Mesh configuration of every mesh: whole groups, then single kinds by group.
     groups = providers.mesh_config_groups()
     rules.append({**_rule("", ("*",), "Namespaced"), "apiGroups": list(groups)})
@@ -75,10 +84,10 @@ def deletes() -> list[Rule]:
 
 def stored_resources() -> list[tuple[str, tuple[str, ...]]]:
     """(API group, resources) whose stored objects the policies judge: the rules of
-    :func:`judged` without subresources, which are ways to write an object, not objects.
+    :func:`judged` and :func:`configuration` without subresources, which are ways to write an object, not objects.
     ``"*"`` stands for every resource of the group."""
     found: list[tuple[str, tuple[str, ...]]] = []
-    for rule in judged():
+    for rule in judged() + configuration():
         resources = tuple(r for r in rule["resources"] if "/" not in r)
         found += [(group, resources) for group in rule["apiGroups"]]
     return found

@@ -8,8 +8,11 @@ developer at pre-commit reads exactly what the API server would answer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from meshc.compiler.schema import POLICY_IDS
 
 Mode = Literal["enforce", "warn", "audit"]
 MODES: tuple[Mode, ...] = ("enforce", "warn", "audit")
@@ -26,6 +29,9 @@ class Violation:
     fix: str  # how to fix it
     source: str = ""  # where in the Mesh spec the rule comes from
     mode: Mode = "enforce"
+    # The exception (spec.admission.exceptions) that lifted it: its name, where it is,
+    # until when and why; the violation is then admitted and recorded (mode audit).
+    exception: str = ""
 
     @classmethod
     def from_rego(cls, raw: dict[str, Any], mode: Mode) -> Violation:
@@ -46,7 +52,63 @@ class Violation:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
-def format_message(v: Violation) -> str:
-    """``[meshc:<policy>] <Kind> <namespace>/<name>: <path>: <problem>; <fix>``"""
+EXCEPTION_HINT = "; or, to admit it, add to spec.admission.exceptions: "
+
+
+def format_message(v: Violation, *, hint: bool = True) -> str:
+    """``[meshc:<policy>] <Kind> <namespace>/<name>: <path>: <problem>; <fix>``, then either
+    the exception that lifted it, or (``hint``) the spec snippet of an exception that would.
+
+    Admission warnings leave the snippet out (``hint=False``): the API server cuts each
+    warning at 256 bytes, and ``meshc check`` prints it whole."""
     text = f"[meshc:{v.policy}] {v.kind} {v.object_ref}: {v.path}: {v.problem}"
-    return f"{text}; {v.fix}" if v.fix else text
+    if v.fix:
+        text = f"{text}; {v.fix}"
+    if v.exception:
+        return f"{text} [excepted by {v.exception}]"
+    if hint and v.policy in POLICY_IDS:
+        return f"{text}{EXCEPTION_HINT}{exception_snippet(v)}"
+    return text
+
+
+# A workload kind, and the kinds of what it creates: an exception for it covers its pods.
+_CREATES = {
+    "Deployment": ("ReplicaSet", "Pod"),
+    "CronJob": ("Job", "Pod"),
+    "StatefulSet": ("Pod",),
+    "DaemonSet": ("Pod",),
+    "ReplicaSet": ("Pod",),
+    "Job": ("Pod",),
+    "ReplicationController": ("Pod",),
+}
+_TEMPLATE_PREFIXES = ("spec.jobTemplate.spec.template.", "spec.template.")
+
+
+def exception_snippet(v: Violation) -> str:
+    """The exception (flow YAML) that would lift this finding on this object.
+
+    On a workload it covers the pods it creates too (by name prefix), which
+    admission judges by what they run: for injection-required without a
+    path, since a pod's own findings are on other fields.
+    """
+    name = v.name
+    created = _CREATES.get(v.kind, ())
+    kinds = [v.kind, *created]
+    if created:
+        names = f"[{name}, '{name}-*']"  # the workload, and what it creates
+    elif name.endswith("-"):
+        names = f"['{name}*']"  # a pod known only by its generateName
+    else:
+        names = f"[{name}]"
+    path = v.path
+    for prefix in _TEMPLATE_PREFIXES:
+        if created and path.startswith(prefix):
+            path = path.removeprefix(prefix)
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{name or v.kind.lower()}-{v.policy}".lower()).strip("-")
+    namespace = v.namespace or (name if v.kind == "Namespace" else "")
+    fields = [f"name: {slug[:63].rstrip('-')}", f"policies: [{v.policy}]",
+              f"namespaces: [{namespace}]", f"kinds: [{', '.join(kinds)}]", f"names: {names}"]
+    if path and not (created and v.policy == "injection-required"):
+        fields.append("paths: ['" + path.replace("'", "''") + "']")
+    fields.append("reason: <why>")
+    return "{" + ", ".join(fields) + "}"

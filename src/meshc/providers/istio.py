@@ -7,19 +7,54 @@ GID (1337) from capture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from .profile import Markers, Profile, RenderOption, Support
+from .profile import Capability, Markers, MeshFacts, NamespaceFacts, Profile, RenderOption, Support
 
 INJECTION_LABEL = "istio-injection"
+# The revision (or revision tag) whose injector serves a namespace. Istio's
+# injector webhooks (manifests/charts/istio-control/istio-discovery/templates/
+# mutatingwebhook.yaml) select istio.io/rev=<rev> only where istio-injection
+# is absent: when both are present istio-injection wins and the default
+# revision injects (istioctl analyze reports IST0123).
+REVISION_LABEL = "istio.io/rev"
+# Ambient's marker: beside istio-injection it is one more injection choice
+# (IST0123 counts it), and a namespace carrying it is not meshc's to relabel.
+DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
+_A, _U = Support.APPROX, Support.UNSUPPORTED
+
+# Traffic management, ingress, egress, rate limits and telemetry (docs/istio.md argues each).
+_TRAFFIC: dict[str, Capability] = {
+    "services.retries.omitted": (
+        _A, ("Istio retries every HTTP route that sets no retry policy up to twice (connect-"
+        "failure, refused-stream, unavailable, cancelled, retriable-status-codes: istio/istio "
+        "pilot/pkg/networking/core/route/retry, DefaultPolicy); Linkerd retries nothing; give "
+        "retries (attempts: 0 for none) to mean the same on every mesh")),
+    "services.rateLimit": (
+        _U, ("Istio has no rate-limit API; not rendered unless --istio-rate-limit envoyfilter, "
+        "which renders an EnvoyFilter inserting Envoy's local_ratelimit filter on the sidecar's "
+        "inbound listener: EnvoyFilter is unsupported on waypoints (ambient) and depends on "
+        "Envoy's internal configuration, which may change between Istio versions")),
+    "services.rateLimit.perCaller": (
+        _U, ("Envoy's local rate limit keeps one token bucket per listener, not one per caller "
+        "identity; not rendered")),
+    "ingress.routes.serviceRoutes": (
+        _A, ("the gateway's VirtualService sends ingress requests by the backend service's "
+        "default route (its split); the service's matched routes bind to the mesh, not the "
+        "gateway, and do not apply to ingress requests")),
+    "egress.hosts": (
+        _A, ("rendered as a ServiceEntry per meshed namespace (exportTo: .); Istio refuses "
+        "other hosts only where meshConfig.outboundTrafficPolicy.mode is REGISTRY_ONLY, a "
+        "mesh-wide setting meshc cannot set (the default, ALLOW_ANY, lets every host through)")),
+}
 
 
 @dataclass(frozen=True)
 class IstioProfile(Profile):
-    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
+        if namespace.revision:
+            return {"labels": {REVISION_LABEL: namespace.revision}, "annotations": {}}
         return {"labels": {INJECTION_LABEL: "enabled"}, "annotations": {}}
 
 
@@ -45,20 +80,32 @@ PROFILE = IstioProfile(
         "AuthorizationPolicy": 1,
         "DestinationRule": 2,
         "VirtualService": 2,
+        "Gateway": 2,
+        "ServiceEntry": 2,
+        "Telemetry": 2,
+        "EnvoyFilter": 2,
     }),
-    config_groups=("networking.istio.io", "security.istio.io"),
+    config_groups=("networking.istio.io", "security.istio.io", "telemetry.istio.io"),
     protected_kinds=(
         ("security.istio.io", "PeerAuthentication", "peerauthentications"),
         ("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
     ),
     pod_opt_out=Markers(
-        labels={"sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"},
+        labels={"sidecar.istio.io/inject": "false", DATAPLANE_MODE_LABEL: "none"},
         annotations={},
     ),
+    injection_keys=MappingProxyType({
+        "labels": (INJECTION_LABEL, REVISION_LABEL, DATAPLANE_MODE_LABEL),
+    }),
+    revisions=True,
     render_options=(
         RenderOption("api", ("v1", "v1beta1"),
                      "Istio API version to emit (default: v1; v1beta1 for clusters older than "
                      "Istio 1.22)"),
+        RenderOption("rate-limit", ("refuse", "envoyfilter"),
+                     "how to render spec rate limits: refuse (default: Istio has no rate-limit "
+                     "API) or envoyfilter (an EnvoyFilter: sidecars only, not waypoints, and "
+                     "tied to Envoy's configuration, which may change between Istio versions)"),
     ),
     capabilities=MappingProxyType({
         "default": MappingProxyType({
@@ -67,6 +114,7 @@ PROFILE = IstioProfile(
                 ("AuthorizationPolicy ports are workload port numbers; a named targetPort has no "
                 "number until pods exist, so the rule would match nothing"),
             ),
+            **_TRAFFIC,
         }),
     }),
 )

@@ -14,12 +14,10 @@ argued in docs/kuma.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from .profile import Capability, Markers, Profile, Support
+from .profile import Capability, Markers, MeshFacts, NamespaceFacts, Profile, Support
 
 INJECTION_LABEL = "kuma.io/sidecar-injection"
 MESH_LABEL = "kuma.io/mesh"
@@ -56,14 +54,14 @@ POLICY_KINDS = MappingProxyType({
 
 @dataclass(frozen=True)
 class KumaProfile(Profile):
-    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
         # Kuma 2.11 and later require the injection label on every namespace
         # of the mesh (UPGRADE.md, "Namespaces that are part of the mesh");
         # a Mesh other than default is named by the namespace's kuma.io/mesh label.
         labels = {INJECTION_LABEL: "enabled"}
-        mesh = self.settings(settings)["mesh"]
-        if mesh != DEFAULT_MESH:
-            labels[MESH_LABEL] = mesh
+        name = mesh.settings_for(self.name)["mesh"]
+        if name != DEFAULT_MESH:
+            labels[MESH_LABEL] = name
         return {"labels": labels, "annotations": {}}
 
 
@@ -71,6 +69,13 @@ _A, _U = Support.APPROX, Support.UNSUPPORTED
 _NOT_RENDERED = "; not rendered"
 
 _KUMA: dict[str, Capability] = {
+    "services.service.manage": (
+        _A, ("Kuma learns each port's protocol from the Service's appProtocol, which meshc "
+        "renders on its own Services; with the app's own Service, the message lists the "
+        "appProtocol values to set on it")),
+    "revision": (
+        _U, ("Kuma has no control-plane revisions a namespace names; the namespaces are "
+        "rendered with kuma.io/sidecar-injection: enabled")),
     "trustDomain": (
         _A, ("the Mesh's builtin CA issues identities of its own (spiffe://<mesh>/<service>), "
         "and permissions match callers by their namespace tag, which no trust domain "

@@ -8,12 +8,18 @@ are argued in docs/linkerd.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from .profile import Capability, Markers, Profile, RenderOption, Support
+from .profile import (
+    Capability,
+    Markers,
+    MeshFacts,
+    NamespaceFacts,
+    Profile,
+    RenderOption,
+    Support,
+)
 
 INJECT_ANNOTATION = "linkerd.io/inject"
 INBOUND_POLICY_ANNOTATION = "config.linkerd.io/default-inbound-policy"
@@ -27,9 +33,9 @@ STRICT_INBOUND_POLICY = "all-authenticated"
 
 @dataclass(frozen=True)
 class LinkerdProfile(Profile):
-    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
         annotations = {INJECT_ANNOTATION: "enabled"}
-        if mtls == "STRICT":
+        if mesh.mtls == "STRICT":
             annotations[INBOUND_POLICY_ANNOTATION] = STRICT_INBOUND_POLICY
         return {"labels": {}, "annotations": annotations}
 
@@ -66,6 +72,13 @@ _LINKERD: dict[str, Capability] = {
     "services.outlierDetection.maxEjectionPercent": (
         _U, "Linkerd has no cap on unavailable endpoints: all endpoints may trip at once"
         + _NOT_RENDERED),
+    "services.service.manage": (
+        _U, ("Linkerd reads retries, timeouts and failure accrual from annotations on the Service; "
+        "with the app's own Service meshc renders none to carry them, and the message lists the "
+        "annotations to add to it")),
+    "revision": (
+        _U, ("Linkerd has no control-plane revisions a namespace names; the namespaces are "
+        "rendered with linkerd.io/inject: enabled")),
     "durations.subMillisecond": (
         _A, ("Linkerd's duration annotations take a whole number of ms, s, m or h; rounded to "
         "the nearest millisecond")),
@@ -106,6 +119,64 @@ _LINKERD_SMI: dict[str, Capability] = {
 }
 
 
+# Traffic management, ingress, egress, rate limits and telemetry, in both routing modes
+# (docs/linkerd.md argues each).
+_NOT_IN_POLICY_CONTROLLER = (
+    "Linkerd's policy controller refuses the {} filter (policy-controller/k8s/index/src/"
+    "outbound/index/http.rs, convert_gateway_filter) and with it the whole route; not rendered")
+_TRAFFIC: dict[str, Capability] = {
+    "services.retries.retryOn.grpc": (
+        _U, ("Linkerd applies retry.linkerd.io/grpc to GRPCRoutes only, and meshc routes a gRPC "
+        "port with HTTPRoutes (gRPC methods are HTTP/2 paths)" + _NOT_RENDERED)),
+    "services.routes.fault.delay": (_U, "Linkerd's proxy cannot delay requests" + _NOT_RENDERED),
+    "services.routes.fault.abort": (
+        _U, ("Linkerd's proxy cannot abort requests; not rendered unless abort.service names a "
+        "Service that answers with the error: then that share of the route's requests is sent "
+        "to it as a weighted backend (Linkerd's documented fault injection), with a warning: "
+        "retries and failure accrual see those errors, unlike a proxy's abort")),
+    "services.routes.mirror": (_U, _NOT_IN_POLICY_CONTROLLER.format("RequestMirror")),
+    "services.routes.rewrite": (_U, _NOT_IN_POLICY_CONTROLLER.format("URLRewrite")),
+    "services.routes.tcp": (
+        _U, ("Linkerd splits opaque TCP with TCPRoute gateway.networking.k8s.io/v1alpha2, a "
+        "version the standard channel's TCPRoute (v1) is not served as; meshc renders only "
+        "Gateway API objects both accept" + _NOT_RENDERED)),
+    "ingress.routes.serviceRoutes": (
+        _A, ("the ingress controller's proxy applies the backend service's HTTPRoutes only when "
+        "the controller is meshed and sends to the Service address (not straight to its "
+        "endpoints, which many controllers do by default)")),
+    "ingress.routes.redirect.statusCode": (
+        _A, ("the HTTPRoute CRD Linkerd bundles (Gateway API v1.1.1) accepts 301 and 302 only: "
+        "308 is rendered as 301, 303 and 307 as 302, which let a client change the method")),
+    "ingress.routes.rewrite.prefix": (
+        _U, ("Gateway API rewrites a prefix only after a PathPrefix match, which matches whole "
+        "path segments; the spec's prefix is a string prefix (rendered as a regular "
+        "expression)" + _NOT_RENDERED)),
+    "telemetry.tracing": (
+        _U, ("Linkerd's proxy follows the sampling decision of the incoming trace context and "
+        "has no sampling rate of its own" + _NOT_RENDERED)),
+    "telemetry.metrics": (
+        _U, "Linkerd's proxy always serves its metrics; there is no switch" + _NOT_RENDERED),
+    "telemetry.selector": (
+        _U, ("Linkerd reads per-workload proxy settings from pod annotations, and meshc renders "
+        "no workloads; give the namespace alone" + _NOT_RENDERED)),
+}
+_TRAFFIC_GATEWAY_API: dict[str, Capability] = {
+    "services.routes.redirect.statusCode": (
+        _A, ("Linkerd's bundled Gateway API (v1.1.1) accepts 301 and 302 only: 308 is rendered "
+        "as 301, 303 and 307 as 302, which let a client change the method")),
+    "services.routes.retries": (
+        _A, ("a route without retries (attempts: 0) under a service with retries is retried as "
+        "the service says: Linkerd reads a retry limit of 0 as unset")),
+}
+_NOT_IN_TRAFFIC_SPLIT = "a TrafficSplit splits whole services, with no routes" + _NOT_RENDERED
+_TRAFFIC_SMI: dict[str, Capability] = {
+    feature: (_U, _NOT_IN_TRAFFIC_SPLIT) for feature in (
+        "services.routes.matches", "services.routes.match.grpc", "services.routes.timeout",
+        "services.routes.retries", "services.routes.headers", "services.routes.redirect",
+        "services.routes.redirect.statusCode")
+}
+
+
 PROFILE = LinkerdProfile(
     name="linkerd",
     title="Linkerd",
@@ -126,10 +197,16 @@ PROFILE = LinkerdProfile(
         "ServiceProfile": 2,
         "TrafficSplit": 2,
         "HTTPRoute": 2,
+        "HTTPLocalRateLimitPolicy": 2,
+        "EgressNetwork": 1,
+        "TLSRoute": 2,
+        "Gateway": 2,
+        "ReferenceGrant": 1,
     }),
     config_groups=("policy.linkerd.io", "split.smi-spec.io"),
     config_kinds=(("linkerd.io", "ServiceProfile", "serviceprofiles"),),
     pod_opt_out=Markers(labels={}, annotations={INJECT_ANNOTATION: "disabled"}),
+    injection_keys=MappingProxyType({"annotations": (INJECT_ANNOTATION,)}),
     protected_kinds=(
         ("policy.linkerd.io", "Server", "servers"),
         ("policy.linkerd.io", "AuthorizationPolicy", "authorizationpolicies"),
@@ -145,7 +222,8 @@ PROFILE = LinkerdProfile(
                      "linkerd-smi)"),
     ),
     capabilities=MappingProxyType({
-        "gateway-api": MappingProxyType({**_LINKERD, **_LINKERD_GATEWAY_API}),
-        "smi": MappingProxyType({**_LINKERD, **_LINKERD_SMI}),
+        "gateway-api": MappingProxyType({**_LINKERD, **_LINKERD_GATEWAY_API, **_TRAFFIC,
+                                         **_TRAFFIC_GATEWAY_API}),
+        "smi": MappingProxyType({**_LINKERD, **_LINKERD_SMI, **_TRAFFIC, **_TRAFFIC_SMI}),
     }),
 )

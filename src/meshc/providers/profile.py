@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 # Kubernetes' own namespaces: no mesh injects there and the webhook never judges them.
 KUBERNETES_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -56,6 +56,27 @@ class Markers(TypedDict):
 
     labels: dict[str, str]
     annotations: dict[str, str]
+
+
+class MeshFacts(Protocol):
+    """What a profile reads of the spec to mark a namespace (meshc.compiler.model.Mesh)."""
+
+    @property
+    def mtls(self) -> str: ...
+
+    def settings_for(self, provider: str) -> Mapping[str, Any]:
+        """spec.<provider>, its defaults filled in."""
+        ...
+
+
+class NamespaceFacts(Protocol):
+    """What a profile reads of one meshed namespace (meshc.compiler.model.Namespace)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def revision(self) -> str | None: ...  # the control-plane revision that injects it
 
 
 @dataclass(frozen=True)
@@ -118,15 +139,22 @@ class Profile:
     # and the policies (``data.meshc.config.settings``) read.
     settings_schema: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     settings_defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # The namespace labels and annotations by which a namespace says whether,
+    # and by which control plane, the mesh injects: {"labels": (...), "annotations": (...)}.
+    # When a namespace carries any of them, the mutating webhook adds none of
+    # them: it never overrides a choice written on the object (validation judges it).
+    injection_keys: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    # Whether the mesh has control-plane revisions a namespace can name (spec.revision).
+    revisions: bool = False
     # Routing mode -> feature -> how this target expresses it; a feature absent
     # from a mode's table is exact. Feature ids are those of meshc.compiler.capabilities.
     capabilities: Mapping[str, Mapping[str, Capability]] = field(
         default_factory=lambda: MappingProxyType({"default": MappingProxyType({})})
     )
 
-    def namespace_markers(self, mtls: str, settings: Mapping[str, Any] | None = None) -> Markers:
-        """The labels and annotations of a meshed namespace under spec.mtls ``mtls``
-        and this mesh's ``settings`` (spec.<name>, defaults filled in)."""
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
+        """The labels and annotations that put ``namespace`` into the mesh ``mesh`` describes."""
         raise NotImplementedError
 
     def settings(self, given: Mapping[str, Any] | None) -> dict[str, Any]:

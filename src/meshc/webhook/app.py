@@ -109,7 +109,7 @@ def create_app(state: State | LiveState) -> Flask:
     def mutate(review: AdmissionReview, state: State) -> tuple[Verdict, Patch | None]:
         # Mutation only adds markers; judging belongs to /validate, which the
         # API server calls after every mutating webhook has run.
-        return ALLOWED, namespace_patch(review["request"], state.meshed, state.markers)
+        return ALLOWED, namespace_patch(review["request"], state.mutation)
 
     admissions: dict[str, tuple[str, Handler]] = {
         "/validate": ("validate", validate),

@@ -52,6 +52,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--policies", metavar="DIR", help="evaluate the .rego files in DIR instead of the packaged ones"
     )
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="evaluate only the policy ID (repeatable; default: every policy): a diagnostic "
+        "and benchmarking aid; every answer then carries a warning naming what is evaluated",
+    )
     p.set_defaults(handler="meshc.webhook.serve:run")
 
     certs = sub.add_parser("certs", help="TLS material for the webhook")

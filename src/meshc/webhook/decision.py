@@ -34,6 +34,9 @@ class Verdict:
     decision: Decision  # what the policies found; empty when the engine failed
     engine_error: str = ""  # why no decision could be made, if so
     failure_mode: FailureMode = "closed"
+    # Said on every answer whatever the decision: a webhook evaluating only
+    # some policies (--policy) says which (meshc.webhook.state.State.notices).
+    notices: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -59,7 +62,7 @@ class Verdict:
     @property
     def warnings(self) -> list[str]:
         """The admission ``warnings``, already within the API server's limits."""
-        texts = [format_message(v) for v in self.decision.warnings]
+        texts = [*self.notices, *(format_message(v, hint=False) for v in self.decision.warnings)]
         if self.engine_error and self.allowed:
             # Failing open must still be visible to whoever applied the object.
             texts.insert(0, self.engine_message)

@@ -1,38 +1,24 @@
 """Namespace mutation: add the mesh's injection markers, as a patch diffed from the object.
 
-The markers come from the same function the renderer uses, so a Namespace
-rendered by meshc already carries them, the diff is empty and no patch is
-sent: Argo CD sees no drift, and mutating twice changes nothing.
+What is added is :class:`meshc.policies.mutation.NamespaceMutation`'s (the
+same function ``meshc check`` judges manifests after): only markers the
+Namespace lacks, never a value written on it. A Namespace meshc rendered
+already carries them, the diff is empty and no patch is sent: Argo CD sees
+no drift, and mutating twice changes nothing.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
 from typing import Any
 
 import jsonpatch
 
-from meshc.providers import Markers
+from meshc.policies.mutation import NamespaceMutation
 from meshc.webhook.review import AdmissionRequest
 
 
-def with_markers(obj: dict[str, Any], markers: Markers) -> dict[str, Any]:
-    """A copy of ``obj`` whose metadata carries ``markers`` (added or overwritten)."""
-    after = copy.deepcopy(obj)
-    meta = after.setdefault("metadata", {})
-    wanted: Mapping[str, str]
-    for section, wanted in (("labels", markers["labels"]), ("annotations", markers["annotations"])):
-        if not wanted:
-            continue
-        # `labels: null` is valid in a manifest; treat it as empty.
-        current = meta.get(section) or {}
-        meta[section] = {**current, **wanted}
-    return after
-
-
 def namespace_patch(
-    request: AdmissionRequest, meshed: frozenset[str], markers: Markers
+    request: AdmissionRequest, mutation: NamespaceMutation
 ) -> list[dict[str, Any]] | None:
     """The RFC 6902 patch for this request, or None when nothing is to change."""
     if request.get("operation") not in ("CREATE", "UPDATE"):
@@ -44,7 +30,9 @@ def namespace_patch(
     if not obj:
         return None
     name = (obj.get("metadata") or {}).get("name") or request.get("name", "")
-    if name not in meshed:
+    if name not in mutation.meshed:
         return None
-    ops: list[dict[str, Any]] = jsonpatch.make_patch(obj, with_markers(obj, markers)).patch
+    # Judged as a Namespace of this name whatever the object omits.
+    obj = {**obj, "kind": "Namespace", "metadata": {**(obj.get("metadata") or {}), "name": name}}
+    ops: list[dict[str, Any]] = jsonpatch.make_patch(obj, mutation.apply(obj)).patch
     return ops or None

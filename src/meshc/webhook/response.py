@@ -52,7 +52,9 @@ def review_body(uid: str, verdict: Verdict, patch: Patch | None = None) -> bytes
 
 def _plain_allow(verdict: Verdict) -> bool:
     found = verdict.decision
-    return not (verdict.engine_error or found.denials or found.warnings or found.audits)
+    return not (
+        verdict.engine_error or verdict.notices or found.denials or found.warnings or found.audits
+    )
 
 
 def bad_request(status: int, reason: str) -> dict[str, Any]:

@@ -43,6 +43,13 @@ def preflight(settings: Settings, cert: Path, key: Path, spec: bytes) -> str | N
 
     if settings.policies and not Path(settings.policies).is_dir():
         return f"--policies must be a directory of .rego files, got {settings.policies!r}"
+    if settings.only_policies:
+        from meshc.policies.data import only_policies
+
+        try:
+            only_policies({}, settings.only_policies)
+        except ValueError as exc:
+            return f"--policy: {exc}"
     try:
         text = spec.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         max_body=args.max_body,
         decision_timeout=args.decision_timeout,
         policies=str(Path(args.policies).resolve()) if args.policies else "",
+        only_policies=tuple(sorted(set(getattr(args, "policy", ())))),
         spec_snapshot=str(runtime / "spec" / spec.name),
         status_file=str(runtime / "config-status.json"),
     )

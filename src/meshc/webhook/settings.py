@@ -31,6 +31,8 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     decision_timeout: float = 4.0  # deadline.DEFAULT_SECONDS, not imported: this module stays light
     policies: str = ""  # a directory of .rego files instead of the packaged ones
+    # --policy: evaluate only these policy ids (a diagnostic aid; every answer says so).
+    only_policies: tuple[str, ...] = ()
     # Set by the supervisor: the copy of the last spec it validated, which
     # workers load, and where it reports a reload that failed.
     spec_snapshot: str = ""
@@ -47,4 +49,6 @@ class Settings:
             raise RuntimeError(
                 f"{SETTINGS_ENV} is not set: start the server with `meshc webhook serve`"
             )
-        return cls(**json.loads(raw))
+        fields = json.loads(raw)
+        fields["only_policies"] = tuple(fields.get("only_policies", ()))
+        return cls(**fields)

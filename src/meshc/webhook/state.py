@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
-from meshc.providers import Markers
+from meshc.policies.mutation import NamespaceMutation
 from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
@@ -28,14 +28,16 @@ from meshc.webhook.settings import DEFAULT_MAX_BODY, Settings
 @dataclass
 class State:
     engine: PolicyEngine | None
-    meshed: frozenset[str] = frozenset()
-    markers: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
+    # What /mutate adds to each meshed Namespace.
+    mutation: NamespaceMutation = field(default_factory=NamespaceMutation)
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
     metrics: Metrics = field(default_factory=Metrics)
     decision_timeout: float = DEFAULT_SECONDS
     judge_threads: int = 4
     status_file: str = ""  # written by the supervisor when a spec reload fails
+    # Warnings every answer carries: set when only some policies are evaluated.
+    notices: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -52,7 +54,8 @@ class State:
 
     def judge(self, review: Review) -> Verdict:
         """The verdict within ``decision_timeout`` seconds, whatever the engine does."""
-        return self._bounded(review)
+        verdict = self._bounded(review)
+        return replace(verdict, notices=self.notices) if self.notices else verdict
 
     def config_status(self) -> dict[str, Any]:
         """What the supervisor last said about the spec on disk ({} when all is well)."""
@@ -109,16 +112,15 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     """
     # Imported here: the spec model and engines are heavy, and `meshc check`
     # imports this package's pure modules without them.
-    from meshc import providers
     from meshc.compiler.loader import load_mesh
-    from meshc.policies.data import policy_data
+    from meshc.policies.data import only_policies, policy_data
     from meshc.policies.engine import ENGINES, create_engine
 
     if text is None and settings.spec_snapshot:
         text = Path(settings.spec_snapshot).read_text(encoding="utf-8")
     # Named after the operator's file, so messages cite it and not the copy.
     mesh = load_mesh(settings.spec, text=text)
-    data: dict[str, Any] = policy_data(mesh)
+    data: dict[str, Any] = only_policies(policy_data(mesh), settings.only_policies)
     engine = create_engine(
         settings.engine,
         data,
@@ -128,12 +130,27 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     )
     return State(
         engine=engine,
-        meshed=frozenset(mesh.meshed_namespaces),
-        markers=providers.get(mesh.provider).namespace_markers(
-            mesh.mtls, mesh.settings_for(mesh.provider)),
+        mutation=NamespaceMutation.of(mesh),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,
         judge_threads=ENGINES[settings.engine].judge_threads,
         status_file=settings.status_file,
+        notices=filter_notices(data),
     )
+
+
+def filter_notices(data: dict[str, Any]) -> tuple[str, ...]:
+    """The warning of a webhook that evaluates only some policies; none when it evaluates all.
+
+    On every answer, allow or deny, so a filter left on where it should not
+    be is seen by whoever applies anything, not only in the webhook's log.
+    """
+    only = data.get("only")
+    if not only:
+        return ()
+    notice = (
+        f"[meshc:policy-filter] this webhook evaluates only {', '.join(only)} "
+        "(meshc webhook serve --policy); the spec's other policies are not enforced"
+    )
+    return (notice,)

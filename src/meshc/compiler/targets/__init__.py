@@ -21,6 +21,7 @@ from ..capabilities import support
 from ..errors import Problem, SpecError
 from ..model import Mesh
 from ..objects import Obj, sort_objects
+from ..overrides import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ class Report:
     target: str
     options: RenderOptions
     problems: list[Problem] = field(default_factory=list)
+    # A spec field rendered into several objects (one per port) is reported once.
+    _seen: set[Problem] = field(default_factory=set, repr=False)
+
+    def _add(self, problem: Problem) -> None:
+        if problem not in self._seen:
+            self._seen.add(problem)
+            self.problems.append(problem)
 
     def lossy(self, feature: str, path: str, instead: str) -> None:
         """Record that ``feature`` at spec ``path`` was rendered as ``instead`` (or not at all).
@@ -75,16 +83,29 @@ class Report:
         error = level is Support.UNSUPPORTED and not self.options.allow_lossy
         line, col = self.mesh.locate(path)
         qualifier = "not supported" if level is Support.UNSUPPORTED else "approximated"
-        self.problems.append(
+        self._add(
             Problem(self.mesh.source, line, col, path,
                     f"{qualifier} on {self.target} ({mode}): {instead}"
                     + ("; pass --allow-lossy to render without it" if error else ""),
                     "error" if error else "warning")
         )
 
+    def warning(self, path: str, message: str) -> None:
+        """A caveat of something rendered because the spec or an option asked for it
+        explicitly (an opt-in the capability matrix names)."""
+        line, col = self.mesh.locate(path)
+        mode = self.options.mode(self.target)
+        self._add(Problem(self.mesh.source, line, col, path,
+                          f"on {self.target} ({mode}): {message}", "warning"))
+
     def error(self, path: str, message: str) -> None:
         line, col = self.mesh.locate(path)
-        self.problems.append(Problem(self.mesh.source, line, col, path, message))
+        self._add(Problem(self.mesh.source, line, col, path, message))
+
+    def note(self, path: str, message: str) -> None:
+        """Something the render did that its reader must see (an override applied)."""
+        line, col = self.mesh.locate(path)
+        self.problems.append(Problem(self.mesh.source, line, col, path, message, "warning"))
 
     @property
     def warnings(self) -> list[Problem]:
@@ -115,6 +136,21 @@ def render(mesh: Mesh, options: RenderOptions, provider: str | None = None) -> t
     name = provider or mesh.provider
     report = Report(mesh, name, options)
     objects = get_target(name).render(mesh, options, report)
+    _report_revisions(mesh, report)
+    objects = apply_overrides(mesh, objects, report, name)
     if report.errors:
         raise SpecError(report.problems)
     return sort_objects(objects), report
+
+
+def _report_revisions(mesh: Mesh, report: Report) -> None:
+    """A revision the spec names, rendered for a mesh that has none (``--provider``)."""
+    profile = providers.get(report.target)
+    if profile.revisions:
+        return
+    instead = f"{profile.title} has no control-plane revisions; not rendered"
+    if mesh.revision is not None:
+        report.lossy("revision", "spec.revision", instead)
+    for ns in mesh.namespaces:
+        if ns.revision is not None and ns.revision != mesh.revision:
+            report.lossy("revision", f"{ns.path}.revision", instead)

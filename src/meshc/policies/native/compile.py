@@ -165,6 +165,8 @@ def compile_policies(catalogue: Catalogue, provider: str) -> list[Policy]:
             raise DefinitionError(f"{body.where}: main's found includes a policy's violations")
         (target,) = {d.package for d in _include(body, catalogue, provider)}
         guards = [expander.expand(str(main.form["when"]), main.package)]
+        if body.form.get("when"):
+            guards.append(expander.expand(str(body.form["when"]), body.package))
         policy_id = str(catalogue.constant(target, "policy_id"))
         rules: list[Rule] = []
         ids: set[str] = set()

@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshc import providers
 from meshc.compiler.model import Mesh
 from meshc.compiler.objects import Obj, metadata, new_object
 
 from ..data import policy_data
-from ..judged import deletes, judged
+from ..judged import configuration, deletes, judged
+from ..mutation import SECTIONS, NamespaceMutation, section_of
 from .compile import (
     BASELINE,
     PATH_END,
@@ -61,6 +61,8 @@ class Refusal:
     reason: str
 
     def __str__(self) -> str:
+        if self.rule == "*":
+            return f"{self.policy} (every rule): {self.reason}"
         return f"{self.policy}/{self.rule}: {self.reason}"
 
 
@@ -176,13 +178,40 @@ def _in_dependency_order(variables: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def _match(mesh: Mesh) -> dict[str, Any]:
-    rules = [{"operations": ["CREATE", "UPDATE"], **r} for r in judged()]
+    """The webhook's requests: workloads and namespaces outside the exempt namespaces,
+    mesh configuration (and the DELETE of the security objects) in every namespace but
+    kube-system and the webhook's, as the chart's three validating webhooks match them."""
+    rules = [{"operations": ["CREATE", "UPDATE"], **r} for r in judged() + configuration()]
     rules += [{"operations": ["DELETE"], **r} for r in deletes()]
     return {
         "resourceRules": rules,
-        "namespaceSelector": _namespace_selector(mesh),
+        # What none of the webhooks judges; _match_conditions tells the rest apart.
+        "namespaceSelector": {"matchExpressions": [{
+            "key": NAMESPACE_LABEL,
+            "operator": "NotIn",
+            "values": sorted(set(mesh.admission.exempt_namespaces) & set(_config_excluded(mesh))),
+        }]},
         "matchPolicy": "Equivalent",
     }
+
+
+def _config_excluded(mesh: Mesh) -> list[str]:
+    """The namespaces whose mesh configuration the webhook does not judge (validate-config)."""
+    return sorted({"kube-system", mesh.admission.webhook_namespace})
+
+
+def _match_conditions(mesh: Mesh) -> list[dict[str, str]]:
+    workloads = sorted({f"{group}/{resource}" for rule in judged() for group in rule["apiGroups"]
+                        for resource in rule["resources"] if "/" not in resource})
+    namespace = ("((request.resource.group == '' && request.resource.resource == 'namespaces') "
+                 "? request.name : request.namespace)")
+    return [{
+        "name": "judged-namespace",
+        "expression": (
+            f"(request.resource.group + '/' + request.resource.resource in {_string_list(workloads)}) "
+            f"? !({namespace} in {_string_list(sorted(mesh.admission.exempt_namespaces))}) "
+            f": !(request.namespace in {_string_list(_config_excluded(mesh))})"),
+    }]
 
 
 def _namespace_selector(mesh: Mesh) -> dict[str, Any]:
@@ -191,6 +220,24 @@ def _namespace_selector(mesh: Mesh) -> dict[str, Any]:
         "operator": "NotIn",
         "values": sorted(mesh.admission.exempt_namespaces),
     }]}
+
+
+def excepted_policies(mesh: Mesh) -> dict[str, str]:
+    """The policies spec.admission.exceptions name, each with why native cannot enforce it.
+
+    An exception admits a finding as an audit record until it expires, judged
+    at each evaluation; a ValidatingAdmissionPolicy has no clock and no way to
+    move one finding from a Deny binding to an Audit one, so the native
+    policies do not apply exceptions. Lossless or loud: ``native`` refuses such
+    a spec and ``both`` leaves these policies to the webhook.
+    """
+    found: dict[str, list[str]] = {}
+    for exception in mesh.admission.exceptions:
+        for policy in exception.policies:
+            found.setdefault(policy, []).append(exception.path)
+    return {policy: (f"{', '.join(paths)} excepts findings of it, and the native policies "
+                     "do not apply exceptions (no clock for their expiry, no per-finding audit)")
+            for policy, paths in found.items()}
 
 
 def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
@@ -211,7 +258,13 @@ def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
     # runs, which costs more than judging it, and a binding's validationActions
     # are the mode.
     groups: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {}
+    excepted = excepted_policies(mesh)
     for policy in compile_policies(catalogue, mesh.provider):
+        if policy.id in excepted:
+            # The policy stays whole with the webhook: a native denial would
+            # overrule the exception the webhook applies.
+            result.refused.append(Refusal(policy.id, "*", excepted[policy.id]))
+            continue
         kept: list[Rule] = []
         for rule in policy.rules:
             reason = rule.refused(version)
@@ -240,6 +293,7 @@ def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
             spec={
                 "failurePolicy": "Fail",
                 "matchConstraints": _match(mesh),
+                "matchConditions": _match_conditions(mesh),
                 "variables": [{"name": n, "expression": e} for n, e in _in_dependency_order(shared)],
                 "validations": validations,
             },
@@ -254,15 +308,44 @@ def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
 
 
 def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
-    """What /mutate does, for the API server to do: the markers on meshed namespaces."""
+    """What /mutate does, for the API server to do: the markers on meshed namespaces.
+
+    As :class:`meshc.policies.mutation.NamespaceMutation`: each meshed
+    namespace gets its own markers (an Istio revision), a marker is only ever
+    added (never one the namespace already has, whatever its value), and no
+    injection marker is added beside an injection choice the namespace states.
+    The apply configuration lists every marker key any namespace can get as an
+    optional entry, present only when it is to be added.
+    """
     if api_version is None:
         return []
-    markers = providers.get(mesh.provider).namespace_markers(mesh.mtls)
-    fields = [f"{section}: {_string_map(values)}"
-              for section, values in (("labels", markers["labels"]),
-                                      ("annotations", markers["annotations"])) if values]
+    mutation = NamespaceMutation.of(mesh)
+    if not mutation.markers:
+        return []
+    table = "{" + ", ".join(
+        f"{cel_string(ns)}: {{'labels': {_string_map(dict(m['labels']))}, "
+        f"'annotations': {_string_map(dict(m['annotations']))}}}"
+        for ns, m in sorted(mutation.markers.items())) + "}"
+    keys = {section: sorted({k for m in mutation.markers.values() for k in section_of(m, section)})
+            for section in SECTIONS}
+    chosen = " || ".join(
+        f"{_string_list(list(mutation.injection_keys.get(section, ())))}"
+        f".exists(_k, _k in variables.{section})"
+        for section in SECTIONS if mutation.injection_keys.get(section)) or "false"
+    fields = []
+    for section in SECTIONS:
+        if not keys[section]:
+            continue
+        entries = []
+        for key in keys[section]:
+            k = cel_string(key)
+            condition = (f"{k} in variables.wanted.{section} && !({k} in variables.{section})")
+            if key in mutation.injection_keys.get(section, ()):
+                condition += " && !variables.chosen"
+            entries.append(f"?{k}: ({condition}) ? optional.of(string(variables.wanted.{section}[{k}])) "
+                           ": optional.none()")
+        fields.append(f"{section}: {{" + ", ".join(entries) + "}")
     name = markers_policy_name(mesh)
-    meshed = sorted(mesh.meshed_namespaces)
     return [
         new_object(
             api_version, "MutatingAdmissionPolicy",
@@ -283,8 +366,14 @@ def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
                 },
                 "matchConditions": [{
                     "name": "meshed",
-                    "expression": f"object.metadata.name in {_string_list(meshed)}",
+                    "expression": f"object.metadata.name in {_string_list(sorted(mutation.meshed))}",
                 }],
+                "variables": [
+                    {"name": "wanted", "expression": f"dyn({table})[object.metadata.name]"},
+                    {"name": "labels", "expression": "object.metadata.?labels.orValue({})"},
+                    {"name": "annotations", "expression": "object.metadata.?annotations.orValue({})"},
+                    {"name": "chosen", "expression": chosen},
+                ],
                 "mutations": [{
                     "patchType": "ApplyConfiguration",
                     "applyConfiguration": {

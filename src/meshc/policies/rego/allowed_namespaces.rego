@@ -9,6 +9,9 @@ package meshc.allowed_namespaces
 import data.meshc.lib.k8s
 import data.meshc.lib.mesh
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 policy_id := "allowed-namespaces"
 
 # METADATA

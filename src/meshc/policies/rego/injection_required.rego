@@ -8,6 +8,9 @@ package meshc.injection_required
 import data.meshc.lib.k8s
 import data.meshc.lib.mesh
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 policy_id := "injection-required"
 
 # METADATA

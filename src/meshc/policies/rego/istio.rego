@@ -88,42 +88,189 @@ capturing_mode(value) if {
 	upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
 }
 
-# A meshed namespace whose marker does not turn injection on: any value but
-# the injecting ones, or none (an UPDATE that strips it). /mutate adds the
-# marker before /validate runs, so only a removal or a bypassed mutation
-# gets here. Istio injects on istio-injection=enabled, or on istio.io/rev
-# when istio-injection is absent.
+# A meshed namespace whose markers do not turn injection on. Istio's
+# injector webhooks (manifests/charts/istio-control/istio-discovery/
+# templates/mutatingwebhook.yaml) select istio-injection=enabled, or
+# istio.io/rev=<revision or tag> where istio-injection is absent: with both,
+# istio-injection wins. /mutate adds a missing marker before /validate runs
+# and never replaces one written on the namespace, so what gets here is a
+# value someone wrote, a removal, or a bypassed mutation.
+# METADATA
+# custom:
+#   cel: {literal: true}
+injection_label := "istio-injection"
+
+# METADATA
+# custom:
+#   cel: {literal: true}
+revision_label := "istio.io/rev"
+
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.labels[?$injection_label].orValue('') == 'enabled'
+#     || (!($injection_label in $k8s.labels) && $k8s.labels[?$revision_label].orValue('') != '')
+namespace_injects if k8s.labels[injection_label] == "enabled"
+
+namespace_injects if {
+	not injection_label in object.keys(k8s.labels)
+	k8s.labels[revision_label] != ""
+}
+
+# The revision the spec gives this namespace ("" for Istio's default).
+# METADATA
+# custom:
+#   cel: >-
+#     $mesh.config.namespace_markers[?$k8s.subject_namespace].?labels[?$revision_label].orValue('')
+spec_revision := object.get(mesh.config, ["namespace_markers", k8s.subject_namespace, "labels", revision_label], "")
+
+# METADATA
+# custom:
+#   cel: >-
+#     $spec_revision == '' ? 'set it to "enabled", or remove the namespace from spec.namespaces'
+#     : 'remove it and label the namespace istio.io/rev=' + $spec_revision + ' (the spec\'s revision)'
+namespace_fix := "set it to \"enabled\", or remove the namespace from spec.namespaces" if {
+	spec_revision == ""
+} else := concat("", ["remove it and label the namespace istio.io/rev=", spec_revision, " (the spec's revision)"])
+
 # METADATA
 # title: namespace-marker
 # custom:
 #   cel:
-#     when: $k8s.kind == 'Namespace' && !$namespace_injects
-#     path: $k8s.key_path('metadata.labels', 'istio-injection')
+#     when: $k8s.kind == 'Namespace' && !$namespace_injects && !$empty_revision
+#     path: $k8s.key_path('metadata.labels', $injection_label)
 #     problem: >-
 #       'disables sidecar injection in a meshed namespace: '
-#       + $k8s.show($k8s.labels[?'istio-injection'].orValue(null))
-#     fix: "'set it to \"enabled\", or remove the namespace from spec.namespaces'"
+#       + $k8s.show($k8s.labels[?$injection_label].orValue(null))
+#     fix: $namespace_fix
 injection_findings contains finding if {
 	k8s.kind == "Namespace"
 	not namespace_injects
-	value := object.get(k8s.labels, "istio-injection", null)
+	not empty_revision
+	value := object.get(k8s.labels, injection_label, null)
 	finding := {
-		"path": k8s.key_path("metadata.labels", "istio-injection"),
+		"path": k8s.key_path("metadata.labels", injection_label),
 		"problem": concat("", ["disables sidecar injection in a meshed namespace: ", k8s.show(value)]),
-		"fix": "set it to \"enabled\", or remove the namespace from spec.namespaces",
+		"fix": namespace_fix,
 	}
 }
 
 # METADATA
 # custom:
 #   cel: >-
-#     $k8s.labels[?'istio-injection'].orValue('') == 'enabled'
-#     || (!('istio-injection' in $k8s.labels) && $k8s.labels[?'istio.io/rev'].orValue('') != '')
-namespace_injects if k8s.labels["istio-injection"] == "enabled"
+#     !($injection_label in $k8s.labels) && $k8s.labels[?$revision_label].orValue('-') == ''
+empty_revision if {
+	not injection_label in object.keys(k8s.labels)
+	k8s.labels[revision_label] == ""
+}
 
-namespace_injects if {
-	not "istio-injection" in object.keys(k8s.labels)
-	k8s.labels["istio.io/rev"] != ""
+# METADATA
+# title: namespace-empty-revision
+# custom:
+#   cel:
+#     when: $k8s.kind == 'Namespace' && $empty_revision
+#     path: $k8s.key_path('metadata.labels', $revision_label)
+#     problem: "'names no control plane, so no injector serves the namespace: \"\"'"
+#     fix: $revision_fix
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	empty_revision
+	finding := {
+		"path": k8s.key_path("metadata.labels", revision_label),
+		"problem": "names no control plane, so no injector serves the namespace: \"\"",
+		"fix": revision_fix,
+	}
+}
+
+# METADATA
+# custom:
+#   cel: >-
+#     $spec_revision == '' ? 'remove it (meshc then adds istio-injection=enabled), or name a revision'
+#     : 'set it to ' + $k8s.show($spec_revision) + ' (the spec\'s revision)'
+revision_fix := "remove it (meshc then adds istio-injection=enabled), or name a revision" if {
+	spec_revision == ""
+} else := concat("", ["set it to ", k8s.show(spec_revision), " (the spec's revision)"])
+
+# The spec names a revision: istio-injection beside it wins and leaves the
+# namespace on the default revision.
+# METADATA
+# title: namespace-injection-beside-revision
+# custom:
+#   cel:
+#     when: >-
+#       $k8s.kind == 'Namespace' && $namespace_injects && $spec_revision != ''
+#       && $injection_label in $k8s.labels
+#     path: $k8s.key_path('metadata.labels', $injection_label)
+#     problem: >-
+#       'wins over istio.io/rev, so Istio\'s default revision injects the namespace instead of the
+#       spec\'s revision ' + $k8s.show($spec_revision) + ': ' + $k8s.show($k8s.labels[$injection_label])
+#     fix: "'remove istio-injection and label the namespace istio.io/rev=' + $spec_revision"
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	namespace_injects
+	spec_revision != ""
+	value := k8s.labels[injection_label]
+	finding := {
+		"path": k8s.key_path("metadata.labels", injection_label),
+		"problem": concat("", ["wins over istio.io/rev, so Istio's default revision injects the namespace instead of the spec's revision ", k8s.show(spec_revision), ": ", k8s.show(value)]),
+		"fix": concat("", ["remove istio-injection and label the namespace istio.io/rev=", spec_revision]),
+	}
+}
+
+# METADATA
+# title: namespace-other-revision
+# custom:
+#   cel:
+#     when: >-
+#       $k8s.kind == 'Namespace' && $namespace_injects && $spec_revision != ''
+#       && !($injection_label in $k8s.labels) && $revision_label in $k8s.labels
+#       && $k8s.labels[$revision_label] != $spec_revision
+#     path: $k8s.key_path('metadata.labels', $revision_label)
+#     problem: >-
+#       'injects with another control plane than the spec\'s revision ' + $k8s.show($spec_revision)
+#       + ': ' + $k8s.show($k8s.labels[$revision_label])
+#     fix: >-
+#       'set it to ' + $k8s.show($spec_revision) + ', or change the namespace\'s revision in the spec'
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	namespace_injects
+	spec_revision != ""
+	not injection_label in object.keys(k8s.labels)
+	value := k8s.labels[revision_label]
+	value != spec_revision
+	finding := {
+		"path": k8s.key_path("metadata.labels", revision_label),
+		"problem": concat("", ["injects with another control plane than the spec's revision ", k8s.show(spec_revision), ": ", k8s.show(value)]),
+		"fix": concat("", ["set it to ", k8s.show(spec_revision), ", or change the namespace's revision in the spec"]),
+	}
+}
+
+# No revision in the spec, and both markers: istio-injection wins, and the
+# revision the namespace names is silently ignored (istioctl analyze IST0123).
+# METADATA
+# title: namespace-revision-ignored
+# custom:
+#   cel:
+#     when: >-
+#       $k8s.kind == 'Namespace' && $spec_revision == ''
+#       && $k8s.labels[?$injection_label].orValue('') == 'enabled' && $revision_label in $k8s.labels
+#     path: $k8s.key_path('metadata.labels', $revision_label)
+#     problem: >-
+#       'is ignored: istio-injection is also set and wins, so Istio\'s default revision injects the
+#       namespace (istioctl analyze IST0123): ' + $k8s.show($k8s.labels[$revision_label])
+#     fix: >-
+#       'remove one of the two labels: istio.io/rev to stay on the default revision, istio-injection
+#       to inject with this revision'
+injection_findings contains finding if {
+	k8s.kind == "Namespace"
+	spec_revision == ""
+	k8s.labels[injection_label] == "enabled"
+	value := k8s.labels[revision_label]
+	finding := {
+		"path": k8s.key_path("metadata.labels", revision_label),
+		"problem": concat("", ["is ignored: istio-injection is also set and wins, so Istio's default revision injects the namespace (istioctl analyze IST0123): ", k8s.show(value)]),
+		"fix": "remove one of the two labels: istio.io/rev to stay on the default revision, istio-injection to inject with this revision",
+	}
 }
 
 # The proxy's own ports, which Istio's injector excludes itself under Istio CNI.
@@ -1076,39 +1223,89 @@ tls_settings contains {"path": concat("", [tp.path, ".portLevelSettings[", forma
 	some i, setting in tp.policy.portLevelSettings
 }
 
+# DISABLE is plaintext to the host; only a host inside the mesh (a cluster
+# service of a meshed namespace, or a wildcard that takes them in) requires
+# mTLS. A database or API outside the mesh is reached as it speaks.
 # METADATA
 # title: destination-rule-tls
 # custom:
 #   cel:
 #     if: $k8s.writing && $k8s.group == 'networking.istio.io' && $k8s.kind == 'DestinationRule'
 #     for:
+#       - [host, "$k8s.resource.?spec.?host.hasValue() ? [$k8s.resource.spec.host] : []"]
 #       - [tp, $traffic_policies]
 #       - [setting, $tls_settings(tp)]
-#     when: setting.mode == 'DISABLE'
+#     when: setting.mode == 'DISABLE' && $host_in_mesh(host)
 #     path: setting.path
-#     problem: "'sends plaintext to a mesh that requires mTLS: ' + $k8s.show(setting.mode)"
+#     problem: >-
+#       'sends plaintext to ' + $k8s.show(host) + ', a service inside the mesh, which requires mTLS: '
+#       + $k8s.show(setting.mode)
 #     fix: "'remove it or set it to \"ISTIO_MUTUAL\"'"
 mtls_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
 	k8s.kind == "DestinationRule"
+	host := k8s.resource.spec.host
+	host_in_mesh(host)
 	some setting in tls_settings
 	setting.mode == "DISABLE"
 	finding := {
 		"path": setting.path,
-		"problem": concat("", ["sends plaintext to a mesh that requires mTLS: ", k8s.show(setting.mode)]),
+		"problem": concat("", ["sends plaintext to ", k8s.show(host), ", a service inside the mesh, which requires mTLS: ", k8s.show(setting.mode)]),
 		"fix": "remove it or set it to \"ISTIO_MUTUAL\"",
 	}
 }
+
+# A host of a meshed namespace: <svc>.<ns>.svc[.<domain>], *.<ns>.svc..., <svc>.<ns>
+# for a namespace the spec knows, or a short name in the rule's own namespace.
+# METADATA
+# custom:
+#   cel: >-
+#     type(host) == string && ($host_namespace(host).exists(_n, $mesh.meshed(_n))
+#     || (!host.contains('.') && host != '*' && $mesh.meshed($k8s.namespace))
+#     || host == '*'
+#     || host in ['*.svc', '*.svc.cluster.local', '*.cluster.local', '*.local'])
+host_in_mesh(host) if mesh.meshed(host_namespace(host))
+
+host_in_mesh(host) if {
+	is_string(host)
+	not contains(host, ".")
+	host != "*"
+	mesh.meshed(k8s.namespace)
+}
+
+# Wildcards that take in every namespace's services.
+host_in_mesh("*")
+
+host_in_mesh(host) if {
+	is_string(host)
+	startswith(host, "*.")
+	every_namespace_suffix(substring(host, 2, -1))
+}
+
+every_namespace_suffix(suffix) if suffix in {"svc", "svc.cluster.local", "cluster.local", "local"}
 
 # --- allowed-namespaces ----------------------------------------------------------
 
 # METADATA
 # custom:
-#   cel: $inject_setting.filter(_s, $injects(_s.value))
+#   cel: >-
+#     $inject_setting.filter(_s, $injects(_s.value))
+#     + ($k8s.pod_labels[?$revision_label].orValue('') != ''
+#       ? dyn([{'path': $k8s.key_path($k8s.pod_prefix + 'metadata.labels', $revision_label),
+#               'value': string($k8s.pod_labels[$revision_label])}])
+#       : [])
 injection_requests contains setting if {
 	setting := inject_setting
 	injects(setting.value)
+}
+
+# A pod labelled with a revision is injected by that revision's injector in a
+# namespace without injection labels (the revision webhooks' object selector).
+injection_requests contains setting if {
+	value := k8s.pod_labels[revision_label]
+	value != ""
+	setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), revision_label), "value": value}
 }
 
 # METADATA
@@ -1204,7 +1401,7 @@ allowed_namespaces_findings contains finding if {
 #     path: >-
 #       'spec.rules[' + string(i) + '].from[' + string(j) + '].source.namespaces[' + string(k) + ']'
 #     problem: "'admits callers outside the allowed namespaces: ' + $k8s.show(ns)"
-#     fix: "'name only allowed namespaces (' + $allowed_list + ')'"
+#     fix: "'name only allowed namespaces (' + $allowed_list + ')' + $gateway_fix"
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -1214,7 +1411,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.rules[", format_int(i, 10), "].from[", format_int(j, 10), "].source.namespaces[", format_int(k, 10), "]"]),
 		"problem": concat("", ["admits callers outside the allowed namespaces: ", k8s.show(ns)]),
-		"fix": concat("", ["name only allowed namespaces (", allowed_list, ")"]),
+		"fix": concat("", ["name only allowed namespaces (", allowed_list, ")", gateway_fix]),
 	}
 }
 
@@ -1233,7 +1430,7 @@ allowed_namespaces_findings contains finding if {
 #     problem: "'admits callers outside the allowed namespaces: ' + $k8s.show(principal)"
 #     fix: >-
 #       'use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace ('
-#       + $allowed_list + ')'
+#       + $allowed_list + ')' + $gateway_fix
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -1243,7 +1440,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.rules[", format_int(i, 10), "].from[", format_int(j, 10), "].source.principals[", format_int(k, 10), "]"]),
 		"problem": concat("", ["admits callers outside the allowed namespaces: ", k8s.show(principal)]),
-		"fix": concat("", ["use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace (", allowed_list, ")"]),
+		"fix": concat("", ["use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace (", allowed_list, ")", gateway_fix]),
 	}
 }
 
@@ -1253,13 +1450,32 @@ allowed_namespaces_findings contains finding if {
 # custom:
 #   cel: >-
 #     [principal.split('/')].map(_p, size(_p) >= 3 && _p[1] == 'ns'
-#     && _p[2] in $mesh.config.allowed_namespaces)[0]
+#     && (_p[2] in $mesh.config.allowed_namespaces
+#         || (size(_p) == 5 && _p[3] == 'sa' && $mesh.config.ingress_gateways.exists(_g,
+#             _g.namespace == _p[2] && _g.service_account == _p[4]))))[0]
 principal_allowed(principal) if {
 	parts := split(principal, "/")
 	count(parts) >= 3
 	parts[1] == "ns"
 	parts[2] in mesh.config.allowed_namespaces
 }
+
+# An ingress gateway the spec declares (spec.ingress[].gateway): its own
+# service account, and no other account of its namespace.
+principal_allowed(principal) if {
+	parts := split(principal, "/")
+	count(parts) == 5
+	parts[1] == "ns"
+	parts[3] == "sa"
+	some gateway in mesh.config.ingress_gateways
+	parts[2] == gateway.namespace
+	parts[4] == gateway.service_account
+}
+
+# METADATA
+# custom:
+#   cel: {literal: true}
+gateway_fix := "; an ingress gateway is admitted by its principal once spec.ingress[].gateway declares it, without allowing its namespace"
 
 # Routing for another namespace's service: a VirtualService or ServiceEntry
 # whose host is a service of namespace B, written in namespace A and exported
@@ -1276,7 +1492,7 @@ routing_kinds := {"VirtualService", "ServiceEntry"}
 #   cel:
 #     if: >-
 #       $k8s.writing && $k8s.group == 'networking.istio.io' && $k8s.kind in $routing_kinds
-#       && $exported_beyond_own_namespace
+#       && !$gateway_only && $exported_beyond_own_namespace
 #     for:
 #       - [i, host, "$k8s.resource.?spec.?hosts.orValue([])"]
 #       - [owner, $host_namespace(host)]
@@ -1286,12 +1502,13 @@ routing_kinds := {"VirtualService", "ServiceEntry"}
 #       'routes traffic for a service of another namespace, for clients beyond this one: '
 #       + $k8s.show(host)
 #     fix: >-
-#       'set spec.exportTo to [".\"] to route only this namespace\'s clients, or write it in '
-#       + $k8s.show(owner)
+#       'set spec.exportTo to [".\"] to route only this namespace\'s clients, or '
+#       + $write_elsewhere(owner)
 allowed_namespaces_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
 	k8s.kind in routing_kinds
+	not gateway_only
 	exported_beyond_own_namespace
 	some i, host in k8s.resource.spec.hosts
 	owner := host_namespace(host)
@@ -1299,9 +1516,18 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.hosts[", format_int(i, 10), "]"]),
 		"problem": concat("", ["routes traffic for a service of another namespace, for clients beyond this one: ", k8s.show(host)]),
-		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or write it in ", k8s.show(owner)]),
+		"fix": concat("", ["set spec.exportTo to [\".\"] to route only this namespace's clients, or ", write_elsewhere(owner)]),
 	}
 }
+
+write_elsewhere("*") := "name only this namespace's services in spec.hosts"
+
+# METADATA
+# custom:
+#   cel: >-
+#     owner == '*' ? 'name only this namespace\'s services in spec.hosts'
+#     : 'write it in ' + $k8s.show(owner)
+write_elsewhere(owner) := concat("", ["write it in ", k8s.show(owner)]) if owner != "*"
 
 # METADATA
 # custom:
@@ -1309,6 +1535,23 @@ allowed_namespaces_findings contains finding if {
 #     !$k8s.resource.?spec.?exportTo.hasValue()
 #     || $k8s.resource.spec.exportTo.exists(_t, _t != '.' && _t != $k8s.namespace)
 exported_beyond_own_namespace if not k8s.resource.spec.exportTo
+
+# A VirtualService bound to gateways only (spec.gateways without "mesh") routes
+# the requests those gateways receive, never a sidecar's
+# (networking/v1alpha3/virtual_service.proto, gateways): no namespace's
+# clients reach another's service through it (an ingress's VirtualService).
+# A ServiceEntry has no gateways and always applies.
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.kind == 'VirtualService' && $k8s.resource.?spec.?gateways.orValue([]).size() > 0
+#     && !('mesh' in $k8s.resource.?spec.?gateways.orValue([]))
+gateway_only if {
+	k8s.kind == "VirtualService"
+	gateways := object.get(k8s.resource.spec, "gateways", [])
+	count(gateways) > 0
+	not "mesh" in gateways
+}
 
 exported_beyond_own_namespace if {
 	some target in k8s.resource.spec.exportTo

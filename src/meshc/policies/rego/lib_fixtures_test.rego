@@ -7,6 +7,7 @@ istio := {
 	"mtls": "STRICT",
 	"meshed_namespaces": ["mesh-demo"],
 	"allowed_namespaces": ["mesh-demo"],
+	"ingress_gateways": [{"namespace": "istio-system", "service_account": "istio-ingressgateway-service-account"}],
 	"exempt_namespaces": ["istio-system", "kube-system", "meshc-system"],
 	"modes": {},
 	"exemptions": [{"namespace": "mesh-demo", "selector": {"app": "legacy"}, "annotations": ["traffic.sidecar.istio.io/excludeOutboundIPRanges"]}],
@@ -53,6 +54,7 @@ linkerd := object.union(istio, {
 	},
 	"meshed_namespaces": ["l5d-demo"],
 	"allowed_namespaces": ["l5d-demo"],
+	"ingress_gateways": [{"namespace": "ingress-nginx", "service_account": "ingress-nginx"}],
 	"mesh_images": ["cr.l5d.io/linkerd/proxy", "cr.l5d.io/linkerd/proxy-init"],
 	"mesh_image_prefixes": ["cr.l5d.io/linkerd/proxy-init:", "cr.l5d.io/linkerd/proxy-init@", "cr.l5d.io/linkerd/proxy:", "cr.l5d.io/linkerd/proxy@"],
 })

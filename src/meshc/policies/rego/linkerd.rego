@@ -870,7 +870,9 @@ allowed_list := concat(", ", sort(mesh.config.allowed_namespaces))
 #   cel: >-
 #     [identity.split('.')].map(_p, size(_p) > 5 && _p[2] == 'serviceaccount'
 #     && _p[3] == 'identity' && _p[4] == 'linkerd'
-#     && _p[1] in $mesh.config.allowed_namespaces)[0]
+#     && (_p[1] in $mesh.config.allowed_namespaces
+#         || $mesh.config.ingress_gateways.exists(_g,
+#            _g.service_account == _p[0] && _g.namespace == _p[1])))[0]
 identity_allowed(identity) if {
 	parts := split(identity, ".")
 	count(parts) > 5
@@ -879,6 +881,24 @@ identity_allowed(identity) if {
 	parts[4] == "linkerd"
 	parts[1] in mesh.config.allowed_namespaces
 }
+
+# An ingress gateway the spec declares (spec.ingress[].gateway): its own
+# service account, and no other account of its namespace.
+identity_allowed(identity) if {
+	parts := split(identity, ".")
+	count(parts) > 5
+	parts[2] == "serviceaccount"
+	parts[3] == "identity"
+	parts[4] == "linkerd"
+	some gateway in mesh.config.ingress_gateways
+	parts[0] == gateway.service_account
+	parts[1] == gateway.namespace
+}
+
+# METADATA
+# custom:
+#   cel: {literal: true}
+gateway_fix := "; an ingress gateway is admitted by its identity once spec.ingress[].gateway declares it, without allowing its namespace"
 
 # METADATA
 # title: meshtls-identity
@@ -891,7 +911,7 @@ identity_allowed(identity) if {
 #     problem: "'authenticates callers outside the allowed namespaces: ' + $k8s.show(identity)"
 #     fix: >-
 #       'use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an
-#       allowed namespace (' + $allowed_list + ')'
+#       allowed namespace (' + $allowed_list + ')' + $gateway_fix
 allowed_namespaces_findings contains finding if {
 	policy_object("MeshTLSAuthentication")
 	some i, identity in k8s.resource.spec.identities
@@ -899,7 +919,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.identities[", format_int(i, 10), "]"]),
 		"problem": concat("", ["authenticates callers outside the allowed namespaces: ", k8s.show(identity)]),
-		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")"]),
+		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")", gateway_fix]),
 	}
 }
 
@@ -955,7 +975,7 @@ ref_allowed(ref) if {
 #     problem: "'authorizes callers outside the allowed namespaces: ' + $k8s.show(identity)"
 #     fix: >-
 #       'use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an
-#       allowed namespace (' + $allowed_list + ')'
+#       allowed namespace (' + $allowed_list + ')' + $gateway_fix
 allowed_namespaces_findings contains finding if {
 	policy_object("ServerAuthorization")
 	some i, identity in k8s.resource.spec.client.meshTLS.identities
@@ -963,7 +983,7 @@ allowed_namespaces_findings contains finding if {
 	finding := {
 		"path": concat("", ["spec.client.meshTLS.identities[", format_int(i, 10), "]"]),
 		"problem": concat("", ["authorizes callers outside the allowed namespaces: ", k8s.show(identity)]),
-		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")"]),
+		"fix": concat("", ["use <account or *>.<namespace>.serviceaccount.identity.linkerd.<trust domain> with an allowed namespace (", allowed_list, ")", gateway_fix]),
 	}
 }
 

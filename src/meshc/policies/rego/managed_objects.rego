@@ -9,6 +9,9 @@ package meshc.managed_objects
 import data.meshc.lib.k8s
 import data.meshc.lib.mesh
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 policy_id := "managed-objects"
 
 # METADATA

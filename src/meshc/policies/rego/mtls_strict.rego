@@ -8,6 +8,9 @@ package meshc.mtls_strict
 
 import data.meshc.lib.mesh
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 policy_id := "mtls-strict"
 
 # METADATA

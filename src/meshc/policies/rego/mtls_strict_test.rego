@@ -22,12 +22,18 @@ test_port_level_must_be_strict if {
 	t.paths(v) == {"spec.portLevelMtls[\"80\"].mode"}
 }
 
-test_destination_rule_disable_anywhere_is_denied if {
+test_destination_rule_disable_to_a_host_in_the_mesh_is_denied_at_every_level if {
 	off := {"tls": {"mode": "DISABLE"}}
-	spec := {"trafficPolicy": object.union(off, {"portLevelSettings": [off]}), "subsets": [{"name": "v1", "trafficPolicy": off}]}
+	spec := {"host": "web", "trafficPolicy": object.union(off, {"portLevelSettings": [off]}), "subsets": [{"name": "v1", "trafficPolicy": off}]}
 	v := violations with input as t.request("networking.istio.io", "DestinationRule", "mesh-demo", {"metadata": {"name": "web"}, "spec": spec})
 		with data.meshc.config as t.istio
 	t.paths(v) == {"spec.trafficPolicy.tls.mode", "spec.trafficPolicy.portLevelSettings[0].tls.mode", "spec.subsets[0].trafficPolicy.tls.mode"}
+}
+
+test_destination_rule_disable_to_a_host_outside_the_mesh_is_admitted if {
+	spec := {"host": "db.example.com", "trafficPolicy": {"tls": {"mode": "DISABLE"}}}
+	count(violations) == 0 with input as t.request("networking.istio.io", "DestinationRule", "mesh-demo", {"metadata": {"name": "db"}, "spec": spec})
+		with data.meshc.config as t.istio
 }
 
 test_linkerd_unauthenticated_default_policy_is_denied if {

@@ -72,8 +72,17 @@ def _check_names(mesh: Mesh, report: Report) -> None:
                              f"{version_service(svc, version.name)!r}, which {other} already is")
 
 
-def _service_objects(mesh: Mesh, svc: Service) -> list[Obj]:
-    objects = [_with_app_protocols(service_object(mesh, svc), svc)]
+def _service_objects(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
+    objects = []
+    if svc.manage_service:
+        objects.append(_with_app_protocols(service_object(mesh, svc), svc))
+    else:
+        # Kuma learns a port's protocol from the Service's appProtocol; with the app's
+        # own Service, that Service must carry it.
+        wanted = ", ".join(f"{p.name}: {APP_PROTOCOL[p.protocol]}" for p in svc.ports)
+        report.lossy("services.service.manage", f"{svc.path}.service.manage",
+                     f"set appProtocol on the ports of your own Service {svc.namespace}/"
+                     f"{svc.name} ({wanted}): Kuma routes by the protocol it names")
     for i, version in enumerate(svc.versions):
         objects.append(_with_app_protocols(service_object(
             mesh, svc, name=version_service(svc, version.name),
@@ -91,7 +100,7 @@ class KumaTarget:
             report.lossy("trustDomain", "spec.trustDomain", "not rendered")
         objects: list[Obj] = [_mesh_object(mesh), *namespace_objects(mesh, PROFILE.name)]
         for svc in mesh.services:
-            objects += _service_objects(mesh, svc)
+            objects += _service_objects(mesh, svc, report)
             parts: list[Obj | None] = [
                 http_route(mesh, svc, report),
                 timeout(mesh, svc),

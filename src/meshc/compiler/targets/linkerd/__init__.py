@@ -20,56 +20,20 @@ from ...model import Mesh, Service
 from ...objects import Obj
 from .. import RenderOptions, Report
 from .durations import linkerd_duration
+from .edge import access_log_namespaces, egress_objects, ingress_objects, with_access_logs
 from .policy import policy_objects
-from .routing import (
-    TRANSPORT_CONDITIONS,
-    http_routes,
-    service_profile,
-    traffic_split,
-    version_service,
-)
+from .resilience import retry_timeout_annotations
+from .routing import http_routes, service_profile, tcp_routes, traffic_split, version_service
 
-RETRY = "retry.linkerd.io"
-TIMEOUT = "timeout.linkerd.io"
 ACCRUAL = "balancer.linkerd.io/failure-accrual"
-# The spec's status conditions as retry.linkerd.io/http spells them (Istio's
-# retriable-4xx is 409 only).
-_RETRY_STATUS = {"5xx": "5xx", "gateway-error": "gateway-error", "retriable-4xx": "409"}
 
 
 def _retry_timeout_annotations(svc: Service, report: Report) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if svc.timeout is not None:
-        out[f"{TIMEOUT}/request"] = linkerd_duration(svc.timeout, f"{svc.path}.timeout", report)
-    retries = svc.retries
-    if retries is None:
-        return out
-    path = f"{svc.path}.retries"
-    per_try = (linkerd_duration(retries.per_try_timeout, f"{path}.perTryTimeout", report)
-               if retries.per_try_timeout is not None else None)
-    if retries.attempts == 0:
-        # No retries; Linkerd reads a retry limit of 0 as "unset" and would retry once,
-        # so the only try's timeout is a response timeout instead.
-        if per_try is not None:
-            out[f"{TIMEOUT}/response"] = per_try
-        return out
-    statuses = []
-    for i, condition in enumerate(retries.retry_on):
-        if condition in TRANSPORT_CONDITIONS:
-            report.lossy("services.retries.retryOn.transport", f"{path}.retryOn[{i}]",
-                         f"{condition!r} was not rendered")
-        else:
-            statuses.append(_RETRY_STATUS[condition])
-    if retries.retry_on and not statuses:
-        report.lossy("services.retries.retryOn.transport", f"{path}.retryOn",
-                     "no retries were rendered: none of the conditions is a response status")
-        return out
-    # The spec's default condition on Linkerd is 5xx (see the schema's retryOn).
-    out[f"{RETRY}/http"] = ",".join(dict.fromkeys(statuses)) or "5xx"
-    out[f"{RETRY}/limit"] = str(retries.attempts)
-    if per_try is not None:
-        out[f"{RETRY}/timeout"] = per_try
-    return out
+    return retry_timeout_annotations(
+        (svc.timeout, f"{svc.path}.timeout") if svc.timeout is not None else None,
+        (svc.retries, f"{svc.path}.retries") if svc.retries is not None else None,
+        report,
+    )
 
 
 def _accrual_annotations(svc: Service, has_profile: bool, report: Report) -> dict[str, str]:
@@ -128,13 +92,26 @@ def _check_names(mesh: Mesh, report: Report) -> None:
                              f"{version_service(svc, version.name)!r}, which {other} already is")
 
 
+def _unmanaged_annotations(svc: Service, annotations: dict[str, str], report: Report) -> None:
+    """service.manage: false leaves no rendered Service to carry what Linkerd reads from it."""
+    listed = ", ".join(f"{k}: {v!r}" for k, v in sorted(annotations.items()))
+    fields = [f for f, v in (("timeout", svc.timeout), ("retries", svc.retries),
+                             ("outlierDetection", svc.outlier_detection)) if v is not None]
+    for name in fields:
+        report.lossy("services.service.manage", f"{svc.path}.{name}",
+                     f"not rendered: with service.manage false, add these annotations to your "
+                     f"own Service {svc.namespace}/{svc.name}: {listed}")
+
+
 class LinkerdTarget:
     profile: ClassVar[Profile] = PROFILE
 
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
         smi = options.option(PROFILE.name, "routing") == "smi"
         _check_names(mesh, report)
-        objects = namespace_objects(mesh, PROFILE.name)
+        logged = access_log_namespaces(mesh, report)
+        objects = [with_access_logs(ns) if ns["metadata"]["name"] in logged else ns
+                   for ns in namespace_objects(mesh, PROFILE.name)]
         for svc in mesh.services:
             _connection_pool(svc, report)
             if smi:
@@ -147,13 +124,19 @@ class LinkerdTarget:
                 annotations = _retry_timeout_annotations(svc, report)
                 annotations.update(_accrual_annotations(svc, False, report))
                 objects += http_routes(mesh, svc, report)
-            objects.append(service_object(mesh, svc, annotations=annotations))
+            tcp_routes(svc, report)
+            if svc.manage_service:
+                objects.append(service_object(mesh, svc, annotations=annotations))
+            elif annotations:
+                _unmanaged_annotations(svc, annotations, report)
             for i, version in enumerate(svc.versions):
                 objects.append(service_object(
                     mesh, svc, name=version_service(svc, version.name),
                     selector={**svc.selector, **version.labels}, path=f"{svc.path}.versions[{i}]",
                 ))
             objects += policy_objects(mesh, svc)
+        objects += ingress_objects(mesh, report)
+        objects += egress_objects(mesh)
         return objects
 
 

@@ -1,5 +1,7 @@
 """The Istio target: Namespaces, Services, DestinationRules, VirtualServices,
-PeerAuthentications and AuthorizationPolicies."""
+PeerAuthentications and AuthorizationPolicies; for ingress a Gateway and its VirtualService
+(ingress.py), for egress ServiceEntries, for telemetry Telemetry objects, and, when asked,
+EnvoyFilters for rate limits (extras.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ from typing import Any, ClassVar
 from meshc.providers import CLUSTER_DOMAIN, Profile
 from meshc.providers.istio import PROFILE
 
-from ..core import namespace_objects, service_object
-from ..model import AllowRule, Mesh, Route, Service
-from ..objects import Obj, metadata, new_object
-from . import RenderOptions, Report
+from ...core import namespace_objects, service_object
+from ...model import AllowRule, Mesh, Service
+from ...model_traffic import Gateway
+from ...objects import Obj, metadata, new_object
+from .. import RenderOptions, Report
+from . import extras, ingress, routing
 
 
 def _traffic_policy(svc: Service) -> dict[str, Any]:
@@ -44,34 +48,8 @@ def _traffic_policy(svc: Service) -> dict[str, Any]:
     return policy
 
 
-def _http_route(svc: Service, route: Route | None) -> dict[str, Any]:
-    http: dict[str, Any] = {}
-    if route is not None and route.name:
-        http["name"] = route.name
-    if route is not None and route.match is not None:
-        match: dict[str, Any] = {}
-        if route.match.headers:
-            match["headers"] = {h: {m.kind: m.value} for h, m in route.match.headers}
-        if route.match.path is not None:
-            match["uri"] = {route.match.path.kind: route.match.path.value}
-        http["match"] = [match]
-    if route is None:
-        http["route"] = [{"destination": {"host": svc.name}}]
-    else:
-        http["route"] = [
-            {"destination": {"host": svc.name, "subset": version}, "weight": weight}
-            for version, weight in route.split
-        ]
-    if svc.timeout:
-        http["timeout"] = svc.timeout
-    if svc.retries is not None:
-        retries: dict[str, Any] = {"attempts": svc.retries.attempts}
-        if svc.retries.per_try_timeout:
-            retries["perTryTimeout"] = svc.retries.per_try_timeout
-        if svc.retries.retry_on:
-            retries["retryOn"] = ",".join(svc.retries.retry_on)
-        http["retries"] = retries
-    return http
+def _principal(mesh: Mesh, gateway: Gateway) -> str:
+    return f"{mesh.trust_domain}/ns/{gateway.namespace}/sa/{gateway.service_account}"
 
 
 def _allow_rule(mesh: Mesh, svc: Service, rule: AllowRule, report: Report) -> dict[str, Any]:
@@ -112,7 +90,8 @@ class IstioTarget:
                 spec={"mtls": {"mode": mesh.mtls}},
             ))
         for svc in mesh.services:
-            objects.append(service_object(mesh, svc))
+            if svc.manage_service:  # else the app's own Service (service.manage: false)
+                objects.append(service_object(mesh, svc))
             policy = _traffic_policy(svc)
             if svc.versions or policy:
                 spec: dict[str, Any] = {"host": f"{svc.fqdn_suffix}.{CLUSTER_DOMAIN}"}
@@ -124,12 +103,12 @@ class IstioTarget:
                     net, "DestinationRule",
                     metadata(mesh, "DestinationRule", svc.name, svc.namespace, svc.path), spec=spec,
                 ))
-            if svc.routes or svc.timeout or svc.retries is not None:
-                routes: list[Route | None] = list(svc.routes) or [None]
+            vs_spec = routing.virtual_service_spec(svc)
+            if vs_spec is not None:
                 objects.append(new_object(
                     net, "VirtualService",
                     metadata(mesh, "VirtualService", svc.name, svc.namespace, svc.path),
-                    spec={"hosts": [svc.name], "http": [_http_route(svc, r) for r in routes]},
+                    spec=vs_spec,
                 ))
             if svc.allow:
                 objects.append(new_object(
@@ -139,9 +118,17 @@ class IstioTarget:
                     spec={
                         "selector": {"matchLabels": dict(svc.selector)},
                         "action": "ALLOW",
-                        "rules": [_allow_rule(mesh, svc, r, report) for r in svc.allow],
+                        "rules": [_allow_rule(mesh, svc, r, report) for r in svc.allow]
+                        + ingress.gateway_rules(mesh, svc, lambda g: _principal(mesh, g)),
                     },
                 ))
+            objects += extras.rate_limit_objects(mesh, svc, options.option(PROFILE.name,
+                                                                           "rate-limit"), report)
+        objects += ingress.ingress_objects(mesh, net, report)
+        objects += extras.egress_objects(mesh, net)
+        extras.report_egress(mesh, report)
+        objects += extras.telemetry_objects(mesh, api)
+        routing.report_default_retries(mesh, report)
         return objects
 
 

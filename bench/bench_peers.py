@@ -1,0 +1,160 @@
+"""meshc side by side with conftest, gator and `kyverno apply`: same rules, same corpus, one run.
+
+Run:  bench/peers/build.sh                # once: the pinned peers, into .bench-tools/ (never in CI)
+      .venv/bin/python bench/bench_peers.py [--objects 2000 20000] [--runs 5] [--rule-sets one full]
+
+For each rule set (``one``: the injection opt-out alone, meshc with
+``--policy injection-required``; ``full``: meshc's every rule against each
+peer's port of them, bench/peers/README.md) and each corpus size, it writes
+the generated corpus (bench/peers/peer_corpus.py, half compliant, one file an
+object), runs every available tool once and checks it finds exactly the
+expected violations (a tool that does not is reported and left out of the
+timings), then times the tools interleaved, ``--runs`` rounds, each run a
+fresh process: wall time and CPU time (user + system of the child). A corpus
+of one file gives each tool's start-up. It prints the median and range, the
+objects a second and the ratio to the fastest peer; ``--markdown`` prints the
+table docs/performance.md carries.
+
+Read ratios, not absolutes: on a shared 2-core machine the absolutes move
+from run to run, the ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+
+import peer_corpus as corpus
+from peer_tools import JUDGED, TOOLS, Tool
+
+
+@dataclass
+class Timings:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def run_once(argv: list[str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds of one run, and what it printed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in JUDGED:
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def equivalent(tool: Tool, rule_set: str, directory: Path, written: list[corpus.Item]) -> str:
+    """Why ``tool``'s findings on ``directory`` are not exactly the expected ones ("" when they are)."""
+    _, _, out = run_once(tool.command(directory, rule_set))
+    found = tool.parse(out)
+    expected = corpus.expected(written)
+    if found == expected:
+        return ""
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    return f"{len(missing)} missed (e.g. {missing[:2]}), {len(extra)} extra (e.g. {extra[:2]})"
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:8.0f} ms ({min(values) * 1000:.0f}–{max(values) * 1000:.0f})"
+
+
+def bench(rule_set: str, sizes: list[int], runs: int, root: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    tools = []
+    for tool in TOOLS:
+        why = tool.available(rule_set)
+        if why:
+            print(f"[{rule_set}] {tool.name}: left out: {why}", file=sys.stderr)
+        else:
+            tools.append(tool)
+    for size in [1, *sizes]:
+        directory = root / f"{rule_set}-{size}"
+        written = corpus.write(rule_set, size, directory)
+        judged = []
+        for tool in tools:
+            why = equivalent(tool, rule_set, directory, written)  # also the warm-up run
+            if why:
+                print(f"[{rule_set}, {size}] {tool.name}: NOT EQUIVALENT, not timed: {why}", file=sys.stderr)
+            else:
+                judged.append(tool)
+        timings = {tool.name: Timings() for tool in judged}
+        for _ in range(runs):  # interleaved: every tool once a round
+            for tool in judged:
+                wall, cpu, _ = run_once(tool.command(directory, rule_set))
+                timings[tool.name].wall.append(wall)
+                timings[tool.name].cpu.append(cpu)
+        peers = [t.name for t in judged if t.binary]
+        fastest = min((statistics.median(timings[p].wall) for p in peers), default=None)
+        print(f"\n{rule_set} rule set, {size} file(s), {runs} runs (median, range):")
+        for tool in judged:
+            t = timings[tool.name]
+            wall = statistics.median(t.wall)
+            ratio = f"  {fastest / wall:5.2f}x the fastest peer" if fastest else ""
+            rate = f"{size / wall:7.0f} objects/s" if size > 1 else "   (start-up)"
+            print(f"  {tool.name:34} wall {ms(t.wall)}  cpu {ms(t.cpu)}  {rate}{ratio}")
+            rows.append(
+                {
+                    "rule_set": rule_set,
+                    "size": size,
+                    "tool": tool.name,
+                    "wall": wall,
+                    "cpu": statistics.median(t.cpu),
+                    "ratio": fastest / wall if fastest else None,
+                }
+            )
+    return rows
+
+
+def markdown(rows: list[dict[str, object]], runs: int) -> str:
+    lines = [
+        (
+            f"Measured {date.today().isoformat()} on {platform.machine()}, "
+            f"{platform.python_implementation()} {platform.python_version()}, "
+            f"median of {runs} interleaved runs (bench/bench_peers.py)."
+        ),
+        "",
+        "| rule set | files | tool | wall | CPU | objects/s | fastest peer's wall / this |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        size, wall, cpu, ratio = int(str(r["size"])), float(str(r["wall"])), float(str(r["cpu"])), r["ratio"]
+        rate = f"{size / wall:.0f}" if size > 1 else "(start-up)"
+        shown = f"{float(str(ratio)):.2f}x" if ratio is not None else ""
+        lines.append(
+            f"| {r['rule_set']} | {size} | {r['tool']} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {rate} | {shown} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, nargs="+", default=[2000, 20000])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rule-sets", nargs="+", choices=corpus.RULE_SETS, default=list(corpus.RULE_SETS))
+    parser.add_argument("--markdown", action="store_true", help="also print the table for docs/performance.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="meshc-peers-") as tmp:
+        rows = [row for rule_set in args.rule_sets for row in bench(rule_set, args.objects, args.runs, Path(tmp))]
+    if args.markdown:
+        print()
+        print(markdown(rows, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
