@@ -153,9 +153,14 @@ def test_the_injection_label_cannot_be_turned_off(
     kube_client: k8s.ApiClient, webhook: WebhookServer
 ) -> None:
     path = f"/api/v1/namespaces/{MESHED}"
-    # An update: /mutate puts the label back before /validate sees it.
+    # An update: /mutate never overwrites a choice written on the object; /validate
+    # denies it.
     _, stored = request(kube_client, "GET", path)
     stored["metadata"]["labels"]["kuma.io/sidecar-injection"] = "disabled"
+    status, answer = request(kube_client, "PUT", path, body=stored)
+    assert status == 403 and "disables sidecar injection" in answer["message"], answer
+    # The label removed: /mutate puts it back before /validate sees it.
+    del stored["metadata"]["labels"]["kuma.io/sidecar-injection"]
     status, answer = request(kube_client, "PUT", path, body=stored)
     assert status == 200, answer
     assert answer["metadata"]["labels"]["kuma.io/sidecar-injection"] == "enabled"
