@@ -23,7 +23,7 @@ ETCD_VERSION="v3.6.16"
 # semver module versions), only pseudo-versions of master commits.
 ISTIO_VERSION="v0.0.0-20260827124520-eed52ebb66ad"
 
-ALL_TOOLS=(opa kube-apiserver etcd istioctl)
+ALL_TOOLS=(opa kube-apiserver vap-status-controller etcd istioctl)
 
 # Static, stripped binaries: no C toolchain needed and less to link.
 export CGO_ENABLED=0
@@ -39,6 +39,7 @@ pin_of() {
     case "$tool" in
         opa) echo "opa $OPA_VERSION $go_version" ;;
         kube-apiserver) echo "kube $KUBE_VERSION $go_version $(cat "$REPO/tools/kube/go.mod" "$REPO/tools/kube/go.sum" | sha256sum | cut -c1-16)" ;;
+        vap-status-controller) echo "kube $KUBE_VERSION $go_version $(cat "$REPO/tools/kube/go.mod" "$REPO/tools/kube/go.sum" "$REPO/tools/kube/vap-status-controller/main.go" | sha256sum | cut -c1-16)" ;;
         etcd) echo "etcd $ETCD_VERSION $go_version $(cat "$REPO/tools/etcd/go.mod" "$REPO/tools/etcd/go.sum" | sha256sum | cut -c1-16)" ;;
         istioctl) echo "istio $ISTIO_VERSION $go_version" ;;
     esac
@@ -63,6 +64,14 @@ build_kube_apiserver() {
     (cd "$REPO/tools/kube" && go build "${GO_BUILD_FLAGS[@]}" -mod=readonly \
         -ldflags="-s -w -X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
         -o "$TOOLS_BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+}
+
+# kube-controller-manager's ValidatingAdmissionPolicy status controller alone
+# (tools/kube/vap-status-controller): it writes status.typeChecking, which the
+# e2e tests read; the whole kube-controller-manager would pull in the kubelet.
+build_vap_status_controller() {
+    (cd "$REPO/tools/kube" && go build "${GO_BUILD_FLAGS[@]}" -mod=readonly -ldflags="-s -w" \
+        -o "$TOOLS_BIN/vap-status-controller" ./vap-status-controller)
 }
 
 build_etcd() {

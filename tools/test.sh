@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: install meshc and its test and lint
 # dependencies into .venv, build the pinned Go tools (OPA, etcd,
-# kube-apiserver, istioctl), run the static checks (tools/lint.sh: ruff,
+# kube-apiserver, vap-status-controller, istioctl), run the static checks (tools/lint.sh: ruff,
 # import layers, strict mypy) and the whole test suite. Arguments are passed
 # to pytest.
 set -euo pipefail

@@ -32,6 +32,13 @@ COMMAND_MODULES = (
     # `meshc completion`, generated from the parser the others build.
     "meshc.completion",
 )
+# What `meshc render` and `meshc diff` render beside the mesh's own objects, from
+# layers above the compiler: the admission policies the API server runs itself
+# (spec.admission.enforcement native or both).
+RENDER_EXTRAS = ("meshc.policies.native.render:admission_objects",)
+# What `meshc capabilities` prints after the spec features: each admission rule,
+# under the webhook and natively (docs/native.md).
+CAPABILITY_EXTRAS = ("meshc.policies.native.capabilities:admission_rows",)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -56,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "against it, and enforce it at admission.",
     )
     parser.add_argument("--version", action=_Version)
+    parser.set_defaults(render_extras=RENDER_EXTRAS, capability_extras=CAPABILITY_EXTRAS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)

@@ -10,6 +10,7 @@ Istio spec grants ``traffic.sidecar.istio.io/excludeOutboundIPRanges`` to
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ SPECS = Path(__file__).resolve().parents[2] / "tests" / "policies" / "samples" /
 ISTIO_PROXY_IMAGE = "docker.io/istio/proxyv2:1.24.2"
 LINKERD_PROXY_IMAGE = "cr.l5d.io/linkerd/proxy:edge-24.11.8"
 ISTIO_UID, LINKERD_UID = 1337, 2102
+# What a label value may be (Kubernetes' validation, IsValidLabelValue).
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 Review = dict[str, Any]
 
@@ -55,10 +58,21 @@ def pod_of(obj: dict[str, Any]) -> dict[str, Any]:
 def deployment(
     provider: str, edit: Callable[[dict[str, Any]], None] | None = None, kind: str = "Deployment"
 ) -> Review:
-    """A CREATE of ``kind`` in the provider's meshed namespace, its pod edited by ``edit``."""
+    """A CREATE of ``kind`` in the provider's meshed namespace, its pod edited by ``edit``.
+
+    A workload's selector follows its pod's ``app`` label, so the object stays
+    one an API server accepts.
+    """
     obj = workload(kind, namespace=_ns(provider))
     if edit:
         edit(pod_of(obj))
+    app = pod_of(obj)["metadata"].get("labels", {}).get("app")
+    selector = obj.get("spec", {}).get("selector")
+    if isinstance(selector, dict) and app:
+        if "matchLabels" in selector:
+            selector["matchLabels"]["app"] = app
+        else:
+            selector["app"] = app
     return review(obj)
 
 
@@ -241,11 +255,12 @@ def namespace_update(
 def _bypasses() -> Iterator[Case]:
     # -- opting out of injection, every spelling, label and annotation -------------------
     for value in ISTIO_OPT_OUTS:
-        yield Case(
-            f"istio label sidecar.istio.io/inject={value!r}",
-            "istio",
-            deployment("istio", label(**{"sidecar.istio.io/inject": value})),
-        )
+        if LABEL_VALUE.fullmatch(value):  # a label cannot carry blanks: an annotation can
+            yield Case(
+                f"istio label sidecar.istio.io/inject={value!r}",
+                "istio",
+                deployment("istio", label(**{"sidecar.istio.io/inject": value})),
+            )
         yield Case(
             f"istio annotation sidecar.istio.io/inject={value!r}",
             "istio",

@@ -193,3 +193,21 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: meshc
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
+
+{{/*
+Who enforces the spec at admission: values.enforcement, else the spec's
+spec.admission.enforcement, else webhook (docs/native.md).
+*/}}
+{{- define "meshc.enforcement" -}}
+{{- $spec := include "meshc.spec" . | fromYaml -}}
+{{- .Values.enforcement | default ((get $spec "spec").admission).enforcement | default "webhook" -}}
+{{- end -}}
+
+{{/*
+Non-empty when the chart runs the webhook: every enforcement but native,
+where the API server's own admission policies (rendered by `meshc render`)
+judge everything and no webhook Deployment, Service or registration exists.
+*/}}
+{{- define "meshc.webhookEnabled" -}}
+{{- if ne (include "meshc.enforcement" .) "native" }}true{{ end -}}
+{{- end -}}

@@ -29,6 +29,7 @@ from meshc.policies.report import FORMATS, Finding
 from meshc.terminal import paint, progress, use_color
 
 from .cluster import Cluster, ClusterError, Resource, connect
+from .native import native_problems
 from .reports import REPORT_APIS, Audited, sync_reports
 
 USERNAME = "meshc-audit"
@@ -126,6 +127,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     try:
         with connect(args.kubeconfig, args.context) as cluster, progress() as show:
             result = audit(cluster, engine, mesh.admission.exempt_namespaces, namespaces, show)
+            show.stage("checking the native admission policies")
+            native = native_problems(cluster, mesh)
             show.stage("writing reports")
             synced = [
                 (api, sync_reports(cluster, api, mesh.name, result.audited, namespaces))
@@ -144,4 +147,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     print(paint(result.summary(), style, color), file=summary)
     for api, outcome in synced:
         print(f"{api.group} reports: {outcome.summary()}", file=summary)
-    return exit_code(decision)
+    for problem in native:
+        print(paint(f"native enforcement: {problem}", "red", color), file=summary)
+    code = exit_code(decision)
+    return max(code, ExitCode.FINDINGS) if native else code

@@ -24,6 +24,12 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
             p.add_argument(f"--{profile.name}-{option.name}", choices=option.choices,
                            default=None, help=option.help)
     p.add_argument(
+        "--kube-version", metavar="X.Y",
+        help="the oldest Kubernetes release the native admission policies must run on "
+        "(spec.admission.enforcement native or both; default: spec.admission.kubernetesVersion, "
+        "else 1.36)",
+    )
+    p.add_argument(
         "--allow-lossy",
         action="store_true",
         help="render features the target cannot express exactly (with a warning) instead of failing",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from meshc.terminal import Progress, progress
 from .errors import Problem, SpecError
 from .loader import load_mesh
 from .model import Mesh
-from .objects import Obj
+from .objects import Obj, sort_objects
 from .targets import RenderOptions
 from .targets import render as render_mesh
 
@@ -59,6 +60,34 @@ def load_at(spec: str, ref: str | None) -> Mesh:
     return load_mesh(spec, text=text, source=source)
 
 
+# What renders objects beside a target's, as ``module:function`` taking the
+# Mesh and --kube-version and returning (objects, problems). The command line
+# hands them in (``render_extras``): layers above the compiler add what they
+# enforce (meshc.policies.native: the admission policies the API server runs).
+Extra = Callable[[Mesh, "str | None"], tuple[list[Obj], list[Problem]]]
+
+
+def extras(args: argparse.Namespace) -> list[Extra]:
+    found: list[Extra] = []
+    for name in getattr(args, "render_extras", ()):
+        module, _, func = name.partition(":")
+        found.append(getattr(importlib.import_module(module), func))
+    return found
+
+
+def render_with_extras(mesh: Mesh, args: argparse.Namespace, objects: list[Obj],
+                       problems: list[Problem]) -> list[Obj]:
+    """``objects`` with what every extra renders for ``mesh``; SpecError on any error."""
+    added: list[Obj] = []
+    for extra in extras(args):
+        more, found = extra(mesh, getattr(args, "kube_version", None))
+        added += more
+        problems += found
+    if any(p.level == "error" for p in problems):
+        raise SpecError(problems)
+    return sort_objects(objects + added) if added else objects
+
+
 def problem_json(problem: Problem) -> dict[str, object]:
     """A spec problem for ``--format json``: the fields of its ``file:line:col: path: message``."""
     return {
@@ -85,10 +114,12 @@ def compile_spec(
         if show is not None:
             show.stage(f"rendering {len(mesh.services)} services")
         objects, report = render_mesh(mesh, options_from_args(args), args.provider)
+        problems = list(report.warnings)
+        objects = render_with_extras(mesh, args, objects, problems)
     if getattr(args, "format", "yaml") != "json":
-        for warning in report.warnings:
+        for warning in problems:
             print(warning.format(), file=sys.stderr)
-    return objects, list(report.warnings)
+    return objects, problems
 
 
 def render(args: argparse.Namespace) -> ExitCode:
@@ -245,15 +276,32 @@ def schema(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+# What `meshc capabilities` adds after the spec features, as ``module:function``
+# returning (columns, rows of (key, cells)); handed in by the command line
+# (``capability_extras``): the admission rules, under the webhook and natively.
+Rows = Callable[[], tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]]
+
+
+def capability_extras(args: argparse.Namespace) -> list[Rows]:
+    found: list[Rows] = []
+    for name in getattr(args, "capability_extras", ()):
+        module, _, func = name.partition(":")
+        found.append(getattr(importlib.import_module(module), func))
+    return found
+
+
 def capabilities(args: argparse.Namespace) -> ExitCode:
     from .capabilities import FEATURES, columns, note, support
 
     cols = columns()
+    extras = [extra() for extra in capability_extras(args)]
     if args.format == "json":
         table = {
             feature: {f"{t}/{m}": support(t, m, feature).value for t, m in cols}
             for feature in FEATURES
         }
+        for names, rows in extras:
+            table.update({key: dict(zip(names, cells)) for key, cells in rows})
         print(json.dumps(table, indent=2))
         return ExitCode.OK
     print("| feature | " + " | ".join(f"{t} ({m})" for t, m in cols) + " |")
@@ -265,4 +313,10 @@ def capabilities(args: argparse.Namespace) -> ExitCode:
             detail = note(t, m, feature)
             cells.append(f"{level}: {detail}" if detail else level)
         print(f"| `{feature}` ({what}) | " + " | ".join(cells) + " |")
+    for names, rows in extras:
+        print()
+        print("| admission rule | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+        for key, row in rows:
+            print(f"| `{key}` | " + " | ".join(row) + " |")
     return ExitCode.OK

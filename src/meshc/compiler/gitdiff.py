@@ -19,7 +19,7 @@ from typing import Any
 from meshc.exitcodes import ExitCode, UsageError
 from meshc.terminal import paint, use_color
 
-from .commands import options_from_args
+from .commands import options_from_args, render_with_extras
 from .errors import SpecError
 from .gitsource import GitSourceError, open_repo, read_blob, resolve
 from .loader import load_mesh
@@ -38,9 +38,15 @@ def load_at(text: str, spec: str, ref: str) -> Mesh:
 
 
 def render_at(mesh: Mesh, spec: str, ref: str, options: RenderOptions,
-              provider: str | None) -> list[Obj]:  # fmt: skip
-    """Render ``mesh`` as loaded by :func:`load_at`, the source annotations naming ``spec``."""
+              provider: str | None, args: argparse.Namespace | None = None) -> list[Obj]:
+    """Render ``mesh`` as loaded by :func:`load_at`, the source annotations naming ``spec``.
+
+    With ``args``, what the command line renders beside the mesh (its
+    ``render_extras``: the native admission policies) is rendered too.
+    """
     objects, _ = render(mesh, options, provider)
+    if args is not None:
+        objects = render_with_extras(mesh, args, objects, [])
     if ref != WORKING_TREE:
         for obj in objects:
             _drop_ref(obj, f"{spec}@{ref}", spec)
@@ -105,8 +111,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             meshes[ref], rendered[ref] = None, []
             continue
         try:
-            meshes[ref] = load_at(text, spec, ref)
-            rendered[ref] = render_at(meshes[ref], spec, ref, options, args.provider)  # type: ignore[arg-type]
+            mesh = meshes[ref] = load_at(text, spec, ref)
+            rendered[ref] = render_at(mesh, spec, ref, options, args.provider, args)
         except SpecError as exc:
             print(exc.format(), file=sys.stderr)
             raise UsageError(f"the spec at {ref} does not render") from None

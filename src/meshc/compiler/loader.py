@@ -13,6 +13,7 @@ from . import loader_traffic as traffic
 from .errors import Problem, SpecError
 from .model import (
     DEFAULT_DATAPLANE,
+    DEFAULT_ENFORCEMENT,
     DEFAULT_MTLS,
     DEFAULT_TRUST_DOMAIN,
     DEFAULT_WEBHOOK_NAMESPACE,
@@ -165,6 +166,8 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
             for e in adm.get("exemptions") or ()
         ),
         proxy_images=MappingProxyType(images),
+        enforcement=adm.get("enforcement", DEFAULT_ENFORCEMENT),
+        kubernetes_version=adm.get("kubernetesVersion"),
         exceptions=_exceptions(adm.get("exceptions") or ()),
     )
     raw_services = spec.get("services") or ()

@@ -34,6 +34,7 @@ DEFAULT_TRUST_DOMAIN = "cluster.local"
 DEFAULT_MTLS = "STRICT"
 DEFAULT_DATAPLANE = "sidecar"
 DATAPLANES = ("sidecar", "ambient")
+DEFAULT_ENFORCEMENT = "webhook"
 
 
 def default_allowed_namespaces(meshed: Iterable[str]) -> tuple[str, ...]:
@@ -200,6 +201,8 @@ class Admission:
     exemptions: tuple[Exemption, ...] = ()
     # provider -> image repositories of its own containers
     proxy_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    enforcement: str = DEFAULT_ENFORCEMENT  # webhook | native | both
+    kubernetes_version: str | None = None  # the oldest release native policies must run on
     exceptions: tuple[PolicyException, ...] = ()
 
 

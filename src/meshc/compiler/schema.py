@@ -32,6 +32,11 @@ KIND = "Mesh"
 MTLS_MODES = ("STRICT", "PERMISSIVE")
 POLICY_IDS = ("injection-required", "mtls-strict", "allowed-namespaces", "managed-objects")
 POLICY_MODES = ("enforce", "warn", "audit")
+# Who enforces the policies: the admission webhook, the API server itself
+# (ValidatingAdmissionPolicy and MutatingAdmissionPolicy objects meshc renders),
+# or both. docs/native.md.
+ENFORCEMENTS = ("webhook", "native", "both")
+KUBERNETES_VERSION = r"^v?1\.[0-9]+(\.[0-9]+)?$"
 
 # --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
 
@@ -244,6 +249,15 @@ _ADMISSION = _obj(
                                    + ", ".join(providers.default_exempt_namespaces())
                                    + ", and webhookNamespace); mesh configuration is judged in "
                                    "every namespace but kube-system and webhookNamespace"),
+        "enforcement": {
+            "enum": list(ENFORCEMENTS),
+            "description": "who enforces the policies: the admission webhook (default), the API "
+            "server itself through ValidatingAdmissionPolicy and MutatingAdmissionPolicy objects "
+            "meshc renders (native), or both",
+        },
+        "kubernetesVersion": _str(
+            "the oldest Kubernetes release the native admission policies must run on, such as "
+            "1.34 (default 1.36; meshc render --kube-version overrides)", pattern=KUBERNETES_VERSION),
         "webhookNamespace": _name(f"the namespace the webhook runs in (default "
                                   f"{DEFAULT_WEBHOOK_NAMESPACE})"),
         "policies": {

@@ -1,11 +1,12 @@
 """What the policies judge: the API server requests the webhook must see.
 
 One list, read by the chart (``meshc.webhook.chart_facts`` writes it into
-``charts/meshc/files/facts.yaml`` as the webhook configurations' rules) and by
-``meshc audit`` (which lists the same kinds from a live cluster). Narrow on
-purpose: every request listed costs an admission round trip, and every
-request not listed is never judged, so the lists name exactly the kinds the
-policies read.
+``charts/meshc/files/facts.yaml`` as the webhook configurations' rules), by
+the native admission policies (:mod:`meshc.policies.native`, which match the
+same requests) and by ``meshc audit`` (which lists the same kinds from a live
+cluster). Narrow on purpose: every request listed costs an admission round
+trip (or a CEL evaluation in the API server), and every request not listed is
+never judged, so the lists name exactly the kinds the policies read.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from functools import cache
 from types import MappingProxyType
 
 from .profile import (
+    ADMISSION_KINDS,
     CLUSTER_DOMAIN,
     CORE_KINDS,
     GATEWAY_API_ROUTES,
@@ -78,7 +79,7 @@ def all_profiles() -> tuple[Profile, ...]:
 
 @cache
 def _waves() -> Mapping[str, int]:
-    waves = dict(CORE_KINDS)
+    waves = {**CORE_KINDS, **ADMISSION_KINDS}
     for profile in all_profiles():
         for kind, wave in profile.kinds.items():
             if waves.setdefault(kind, wave) != wave:

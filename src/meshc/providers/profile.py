@@ -21,6 +21,15 @@ KUBERNETES_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 # The kinds every target renders, with their Argo CD sync waves: namespaces
 # first, then what workloads and policies refer to, then routing (wave 2).
 CORE_KINDS: Mapping[str, int] = MappingProxyType({"Namespace": 0, "Service": 1})
+# The admission policies the API server runs itself (spec.admission.enforcement
+# native or both) come before everything they guard: the namespaces they mark
+# and the security objects they keep as rendered.
+ADMISSION_KINDS: Mapping[str, int] = MappingProxyType({
+    "ValidatingAdmissionPolicy": -1,
+    "ValidatingAdmissionPolicyBinding": -1,
+    "MutatingAdmissionPolicy": -1,
+    "MutatingAdmissionPolicyBinding": -1,
+})
 # The DNS suffix of Services: what a mesh's host names end with.
 CLUSTER_DOMAIN = "cluster.local"
 # Routes of the Gateway API, which more than one mesh reads: mesh configuration

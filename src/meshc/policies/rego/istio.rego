@@ -15,32 +15,78 @@ import data.meshc.lib.mesh
 # A namespace the spec puts in Istio's ambient data plane is judged by what
 # enrolls a pod there (ambient_findings); every other meshed namespace by its
 # sidecar (sidecar_findings).
+# METADATA
+# custom:
+#   cel:
+#     include: $sidecar_findings
+#     when: "!$ambient"
 injection_findings contains finding if {
 	not ambient
 	some finding in sidecar_findings
 }
 
+# The native policies leave an ambient mesh's injection-required policy to the
+# webhook (meshc.policies.native.objects refuses it): this form only keeps an
+# object in an ambient namespace from being admitted unjudged.
+# METADATA
+# title: ambient
+# custom:
+#   cel:
+#     when: $ambient
+#     path: "'metadata.namespace'"
+#     problem: "'is in an ambient namespace, which only meshc\\'s webhook judges'"
+#     fix: "'enforce an ambient mesh with spec.admission.enforcement webhook'"
 injection_findings contains finding if {
 	ambient
 	some finding in ambient_findings
 }
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 dataplane_label := "istio.io/dataplane-mode"
 
+# METADATA
+# custom:
+#   cel: >-
+#     $mesh.config.namespace_markers[?$k8s.subject_namespace].?labels[?$dataplane_label].orValue('') == 'ambient'
 ambient if object.get(mesh.config, ["namespace_markers", k8s.subject_namespace, "labels", dataplane_label], "") == "ambient"
 
 # Istio 1.x before the exact-match change lower-cased the value and injected
 # only for y/yes/true/on; anything else was an opt-out there.
+# METADATA
+# custom:
+#   cel: "@lower(value) in ['y', 'yes', 'true', 'on']"
 injects(value) if lower(value) in {"y", "yes", "true", "on"}
 
 # The pod's injection setting: where it is written and its value, computed
 # once per request. The label wins over the deprecated annotation when both are set.
+# METADATA
+# description: A list of none or one setting (Rego leaves it undefined).
+# custom:
+#   cel: >-
+#     'sidecar.istio.io/inject' in $k8s.pod_labels
+#     ? [{'path': dyn($k8s.key_path($k8s.pod_prefix + 'metadata.labels', 'sidecar.istio.io/inject')),
+#     'value': dyn($k8s.pod_labels['sidecar.istio.io/inject'])}]
+#     : ('sidecar.istio.io/inject' in $k8s.pod_annotations
+#     ? [{'path': dyn($k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'sidecar.istio.io/inject')),
+#     'value': dyn($k8s.pod_annotations['sidecar.istio.io/inject'])}] : [])
 inject_setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), "sidecar.istio.io/inject"), "value": v} if {
 	v := k8s.pod_labels["sidecar.istio.io/inject"]
 } else := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), "sidecar.istio.io/inject"), "value": v} if {
 	v := k8s.pod_annotations["sidecar.istio.io/inject"]
 }
 
+# METADATA
+# title: opt-out
+# custom:
+#   cel:
+#     for: [[setting, $inject_setting]]
+#     when: "!$injects(setting.value)"
+#     path: setting.path
+#     problem: "'opts the pod out of sidecar injection: ' + $k8s.show(setting.value)"
+#     fix: >-
+#       'remove it or set it to "true": every pod in a meshed namespace runs the sidecar'
 sidecar_findings contains finding if {
 	setting := inject_setting
 	not injects(setting.value)
@@ -53,6 +99,15 @@ sidecar_findings contains finding if {
 
 # Turning interception off leaves every port uncaptured; REDIRECT and TPROXY
 # are the two modes that capture.
+# METADATA
+# title: interception-mode
+# custom:
+#   cel:
+#     for: [[value, "@get($k8s.pod_annotations, 'sidecar.istio.io/interceptionMode')"]]
+#     when: "!$capturing_mode(value)"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'sidecar.istio.io/interceptionMode')
+#     problem: "'turns off traffic capture, so traffic bypasses the proxy: ' + $k8s.show(value)"
+#     fix: "'remove the annotation or set it to REDIRECT or TPROXY'"
 sidecar_findings contains finding if {
 	value := k8s.pod_annotations["sidecar.istio.io/interceptionMode"]
 	not capturing_mode(value)
@@ -65,6 +120,9 @@ sidecar_findings contains finding if {
 
 # is_string first: what a string builtin does with a number differs between
 # OPA (an error, so the whole rule is undefined) and rego-cpp (false).
+# METADATA
+# custom:
+#   cel: type(value) == string && @upper(value.trim()) in ['REDIRECT', 'TPROXY']
 capturing_mode(value) if {
 	is_string(value)
 	upper(trim_space(value)) in {"REDIRECT", "TPROXY"}
@@ -77,10 +135,21 @@ capturing_mode(value) if {
 # istio-injection wins. /mutate adds a missing marker before /validate runs
 # and never replaces one written on the namespace, so what gets here is a
 # value someone wrote, a removal, or a bypassed mutation.
+# METADATA
+# custom:
+#   cel: {literal: true}
 injection_label := "istio-injection"
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 revision_label := "istio.io/rev"
 
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.labels[?$injection_label].orValue('') == 'enabled'
+#     || (!($injection_label in $k8s.labels) && $k8s.labels[?$revision_label].orValue('') != '')
 namespace_injects if k8s.labels[injection_label] == "enabled"
 
 namespace_injects if {
@@ -89,12 +158,31 @@ namespace_injects if {
 }
 
 # The revision the spec gives this namespace ("" for Istio's default).
+# METADATA
+# custom:
+#   cel: >-
+#     $mesh.config.namespace_markers[?$k8s.subject_namespace].?labels[?$revision_label].orValue('')
 spec_revision := object.get(mesh.config, ["namespace_markers", k8s.subject_namespace, "labels", revision_label], "")
 
+# METADATA
+# custom:
+#   cel: >-
+#     $spec_revision == '' ? 'set it to "enabled", or remove the namespace from spec.namespaces'
+#     : 'remove it and label the namespace istio.io/rev=' + $spec_revision + ' (the spec\'s revision)'
 namespace_fix := "set it to \"enabled\", or remove the namespace from spec.namespaces" if {
 	spec_revision == ""
 } else := concat("", ["remove it and label the namespace istio.io/rev=", spec_revision, " (the spec's revision)"])
 
+# METADATA
+# title: namespace-marker
+# custom:
+#   cel:
+#     when: $k8s.kind == 'Namespace' && !$namespace_injects && !$empty_revision
+#     path: $k8s.key_path('metadata.labels', $injection_label)
+#     problem: >-
+#       'disables sidecar injection in a meshed namespace: '
+#       + $k8s.show($k8s.labels[?$injection_label].orValue(null))
+#     fix: $namespace_fix
 sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	not namespace_injects
@@ -107,11 +195,23 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     !($injection_label in $k8s.labels) && $k8s.labels[?$revision_label].orValue('-') == ''
 empty_revision if {
 	not injection_label in object.keys(k8s.labels)
 	k8s.labels[revision_label] == ""
 }
 
+# METADATA
+# title: namespace-empty-revision
+# custom:
+#   cel:
+#     when: $k8s.kind == 'Namespace' && $empty_revision
+#     path: $k8s.key_path('metadata.labels', $revision_label)
+#     problem: "'names no control plane, so no injector serves the namespace: \"\"'"
+#     fix: $revision_fix
 sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	empty_revision
@@ -122,12 +222,29 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     $spec_revision == '' ? 'remove it (meshc then adds istio-injection=enabled), or name a revision'
+#     : 'set it to ' + $k8s.show($spec_revision) + ' (the spec\'s revision)'
 revision_fix := "remove it (meshc then adds istio-injection=enabled), or name a revision" if {
 	spec_revision == ""
 } else := concat("", ["set it to ", k8s.show(spec_revision), " (the spec's revision)"])
 
 # The spec names a revision: istio-injection beside it wins and leaves the
 # namespace on the default revision.
+# METADATA
+# title: namespace-injection-beside-revision
+# custom:
+#   cel:
+#     when: >-
+#       $k8s.kind == 'Namespace' && $namespace_injects && $spec_revision != ''
+#       && $injection_label in $k8s.labels
+#     path: $k8s.key_path('metadata.labels', $injection_label)
+#     problem: >-
+#       'wins over istio.io/rev, so Istio\'s default revision injects the namespace instead of the
+#       spec\'s revision ' + $k8s.show($spec_revision) + ': ' + $k8s.show($k8s.labels[$injection_label])
+#     fix: "'remove istio-injection and label the namespace istio.io/rev=' + $spec_revision"
 sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	namespace_injects
@@ -140,6 +257,20 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: namespace-other-revision
+# custom:
+#   cel:
+#     when: >-
+#       $k8s.kind == 'Namespace' && $namespace_injects && $spec_revision != ''
+#       && !($injection_label in $k8s.labels) && $revision_label in $k8s.labels
+#       && $k8s.labels[$revision_label] != $spec_revision
+#     path: $k8s.key_path('metadata.labels', $revision_label)
+#     problem: >-
+#       'injects with another control plane than the spec\'s revision ' + $k8s.show($spec_revision)
+#       + ': ' + $k8s.show($k8s.labels[$revision_label])
+#     fix: >-
+#       'set it to ' + $k8s.show($spec_revision) + ', or change the namespace\'s revision in the spec'
 sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	namespace_injects
@@ -156,6 +287,20 @@ sidecar_findings contains finding if {
 
 # No revision in the spec, and both markers: istio-injection wins, and the
 # revision the namespace names is silently ignored (istioctl analyze IST0123).
+# METADATA
+# title: namespace-revision-ignored
+# custom:
+#   cel:
+#     when: >-
+#       $k8s.kind == 'Namespace' && $spec_revision == ''
+#       && $k8s.labels[?$injection_label].orValue('') == 'enabled' && $revision_label in $k8s.labels
+#     path: $k8s.key_path('metadata.labels', $revision_label)
+#     problem: >-
+#       'is ignored: istio-injection is also set and wins, so Istio\'s default revision injects the
+#       namespace (istioctl analyze IST0123): ' + $k8s.show($k8s.labels[$revision_label])
+#     fix: >-
+#       'remove one of the two labels: istio.io/rev to stay on the default revision, istio-injection
+#       to inject with this revision'
 sidecar_findings contains finding if {
 	k8s.kind == "Namespace"
 	spec_revision == ""
@@ -169,10 +314,20 @@ sidecar_findings contains finding if {
 }
 
 # The proxy's own ports, which Istio's injector excludes itself under Istio CNI.
+# METADATA
+# custom:
+#   cel: {literal: true}
 own_ports := {"15020", "15021", "15090"}
 
 # Capture exclusions the injector wrote: only a pod that really carries
 # Istio's proxy may exclude the proxy's own ports.
+# METADATA
+# custom:
+#   cel: >-
+#     ['traffic.sidecar.istio.io/excludeInboundPorts', 'traffic.sidecar.istio.io/excludeOutboundPorts']
+#     .filter(_k, $mesh.entries($k8s.pod_annotations[?_k].orValue('')).all(_p, _p in $own_ports)
+#     && $mesh.containers.exists(_e, _e.container.?name.orValue('') == 'istio-proxy'
+#     && $mesh.genuine(_e.container)))
 injector_written contains key if {
 	some key in {"traffic.sidecar.istio.io/excludeInboundPorts", "traffic.sidecar.istio.io/excludeOutboundPorts"}
 	every port in mesh.entries(k8s.pod_annotations[key]) {
@@ -192,10 +347,28 @@ injector_written contains key if {
 # its template, manifests/charts/istio-control/istio-discovery/files/
 # injection-template.yaml) and tools/istio-iptables (the capture flags).
 
+# METADATA
+# custom:
+#   cel: $mesh.mesh_containers('istio-proxy')
 proxies := mesh.mesh_containers("istio-proxy")
 
+# METADATA
+# custom:
+#   cel: $mesh.mesh_containers('istio-init') + $mesh.mesh_containers('istio-validation')
 capturers := array.concat(mesh.mesh_containers("istio-init"), mesh.mesh_containers("istio-validation"))
 
+# METADATA
+# title: no-proxy
+# custom:
+#   cel:
+#     when: $mesh.outcome_visible && !$proxy_runs
+#     path: $k8s.pod_prefix + 'spec.containers'
+#     problem: >-
+#       'runs without Istio\'s proxy: no istio-proxy container (or native sidecar) with Istio\'s
+#       image, so the injector skipped the pod, was told not to inject, or was bypassed'
+#     fix: >-
+#       'remove what opts the pod out of injection (sidecar.istio.io/inject,
+#       inject.istio.io/templates, a preset istio-proxy) and create it again through the injector'
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	not proxy_runs
@@ -206,11 +379,26 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: $proxies.exists(_e, $mesh.long_running(_e))
 proxy_runs if {
 	some entry in proxies
 	mesh.long_running(entry)
 }
 
+# METADATA
+# title: no-capture
+# custom:
+#   cel:
+#     when: $mesh.outcome_visible && $proxy_runs && size($capturers) == 0
+#     path: $k8s.pod_prefix + 'spec.initContainers'
+#     problem: >-
+#       'runs Istio\'s proxy with nothing capturing its traffic: no istio-init or
+#       istio-validation (Istio CNI) container, so traffic goes around the proxy'
+#     fix: >-
+#       'remove sidecar.istio.io/interceptionMode: NONE or a template without capture
+#       (inject.istio.io/templates), and create the pod again'
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	proxy_runs
@@ -224,6 +412,9 @@ sidecar_findings contains finding if {
 
 # The flags of istio-iptables (tools/istio-iptables/pkg/cmd/root.go), each
 # spelling -> its short name and whether it takes a value.
+# METADATA
+# custom:
+#   cel: {literal: true}
 flag_spellings := [
 	["-p", "--envoy-port", true],
 	["-z", "--inbound-capture-port", true],
@@ -251,6 +442,10 @@ flag_spellings := [
 	["--drop-invalid", "--drop-invalid", false],
 ]
 
+# In CEL, the spellings as they are: what $mesh.flag_pairs reads.
+# METADATA
+# custom:
+#   cel: $flag_spellings
 iptables_flags := {spelling: {"name": f[0], "value": f[2]} |
 	some f in flag_spellings
 	some spelling in [f[0], f[1]]
@@ -301,10 +496,19 @@ canonical_tail(entry, _, arg) if {
 
 read_flags(entry) if not capture_path(entry) in canonical_capture
 
+# METADATA
+# description: A list of none or one value (Rego leaves it undefined without the flag).
+# custom:
+#   cel: >-
+#     [$mesh.flag_pairs($capture_args(entry), $iptables_flags).filter(_p, _p[0] == name)]
+#     .map(_v, size(_v) > 0 ? [_v[size(_v) - 1][1]] : [])[0]
 flag(entry, name) := capture_flags[capture_path(entry)][name]
 
 # What each capture setting must be, unless the spec grants the annotation
 # the injector turns into it: [flag names, allowed value test, annotation].
+# METADATA
+# custom:
+#   cel: {literal: true}
 capture_settings := [
 	{"flag": "-i", "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeOutboundIPRanges", "what": "outbound IP ranges captured"},
 	{"flag": "-b", "wanted": "*", "annotation": "traffic.sidecar.istio.io/includeInboundPorts", "what": "inbound ports captured"},
@@ -314,10 +518,33 @@ capture_settings := [
 	{"flag": "-k", "wanted": "", "annotation": "traffic.sidecar.istio.io/kubevirtInterfaces", "what": "interfaces rerouted around the proxy"},
 ]
 
+# METADATA
+# custom:
+#   cel: entry.container.?args.orValue([])
 capture_args(entry) := object.get(mesh.container(entry), "args", [])
 
+# METADATA
+# custom:
+#   cel: $k8s.container_path(entry.field, entry.index) + '.args'
 capture_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
+# METADATA
+# title: capture-flags
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [setting, $capture_settings]
+#       - [value, "$flag(entry, setting.flag)"]
+#     when: value != setting.wanted && !$mesh.granted(setting.annotation)
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' captures less than the spec requires (' + setting.what + '): '
+#       + setting.flag + ' ' + $k8s.show(value)
+#     fix: >-
+#       'remove ' + setting.annotation + ' (or what overrides ' + entry.container.name
+#       + '), or grant it in spec.admission.exemptions'
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -333,6 +560,24 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: inbound-ports-left-out
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [value, "$flag(entry, '-d')"]
+#       - [port, $mesh.entries(value)]
+#     when: >-
+#       !(port in $own_ports) && !$mesh.granted('traffic.sidecar.istio.io/excludeInboundPorts')
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' leaves an inbound port uncaptured that is not the proxy\'s own: '
+#       + $k8s.show(port)
+#     fix: >-
+#       'remove traffic.sidecar.istio.io/excludeInboundPorts or a moved
+#       status.sidecar.istio.io/port, or grant it in spec.admission.exemptions'
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -348,6 +593,22 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-ports
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [flag, "['-p', '-z']"]
+#       - [value, "$flag(entry, flag)"]
+#     when: "value != {'-p': '15001', '-z': '15006'}[flag]"
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' sends captured traffic to another port than the proxy listens on: '
+#       + flag + ' ' + $k8s.show(value)
+#     fix: >-
+#       'leave ' + flag + ' ' + {'-p': '15001', '-z': '15006'}[flag] + ' as the injector writes it'
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -362,6 +623,18 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-mode
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [value, "$flag(entry, '-m')"]
+#     when: "!$capturing_mode(value)"
+#     path: $capture_path(entry)
+#     problem: "entry.container.name + ' does not capture inbound traffic: -m ' + $k8s.show(value)"
+#     fix: "'remove the interception mode override (REDIRECT and TPROXY capture)'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -375,6 +648,19 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: unknown-capture-flag
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [flag, "$mesh.unknown_flags($capture_args(entry), $iptables_flags)"]
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' runs with an argument Istio\'s injector never writes: '
+#       + $k8s.show(flag)
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -389,11 +675,27 @@ sidecar_findings contains finding if {
 
 # istio-init must really apply the rules; Istio CNI's istio-validation must
 # really validate what the CNI plugin applied.
+# METADATA
+# custom:
+#   cel: {literal: true}
 not_applying := {
 	"istio-init": ["--skip-rule-apply", "--run-validation", "-n", "--cleanup-only"],
 	"istio-validation": ["-n", "--cleanup-only"],
 }
 
+# METADATA
+# title: capture-rules-not-applied
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [option, "$not_applying[?entry.container.?name.orValue('')].orValue([])"]
+#     when: $flag(entry, option).exists(_v, _v != 'false')
+#     path: $capture_path(entry)
+#     problem: >-
+#       entry.container.name + ' does not set up or check the capture rules: ' + $k8s.show(option)
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -408,6 +710,17 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-rules-not-validated
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for: [[entry, "$mesh.mesh_containers('istio-validation')"]]
+#     when: size($flag(entry, '--run-validation')) == 0
+#     path: $capture_path(entry)
+#     problem: >-
+#       'istio-validation does not check the capture rules Istio CNI set up: no --run-validation'
+#     fix: "'remove the pod\\'s own istio-validation container or proxy.istio.io/overrides'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in mesh.mesh_containers("istio-validation")
@@ -420,6 +733,17 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-program-args
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for: [[entry, $capturers]]
+#     when: size($capture_args(entry)) > 0 && $capture_args(entry)[0] != 'istio-iptables'
+#     path: $capture_path(entry) + '[0]'
+#     problem: >-
+#       entry.container.name + ' does not run istio-iptables: ' + $k8s.show($capture_args(entry)[0])
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -432,6 +756,18 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: capture-program-command
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for: [[entry, $capturers]]
+#     when: has(entry.container.command)
+#     path: $k8s.container_path(entry.field, entry.index) + '.command'
+#     problem: >-
+#       entry.container.name + ' runs another program than Istio\'s injector starts: '
+#       + $k8s.show_fields(entry.container.command)
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container or proxy.istio.io/overrides'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -446,6 +782,9 @@ sidecar_findings contains finding if {
 # Environment istio-iptables reads for any flag not given as an argument
 # (pkg/flag BindEnv; tools/istio-iptables/pkg/constants): each changes or
 # disables what is captured.
+# METADATA
+# custom:
+#   cel: {literal: true}
 iptables_env := {
 	"DRY_RUN", "SKIP_RULE_APPLY", "CLEANUP_ONLY", "PROXY_UID", "PROXY_GID",
 	"ISTIO_SERVICE_CIDR", "ISTIO_SERVICE_EXCLUDE_CIDR", "ISTIO_INBOUND_PORTS",
@@ -455,6 +794,19 @@ iptables_env := {
 	"INBOUND_CAPTURE_PORT", "ISTIO_META_DNS_CAPTURE",
 }
 
+# METADATA
+# title: capture-environment
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $capturers]
+#       - [i, env, "entry.container.?env.orValue([])"]
+#     when: env.?name.orValue('') in $iptables_env
+#     path: $k8s.container_path(entry.field, entry.index) + '.env[' + string(i) + ']'
+#     problem: >-
+#       entry.container.name + ' gets capture settings from its environment: ' + $k8s.show(env.name)
+#     fix: "'remove proxyMetadata from proxy.istio.io/config (or the ProxyConfig) that sets it'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
@@ -469,31 +821,74 @@ sidecar_findings contains finding if {
 
 # The proxy's UID is what the capture rules let through (-u, and -g, which
 # defaults to -u): the proxy must run as it, and nothing else may.
+# METADATA
+# custom:
+#   cel: >-
+#     $capturers.filter(_e, $capture_user(_e).exists(_v, _v.matches('^[0-9]+$')))
+#     .map(_e, @to_number($capture_user(_e)[0]))
 init_uids contains to_number(value) if {
 	some entry in capturers
 	value := capture_user(entry)
 	regex.match(`^[0-9]+$`, value)
 }
 
+# METADATA
+# description: A list of none or one value.
+# custom:
+#   cel: $flag(entry, '-u')
 capture_user(entry) := capture_args(entry)[6] if {
 	not read_flags(entry)
 } else := flag(entry, "-u")
 
 # -g defaults to -u (tools/common/config: ProxyGID falls back to ProxyUID).
+# METADATA
+# custom:
+#   cel: >-
+#     $capturers.filter(_e, $capture_group(_e).exists(_v, _v.matches('^[0-9]+$')))
+#     .map(_e, @to_number($capture_group(_e)[0]))
 init_gids contains to_number(value) if {
 	some entry in capturers
 	value := capture_group(entry)
 	regex.match(`^[0-9]+$`, value)
 }
 
+# METADATA
+# description: A list of none or one value (none without -u, as in Rego).
+# custom:
+#   cel: >-
+#     [$flag(entry, '-u')].map(_u, size(_u) == 0 ? _u
+#     : [$flag(entry, '-g')].map(_g, size(_g) > 0 ? _g : _u)[0])[0]
 capture_group(entry) := capture_args(entry)[6] if {
 	not read_flags(entry)
 } else := object.get(capture_flags[capture_path(entry)], "-g", flag(entry, "-u"))
 
+# METADATA
+# custom:
+#   cel: $init_uids
 extra_proxy_uids := init_uids
 
+# METADATA
+# custom:
+#   cel: $init_gids
 extra_proxy_gids := init_gids
 
+# METADATA
+# title: proxy-uid
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $proxies]
+#       - [proxy_user, $init_uids]
+#     when: >-
+#       entry.container.?securityContext.?runAsUser.orValue(null) != 0
+#       && entry.container.?securityContext.?runAsUser.orValue(null) != proxy_user
+#     path: $k8s.container_path(entry.field, entry.index) + '.securityContext.runAsUser'
+#     problem: >-
+#       'istio-proxy does not run as the UID the capture rules let through ('
+#       + @format_int(proxy_user) + '): '
+#       + $k8s.show(entry.container.?securityContext.?runAsUser.orValue(null))
+#     fix: "'remove the pod\\'s own istio-proxy securityContext override'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
@@ -508,6 +903,20 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-disabled
+# custom:
+#   cel:
+#     if: $mesh.outcome_visible
+#     for:
+#       - [entry, $proxies]
+#       - [name, "['DISABLE_ENVOY', 'ISTIO_META_INTERCEPTION_MODE']"]
+#       - [value, "$mesh.env_value(entry.container, name)"]
+#     when: >-
+#       @upper(value) in {'DISABLE_ENVOY': ['TRUE', '1'], 'ISTIO_META_INTERCEPTION_MODE': ['NONE']}[name]
+#     path: $k8s.container_path(entry.field, entry.index) + '.env'
+#     problem: "'istio-proxy is told not to proxy: ' + name + '=' + $k8s.show(value)"
+#     fix: "'remove the override that sets it'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	some entry in proxies
@@ -523,6 +932,17 @@ sidecar_findings contains finding if {
 
 # Istio's CNI plugin and the status annotation: the CNI sets up capture only
 # for pods the injector marked (cni/pkg/plugin/plugin.go, doAddRun).
+# METADATA
+# title: no-injection-status
+# custom:
+#   cel:
+#     when: >-
+#       $mesh.outcome_visible && $proxy_runs && !('sidecar.istio.io/status' in $k8s.pod_annotations)
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'sidecar.istio.io/status')
+#     problem: >-
+#       'carries istio-proxy without the status Istio\'s injector writes: the proxy was not
+#       injected by Istio, and Istio CNI sets up no capture for it: null'
+#     fix: "'create the pod through Istio\\'s injector instead of writing istio-proxy into it'"
 sidecar_findings contains finding if {
 	mesh.outcome_visible
 	proxy_runs
@@ -535,6 +955,15 @@ sidecar_findings contains finding if {
 }
 
 # Peers send plaintext to a pod whose tlsMode label says it has no proxy.
+# METADATA
+# title: tls-mode-label
+# custom:
+#   cel:
+#     for: [[value, "@get($k8s.pod_labels, 'security.istio.io/tlsMode')"]]
+#     when: value != 'istio'
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.labels', 'security.istio.io/tlsMode')
+#     problem: "'tells the pod\\'s peers to send it plaintext: ' + $k8s.show(value)"
+#     fix: "'remove the label: the injector sets it to \"istio\"'"
 sidecar_findings contains finding if {
 	value := k8s.pod_labels["security.istio.io/tlsMode"]
 	value != "istio"
@@ -547,6 +976,16 @@ sidecar_findings contains finding if {
 
 # --- intent: what makes the injector skip or weaken a pod not yet injected -----
 
+# METADATA
+# title: templates-without-capture
+# custom:
+#   cel:
+#     if: $mesh.intent_only
+#     for: [[value, "@get($k8s.pod_annotations, 'inject.istio.io/templates')"]]
+#     when: "!('sidecar' in $mesh.entries(value))"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'inject.istio.io/templates')
+#     problem: "'injects templates without the sidecar\\'s traffic capture: ' + $k8s.show(value)"
+#     fix: "'remove it, or include the sidecar template'"
 sidecar_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["inject.istio.io/templates"]
@@ -558,6 +997,17 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-config
+# custom:
+#   cel:
+#     for: [[value, "@get($k8s.pod_annotations, 'proxy.istio.io/config')"]]
+#     when: $weakening_proxy_config(value)
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'proxy.istio.io/config')
+#     problem: >-
+#       'sets the proxy\'s interception mode or capture settings (interceptionMode,
+#       proxyMetadata): an object'
+#     fix: "'remove interceptionMode and the capture variables of proxyMetadata from it'"
 sidecar_findings contains finding if {
 	value := k8s.pod_annotations["proxy.istio.io/config"]
 	weakening_proxy_config(value)
@@ -568,6 +1018,11 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     value.matches(r"""interceptionMode["']?\s*:\s*["']?NONE""")
+#     || $iptables_env.exists(_n, value.contains(_n))
 weakening_proxy_config(value) if regex.match(`interceptionMode["']?\s*:\s*["']?NONE`, value)
 
 weakening_proxy_config(value) if {
@@ -575,6 +1030,18 @@ weakening_proxy_config(value) if {
 	contains(value, name)
 }
 
+# METADATA
+# title: status-port
+# custom:
+#   cel:
+#     if: $mesh.intent_only
+#     for: [[value, "@get($k8s.pod_annotations, 'status.sidecar.istio.io/port')"]]
+#     when: "!(value in ['15020', '0'])"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', 'status.sidecar.istio.io/port')
+#     problem: >-
+#       'moves the proxy\'s status port, which the capture rules leave out, onto another port: '
+#       + $k8s.show(value)
+#     fix: "'remove it (15020 is the proxy\\'s own)'"
 sidecar_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["status.sidecar.istio.io/port"]
@@ -586,6 +1053,18 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-replaced
+# custom:
+#   cel:
+#     if: $mesh.intent_only
+#     for:
+#       - [key, "['sidecar.istio.io/proxyImage', 'proxy.istio.io/overrides', 'sidecar.istio.io/bootstrapOverride']"]
+#       - [value, "@get($k8s.pod_annotations, key)"]
+#     when: "!$genuine_image_setting(key, value)"
+#     path: $k8s.key_path($k8s.pod_prefix + 'metadata.annotations', key)
+#     problem: "'replaces part of the proxy Istio injects: ' + $k8s.show(value)"
+#     fix: "'remove it'"
 sidecar_findings contains finding if {
 	some key in ["sidecar.istio.io/proxyImage", "proxy.istio.io/overrides", "sidecar.istio.io/bootstrapOverride"]
 	mesh.intent_only
@@ -598,15 +1077,35 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel:
+#     params: [key, value]
+#     macro: key == 'sidecar.istio.io/proxyImage' && $mesh.mesh_image(value)
 genuine_image_setting("sidecar.istio.io/proxyImage", value) if mesh.mesh_image(value)
 
 # A manifest `istioctl kube-inject` wrote: the injector strips what it
 # injected (it carries its status) and injects anew (stripPod).
+# METADATA
+# custom:
+#   cel: "'sidecar.istio.io/status' in $k8s.pod_annotations"
 reinjected if k8s.pod_annotations["sidecar.istio.io/status"]
 
 # A pod's own istio-init or istio-validation is merged over the injected one
 # (its args replace the injector's), and its own istio-proxy's user moves the
 # UID the capture rules let through.
+# METADATA
+# title: capture-overridden
+# custom:
+#   cel:
+#     if: $mesh.intent_only && !$reinjected
+#     for:
+#       - [entry, $mesh.containers]
+#       - [key, "['args', 'command', 'env']"]
+#     when: entry.container.?name.orValue('') in ['istio-init', 'istio-validation'] && key in entry.container
+#     path: $k8s.container_path(entry.field, entry.index) + '.' + key
+#     problem: "'overrides how ' + entry.container.name + ' sets up the capture rules: ' + key"
+#     fix: "'remove the pod\\'s own ' + entry.container.name + ' container'"
 sidecar_findings contains finding if {
 	mesh.intent_only
 	not reinjected
@@ -621,6 +1120,23 @@ sidecar_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: proxy-user-overridden
+# custom:
+#   cel:
+#     if: $mesh.intent_only && !$reinjected
+#     for:
+#       - [entry, $mesh.containers]
+#       - [key, "['runAsUser', 'runAsGroup']"]
+#     when: >-
+#       entry.container.?name.orValue('') == 'istio-proxy'
+#       && has(entry.container.securityContext) && key in entry.container.securityContext
+#       && entry.container.securityContext[key] != $mesh.profile.proxy_uid
+#     path: $k8s.container_path(entry.field, entry.index) + '.securityContext.' + key
+#     problem: >-
+#       'moves the UID or GID the capture rules let through, away from the proxy\'s own: '
+#       + $k8s.show(entry.container.securityContext[key])
+#     fix: "'remove it from the pod\\'s own istio-proxy container'"
 sidecar_findings contains finding if {
 	mesh.intent_only
 	not reinjected
@@ -815,14 +1331,33 @@ ambient_findings contains finding if {
 # --- mtls-strict ---------------------------------------------------------------
 
 # A spec that is itself PERMISSIVE (a migration) still never accepts DISABLE.
+# METADATA
+# custom:
+#   cel: {literal: true}
 weaker_modes := {"STRICT": {"PERMISSIVE", "DISABLE"}, "PERMISSIVE": {"DISABLE"}}
 
+# METADATA
+# custom:
+#   cel: $k8s.group == 'security.istio.io' && $k8s.kind == 'PeerAuthentication'
 peer_authentication if {
 	k8s.group == "security.istio.io"
 	k8s.kind == "PeerAuthentication"
 }
 
 # Anywhere, including the mesh-wide policy in the root namespace.
+# METADATA
+# title: peer-authentication-mode
+# custom:
+#   cel:
+#     if: $k8s.writing && $peer_authentication
+#     for: [[mode, "@opt($k8s.resource.?spec.?mtls.?mode)"]]
+#     when: mode in $weaker_modes[$mesh.config.mtls]
+#     path: "'spec.mtls.mode'"
+#     problem: >-
+#       'accepts plaintext traffic where the spec requires mTLS ' + $mesh.config.mtls + ': '
+#       + $k8s.show(mode)
+#     fix: >-
+#       'set it to ' + $k8s.show($mesh.config.mtls) + ', or remove it to inherit the mesh-wide mode'
 mtls_findings contains finding if {
 	k8s.writing
 	peer_authentication
@@ -836,6 +1371,18 @@ mtls_findings contains finding if {
 }
 
 # A port-level UNSET would inherit, but the spec asks each port to say STRICT.
+# METADATA
+# title: peer-authentication-port
+# custom:
+#   cel:
+#     if: $k8s.writing && $peer_authentication
+#     for: [[port, setting, "$k8s.resource.?spec.?portLevelMtls.orValue({})"]]
+#     when: $port_weaker(setting.?mode.orValue('UNSET'))
+#     path: $k8s.key_path('spec.portLevelMtls', port) + '.mode'
+#     problem: >-
+#       'port ' + port + ' does not require mTLS: ' + $k8s.show(setting.?mode.orValue('UNSET'))
+#     fix: >-
+#       'set it to ' + $k8s.show($mesh.config.mtls) + ', or remove the port-level setting'
 mtls_findings contains finding if {
 	k8s.writing
 	peer_authentication
@@ -849,6 +1396,9 @@ mtls_findings contains finding if {
 	}
 }
 
+# METADATA
+# custom:
+#   cel: ($mesh.config.mtls == 'STRICT' && mode != 'STRICT') || mode == 'DISABLE'
 port_weaker(mode) if {
 	mesh.config.mtls == "STRICT"
 	mode != "STRICT"
@@ -857,12 +1407,29 @@ port_weaker(mode) if {
 port_weaker("DISABLE")
 
 # Every traffic policy of a DestinationRule: top level, per port, per subset.
+# METADATA
+# custom:
+#   cel: >-
+#     @opt($k8s.resource.?spec.?trafficPolicy)
+#     .map(_p, {'path': dyn('spec.trafficPolicy'), 'policy': dyn(_p)})
+#     + $k8s.resource.?spec.?subsets.orValue([]).transformList(_i, _s, has(_s.trafficPolicy),
+#     {'path': dyn('spec.subsets[' + string(_i) + '].trafficPolicy'), 'policy': dyn(_s.trafficPolicy)})
 traffic_policies contains {"path": "spec.trafficPolicy", "policy": k8s.resource.spec.trafficPolicy}
 
 traffic_policies contains {"path": concat("", ["spec.subsets[", format_int(i, 10), "].trafficPolicy"]), "policy": subset.trafficPolicy} if {
 	some i, subset in k8s.resource.spec.subsets
 }
 
+# METADATA
+# description: The TLS settings of one traffic policy.
+# custom:
+#   cel:
+#     params: [tp]
+#     macro: >-
+#       @opt(tp.policy.?tls.?mode).map(_m, {'path': dyn(tp.path + '.tls.mode'), 'mode': dyn(_m)})
+#       + tp.policy.?portLevelSettings.orValue([]).transformList(_i, _s, _s.?tls.?mode.hasValue(),
+#       {'path': dyn(tp.path + '.portLevelSettings[' + string(_i) + '].tls.mode'),
+#       'mode': dyn(_s.tls.mode)})
 tls_settings contains {"path": concat("", [tp.path, ".tls.mode"]), "mode": tp.policy.tls.mode} if {
 	some tp in traffic_policies
 }
@@ -875,6 +1442,21 @@ tls_settings contains {"path": concat("", [tp.path, ".portLevelSettings[", forma
 # DISABLE is plaintext to the host; only a host inside the mesh (a cluster
 # service of a meshed namespace, or a wildcard that takes them in) requires
 # mTLS. A database or API outside the mesh is reached as it speaks.
+# METADATA
+# title: destination-rule-tls
+# custom:
+#   cel:
+#     if: $k8s.writing && $k8s.group == 'networking.istio.io' && $k8s.kind == 'DestinationRule'
+#     for:
+#       - [host, "$k8s.resource.?spec.?host.hasValue() ? [$k8s.resource.spec.host] : []"]
+#       - [tp, $traffic_policies]
+#       - [setting, $tls_settings(tp)]
+#     when: setting.mode == 'DISABLE' && $host_in_mesh(host)
+#     path: setting.path
+#     problem: >-
+#       'sends plaintext to ' + $k8s.show(host) + ', a service inside the mesh, which requires mTLS: '
+#       + $k8s.show(setting.mode)
+#     fix: "'remove it or set it to \"ISTIO_MUTUAL\"'"
 mtls_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
@@ -892,6 +1474,13 @@ mtls_findings contains finding if {
 
 # A host of a meshed namespace: <svc>.<ns>.svc[.<domain>], *.<ns>.svc..., <svc>.<ns>
 # for a namespace the spec knows, or a short name in the rule's own namespace.
+# METADATA
+# custom:
+#   cel: >-
+#     type(host) == string && ($host_namespace(host).exists(_n, $mesh.meshed(_n))
+#     || (!host.contains('.') && host != '*' && $mesh.meshed($k8s.namespace))
+#     || host == '*'
+#     || host in ['*.svc', '*.svc.cluster.local', '*.cluster.local', '*.local'])
 host_in_mesh(host) if mesh.meshed(host_namespace(host))
 
 host_in_mesh(host) if {
@@ -914,6 +1503,14 @@ every_namespace_suffix(suffix) if suffix in {"svc", "svc.cluster.local", "cluste
 
 # --- allowed-namespaces ----------------------------------------------------------
 
+# METADATA
+# custom:
+#   cel: >-
+#     $inject_setting.filter(_s, $injects(_s.value))
+#     + ($k8s.pod_labels[?$revision_label].orValue('') != ''
+#       ? dyn([{'path': $k8s.key_path($k8s.pod_prefix + 'metadata.labels', $revision_label),
+#               'value': string($k8s.pod_labels[$revision_label])}])
+#       : [])
 injection_requests contains setting if {
 	setting := inject_setting
 	injects(setting.value)
@@ -927,10 +1524,19 @@ injection_requests contains setting if {
 	setting := {"path": k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels"]), revision_label), "value": value}
 }
 
+# METADATA
+# custom:
+#   cel: $mesh.config.allowed_namespaces.join(', ')
 allowed_list := concat(", ", sort(mesh.config.allowed_namespaces))
 
 # ALLOW authorization in the mesh (its namespaces, or mesh-wide from the root
 # namespace) may only admit callers from the allowed namespaces.
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.writing && $k8s.group == 'security.istio.io' && $k8s.kind == 'AuthorizationPolicy'
+#     && has($k8s.resource.spec) && $k8s.resource.spec.?action.orValue('ALLOW') == 'ALLOW'
+#     && $in_mesh($k8s.namespace)
 authorization_in_mesh if {
 	k8s.writing
 	k8s.group == "security.istio.io"
@@ -939,10 +1545,25 @@ authorization_in_mesh if {
 	in_mesh(k8s.namespace)
 }
 
+# METADATA
+# custom:
+#   cel: ns in $mesh.config.meshed_namespaces || ns == 'istio-system'
 in_mesh(ns) if ns in mesh.config.meshed_namespaces
 
 in_mesh("istio-system")
 
+# METADATA
+# title: authorization-rule-without-from
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for: [[i, rule, "$k8s.resource.spec.?rules.orValue([])"]]
+#     when: size(rule.?from.orValue([])) == 0
+#     path: "'spec.rules[' + string(i) + ']'"
+#     problem: "'the rule has no from, so it admits callers from every namespace'"
+#     fix: >-
+#       'add from.source.namespaces or principals within the allowed namespaces ('
+#       + $allowed_list + ')'
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -954,6 +1575,22 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: authorization-source-open
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for:
+#       - [i, rule, "$k8s.resource.spec.?rules.orValue([])"]
+#       - [j, from, "rule.?from.orValue([])"]
+#     when: >-
+#       size(from.?source.?namespaces.orValue([])) + size(from.?source.?principals.orValue([])) == 0
+#     path: "'spec.rules[' + string(i) + '].from[' + string(j) + '].source'"
+#     problem: >-
+#       'the source names no namespace or principal, so it admits callers from every namespace: '
+#       + $k8s.show_fields(from.?source.orValue({}))
+#     fix: >-
+#       'add namespaces or principals within the allowed namespaces (' + $allowed_list + ')'
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -967,6 +1604,20 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: authorization-source-namespace
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for:
+#       - [i, rule, "$k8s.resource.spec.?rules.orValue([])"]
+#       - [j, from, "rule.?from.orValue([])"]
+#       - [k, ns, "from.?source.?namespaces.orValue([])"]
+#     when: "!(ns in $mesh.config.allowed_namespaces)"
+#     path: >-
+#       'spec.rules[' + string(i) + '].from[' + string(j) + '].source.namespaces[' + string(k) + ']'
+#     problem: "'admits callers outside the allowed namespaces: ' + $k8s.show(ns)"
+#     fix: "'name only allowed namespaces (' + $allowed_list + ')' + $gateway_fix"
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -980,6 +1631,22 @@ allowed_namespaces_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: authorization-source-principal
+# custom:
+#   cel:
+#     if: $authorization_in_mesh
+#     for:
+#       - [i, rule, "$k8s.resource.spec.?rules.orValue([])"]
+#       - [j, from, "rule.?from.orValue([])"]
+#       - [k, principal, "from.?source.?principals.orValue([])"]
+#     when: "!$principal_allowed(principal)"
+#     path: >-
+#       'spec.rules[' + string(i) + '].from[' + string(j) + '].source.principals[' + string(k) + ']'
+#     problem: "'admits callers outside the allowed namespaces: ' + $k8s.show(principal)"
+#     fix: >-
+#       'use <trust-domain>/ns/<namespace>/sa/<account> with an allowed namespace ('
+#       + $allowed_list + ')' + $gateway_fix
 allowed_namespaces_findings contains finding if {
 	authorization_in_mesh
 	some i, rule in k8s.resource.spec.rules
@@ -995,6 +1662,13 @@ allowed_namespaces_findings contains finding if {
 
 # <trust-domain>/ns/<namespace>/sa/<service-account>; a wildcard or any other
 # shape leaves the namespace open.
+# METADATA
+# custom:
+#   cel: >-
+#     [principal.split('/')].map(_p, size(_p) >= 3 && _p[1] == 'ns'
+#     && (_p[2] in $mesh.config.allowed_namespaces
+#         || (size(_p) == 5 && _p[3] == 'sa' && $mesh.config.ingress_gateways.exists(_g,
+#             _g.namespace == _p[2] && _g.service_account == _p[4]))))[0]
 principal_allowed(principal) if {
 	parts := split(principal, "/")
 	count(parts) >= 3
@@ -1014,14 +1688,38 @@ principal_allowed(principal) if {
 	parts[4] == gateway.service_account
 }
 
+# METADATA
+# custom:
+#   cel: {literal: true}
 gateway_fix := "; an ingress gateway is admitted by its principal once spec.ingress[].gateway declares it, without allowing its namespace"
 
 # Routing for another namespace's service: a VirtualService or ServiceEntry
 # whose host is a service of namespace B, written in namespace A and exported
 # beyond A (Istio's default exportTo is "*"), changes how clients in every
 # namespace it is exported to reach B.
+# METADATA
+# custom:
+#   cel: {literal: true}
 routing_kinds := {"VirtualService", "ServiceEntry"}
 
+# METADATA
+# title: routing-for-another-namespace
+# custom:
+#   cel:
+#     if: >-
+#       $k8s.writing && $k8s.group == 'networking.istio.io' && $k8s.kind in $routing_kinds
+#       && !$gateway_only && $exported_beyond_own_namespace
+#     for:
+#       - [i, host, "$k8s.resource.?spec.?hosts.orValue([])"]
+#       - [owner, $host_namespace(host)]
+#     when: owner != $k8s.namespace
+#     path: "'spec.hosts[' + string(i) + ']'"
+#     problem: >-
+#       'routes traffic for a service of another namespace, for clients beyond this one: '
+#       + $k8s.show(host)
+#     fix: >-
+#       'set spec.exportTo to [".\"] to route only this namespace\'s clients, or '
+#       + $write_elsewhere(owner)
 allowed_namespaces_findings contains finding if {
 	k8s.writing
 	k8s.group == "networking.istio.io"
@@ -1040,8 +1738,18 @@ allowed_namespaces_findings contains finding if {
 
 write_elsewhere("*") := "name only this namespace's services in spec.hosts"
 
+# METADATA
+# custom:
+#   cel: >-
+#     owner == '*' ? 'name only this namespace\'s services in spec.hosts'
+#     : 'write it in ' + $k8s.show(owner)
 write_elsewhere(owner) := concat("", ["write it in ", k8s.show(owner)]) if owner != "*"
 
+# METADATA
+# custom:
+#   cel: >-
+#     !$k8s.resource.?spec.?exportTo.hasValue()
+#     || $k8s.resource.spec.exportTo.exists(_t, _t != '.' && _t != $k8s.namespace)
 exported_beyond_own_namespace if not k8s.resource.spec.exportTo
 
 # A VirtualService bound to gateways only (spec.gateways without "mesh") routes
@@ -1049,6 +1757,11 @@ exported_beyond_own_namespace if not k8s.resource.spec.exportTo
 # (networking/v1alpha3/virtual_service.proto, gateways): no namespace's
 # clients reach another's service through it (an ingress's VirtualService).
 # A ServiceEntry has no gateways and always applies.
+# METADATA
+# custom:
+#   cel: >-
+#     $k8s.kind == 'VirtualService' && $k8s.resource.?spec.?gateways.orValue([]).size() > 0
+#     && !('mesh' in $k8s.resource.?spec.?gateways.orValue([]))
 gateway_only if {
 	k8s.kind == "VirtualService"
 	gateways := object.get(k8s.resource.spec, "gateways", [])
@@ -1065,6 +1778,13 @@ exported_beyond_own_namespace if {
 # <svc>.<ns> for a namespace the spec knows, and "*" (every host) as the
 # namespace "*". A short name is the object's own namespace; an external
 # host names none.
+# METADATA
+# description: A list of none or one namespace (Rego leaves it undefined).
+# custom:
+#   cel: >-
+#     [host.split('.')].map(_p, (size(_p) >= 3 && _p[2] == 'svc') ? [_p[1]]
+#     : ((size(_p) == 2 && _p[1] in $known_namespaces) ? [_p[1]]
+#     : (host == '*' ? ['*'] : [])))[0]
 host_namespace(host) := parts[1] if {
 	parts := split(host, ".")
 	count(parts) >= 3
@@ -1077,4 +1797,9 @@ host_namespace(host) := parts[1] if {
 	host == "*"
 }
 
+# METADATA
+# custom:
+#   cel: >-
+#     $mesh.config.meshed_namespaces + $mesh.config.allowed_namespaces
+#     + $mesh.config.exempt_namespaces
 known_namespaces := {ns | some list in [mesh.config.meshed_namespaces, mesh.config.allowed_namespaces, mesh.config.exempt_namespaces]; some ns in list}
