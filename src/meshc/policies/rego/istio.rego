@@ -1164,6 +1164,11 @@ sidecar_findings contains finding if {
 # (cni/pkg/util/podutil.go, AnnotateEnrolledPod, through pods/status), so
 # admission judges what decides enrollment, never the outcome itself.
 
+# METADATA
+# title: ambient-1
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.kind == "Namespace"
 	value := object.get(k8s.labels, dataplane_label, null)
@@ -1177,6 +1182,11 @@ ambient_findings contains finding if {
 
 # The injectors' namespace selectors: a pod there gets a sidecar, and CNI does
 # not enroll a pod that has one.
+# METADATA
+# title: ambient-2
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.kind == "Namespace"
 	some key in [injection_label, revision_label]
@@ -1203,6 +1213,11 @@ pod_label_path(key) := k8s.key_path(concat("", [k8s.pod_prefix, "metadata.labels
 
 pod_annotation_path(key) := k8s.key_path(concat("", [k8s.pod_prefix, "metadata.annotations"]), key)
 
+# METADATA
+# title: ambient-3
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.pod_labels[dataplane_label] == "none"
 	finding := {
@@ -1213,6 +1228,11 @@ ambient_findings contains finding if {
 }
 
 # A pod that asks for a sidecar, or has one: CNI skips it (podHasSidecar).
+# METADATA
+# title: ambient-4
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	setting := inject_setting
 	injects(setting.value)
@@ -1223,6 +1243,11 @@ ambient_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: ambient-5
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	value := k8s.pod_labels[revision_label]
 	value != ""
@@ -1233,6 +1258,11 @@ ambient_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: ambient-6
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.pod_annotations["sidecar.istio.io/status"]
 	finding := {
@@ -1249,6 +1279,11 @@ parse_false := {"0", "f", "F", "FALSE", "false", "False"}
 
 # Inbound traffic bypasses ztunnel ("ingress mode": cni/pkg/nodeagent/net.go,
 # getPodLevelTrafficOverrides).
+# METADATA
+# title: ambient-7
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	value := k8s.pod_annotations["ambient.istio.io/bypass-inbound-capture"]
 	value in parse_true
@@ -1262,6 +1297,11 @@ ambient_findings contains finding if {
 
 # The spec's external hosts are ServiceEntries, which ambient pods resolve
 # through ztunnel's DNS proxy.
+# METADATA
+# title: ambient-8
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	count(object.get(mesh.config, "egress_hosts", [])) > 0
 	value := k8s.pod_annotations["ambient.istio.io/dns-capture"]
@@ -1281,6 +1321,11 @@ use_waypoint_label := "istio.io/use-waypoint"
 
 # "none" opts an object out of every waypoint
 # (pilot/pkg/serviceregistry/ambient/waypoints.go, GetUseWaypoint).
+# METADATA
+# title: ambient-9
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	count(spec_waypoints) > 0
 	k8s.pod_labels[use_waypoint_label] == "none"
@@ -1291,6 +1336,11 @@ ambient_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: ambient-10
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.kind == "Namespace"
 	count(spec_waypoints) > 0
@@ -1302,6 +1352,11 @@ ambient_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: ambient-11
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.group == ""
 	k8s.kind == "Service"
@@ -1315,6 +1370,11 @@ ambient_findings contains finding if {
 	}
 }
 
+# METADATA
+# title: ambient-12
+# custom:
+#   cel:
+#     unsupported: ambient enrollment is judged by the webhook only
 ambient_findings contains finding if {
 	k8s.group == ""
 	k8s.kind == "Service"
