@@ -31,10 +31,7 @@ from typing import Any
 
 import yaml
 
-try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+from .manifest_yaml import Loader, construct
 
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -166,12 +163,12 @@ def _sources(path: str, required: bool = False) -> Iterator[tuple[str, str]]:
 
 def _documents(text: str, name: str) -> Iterator[tuple[int, yaml.Node, Any]]:
     """(start line, node, value) of each document; ManifestError for YAML that does not parse."""
-    loader = _Loader(text)
+    loader = Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             assert node is not None  # check_node() said there is one
-            yield node.start_mark.line + 1, node, loader.construct_document(node)
+            yield node.start_mark.line + 1, node, construct(loader, node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -317,7 +314,7 @@ def _kustomize_patch_of(path: Path) -> Path | None:
 @functools.cache
 def _patch_files(kustomization: Path) -> frozenset[Path]:
     try:
-        data = yaml.load(kustomization.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yaml.load(kustomization.read_text(encoding="utf-8"), Loader=Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return frozenset()
     if not isinstance(data, dict):
