@@ -41,6 +41,10 @@ _SCALARS: dict[str, Callable[[Any, Node], Any]] = {
 # The tag of each plain scalar seen: resolving it matches regular expressions.
 _PLAIN_TAGS: dict[str, str] = {}
 _PLAIN_TAGS_KEPT = 200_000
+# The value of each (tag, text) of a scalar that is not a string: numbers,
+# booleans, nulls, times and bytes, all immutable, so one object serves each.
+_SCALAR_VALUES: dict[tuple[str, str], Any] = {}
+_UNSEEN = object()
 _resolve: Callable[[Any, Any, str, Any], str] = BaseResolver.resolve
 
 
@@ -97,10 +101,16 @@ class _Builder:
         tag = node.tag
         if tag == _STR:
             return node.value
-        constructor = _SCALARS.get(tag)
-        if constructor is None:
-            raise _Unusual
-        return constructor(self.loader, node)
+        key = (tag, node.value)
+        value = _SCALAR_VALUES.get(key, _UNSEEN)
+        if value is _UNSEEN:
+            constructor = _SCALARS.get(tag)
+            if constructor is None:
+                raise _Unusual
+            if len(_SCALAR_VALUES) >= _PLAIN_TAGS_KEPT:
+                _SCALAR_VALUES.clear()
+            value = _SCALAR_VALUES[key] = constructor(self.loader, node)
+        return value
 
     def build(self, node: Node) -> Any:
         cls = node.__class__
