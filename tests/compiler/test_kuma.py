@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from meshc.cli import main as meshc
-from meshc.compiler.errors import SpecError
+from meshc.compiler.errors import Problem, SpecError
 from meshc.compiler.loader import load_mesh
 from meshc.compiler.serialize import dump_all
 from meshc.compiler.targets import RenderOptions, Report, render
@@ -43,6 +43,12 @@ def spec_with(tmp_path: Path, mesh: dict[str, Any] | None = None, **service: Any
         svc.pop(key, None)
     svc.update(service)
     return write_spec(tmp_path, data)
+
+
+def problems(report: Report | SpecError) -> list[Problem]:
+    """What a render reports beyond the warning every spec with a service without retries
+    gets (Kuma's default MeshRetry retries it: test_a_service_without_retries_is_...)."""
+    return [p for p in report.problems if p.path != "spec.services"]
 
 
 def to_names(policy: dict[str, Any]) -> list[str]:
@@ -124,7 +130,7 @@ def test_a_split_sends_each_versions_share_to_its_own_meshservice(tmp_path: Path
     for version in ("v1", "v2"):
         assert find(objects, "Service", f"web-{version}")["spec"]["selector"] == {
             "app": "web", "version": version}
-    assert report.problems == []
+    assert problems(report) == []
 
 
 def test_matches_keep_the_specs_string_semantics(tmp_path: Path) -> None:
@@ -149,7 +155,7 @@ def test_matches_keep_the_specs_string_semantics(tmp_path: Path) -> None:
     }]
     assert rules[2]["matches"] == [{"path": {"type": "Exact", "value": "/health"}}]
     # Kuma orders rules by specificity: said, as a warning.
-    assert [p.path for p in report.warnings] == ["spec.services[0].routes"]
+    assert [p.path for p in problems(report)] == ["spec.services[0].routes"]
 
 
 def test_a_service_with_several_ports_routes_each_by_its_section(tmp_path: Path) -> None:
@@ -194,8 +200,8 @@ def test_grpc_ports_retry_on_kumas_grpc_conditions_with_a_warning(tmp_path: Path
     objects, report = kuma(spec_with(tmp_path, ports=ports,
                                      retries={"attempts": 3, "retryOn": ["5xx"]}))
     default = find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"]
-    assert default["grpc"] == {"numRetries": 3}
-    assert [p.path for p in report.warnings] == ["spec.services[0].retries.retryOn"]
+    assert default == {"grpc": {"numRetries": 3}}
+    assert [p.path for p in report.warnings] == ["spec.services[0].retries.retryOn[0]"]
 
 
 def test_outlier_detection_counts_consecutive_5xx_with_the_total_failures_detector(
@@ -219,7 +225,7 @@ def test_max_requests_per_connection_is_loud(tmp_path: Path) -> None:
     objects, report = kuma(spec, lossy=True)
     assert find(objects, "MeshCircuitBreaker", "web")["spec"]["to"][0]["default"] == {
         "connectionLimits": {"maxConnections": 10, "maxPendingRequests": 5, "maxRequests": 20}}
-    assert [p.level for p in report.problems] == ["warning"]
+    assert [p.level for p in problems(report)] == ["warning"]
 
 
 # Kuma's mesh-wide defaults as kuma-cp 2.14.3 creates them with every Mesh
@@ -279,6 +285,345 @@ def test_meshcs_policies_are_more_specific_than_kumas_defaults_and_decide(tmp_pa
     assert breaker["connectionLimits"]["maxPendingRequests"] == 1024
 
 
+# --- traffic management: matches, filters, per-route policy, faults, rate limits, TCP ----------
+
+
+GRPC_PORT = [{"name": "grpc", "port": 9090, "targetPort": 9090, "protocol": "grpc"}]
+
+
+def test_a_route_takes_any_of_its_matches_and_grpc_methods_are_paths(tmp_path: Path) -> None:
+    routes = [
+        {"matches": [{"grpc": {"service": "shop.v1.Cart", "method": "Add"}},
+                     {"grpc": {"service": "shop.v1.Admin"}},
+                     {"headers": {"x-beta": {"exact": "1"}}}], "to": "v2"},
+        {"split": {"v1": 90, "v2": 10}},
+    ]
+    objects, _ = kuma(spec_with(tmp_path, ports=GRPC_PORT, routes=routes))
+    rule = find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"][0]
+    assert rule["matches"] == [
+        {"path": {"type": "Exact", "value": "/shop.v1.Cart/Add"}},
+        # Every method of the service: a string prefix, as a regex.
+        {"path": {"type": "RegularExpression", "value": r"/shop\.v1\.Admin/.*"}},
+        {"headers": [{"type": "Exact", "name": "x-beta", "value": "1"}]},
+    ]
+
+
+def test_header_changes_rewrites_redirects_and_mirrors_are_route_filters(tmp_path: Path) -> None:
+    routes = [
+        {"match": {"path": {"exact": "/old"}},
+         "redirect": {"path": "/new", "host": "shop.example", "scheme": "https", "port": 443,
+                      "statusCode": 308}},
+        {"match": {"path": {"exact": "/api"}}, "rewrite": {"path": "/v2/api", "host": "api.internal"},
+         "to": "v2"},
+        {"to": "v1", "mirror": {"to": "v2", "percent": 12.5},
+         "headers": {"request": {"set": {"X-Route": "main"}, "add": {"x-via": "kuma"},
+                                 "remove": ["x-debug"]},
+                     "response": {"remove": ["server"]}}},
+    ]
+    objects, report = kuma(spec_with(tmp_path, routes=routes))
+    redirect, rewrite, main = find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"]
+    # Every redirect status is Kuma's (xds/filters/requestredirect.go); no backends.
+    assert redirect["default"] == {"filters": [{"type": "RequestRedirect", "requestRedirect": {
+        "scheme": "https", "hostname": "shop.example",
+        "path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}, "port": 443,
+        "statusCode": 308}}]}
+    assert rewrite["default"]["filters"] == [{"type": "URLRewrite", "urlRewrite": {
+        "hostname": "api.internal", "path": {"type": "ReplaceFullPath", "replaceFullPath": "/v2/api"}}}]
+    assert main["default"]["filters"] == [
+        {"type": "RequestHeaderModifier", "requestHeaderModifier": {
+            "set": [{"name": "x-route", "value": "main"}], "add": [{"name": "x-via", "value": "kuma"}],
+            "remove": ["x-debug"]}},
+        {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["server"]}},
+        {"type": "RequestMirror", "requestMirror": {
+            "backendRef": {"kind": "MeshService", "name": "web-v2", "port": 80},
+            "percentage": "12.5"}},
+    ]
+    assert main["default"]["backendRefs"] == [
+        {"kind": "MeshService", "name": "web-v1", "port": 80, "weight": 100}]
+    assert [p.path for p in problems(report)] == ["spec.services[0].routes"]  # the order
+    assert_valid(objects)
+
+
+def test_a_mirror_to_another_service_names_its_namespace_and_port(tmp_path: Path) -> None:
+    data = yaml.safe_load(spec_with(tmp_path).read_text())
+    data["spec"]["namespaces"].append({"name": "audit"})
+    data["spec"]["services"].append({
+        "name": "recorder", "namespace": "audit", "selector": {"app": "recorder"},
+        "ports": [{"name": "http", "port": 8080, "targetPort": 8080}], "retries": {"attempts": 0}})
+    data["spec"]["services"][0]["routes"] = [
+        {"to": "v1", "mirror": {"service": "recorder", "namespace": "audit", "port": 8080}}]
+    objects, _ = kuma(write_spec(tmp_path, data))
+    (rule,) = find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"]
+    assert rule["default"]["filters"] == [{"type": "RequestMirror", "requestMirror": {
+        "backendRef": {"kind": "MeshService", "name": "recorder", "namespace": "audit",
+                       "port": 8080}}}]
+
+
+def test_a_path_rewrite_after_a_string_prefix_is_loud(tmp_path: Path) -> None:
+    routes = [{"match": {"path": {"prefix": "/legacy/"}}, "rewrite": {"path": "/"}, "to": "v1"},
+              {"split": {"v1": 90, "v2": 10}}]
+    spec = spec_with(tmp_path, routes=routes)
+    with pytest.raises(SpecError, match=r"routes\[0\]\.rewrite\.path: not supported on kuma"):
+        kuma(spec)
+    objects, _ = kuma(spec, lossy=True)
+    assert "filters" not in find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"][0]["default"]
+    # After a match on / the prefix is replaced exactly.
+    objects, report = kuma(spec_with(tmp_path, routes=[
+        {"match": {"path": {"prefix": "/"}}, "rewrite": {"path": "/app/"}, "to": "v1"},
+        {"split": {"v1": 90, "v2": 10}}]))
+    assert find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"][0]["default"][
+        "filters"] == [{"type": "URLRewrite", "urlRewrite": {
+            "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/app/"}}}]
+    assert report.errors == []
+
+
+def test_a_routes_own_timeout_and_retries_name_its_own_meshhttproute(tmp_path: Path) -> None:
+    routes = [
+        {"name": "checkout", "match": {"path": {"exact": "/checkout"}}, "to": "v2",
+         "timeout": "2s", "retries": {"attempts": 0}},
+        {"match": {"path": {"exact": "/cart"}}, "to": "v1", "timeout": "1s"},
+        {"split": {"v1": 90, "v2": 10}},
+    ]
+    objects, _ = kuma(spec_with(tmp_path, routes=routes, timeout="10s",
+                                retries={"attempts": 2, "retryOn": ["5xx"]}))
+    shared = find(objects, "MeshHTTPRoute", "web")["spec"]["to"][0]["rules"]
+    assert [r["matches"] for r in shared] == [[{"path": {"type": "PathPrefix", "value": "/"}}]]
+    (checkout,) = find(objects, "MeshHTTPRoute", "web-checkout")["spec"]["to"][0]["rules"]
+    assert checkout["matches"] == [{"path": {"type": "Exact", "value": "/checkout"}}]
+    assert find(objects, "MeshHTTPRoute", "web-route-1")
+    ref = {"kind": "MeshHTTPRoute", "name": "web-checkout"}
+    assert find(objects, "MeshTimeout", "web-checkout")["spec"] == {"to": [
+        {"targetRef": ref, "default": {"http": {"requestTimeout": "2s"}}}]}
+    # attempts: 0 is no retries for this route, whatever the service's.
+    assert find(objects, "MeshRetry", "web-checkout")["spec"] == {"to": [
+        {"targetRef": ref, "default": {"http": {"numRetries": 0, "retryOn": ["5XX"]}}}]}
+    # The route without retries of its own keeps the service's: no MeshRetry names it.
+    assert not [o for o in objects if o["kind"] == "MeshRetry" and o["metadata"]["name"] == "web-route-1"]
+    assert find(objects, "MeshTimeout", "web-route-1")["spec"]["to"][0]["default"] == {
+        "http": {"requestTimeout": "1s"}}
+    assert_valid(objects)
+
+
+def test_a_route_name_that_meets_another_objects_name_is_an_error(tmp_path: Path) -> None:
+    data = yaml.safe_load(spec_with(tmp_path).read_text())
+    data["spec"]["services"][0]["routes"] = [
+        {"name": "v1", "match": {"path": {"exact": "/a"}}, "to": "v1", "timeout": "1s"},
+        {"split": {"v1": 90, "v2": 10}}]
+    data["spec"]["services"].append({
+        "name": "web-v1x", "namespace": "mesh-demo", "selector": {"app": "x"},
+        "ports": [{"name": "http", "port": 80, "targetPort": 80}], "retries": {"attempts": 0},
+        "routes": [{"to": "a", "timeout": "1s"}], "versions": [{"name": "a", "labels": {"v": "a"}}]})
+    data["spec"]["services"][0]["routes"][0]["name"] = "v1x-route-0"
+    with pytest.raises(SpecError, match="MeshHTTPRoute 'web-v1x-route-0' would be rendered twice"):
+        kuma(write_spec(tmp_path, data))
+
+
+def test_grpc_statuses_retry_grpc_ports_and_http_conditions_http_ports(tmp_path: Path) -> None:
+    ports = [{"name": "http", "port": 80, "targetPort": 8080}, *GRPC_PORT]
+    objects, report = kuma(spec_with(tmp_path, ports=ports, retries={
+        "attempts": 3, "retryOn": ["5xx", "reset", "unavailable", "deadline-exceeded"]}))
+    default = find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"]
+    assert default == {"http": {"numRetries": 3, "retryOn": ["5XX", "Reset"]},
+                       "grpc": {"numRetries": 3, "retryOn": ["Unavailable", "DeadlineExceeded"]}}
+    assert {(p.path, p.level) for p in problems(report)} == {
+        (f"spec.services[0].retries.retryOn[{i}]", "warning") for i in range(4)}
+    # A gRPC-only service retrying on gRPC statuses is exact.
+    objects, report = kuma(spec_with(tmp_path, ports=GRPC_PORT, retries={
+        "attempts": 1, "retryOn": ["cancelled", "internal", "resource-exhausted"]}))
+    assert find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"] == {
+        "grpc": {"numRetries": 1, "retryOn": ["Canceled", "Internal", "ResourceExhausted"]}}
+    assert problems(report) == []
+
+
+def test_http_ports_of_a_service_retrying_on_grpc_statuses_only_are_not_retried(
+    tmp_path: Path,
+) -> None:
+    ports = [{"name": "http", "port": 80, "targetPort": 8080}, *GRPC_PORT]
+    objects, report = kuma(spec_with(tmp_path, ports=ports,
+                                     retries={"attempts": 2, "retryOn": ["unavailable"]}))
+    # Without retryOn Kuma would retry HTTP ports on its default conditions.
+    assert find(objects, "MeshRetry", "web")["spec"]["to"][0]["default"] == {
+        "http": {"numRetries": 0}, "grpc": {"numRetries": 2, "retryOn": ["Unavailable"]}}
+    assert [p.path for p in problems(report)] == ["spec.services[0].retries.retryOn[0]"]
+
+
+def test_http2_ports_are_not_retried_by_meshretry_and_say_so(tmp_path: Path) -> None:
+    ports = [{"name": "h2", "port": 80, "targetPort": 8080, "protocol": "http2"}]
+    objects, report = kuma(spec_with(tmp_path, ports=ports, retries={"attempts": 2}))
+    assert not [o for o in objects if o["kind"] == "MeshRetry"]
+    assert [(p.path, p.level) for p in problems(report)] == [
+        ("spec.services[0].retries.attempts", "warning")]
+
+
+def test_a_service_without_retries_is_retried_by_kumas_default_with_a_warning(tmp_path: Path) -> None:
+    _, report = kuma(spec_with(tmp_path))
+    (warning,) = report.problems
+    assert warning.path == "spec.services" and warning.level == "warning"
+    assert "mesh-demo/web give no retries" in warning.message
+    _, report = kuma(spec_with(tmp_path, retries={"attempts": 0}))
+    assert report.problems == []
+
+
+def test_a_fault_on_the_services_only_route_is_a_meshfaultinjection(tmp_path: Path) -> None:
+    routes = [{"split": {"v1": 90, "v2": 10},
+               "fault": {"delay": {"fixed": "2s", "percent": 10},
+                         "abort": {"httpStatus": 503, "percent": 0.5}}}]
+    objects, report = kuma(spec_with(tmp_path, routes=routes))
+    assert find(objects, "MeshFaultInjection", "web")["spec"] == {
+        "targetRef": {"kind": "Dataplane", "labels": {"app": "web"}},
+        "rules": [{"default": {"http": [{"delay": {"value": "2s", "percentage": 10},
+                                         "abort": {"httpStatus": 503, "percentage": "0.5"}}]}}],
+    }
+    assert problems(report) == []
+    assert_valid(objects)
+
+
+def test_a_fault_on_one_route_of_several_and_a_grpc_abort_are_loud(tmp_path: Path) -> None:
+    routes = [{"match": {"headers": {"x-chaos": {"exact": "on"}}}, "to": "v2",
+               "fault": {"delay": {"fixed": "1s"}, "abort": {"httpStatus": 500}}},
+              {"split": {"v1": 90, "v2": 10}}]
+    spec = spec_with(tmp_path, routes=routes)
+    with pytest.raises(SpecError) as raised:
+        kuma(spec)
+    assert [p.path for p in raised.value.problems if p.level == "error"] == [
+        "spec.services[0].routes[0].fault.delay", "spec.services[0].routes[0].fault.abort"]
+    objects, _ = kuma(spec, lossy=True)
+    assert not [o for o in objects if o["kind"] == "MeshFaultInjection"]
+    grpc = [{"to": "v1", "fault": {"abort": {"grpcStatus": "UNAVAILABLE", "percent": 5}}}]
+    with pytest.raises(SpecError, match=r"fault\.abort\.grpcStatus: not supported on kuma"):
+        kuma(spec_with(tmp_path, ports=GRPC_PORT, routes=grpc))
+
+
+def test_a_rate_limit_is_a_local_meshratelimit_on_the_services_pods(tmp_path: Path) -> None:
+    objects, report = kuma(spec_with(tmp_path, rateLimit={"requestsPerSecond": 100}))
+    assert find(objects, "MeshRateLimit", "web")["spec"] == {
+        "targetRef": {"kind": "Dataplane", "labels": {"app": "web"}},
+        "rules": [{"default": {"local": {"http": {"requestRate": {"num": 100, "interval": "1s"}}}}}],
+    }
+    assert problems(report) == []
+    spec = spec_with(tmp_path, rateLimit={"requestsPerSecond": 100, "perCallerRequestsPerSecond": 5})
+    with pytest.raises(SpecError, match="perCallerRequestsPerSecond: not supported on kuma"):
+        kuma(spec)
+
+
+def test_a_tcp_ports_connections_are_split_by_a_meshtcproute(tmp_path: Path) -> None:
+    ports = [{"name": "http", "port": 80, "targetPort": 8080},
+             {"name": "redis", "port": 6379, "targetPort": 6379, "protocol": "tcp"}]
+    objects, report = kuma(spec_with(tmp_path, ports=ports))
+    assert find(objects, "MeshTCPRoute", "web")["spec"] == {"to": [{
+        "targetRef": {"kind": "MeshService", "name": "web", "sectionName": "redis"},
+        "rules": [{"default": {"backendRefs": [
+            {"kind": "MeshService", "name": "web-v1", "port": 6379, "weight": 90},
+            {"kind": "MeshService", "name": "web-v2", "port": 6379, "weight": 10}]}}],
+    }]}
+    assert [t["targetRef"]["sectionName"] for t in
+            find(objects, "MeshHTTPRoute", "web")["spec"]["to"]] == ["http"]
+    assert problems(report) == []
+    assert_valid(objects)
+
+
+def test_egress_is_a_meshpassthrough_per_meshed_namespace_letting_only_the_hosts_out(
+    tmp_path: Path,
+) -> None:
+    egress = {"hosts": [
+        {"host": "api.example.com", "ports": [{"port": 443, "protocol": "tls"},
+                                              {"port": 80, "protocol": "http"}]},
+        {"host": "storage.example", "ports": [{"port": 443, "protocol": "tls"}]}]}
+    objects, report = kuma(spec_with(tmp_path, {"egress": egress}))
+    passthrough = find(objects, "MeshPassthrough", "egress")
+    assert passthrough["metadata"]["namespace"] == "mesh-demo"
+    assert passthrough["spec"] == {
+        # No `to`: a workload-owner policy, for the proxies of its namespace only.
+        "targetRef": {"kind": "Mesh"},
+        "default": {"passthroughMode": "Matched", "appendMatch": [
+            # http first: Kuma refuses http on a port an earlier match gave tls.
+            {"type": "Domain", "value": "api.example.com", "port": 80, "protocol": "http"},
+            {"type": "Domain", "value": "api.example.com", "port": 443, "protocol": "tls"},
+            {"type": "Domain", "value": "storage.example", "port": 443, "protocol": "tls"},
+        ]},
+    }
+    assert problems(report) == []
+    assert_valid(objects)
+
+
+def test_ingress_is_loud(tmp_path: Path) -> None:
+    mesh = {
+        "ingress": [{"name": "edge", "namespace": "mesh-demo",
+                     "gateway": {"namespace": "gateways", "serviceAccount": "gw"},
+                     "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP",
+                                    "hosts": ["*"]}],
+                     "routes": [{"backend": {"service": "web", "port": 80}}]}],
+    }
+    with pytest.raises(SpecError) as raised:
+        kuma(spec_with(tmp_path, mesh, retries={"attempts": 0}))
+    assert [p.path for p in raised.value.problems] == ["spec.ingress"]
+
+
+# --- telemetry ------------------------------------------------------------------------------
+
+
+def telemetry(tmp_path: Path, *entries: dict[str, Any],
+              lossy: bool = False) -> tuple[list[dict[str, Any]], Report]:
+    return kuma(spec_with(tmp_path, {"telemetry": list(entries)}, retries={"attempts": 0}),
+                lossy=lossy)
+
+
+def test_access_logs_on_write_inbound_and_outbound_traffic_to_the_sidecars_stdout(
+        tmp_path: Path) -> None:
+    objects, report = telemetry(tmp_path, {"name": "logs", "namespace": "mesh-demo",
+                                           "accessLogging": {"enabled": True}})
+    stdout = {"backends": [{"type": "File", "file": {"path": "/dev/stdout"}}]}
+    inbound = find(objects, "MeshAccessLog", "logs-inbound")
+    outbound = find(objects, "MeshAccessLog", "logs-outbound")
+    # No top-level targetRef: a policy in a workload namespace selects that namespace's
+    # proxies only (workload-owner and consumer roles).
+    assert inbound["metadata"]["namespace"] == outbound["metadata"]["namespace"] == "mesh-demo"
+    assert inbound["spec"] == {"rules": [{"default": stdout}]}
+    assert outbound["spec"] == {"to": [{"targetRef": {"kind": "Mesh"}, "default": stdout}]}
+    assert report.problems == []
+    assert_valid(objects)
+
+
+def test_access_logs_off_silence_outbound_logs_and_warn_that_inbound_ones_add_up(
+        tmp_path: Path) -> None:
+    entry = {"name": "quiet", "namespace": "mesh-demo", "selector": {"app": "web"},
+             "accessLogging": {"enabled": False}}
+    objects, report = telemetry(tmp_path, entry)  # approximated: a warning
+    assert [p.path for p in report.problems] == ["spec.telemetry[0].accessLogging.enabled"]
+    selected = {"kind": "Dataplane", "labels": {"app": "web"}}
+    assert find(objects, "MeshAccessLog", "quiet-inbound")["spec"] == {
+        "targetRef": selected, "rules": [{"default": {"backends": []}}]}
+    assert find(objects, "MeshAccessLog", "quiet-outbound")["spec"] == {
+        "targetRef": selected,
+        "to": [{"targetRef": {"kind": "Mesh"}, "default": {"backends": []}}]}
+    assert_valid(objects)
+
+
+def test_metrics_are_served_to_prometheus_or_switched_off(tmp_path: Path) -> None:
+    objects, report = telemetry(
+        tmp_path,
+        {"name": "on", "namespace": "mesh-demo", "metrics": {"enabled": True}},
+        {"name": "off", "namespace": "mesh-demo", "selector": {"app": "web"},
+         "metrics": {"enabled": False}})
+    assert find(objects, "MeshMetric", "on")["spec"] == {"default": {"backends": [
+        {"type": "Prometheus", "prometheus": {"port": 5670, "path": "/metrics"}}]}}
+    assert find(objects, "MeshMetric", "off")["spec"] == {
+        "targetRef": {"kind": "Dataplane", "labels": {"app": "web"}},
+        "default": {"backends": []}}
+    assert report.problems == []
+    assert_valid(objects)
+
+
+def test_tracing_is_loud_since_a_meshtrace_must_name_its_collector(tmp_path: Path) -> None:
+    entry = {"name": "traces", "namespace": "mesh-demo", "tracing": {"samplingPercent": 10}}
+    with pytest.raises(SpecError) as raised:
+        telemetry(tmp_path, entry)
+    assert [p.path for p in raised.value.problems] == [
+        "spec.telemetry[0].tracing.samplingPercent"]
+    objects, _ = telemetry(tmp_path, entry, lossy=True)
+    assert not [o for o in objects if o["kind"] == "MeshTrace"]
+
+
 # --- who may call whom ----------------------------------------------------------------------
 
 
@@ -294,7 +639,7 @@ def test_allowed_callers_are_allowed_and_every_other_denied_explicitly(tmp_path:
             {"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}},
         ],
     }
-    assert report.problems == []  # a rule naming every port of the service names them all
+    assert problems(report) == []  # a rule naming every port of the service names them all
 
 
 def test_a_rule_for_some_ports_and_a_service_account_rule_are_loud_and_fail_closed(
@@ -307,7 +652,7 @@ def test_a_rule_for_some_ports_and_a_service_account_rule_are_loud_and_fail_clos
         {"fromServiceAccounts": ["mesh-demo/worker"]}])
     with pytest.raises(SpecError) as raised:
         kuma(spec)
-    assert [p.path for p in raised.value.problems] == [
+    assert [p.path for p in problems(raised.value)] == [
         "spec.services[0].allow[0].ports", "spec.services[0].allow[1].fromServiceAccounts"]
     objects, report = kuma(spec, lossy=True)
     assert find(objects, "MeshTrafficPermission", "web")["spec"]["from"] == [
@@ -354,7 +699,7 @@ def demo_manifests() -> list[dict[str, Any]]:
 
 def test_the_demo_renders_exactly_as_the_demo_deploys_it() -> None:
     objects, report = kuma(DEMO / "mesh.yaml")
-    assert report.problems == []
+    assert problems(report) == []
     demo = {(d["kind"], d["metadata"]["name"]): d for d in demo_manifests()}
     # The demo's Services: the apex and one per version, HTTP for Kuma.
     for name in ("demo-app", "demo-app-v1", "demo-app-v2", "kv"):
@@ -406,14 +751,51 @@ def test_the_demos_manifests_validate_against_kumas_crds() -> None:
 # v2.14.3), which the CRD schema does not. Kuma's Go module cannot be fetched here, so its
 # rules for what meshc renders are stated below and checked on every example.
 
-TO_KINDS = {"MeshHTTPRoute": {"MeshService"}, "MeshTimeout": {"MeshService"},
-            "MeshRetry": {"MeshService"}, "MeshCircuitBreaker": {"MeshService"}}
+TO_KINDS = {"MeshHTTPRoute": {"MeshService"}, "MeshTCPRoute": {"MeshService"},
+            "MeshTimeout": {"MeshService", "MeshHTTPRoute"},
+            "MeshRetry": {"MeshService", "MeshHTTPRoute"}, "MeshCircuitBreaker": {"MeshService"}}
+# Inbound policies: the service's pods, one rule for every caller (validator.go of each).
+RULES_KINDS = {"MeshFaultInjection", "MeshRateLimit"}
+# A Domain match: http or tls, one protocol among http, http2 and grpc per port, no value twice
+# on one port and protocol (meshpassthrough validator.go).
+PASSTHROUGH_PROTOCOLS = {"http", "tls"}
+HTTP_RETRY_ON = {"5XX", "GatewayError", "Reset", "Retriable4xx", "ConnectFailure",
+                 "RefusedStream"}
+GRPC_RETRY_ON = {"Canceled", "DeadlineExceeded", "Internal", "ResourceExhausted", "Unavailable"}
+
+
+def _check_ref(ref: dict[str, Any], kinds: set[str]) -> None:
+    assert ref["kind"] in kinds, ref
+    assert ref.get("name"), f"name or labels must be set when kind is {ref['kind']}"
+    assert not {"mesh", "tags", "proxyTypes"} & set(ref), ref
+    if ref["kind"] == "MeshHTTPRoute":
+        assert "sectionName" not in ref
 
 
 def _check_mesh_service_ref(ref: dict[str, Any]) -> None:
-    assert ref["kind"] == "MeshService"
-    assert ref.get("name"), "name or labels must be set when kind is MeshService"
-    assert not {"mesh", "tags", "proxyTypes"} & set(ref), ref
+    _check_ref(ref, {"MeshService"})
+
+
+def _check_header_modifier(modifier: dict[str, Any]) -> None:
+    assert {"set", "add", "remove"} & set(modifier), "must have at least one of set, add, remove"
+    names = [h["name"] for h in modifier.get("set", []) + modifier.get("add", [])]
+    names += modifier.get("remove", [])
+    assert len(names) == len(set(names)), "duplicate header name"
+
+
+def _check_filters(rule: dict[str, Any]) -> None:
+    all_prefix = all(m.get("path", {}).get("type") == "PathPrefix" for m in rule["matches"])
+    for f in rule["default"].get("filters", []):
+        kind = f["type"]
+        if kind in ("RequestHeaderModifier", "ResponseHeaderModifier"):
+            _check_header_modifier(f[kind[0].lower() + kind[1:]])
+        if kind in ("RequestRedirect", "URLRewrite"):
+            conf = f["requestRedirect" if kind == "RequestRedirect" else "urlRewrite"]
+            if "replacePrefixMatch" in conf.get("path", {}):
+                assert all_prefix, "can only appear if all matches match a path prefix"
+            assert not conf.get("hostToBackendHostname"), "can only be set with MeshGateway"
+        if kind == "RequestMirror":
+            _check_ref(f["requestMirror"]["backendRef"], {"MeshService"})
 
 
 def _check_kuma_rules(obj: dict[str, Any]) -> None:
@@ -421,7 +803,11 @@ def _check_kuma_rules(obj: dict[str, Any]) -> None:
     if kind in TO_KINDS:
         assert spec["to"], f"{kind}: at least one of 'from', 'to' or 'rules' has to be defined"
         for to in spec["to"]:
-            _check_mesh_service_ref(to["targetRef"])
+            _check_ref(to["targetRef"], TO_KINDS[kind])
+    if kind in RULES_KINDS:
+        assert "from" not in spec and "to" not in spec, "'to' and 'from' must be empty"
+        assert spec["targetRef"]["kind"] == "Dataplane" and spec["targetRef"]["labels"]
+        assert [set(rule) for rule in spec["rules"]] == [{"default"}]  # no matches: every caller
     if kind == "MeshHTTPRoute":
         for to in spec["to"]:
             assert "hostnames" not in to  # only with a MeshGateway
@@ -433,15 +819,21 @@ def _check_kuma_rules(obj: dict[str, Any]) -> None:
                         assert path["value"].startswith("/"), "must be an absolute path"
                     if path and path["type"] == "PathPrefix" and path["value"] != "/":
                         assert not path["value"].endswith("/"), "does not need a trailing slash"
-                for backend in rule["default"]["backendRefs"]:
+                _check_filters(rule)
+                for backend in rule["default"].get("backendRefs", []):
                     _check_mesh_service_ref(backend)
                     assert backend["weight"] >= 0 and 1 <= backend["port"] <= 65535
+    if kind == "MeshTCPRoute":
+        for to in spec["to"]:
+            for rule in to["rules"]:
+                for backend in rule["default"]["backendRefs"]:
+                    _check_mesh_service_ref(backend)
     if kind == "MeshRetry":
         for to in spec["to"]:
-            http = to["default"]["http"]
-            assert http, "http must not be empty"
-            assert set(http.get("retryOn", [])) <= {
-                "5XX", "GatewayError", "Reset", "Retriable4xx", "ConnectFailure", "RefusedStream"}
+            conf = to["default"]
+            assert {"http", "grpc", "tcp"} & set(conf)
+            assert set(conf.get("http", {}).get("retryOn", [])) <= HTTP_RETRY_ON
+            assert set(conf.get("grpc", {}).get("retryOn", [])) <= GRPC_RETRY_ON
     if kind == "MeshCircuitBreaker":
         for to in spec["to"]:
             conf = to["default"]
@@ -455,6 +847,30 @@ def _check_kuma_rules(obj: dict[str, Any]) -> None:
     if kind == "MeshTimeout":
         for to in spec["to"]:
             assert to["default"]["http"], "at least one timeout in this section should be configured"
+    if kind == "MeshFaultInjection":
+        for rule in spec["rules"]:
+            for fault in rule["default"]["http"]:
+                if "abort" in fault:
+                    assert 100 <= fault["abort"]["httpStatus"] <= 599
+                for part in ("abort", "delay"):
+                    if part in fault:
+                        assert 0 <= float(fault[part]["percentage"]) <= 100
+    if kind == "MeshRateLimit":
+        for rule in spec["rules"]:
+            rate = rule["default"]["local"]["http"]["requestRate"]
+            assert rate["num"] > 0 and rate["interval"] == "1s"
+    if kind == "MeshPassthrough":
+        assert spec["targetRef"] == {"kind": "Mesh"}
+        seen: dict[int, str] = {}
+        keys = set()
+        for match in spec["default"]["appendMatch"]:
+            assert match["type"] == "Domain" and match["protocol"] in PASSTHROUGH_PROTOCOLS
+            if match["protocol"] == "http":
+                assert seen.setdefault(match["port"], "http") == "http", "one protocol per port"
+            seen.setdefault(match["port"], match["protocol"])
+            key = (match["port"], match["protocol"], match["value"])
+            assert key not in keys, "value is already defined for this port and protocol"
+            keys.add(key)
     if kind == "MeshTrafficPermission":
         assert not ("from" in spec and "rules" in spec), "'from' must be empty when 'rules' is defined"
         assert spec["targetRef"]["kind"] == "Dataplane" and spec["targetRef"]["labels"]

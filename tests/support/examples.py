@@ -41,6 +41,10 @@ NEEDS_ALLOW_LOSSY = {
     # matches, headers, redirect and abort.
     ("traffic-policies", "linkerd", "gateway-api"),
     ("traffic-policies", "linkerd", "smi"),
+    # fromServiceAccounts, a delay on a matched route, ingress and tracing.
+    ("bookinfo", "kuma", "default"),
+    # a path rewrite after a prefix match, an abort on a matched route.
+    ("traffic-policies", "kuma", "default"),
     # spec.revision: Linkerd has no control-plane revisions.
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),

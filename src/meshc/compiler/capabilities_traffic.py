@@ -21,6 +21,8 @@ TRAFFIC_FEATURES: dict[str, str] = {
     "services.routes.mirror": "mirror a share of a route's requests to a version or service",
     "services.routes.headers": "set, add and remove request and response headers",
     "services.routes.rewrite": "rewrite the path or host before sending the request on",
+    "services.routes.rewrite.prefix": "a path rewrite after a prefix match (the matched "
+    "prefix is replaced)",
     "services.routes.redirect": "answer with a redirect (301 or 302)",
     "services.routes.redirect.statusCode": "redirects with status 303, 307 or 308",
     "services.routes.tcp": "split a tcp port's connections across versions",

@@ -68,6 +68,13 @@ class KumaProfile(Profile):
 _A, _U = Support.APPROX, Support.UNSUPPORTED
 _NOT_RENDERED = "; not rendered"
 
+_NO_INGRESS = ("the Kuma target renders no gateway (a MeshGateway with its "
+               "MeshGatewayInstance, or a Gateway API Gateway of Kuma's class)" + _NOT_RENDERED)
+_NO_TRACING = ("a MeshTrace must name its backend (a Zipkin, Datadog or OpenTelemetry "
+               "collector: api/v1alpha1/validator.go, validateDefault) and the spec names none; "
+               "an empty backend list would turn off a broader MeshTrace's tracing, since Kuma "
+               "merges the lists by replacing them" + _NOT_RENDERED)
+
 _KUMA: dict[str, Capability] = {
     "services.service.manage": (
         _A, ("Kuma learns each port's protocol from the Service's appProtocol, which meshc "
@@ -98,9 +105,52 @@ _KUMA: dict[str, Capability] = {
         _U, ("with the Mesh's builtin CA a caller's identity is its kuma.io/service and "
         "tags, which do not name its service account; the rule is not rendered, so those "
         "callers are denied")),
+    "services.retries.attempts": (
+        _A, ("MeshRetry configures ports of protocol http and grpc (plugin/xds/configurer.go, "
+        "GetRouteRetryConfig): http2 ports are not retried")),
     "services.retries.retryOn": (
-        _A, ("gRPC ports retry on gRPC status codes: the conditions are rendered for HTTP "
-        "ports, and gRPC ports take Kuma's (MeshRetry grpc.retryOn left to its default)")),
+        _A, ("MeshRetry's grpc.retryOn takes gRPC statuses only: the HTTP conditions are "
+        "rendered for HTTP ports, not for gRPC ports, which retry on the spec's gRPC statuses "
+        "or, when it gives none, on Kuma's default conditions")),
+    "services.retries.retryOn.transport": (
+        _A, ("MeshRetry's grpc.retryOn takes gRPC statuses only: connection failures are "
+        "rendered for HTTP ports, not for gRPC ports (which retry on the spec's gRPC statuses "
+        "or, when it gives none, on Kuma's default conditions)")),
+    "services.retries.retryOn.grpc": (
+        _A, ("MeshRetry's http.retryOn takes no gRPC status: the statuses are rendered for "
+        "gRPC ports only; HTTP ports retry on the spec's HTTP conditions (none: not retried)")),
+    "services.retries.omitted": (
+        _A, ("Kuma creates a mesh-wide MeshRetry with every Mesh (mesh-retry-all-*: 5 HTTP "
+        "retries on gateway-error, connect-failure and refused-stream; gRPC and TCP too), so a "
+        "service without retries is retried; give retries (attempts: 0 for none) to mean the "
+        "same on every mesh")),
+    "services.routes.rewrite.prefix": (
+        _U, ("MeshHTTPRoute's ReplacePrefixMatch needs PathPrefix matches, which match whole "
+        "path segments, while the spec's prefix is a string prefix (rendered as a regular "
+        "expression); the path rewrite after a prefix match other than / is not rendered")),
+    "services.routes.fault.delay": (
+        _U, ("MeshFaultInjection acts on a service's inbound traffic (every request its pods "
+        "receive), not on one route: rendered for a service whose one route takes every "
+        "request; a fault on a route beside others is not rendered")),
+    "services.routes.fault.abort": (
+        _U, ("MeshFaultInjection acts on a service's inbound traffic (every request its pods "
+        "receive), not on one route, and answers with an HTTP status: rendered for a service "
+        "whose one route takes every request; a fault on a route beside others, and a "
+        "grpcStatus, are not rendered")),
+    "services.rateLimit.perCaller": (
+        _U, ("MeshRateLimit's local limit keeps one bucket per inbound for every caller; a "
+        "rule per caller needs the callers named in advance; not rendered")),
+    **{feature: (_U, _NO_INGRESS) for feature in (
+        "ingress", "ingress.listeners.tls", "ingress.routes.match", "ingress.routes.policy",
+        "ingress.routes.redirect.statusCode", "ingress.routes.rewrite.prefix",
+        "ingress.routes.serviceRoutes", "ingress.gateway.identity")},
+    "telemetry.tracing": (_U, _NO_TRACING),
+    "telemetry.accessLogging": (
+        _A, ("on is exact: MeshAccessLogs with a File backend on /dev/stdout for the inbound "
+        "(rules) and outbound (to) traffic; off renders them with no backends, which turns "
+        "off the outbound logs of broader MeshAccessLogs but not their inbound logs: Kuma "
+        "writes every inbound rule that selects a proxy (plugin/xds/rules.go, "
+        "BuildAccessLogBuildersFromRules). Kuma creates no MeshAccessLog of its own")),
 }
 
 
@@ -130,6 +180,12 @@ PROFILE = KumaProfile(
         "MeshRetry": 2,
         "MeshCircuitBreaker": 2,
         "MeshHTTPRoute": 2,
+        "MeshTCPRoute": 2,
+        "MeshFaultInjection": 2,
+        "MeshRateLimit": 2,
+        "MeshPassthrough": 2,
+        "MeshAccessLog": 2,
+        "MeshMetric": 2,
     }),
     config_groups=(),
     config_kinds=tuple(("kuma.io", kind, resource) for kind, resource in POLICY_KINDS.items()),

@@ -1,5 +1,7 @@
 """The Kuma target (Kuma 2.14): the Mesh, meshed Namespaces, Services (one per version
-too), MeshHTTPRoute, MeshTimeout, MeshRetry, MeshCircuitBreaker and MeshTrafficPermission.
+too), MeshHTTPRoute, MeshTCPRoute, MeshTimeout, MeshRetry, MeshCircuitBreaker,
+MeshFaultInjection, MeshRateLimit, MeshTrafficPermission, MeshPassthrough, MeshAccessLog
+and MeshMetric.
 
 Every policy but the Mesh lives in its service's namespace and names the
 service's MeshServices in ``spec.to`` (a producer policy: it applies to every
@@ -27,12 +29,15 @@ from meshc.providers.kuma import PROFILE
 
 from ...core import namespace_objects, service_object
 from ...model import DEFAULT_TRUST_DOMAIN, Mesh, Service
-from ...objects import Obj, metadata, new_object
+from ...objects import SOURCE_ANNOTATION, Obj, metadata, new_object
 from .. import RenderOptions, Report
 from .common import API, kuma_mesh, version_service
+from .egress import egress_objects
+from .inbound import fault_injection, rate_limit
 from .permissions import traffic_permission
-from .resilience import circuit_breaker, retry, timeout
-from .routing import http_route
+from .resilience import circuit_breaker, report_default_retries, retry, route_policies, timeout
+from .routing import http_routes, tcp_route
+from .telemetry import telemetry_objects
 
 # Service port appProtocol -> what Kuma reads: a MeshService port without one is
 # tcp (pkg/plugins/runtime/k8s/controllers/meshservice_controller.go), and Kuma
@@ -72,6 +77,28 @@ def _check_names(mesh: Mesh, report: Report) -> None:
                              f"{version_service(svc, version.name)!r}, which {other} already is")
 
 
+def _report_not_rendered(mesh: Mesh, report: Report) -> None:
+    """Ingress: the Kuma target does not render it (the capability column says why)."""
+    if mesh.ingress:
+        report.lossy("ingress", "spec.ingress", "not rendered")
+
+
+def _check_unique(objects: list[Obj], report: Report) -> None:
+    """A route's own MeshHTTPRoute is named after its service and route: it may meet
+    another object's name."""
+    seen: dict[tuple[str, str | None, str], str] = {}
+    for obj in objects:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta.get("namespace"), meta["name"])
+        source = meta.get("annotations", {}).get(SOURCE_ANNOTATION, "")
+        if key in seen:
+            report.error(source.split("#", 1)[-1] or "spec",
+                         f"{obj['kind']} {meta['name']!r} would be rendered twice "
+                         f"(also for {seen[key]}); rename the route or the service")
+        else:
+            seen[key] = source
+
+
 def _service_objects(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     objects = []
     if svc.manage_service:
@@ -99,16 +126,25 @@ class KumaTarget:
         if mesh.trust_domain != DEFAULT_TRUST_DOMAIN:
             report.lossy("trustDomain", "spec.trustDomain", "not rendered")
         objects: list[Obj] = [_mesh_object(mesh), *namespace_objects(mesh, PROFILE.name)]
+        report_default_retries(mesh, report)
         for svc in mesh.services:
             objects += _service_objects(mesh, svc, report)
+            objects += http_routes(mesh, svc, report)
+            objects += route_policies(mesh, svc, report)
             parts: list[Obj | None] = [
-                http_route(mesh, svc, report),
+                tcp_route(mesh, svc),
                 timeout(mesh, svc),
                 retry(mesh, svc, report),
                 circuit_breaker(mesh, svc, report),
+                fault_injection(mesh, svc, report),
+                rate_limit(mesh, svc, report),
                 traffic_permission(mesh, svc, report),
             ]
             objects += [o for o in parts if o is not None]
+        objects += egress_objects(mesh)
+        objects += telemetry_objects(mesh, report)
+        _report_not_rendered(mesh, report)
+        _check_unique(objects, report)
         return objects
 
 

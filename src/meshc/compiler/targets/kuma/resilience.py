@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ...model import Mesh, Service
+from ...model import Mesh, Retries, Service
 from ...objects import Obj, new_object
 from .. import Report
 from .common import API, destinations, policy_metadata
+from .routing import has_own_policy, route_name
 
 # The spec's retry conditions as MeshRetry spells them (HTTPRetryOn; each is the
 # Envoy condition of the same name, as Istio's are).
@@ -24,6 +25,13 @@ _RETRY_ON = {
     "connect-failure": "ConnectFailure", "retriable-4xx": "Retriable4xx",
     "refused-stream": "RefusedStream",
 }
+# The spec's gRPC statuses as MeshRetry's grpc.retryOn spells them (GRPCRetryOn, which
+# GrpcRetryOnEnumToEnvoyValue turns into Envoy's conditions of the same name).
+_GRPC_RETRY_ON = {
+    "cancelled": "Canceled", "deadline-exceeded": "DeadlineExceeded", "internal": "Internal",
+    "resource-exhausted": "ResourceExhausted", "unavailable": "Unavailable",
+}
+_TRANSPORT = ("reset", "connect-failure", "refused-stream")
 # Envoy's default for consecutive_5xx, and Istio's for consecutive5xxErrors.
 _DEFAULT_CONSECUTIVE_5XX = 5
 
@@ -36,6 +44,16 @@ def _policy(mesh: Mesh, svc: Service, kind: str, path: str, conf: dict[str, Any]
     )
 
 
+def _route_policy(mesh: Mesh, svc: Service, kind: str, name: str, path: str,
+                  conf: dict[str, Any]) -> Obj:
+    # A MeshHTTPRoute in ``to``: the conf applies to the Envoy routes of that
+    # MeshHTTPRoute's rules, before the service's (see routing.py).
+    return new_object(
+        API, kind, policy_metadata(mesh, kind, name, svc.namespace, path),
+        spec={"to": [{"targetRef": {"kind": "MeshHTTPRoute", "name": name}, "default": conf}]},
+    )
+
+
 def timeout(mesh: Mesh, svc: Service) -> Obj | None:
     if svc.timeout is None:
         return None
@@ -44,26 +62,93 @@ def timeout(mesh: Mesh, svc: Service) -> Obj | None:
                    {"http": {"requestTimeout": svc.timeout}})
 
 
+def _retry_conf(svc: Service, retries: Retries, path: str, report: Report) -> dict[str, Any]:
+    """MeshRetry's conf: ``http`` for HTTP ports and ``grpc`` for gRPC ports; Kuma reads
+    one or the other by the port's protocol (plugin/xds/configurer.go, GetRouteRetryConfig)."""
+    conditions = retries.retry_on or ("5xx",)  # the spec's default, as on Linkerd
+    base: dict[str, Any] = {"numRetries": retries.attempts}
+    if retries.per_try_timeout is not None:
+        base["perTryTimeout"] = retries.per_try_timeout
+    grpc_ports = any(p.protocol == "grpc" for p in svc.ports)
+    http_ports = any(p.protocol == "http" for p in svc.ports)
+    if retries.attempts and any(p.protocol == "http2" for p in svc.ports):
+        # GetRouteRetryConfig knows the protocols http and grpc; a MeshService port of
+        # appProtocol http2 gets no retry policy from MeshRetry.
+        report.lossy("services.retries.attempts", f"{path}.attempts",
+                     "HTTP/2 ports are not retried: MeshRetry configures http and grpc ports only")
+    conf: dict[str, Any] = {}
+    if http_ports:
+        http_on = [_RETRY_ON[c] for c in conditions if c in _RETRY_ON]
+        # Kuma's own default conditions apply when retryOn is left out, so an HTTP port
+        # without one of the spec's conditions is not retried.
+        conf["http"] = {**base, "retryOn": http_on} if http_on else {"numRetries": 0}
+        for i, c in enumerate(retries.retry_on):
+            if c in _GRPC_RETRY_ON:
+                report.lossy("services.retries.retryOn.grpc", f"{path}.retryOn[{i}]",
+                             f"{c!r} is rendered for gRPC ports only"
+                             if grpc_ports else f"{c!r} was not rendered: MeshRetry takes gRPC "
+                             "statuses for grpc ports only")
+    if grpc_ports:
+        grpc_on = [_GRPC_RETRY_ON[c] for c in conditions if c in _GRPC_RETRY_ON]
+        conf["grpc"] = {**base, "retryOn": grpc_on} if grpc_on else dict(base)
+        for i, c in enumerate(conditions):
+            if c in _RETRY_ON:
+                feature = ("services.retries.retryOn.transport" if c in _TRANSPORT
+                           else "services.retries.retryOn")
+                where = f"{path}.retryOn[{i}]" if retries.retry_on else f"{path}.retryOn"
+                report.lossy(feature, where,
+                             f"{c!r} is rendered for HTTP ports only; gRPC ports retry on "
+                             + ("the spec's gRPC statuses" if grpc_on
+                                else "Kuma's default gRPC conditions"))
+    return conf
+
+
 def retry(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
     retries = svc.retries
     if retries is None:
         return None
     path = f"{svc.path}.retries"
-    http: dict[str, Any] = {"numRetries": retries.attempts}
-    if retries.per_try_timeout is not None:
-        http["perTryTimeout"] = retries.per_try_timeout
-    # The spec's default condition is 5xx (as on Linkerd); Kuma's own default
-    # differs, so the condition is always written.
-    http["retryOn"] = [_RETRY_ON[c] for c in retries.retry_on] or ["5XX"]
-    conf: dict[str, Any] = {"http": http}
-    if any(p.protocol == "grpc" for p in svc.ports):
-        grpc = {k: v for k, v in http.items() if k != "retryOn"}
-        conf["grpc"] = grpc
-        if retries.retry_on:
-            report.lossy("services.retries.retryOn", f"{path}.retryOn",
-                         "rendered for the HTTP ports; gRPC ports retry on Kuma's default "
-                         "gRPC status codes")
-    return _policy(mesh, svc, "MeshRetry", path, conf)
+    conf = _retry_conf(svc, retries, path, report)
+    return _policy(mesh, svc, "MeshRetry", path, conf) if conf else None
+
+
+def route_policies(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
+    """The MeshTimeout and MeshRetry of each route with its own timeout or retries, naming
+    the route's own MeshHTTPRoute."""
+    out: list[Obj] = []
+    if not any(p.protocol != "tcp" for p in svc.ports):
+        return out
+    for i, route in enumerate(svc.routes):
+        if not has_own_policy(route):
+            continue
+        name = route_name(svc, route, i)
+        if route.timeout is not None:
+            out.append(_route_policy(mesh, svc, "MeshTimeout", name, f"{route.path}.timeout",
+                                     {"http": {"requestTimeout": route.timeout}}))
+        if route.retries is not None:
+            path = f"{route.path}.retries"
+            conf = _retry_conf(svc, route.retries, path, report)
+            if conf:
+                out.append(_route_policy(mesh, svc, "MeshRetry", name, path, conf))
+    return out
+
+
+def report_default_retries(mesh: Mesh, report: Report) -> None:
+    """One warning for the services Kuma's mesh-wide MeshRetry retries though the spec gives
+    them no retries (pkg/defaults/mesh/meshretry.go: created with every Mesh)."""
+    silent = [s for s in mesh.services
+              if s.retries is None
+              and not (s.routes and all(r.retries is not None or r.redirect is not None
+                                        for r in s.routes))]
+    if not silent:
+        return
+    shown = ", ".join(f"{s.namespace}/{s.name}" for s in silent[:3])
+    more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
+    report.lossy("services.retries.omitted", "spec.services",
+                 f"{shown}{more} give no retries, so Kuma's default MeshRetry applies (up to "
+                 "5 retries of HTTP and gRPC requests, 5 attempts to connect over TCP), while "
+                 "Linkerd retries nothing; give retries (attempts: 0 for none) to mean the "
+                 "same on every mesh")
 
 
 def circuit_breaker(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
