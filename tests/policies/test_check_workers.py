@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -145,18 +146,28 @@ def test_fork_map_keeps_the_order_and_raises_the_first_failure() -> None:
 
 
 def test_fork_map_stops_the_children_when_its_own_share_fails() -> None:
-    pids = []
+    # Each child says its pid and waits; this process's share reads them, then fails.
+    read, write = os.pipe()
 
     def work(n: int) -> int:
-        if n == 0:
-            raise KeyboardInterrupt
-        pids.append(os.getpid())
-        return n
+        if n:
+            os.write(write, f"{os.getpid()}\n".encode())
+            time.sleep(600)
+            return n
+        with os.fdopen(read) as pids:
+            children.extend(int(pids.readline()) for _ in range(2))
+        raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        forked.fork_map(work, [0, 1, 2])
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # every child was reaped
+    children: list[int] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            forked.fork_map(work, [0, 1, 2])
+    finally:
+        os.close(write)
+    assert len(children) == 2
+    for pid in children:  # stopped and reaped
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 class Unpicklable(Exception):
