@@ -35,9 +35,10 @@ PARAMETER_FIELDS = {"name", "title", "tooltip", "required", "itemType", "collect
 NAMESPACES, POLICIES, ROUTES = (
     {"Namespace"},
     {"PeerAuthentication", "AuthorizationPolicy", "Server", "MeshTLSAuthentication",
-     "MeshTrafficPermission"},
+     "MeshTrafficPermission", "ServiceDefaults", "ServiceIntentions"},
     {"VirtualService", "DestinationRule", "HTTPRoute", "TrafficSplit", "ServiceProfile",
-     "MeshHTTPRoute", "MeshTimeout", "MeshRetry", "MeshCircuitBreaker"},
+     "MeshHTTPRoute", "MeshTimeout", "MeshRetry", "MeshCircuitBreaker", "ServiceResolver",
+     "ServiceSplitter", "ServiceRouter"},
 )
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "meshc.compiler.cli",
     "meshc.policies.cli",
     "meshc.audit.cli",
+    "meshc.importer.cli",
     "meshc.webhook.cli",
     # `meshc completion`, generated from the parser the others build.
     "meshc.completion",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import helm_python as helm
 import pytest
 
 from meshc import providers
@@ -315,7 +316,7 @@ def test_no_webhook_judges_kube_system_its_own_namespace_or_workloads_in_the_exe
                 continue
             assert _not_in(hook) == {
                 "kube-system", "kube-public", "kube-node-lease", "istio-system", "linkerd",
-                "linkerd-viz", "policy",
+                "linkerd-viz", "consul", "policy",
             } | spec_exempt
 
 
@@ -353,6 +354,9 @@ def test_deletes_are_judged_only_for_the_security_objects_meshc_renders() -> Non
         ("policy.linkerd.io", "authorizationpolicies"),
         ("policy.linkerd.io", "meshtlsauthentications"),
         ("kuma.io", "meshtrafficpermissions"),
+        ("consul.hashicorp.com", "servicedefaults"),
+        ("consul.hashicorp.com", "serviceintentions"),
+        ("consul.hashicorp.com", "meshes"),
     }
 
 
@@ -361,6 +365,52 @@ def test_mutation_touches_only_namespaces_on_create_and_update() -> None:
     assert _covered(hook, "CREATE") == _covered(hook, "UPDATE") == {("", "namespaces")}
     assert _covered(hook, "DELETE") == set()
     assert hook["reinvocationPolicy"] == "Never"
+
+
+CONSUL_SPEC = {
+    "apiVersion": "meshc.io/v1alpha1", "kind": "Mesh", "metadata": {"name": "shop"},
+    "spec": {"provider": "consul", "namespaces": [{"name": "shop"}, {"name": "payments"}],
+             "admission": {"exemptNamespaces": ["payments"]}},
+}
+
+
+def test_on_consul_new_pods_of_the_meshed_namespaces_are_marked_too() -> None:
+    namespaces, pods = _webhooks(render({"spec": CONSUL_SPEC}), "MutatingWebhookConfiguration")
+    assert namespaces["name"] == "mutate-namespaces.meshc.io"
+    assert pods["name"] == "mutate-pods.meshc.io"
+    assert pods["clientConfig"]["service"]["path"] == "/mutate"
+    assert _covered(pods, "CREATE") == {("", "pods")}
+    assert _covered(pods, "UPDATE") == _covered(pods, "DELETE") == set()
+    assert all(rule["scope"] == "Namespaced" for rule in pods["rules"])
+    # Only the spec's meshed namespaces, an exempt one left out.
+    assert pods["namespaceSelector"] == {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop"]}]}
+    # Marking fills in defaults: it fails open, and the validator denies an unmarked pod.
+    assert pods["failurePolicy"] == "Ignore" and pods["sideEffects"] == "None"
+    # Called again after a later webhook changes the pod, so the label copies follow it.
+    assert pods["reinvocationPolicy"] == "IfNeeded"
+
+
+def test_on_consul_the_mutating_configuration_sorts_before_the_injectors() -> None:
+    # The API server calls mutating configurations in name order, and
+    # consul-k8s's injector (consul-connect-injector) is never called again.
+    (config,) = of_kind(render({"spec": CONSUL_SPEC}), "MutatingWebhookConfiguration")
+    assert config["metadata"]["name"] == "0-meshc"
+    assert config["metadata"]["name"] < "consul-connect-injector"
+    (named,) = of_kind(render({"spec": CONSUL_SPEC, "webhook": {"mutatingName": "a-meshc"}}),
+                       "MutatingWebhookConfiguration")
+    assert named["metadata"]["name"] == "a-meshc"
+
+
+def test_on_consul_a_mutating_name_after_the_injectors_is_refused() -> None:
+    with pytest.raises(helm.HelmError, match="must sort before the injector's "
+                       "MutatingWebhookConfiguration \"consul-connect-injector\""):
+        render({"spec": CONSUL_SPEC, "webhook": {"mutatingName": "meshc"}})
+
+
+def test_without_pod_marking_the_mutating_configuration_keeps_its_name() -> None:
+    (config,) = of_kind(render(), "MutatingWebhookConfiguration")
+    assert config["metadata"]["name"] == "meshc"
 
 
 def test_the_mutating_webhook_can_be_left_out() -> None:

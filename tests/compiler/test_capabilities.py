@@ -45,8 +45,8 @@ def test_docs_capabilities_md_is_generated_from_the_code() -> None:
 
 
 def test_the_matrix_has_a_column_per_target_and_linkerd_routing_mode() -> None:
-    assert columns() == [("istio", "default"), ("kuma", "default"), ("linkerd", "gateway-api"),
-                         ("linkerd", "smi")]
+    assert columns() == [("consul", "default"), ("istio", "default"), ("kuma", "default"),
+                         ("linkerd", "gateway-api"), ("linkerd", "smi")]
 
 
 def test_every_profile_column_is_a_routing_mode_of_its_own() -> None:

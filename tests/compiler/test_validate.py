@@ -72,7 +72,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 def test_unknown_provider_is_an_error_never_a_default(tmp_path: Path) -> None:
     found = problems_of(tmp_path, quickstart_with("provider: istio", "provider: istoi"))
     assert found == [
-        "mesh.yaml:6:13: spec.provider: 'istoi' is not one of istio, kuma, linkerd (did you mean 'istio'?)"
+        ("mesh.yaml:6:13: spec.provider: 'istoi' is not one of consul, istio, kuma, linkerd "
+         "(did you mean 'istio'?)")
     ]
 
 

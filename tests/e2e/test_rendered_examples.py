@@ -29,6 +29,7 @@ ROUTING_KINDS = {
     "linkerd-gateway-api": {"Namespace", "Service", "HTTPRoute", "Server"},
     "linkerd-smi": {"Namespace", "Service", "TrafficSplit", "Server"},
     "kuma": {"Mesh", "Namespace", "Service", "MeshHTTPRoute"},
+    "consul": {"Mesh", "Namespace", "Service", "ServiceDefaults"},
 }
 
 

@@ -36,3 +36,13 @@ def linkerd_engine(linkerd_data: dict[str, Any]) -> PolicyEngine:
 @pytest.fixture(scope="session")
 def kuma_engine(kuma_data: dict[str, Any]) -> PolicyEngine:
     return create_engine("embedded", kuma_data)
+
+
+@pytest.fixture(scope="session")
+def consul_data() -> dict[str, Any]:
+    return data_for("consul")
+
+
+@pytest.fixture(scope="session")
+def consul_engine(consul_data: dict[str, Any]) -> PolicyEngine:
+    return create_engine("embedded", consul_data)

@@ -1,7 +1,8 @@
 """A Pod under admission is judged by what it will run: the genuine proxy, its capture intact.
 
 The compliant Pods are the injectors' own output (the ``*-injected-*`` samples,
-derived from Istio's and Linkerd's golden files). Every denied case below is
+derived from Istio's and Linkerd's golden files, and built from Kuma's and
+consul-k8s's injector code). Every denied case below is
 one of them with one thing changed, the way an override, an annotation, a
 failed-open injector or a hand-written Pod would change it; each must be
 denied naming the field, and the unchanged Pod, and its harmless variants,
@@ -25,8 +26,10 @@ INJECTED = sorted((SAMPLES / "injection-required" / "allowed").glob("*-injected-
 ISTIO = [p for p in INJECTED if p.name.startswith("istio-")]
 LINKERD = [p for p in INJECTED if p.name.startswith("linkerd-")]
 KUMA = [p for p in INJECTED if p.name.startswith("kuma-")]
+CONSUL = [p for p in INJECTED if p.name.startswith("consul-")]
 # The namespace each provider's samples live in (tests/policies/samples/specs).
-PROVIDER_OF = {"mesh-demo": "istio", "l5d-demo": "linkerd", "kuma-demo": "kuma"}
+PROVIDER_OF = {"mesh-demo": "istio", "l5d-demo": "linkerd", "kuma-demo": "kuma",
+               "consul-demo": "consul"}
 
 Review = dict[str, Any]
 Mutation = Callable[[dict[str, Any]], None]
@@ -66,7 +69,7 @@ def path_of(pod: dict[str, Any], name: str) -> str:
 
 def capture(pod: dict[str, Any]) -> dict[str, Any]:
     for name in ("istio-init", "istio-validation", "linkerd-init", "linkerd-network-validator",
-                 "kuma-init", "kuma-validation"):
+                 "kuma-init", "kuma-validation", "consul-connect-inject-init"):
         try:
             return container(pod, name)
         except KeyError:
@@ -119,7 +122,8 @@ def both(*changes: Mutation) -> Mutation:
 
 
 def proxy(provider: str) -> str:
-    return {"istio": "istio-proxy", "linkerd": "linkerd-proxy", "kuma": "kuma-sidecar"}[provider]
+    return {"istio": "istio-proxy", "linkerd": "linkerd-proxy", "kuma": "kuma-sidecar",
+            "consul": "consul-dataplane"}[provider]
 
 
 def set_arg(name: str, value: str) -> Mutation:
@@ -348,6 +352,99 @@ KUMA_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
 }
 
 
+def env(name: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    return lambda pod: container(pod, name).setdefault("env", [])
+
+
+def annotate(key: str, value: str) -> Mutation:
+    return lambda p: p["metadata"]["annotations"].update({key: value})
+
+
+def annotation_path(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda p: f'metadata.annotations["{key}"]'
+
+
+CONSUL_TPROXY = "consul.hashicorp.com/transparent-proxy"
+CONSUL_REDIRECT = "CONSUL_REDIRECT_TRAFFIC_CONFIG"
+CONSUL_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
+    "no dataplane (the injector skipped it)": (
+        remove("consul-dataplane"), lambda p: "spec.containers"),
+    "a look-alike dataplane image": (
+        lambda p: container(p, "consul-dataplane").update(
+            image="docker.io/attacker/consul-dataplane:2.0.3"),
+        lambda p: "spec.containers",
+    ),
+    "no connect-inject init": (
+        remove("consul-connect-inject-init"), lambda p: "spec.initContainers"),
+    "the init runs another program": (
+        lambda p: capture(p).update(command=["/bin/sh", "-ec", "true"]),
+        lambda p: f"{path_of(p, capture(p)['name'])}.command",
+    ),
+    "init: nothing sets up the redirection": (
+        lambda p: env("consul-connect-inject-init")(p).__setitem__(
+            slice(None), [e for e in env("consul-connect-inject-init")(p)
+                          if e["name"] != CONSUL_REDIRECT]),
+        lambda p: "spec.initContainers",
+    ),
+    "cni: nothing sets up the redirection": (
+        lambda p: p["metadata"]["annotations"].pop("consul.hashicorp.com/redirect-traffic-config"),
+        lambda p: "spec.initContainers",
+    ),
+    "injected without transparent proxy": (
+        lambda p: p["metadata"]["annotations"].pop("consul.hashicorp.com/transparent-proxy-status"),
+        annotation_path("consul.hashicorp.com/transparent-proxy-status"),
+    ),
+    "transparent proxy turned off on the pod": (
+        annotate(CONSUL_TPROXY, "false"), annotation_path(CONSUL_TPROXY)),
+    "the pod opts out of injection": (
+        annotate("consul.hashicorp.com/connect-inject", "false"),
+        annotation_path("consul.hashicorp.com/connect-inject"),
+    ),
+    "outbound addresses left out": (
+        annotate("consul.hashicorp.com/transparent-proxy-exclude-outbound-cidrs", "10.0.0.0/8"),
+        annotation_path("consul.hashicorp.com/transparent-proxy-exclude-outbound-cidrs"),
+    ),
+    "an app port left out inbound": (
+        annotate("consul.hashicorp.com/transparent-proxy-exclude-inbound-ports", "8080"),
+        annotation_path("consul.hashicorp.com/transparent-proxy-exclude-inbound-ports"),
+    ),
+    "the dataplane's user moved away from the exempt UID": (
+        lambda p: container(p, "consul-dataplane")["securityContext"].update(runAsUser=1500),
+        lambda p: f"{path_of(p, 'consul-dataplane')}.securityContext.runAsUser",
+    ),
+    "the app runs as the dataplane's UID": (
+        app(runAsUser=5995), lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser"),
+    "the app runs as the init's UID, which capture lets through": (
+        app(runAsUser=5996), lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser"),
+    "the pod runs as the dataplane's UID": (
+        lambda p: p["spec"].setdefault("securityContext", {}).update(runAsUser=5995),
+        lambda p: "spec.securityContext.runAsUser",
+    ),
+    "the app may rewrite iptables (NET_ADMIN)": (
+        app(capabilities={"add": ["NET_ADMIN"]}),
+        lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
+    ),
+    "the app may craft packets (NET_RAW)": (
+        app(capabilities={"add": ["NET_RAW"]}),
+        lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
+    ),
+    "the pod on the host's network": (
+        lambda p: p["spec"].update(hostNetwork=True), lambda p: "spec.hostNetwork"),
+}
+
+CONSUL_COMPLIANT: dict[str, Mutation] = {
+    "transparent proxy stated on the pod": annotate(CONSUL_TPROXY, "true"),
+    "the dataplane as a native sidecar, asked by the pod": annotate(
+        "consul.hashicorp.com/enable-consul-dataplane-as-sidecar", "true"),
+    "the pod in the dataplane's group": lambda p: p["spec"].setdefault(
+        "securityContext", {}).update(runAsGroup=5995),
+    "CONSUL_ settings in the app's own environment": lambda p: container(p, "web").setdefault(
+        "env", []).append({"name": "CONSUL_HTTP_ADDR", "value": "consul-server.consul.svc:8500"}),
+    "an app init container with its own UID": lambda p: p["spec"]["initContainers"].insert(
+        0, {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5997}}),
+}
+
+
 def mutated(path: Path, mutation: Mutation) -> Review:
     review = load(path)
     mutation(review["request"]["object"])
@@ -361,7 +458,7 @@ def test_what_the_injector_writes_is_admitted(engines: dict[str, PolicyEngine], 
 
 @pytest.mark.parametrize(("path", "mutation", "where"),
                          [*cases(ISTIO, ISTIO_DENIED), *cases(LINKERD, LINKERD_DENIED),
-                          *cases(KUMA, KUMA_DENIED)])
+                          *cases(KUMA, KUMA_DENIED), *cases(CONSUL, CONSUL_DENIED)])
 def test_each_weakening_of_the_injected_pod_is_denied_naming_the_field(
     engines: dict[str, PolicyEngine], path: Path, mutation: Mutation,
     where: Callable[[dict[str, Any]], str],
@@ -399,6 +496,8 @@ KUMA_COMPLIANT: dict[str, Mutation] = {
     *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
       for path in KUMA for name, mutation in KUMA_COMPLIANT.items()
       if not (name.startswith("the init") and "cni" in path.name)),
+    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
+      for path in CONSUL for name, mutation in CONSUL_COMPLIANT.items()),
 ])
 def test_harmless_variants_of_the_injected_pod_stay_allowed(
     engines: dict[str, PolicyEngine], path: Path, mutation: Mutation
@@ -441,6 +540,16 @@ def test_a_kuma_exemption_reaches_the_capture_flag_it_becomes(
     assert judge(engines, other) != []
 
 
+# What consul-k8s's injector writes on a pod it injects (mesh_webhook.go, Handle);
+# a Pod manifest in git carries none of it.
+CONSUL_INJECTOR_WRITTEN = (
+    "consul.hashicorp.com/connect-inject-status", "consul.hashicorp.com/transparent-proxy-status",
+    "consul.hashicorp.com/consul-k8s-version", "consul.hashicorp.com/original-pod",
+    "consul.hashicorp.com/redirect-traffic-config",
+    "consul.hashicorp.com/connect-inject-managed-by",
+)
+
+
 def test_the_same_pod_judged_offline_is_judged_by_intent_only(
     engines: dict[str, PolicyEngine],
 ) -> None:
@@ -450,11 +559,15 @@ def test_the_same_pod_judged_offline_is_judged_by_intent_only(
         review = mutated(path, both(remove(proxy(path.name.partition("-")[0])),
                                     remove("istio-init"), remove("istio-validation"),
                                     remove("linkerd-init"), remove("linkerd-network-validator"),
-                                    remove("kuma-init"), remove("kuma-validation")))
-        annotations = review["request"]["object"]["metadata"]["annotations"]
-        for key in [k for k in annotations
-                    if k.startswith(("traffic.sidecar.istio.io/", "traffic.kuma.io/"))]:
-            del annotations[key]  # written by the injector
+                                    remove("kuma-init"), remove("kuma-validation"),
+                                    remove("consul-connect-inject-init")))
+        metadata = review["request"]["object"]["metadata"]
+        for key in [k for k in metadata["annotations"]
+                    if k.startswith(("traffic.sidecar.istio.io/", "traffic.kuma.io/"))
+                    or k in CONSUL_INJECTOR_WRITTEN]:
+            del metadata["annotations"][key]  # written by the injector
+        for key in CONSUL_INJECTOR_WRITTEN:
+            metadata["labels"].pop(key, None)
         review["request"]["meshc.io/offline"] = True
         assert judge(engines, review) == [], path.name
 
@@ -476,6 +589,8 @@ DEBUG = {"name": "debugger", "image": "busybox:1.36", "targetContainerName": "we
     ("as the proxy's UID", {"runAsUser": 1337}, "istio"),
     ("as Linkerd's proxy UID", {"runAsUser": 2102}, "linkerd"),
     ("as Kuma's sidecar UID", {"runAsUser": 5678}, "kuma"),
+    ("as Consul's dataplane UID", {"runAsUser": 5995}, "consul"),
+    ("as the UID of Consul's init", {"runAsUser": 5996}, "consul"),
     ("restricted profile", {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
                             "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}}, False),

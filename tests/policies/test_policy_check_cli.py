@@ -179,7 +179,7 @@ def test_an_invalid_spec_exits_2_with_its_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = tmp_path / "mesh.yaml"
-    spec.write_text(Path(ISTIO).read_text().replace("provider: istio", "provider: consul"))
+    spec.write_text(Path(ISTIO).read_text().replace("provider: istio", "provider: cilium"))
     code, _, err = check("--spec", str(spec), OPT_OUT, capsys=capsys)
     assert code == 2 and f"{spec}:" in err and "provider" in err
 

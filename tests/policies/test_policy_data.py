@@ -36,8 +36,9 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             },
         },
         "mesh_config": {
-            "groups": ["networking.istio.io", "policy.linkerd.io", "security.istio.io",
-                       "split.smi-spec.io", "telemetry.istio.io"],
+            "groups": ["auth.consul.hashicorp.com", "consul.hashicorp.com", "networking.istio.io",
+                       "policy.linkerd.io", "security.istio.io", "split.smi-spec.io",
+                       "telemetry.istio.io"],
             "kinds": [
                 ["gateway.networking.k8s.io", "GRPCRoute"],
                 ["gateway.networking.k8s.io", "HTTPRoute"],
@@ -57,6 +58,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 "kube-system",
                 "kube-public",
                 "kube-node-lease",
+                "consul",
                 "istio-system",
                 "kuma-system",
                 "linkerd",
@@ -114,6 +116,7 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "mesh-demo": {"labels": {"istio-injection": "enabled"}, "annotations": {}},
         },
         "exceptions": [],
+        "services": [{"name": "web", "namespace": "mesh-demo", "selector": {"app": "web"}}],
     }
 
 

@@ -49,6 +49,17 @@ NEEDS_ALLOW_LOSSY = {
     ("istio-revisions", "linkerd", "gateway-api"),
     ("istio-revisions", "linkerd", "smi"),
     ("istio-revisions", "kuma", "default"),
+    # Consul CE: fromNamespaces (an allow is rendered as the services the spec declares
+    # there, not every workload of the namespace), perTryTimeout, port-scoped allows,
+    # maxRequestsPerConnection, a second port, revisions, ingress/egress/telemetry.
+    ("blue-green", "consul", "default"),
+    ("bookinfo", "consul", "default"),
+    ("canary-ab", "consul", "default"),
+    ("istio-revisions", "consul", "default"),
+    ("linkerd-quickstart", "consul", "default"),
+    ("multi-namespace", "consul", "default"),
+    ("quickstart", "consul", "default"),
+    ("traffic-policies", "consul", "default"),
 }
 
 # Render options an example is rendered with, as `meshc render --<provider>-<option>` flags:

@@ -143,6 +143,40 @@ annotations:
 {{- end -}}
 
 {{/*
+The provider's entry in files/facts.yaml's mutatePods (its pods are marked
+when created, before its injector sees them), or an empty dict.
+*/}}
+{{- define "meshc.podMutation" -}}
+{{- $spec := include "meshc.spec" . | fromYaml -}}
+{{- $provider := (get $spec "spec").provider | default "" | toString -}}
+{{- $mutate := get (include "meshc.facts" . | fromYaml) "mutatePods" | default dict -}}
+{{- toJson (get $mutate $provider | default dict) -}}
+{{- end -}}
+
+{{/*
+The MutatingWebhookConfiguration's name: webhook.mutatingName, else the
+release's full name, or "0-" and it when the provider's pods are marked: the
+API server calls mutating configurations in name order, so meshc's must sort
+before the injector's (which it never calls again). Fails when it does not.
+*/}}
+{{- define "meshc.mutatingName" -}}
+{{- $pods := include "meshc.podMutation" . | fromJson -}}
+{{- $name := .Values.webhook.mutatingName -}}
+{{- if not $name -}}
+{{- $name = include "meshc.fullname" . -}}
+{{- if $pods -}}
+{{- $name = printf "0-%s" $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- range ($pods.injectorWebhooks | default list) -}}
+{{- if not (lt $name .) -}}
+{{- fail (printf "webhook.mutatingName %q must sort before the injector's MutatingWebhookConfiguration %q: the API server calls them in name order" $name .) -}}
+{{- end -}}
+{{- end -}}
+{{- $name -}}
+{{- end -}}
+
+{{/*
 The audit's labels: the webhook's, with component audit, so that neither the
 webhook's Service nor its PodDisruptionBudget ever selects an audit pod.
 */}}

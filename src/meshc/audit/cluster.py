@@ -147,14 +147,14 @@ class Cluster:
         found: list[Resource] = []
         missing: list[str] = []
         for group, names in stored_resources():
-            served = self._group_resources(group)
+            served = self.group_resources(group)
             if served is None:
                 missing.append(group)
                 continue
             found += [r for r in served if "*" in names or r.resource in names]
         return found, missing
 
-    def _group_resources(self, group: str) -> list[Resource] | None:
+    def group_resources(self, group: str) -> list[Resource] | None:
         if group:
             status, data = self.get(f"/apis/{group}")
             if status == 404:

@@ -27,6 +27,7 @@ FEATURES: dict[str, str] = {
     "mtls.PERMISSIVE": "mTLS preferred, plaintext accepted",
     "trustDomain": "the trust domain in caller identities",
     "services.ports": "the Service and its ports",
+    "services.ports.additional": "a second and further port of a service",
     "services.versions": "per-version subsets of a service",
     "services.routes.name": "a name for the route",
     "services.routes.split": "weighted split across versions (canary, blue/green)",

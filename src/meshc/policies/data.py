@@ -63,6 +63,10 @@ def policy_data(mesh: Any) -> dict[str, Any]:
         "protected": protected_objects(mesh),
         "namespace_markers": marker_data(mesh),
         "exceptions": exception_data(mesh),
+        "services": [
+            {"name": svc.name, "namespace": svc.namespace, "selector": dict(svc.selector)}
+            for svc in mesh.services
+        ],
     }
 
 

@@ -1,7 +1,8 @@
 """What the mutating webhook does to an object, as a pure function of the spec.
 
 The webhook (``meshc.webhook.mutate``) turns the result into an RFC 6902
-patch; ``meshc check`` judges a manifest after it, as admission would. The
+patch; ``meshc check`` judges a manifest after it, as admission would
+(Namespaces on any write, Pods when they are created). The
 markers come from the function the renderer uses
 (:func:`meshc.compiler.core.namespace_markers`), so a Namespace meshc
 rendered already carries them and nothing changes: Argo CD sees no drift.
@@ -18,12 +19,12 @@ its message, and an ``istio.io/rev`` is never joined by an
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from meshc.providers import Markers
+from meshc.providers import Markers, PodMarkers
 
 SECTIONS = ("labels", "annotations")
 
@@ -87,6 +88,43 @@ class NamespaceMutation:
                 # `labels: null` is valid in a manifest; treat it as empty.
                 meta[section] = {**(meta.get(section) or {}), **new}
         return after
+
+
+def pod_markers_of(mesh: Any, provider: str | None = None) -> tuple[PodMarkers, ...]:
+    """What the webhook writes on the new pods of a loaded :class:`meshc.compiler.model.Mesh`
+    (``Profile.pod_markers``; none for a mesh whose injector reads the namespace)."""
+    from meshc import providers
+
+    profile = providers.get(provider or mesh.provider)
+    return profile.pod_markers(mesh) if profile.mutates_pods else ()
+
+
+def with_pod_markers(pod: Mapping[str, Any], namespace: str,
+                     markers: Sequence[PodMarkers]) -> dict[str, Any]:
+    """A copy of Pod ``pod``, created in ``namespace``, carrying the markers that apply to it.
+
+    An annotation the pod sets itself is kept (its injection choice is the
+    policies' to judge, not the webhook's to overwrite); a label's copy always
+    carries the label's value, and goes when the label does.
+    """
+    after = copy.deepcopy(dict(pod))
+    meta = after.setdefault("metadata", {})
+    labels = meta.get("labels") or {}
+    applying = [m for m in markers if m.applies_to(namespace, labels)]
+    if not applying:
+        return after
+    annotations = dict(meta.get("annotations") or {})
+    for marker in applying:
+        for key, value in marker.annotations.items():
+            annotations.setdefault(key, value)
+        for label, key in marker.label_annotations.items():
+            if label in labels:
+                annotations[key] = labels[label]
+            else:
+                annotations.pop(key, None)
+    if annotations != (meta.get("annotations") or {}):
+        meta["annotations"] = annotations
+    return after
 
 
 def section_of(markers: Markers, section: str) -> dict[str, str]:

@@ -12,8 +12,11 @@ server sent it, so it first does what admission does:
   istio-system among them, where mesh-wide policies live);
 - a meshed Namespace gets what ``/mutate`` would add
   (:class:`~meshc.policies.mutation.NamespaceMutation`) before it is judged,
-  and each addition is a notice: admission would admit it, but git should
-  hold what runs.
+  and so does a Pod being created, for a mesh whose injector reads the pod's
+  own annotations (Consul: :func:`~meshc.policies.mutation.with_pod_markers`);
+  each addition is a notice: admission would admit it, but git should hold
+  what runs. A workload's pod template is judged as written, as the webhook
+  judges it: the markers reach its pods when they are created.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshc.providers import Markers, PodMarkers
+
 from .admission import Operation, admission_review, cluster_scoped
 from .manifests import Manifest
-from .mutation import NamespaceMutation, section_of
+from .mutation import NamespaceMutation, pod_markers_of, section_of, with_pod_markers
 from .violations import Violation
 
 # The policy id of a notice that the webhook's mutation changes a manifest.
@@ -48,12 +53,14 @@ class OfflineAdmission:
     exempt: frozenset[str] = frozenset()  # for workloads and Namespaces
     config_exempt: frozenset[str] = frozenset({"kube-system"})  # for mesh configuration
     namespace: str | None = None  # --namespace: where an object without one is placed
+    pod_markers: tuple[PodMarkers, ...] = ()  # what /mutate writes on a new Pod
 
     @classmethod
     def of(cls, mesh: Any, namespace: str | None = None) -> OfflineAdmission:
         """For a loaded :class:`meshc.compiler.model.Mesh`."""
         return cls(NamespaceMutation.of(mesh), frozenset(mesh.admission.exempt_namespaces),
-                   frozenset({"kube-system", mesh.admission.webhook_namespace}), namespace)
+                   frozenset({"kube-system", mesh.admission.webhook_namespace}), namespace,
+                   pod_markers_of(mesh))
 
     @property
     def default_namespace(self) -> str:
@@ -78,16 +85,40 @@ class OfflineAdmission:
             added = self.mutation.additions(obj)
             if added["labels"] or added["annotations"]:
                 obj = self.mutation.apply(obj)
-                notices = tuple(_notices(namespace, added))
+                notices = tuple(_notices("Namespace", "", namespace, added))
+        elif operation == "CREATE" and kind == "Pod" and obj.get("apiVersion") == "v1" \
+                and self.pod_markers:
+            marked = with_pod_markers(obj, namespace, self.pod_markers)
+            if marked != obj:
+                notices = tuple(_pod_notices(namespace, str(meta.get("name") or ""), obj, marked))
+                obj = marked
         review = admission_review(obj, operation, uid=uid, default_namespace=self.default_namespace)
         return Prepared(review, notices, defaulted=defaulted)
 
 
-def _notices(name: str, added: Any) -> Iterable[Violation]:
+def _pod_notices(namespace: str, name: str, before: dict[str, Any],
+                 after: dict[str, Any]) -> Iterable[Violation]:
+    """The annotations the pod markers add, change (a copied label's value) or remove (the
+    copy of a label the pod lacks)."""
+    old = (before.get("metadata") or {}).get("annotations") or {}
+    new = (after.get("metadata") or {}).get("annotations") or {}
+    yield from _notices("Pod", namespace, name, Markers(
+        labels={}, annotations={k: v for k, v in new.items() if old.get(k) != v}))
+    for key in sorted(set(old) - set(new)):
+        yield Violation(
+            policy=MUTATION, kind="Pod", namespace=namespace, name=name,
+            path=f'metadata.annotations["{key}"]',
+            problem="the webhook removes it at admission: it copies a label the pod does not carry",
+            fix="remove it from the manifest, so that git holds what runs",
+            mode="audit",
+        )
+
+
+def _notices(kind: str, namespace: str, name: str, added: Any) -> Iterable[Violation]:
     for section in ("labels", "annotations"):
         for key, value in section_of(added, section).items():
             yield Violation(
-                policy=MUTATION, kind="Namespace", namespace="", name=name,
+                policy=MUTATION, kind=kind, namespace=namespace, name=name,
                 path=f'metadata.{section}["{key}"]',
                 problem=f'the webhook adds it at admission: "{value}"',
                 fix="write it into the manifest, so that git holds what runs",

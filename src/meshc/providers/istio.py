@@ -22,6 +22,16 @@ REVISION_LABEL = "istio.io/rev"
 # Ambient's marker: beside istio-injection it is one more injection choice
 # (IST0123 counts it), and a namespace carrying it is not meshc's to relabel.
 DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
+# Istio's root namespace (meshConfig.rootNamespace's default): configuration there is
+# mesh-wide (a PeerAuthentication in it is every namespace's default).
+ROOT_NAMESPACE = "istio-system"
+# The ingress gateway Istio's default install deploys (manifests/charts/gateways/
+# istio-ingress): its namespace, service account and pod labels.
+DEFAULT_INGRESS_NAMESPACE = "istio-system"
+DEFAULT_INGRESS_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
+DEFAULT_INGRESS_SELECTOR = MappingProxyType({"istio": "ingressgateway"})
+# The GatewayClass Istio's own gateway controller serves (pilot/pkg/config/kube/gateway).
+GATEWAY_CLASS = "istio"
 _A, _U = Support.APPROX, Support.UNSUPPORTED
 
 # Traffic management, ingress, egress, rate limits and telemetry (docs/istio.md argues each).

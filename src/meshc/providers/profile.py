@@ -10,7 +10,7 @@ names a mesh's labels, UIDs, images or namespaces.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
@@ -49,17 +49,6 @@ class Markers(TypedDict):
     annotations: dict[str, str]
 
 
-class MeshFacts(Protocol):
-    """What a profile reads of the spec to mark a namespace (meshc.compiler.model.Mesh)."""
-
-    @property
-    def mtls(self) -> str: ...
-
-    def settings_for(self, provider: str) -> Mapping[str, Any]:
-        """spec.<provider>, its defaults filled in."""
-        ...
-
-
 class NamespaceFacts(Protocol):
     """What a profile reads of one meshed namespace (meshc.compiler.model.Namespace)."""
 
@@ -68,6 +57,73 @@ class NamespaceFacts(Protocol):
 
     @property
     def revision(self) -> str | None: ...  # the control-plane revision that injects it
+
+
+@dataclass(frozen=True)
+class PodMarkers:
+    """What meshc's mutating webhook writes on a pod when it is created, as data.
+
+    For a mesh that enrols pods by their own annotations rather than by their
+    namespace (Consul). ``annotations`` are added when the pod gives no value of
+    its own (an injection choice the pod made is kept, and judged by the
+    policies); ``label_annotations`` maps a pod label to an annotation that
+    always carries that label's value (metadata the mesh copies into its
+    catalog, which must agree with the labels the spec's versions select).
+    """
+
+    namespace: str
+    # The pods it applies to: every label given must match; empty for every pod.
+    selector: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    label_annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    source: str = ""  # the spec field it comes from
+
+    def applies_to(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        return namespace == self.namespace and all(
+            labels.get(key) == value for key, value in self.selector.items())
+
+
+# What a profile reads of the spec to derive its pod markers: the shape of
+# meshc.compiler.model, which the providers layer does not import.
+class VersionFacts(Protocol):
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+class PortFacts(Protocol):
+    @property
+    def target_port(self) -> int | str: ...
+
+
+class ServiceFacts(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def selector(self) -> Mapping[str, str]: ...
+    @property
+    def ports(self) -> Sequence[PortFacts]: ...
+    @property
+    def versions(self) -> Sequence[VersionFacts]: ...
+
+
+class MeshFacts(Protocol):
+    """What a profile reads of the spec (meshc.compiler.model.Mesh), which the
+    providers layer does not import: to mark namespaces and derive pod markers."""
+
+    @property
+    def mtls(self) -> str: ...
+    @property
+    def meshed_namespaces(self) -> tuple[str, ...]: ...
+    @property
+    def services(self) -> Sequence[ServiceFacts]: ...
+
+    def settings_for(self, provider: str) -> Mapping[str, Any]:
+        """spec.<provider>, its defaults filled in."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -125,6 +181,14 @@ class Profile:
     # them on the webhook's own pods, which the API server reaches in plain TLS.
     pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
     render_options: tuple[RenderOption, ...] = ()
+    # Whether meshc's mutating webhook marks new pods (pod_markers): the chart
+    # then sends it pod CREATE, and names its mutating webhook configuration so
+    # that it sorts before each of ``injector_webhooks``, the mesh injector's
+    # MutatingWebhookConfiguration names (the API server calls the mutating
+    # configurations in name order, and an injector that is never re-invoked
+    # must see the markers).
+    mutates_pods: bool = False
+    injector_webhooks: tuple[str, ...] = ()
     # The spec's settings for this mesh alone, ``spec.<name>`` (JSON Schema
     # properties), and their defaults: what the target, the namespace markers
     # and the policies (``data.meshc.config.settings``) read.
@@ -147,6 +211,10 @@ class Profile:
     def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
         """The labels and annotations that put ``namespace`` into the mesh ``mesh`` describes."""
         raise NotImplementedError
+
+    def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
+        """What meshc's mutating webhook writes on the pods of ``mesh`` (only with mutates_pods)."""
+        return ()
 
     def settings(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         """spec.<name> as given, its defaults filled in."""

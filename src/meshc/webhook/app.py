@@ -31,7 +31,7 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from werkzeug.wsgi import get_content_length
 
 from meshc.webhook.decision import ALLOWED, Verdict, engine_failure
-from meshc.webhook.mutate import namespace_patch
+from meshc.webhook.mutate import namespace_patch, pod_patch
 from meshc.webhook.response import Patch, bad_request, encode, review_body
 from meshc.webhook.review import AdmissionReview, BadRequest, judged_object, parse_review
 from meshc.webhook.state import LiveState, State
@@ -109,7 +109,9 @@ def create_app(state: State | LiveState) -> Flask:
     def mutate(review: AdmissionReview, state: State) -> tuple[Verdict, Patch | None]:
         # Mutation only adds markers; judging belongs to /validate, which the
         # API server calls after every mutating webhook has run.
-        return ALLOWED, namespace_patch(review["request"], state.mutation)
+        request = review["request"]
+        patch = namespace_patch(request, state.mutation)
+        return ALLOWED, patch or pod_patch(request, state.pod_markers)
 
     admissions: dict[str, tuple[str, Handler]] = {
         "/validate": ("validate", validate),

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from meshc.policies.engine import BoundedEngine, PolicyEngine, Review
-from meshc.policies.mutation import NamespaceMutation
+from meshc.policies.mutation import NamespaceMutation, pod_markers_of
+from meshc.providers import PodMarkers
 from meshc.webhook.deadline import DEFAULT_SECONDS, BoundedJudge, InlineJudge
 from meshc.webhook.decision import FailureMode, Verdict
 from meshc.webhook.metrics import Metrics
@@ -30,6 +31,8 @@ class State:
     engine: PolicyEngine | None
     # What /mutate adds to each meshed Namespace.
     mutation: NamespaceMutation = field(default_factory=NamespaceMutation)
+    # What /mutate adds to new Pods (Profile.pod_markers), for meshes that need it.
+    pod_markers: tuple[PodMarkers, ...] = ()
     failure_mode: FailureMode = "closed"
     max_body: int = DEFAULT_MAX_BODY
     metrics: Metrics = field(default_factory=Metrics)
@@ -131,6 +134,7 @@ def load_state(settings: Settings, text: str | None = None) -> State:
     return State(
         engine=engine,
         mutation=NamespaceMutation.of(mesh),
+        pod_markers=pod_markers_of(mesh),
         failure_mode=settings.failure_mode,
         max_body=settings.max_body,
         decision_timeout=settings.decision_timeout,

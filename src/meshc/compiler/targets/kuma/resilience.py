@@ -20,14 +20,14 @@ from .routing import has_own_policy, route_name
 
 # The spec's retry conditions as MeshRetry spells them (HTTPRetryOn; each is the
 # Envoy condition of the same name, as Istio's are).
-_RETRY_ON = {
+RETRY_ON = {
     "5xx": "5XX", "gateway-error": "GatewayError", "reset": "Reset",
     "connect-failure": "ConnectFailure", "retriable-4xx": "Retriable4xx",
     "refused-stream": "RefusedStream",
 }
 # The spec's gRPC statuses as MeshRetry's grpc.retryOn spells them (GRPCRetryOn, which
 # GrpcRetryOnEnumToEnvoyValue turns into Envoy's conditions of the same name).
-_GRPC_RETRY_ON = {
+GRPC_RETRY_ON = {
     "cancelled": "Canceled", "deadline-exceeded": "DeadlineExceeded", "internal": "Internal",
     "resource-exhausted": "ResourceExhausted", "unavailable": "Unavailable",
 }
@@ -78,21 +78,21 @@ def _retry_conf(svc: Service, retries: Retries, path: str, report: Report) -> di
                      "HTTP/2 ports are not retried: MeshRetry configures http and grpc ports only")
     conf: dict[str, Any] = {}
     if http_ports:
-        http_on = [_RETRY_ON[c] for c in conditions if c in _RETRY_ON]
+        http_on = [RETRY_ON[c] for c in conditions if c in RETRY_ON]
         # Kuma's own default conditions apply when retryOn is left out, so an HTTP port
         # without one of the spec's conditions is not retried.
         conf["http"] = {**base, "retryOn": http_on} if http_on else {"numRetries": 0}
         for i, c in enumerate(retries.retry_on):
-            if c in _GRPC_RETRY_ON:
+            if c in GRPC_RETRY_ON:
                 report.lossy("services.retries.retryOn.grpc", f"{path}.retryOn[{i}]",
                              f"{c!r} is rendered for gRPC ports only"
                              if grpc_ports else f"{c!r} was not rendered: MeshRetry takes gRPC "
                              "statuses for grpc ports only")
     if grpc_ports:
-        grpc_on = [_GRPC_RETRY_ON[c] for c in conditions if c in _GRPC_RETRY_ON]
+        grpc_on = [GRPC_RETRY_ON[c] for c in conditions if c in GRPC_RETRY_ON]
         conf["grpc"] = {**base, "retryOn": grpc_on} if grpc_on else dict(base)
         for i, c in enumerate(conditions):
-            if c in _RETRY_ON:
+            if c in RETRY_ON:
                 feature = ("services.retries.retryOn.transport" if c in _TRANSPORT
                            else "services.retries.retryOn")
                 where = f"{path}.retryOn[{i}]" if retries.retry_on else f"{path}.retryOn"

@@ -1,0 +1,93 @@
+"""The traffic features (routes beyond matches and splits, rate limits, ingress, egress,
+telemetry) the Consul target does not render: each one the spec uses is reported at its field.
+
+Found by walking the spec's field paths (the loader records every one) against the
+capability matrix's fields, so a feature added to the spec is loud here until the
+target renders it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from ...capabilities import FIELDS
+from ...capabilities_traffic import TRAFFIC_FEATURES
+from ...model import Mesh
+from ...schema_traffic import GRPC_RETRY_CONDITIONS
+from .. import Report
+
+# Exact on Consul: a route with no retries carries no retry policy, and Envoy retries
+# nothing without one (agent/xds/routes.go, getRetryPolicyForDestination returns nil).
+EXACT = frozenset({"services.retries.omitted"})
+NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT
+
+
+def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -> str | None:
+    """The feature a field of the spec reports, or None when the target judges it.
+
+    A field whose features differ by value (``redirect.statusCode=303``) is judged by
+    value where it is rendered; when none of its values is rendered, it is reported with
+    the feature of the object it belongs to (the redirect is not rendered, whatever its
+    code): the feature its sibling fields report, else the first of its own.
+    """
+    if not features <= NOT_RENDERED:
+        return None
+    if len(features) == 1:
+        return next(iter(features))
+    parent = field.rsplit(".", 1)[0] + "."
+    siblings = {f for other, fs in by_field.items() if other.startswith(parent)
+                and other != field and len(fs) == 1 for f in fs}
+    return min(features & siblings or features)
+
+
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    by_field: dict[str, set[str]] = defaultdict(set)
+    for field, feature in FIELDS.items():
+        by_field[field.partition("=")[0]].add(feature)
+    patterns = []
+    for field, features in by_field.items():
+        reported = _feature_of(field, features, by_field)
+        if reported is not None:
+            regex = re.escape(field).replace(r"\*", r"[^.\[\]]+")
+            patterns.append((re.compile(regex + r"(\..*)?"), reported))
+    return patterns
+
+
+_PATTERNS = _patterns()
+_INDEX = re.compile(r"\[\d+\]")
+_ITEM = re.compile(r"(\[\d+\])+$")
+_GRPC = frozenset(GRPC_RETRY_CONDITIONS)
+
+
+def report_unrendered(mesh: Mesh, report: Report) -> None:
+    """Report each traffic field the spec uses: at the field when it is the only one of
+    its object with that feature, else once at the object, naming the fields."""
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in sorted(mesh.positions.values):
+        bare = _INDEX.sub("", path)
+        for pattern, feature in _PATTERNS:
+            match = pattern.fullmatch(bare)
+            if match is None:
+                continue
+            # The field itself (not what lies under it, nor an item of its list): its
+            # path with the indexes of the lists it is in.
+            suffix = match.group(1) or ""
+            where = _ITEM.sub("", path[: len(path) - len(suffix)] if suffix else path)
+            fields = found[(feature, where.rsplit(".", 1)[0])]
+            if where not in fields:
+                fields.append(where)
+    for (feature, owner), fields in found.items():
+        if len(fields) == 1:
+            report.lossy(feature, fields[0], "not rendered by the Consul target")
+        else:
+            names = ", ".join(f.rsplit(".", 1)[1] for f in fields)
+            report.lossy(feature, owner, f"not rendered by the Consul target: {names}")
+    for svc in mesh.services:
+        retries = [(svc.path, svc.retries)] + [(r.path, r.retries) for r in svc.routes
+                                               if getattr(r, "retries", None) is not None]
+        for path, policy in retries:
+            grpc = sorted(set(getattr(policy, "retry_on", ()) or ()) & _GRPC)
+            if grpc:
+                report.lossy("services.retries.retryOn.grpc", f"{path}.retries.retryOn",
+                             "not rendered by the Consul target: " + ", ".join(grpc))

@@ -1,0 +1,449 @@
+"""Gateway API: HTTPRoute and GRPCRoute (a Service parent: the mesh's routes, as GAMMA
+and Linkerd read them; a Gateway parent: ingress routes), Gateway (an ingress entry),
+and, on Linkerd, routes to its EgressNetwork (egress hosts).
+
+The inverse of :mod:`meshc.compiler.targets.gatewayapi` and the Linkerd target: a
+string prefix meshc wrote as a regular expression (``^/static.*``) is a prefix again,
+and a PathPrefix (whole path segments) is the exact path or the prefix ending in ``/``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from meshc.compiler.targets.gatewayapi import GROUP
+from meshc.compiler.targets.linkerd.resilience import RETRY, TIMEOUT
+from meshc.providers.linkerd import PROFILE as LINKERD
+
+from .draft import FROM, Draft, Finding, Part, Source, origin
+from .inventory import Inventory
+
+POLICY_GROUP = LINKERD.config_groups[0]  # policy.linkerd.io
+ROUTE_GROUPS = (GROUP, POLICY_GROUP)
+_PREFIX_REGEX = re.compile(r"^\^((?:\\.|[^\\.*+?()\[\]{}|^$])*)\.\*$")
+_ANCHORED = re.compile(r"^\^\(\?:(.*)\)\$$")
+_RULE_KEYS = {"matches", "filters", "backendRefs", "timeouts", "name"}
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _string(kind: str, value: str) -> list[dict[str, str]] | None:
+    """The spec's string matches for a Gateway API path or header match."""
+    if kind == "Exact":
+        return [{"exact": value}]
+    if kind == "PathPrefix":
+        if value in ("", "/"):
+            return [{"prefix": "/"}]
+        base = value.rstrip("/")
+        return [{"exact": base}, {"prefix": base + "/"}]
+    if kind == "RegularExpression":
+        prefix = _PREFIX_REGEX.match(value)
+        if prefix is not None:
+            return [{"prefix": _unescape(prefix.group(1))}]
+        anchored = _ANCHORED.match(value)
+        return [{"regex": anchored.group(1) if anchored else value}]
+    return None
+
+
+def matches(draft: Draft, src: Source, path: str, raw: list[Any],
+            grpc: bool = False) -> list[Part] | None:
+    out: list[Part] = []
+    for i, m in enumerate(raw):
+        mpath = f"{path}.matches[{i}]"
+        m = m if isinstance(m, dict) else {}
+        extra = set(m) - ({"method", "headers"} if grpc else {"path", "headers"})
+        if extra:
+            draft.lose(src, f"{mpath}.{min(extra)}", "the spec matches on path and "
+                       "headers only; the rule is not imported")
+            return None
+        headers: Part = {}
+        for j, h in enumerate(m.get("headers") or []):
+            found = _string(str(h.get("type", "Exact")), str(h.get("value", "")))
+            if found is None or len(found) != 1:
+                draft.lose(src, f"{mpath}.headers[{j}]", "not an exact or regex match")
+                return None
+            headers[str(h.get("name"))] = found[0]
+        if grpc:
+            method = m.get("method") or {}
+            if set(method) - {"service", "method", "type"} or method.get("type", "Exact") != "Exact":
+                draft.lose(src, f"{mpath}.method", "the spec matches a gRPC method exactly")
+                return None
+            part: Part = {"grpc": {k: str(method[k]) for k in ("service", "method") if k in method}} \
+                if method.get("service") else {}
+            if headers:
+                part["headers"] = headers
+            out.append(part)
+            continue
+        paths: list[dict[str, str] | None] = [None]
+        if isinstance(m.get("path"), dict):
+            p = m["path"]
+            found = _string(str(p.get("type", "PathPrefix")), str(p.get("value", "/")))
+            if found is None:
+                draft.lose(src, f"{mpath}.path", "not an exact, prefix or regex match")
+                return None
+            paths = list(found)
+        for sm in paths:
+            part = {}
+            if sm is not None and sm != {"prefix": "/"}:
+                part["path"] = sm
+            if headers:
+                part["headers"] = headers
+            out.append(part)
+    return [p for p in out if p] if all(out) else []
+
+
+def _ops(value: Any) -> Part:
+    out: Part = {}
+    if isinstance(value, dict):
+        for key in ("set", "add"):
+            if value.get(key):
+                out[key] = {str(h["name"]): str(h["value"]) for h in value[key]}
+        if value.get("remove"):
+            out["remove"] = [str(v) for v in value["remove"]]
+    return out
+
+
+def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part) -> bool:
+    """The rule's filters into ``route``; False when one is none the spec has."""
+    for i, f in enumerate(raw):
+        kind = f.get("type") if isinstance(f, dict) else None
+        fpath = f"{path}.filters[{i}]"
+        if kind == "RequestHeaderModifier":
+            route.setdefault("headers", {})["request"] = _ops(f.get("requestHeaderModifier"))
+        elif kind == "ResponseHeaderModifier":
+            route.setdefault("headers", {})["response"] = _ops(f.get("responseHeaderModifier"))
+        elif kind == "RequestRedirect":
+            r = f.get("requestRedirect") or {}
+            out: Part = {}
+            p = r.get("path") or {}
+            if p and p.get("type") != "ReplaceFullPath":
+                draft.lose(src, f"{fpath}.requestRedirect.path", "the spec's redirect replaces "
+                           "the whole path")
+                return False
+            if p:
+                out["path"] = str(p["replaceFullPath"])
+            for key, spec_key in (("hostname", "host"), ("scheme", "scheme"), ("port", "port")):
+                if key in r:
+                    out[spec_key] = r[key]
+            out["statusCode"] = int(r.get("statusCode", 302))
+            route["redirect"] = out
+        elif kind == "URLRewrite":
+            r = f.get("urlRewrite") or {}
+            out = {}
+            if "hostname" in r:
+                out["host"] = str(r["hostname"])
+            p = r.get("path") or {}
+            if p.get("type") == "ReplaceFullPath":
+                out["path"] = str(p["replaceFullPath"])
+            elif p.get("type") == "ReplacePrefixMatch":
+                out["path"] = str(p["replacePrefixMatch"])
+            route["rewrite"] = out
+        else:
+            draft.lose(src, fpath, f"a {kind} filter: not a spec setting; the rule is not "
+                       "imported")
+            return False
+    return True
+
+
+def _timeouts(draft: Draft, src: Source, path: str, rule: dict[str, Any], route: Part) -> None:
+    timeouts = rule.get("timeouts") or {}
+    if "request" in timeouts:
+        route["timeout"] = str(timeouts["request"])
+    if "backendRequest" in timeouts:
+        draft.lose(src, f"{path}.timeouts.backendRequest", "the spec has a request timeout "
+                   "and a per-try timeout with retries only")
+
+
+def annotation_policy(annotations: dict[str, str]) -> tuple[str | None, Part | None, list[str]]:
+    """(timeout, retries, keys read) of Linkerd's retry and timeout annotations."""
+    used = []
+    timeout = annotations.get(f"{TIMEOUT}/request")
+    if timeout is not None:
+        used.append(f"{TIMEOUT}/request")
+    retries: Part | None = None
+    limit = annotations.get(f"{RETRY}/limit")
+    http = annotations.get(f"{RETRY}/http")
+    if limit is not None or http is not None:
+        statuses = {"5xx": "5xx", "gateway-error": "gateway-error", "409": "retriable-4xx"}
+        conditions = [statuses.get(c.strip()) for c in (http or "5xx").split(",")]
+        if None not in conditions and (limit or "1").isdigit():
+            retries = {"attempts": int(limit or "1"), "retryOn": conditions}
+            used += [k for k in (f"{RETRY}/limit", f"{RETRY}/http") if k in annotations]
+            if f"{RETRY}/timeout" in annotations:
+                retries["perTryTimeout"] = annotations[f"{RETRY}/timeout"]
+                used.append(f"{RETRY}/timeout")
+    elif f"{TIMEOUT}/response" in annotations:
+        retries = {"attempts": 0, "perTryTimeout": annotations[f"{TIMEOUT}/response"]}
+        used.append(f"{TIMEOUT}/response")
+    return timeout, retries, used
+
+
+# --- mesh routes (a Service parent) -----------------------------------------------------
+
+def _version_of(draft: Draft, svc: Part, name: str) -> str | None:
+    for v in svc.get("versions", []):
+        if f"{svc['name']}-{v['name']}" == name:
+            return str(v["name"])
+    return None
+
+
+def _mesh_rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part,
+               grpc: bool) -> Part | None:
+    route: Part = {}
+    origin(route, src, path)
+    for key in sorted(set(rule) - _RULE_KEYS):
+        draft.lose(src, f"{path}.{key}", "not a spec setting; the rule is not imported")
+        return None
+    found = matches(draft, src, path, rule.get("matches") or [], grpc)
+    if found is None:
+        return None
+    if len(found) == 1:
+        route["match"] = found[0]
+    elif found:
+        route["matches"] = found
+    if not filters(draft, src, path, rule.get("filters") or [], route):
+        return None
+    _timeouts(draft, src, path, rule, route)
+    if "redirect" in route:
+        return route
+    split: dict[str, int] = {}
+    for j, ref in enumerate(rule.get("backendRefs") or []):
+        name = str(ref.get("name", ""))
+        version = _version_of(draft, svc, name)
+        if name == svc["name"] and len(rule["backendRefs"]) == 1:
+            route["_whole"] = True
+            continue
+        if version is None or ref.get("namespace", svc["namespace"]) != svc["namespace"]:
+            draft.lose(src, f"{path}.backendRefs[{j}]", f"{name!r} is no version of "
+                       f"{svc['name']} (a version is a Service {svc['name']}-<version> selecting "
+                       "a subset of its pods; a fault's Service is not named by the route); "
+                       "the rule is imported without this backend")
+            continue
+        split[version] = int(ref.get("weight", 1))
+    if len(split) == 1 and "_whole" not in route:
+        route["to"] = next(iter(split))
+    elif split:
+        total = sum(split.values())
+        route["split"] = {v: round(w * 100 / total) for v, w in split.items()} \
+            if total != 100 else split
+    elif "_whole" not in route:
+        draft.lose(src, f"{path}.backendRefs", "a rule without backends; not imported")
+        return None
+    return route
+
+
+def mesh_route(draft: Draft, src: Source, parent: dict[str, Any], grpc: bool,
+               routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]]) -> None:
+    ns = str(parent.get("namespace") or draft.namespace_of(src))
+    svc = draft.service(ns, str(parent.get("name")))
+    if svc is None:
+        draft.lose(src, "spec.parentRefs", f"Service {ns}/{parent.get('name')} is not in the "
+                   "input; not imported")
+        return
+    annotations = {str(k): str(v) for k, v in (src.meta.get("annotations") or {}).items()}
+    timeout, retries, _ = annotation_policy(annotations)
+    routes = []
+    for i, rule in enumerate(src.spec.get("rules") or []):
+        route = _mesh_rule(draft, src, f"spec.rules[{i}]", rule, svc, grpc)
+        if route is None:
+            continue
+        if timeout is not None and "timeout" not in route:
+            route["timeout"] = timeout
+        if retries is not None:
+            route["retries"] = dict(retries)
+        routes.append(route)
+    routes_of.setdefault((ns, svc["name"]), []).append((src, routes))
+
+
+def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> None:
+    """One service's routes from its HTTPRoutes: a route per port says the same, and a
+    route with its own policy (named <service>-<port>-r<index>) goes back to its index."""
+    by_port: dict[str, list[tuple[Source, list[Part]]]] = {}
+    for src, routes in found:
+        parent: dict[str, Any] = next(
+            (p for p in src.spec.get("parentRefs") or [] if p.get("kind") == "Service"), {})
+        port = parent.get("port")
+        by_port.setdefault(str(port), []).append((src, routes))
+    first = next(iter(by_port.values()))
+    shared: list[Part] = []
+    placed: list[tuple[int | None, Part]] = []
+    for src, routes in first:
+        suffix = src.name.removeprefix(f"{svc['name']}-")
+        own = "-" in suffix and any("timeout" in r or "retries" in r for r in routes)
+        if own and len(routes) == 1:
+            name = suffix.split("-", 1)[1]
+            index = int(name[1:]) if re.fullmatch(r"r\d+", name) else None
+            if index is None:
+                routes[0]["name"] = name
+            placed.append((index, routes[0]))
+        else:
+            shared += routes
+    ordered = list(shared)
+    for index, route in sorted(placed, key=lambda p: (p[0] is None, p[0] or 0)):
+        at = index if index is not None and index <= len(ordered) else len(ordered)
+        if index is None:
+            default = next((i for i, r in enumerate(ordered) if "match" not in r and
+                            "matches" not in r), len(ordered))
+            at = default
+        ordered.insert(at, route)
+    whole = [r for r in ordered if r.pop("_whole", False)]
+    if whole:
+        if len(ordered) == 1:
+            for key in ("timeout", "retries"):
+                if key in whole[0]:
+                    svc[key] = whole[0][key]
+            ordered = []
+        else:
+            draft.lose(first[0][0], "spec.rules", "a rule to the whole service beside others "
+                       "needs versions; not imported")
+            return
+    if ordered:
+        svc["routes"] = ordered
+    draft.imported += len(found)
+
+
+# --- ingress (a Gateway parent) -----------------------------------------------------------
+
+def gateway(draft: Draft, src: Source) -> Part | None:
+    ns = draft.namespace_of(src)
+    spec = src.spec
+    entry: Part = {"name": src.name, "namespace": ns, "gateway": {}, "listeners": [], "routes": []}
+    origin(entry, src)
+    if spec.get("gatewayClassName"):
+        entry["gateway"]["className"] = str(spec["gatewayClassName"])
+    for i, listener in enumerate(spec.get("listeners") or []):
+        path = f"spec.listeners[{i}]"
+        protocol = str(listener.get("protocol", ""))
+        if protocol not in ("HTTP", "HTTPS"):
+            draft.lose(src, f"{path}.protocol", f"{protocol}: the spec's listeners are HTTP or "
+                       "HTTPS; not imported")
+            continue
+        part: Part = {"name": str(listener.get("name")), "port": listener.get("port"),
+                      "protocol": protocol,
+                      "hosts": [str(listener["hostname"])] if listener.get("hostname") else ["*"]}
+        tls = listener.get("tls")
+        if protocol == "HTTPS":
+            refs = (tls or {}).get("certificateRefs") or []
+            if (tls or {}).get("mode", "Terminate") != "Terminate" or len(refs) != 1:
+                draft.lose(src, f"{path}.tls", "the spec's HTTPS listeners terminate TLS with "
+                           "one certificate Secret; not imported")
+                continue
+            part["tls"] = {"secretName": str(refs[0]["name"])}
+        allowed = listener.get("allowedRoutes")
+        if allowed not in (None, {"namespaces": {"from": "Same"}}):
+            draft.lose(src, f"{path}.allowedRoutes", "the spec's ingress routes are the "
+                       "Gateway's own namespace's")
+        entry["listeners"].append(part)
+    return entry
+
+
+def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) -> None:
+    ns = draft.namespace_of(src)
+    for i, rule in enumerate(src.spec.get("rules") or []):
+        path = f"spec.rules[{i}]"
+        route: Part = {}
+        origin(route, src, path)
+        found = matches(draft, src, path, rule.get("matches") or [], grpc)
+        if found is None:
+            continue
+        if len(found) == 1:
+            route["match"] = found[0]
+        elif found:
+            route["matches"] = found
+        if not filters(draft, src, path, rule.get("filters") or [], route):
+            continue
+        _timeouts(draft, src, path, rule, route)
+        if "redirect" not in route:
+            refs = rule.get("backendRefs") or []
+            if len(refs) != 1 or refs[0].get("kind", "Service") != "Service":
+                draft.lose(src, f"{path}.backendRefs", "an ingress route goes to one Service; "
+                           "not imported")
+                continue
+            ref = refs[0]
+            backend: Part = {"service": str(ref["name"]), "port": ref.get("port")}
+            if ref.get("namespace") and ref["namespace"] != ns:
+                backend["namespace"] = str(ref["namespace"])
+            svc = draft.service(str(ref.get("namespace") or ns), str(ref["name"]))
+            if svc is None:
+                draft.lose(src, f"{path}.backendRefs[0]", f"Service {ref['name']} is not in the "
+                           "input; not imported")
+                continue
+            route["backend"] = backend
+        entry["routes"].append(route)
+    origin(entry, src)
+    draft.imported += 1
+
+
+def egress_route(draft: Draft, src: Source, parent: dict[str, Any]) -> None:
+    protocol = "tls" if src.kind == "TLSRoute" else "http"
+    for j, host in enumerate(src.spec.get("hostnames") or []):
+        port = {"port": parent.get("port"), "protocol": protocol}
+        existing = draft.egress.setdefault(str(host), {"host": str(host), "ports": []})
+        origin(existing, src, f"spec.hostnames[{j}]")
+        if port not in existing["ports"]:
+            existing["ports"].append(port)
+    draft.imported += 1
+
+
+def import_gateway_api(inv: Inventory, draft: Draft) -> None:
+    gateways: dict[tuple[str, str], Part] = {}
+    for src in inv.kind("Gateway", GROUP):
+        with draft.guard(src):
+            entry = gateway(draft, src)
+            if entry is not None:
+                gateways[(draft.namespace_of(src), src.name)] = entry
+    routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]] = {}
+    kinds = [(s, s.kind == "GRPCRoute") for s in inv.sources
+             if s.kind in ("HTTPRoute", "GRPCRoute", "TLSRoute") and s.group in ROUTE_GROUPS]
+    for src, grpc in kinds:
+        with draft.guard(src):
+            _route(draft, src, grpc, gateways, routes_of)
+    for key, found in routes_of.items():
+        svc = draft.services[key]
+        if "_vs" in svc:
+            draft.lose(found[0][0], "", f"{key[0]}/{key[1]} has a VirtualService too "
+                       f"({svc['_vs']}); not merged")
+            continue
+        with draft.guard(found[0][0]):
+            _place(draft, svc, found)
+    for key, entry in gateways.items():
+        if entry["routes"]:
+            draft.ingress[key] = entry
+            draft.imported += 1
+        else:
+            draft.findings.append(_no_routes(entry, key))
+
+
+def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str], Part],
+           routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]]) -> None:
+    parents = src.spec.get("parentRefs") or []
+    if len(parents) != 1:
+        draft.lose(src, "spec.parentRefs", "a route with one parent (a Service, a Gateway or "
+                   "an EgressNetwork) is what the spec says; not imported")
+        return
+    parent = parents[0]
+    kind = parent.get("kind", "Gateway")
+    if kind == "Service" and src.kind != "TLSRoute":
+        mesh_route(draft, src, parent, grpc, routes_of)
+    elif kind == "Gateway" and src.kind != "TLSRoute":
+        key = (str(parent.get("namespace") or draft.namespace_of(src)), str(parent.get("name")))
+        if key not in gateways:
+            draft.lose(src, "spec.parentRefs[0]", f"Gateway {key[0]}/{key[1]} is not in the "
+                       "input; not imported")
+            return
+        if gateways[key]["routes"]:
+            draft.lose(src, "", f"a second route of Gateway {key[0]}/{key[1]}; not merged")
+            return
+        ingress_route(draft, src, gateways[key], grpc)
+    elif kind == "EgressNetwork":
+        egress_route(draft, src, parent)
+    else:
+        draft.lose(src, "spec.parentRefs[0]", f"a {src.kind} of a {kind}; not imported")
+
+
+def _no_routes(entry: Part, key: tuple[str, str]) -> Finding:
+    return Finding(entry[FROM][0], f"Gateway {key[0]}/{key[1]}", "(object)",
+                   "a Gateway without routes the spec can say; not imported")

@@ -1,0 +1,208 @@
+"""Consul: the facts meshc renders and enforces Consul with (consul-k8s v2.0.3, Consul CE).
+
+Sources (hashicorp/consul-k8s at v2.0.3, control-plane/connect-inject): the
+injector (webhook/mesh_webhook.go) injects a pod only when its
+``consul.hashicorp.com/connect-inject`` annotation says so (``connectInject.default``
+is false in the chart) and never reads a namespace label for that; it names
+the init container ``consul-connect-inject-init`` (webhook/container_init.go)
+and the sidecar ``consul-dataplane`` (webhook/consul_dataplane_sidecar.go),
+which runs as UID 5995; the capture rules (webhook/redirect_traffic.go,
+``iptablesConfigJSON``) let that UID's traffic through and also the init
+container's, 5996, and no group. A namespace's
+``consul.hashicorp.com/transparent-proxy`` label sets transparent proxy for
+its pods (common/common.go, ``TransparentProxyEnabled``). The endpoints
+controller (controllers/endpoints/endpoints_controller.go,
+``createServiceRegistrations``) registers a pod under its Kubernetes Service's
+name, copies no pod label into the catalog, only the pod's
+``consul.hashicorp.com/service-meta-<key>`` annotations, and on Consul CE
+registers one port. The capability notes are argued in docs/consul.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .profile import Capability, Markers, MeshFacts, NamespaceFacts, PodMarkers, Profile, Support
+
+INJECT_ANNOTATION = "consul.hashicorp.com/connect-inject"
+TRANSPARENT_PROXY = "consul.hashicorp.com/transparent-proxy"
+KUBERNETES_SERVICE_ANNOTATION = "consul.hashicorp.com/kubernetes-service"
+SERVICE_PORT_ANNOTATION = "consul.hashicorp.com/connect-service-port"
+# consul.hashicorp.com/service-meta-<key>: <value> becomes Service.Meta[<key>] in the catalog.
+META_ANNOTATION_PREFIX = "consul.hashicorp.com/service-meta-"
+# The name segment of an annotation key is at most 63 characters (Kubernetes),
+# and the prefix takes 13 of them.
+MAX_META_KEY = 63 - len("service-meta-")
+# Consul's metadata keys: ^[a-zA-Z0-9_-]+$, and none may start with consul-
+# (agent/structs/structs.go, validateMetaPair and MetaKeyReservedPrefix).
+_META_KEY_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")
+RESERVED_META_PREFIX = "consul-"
+# The chart's default release makes the injector's MutatingWebhookConfiguration
+# "{{ consul.fullname }}-connect-injector" (charts/consul/templates/
+# connect-inject-mutatingwebhookconfiguration.yaml): consul-connect-injector.
+INJECTOR_WEBHOOK = "consul-connect-injector"
+
+
+def service_meta_key(label: str) -> str:
+    """The catalog metadata key a pod label's value is copied into.
+
+    The label key with every character Consul does not accept in a metadata
+    key replaced by ``_`` (``app.kubernetes.io/version`` ->
+    ``app_kubernetes_io_version``); check it with :func:`meta_key_problem`.
+    """
+    return _META_KEY_CHARACTER.sub("_", label)
+
+
+def meta_key_problem(label: str) -> str | None:
+    """Why a label's value cannot be copied into the catalog, or None when it can."""
+    key = service_meta_key(label)
+    if len(key) > MAX_META_KEY:
+        return (f"label {label!r} becomes the catalog metadata key {key!r}, longer than the "
+                f"{MAX_META_KEY} characters an annotation {META_ANNOTATION_PREFIX}<key> allows")
+    if key.lower().startswith(RESERVED_META_PREFIX):
+        return (f"label {label!r} becomes the catalog metadata key {key!r}, and Consul reserves "
+                f"keys starting with {RESERVED_META_PREFIX!r}")
+    return None
+
+
+def meta_annotation(label: str) -> str:
+    return META_ANNOTATION_PREFIX + service_meta_key(label)
+
+
+@dataclass(frozen=True)
+class ConsulProfile(Profile):
+    def namespace_markers(self, mesh: MeshFacts, namespace: NamespaceFacts) -> Markers:
+        # consul-k8s injects by pod annotation only (pod_markers); the label
+        # pins transparent proxy on for the namespace's pods whatever the
+        # chart's connectInject.transparentProxy.defaultEnabled says.
+        return {"labels": {TRANSPARENT_PROXY: "true"}, "annotations": {}}
+
+    def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
+        markers = [
+            PodMarkers(namespace=ns, selector={}, annotations={INJECT_ANNOTATION: "true"},
+                       source="spec.namespaces")
+            for ns in mesh.meshed_namespaces
+        ]
+        for svc in mesh.services:
+            labels = dict.fromkeys(key for version in svc.versions for key in version.labels)
+            markers.append(PodMarkers(
+                namespace=svc.namespace,
+                selector=dict(svc.selector),
+                annotations={
+                    # Register the pod under this Service only, and its first
+                    # port as the service's (Consul CE registers one).
+                    KUBERNETES_SERVICE_ANNOTATION: svc.name,
+                    SERVICE_PORT_ANNOTATION: str(svc.ports[0].target_port),
+                },
+                label_annotations={
+                    label: meta_annotation(label) for label in labels
+                    if meta_key_problem(label) is None
+                },
+                source=svc.path,
+            ))
+        return tuple(markers)
+
+
+_A, _U = Support.APPROX, Support.UNSUPPORTED
+_NOT_RENDERED = "; not rendered"
+_CALLERS = (
+    "Consul reads upstream limits and passive health checks from each caller's ServiceDefaults "
+    "(upstreamConfig.overrides), not from the called service's; rendered for the callers the "
+    "spec declares, which is exact only when the service's allow rules admit no other caller: "
+    "any other service calls it without them"
+)
+
+# The traffic features the Consul target does not render yet (compiler/targets/consul/
+# unsupported.py reports each one a spec uses).
+_TRAFFIC_NOT_RENDERED = (
+    "services.routes.matches", "services.routes.match.grpc", "services.routes.timeout",
+    "services.routes.retries", "services.retries.retryOn.grpc", "services.routes.fault.delay",
+    "services.routes.fault.abort", "services.routes.mirror", "services.routes.headers",
+    "services.routes.rewrite", "services.routes.redirect", "services.routes.redirect.statusCode",
+    "services.routes.tcp", "services.rateLimit", "services.rateLimit.perCaller", "ingress",
+    "ingress.listeners.tls", "ingress.routes.match", "ingress.routes.policy",
+    "ingress.routes.redirect.statusCode", "ingress.routes.rewrite.prefix",
+    "ingress.routes.serviceRoutes", "ingress.gateway.identity", "egress.hosts",
+    "egress.hosts.tls", "telemetry", "telemetry.tracing", "telemetry.accessLogging",
+    "telemetry.metrics", "telemetry.selector",
+)
+
+_CONSUL: dict[str, Capability] = {
+    **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
+    "revision": (
+        _U, ("Consul has no control-plane revisions a namespace names; pods are enrolled by "
+        "their consul.hashicorp.com/connect-inject annotation, which meshc's webhook adds")),
+    "trustDomain": (
+        _A, ("Consul's CA issues identities in a trust domain of its own (<cluster id>.consul), "
+        "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED)),
+    "services.ports.additional": (
+        _U, ("consul-k8s registers one port per service on Consul CE and the sidecar delivers "
+        "every inbound connection to it: mesh traffic to another port of the service reaches "
+        "the first port's targetPort; the Service keeps the ports")),
+    "services.routes.name": (
+        _A, "ServiceRouter routes have no names; the name only labels the route" + _NOT_RENDERED),
+    "services.retries.perTryTimeout": (
+        _U, "a ServiceRouter destination has no per-try timeout, only one for all tries"
+        + _NOT_RENDERED),
+    "services.connectionPool.maxConnections": (_U, _CALLERS),
+    "services.connectionPool.http1MaxPendingRequests": (_U, _CALLERS),
+    "services.connectionPool.http2MaxRequests": (_U, _CALLERS),
+    "services.connectionPool.maxRequestsPerConnection": (
+        _U, "Consul's upstream limits have no limit on requests per connection" + _NOT_RENDERED),
+    "services.outlierDetection.consecutive5xxErrors": (_U, _CALLERS),
+    "services.outlierDetection.interval": (_U, _CALLERS),
+    "services.outlierDetection.baseEjectionTime": (_U, _CALLERS),
+    "services.outlierDetection.maxEjectionPercent": (_U, _CALLERS),
+    "services.allow.fromNamespaces": (
+        _U, ("Consul CE has no namespaces and intentions name services: a namespace is "
+        "rendered as the services the spec declares in it, so any other caller from it is "
+        "denied")),
+    "services.allow.fromServiceAccounts": (
+        _A, ("an intention names a Consul service, not a service account: rendered as the "
+        "service named like the account, which only Consul's ACLs tie to the account "
+        "(consul-k8s then requires the two names to match), and Consul CE service names "
+        "are the same in every namespace")),
+    "services.allow.ports": (
+        _U, ("an intention admits a caller to the whole service, not to one of its ports; the "
+        "rule is not rendered, so its callers are denied")),
+}
+
+
+PROFILE = ConsulProfile(
+    name="consul",
+    title="Consul",
+    system_namespaces=("consul",),
+    proxy_images=("hashicorp/consul-dataplane", "hashicorp/consul-k8s-control-plane"),
+    mesh_containers=("consul-dataplane", "consul-connect-inject-init"),
+    proxy_uid=5995,
+    proxy_gids=(),
+    capture_annotations=MappingProxyType({
+        "consul.hashicorp.com/transparent-proxy-exclude-inbound-ports": "exclude",
+        "consul.hashicorp.com/transparent-proxy-exclude-outbound-ports": "exclude",
+        "consul.hashicorp.com/transparent-proxy-exclude-outbound-cidrs": "exclude",
+        "consul.hashicorp.com/transparent-proxy-exclude-uids": "exclude",
+    }),
+    kinds=MappingProxyType({
+        # The mesh settings first: Consul refuses a permissive ServiceDefaults
+        # while the Mesh does not allow it; ServiceDefaults (the protocol) before
+        # the routing that needs an HTTP protocol.
+        "Mesh": 0,
+        "ServiceDefaults": 1,
+        "ServiceIntentions": 1,
+        "ServiceResolver": 2,
+        "ServiceSplitter": 2,
+        "ServiceRouter": 2,
+    }),
+    config_groups=("consul.hashicorp.com", "auth.consul.hashicorp.com"),
+    protected_kinds=(
+        ("consul.hashicorp.com", "ServiceDefaults", "servicedefaults"),
+        ("consul.hashicorp.com", "ServiceIntentions", "serviceintentions"),
+        ("consul.hashicorp.com", "Mesh", "meshes"),
+    ),
+    pod_opt_out=Markers(labels={}, annotations={INJECT_ANNOTATION: "false"}),
+    mutates_pods=True,
+    injector_webhooks=(INJECTOR_WEBHOOK,),
+    capabilities=MappingProxyType({"default": MappingProxyType(_CONSUL)}),
+)

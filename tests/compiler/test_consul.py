@@ -1,0 +1,191 @@
+"""The Consul target (consul-k8s v2.0.3, Consul CE): every example, lossless or loud."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshc.compiler.errors import SpecError
+from meshc.compiler.loader import load_mesh
+from meshc.compiler.serialize import dump_all
+from meshc.compiler.targets import RenderOptions, Report, render
+from meshc.policies.mutation import with_pod_markers
+from meshc.providers.consul import PROFILE
+from support.golden import GOLDEN, assert_golden
+from support.schemas import assert_valid
+from support.specs import example_specs, quickstart, write_spec
+
+
+def consul(spec: Path | str, *, lossy: bool = False) -> tuple[list[dict[str, Any]], Report]:
+    return render(load_mesh(str(spec)), RenderOptions.of(allow_lossy=lossy), "consul")
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, got {len(matches)}"
+    return matches[0]
+
+
+def spec_with(tmp_path: Path, mesh: dict[str, Any] | None = None, **service: Any) -> Path:
+    data = quickstart()
+    data["spec"]["provider"] = "consul"
+    data["spec"].update(mesh or {})
+    svc = data["spec"]["services"][0]
+    for key in ("timeout", "retries", "connectionPool", "outlierDetection", "allow"):
+        svc.pop(key, None)
+    svc.update(service)
+    return write_spec(tmp_path, data)
+
+
+# --- mTLS and enrolment ------------------------------------------------------------------
+
+
+def test_the_mesh_refuses_permissive_and_every_service_is_strict(tmp_path: Path) -> None:
+    objects, _ = consul(spec_with(tmp_path))
+    assert find(objects, "Mesh", "mesh")["spec"] == {"allowEnablingPermissiveMutualTLS": False}
+    assert find(objects, "ServiceDefaults", "web")["spec"]["mutualTLSMode"] == "strict"
+    permissive, _ = consul(spec_with(tmp_path, {"mtls": "PERMISSIVE"}))
+    assert find(permissive, "Mesh", "mesh")["spec"] == {"allowEnablingPermissiveMutualTLS": True}
+    assert find(permissive, "ServiceDefaults", "web")["spec"]["mutualTLSMode"] == "permissive"
+
+
+def test_namespaces_turn_transparent_proxy_on_and_pods_are_enrolled_by_annotation(
+    tmp_path: Path,
+) -> None:
+    objects, _ = consul(spec_with(tmp_path))
+    labels = find(objects, "Namespace", "mesh-demo")["metadata"]["labels"]
+    assert labels["consul.hashicorp.com/transparent-proxy"] == "true"
+    pod = {"metadata": {"labels": {"app": "web", "version": "v2"}}, "spec": {}}
+    marked = with_pod_markers(pod, "mesh-demo", PROFILE.pod_markers(load_mesh(str(spec_with(tmp_path)))))
+    assert marked["metadata"]["annotations"] == {
+        "consul.hashicorp.com/connect-inject": "true",
+        "consul.hashicorp.com/kubernetes-service": "web",
+        "consul.hashicorp.com/connect-service-port": "5678",
+        "consul.hashicorp.com/service-meta-version": "v2",
+    }
+
+
+def test_a_pods_own_injection_choice_is_kept_for_the_policies_to_judge(tmp_path: Path) -> None:
+    markers = PROFILE.pod_markers(load_mesh(str(spec_with(tmp_path))))
+    pod = {"metadata": {"labels": {"app": "web"},
+                        "annotations": {"consul.hashicorp.com/connect-inject": "false"}}}
+    marked = with_pod_markers(pod, "mesh-demo", markers)
+    assert marked["metadata"]["annotations"]["consul.hashicorp.com/connect-inject"] == "false"
+    elsewhere = with_pod_markers({"metadata": {"labels": {"app": "web"}}}, "tools", markers)
+    assert "annotations" not in elsewhere["metadata"]
+
+
+# A subset filter as the subsets write it: Service.Meta["k"] == "v" and ...
+_TERM = re.compile(r'Service\.Meta\["([^"]+)"\] == "([^"]*)"')
+
+
+def selects(filter_: str, meta: dict[str, str]) -> bool:
+    terms = filter_.split(" and ")
+    assert all(_TERM.fullmatch(t) for t in terms), filter_
+    return all(meta.get(m[1]) == m[2] for m in (_TERM.fullmatch(t) for t in terms) if m)
+
+
+@pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
+def test_each_subset_selects_exactly_the_pods_of_its_version_once_marked(spec: Path) -> None:
+    mesh = load_mesh(str(spec))
+    objects, _ = render(mesh, RenderOptions.of(allow_lossy=True), "consul")
+    markers = PROFILE.pod_markers(mesh)
+    for svc in mesh.services:
+        if not svc.versions:
+            continue
+        subsets = find(objects, "ServiceResolver", svc.name)["spec"]["subsets"]
+        for version in svc.versions:
+            pod = {"metadata": {"labels": {**svc.selector, **version.labels}}}
+            annotations = with_pod_markers(pod, svc.namespace, markers)["metadata"]["annotations"]
+            # consul-k8s copies service-meta-<key> annotations into Service.Meta, and no label.
+            meta = {k.removeprefix("consul.hashicorp.com/service-meta-"): v
+                    for k, v in annotations.items()
+                    if k.startswith("consul.hashicorp.com/service-meta-")}
+            chosen = {name for name, s in subsets.items() if selects(s["filter"], meta)}
+            assert chosen == {version.name}, (svc.name, version.name, chosen)
+
+
+# --- routing -------------------------------------------------------------------------------
+
+
+def test_retries_always_name_their_conditions_and_no_resolver_carries_a_timeout(
+    tmp_path: Path,
+) -> None:
+    objects, _ = consul(spec_with(tmp_path, timeout="3s", retries={"attempts": 2}))
+    (route,) = find(objects, "ServiceRouter", "web")["spec"]["routes"]
+    assert route["destination"]["numRetries"] == 2
+    # numRetries alone leaves Envoy's retry_on empty: a retry policy that retries nothing.
+    assert route["destination"]["retryOn"]
+    assert route["destination"]["requestTimeout"] == "3s"
+    assert "requestTimeout" not in find(objects, "ServiceResolver", "web")["spec"]
+
+
+def test_a_per_try_timeout_is_an_error_without_allow_lossy(tmp_path: Path) -> None:
+    spec = spec_with(tmp_path, retries={"attempts": 2, "perTryTimeout": "1s"})
+    with pytest.raises(SpecError, match="perTryTimeout"):
+        consul(spec)
+    _, report = consul(spec, lossy=True)
+    assert any("perTryTimeout" in w.format() for w in report.warnings)
+
+
+def test_limits_go_into_the_callers_service_defaults(tmp_path: Path) -> None:
+    data = quickstart()
+    data["spec"]["provider"] = "consul"
+    web = data["spec"]["services"][0]
+    for key in ("timeout", "retries", "outlierDetection"):
+        web.pop(key, None)
+    web["connectionPool"] = {"maxConnections": 10}
+    web["allow"] = [{"fromServiceAccounts": ["mesh-demo/client"]}]
+    data["spec"]["services"].append({
+        "name": "client", "namespace": "mesh-demo", "selector": {"app": "client"},
+        "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "http"}],
+    })
+    objects, _ = consul(write_spec(tmp_path, data), lossy=True)
+    client = find(objects, "ServiceDefaults", "client")["spec"]
+    assert client["upstreamConfig"]["overrides"] == [{"name": "web", "limits": {"maxConnections": 10}}]
+    assert "upstreamConfig" not in find(objects, "ServiceDefaults", "web")["spec"]
+    intentions = find(objects, "ServiceIntentions", "web")["spec"]["sources"]
+    assert intentions == [{"name": "client", "action": "allow"}, {"name": "*", "action": "deny"}]
+
+
+def test_two_services_of_one_name_are_an_error(tmp_path: Path) -> None:
+    data = quickstart()
+    data["spec"]["provider"] = "consul"
+    data["spec"]["namespaces"].append({"name": "other"})
+    other = dict(data["spec"]["services"][0], namespace="other")
+    for key in ("allow", "connectionPool", "outlierDetection"):
+        other.pop(key, None)
+    data["spec"]["services"].append(other)
+    with pytest.raises(SpecError, match="Consul CE has no namespaces"):
+        consul(write_spec(tmp_path, data), lossy=True)
+
+
+# --- every example ---------------------------------------------------------------------------
+
+
+def _render_example(spec: Path) -> tuple[list[dict[str, Any]], str]:
+    mesh = load_mesh(str(spec))
+    header = ""
+    try:
+        objects, report = render(mesh, RenderOptions(), "consul")
+    except SpecError as exc:
+        header = "# fails without --allow-lossy:\n" + "".join(f"#   {p.format()}\n" for p in exc.problems)
+        objects, report = render(mesh, RenderOptions(allow_lossy=True), "consul")
+    header += "".join(f"# {p.format()}\n" for p in report.warnings if not header)
+    return objects, header + dump_all(objects)
+
+
+@pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
+def test_example_golden(spec: Path) -> None:
+    _, text = _render_example(spec)
+    assert_golden(GOLDEN / spec.parent.name / "consul.yaml", text)
+
+
+@pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
+def test_every_object_validates_against_consuls_crds(spec: Path) -> None:
+    objects, _ = _render_example(spec)
+    assert {o["kind"] for o in objects} >= {"Mesh", "Namespace", "Service", "ServiceDefaults"}
+    assert_valid(objects)
