@@ -15,13 +15,17 @@ of one file gives each tool's start-up. It prints the median and range, the
 objects a second and the ratio to the fastest peer; ``--markdown`` prints the
 table docs/performance.md carries.
 
-Read ratios, not absolutes: on a shared 2-core machine the absolutes move
-from run to run, the ratios much less.
+meshc runs as a pip install leaves it, its bytecode compiled (by the first,
+untimed run, into a temporary PYTHONPYCACHEPREFIX) and its compiled policy
+module in the user's cache. Read ratios, not absolutes: on a shared 2-core
+machine the absolutes move from run to run, the ratios much less; the table
+says the load average at the start and the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -36,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
 import peer_corpus as corpus
-from peer_tools import JUDGED, TOOLS, Tool
+from peer_tools import JUDGED, TOOLS, Tool, peers_bin
 
 
 @dataclass
@@ -45,11 +49,18 @@ class Timings:
     cpu: list[float] = field(default_factory=list)
 
 
-def run_once(argv: list[str]) -> tuple[float, float, str]:
+# Where meshc's runs keep their bytecode (main() sets it): compiled by the first
+# (untimed) run, as `pip install` compiles it once, not on every timed run.
+PYCACHE = Path()
+
+
+def run_once(tool: Tool, directory: Path, rule_set: str) -> tuple[float, float, str]:
     """Wall and CPU seconds of one run, and what it printed."""
+    argv = tool.command(directory, rule_set)
+    env = tool.environment(PYCACHE)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in JUDGED:
@@ -60,7 +71,7 @@ def run_once(argv: list[str]) -> tuple[float, float, str]:
 
 def equivalent(tool: Tool, rule_set: str, directory: Path, written: list[corpus.Item]) -> str:
     """Why ``tool``'s findings on ``directory`` are not exactly the expected ones ("" when they are)."""
-    _, _, out = run_once(tool.command(directory, rule_set))
+    _, _, out = run_once(tool, directory, rule_set)
     found = tool.parse(out)
     expected = corpus.expected(written)
     if found == expected:
@@ -95,7 +106,7 @@ def bench(rule_set: str, sizes: list[int], runs: int, root: Path) -> list[dict[s
         timings = {tool.name: Timings() for tool in judged}
         for _ in range(runs):  # interleaved: every tool once a round
             for tool in judged:
-                wall, cpu, _ = run_once(tool.command(directory, rule_set))
+                wall, cpu, _ = run_once(tool, directory, rule_set)
                 timings[tool.name].wall.append(wall)
                 timings[tool.name].cpu.append(cpu)
         peers = [t.name for t in judged if t.binary]
@@ -120,11 +131,35 @@ def bench(rule_set: str, sizes: list[int], runs: int, root: Path) -> list[dict[s
     return rows
 
 
-def markdown(rows: list[dict[str, object]], runs: int) -> str:
+def versions() -> str:
+    """meshc's, its runtime's and each built peer's version."""
+    from importlib.metadata import version
+
+    found = [f"meshc {version('meshc')}", f"wasmtime {version('wasmtime')}",
+             f"{platform.python_implementation()} {platform.python_version()}"]
+    for tool in TOOLS:
+        if tool.binary and (peers_bin() / tool.binary).is_file():
+            flag = "version" if tool.binary == "kyverno-cli" else "--version"
+            done = subprocess.run([str(peers_bin() / tool.binary), flag], capture_output=True,
+                                  text=True, check=False)
+            line = " ".join(done.stdout.split())
+            if line and line not in found:
+                found.append(f"{tool.binary}: {line}")
+    return "; ".join(dict.fromkeys(found))
+
+
+def machine(loads: list[tuple[float, float, float]]) -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    shown = ", ".join(f"{one:.1f}" for one, _, _ in loads)
+    return (f"{platform.machine()}, {cpus} CPUs (`nproc`), 1-minute load average "
+            f"{shown} (at the start and the end)")
+
+
+def markdown(rows: list[dict[str, object]], runs: int,
+             loads: list[tuple[float, float, float]]) -> str:
     lines = [
         (
-            f"Measured {date.today().isoformat()} on {platform.machine()}, "
-            f"{platform.python_implementation()} {platform.python_version()}, "
+            f"Measured {date.today().isoformat()} on {machine(loads)}; {versions()}; "
             f"median of {runs} interleaved runs (bench/bench_peers.py)."
         ),
         "",
@@ -148,11 +183,15 @@ def main() -> int:
     parser.add_argument("--rule-sets", nargs="+", choices=corpus.RULE_SETS, default=list(corpus.RULE_SETS))
     parser.add_argument("--markdown", action="store_true", help="also print the table for docs/performance.md")
     args = parser.parse_args()
+    global PYCACHE
+    loads = [os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="meshc-peers-") as tmp:
+        PYCACHE = Path(tmp) / "pycache"
         rows = [row for rule_set in args.rule_sets for row in bench(rule_set, args.objects, args.runs, Path(tmp))]
+    loads.append(os.getloadavg())
     if args.markdown:
         print()
-        print(markdown(rows, args.runs))
+        print(markdown(rows, args.runs, loads))
     return 0
 
 

@@ -51,6 +51,15 @@ class Tool:
             return f"no port of the {rule_set!r} rule set ({path.relative_to(REPO)})"
         return ""
 
+    def environment(self, pycache: Path) -> dict[str, str] | None:
+        """The environment of a run: meshc's is its own, with bytecode caching on (into
+        ``pycache``), as a pip install leaves it; None (inherited) for the peers."""
+        if self.binary:
+            return None
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+        return env
+
     def command(self, corpus_dir: Path, rule_set: str) -> list[str]:
         if not self.binary:
             return self.argv(SPEC, corpus_dir, rule_set)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -27,9 +28,18 @@ from typing import Any
 
 from meshc.exitcodes import ExitCode, UsageError
 
+from . import forked
 from .admission import admission_review
-from .engine import Decision, EngineError, PolicyEngine, create_engine, decide
-from .manifests import Manifest, ManifestError, Scan, scan_manifests
+from .engine import ENGINES, Decision, EngineError, PolicyEngine, create_engine, decide
+from .manifests import (
+    Manifest,
+    ManifestError,
+    Scan,
+    Skipped,
+    listed_files,
+    scan_files,
+    scan_manifests,
+)
 from .offline import OfflineAdmission
 from .report import FORMATS, Finding
 
@@ -53,41 +63,196 @@ def _run(args: argparse.Namespace) -> ExitCode:
         data["modes"] = {policy: args.mode for policy in data["modes"]}
     try:
         data = only_policies(data, getattr(args, "policy", ()))
-        scan = scan_manifests(args.paths)
-    except (ManifestError, ValueError) as exc:
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for skipped in scan.skipped:
-        print(skipped.format(), file=sys.stderr)
-    if getattr(args, "strict", False) and scan.skipped:
-        raise UsageError(f"{len(scan.skipped)} document(s) skipped, and --strict makes that an "
-                         "error: check only Kubernetes objects, or drop --strict")
-    offline = OfflineAdmission.of(mesh, getattr(args, "namespace", None))
-    try:
-        engine = create_engine(args.engine, data, opa_url=args.opa_url)
-        tally = Tally()
-        findings = evaluate(engine, scan.manifests, getattr(args, "operation", "CREATE"),
-                            offline=offline, tally=tally)
-    except (EngineError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    # --policy narrows the run to admission policies; spec conflicts are none of them.
-    if getattr(args, "conflicts", True) and not getattr(args, "policy", None):
-        findings += spec_conflicts(mesh, scan.manifests, offline.default_namespace)
-    for line in tally.defaulted_lines(offline.default_namespace, explicit=bool(offline.namespace)):
+    run = _Run(args, mesh, data)
+    part, findings = run.in_parallel() or run.in_turn()
+    for line in part.tally.defaulted_lines(run.offline.default_namespace,
+                                           explicit=bool(run.offline.namespace)):
         print(line, file=sys.stderr)
     sys.stdout.write(FORMATS[args.format](findings))
     decision = decide(f.violation for f in findings)
-    print(summary(scan, tally, findings, decision), file=sys.stderr)
+    print(summary(part, findings, decision), file=sys.stderr)
     return exit_code(decision)
+
+
+@dataclass
+class Part:
+    """What was read and found in a share of the files (or in all of them)."""
+
+    files: int = 0  # files read
+    skipped: list[Skipped] = field(default_factory=list)
+    object_files: set[str] = field(default_factory=set)  # files with an object, judged or not
+    findings: list[Finding] = field(default_factory=list)  # the policies'
+    conflicts: list[Finding] = field(default_factory=list)  # the collisions with the spec
+    tally: Tally = field(default_factory=lambda: Tally())
+    unreadable: ManifestError | None = None  # reading the files failed
+    failed: Exception | None = None  # judging an object failed (EngineError, ValueError)
+
+    def read(self, scan: Scan) -> None:
+        self.files, self.skipped = scan.files, scan.skipped
+        self.object_files = {m.file for m in scan.manifests}
+
+    @property
+    def files_skipped(self) -> int:
+        """Files none of whose documents was read as an object."""
+        return len({s.file for s in self.skipped} - self.object_files)
+
+    @classmethod
+    def merged(cls, parts: Sequence[Part]) -> Part:
+        """The parts of one run, in order, as one."""
+        whole = cls()
+        for part in parts:
+            whole.files += part.files
+            whole.skipped += part.skipped
+            whole.object_files |= part.object_files
+            whole.findings += part.findings
+            whole.conflicts += part.conflicts
+            whole.tally.judged += part.tally.judged
+            whole.tally.exempt.update(part.tally.exempt)
+            whole.tally.defaulted.update(part.tally.defaulted)
+            whole.unreadable = whole.unreadable or part.unreadable
+            whole.failed = whole.failed or part.failed
+        return whole
+
+
+class _Run:
+    """One ``meshc check``: its files read and judged in one process, or in several."""
+
+    def __init__(self, args: argparse.Namespace, mesh: Any, data: dict[str, Any]):
+        self.args, self.mesh, self.data = args, mesh, data
+        self.offline = OfflineAdmission.of(mesh, getattr(args, "namespace", None))
+        self.operation = getattr(args, "operation", "CREATE")
+        # --policy narrows the run to admission policies; spec conflicts are none of them.
+        self.conflicts = getattr(args, "conflicts", True) and not getattr(args, "policy", None)
+
+    def in_turn(self) -> tuple[Part, list[Finding]]:
+        """Every file in this process, each step's failure raised where it happens."""
+        try:
+            scan = scan_manifests(self.args.paths)
+        except ManifestError as exc:
+            raise UsageError(str(exc)) from None
+        part = Part()
+        part.read(scan)
+        self._report_skipped(part)
+        try:
+            engine = create_engine(self.args.engine, self.data, opa_url=self.args.opa_url)
+            findings = evaluate(engine, scan.manifests, self.operation, offline=self.offline,
+                                tally=part.tally)
+        except (EngineError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        if self.conflicts:
+            findings += spec_conflicts(self.mesh, scan.manifests, self.offline.default_namespace)
+        return part, findings
+
+    def in_parallel(self) -> tuple[Part, list[Finding]] | None:
+        """The files in shares, one a process (:mod:`meshc.policies.forked`), printing and
+        raising what :meth:`in_turn` would; None when one process is to read them."""
+        files = listed_files(self.args.paths)
+        if files is None:
+            return None
+        workers = worker_count(getattr(self.args, "workers", None), len(files), self.args.engine)
+        if workers < 2:
+            return None
+        try:
+            engine = create_engine(self.args.engine, self.data, opa_url=self.args.opa_url)
+            rendered = _rendered(self.mesh) if self.conflicts else None
+        except Exception:  # noqa: BLE001 - in_turn() then fails at its own step, as it always has
+            return None
+
+        # What each share read, kept to the end of its process: a child then exits
+        # without freeing it (tens of milliseconds for a thousand files).
+        kept: list[Scan] = []
+
+        def judge(share: list[str]) -> Part:
+            part = Part()
+            try:
+                scan = scan_files(share)
+            except ManifestError as exc:
+                part.unreadable = exc
+                return part
+            kept.append(scan)
+            part.read(scan)
+            try:
+                part.findings = evaluate(engine, scan.manifests, self.operation,
+                                         offline=self.offline, tally=part.tally)
+            except (EngineError, ValueError) as exc:
+                part.failed = exc
+                return part
+            if rendered is not None:
+                part.conflicts = _conflicts(self.mesh, rendered, scan.manifests,
+                                            self.offline.default_namespace)
+            return part
+
+        part = Part.merged(forked.fork_map(judge, shares(files, workers)))
+        # What in_turn() stops at, in its order: reading, skipping, judging.
+        if part.unreadable is not None:
+            raise UsageError(str(part.unreadable))
+        self._report_skipped(part)
+        if part.failed is not None:
+            raise UsageError(str(part.failed))
+        return part, part.findings + part.conflicts
+
+    def _report_skipped(self, part: Part) -> None:
+        for skipped in part.skipped:
+            print(skipped.format(), file=sys.stderr)
+        if getattr(self.args, "strict", False) and part.skipped:
+            raise UsageError(f"{len(part.skipped)} document(s) skipped, and --strict makes that "
+                             "an error: check only Kubernetes objects, or drop --strict")
+
+
+# Files a process reads at the least before another one is forked for them: fewer
+# take less time than forking costs.
+FILES_PER_WORKER = 64
+
+
+def worker_count(requested: int | None, files: int, engine: str) -> int:
+    """How many processes judge ``files`` files: ``requested`` (--workers), else one per
+    :data:`FILES_PER_WORKER` files up to the CPUs there are; one for an engine outside
+    the process (an OPA server), and where forking is not
+    :func:`~meshc.policies.forked.available`."""
+    if not ENGINES[engine].in_process or not forked.available():
+        return 1
+    if requested is not None:
+        return max(1, min(requested, files))
+    return max(1, min(forked.usable_cpus(), files // FILES_PER_WORKER))
+
+
+def shares(files: list[str], count: int) -> list[list[str]]:
+    """``files`` cut into ``count`` runs, in order, of about equal size in bytes."""
+    sizes = []
+    for name in files:
+        try:
+            sizes.append(os.stat(name).st_size)
+        except OSError:
+            sizes.append(0)  # reading it says why
+    total = sum(sizes) or 1
+    found: list[list[str]] = [[] for _ in range(count)]
+    done = 0
+    for name, size in zip(files, sizes, strict=True):
+        # The share whose range of bytes holds the file's middle.
+        found[min(count - 1, (2 * done + size) * count // (2 * total))].append(name)
+        done += size
+    return [share for share in found if share]
 
 
 def spec_conflicts(mesh: Any, manifests: Sequence[Manifest], namespace: str) -> list[Finding]:
     """Manifests that define what the spec renders, or route what it routes
     (:mod:`meshc.policies.conflicts`)."""
+    return _conflicts(mesh, _rendered(mesh), manifests, namespace)
+
+
+def _rendered(mesh: Any) -> list[Any]:
     from meshc.compiler.targets import RenderOptions, render
 
+    rendered, _ = render(mesh, RenderOptions(allow_lossy=True))
+    return rendered
+
+
+def _conflicts(mesh: Any, rendered: list[Any], manifests: Sequence[Manifest],
+               namespace: str) -> list[Finding]:
     from .conflicts import find_conflicts
 
-    rendered, _ = render(mesh, RenderOptions(allow_lossy=True))
     return find_conflicts(mesh, rendered, manifests, namespace)
 
 
@@ -170,14 +335,15 @@ def evaluate(
     return findings
 
 
-def summary(scan: Scan, tally: Tally, findings: Sequence[Finding], decision: Decision) -> str:
+def summary(part: Part, findings: Sequence[Finding], decision: Decision) -> str:
     """The last line of every run: what was read, judged and skipped, findings by policy."""
-    files = scan.files - scan.files_skipped
+    tally = part.tally
+    files = part.files - part.files_skipped
     parts = [(f"{tally.judged} object{'s' if tally.judged != 1 else ''} checked in {files} "
              f"file{'s' if files != 1 else ''}")]
-    if scan.skipped:
-        parts.append(f"{len(scan.skipped)} skipped ({scan.files_skipped} whole "
-                     f"file{'s' if scan.files_skipped != 1 else ''})")
+    if part.skipped:
+        parts.append(f"{len(part.skipped)} skipped ({part.files_skipped} whole "
+                     f"file{'s' if part.files_skipped != 1 else ''})")
     exempt = sum(tally.exempt.values())
     if exempt:
         names = ", ".join(sorted(tally.exempt))

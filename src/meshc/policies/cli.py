@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshc.options import add_format, add_spec
+from meshc.options import add_format, add_spec, positive_int
 
 from .admission import OPERATIONS
 from .engine import DEFAULT_ENGINE, ENGINE_NAMES, engine_help
@@ -57,5 +57,10 @@ def register(sub: Any) -> None:
         metavar="ID",
         help="evaluate only the policy ID (repeatable; default: every policy), "
         "e.g. injection-required: to look at one policy's findings or time it alone",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, metavar="N",
+        help="processes that read and judge the files, forked once the policies are loaded "
+        "(Linux; default: one per 64 files, up to the CPUs available; the output is the same)",
     )
     p.set_defaults(handler="meshc.policies.check:run")

@@ -31,10 +31,7 @@ from typing import Any
 
 import yaml
 
-try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+from .manifest_yaml import Loader, construct
 
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -128,8 +125,7 @@ def parse_manifests(text: str, name: str) -> list[Manifest]:
 
 def scan_manifests(paths: Sequence[str]) -> Scan:
     """Every Kubernetes object in ``paths``, and what was skipped (module docstring)."""
-    for cached in (_chart_of, _kustomization_in, _patch_files):
-        cached.cache_clear()  # files may have changed since the last scan in this process
+    _forget()
     scan = Scan()
     for path in paths:
         if path == "":
@@ -140,6 +136,36 @@ def scan_manifests(paths: Sequence[str]) -> Scan:
     return scan
 
 
+def listed_files(paths: Sequence[str]) -> list[str] | None:
+    """The files :func:`scan_manifests` reads for ``paths``, in its order, so that
+    :func:`scan_files` can read them in shares; None when it reads standard input, or
+    when a path is not usable (:func:`scan_manifests` says why, in its turn)."""
+    files: list[str] = []
+    for path in paths:
+        if path in ("", STDIN):
+            return None
+        try:
+            files += _listed(path, required=True)
+        except ManifestError:
+            return None
+    return files
+
+
+def scan_files(files: Sequence[str]) -> Scan:
+    """:func:`scan_manifests` of files :func:`listed_files` listed (a share of them, or all)."""
+    _forget()
+    scan = Scan()
+    for name in files:
+        scan.files += 1
+        _scan_file(scan, name, _read(name))
+    return scan
+
+
+def _forget() -> None:
+    for cached in (_chart_of, _kustomization_in, _patch_files):
+        cached.cache_clear()  # files may have changed since the last scan in this process
+
+
 # --- reading -----------------------------------------------------------------------------
 
 
@@ -147,6 +173,12 @@ def _sources(path: str, required: bool = False) -> Iterator[tuple[str, str]]:
     if path == STDIN:
         yield "<stdin>", sys.stdin.read()
         return
+    for name in _listed(path, required):
+        yield name, _read(name)
+
+
+def _listed(path: str, required: bool) -> list[str]:
+    """The files to read for ``path`` (a file or a directory), in order."""
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in SUFFIXES
@@ -157,21 +189,25 @@ def _sources(path: str, required: bool = False) -> Iterator[tuple[str, str]]:
         files = [p]
     else:
         raise ManifestError(f"{path}: no such file or directory")
-    for f in files:
-        try:
-            yield str(f), f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{f}: cannot read: {exc}") from exc
+    return [str(f) for f in files]
+
+
+def _read(name: str) -> str:
+    try:
+        with open(name, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{name}: cannot read: {exc}") from exc
 
 
 def _documents(text: str, name: str) -> Iterator[tuple[int, yaml.Node, Any]]:
     """(start line, node, value) of each document; ManifestError for YAML that does not parse."""
-    loader = _Loader(text)
+    loader = Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             assert node is not None  # check_node() said there is one
-            yield node.start_mark.line + 1, node, loader.construct_document(node)
+            yield node.start_mark.line + 1, node, construct(loader, node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -317,7 +353,7 @@ def _kustomize_patch_of(path: Path) -> Path | None:
 @functools.cache
 def _patch_files(kustomization: Path) -> frozenset[Path]:
     try:
-        data = yaml.load(kustomization.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yaml.load(kustomization.read_text(encoding="utf-8"), Loader=Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return frozenset()
     if not isinstance(data, dict):

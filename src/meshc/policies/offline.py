@@ -21,6 +21,7 @@ server sent it, so it first does what admission does:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,9 +128,15 @@ def _notices(kind: str, namespace: str, name: str, added: Any) -> Iterable[Viola
 
 def mesh_configuration(obj: dict[str, Any]) -> bool:
     """Whether ``obj`` is mesh configuration of any mesh (the chart's validate-config entry)."""
+    groups, kinds = _mesh_configuration()
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return group in groups or (group, str(obj.get("kind"))) in kinds
+
+
+@functools.cache
+def _mesh_configuration() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """The groups, and the (group, kind) pairs, that are mesh configuration of any mesh."""
     from meshc import providers
 
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-    kind = str(obj.get("kind"))
-    return group in providers.mesh_config_groups() or any(
-        (group, kind) == (g, k) for g, k, _ in providers.mesh_config_kinds())
+    return (frozenset(providers.mesh_config_groups()),
+            frozenset((group, kind) for group, kind, _ in providers.mesh_config_kinds()))

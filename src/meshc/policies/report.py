@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .violations import Violation, format_message
@@ -143,6 +142,9 @@ def _escape_property(value: str) -> str:
 
 
 def _version() -> str:
+    # Imported here: importlib.metadata is a noticeable part of every run's start-up.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("meshc")
     except PackageNotFoundError:
