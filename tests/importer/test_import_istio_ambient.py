@@ -181,3 +181,27 @@ def test_an_ambient_namespace_on_another_mesh_is_reported(imported: Importer) ->
                                                "labels: {}"), provider="linkerd")
     assert ("Namespace shop", "metadata.labels") in _fields(result)
     assert "dataplane" not in strip_origins(result.spec)["spec"]
+
+
+def test_version_services_beside_a_virtual_service_keep_the_virtualservice_routing(
+        imported: Importer) -> None:
+    sidecar = NAMESPACES.replace("istio.io/dataplane-mode: ambient", "istio-injection: enabled")
+    web = WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}", "labels: {}").split(
+        "apiVersion: gateway.networking.k8s.io/v1")[0]
+    result = imported(sidecar + web + """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http: [{route: [{destination: {host: web, subset: v1}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+""", provider="istio")
+    assert result.left == []
+    assert "istio" not in strip_origins(result.spec)["spec"]

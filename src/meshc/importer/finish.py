@@ -100,7 +100,9 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
     chosen = _provider(draft, provider)
     istio.settle_ingress(draft)
     waypoints = istio.settle_waypoints(draft)
-    routed = {svc["namespace"] for svc in draft.services.values() if svc.pop("_routed", False)}
+    # Routed by HTTPRoutes (or a Service per version) and by no VirtualService.
+    routed = {svc["namespace"] for svc in draft.services.values()
+              if svc.pop("_routed", False) and "_vs" not in svc}
     for svc in draft.services.values():
         for key in _INTERNAL:
             svc.pop(key, None)
