@@ -99,6 +99,8 @@ class Draft:
     mtls: list[tuple[str, str, str]] = field(default_factory=list)  # (mode, namespace, where)
     trust_domain: str | None = None
     revision: str | None = None
+    # Istio's waypoints (meshc's own Gateways of class istio-waypoint), by (namespace, name).
+    waypoints: dict[tuple[str, str], Source] = field(default_factory=dict)
     # spec.<provider>: the settings of one mesh (spec.kuma.mesh).
     settings: dict[str, Part] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)

@@ -13,7 +13,7 @@ from .draft import FROM
 # (labels, header names, versions of a split) follows in alphabetical order.
 KEY_ORDER = (
     "apiVersion", "kind", "metadata", "spec",
-    "provider", "mtls", "trustDomain", "revision", "namespaces", "services", "ingress", "egress",
+    "provider", "dataplane", "mtls", "trustDomain", "revision", "namespaces", "services", "ingress", "egress",
     "telemetry", "overrides", "admission",
     "target", "name", "namespace", "gateway", "serviceAccount", "className", "host", "hosts",
     "selector", "labels", "annotations", "manage", "service", "ports", "port", "targetPort",

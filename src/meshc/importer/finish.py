@@ -10,6 +10,7 @@ from typing import Any
 from meshc import providers
 from meshc.compiler.model import DEFAULT_TRUST_DOMAIN
 from meshc.compiler.targets.gatewayapi import GROUP as GATEWAY_API_GROUP
+from meshc.providers.istio import AMBIENT
 
 from .draft import FROM, Draft, Part, Source
 from .inventory import Inventory
@@ -90,7 +91,7 @@ def _carry_service(draft: Draft, svc: Part, provider: str) -> None:
         draft.lose(src, path, why, carried)
 
 
-_INTERNAL = ("_dr", "_vs", "_allow_from", "_src", "_versions_only")
+_INTERNAL = ("_dr", "_vs", "_allow_from", "_src", "_versions_only", "_policy")
 
 
 def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]:
@@ -98,9 +99,18 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
 
     chosen = _provider(draft, provider)
     istio.settle_ingress(draft)
+    waypoints = istio.settle_waypoints(draft)
+    # Routed by HTTPRoutes (or a Service per version) and by no VirtualService.
+    routed = {svc["namespace"] for svc in draft.services.values()
+              if svc.pop("_routed", False) and "_vs" not in svc}
     for svc in draft.services.values():
         for key in _INTERNAL:
             svc.pop(key, None)
+        bare = svc.pop("_bare_route", None)
+        if bare is not None and chosen == "istio" and not svc.get("retries"):
+            draft.lose(bare, "spec.rules[0]", "a rule to the whole service and nothing else: "
+                       "meshc renders one for a service's retries, which Istio's HTTPRoutes do "
+                       "not carry (and the spec cannot say how many); not imported")
         _carry_service(draft, svc, chosen)
         if "allow" in svc:
             svc["allow"] = [dict(r) for i, r in enumerate(svc["allow"])
@@ -110,16 +120,38 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
     meshed = sorted({ns for ns, _ in draft.services} | {e["namespace"] for e in draft.ingress.values()}
                     | {t["namespace"] for t in draft.telemetry.values()}
                     | {n for n, p in draft.namespaces.items() if p.get("_marker")})
+    planes = {ns: (draft.namespaces.get(ns) or {}).pop("_dataplane", "sidecar") for ns in meshed}
+    if chosen != "istio":
+        for ns in [n for n, p in planes.items() if p == AMBIENT]:
+            draft.findings.append(_finding(draft.namespaces[ns][FROM][0], f"Namespace {ns}",
+                                           "metadata.labels", f"an ambient namespace, and "
+                                           f"{chosen} has only sidecars; imported as meshed"))
+            planes[ns] = "sidecar"
+    # spec.dataplane: the most namespaces' (ambient on a tie), the others' their own.
+    dataplane = AMBIENT if 0 < 2 * list(planes.values()).count(AMBIENT) >= len(planes) \
+        else "sidecar"
     namespaces = []
     for ns in meshed:
         part = draft.namespaces.get(ns, {"name": ns})
+        if planes[ns] != dataplane:
+            part["dataplane"] = planes[ns]
         marker = part.pop("_marker", None)
-        if marker is not None and marker[1].endswith(("=disabled", "=false")):
+        if marker is not None and marker[1].endswith(("=disabled", "=false", "=none")):
             draft.findings.append(_finding(part[FROM][0], f"Namespace {ns}", marker[1],
                                            "injection is turned off here, and the spec meshes "
                                            "every namespace it names"))
         namespaces.append(part)
     spec: dict[str, Any] = {"provider": chosen, "mtls": _mtls(draft, meshed)}
+    if dataplane != "sidecar":
+        spec["dataplane"] = dataplane
+    if chosen == "istio":
+        # HTTPRoutes (or a Service per version) in a sidecar namespace: Istio's gateway-api
+        # routing; an ambient namespace routes so whatever the setting.
+        settings = draft.settings.setdefault("istio", {})
+        if any(planes.get(ns, "sidecar") != AMBIENT for ns in routed):
+            settings["routing"] = "gateway-api"
+        if waypoints is not None:
+            settings["waypoints"] = waypoints
     if draft.trust_domain and draft.trust_domain != DEFAULT_TRUST_DOMAIN:
         spec["trustDomain"] = draft.trust_domain
     spec["namespaces"] = namespaces

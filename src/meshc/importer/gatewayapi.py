@@ -14,6 +14,7 @@ from typing import Any
 
 from meshc.compiler.targets.gatewayapi import GROUP
 from meshc.compiler.targets.linkerd.resilience import RETRY, TIMEOUT
+from meshc.providers.istio import WAYPOINT_CLASS
 from meshc.providers.linkerd import PROFILE as LINKERD
 
 from .draft import FROM, Draft, Finding, Part, Source, origin
@@ -106,8 +107,38 @@ def _ops(value: Any) -> Part:
     return out
 
 
-def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part) -> bool:
-    """The rule's filters into ``route``; False when one is none the spec has."""
+def _mirror(draft: Draft, src: Source, path: str, value: dict[str, Any],
+            svc: Part | None) -> Part | None:
+    """A RequestMirror: to a version's own Service, or to another Service (with its port)."""
+    ref = value.get("backendRef") or {}
+    if svc is None or ref.get("kind", "Service") != "Service" or ref.get("group", "") != "":
+        draft.lose(src, path, "a mesh route mirrors to a version or another Service; the "
+                   "rule is not imported")
+        return None
+    name, ns = str(ref.get("name", "")), str(ref.get("namespace") or svc["namespace"])
+    version = _version_of(draft, svc, name) if ns == svc["namespace"] else None
+    out: Part = {}
+    if version is not None:
+        out["to"] = version
+    else:
+        out["service"] = name
+        if ns != svc["namespace"]:
+            out["namespace"] = ns
+        if ref.get("port") is not None:
+            out["port"] = ref["port"]
+    fraction = value.get("fraction")
+    if isinstance(fraction, dict):
+        percent = float(fraction["numerator"]) * 100 / float(fraction.get("denominator", 100))
+        out["percent"] = int(percent) if percent.is_integer() else round(percent, 2)
+    else:
+        out["percent"] = int(value.get("percent", 100))
+    return out
+
+
+def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part,
+            svc: Part | None = None) -> bool:
+    """The rule's filters into ``route``; False when one is none the spec has. A mirror
+    is a mesh route's only (``svc``: the route's service)."""
     for i, f in enumerate(raw):
         kind = f.get("type") if isinstance(f, dict) else None
         fpath = f"{path}.filters[{i}]"
@@ -141,6 +172,12 @@ def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part) -
             elif p.get("type") == "ReplacePrefixMatch":
                 out["path"] = str(p["replacePrefixMatch"])
             route["rewrite"] = out
+        elif kind == "RequestMirror" and svc is not None and "mirror" not in route:
+            mirror = _mirror(draft, src, f"{fpath}.requestMirror",
+                             f.get("requestMirror") or {}, svc)
+            if mirror is None:
+                return False
+            route["mirror"] = mirror
         else:
             draft.lose(src, fpath, f"a {kind} filter: not a spec setting; the rule is not "
                        "imported")
@@ -204,7 +241,9 @@ def _mesh_rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: 
         route["match"] = found[0]
     elif found:
         route["matches"] = found
-    if not filters(draft, src, path, rule.get("filters") or [], route):
+    if rule.get("name"):
+        route["name"] = str(rule["name"])
+    if not filters(draft, src, path, rule.get("filters") or [], route, svc):
         return None
     _timeouts(draft, src, path, rule, route)
     if "redirect" in route:
@@ -243,6 +282,7 @@ def mesh_route(draft: Draft, src: Source, parent: dict[str, Any], grpc: bool,
         draft.lose(src, "spec.parentRefs", f"Service {ns}/{parent.get('name')} is not in the "
                    "input; not imported")
         return
+    svc["_routed"] = True  # by an HTTPRoute (Istio: the gateway-api routing, see finish)
     annotations = {str(k): str(v) for k, v in (src.meta.get("annotations") or {}).items()}
     timeout, retries, _ = annotation_policy(annotations)
     routes = []
@@ -295,6 +335,8 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
             for key in ("timeout", "retries"):
                 if key in whole[0]:
                     svc[key] = whole[0][key]
+            if not {"timeout", "retries"} & set(whole[0]):
+                svc["_bare_route"] = first[0][0]  # see finish.settle
             ordered = []
         else:
             draft.lose(first[0][0], "spec.rules", "a rule to the whole service beside others "
@@ -349,6 +391,8 @@ def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) ->
         found = matches(draft, src, path, rule.get("matches") or [], grpc)
         if found is None:
             continue
+        if rule.get("matches") == [{"path": {"type": "PathPrefix", "value": "/"}}]:
+            found = [{"path": {"prefix": "/"}}]  # an ingress route may say so (a mesh route not)
         if len(found) == 1:
             route["match"] = found[0]
         elif found:
@@ -391,6 +435,8 @@ def egress_route(draft: Draft, src: Source, parent: dict[str, Any]) -> None:
 def import_gateway_api(inv: Inventory, draft: Draft) -> None:
     gateways: dict[tuple[str, str], Part] = {}
     for src in inv.kind("Gateway", GROUP):
+        if src.spec.get("gatewayClassName") == WAYPOINT_CLASS:
+            continue  # Istio's waypoint: meshc's own, read by istio.waypoints
         with draft.guard(src):
             entry = gateway(draft, src)
             if entry is not None:

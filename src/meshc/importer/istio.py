@@ -13,15 +13,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from meshc.compiler.targets.gatewayapi import GROUP as GATEWAY_API_GROUP
+from meshc.compiler.targets.istio.ambient import HBONE_PORT
 from meshc.compiler.targets.istio.extras import ACCESS_LOG_PROVIDER, METRICS_PROVIDER
 from meshc.providers import CLUSTER_DOMAIN
 from meshc.providers.istio import (
+    AMBIENT,
     DEFAULT_INGRESS_NAMESPACE,
     DEFAULT_INGRESS_SELECTOR,
     DEFAULT_INGRESS_SERVICE_ACCOUNT,
     GATEWAY_CLASS,
+    NAMESPACE_WAYPOINT,
     PROFILE,
+    REVISION_LABEL,
     ROOT_NAMESPACE,
+    USE_WAYPOINT_LABEL,
+    WAYPOINT_CLASS,
+    WAYPOINT_FOR_LABEL,
 )
 
 from .draft import Draft, Part, Source, origin
@@ -52,6 +60,10 @@ def destination_rule(draft: Draft, src: Source) -> None:
     spec = src.spec
     svc = service_of(draft, str(spec.get("host", "")), ns)
     if svc is None:
+        found = _version_host(draft, str(spec.get("host", "")), ns)
+        if found is not None:
+            found[0].setdefault("_version_drs", []).append((src, found[1]))
+            return
         draft.lose(src, "spec.host", f"{spec.get('host')!r} is no Service of the input; "
                    "not imported")
         return
@@ -69,19 +81,62 @@ def destination_rule(draft: Draft, src: Source) -> None:
         version = origin({"name": str(subset["name"]),
                           "labels": {str(k): str(v) for k, v in labels.items()}},
                          src, f"spec.subsets[{i}]")
-        svc.setdefault("versions", []).append(version)
+        known = next((v for v in svc.get("versions", []) if v["name"] == version["name"]), None)
+        if known is None:
+            svc.setdefault("versions", []).append(version)
+        elif known["labels"] != version["labels"]:
+            draft.lose(src, f"spec.subsets[{i}].labels", f"version {version['name']!r} of "
+                       f"{svc['namespace']}/{svc['name']} is a Service with other labels "
+                       f"({known['__from__'][0]}); not imported")
+            continue
+        else:
+            origin(known, src, f"spec.subsets[{i}]")  # its per-version Service says the same
         if subset.get("trafficPolicy"):
             _carry(draft, src, f"spec.subsets[{i}].trafficPolicy", "a version's own traffic "
                    "policy; the spec's connection pool and outlier detection are the service's",
                    "DestinationRule", svc, {"op": "add", "path": f"/spec/subsets/{i}/trafficPolicy",
                                             "value": subset["trafficPolicy"]})
+    # The subsets' order is the spec's (version Services, read first, come in name order).
+    order = [str(s.get("name")) for s in spec.get("subsets") or [] if isinstance(s, dict)]
+    if svc.get("versions"):
+        svc["versions"].sort(key=lambda v: order.index(v["name"]) if v["name"] in order
+                             else len(order))
     policy = spec.get("trafficPolicy") or {}
+    svc["_policy"] = policy
     if isinstance(policy, dict):
         _traffic_policy(draft, src, svc, policy)
     for key in ("exportTo", "workloadSelector"):
         if key in spec:
             draft.lose(src, f"spec.{key}", "the spec's DestinationRules apply to every "
                        "namespace and workload; not imported")
+
+
+def _version_host(draft: Draft, host: str, ns: str) -> tuple[Part, str] | None:
+    """(service, version) of a host that is a version's own Service (``reviews-v1``), which
+    the Gateway API routing renders with the service's traffic policy."""
+    host = host.removesuffix(f".svc.{CLUSTER_DOMAIN}").removesuffix(".svc")
+    name, _, host_ns = host.partition(".")
+    for svc in draft.services.values():
+        if svc["namespace"] != (host_ns or ns):
+            continue
+        for v in svc.get("versions", []):
+            if f"{svc['name']}-{v['name']}" == name:
+                return svc, str(v["name"])
+    return None
+
+
+def version_rules(draft: Draft) -> None:
+    """A version Service's DestinationRule repeats its service's traffic policy (what
+    targets/istio renders with HTTPRoutes); any other is reported."""
+    for svc in draft.services.values():
+        for src, version in svc.pop("_version_drs", []):
+            expected = {"host": f"{svc['name']}-{version}.{svc['namespace']}.svc."
+                        f"{CLUSTER_DOMAIN}", "trafficPolicy": svc.get("_policy")}
+            if src.spec == expected and expected["trafficPolicy"]:
+                draft.imported += 1
+            else:
+                draft.lose(src, "spec", f"the DestinationRule of version {version!r}'s Service "
+                           "says other than its service's traffic policy; not imported")
 
 
 def _traffic_policy(draft: Draft, src: Source, svc: Part, policy: dict[str, Any]) -> None:
@@ -526,12 +581,18 @@ def authorization_policy(draft: Draft, src: Source, gateway_principals: set[str]
         draft.lose(src, "spec.action", f"{spec['action']}: the spec's rules allow callers; "
                    "not imported")
         return
-    for key in sorted(set(spec) - {"selector", "action", "rules"}):
+    for key in sorted(set(spec) - {"selector", "action", "rules", "targetRefs"}):
         draft.lose(src, f"spec.{key}", "not a spec setting; not imported")
         return
     labels = {str(k): str(v) for k, v in ((spec.get("selector") or {}).get("matchLabels")
                                            or {}).items()}
-    targets = _selected(draft, ns, labels) if labels else []
+    at_waypoint = "targetRefs" in spec
+    if at_waypoint:
+        targets = _target_service(draft, src, ns, labels)
+        if targets is None:
+            return
+    else:
+        targets = _selected(draft, ns, labels) if labels else []
     if not targets:
         draft.lose(src, "spec.selector", "the spec allows callers per service: this policy "
                    "selects no Service's pods exactly" if labels else
@@ -543,7 +604,8 @@ def authorization_policy(draft: Draft, src: Source, gateway_principals: set[str]
         return
     allow = []
     for i, rule in enumerate(spec["rules"]):
-        found = _rule(draft, src, f"spec.rules[{i}]", rule, targets[0], gateway_principals)
+        found = _rule(draft, src, f"spec.rules[{i}]", rule, targets[0], gateway_principals,
+                      at_waypoint)
         if found is not None and found:
             allow.append(found)
     for svc in targets:
@@ -552,8 +614,30 @@ def authorization_policy(draft: Draft, src: Source, gateway_principals: set[str]
     draft.imported += 1
 
 
+def _target_service(draft: Draft, src: Source, ns: str,
+                    labels: dict[str, str]) -> list[Part] | None:
+    """The Service a waypoint's policy is attached to (targetRefs), as meshc attaches the
+    allow rules of a service behind a waypoint (targets/istio/ambient.py)."""
+    refs = src.spec.get("targetRefs") or []
+    ref = refs[0] if len(refs) == 1 and isinstance(refs[0], dict) else {}
+    svc = draft.service(ns, str(ref.get("name"))) if ref.get("kind") == "Service" and \
+        ref.get("group", "") == "" and not ref.get("namespace") else None
+    if labels or svc is None:
+        draft.lose(src, "spec.targetRefs", "the spec's allow rules at a waypoint are attached "
+                   "to one Service of the input (and no selector); not imported")
+        return None
+    svc["_allow_at_waypoint"] = src
+    return [svc]
+
+
+def _is_waypoint(draft: Draft, principal: str) -> bool:
+    """Whether ``principal`` is a waypoint's: meshc's ztunnel rule admitting it."""
+    m = _PRINCIPAL.match(principal)
+    return m is not None and (m["ns"], m["sa"]) in draft.waypoints
+
+
 def _rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part,
-          gateway_principals: set[str]) -> Part | None:
+          gateway_principals: set[str], at_waypoint: bool = False) -> Part | None:
     for key in sorted(set(rule) - {"from", "to"}):
         draft.lose(src, f"{path}.{key}", "the spec allows callers by namespace or service "
                    "account (and port); not imported")
@@ -579,6 +663,9 @@ def _rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part,
         for k, principal in enumerate(source.get("principals") or []):
             if principal in gateway_principals:
                 continue
+            if _is_waypoint(draft, str(principal)):
+                svc["_admits_waypoint"] = src  # meshc's ztunnel rule behind a waypoint
+                continue
             gateway_only = False
             account = _principal(draft, str(principal))
             if account is None:
@@ -600,11 +687,14 @@ def _rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part,
             draft.lose(src, f"{path}.to[{j}].operation", "the spec allows callers to ports "
                        "only (" + ", ".join(sorted(set(op) - {"ports"})) + "); not imported")
             return None
+        # A waypoint matches Service ports, a workload's policy target ports.
+        key = "port" if at_waypoint else "targetPort"
         for port in op.get("ports") or []:
-            found = [p["port"] for p in svc["ports"] if str(p["targetPort"]) == str(port)]
+            found = [p["port"] for p in svc["ports"] if str(p[key]) == str(port)]
             if not found:
-                draft.lose(src, f"{path}.to[{j}].operation.ports", f"{port} is no target port "
-                           "of the Service; not imported")
+                draft.lose(src, f"{path}.to[{j}].operation.ports", f"{port} is no "
+                           f"{'port' if at_waypoint else 'target port'} of the Service; not "
+                           "imported")
                 return None
             ports += found
     if ports:
@@ -810,6 +900,10 @@ def settle_ingress(draft: Draft) -> None:
                            "imported")
             if route.get("timeout") is not None and route["timeout"] == svc.get("timeout"):
                 del route["timeout"]
+            if svc.get("retries") is None and own_retries is not None and "_bare_route" in svc:
+                # An HTTPRoute that says nothing is meshc's render of a service with retries
+                # (Istio's HTTPRoutes carry none); the ingress route says which.
+                svc["retries"] = own_retries
             if own_retries != svc.get("retries"):
                 draft.lose(src, f"{path}.retries", "the spec's ingress routes retry as their "
                            "backend service does; these retries differ and are not imported")
@@ -820,6 +914,92 @@ def gateway_principals(draft: Draft) -> set[str]:
     td = draft.trust_domain or "cluster.local"
     return {f"{td}/ns/{e['gateway']['namespace']}/sa/{e['gateway']['serviceAccount']}"
             for e in draft.ingress.values()}
+
+
+# --- ambient: waypoints ---------------------------------------------------------------------
+
+_WAYPOINT_LISTENERS = [{"name": "mesh", "port": HBONE_PORT, "protocol": "HBONE"}]
+
+
+def waypoint(draft: Draft, src: Source) -> None:
+    """A Gateway of class istio-waypoint as meshc renders it (targets/istio/ambient.py,
+    waypoint_objects): derived from the spec, which says which services need one."""
+    ns = draft.namespace_of(src)
+    labels = {str(k): str(v) for k, v in (src.meta.get("labels") or {}).items()}
+    if src.spec != {"gatewayClassName": WAYPOINT_CLASS, "listeners": _WAYPOINT_LISTENERS} or \
+            labels.get(WAYPOINT_FOR_LABEL) != "service":
+        draft.lose(src, "spec", "a waypoint other than meshc's (for Services, one HBONE "
+                   "listener on port 15008): the spec gives each service that needs L7 one of "
+                   "its own shape; not imported")
+        return
+    draft.waypoints[(ns, src.name)] = src
+    revision = labels.get(REVISION_LABEL)
+    part = draft.namespaces.get(ns)
+    if revision and part is not None and part.get("revision", revision) == revision:
+        part["revision"] = revision  # an ambient namespace's revision names its waypoints'
+    draft.imported += 1
+
+
+def _needs_waypoint(svc: Part) -> bool:
+    """As targets/istio/ambient.py, needs_waypoint: L7 traffic settings of an HTTP port."""
+    http = any(p.get("protocol", "http") != "tcp" for p in svc["ports"])
+    return bool(http and (svc.get("routes") or svc.get("timeout") or "retries" in svc)
+                or svc.get("connectionPool") or svc.get("outlierDetection"))
+
+
+def settle_waypoints(draft: Draft) -> str | None:
+    """Each Service's istio.io/use-waypoint label against meshc's waypoints; the
+    spec.istio.waypoints setting they say (None: the default, one per namespace)."""
+    modes: set[str] = set()
+    used: set[tuple[str, str]] = set()
+    for svc in draft.services.values():
+        found = svc.pop("_waypoint", None)
+        policies = (svc.pop("_allow_at_waypoint", None), svc.pop("_admits_waypoint", None))
+        why = _waypoint_kept(draft, svc, found, modes)
+        if found is None and policies != (None, None):
+            why = "the Service uses no waypoint"
+        if why is None:
+            if found is not None:
+                used.add((svc["namespace"], found[1]))
+            continue
+        if found is not None:
+            draft.lose(found[0], f"metadata.labels.{USE_WAYPOINT_LABEL}", f"{why}; not imported")
+        at_waypoint, at_ztunnel = policies
+        if at_waypoint is not None:
+            draft.lose(at_waypoint, "spec.targetRefs", "allow rules at the waypoint of a service "
+                       "that (in the spec) has none: imported as its allow rules, which render "
+                       "at ztunnel")
+        if at_ztunnel is not None:
+            draft.lose(at_ztunnel, "spec.rules", "a rule admitting the waypoint of a service "
+                       "that (in the spec) has none; not imported")
+    for key, src in draft.waypoints.items():
+        if key not in used:
+            draft.lose(src, "", "a waypoint no service of the spec needs (meshc renders one "
+                       "for the services with L7 traffic settings); not imported")
+    return "service" if modes == {"service"} else None
+
+
+def _waypoint_kept(draft: Draft, svc: Part, found: tuple[Source, str] | None,
+                   modes: set[str]) -> str | None:
+    """None when the service's waypoint (if any) is the one the spec renders; else why not
+    (``modes`` gathers the spec.istio.waypoints setting each kept one says)."""
+    if found is None:
+        return None
+    name = found[1]
+    ns = svc["namespace"]
+    ambient = (draft.namespaces.get(ns) or {}).get("_dataplane") == AMBIENT
+    mode = "namespace" if name == NAMESPACE_WAYPOINT else \
+        "service" if name == f"{svc['name']}-waypoint" else None
+    if not ambient or mode is None or (ns, name) not in draft.waypoints:
+        return (f"{name!r}: the spec gives a service of an ambient namespace meshc's own "
+                f"waypoint (named {NAMESPACE_WAYPOINT!r} or <service>-waypoint, in the input)")
+    if not _needs_waypoint(svc):
+        return ("the spec gives a waypoint only to a service with L7 traffic settings (routes, "
+                "timeout, retries, connection pool, outlier detection)")
+    if modes and mode not in modes:
+        return "the spec's waypoints are all per namespace or all per service"
+    modes.add(mode)
+    return None
 
 
 # --- egress and telemetry -----------------------------------------------------------------
@@ -914,9 +1094,15 @@ def import_istio(inv: Inventory, draft: Draft) -> None:
     mine = [s for s in inv.sources if s.group in PROFILE.config_groups]
     if mine:
         draft.provider_votes[NAME] += len(mine)
+    for src in inv.kind("Gateway", GATEWAY_API_GROUP):
+        if src.spec.get("gatewayClassName") == WAYPOINT_CLASS:
+            draft.provider_votes[NAME] += 1
+            with draft.guard(src):
+                waypoint(draft, src)
     for src in inv.kind("DestinationRule", NET):
         with draft.guard(src):
             destination_rule(draft, src)
+    version_rules(draft)
     for src in inv.kind("VirtualService", NET):
         with draft.guard(src):
             virtual_service(draft, src)

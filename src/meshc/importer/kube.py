@@ -22,7 +22,7 @@ from meshc.compiler.objects import (
     SYNC_WAVE_ANNOTATION,
 )
 from meshc.compiler.targets.kuma import APP_PROTOCOL as KUMA_APP_PROTOCOL
-from meshc.providers.istio import REVISION_LABEL
+from meshc.providers.istio import AMBIENT, DATAPLANE_MODE_LABEL, REVISION_LABEL, USE_WAYPOINT_LABEL
 
 from .draft import Draft, Part, Source, origin
 from .inventory import Inventory
@@ -75,6 +75,8 @@ def _namespace(draft: Draft, src: Source, marker_keys: set[tuple[str, str]]) -> 
     part["_marker"] = marker
     if labels.get(REVISION_LABEL):
         part["revision"] = labels[REVISION_LABEL]
+    if labels.get(DATAPLANE_MODE_LABEL) == AMBIENT:
+        part["_dataplane"] = AMBIENT  # spec.dataplane or its own: finish.settle decides
     kept_labels = {k: v for k, v in labels.items()
                    if k not in MESHC_LABELS and ("labels", k) not in marker_keys}
     kept = {k: v for k, v in annotations.items()
@@ -167,6 +169,10 @@ def _service(draft: Draft, src: Source, namespace: str) -> None:
     if extra:
         merge["spec"] = extra
     labels = {k: v for k, v in _strings(src.meta.get("labels")).items() if k not in MESHC_LABELS}
+    if USE_WAYPOINT_LABEL in labels:
+        # The waypoint Istio sends the Service's traffic through: meshc's own (see
+        # istio.waypoints), read there.
+        part["_waypoint"] = (src, labels.pop(USE_WAYPOINT_LABEL))
     if labels:
         merge.setdefault("metadata", {})["labels"] = labels
     annotations = {k: v for k, v in _strings(src.meta.get("annotations")).items()

@@ -45,6 +45,7 @@ def versions(inv: Inventory, draft: Draft) -> None:
                 [(p["port"], p["targetPort"]) for p in base["ports"]]:
             continue
         del draft.services[(ns, name)]
+        base["_routed"] = True  # a Service per version: Gateway API routing (see finish)
         entry = {"name": version, "labels": extra, "__from__": part["__from__"]}
         if not any(v["name"] == version for v in base.get("versions", [])):
             base.setdefault("versions", []).append(entry)
