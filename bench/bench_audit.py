@@ -67,21 +67,31 @@ def main() -> None:
     spec_text = spec_text.replace("mesh-demo", NAMESPACE)
     mesh = load_mesh("bench.yaml", text=spec_text)
     engine = create_engine("wasm", policy_data(mesh))
-    with tempfile.TemporaryDirectory() as work, running_apiserver(
-        TOOLS / "kube-apiserver", TOOLS / "etcd", Path(work)
-    ) as server, server.api_client() as api:
+    with (
+        tempfile.TemporaryDirectory() as work,
+        running_apiserver(TOOLS / "kube-apiserver", TOOLS / "etcd", Path(work)) as server,
+        server.api_client() as api,
+    ):
         import yaml
 
         for path in sorted(CRDS.rglob("*.yaml")):
             for crd in yaml.safe_load_all(path.read_text()):
-                request(api, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                        body=crd)
+                request(
+                    api, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=crd
+                )
         for name in (NAMESPACE,):
-            request(api, "POST", "/api/v1/namespaces",
-                    body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        request(api, "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
-                body={"apiVersion": "v1", "kind": "ServiceAccount",
-                      "metadata": {"name": "default"}})
+            request(
+                api,
+                "POST",
+                "/api/v1/namespaces",
+                body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            )
+        request(
+            api,
+            "POST",
+            f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
+            body={"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
+        )
         time.sleep(3)  # the CRDs become Established
         stored = 0
         for count in args.objects:
@@ -91,8 +101,7 @@ def main() -> None:
                 walls, cpus = [], []
                 for _ in range(args.repeat):
                     wall, cpu = time.perf_counter(), time.process_time()
-                    result = audit(cluster, engine, mesh.admission.exempt_namespaces,
-                                   [NAMESPACE])
+                    result = audit(cluster, engine, mesh.admission.exempt_namespaces, [NAMESPACE])
                     walls.append(time.perf_counter() - wall)
                     cpus.append(time.process_time() - cpu)
                 wall, cpu = time.perf_counter(), time.process_time()
@@ -103,10 +112,12 @@ def main() -> None:
                 rerun = time.perf_counter() - wall
             objects = len(result.audited)
             findings = sum(len(o.violations) for o in result.audited)
-            print(f"{objects} objects ({findings} findings): audit best {min(walls):.2f} s wall, "
-                  f"{min(cpus):.2f} s CPU; per 1,000 objects {1000 * min(walls) / objects:.2f} s "
-                  f"wall, {1000 * min(cpus) / objects:.2f} s CPU; first report write "
-                  f"{report_wall:.2f} s, unchanged re-run {rerun:.2f} s ({again.summary()})")
+            print(
+                f"{objects} objects ({findings} findings): audit best {min(walls):.2f} s wall, "
+                f"{min(cpus):.2f} s CPU; per 1,000 objects {1000 * min(walls) / objects:.2f} s "
+                f"wall, {1000 * min(cpus) / objects:.2f} s CPU; first report write "
+                f"{report_wall:.2f} s, unchanged re-run {rerun:.2f} s ({again.summary()})"
+            )
 
 
 if __name__ == "__main__":

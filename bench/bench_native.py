@@ -47,8 +47,15 @@ from support.paths import require_tool
 from support.webhook_server import WebhookServer, generate_certs
 
 SPEC = REPO / "tests" / "policies" / "samples" / "specs" / "istio.yaml"
-POD = REPO / "tests" / "policies" / "samples" / "injection-required" / "allowed" / (
-    "istio-injected-native-sidecar.yaml")
+POD = (
+    REPO
+    / "tests"
+    / "policies"
+    / "samples"
+    / "injection-required"
+    / "allowed"
+    / ("istio-injected-native-sidecar.yaml")
+)
 NS = "mesh-demo"
 CONFIGS = ("none", "webhook", "native", "both")
 Obj = dict[str, Any]
@@ -59,10 +66,16 @@ def requests_to_send() -> dict[str, tuple[str, Obj]]:
     for key in ("uid", "creationTimestamp", "managedFields", "resourceVersion"):
         pod["metadata"].pop(key, None)
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
-        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
-            "metadata": {"labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
     }
     opted_out = copy.deepcopy(deployment)
     opted_out["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
@@ -97,8 +110,11 @@ def apiserver_pid(workdir: Path) -> int:
                 cmdline = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if cmdline and cmdline[0].endswith(b"kube-apiserver") and \
-                    f"--cert-dir={workdir}".encode() in cmdline:
+            if (
+                cmdline
+                and cmdline[0].endswith(b"kube-apiserver")
+                and f"--cert-dir={workdir}".encode() in cmdline
+            ):
                 return int(proc.name)
     raise SystemExit("no kube-apiserver process found")
 
@@ -112,8 +128,12 @@ def path_of(obj: Obj) -> str:
 def wait_admission(cluster: Cluster, denied: bool) -> None:
     _, probe = requests_to_send()["Deployment opting out (denied)"]
     deadline = time.monotonic() + 60
-    while (cluster.call("POST", f"/apis/apps/v1/namespaces/{NS}/deployments", probe,
-                        query={"dryRun": "All"}).status_code == 403) != denied:
+    while (
+        cluster.call(
+            "POST", f"/apis/apps/v1/namespaces/{NS}/deployments", probe, query={"dryRun": "All"}
+        ).status_code
+        == 403
+    ) != denied:
         if time.monotonic() > deadline:
             raise SystemExit("admission did not settle within 60 s")
         time.sleep(0.2)
@@ -122,23 +142,43 @@ def wait_admission(cluster: Cluster, denied: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="per kind, configuration and round")
+    parser.add_argument(
+        "--requests", type=int, default=200, help="per kind, configuration and round"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     apiserver, etcd = require_tool("kube-apiserver"), require_tool("etcd")
-    with tempfile.TemporaryDirectory() as tmp, running_apiserver(apiserver, etcd, Path(tmp) / "kube") as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_apiserver(apiserver, etcd, Path(tmp) / "kube") as server,
+    ):
         cluster = Cluster(server)
-        cluster.ensure({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS,
-                        "labels": {"istio-injection": "enabled"}}})
-        cluster.ensure({"apiVersion": "v1", "kind": "ServiceAccount",
-                        "metadata": {"name": "default", "namespace": NS}})
+        cluster.ensure(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": NS, "labels": {"istio-injection": "enabled"}},
+            }
+        )
+        cluster.ensure(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": NS},
+            }
+        )
         certs = generate_certs(Path(tmp) / "certs")
         webhook = WebhookServer(SPEC, certs, Path(tmp) / "webhook.log").start()
-        configurations = render_webhook_configurations(webhook.url, certs.ca.read_bytes(),
-                                                       extra={"spec": SPEC.read_text()})
+        configurations = render_webhook_configurations(
+            webhook.url, certs.ca.read_bytes(), extra={"spec": SPEC.read_text()}
+        )
         native = native_admission(load_mesh(str(SPEC)), LATEST, allow_webhook_rules=False).objects
-        installs = {"none": [], "webhook": configurations, "native": native,
-                    "both": configurations + native}
+        installs = {
+            "none": [],
+            "webhook": configurations,
+            "native": native,
+            "both": configurations + native,
+        }
         latencies: dict[tuple[str, str], list[float]] = {}
         cpu: dict[tuple[str, str], list[float]] = {}
         assert webhook.process is not None
@@ -160,17 +200,22 @@ def main() -> int:
                             cluster.call("POST", path, body, query={"dryRun": "All"})
                             times.append(time.perf_counter() - start)
                         cpu.setdefault((kind, config), []).append(
-                            (cpu_seconds(pids) - before) / args.requests)
+                            (cpu_seconds(pids) - before) / args.requests
+                        )
                     for obj in installs[config]:
                         cluster.call("DELETE", path_of(obj))
                     wait_admission(cluster, denied=False)
                 print(f"round {round_ + 1} of {args.rounds} done", file=sys.stderr)
         finally:
             webhook.stop()
-    print(f"{args.requests} requests x {args.rounds} rounds per kind and configuration; ms; "
-          "cpu: the API server's and the webhook's CPU per request, median of the rounds")
-    print(f"{'request':32} {'config':8} {'median':>7} {'p90':>7} {'p99':>7} {'added':>7} "
-          f"{'cpu':>6} {'added':>7}")
+    print(
+        f"{args.requests} requests x {args.rounds} rounds per kind and configuration; ms; "
+        "cpu: the API server's and the webhook's CPU per request, median of the rounds"
+    )
+    print(
+        f"{'request':32} {'config':8} {'median':>7} {'p90':>7} {'p99':>7} {'added':>7} "
+        f"{'cpu':>6} {'added':>7}"
+    )
     for kind in requests_to_send():
         base = statistics.median(latencies[(kind, "none")])
         base_cpu = statistics.median(cpu[(kind, "none")])
@@ -179,8 +224,10 @@ def main() -> int:
             median = statistics.median(times)
             p90, p99 = times[int(len(times) * 0.9)], times[int(len(times) * 0.99)]
             used = statistics.median(cpu[(kind, config)])
-            print(f"{kind:32} {config:8} {median * 1e3:7.2f} {p90 * 1e3:7.2f} {p99 * 1e3:7.2f} "
-                  f"{(median - base) * 1e3:+7.2f} {used * 1e3:6.2f} {(used - base_cpu) * 1e3:+7.2f}")
+            print(
+                f"{kind:32} {config:8} {median * 1e3:7.2f} {p90 * 1e3:7.2f} {p99 * 1e3:7.2f} "
+                f"{(median - base) * 1e3:+7.2f} {used * 1e3:6.2f} {(used - base_cpu) * 1e3:+7.2f}"
+            )
     return 0
 
 

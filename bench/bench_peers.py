@@ -100,7 +100,10 @@ def bench(rule_set: str, sizes: list[int], runs: int, root: Path) -> list[dict[s
         for tool in tools:
             why = equivalent(tool, rule_set, directory, written)  # also the warm-up run
             if why:
-                print(f"[{rule_set}, {size}] {tool.name}: NOT EQUIVALENT, not timed: {why}", file=sys.stderr)
+                print(
+                    f"[{rule_set}, {size}] {tool.name}: NOT EQUIVALENT, not timed: {why}",
+                    file=sys.stderr,
+                )
             else:
                 judged.append(tool)
         timings = {tool.name: Timings() for tool in judged}
@@ -135,13 +138,17 @@ def versions() -> str:
     """meshc's, its runtime's and each built peer's version."""
     from importlib.metadata import version
 
-    found = [f"meshc {version('meshc')}", f"wasmtime {version('wasmtime')}",
-             f"{platform.python_implementation()} {platform.python_version()}"]
+    found = [
+        f"meshc {version('meshc')}",
+        f"wasmtime {version('wasmtime')}",
+        f"{platform.python_implementation()} {platform.python_version()}",
+    ]
     for tool in TOOLS:
         if tool.binary and (peers_bin() / tool.binary).is_file():
             flag = "version" if tool.binary == "kyverno-cli" else "--version"
-            done = subprocess.run([str(peers_bin() / tool.binary), flag], capture_output=True,
-                                  text=True, check=False)
+            done = subprocess.run(
+                [str(peers_bin() / tool.binary), flag], capture_output=True, text=True, check=False
+            )
             line = " ".join(done.stdout.split())
             if line and line not in found:
                 found.append(f"{tool.binary}: {line}")
@@ -151,12 +158,15 @@ def versions() -> str:
 def machine(loads: list[tuple[float, float, float]]) -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     shown = ", ".join(f"{one:.1f}" for one, _, _ in loads)
-    return (f"{platform.machine()}, {cpus} CPUs (`nproc`), 1-minute load average "
-            f"{shown} (at the start and the end)")
+    return (
+        f"{platform.machine()}, {cpus} CPUs (`nproc`), 1-minute load average "
+        f"{shown} (at the start and the end)"
+    )
 
 
-def markdown(rows: list[dict[str, object]], runs: int,
-             loads: list[tuple[float, float, float]]) -> str:
+def markdown(
+    rows: list[dict[str, object]], runs: int, loads: list[tuple[float, float, float]]
+) -> str:
     lines = [
         (
             f"Measured {date.today().isoformat()} on {machine(loads)}; {versions()}; "
@@ -167,7 +177,12 @@ def markdown(rows: list[dict[str, object]], runs: int,
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        size, wall, cpu, ratio = int(str(r["size"])), float(str(r["wall"])), float(str(r["cpu"])), r["ratio"]
+        size, wall, cpu, ratio = (
+            int(str(r["size"])),
+            float(str(r["wall"])),
+            float(str(r["cpu"])),
+            r["ratio"],
+        )
         rate = f"{size / wall:.0f}" if size > 1 else "(start-up)"
         shown = f"{float(str(ratio)):.2f}x" if ratio is not None else ""
         lines.append(
@@ -180,14 +195,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rule-sets", nargs="+", choices=corpus.RULE_SETS, default=list(corpus.RULE_SETS))
-    parser.add_argument("--markdown", action="store_true", help="also print the table for docs/performance.md")
+    parser.add_argument(
+        "--rule-sets", nargs="+", choices=corpus.RULE_SETS, default=list(corpus.RULE_SETS)
+    )
+    parser.add_argument(
+        "--markdown", action="store_true", help="also print the table for docs/performance.md"
+    )
     args = parser.parse_args()
     global PYCACHE
     loads = [os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="meshc-peers-") as tmp:
         PYCACHE = Path(tmp) / "pycache"
-        rows = [row for rule_set in args.rule_sets for row in bench(rule_set, args.objects, args.runs, Path(tmp))]
+        rows = [
+            row
+            for rule_set in args.rule_sets
+            for row in bench(rule_set, args.objects, args.runs, Path(tmp))
+        ]
     loads.append(os.getloadavg())
     if args.markdown:
         print()

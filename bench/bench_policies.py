@@ -139,8 +139,12 @@ def evaluations(
 ) -> None:
     text = json.dumps(review)
     assert engine.evaluate(review) == [], "the typical pod must be admitted"
-    measure("evaluate, typical injected Pod, dict input", lambda: engine.evaluate(review), iterations)
-    measure("evaluate, typical injected Pod, JSON text input", lambda: engine.evaluate(text), iterations)
+    measure(
+        "evaluate, typical injected Pod, dict input", lambda: engine.evaluate(review), iterations
+    )
+    measure(
+        "evaluate, typical injected Pod, JSON text input", lambda: engine.evaluate(text), iterations
+    )
     assert api_engine.evaluate(decoded[0]) == [], "the API server's pod must be admitted"
     cycle = iter(range(1 << 62))
     measure(

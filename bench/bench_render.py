@@ -84,19 +84,39 @@ def with_traffic(spec: dict[str, Any]) -> dict[str, Any]:
     for svc in spec["spec"]["services"]:
         svc["ports"].append({"name": "grpc", "port": 9090, "targetPort": 9090, "protocol": "grpc"})
         svc["routes"] = [
-            {"name": "checkout", "matches": [{"grpc": {"service": "shop.v1.Cart", "method": "Add"}},
-                                             {"path": {"prefix": "/cart"}}],
-             "to": "v2", "timeout": "1500ms",
-             "retries": {"attempts": 3, "perTryTimeout": "500ms", "retryOn": ["5xx"]},
-             "fault": {"delay": {"fixed": "2s", "percent": 1.5},
-                       "abort": {"httpStatus": 503, "percent": 0.5,
-                                 "service": {"name": "errors", "port": 80}}},
-             "headers": {"request": {"set": {"x-route": "checkout"}},
-                         "response": {"remove": ["server"]}}},
-            {"name": "old", "match": {"path": {"prefix": "/old"}},
-             "redirect": {"path": "/new", "statusCode": 301}},
-            {"name": "legacy", "match": {"path": {"prefix": "/legacy/"}},
-             "rewrite": {"path": "/"}, "to": "v1"},
+            {
+                "name": "checkout",
+                "matches": [
+                    {"grpc": {"service": "shop.v1.Cart", "method": "Add"}},
+                    {"path": {"prefix": "/cart"}},
+                ],
+                "to": "v2",
+                "timeout": "1500ms",
+                "retries": {"attempts": 3, "perTryTimeout": "500ms", "retryOn": ["5xx"]},
+                "fault": {
+                    "delay": {"fixed": "2s", "percent": 1.5},
+                    "abort": {
+                        "httpStatus": 503,
+                        "percent": 0.5,
+                        "service": {"name": "errors", "port": 80},
+                    },
+                },
+                "headers": {
+                    "request": {"set": {"x-route": "checkout"}},
+                    "response": {"remove": ["server"]},
+                },
+            },
+            {
+                "name": "old",
+                "match": {"path": {"prefix": "/old"}},
+                "redirect": {"path": "/new", "statusCode": 301},
+            },
+            {
+                "name": "legacy",
+                "match": {"path": {"prefix": "/legacy/"}},
+                "rewrite": {"path": "/"},
+                "to": "v1",
+            },
             *svc["routes"][:1],
             {**svc["routes"][-1], "mirror": {"to": "v2", "percent": 5}},
         ]
@@ -105,19 +125,42 @@ def with_traffic(spec: dict[str, Any]) -> dict[str, Any]:
     for svc in spec["spec"]["services"]:
         by_namespace.setdefault(svc["namespace"], svc["name"])
     spec["spec"]["ingress"] = [
-        {"name": f"edge-{ns}", "namespace": ns,
-         "gateway": {"namespace": "istio-system", "serviceAccount": "ingress", "className": "edge"},
-         "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hosts": [f"{ns}.example"]}],
-         "routes": [{"match": {"path": {"prefix": "/"}},
-                     "backend": {"service": by_namespace[ns], "port": 80}}]}
-        for ns in namespaces if ns in by_namespace
+        {
+            "name": f"edge-{ns}",
+            "namespace": ns,
+            "gateway": {
+                "namespace": "istio-system",
+                "serviceAccount": "ingress",
+                "className": "edge",
+            },
+            "listeners": [
+                {"name": "http", "port": 80, "protocol": "HTTP", "hosts": [f"{ns}.example"]}
+            ],
+            "routes": [
+                {
+                    "match": {"path": {"prefix": "/"}},
+                    "backend": {"service": by_namespace[ns], "port": 80},
+                }
+            ],
+        }
+        for ns in namespaces
+        if ns in by_namespace
     ]
-    spec["spec"]["egress"] = {"hosts": [
-        {"host": f"api{i}.example.com", "ports": [{"port": 443, "protocol": "tls"}]}
-        for i in range(5)]}
+    spec["spec"]["egress"] = {
+        "hosts": [
+            {"host": f"api{i}.example.com", "ports": [{"port": 443, "protocol": "tls"}]}
+            for i in range(5)
+        ]
+    }
     spec["spec"]["telemetry"] = [
-        {"name": "defaults", "namespace": ns, "accessLogging": {"enabled": True},
-         "tracing": {"samplingPercent": 1}} for ns in namespaces]
+        {
+            "name": "defaults",
+            "namespace": ns,
+            "accessLogging": {"enabled": True},
+            "tracing": {"samplingPercent": 1},
+        }
+        for ns in namespaces
+    ]
     return spec
 
 
@@ -136,8 +179,11 @@ def startup_seconds(repeat: int) -> tuple[float, float]:
     """Wall time of `meshc render` on the quickstart, and of a bare interpreter."""
 
     def run(args: list[str]) -> float:
-        return best_of(repeat, lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL),
-                       time.perf_counter)
+        return best_of(
+            repeat,
+            lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL),
+            time.perf_counter,
+        )
 
     quickstart = str(REPO / "examples" / "quickstart" / "mesh.yaml")
     return (
@@ -157,8 +203,11 @@ def main() -> None:
     )
     for label, make, options in (
         ("splits, resilience, allow rules", generated_spec, RenderOptions()),
-        ("all traffic features", lambda n: with_traffic(generated_spec(n)),
-         RenderOptions({"istio-rate-limit": "envoyfilter"})),
+        (
+            "all traffic features",
+            lambda n: with_traffic(generated_spec(n)),
+            RenderOptions({"istio-rate-limit": "envoyfilter"}),
+        ),
     ):
         print(f"-- {label}")
         measure(args.repeat, make, options)

@@ -28,17 +28,53 @@ ARGOCD = REPO / "argocd"
 APPLICATIONS = sorted((ARGOCD / "applications").glob("*.yaml"))
 # The fields of Argo CD's PluginConfig (cmpserver/plugin/config.go), which
 # reads plugin.yaml; it is not a CRD, so no schema ships with the CRDs.
-PLUGIN_SPEC_FIELDS = {"version", "init", "generate", "discover", "allowConcurrency", "lockRepo",
-                      "parameters", "preserveFileMode", "provideGitCreds"}
-PARAMETER_FIELDS = {"name", "title", "tooltip", "required", "itemType", "collectionType",
-                    "string", "array", "map"}
+PLUGIN_SPEC_FIELDS = {
+    "version",
+    "init",
+    "generate",
+    "discover",
+    "allowConcurrency",
+    "lockRepo",
+    "parameters",
+    "preserveFileMode",
+    "provideGitCreds",
+}
+PARAMETER_FIELDS = {
+    "name",
+    "title",
+    "tooltip",
+    "required",
+    "itemType",
+    "collectionType",
+    "string",
+    "array",
+    "map",
+}
 NAMESPACES, POLICIES, ROUTES = (
     {"Namespace"},
-    {"PeerAuthentication", "AuthorizationPolicy", "Server", "MeshTLSAuthentication",
-     "MeshTrafficPermission", "ServiceDefaults", "ServiceIntentions"},
-    {"VirtualService", "DestinationRule", "HTTPRoute", "TrafficSplit", "ServiceProfile",
-     "MeshHTTPRoute", "MeshTimeout", "MeshRetry", "MeshCircuitBreaker", "ServiceResolver",
-     "ServiceSplitter", "ServiceRouter"},
+    {
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "Server",
+        "MeshTLSAuthentication",
+        "MeshTrafficPermission",
+        "ServiceDefaults",
+        "ServiceIntentions",
+    },
+    {
+        "VirtualService",
+        "DestinationRule",
+        "HTTPRoute",
+        "TrafficSplit",
+        "ServiceProfile",
+        "MeshHTTPRoute",
+        "MeshTimeout",
+        "MeshRetry",
+        "MeshCircuitBreaker",
+        "ServiceResolver",
+        "ServiceSplitter",
+        "ServiceRouter",
+    },
 )
 
 
@@ -65,8 +101,7 @@ RENDERS = list(renders())
 IDS = [name for name, _, _ in RENDERS]
 
 
-@pytest.mark.parametrize("path", APPLICATIONS + [ARGOCD / "appproject.yaml"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", APPLICATIONS + [ARGOCD / "appproject.yaml"], ids=lambda p: p.name)
 def test_applications_and_the_project_are_valid_for_argo_cds_crds(path):
     for obj in load_all(path):
         assert validate(obj) == []
@@ -82,8 +117,11 @@ def test_the_plugin_configuration_has_only_fields_argo_cd_reads():
     assert spec["generate"]["command"]
     # Argo CD refuses a plugin that cannot be discovered by any of these.
     discover = spec["discover"]
-    assert discover.get("fileName") or discover.get("find", {}).get("glob") \
+    assert (
+        discover.get("fileName")
+        or discover.get("find", {}).get("glob")
         or discover.get("find", {}).get("command")
+    )
     for parameter in spec["parameters"]["static"]:
         assert set(parameter) <= PARAMETER_FIELDS
 
@@ -103,16 +141,24 @@ def generate(directory: Path, **params: str) -> subprocess.CompletedProcess[str]
     # The sidecar image has meshc on its PATH; here it is beside the test's Python.
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env |= {f"PARAM_{name.upper().replace('-', '_')}": value for name, value in params.items()}
-    return subprocess.run([*command["command"], *command["args"]], cwd=directory, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*command["command"], *command["args"]],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_plugin_generates_what_meshc_render_prints(tmp_path):
     shutil.copy(EXAMPLES / "quickstart" / "mesh.yaml", tmp_path / "mesh.yaml")
     result = generate(tmp_path)
     assert result.returncode == 0, result.stderr
-    objects, _ = render(load_mesh("mesh.yaml", text=(tmp_path / "mesh.yaml").read_text()),
-                        RenderOptions())
+    objects, _ = render(
+        load_mesh("mesh.yaml", text=(tmp_path / "mesh.yaml").read_text()), RenderOptions()
+    )
     assert result.stdout == dump_all(objects)
 
 
@@ -126,7 +172,10 @@ def test_plugin_parameters_become_render_options(tmp_path):
 
 def test_a_spec_error_fails_the_generate_command_with_its_line(tmp_path):
     (tmp_path / "mesh.yaml").write_text(
-        (EXAMPLES / "quickstart" / "mesh.yaml").read_text().replace("mtls: STRICT", "mtls: SOMETIMES"))
+        (EXAMPLES / "quickstart" / "mesh.yaml")
+        .read_text()
+        .replace("mtls: STRICT", "mtls: SOMETIMES")
+    )
     result = generate(tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
@@ -156,11 +205,16 @@ def test_the_sidecar_is_a_valid_container_of_a_deployment():
     # The volumes the patch refers to but does not define are the repo server's own.
     inherited = [{"name": "var-files", "emptyDir": {}}, {"name": "plugins", "emptyDir": {}}]
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "argocd-repo-server", "namespace": "argocd"},
-        "spec": {"selector": {"matchLabels": {"app": "repo-server"}},
-                 "template": {"metadata": {"labels": {"app": "repo-server"}},
-                              "spec": {**pod, "volumes": pod["volumes"] + inherited}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "repo-server"}},
+            "template": {
+                "metadata": {"labels": {"app": "repo-server"}},
+                "spec": {**pod, "volumes": pod["volumes"] + inherited},
+            },
+        },
     }
     assert validate(deployment) == []
 
@@ -182,9 +236,14 @@ def test_the_project_admits_every_kind_meshc_renders(name, objects, origin):
 
     for obj in objects:
         group = obj["apiVersion"].rpartition("/")[0]
-        rules = spec["namespaceResourceWhitelist"] if "namespace" in obj["metadata"] \
+        rules = (
+            spec["namespaceResourceWhitelist"]
+            if "namespace" in obj["metadata"]
             else spec["clusterResourceWhitelist"]
-        assert allowed(rules, group, obj["kind"]), f"{obj['kind']}.{group} is not in {name}'s project"
+        )
+        assert allowed(rules, group, obj["kind"]), (
+            f"{obj['kind']}.{group} is not in {name}'s project"
+        )
 
 
 @pytest.mark.parametrize(("name", "objects", "origin"), RENDERS, ids=IDS)
@@ -192,8 +251,11 @@ def test_sync_waves_apply_namespaces_then_mesh_policy_then_routes(name, objects,
     waves: dict[str, set[int]] = {"namespaces": set(), "policies": set(), "routes": set()}
     for obj in objects:
         wave = int(obj["metadata"]["annotations"][SYNC_WAVE_ANNOTATION])
-        for group, kinds in (("namespaces", NAMESPACES), ("policies", POLICIES),
-                             ("routes", ROUTES)):
+        for group, kinds in (
+            ("namespaces", NAMESPACES),
+            ("policies", POLICIES),
+            ("routes", ROUTES),
+        ):
             if obj["kind"] in kinds:
                 waves[group].add(wave)
     assert waves["namespaces"], f"{name} renders no Namespace"
@@ -205,9 +267,14 @@ def test_sync_waves_apply_namespaces_then_mesh_policy_then_routes(name, objects,
 def admission_request(obj: dict[str, Any], operation: str) -> dict[str, Any]:
     group, _, version = obj["apiVersion"].rpartition("/")
     meta = obj["metadata"]
-    return {"uid": "argocd-sync", "operation": operation,
-            "kind": {"group": group, "version": version, "kind": obj["kind"]},
-            "name": meta["name"], "namespace": meta.get("namespace", ""), "object": obj}
+    return {
+        "uid": "argocd-sync",
+        "operation": operation,
+        "kind": {"group": group, "version": version, "kind": obj["kind"]},
+        "name": meta["name"],
+        "namespace": meta.get("namespace", ""),
+        "object": obj,
+    }
 
 
 @pytest.mark.parametrize(("name", "objects", "origin"), RENDERS, ids=IDS)
@@ -216,8 +283,9 @@ def test_the_mutating_webhook_patches_nothing_meshc_rendered(name, objects, orig
     # What Argo CD applies is what it later reads back: no patch, no drift.
     mesh, provider = origin
     mutation = NamespaceMutation.of(mesh, provider)
-    assert any(o["kind"] == "Namespace" and o["metadata"]["name"] in mutation.meshed
-               for o in objects)
+    assert any(
+        o["kind"] == "Namespace" and o["metadata"]["name"] in mutation.meshed for o in objects
+    )
     for obj in objects:
         assert namespace_patch(admission_request(obj, operation), mutation) is None, obj
 
@@ -227,5 +295,9 @@ def test_a_namespace_without_the_markers_would_be_patched(name, objects, origin)
     # The counterpart of the test above: the webhook does act on a Namespace meshc did not render.
     mesh, provider = origin
     namespace = next(o for o in objects if o["kind"] == "Namespace")
-    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace["metadata"]["name"]}}
+    bare = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace["metadata"]["name"]},
+    }
     assert namespace_patch(admission_request(bare, "CREATE"), NamespaceMutation.of(mesh, provider))

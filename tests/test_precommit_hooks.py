@@ -25,8 +25,7 @@ from meshc.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = (ROOT / "examples" / "quickstart" / "mesh.yaml").read_text()
 # What `pip install` of the hook repository needs: the package and its metadata.
-PACKAGE_FILES = ["pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml",
-                 "src"]
+PACKAGE_FILES = ["pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml", "src"]
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -57,15 +56,21 @@ NEW_SERVICE = """\
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True, env=_git_env()).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=_git_env()
+    ).stdout
 
 
 def _git_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return env | {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
-                  "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
-                  "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/")}
+    return env | {
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": os.environ.get("HOME", "/"),
+    }
 
 
 def hook_repository(dest: Path) -> Path:
@@ -111,8 +116,13 @@ def stage(repo: Path, files: dict[str, str]) -> None:
 
 def reviewed_change(repo: Path) -> None:
     """A routing change committed with its re-rendered output and a workload update."""
-    stage(repo, {"mesh.yaml": QUICKSTART.replace("split: {v1: 90, v2: 10}", "split: {v1: 80, v2: 20}"),
-                 "manifests/web.yaml": DEPLOYMENT.replace("v1", "v2")})
+    stage(
+        repo,
+        {
+            "mesh.yaml": QUICKSTART.replace("split: {v1: 90, v2: 10}", "split: {v1: 80, v2: 20}"),
+            "manifests/web.yaml": DEPLOYMENT.replace("v1", "v2"),
+        },
+    )
     assert render(repo) == 0
     git(repo, "add", "rendered")
 
@@ -136,10 +146,22 @@ class Run:
 # Scenario name -> (hook id or None for every hook, the change staged for commit).
 SCENARIOS: dict[str, tuple[str | None, Callable[[Path], None]]] = {
     "clean": (None, reviewed_change),
-    "bad-spec": ("meshc-validate",
-                 lambda r: stage(r, {"mesh.yaml": QUICKSTART.replace("mtls: STRICT", "mtls: SOMETIMES")})),
-    "stale": ("meshc-render", lambda r: stage(r, {"mesh.yaml": QUICKSTART.replace(
-        "split: {v1: 90, v2: 10}", "split: {v1: 80, v2: 20}") + NEW_SERVICE})),
+    "bad-spec": (
+        "meshc-validate",
+        lambda r: stage(r, {"mesh.yaml": QUICKSTART.replace("mtls: STRICT", "mtls: SOMETIMES")}),
+    ),
+    "stale": (
+        "meshc-render",
+        lambda r: stage(
+            r,
+            {
+                "mesh.yaml": QUICKSTART.replace(
+                    "split: {v1: 90, v2: 10}", "split: {v1: 80, v2: 20}"
+                )
+                + NEW_SERVICE
+            },
+        ),
+    ),
     "opted-out": ("meshc-check", lambda r: stage(r, {"manifests/web.yaml": OPTED_OUT})),
     "helm-chart": ("meshc-check", lambda r: stage_tree(r, UPSTREAM_CHART, "charts/guestbook")),
 }
@@ -149,17 +171,31 @@ SCENARIOS: dict[str, tuple[str | None, Callable[[Path], None]]] = {
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     base = tmp_path_factory.mktemp("pre-commit")
     hooks = hook_repository(base / "meshc")
-    env = _git_env() | {"PRE_COMMIT_HOME": str(base / "home"), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                        "PRE_COMMIT_COLOR": "never"}
+    env = _git_env() | {
+        "PRE_COMMIT_HOME": str(base / "home"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PRE_COMMIT_COLOR": "never",
+    }
     started = {}
     for name, (hook, change) in SCENARIOS.items():
         repo = gitops_repository(base / name)
         change(repo)
         # --verbose: a passing hook's output (what meshc check skipped) is shown too.
-        cmd = [sys.executable, "-m", "pre_commit", "try-repo", "--verbose", str(hooks),
-               *([hook] if hook else [])]
-        started[name] = (repo, subprocess.Popen(cmd, cwd=repo, env=env, text=True,
-                                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        cmd = [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "try-repo",
+            "--verbose",
+            str(hooks),
+            *([hook] if hook else []),
+        ]
+        started[name] = (
+            repo,
+            subprocess.Popen(
+                cmd, cwd=repo, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            ),
+        )
     results = {}
     try:
         for name, (repo, proc) in started.items():
@@ -185,8 +221,9 @@ def test_a_clean_commit_passes_every_hook(runs):
     run = runs["clean"]
     assert run.returncode == 0, run.output
     for name in ("meshc validate", "meshc render", "meshc check"):
-        assert any(line.startswith(name) and line.endswith("Passed")
-                   for line in run.output.splitlines()), run.output
+        assert any(
+            line.startswith(name) and line.endswith("Passed") for line in run.output.splitlines()
+        ), run.output
 
 
 def test_a_bad_spec_fails_with_its_file_line_and_column(runs):
@@ -212,7 +249,10 @@ def test_a_manifest_the_webhook_would_deny_fails_the_check_hook_naming_file_and_
     run = runs["opted-out"]
     assert run.returncode == 1, run.output
     # The line of the annotation that opts out.
-    assert "manifests/web.yaml:12: [meshc:injection-required] Deployment mesh-demo/web-v1" in run.output
+    assert (
+        "manifests/web.yaml:12: [meshc:injection-required] Deployment mesh-demo/web-v1"
+        in run.output
+    )
 
 
 def test_a_committed_helm_chart_is_skipped_with_its_reason_and_the_hook_passes(runs):
@@ -221,4 +261,5 @@ def test_a_committed_helm_chart_is_skipped_with_its_reason_and_the_hook_passes(r
     assert run.returncode == 0, run.output
     assert "skipped charts/guestbook/Chart.yaml: the metadata of the Helm chart" in run.output
     assert "skipped charts/guestbook/templates/deployment.yaml: a template of the Helm chart" in (
-        run.output)
+        run.output
+    )

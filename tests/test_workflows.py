@@ -22,7 +22,8 @@ from meshc.cli import main
 from support.paths import EXAMPLES, REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml")) + sorted(
-    (EXAMPLES / "gitops" / ".github" / "workflows").glob("*.yml"))
+    (EXAMPLES / "gitops" / ".github" / "workflows").glob("*.yml")
+)
 ACTION_DIR = REPO / ".github" / "actions" / "meshc"
 ACTION = ACTION_DIR / "action.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -142,8 +143,14 @@ def test_the_problem_matcher_turns_spec_errors_and_warnings_into_annotations(tmp
     regexp = re.compile(pattern["regexp"])
     spec = tmp_path / "mesh.yaml"
     spec.write_text(QUICKSTART.read_text().replace("mtls: STRICT", "mtls: SOMETIMES"))
-    result = subprocess.run(["meshc", "validate", "--spec", "mesh.yaml"], cwd=tmp_path, capture_output=True,
-                            text=True, env={**os.environ, "PATH": PATH}, check=False)
+    result = subprocess.run(
+        ["meshc", "validate", "--spec", "mesh.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": PATH},
+        check=False,
+    )
     assert result.returncode == 2
     match = regexp.match(result.stderr.splitlines()[0])
     assert match
@@ -156,7 +163,9 @@ def test_the_problem_matcher_turns_spec_errors_and_warnings_into_annotations(tmp
     # `meshc check --format github` annotates by itself; the matcher must not double it.
     assert not regexp.match("::error file=apps/web.yaml,line=1::[meshc:injection-required] x")
     # What meshc check says on stderr besides its findings is no annotation either.
-    assert not regexp.match("skipped apps/ci.yml:3: not a Kubernetes object (no apiVersion or kind)")
+    assert not regexp.match(
+        "skipped apps/ci.yml:3: not a Kubernetes object (no apiVersion or kind)"
+    )
     assert not regexp.match("meshc check: 3 objects checked in 2 files; no findings; admitted")
 
 
@@ -170,8 +179,14 @@ def rendered_repository(path: Path) -> Path:
 
 def drift(repo: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": PATH, "SPEC": "mesh.yaml", "OUTPUT": "rendered/"}
-    return subprocess.run(["bash", str(ACTION_DIR / "drift.sh")], cwd=repo, env=env,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["bash", str(ACTION_DIR / "drift.sh")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_the_drift_gate_passes_when_the_committed_output_is_current(tmp_path):
@@ -189,29 +204,42 @@ def test_the_drift_gate_annotates_each_file_that_drifted(tmp_path):
     result = drift(repo)
     assert result.returncode == 1
     annotations = sorted(line for line in result.stdout.splitlines() if line.startswith("::"))
+
     def annotation(name: str, what: str) -> str:
-        return (f"::error file=rendered/{name},title=meshc drift::rendered/{name} {what}: "
-                "run `meshc render --spec mesh.yaml -o rendered/` and commit the result")
+        return (
+            f"::error file=rendered/{name},title=meshc drift::rendered/{name} {what}: "
+            "run `meshc render --spec mesh.yaml -o rendered/` and commit the result"
+        )
 
     assert annotations == [
-        annotation("mesh-demo_destinationrule_web.yaml",
-                   "is rendered from mesh.yaml but not committed"),
+        annotation(
+            "mesh-demo_destinationrule_web.yaml", "is rendered from mesh.yaml but not committed"
+        ),
         annotation("mesh-demo_service_old.yaml", "is no longer rendered from mesh.yaml"),
         annotation("mesh-demo_service_web.yaml", "differs from what mesh.yaml renders"),
     ]
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def publish(rendered: Path, remote: Path, sha: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env |= {"MESHC_PUBLISH_REMOTE": str(remote), "GITHUB_REPOSITORY": "example/gitops",
-            "GITHUB_SHA": sha}
-    return subprocess.run(["bash", str(ACTION_DIR / "publish.sh"), str(rendered), "rendered"],
-                          env=env, capture_output=True, text=True, check=False)
+    env |= {
+        "MESHC_PUBLISH_REMOTE": str(remote),
+        "GITHUB_REPOSITORY": "example/gitops",
+        "GITHUB_SHA": sha,
+    }
+    return subprocess.run(
+        ["bash", str(ACTION_DIR / "publish.sh"), str(rendered), "rendered"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_publishing_makes_the_rendered_directory_the_whole_tree_of_the_branch(tmp_path):
@@ -223,8 +251,10 @@ def test_publishing_makes_the_rendered_directory_the_whole_tree_of_the_branch(tm
     assert first.returncode == 0, first.stderr
     files = git("--git-dir", str(remote), "ls-tree", "--name-only", "rendered").splitlines()
     assert files == sorted(p.name for p in rendered.iterdir())
-    assert git("--git-dir", str(remote), "log", "--format=%s", "rendered") == \
-        f"Rendered by meshc from example/gitops@{'a' * 40}"
+    assert (
+        git("--git-dir", str(remote), "log", "--format=%s", "rendered")
+        == f"Rendered by meshc from example/gitops@{'a' * 40}"
+    )
 
     again = publish(rendered, remote, "b" * 40)
     assert again.returncode == 0 and "already up to date" in again.stdout
@@ -234,8 +264,9 @@ def test_publishing_makes_the_rendered_directory_the_whole_tree_of_the_branch(tm
     changed = publish(rendered, remote, "c" * 40)
     assert changed.returncode == 0, changed.stderr
     assert git("--git-dir", str(remote), "rev-list", "--count", "rendered") == "2"
-    assert "mesh-demo_service_web.yaml" not in git("--git-dir", str(remote), "ls-tree",
-                                                   "--name-only", "rendered")
+    assert "mesh-demo_service_web.yaml" not in git(
+        "--git-dir", str(remote), "ls-tree", "--name-only", "rendered"
+    )
 
 
 def test_publishing_to_an_unreachable_remote_fails(tmp_path):
@@ -352,5 +383,5 @@ def test_a_review_with_no_change_posts_no_new_comment(tmp_path):
 def test_the_review_step_comments_only_on_pull_requests_and_reads_inputs_from_the_environment():
     step = next(s for s in steps_of(ACTION) if s.get("name") == "Review comment")
     assert "github.event_name == 'pull_request'" in step["if"]
-    assert "meshc diff \"$BASE_SHA\" HEAD --spec \"$SPEC\" --format markdown" in step["run"]
+    assert 'meshc diff "$BASE_SHA" HEAD --spec "$SPEC" --format markdown' in step["run"]
     assert step["env"]["GITHUB_TOKEN"] == "${{ inputs.comment-token }}"

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=.venv/bin
 "$bin/ruff" check --quiet .
+"$bin/ruff" format --check --quiet .
 "$bin/lint-imports" --no-cache >/dev/null || "$bin/lint-imports" --no-cache
 "$bin/mypy"
 echo "tools/lint.sh: ruff, import layers and mypy are clean"

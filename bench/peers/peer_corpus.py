@@ -81,7 +81,10 @@ def _container(i: int) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
         "env": [
             {"name": "APP_NAME", "value": f"app-{i:05d}"},
-            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {
+                "name": "POD_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
             {"name": "LOG_FORMAT", "value": "json"},
         ],
         "resources": {
@@ -129,7 +132,14 @@ def workload(i: int) -> dict[str, Any]:
             "metadata": meta,
             "spec": {
                 "schedule": "*/15 * * * *",
-                "jobTemplate": {"spec": {"template": {**template, "spec": {**template["spec"], "restartPolicy": "OnFailure"}}}},
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            **template,
+                            "spec": {**template["spec"], "restartPolicy": "OnFailure"},
+                        }
+                    }
+                },
             },
         }
     if i % 10 == 9:
@@ -137,7 +147,12 @@ def workload(i: int) -> dict[str, Any]:
             "apiVersion": "apps/v1",
             "kind": "StatefulSet",
             "metadata": meta,
-            "spec": {"serviceName": name, "replicas": 2, "selector": selector, "template": template},
+            "spec": {
+                "serviceName": name,
+                "replicas": 2,
+                "selector": selector,
+                "template": template,
+            },
         }
     return {
         "apiVersion": "apps/v1",

@@ -36,7 +36,9 @@ _MESHC_PATHS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 def meshc_rule(violation: dict[str, Any]) -> str:
     path = str(violation["path"]).replace("containers[", "Containers[")
     if "capabilities.add[" in path:
-        return "host-pid-capability" if "PID namespace" in violation["problem"] else "net-capability"
+        return (
+            "host-pid-capability" if "PID namespace" in violation["problem"] else "net-capability"
+        )
     for pattern, rule in _MESHC_PATHS:
         if pattern.search(path):
             return rule

@@ -42,24 +42,48 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def add_spec(parser: argparse.ArgumentParser, *, many: bool = False, required: bool = False,
-             help: str = "the Mesh spec file ('-' for stdin)") -> None:
+def add_spec(
+    parser: argparse.ArgumentParser,
+    *,
+    many: bool = False,
+    required: bool = False,
+    help: str = "the Mesh spec file ('-' for stdin)",
+) -> None:
     """``-s/--spec``: one file (default mesh.yaml), or with ``many`` one or more."""
     if many:
-        parser.add_argument("-s", "--spec", dest="specs", metavar="SPEC", nargs="+",
-                            action="extend", required=True, help=help)
+        parser.add_argument(
+            "-s",
+            "--spec",
+            dest="specs",
+            metavar="SPEC",
+            nargs="+",
+            action="extend",
+            required=True,
+            help=help,
+        )
         return
     default = None if required else DEFAULT_SPEC
-    parser.add_argument("-s", "--spec", metavar="SPEC", default=default, required=required,
-                        help=help + ("" if required else f" (default: {DEFAULT_SPEC})"))
+    parser.add_argument(
+        "-s",
+        "--spec",
+        metavar="SPEC",
+        default=default,
+        required=required,
+        help=help + ("" if required else f" (default: {DEFAULT_SPEC})"),
+    )
 
 
-def add_output(parser: argparse.ArgumentParser, help: str, *, metavar: str = "DIR",
-               required: bool = False) -> None:
+def add_output(
+    parser: argparse.ArgumentParser, help: str, *, metavar: str = "DIR", required: bool = False
+) -> None:
     parser.add_argument("-o", "--output", metavar=metavar, required=required, help=help)
 
 
 def add_format(parser: argparse.ArgumentParser, choices: Sequence[str], help: str = "") -> None:
     """``--format``, the first choice being the default."""
-    parser.add_argument("--format", choices=list(choices), default=choices[0],
-                        help=help or f"output format (default: {choices[0]})")
+    parser.add_argument(
+        "--format",
+        choices=list(choices),
+        default=choices[0],
+        help=help or f"output format (default: {choices[0]})",
+    )

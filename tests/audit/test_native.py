@@ -40,7 +40,8 @@ def mesh(tmp_path: Path, enforcement: str) -> Mesh:
     path.write_text(
         "apiVersion: meshc.io/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\n"
         "spec:\n  provider: istio\n  namespaces: [{name: shop}]\n"
-        f"  admission:\n    enforcement: {enforcement}\n")
+        f"  admission:\n    enforcement: {enforcement}\n"
+    )
     return load_mesh(str(path))
 
 
@@ -55,9 +56,12 @@ def test_a_missing_binding_is_reported_by_name(tmp_path: Path) -> None:
     spec = mesh(tmp_path, "native")
     objects, _ = admission_objects(spec)
     kept = [o for o in objects if o["kind"] != "ValidatingAdmissionPolicyBinding"]
-    assert native_problems(FakeCluster(kept), spec) == [(
-        "ValidatingAdmissionPolicyBinding meshc-shop-enforce is missing: "
-        "the API server does not enforce it")]
+    assert native_problems(FakeCluster(kept), spec) == [
+        (
+            "ValidatingAdmissionPolicyBinding meshc-shop-enforce is missing: "
+            "the API server does not enforce it"
+        )
+    ]
 
 
 def test_a_binding_that_no_longer_denies_is_reported(tmp_path: Path) -> None:
@@ -66,9 +70,12 @@ def test_a_binding_that_no_longer_denies_is_reported(tmp_path: Path) -> None:
     cluster = FakeCluster(objects)
     binding = next(o for o in objects if o["kind"] == "ValidatingAdmissionPolicyBinding")
     cluster.stored[cluster.path(binding)]["spec"]["validationActions"] = ["Warn"]
-    assert native_problems(cluster, spec) == [(
-        "ValidatingAdmissionPolicyBinding meshc-shop-enforce has validationActions ['Warn'], "
-        "not ['Deny']")]
+    assert native_problems(cluster, spec) == [
+        (
+            "ValidatingAdmissionPolicyBinding meshc-shop-enforce has validationActions ['Warn'], "
+            "not ['Deny']"
+        )
+    ]
 
 
 def test_the_webhook_alone_asks_the_cluster_nothing(tmp_path: Path) -> None:

@@ -28,7 +28,9 @@ CERT_MANAGER_KINDS = {"Issuer", "Certificate"}
 
 
 @pytest.mark.parametrize(
-    "values_file", [None, *CI_VALUES], ids=lambda p: p.name.removesuffix("-values.yaml") if p else "defaults"
+    "values_file",
+    [None, *CI_VALUES],
+    ids=lambda p: p.name.removesuffix("-values.yaml") if p else "defaults",
 )
 def test_the_api_server_accepts_every_rendered_object(
     kube_client: k8s.ApiClient, values_file: Path | None
@@ -36,7 +38,11 @@ def test_the_api_server_accepts_every_rendered_object(
     values = ci_values(values_file) if values_file else None
     rendered = [o for o in objects(render(values)) if o["kind"] not in CERT_MANAGER_KINDS]
     assert {o["kind"] for o in rendered} >= {
-        "Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ConfigMap",
+        "PodDisruptionBudget",
         "ValidatingWebhookConfiguration",
     }
     # A dry run: the server validates and admits everything but registers no
@@ -85,7 +91,8 @@ def test_an_upgrade_keeps_the_certificate_until_it_nears_expiry(
     assert renewed["Secret"]["data"]["tls.crt"] != first["Secret"]["data"]["tls.crt"]
     old_ca = _certs(first["Secret"]["data"]["ca.crt"])[0]
     new_ca = _certs(renewed["Secret"]["data"]["ca.crt"])[0]
-    trusted = _certs(renewed["ValidatingWebhookConfiguration"]["webhooks"][0]["clientConfig"]["caBundle"])
+    trusted = _certs(
+        renewed["ValidatingWebhookConfiguration"]["webhooks"][0]["clientConfig"]["caBundle"]
+    )
     # Pods still serving the old certificate stay trusted until they roll.
     assert trusted == [new_ca, old_ca]
-

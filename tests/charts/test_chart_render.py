@@ -79,8 +79,11 @@ def test_the_configmap_carries_a_valid_mesh_spec_naming_the_release_namespace(
 def test_the_default_spec_warns_and_never_denies() -> None:
     spec = yaml.safe_load(only(render(), "ConfigMap")["data"]["mesh.yaml"])
     modes = spec["spec"]["admission"]["policies"]
-    assert set(modes) == set(MESH_SCHEMA["properties"]["spec"]["properties"]["admission"]
-                             ["properties"]["policies"]["properties"])
+    assert set(modes) == set(
+        MESH_SCHEMA["properties"]["spec"]["properties"]["admission"]["properties"]["policies"][
+            "properties"
+        ]
+    )
     assert set(modes.values()) == {"warn"}
 
 
@@ -156,7 +159,10 @@ def test_the_schema_rejects_unknown_keys_in_the_charts_own_sections(section: str
     ("values", "field"),
     [
         ({"webhook": {"timeoutSeconds": 6}}, "timeoutSeconds"),
-        ({"webhook": {"failurePolicy": {"validating": "Never", "mutating": "Ignore"}}}, "validating"),
+        (
+            {"webhook": {"failurePolicy": {"validating": "Never", "mutating": "Ignore"}}},
+            "validating",
+        ),
         ({"runAsUser": 1337}, "runAsUser"),
         ({"runAsUser": 2102}, "runAsUser"),
         ({"runAsUser": 0}, "runAsUser"),
@@ -180,7 +186,12 @@ def test_the_schema_rejects_unsafe_or_malformed_values(values: dict[str, Any], f
         ({"webhook": {"url": "https://127.0.0.1:8443"}}, "webhook.url needs webhook.caBundle"),
         ({"webhook": {"caBundle": "Zm9v"}}, "only used with webhook.url"),
         (
-            {"tls": {"mode": "cert-manager", "certManager": {"issuerRef": {"kind": "ClusterIssuer"}}}},
+            {
+                "tls": {
+                    "mode": "cert-manager",
+                    "certManager": {"issuerRef": {"kind": "ClusterIssuer"}},
+                }
+            },
             "issuerRef needs a name",
         ),
         (
@@ -199,7 +210,9 @@ def test_bad_value_combinations_fail_before_anything_is_installed(
 def test_a_spec_for_another_webhook_namespace_is_refused() -> None:
     spec = ci_values(CHART / "ci" / "istio-values.yaml")["spec"]
     spec["spec"]["admission"]["webhookNamespace"] = "elsewhere"
-    with pytest.raises(helm.HelmRenderError, match='"elsewhere" but the release namespace is "policy"'):
+    with pytest.raises(
+        helm.HelmRenderError, match='"elsewhere" but the release namespace is "policy"'
+    ):
         render({"spec": spec}, namespace="policy")
 
 

@@ -48,11 +48,7 @@ WORKLOADS_AND_NAMESPACES = {
     ("batch", "cronjobs"),
 }
 MESH_CONFIGURATION = {
-    *(
-        (group, "*")
-        for profile in providers.all_profiles()
-        for group in profile.config_groups
-    ),
+    *((group, "*") for profile in providers.all_profiles() for group in profile.config_groups),
     *((group, resource) for group, _, resource in providers.mesh_config_kinds()),
     *((group, resource) for group, _, resource in providers.mesh_cluster_config_kinds()),
 }
@@ -202,7 +198,11 @@ def test_server_values_become_serve_arguments() -> None:
             "webhook",
         )
     )
-    assert (args["--workers"], args["--failure-mode"], args["--max-body"]) == ("4", "open", "1048576")
+    assert (args["--workers"], args["--failure-mode"], args["--max-body"]) == (
+        "4",
+        "open",
+        "1048576",
+    )
     assert args["--engine"] == "wasm"
 
 
@@ -225,7 +225,9 @@ def test_the_opa_sidecar_serves_its_policy_api_on_loopback_only() -> None:
     assert image.startswith("openpolicyagent/opa:") and image.endswith("-static")
     args = args_of(container(rendered, "webhook"))
     assert (args["--engine"], args["--opa-url"], args["--opa-timeout"]) == (
-        "opa", "http://127.0.0.1:8181", "1.5"
+        "opa",
+        "http://127.0.0.1:8181",
+        "1.5",
     )
 
 
@@ -253,7 +255,13 @@ def test_the_api_server_reaches_the_https_port_through_the_service(
     rendered = render(values)
     service = only(rendered, "Service")
     assert service["spec"]["ports"] == [
-        {"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP", "appProtocol": "https"}
+        {
+            "name": "https",
+            "port": 443,
+            "targetPort": "https",
+            "protocol": "TCP",
+            "appProtocol": "https",
+        }
     ]
     pods = only(rendered, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pods.items()
@@ -262,7 +270,9 @@ def test_the_api_server_reaches_the_https_port_through_the_service(
         for hook in _webhooks(rendered, kind):
             ref = hook["clientConfig"]["service"]
             assert (ref["name"], ref["namespace"], ref["port"]) == (
-                service["metadata"]["name"], service["metadata"]["namespace"], 443
+                service["metadata"]["name"],
+                service["metadata"]["namespace"],
+                443,
             )
             paths[hook["name"]] = ref["path"]
     assert paths == {
@@ -288,8 +298,12 @@ def test_every_webhook_entry_is_v1_side_effect_free_quick_and_equivalent(
 
 def test_validation_fails_closed_and_mutation_fails_open_by_default() -> None:
     rendered = render()
-    assert {h["failurePolicy"] for h in _webhooks(rendered, "ValidatingWebhookConfiguration")} == {"Fail"}
-    assert {h["failurePolicy"] for h in _webhooks(rendered, "MutatingWebhookConfiguration")} == {"Ignore"}
+    assert {h["failurePolicy"] for h in _webhooks(rendered, "ValidatingWebhookConfiguration")} == {
+        "Fail"
+    }
+    assert {h["failurePolicy"] for h in _webhooks(rendered, "MutatingWebhookConfiguration")} == {
+        "Ignore"
+    }
 
 
 # Mesh configuration is judged in the exempt namespaces too: a mesh-wide policy lives in
@@ -315,17 +329,30 @@ def test_no_webhook_judges_kube_system_its_own_namespace_or_workloads_in_the_exe
             if hook["name"] in CONFIG_ENTRIES:
                 assert _not_in(hook) == {"kube-system", "policy"}
                 continue
-            assert _not_in(hook) == {
-                "kube-system", "kube-public", "kube-node-lease", "istio-system", "linkerd",
-                "linkerd-viz", "consul", "policy",
-            } | spec_exempt
+            assert (
+                _not_in(hook)
+                == {
+                    "kube-system",
+                    "kube-public",
+                    "kube-node-lease",
+                    "istio-system",
+                    "linkerd",
+                    "linkerd-viz",
+                    "consul",
+                    "policy",
+                }
+                | spec_exempt
+            )
 
 
 def test_kube_system_stays_exempt_when_the_exempt_list_is_replaced() -> None:
     rendered = render({"webhook": {"exemptNamespaces": ["monitoring"]}}, namespace="policy")
     for hook in _webhooks(rendered, "ValidatingWebhookConfiguration"):
-        expected = {"kube-system", "policy"} if hook["name"] in CONFIG_ENTRIES else {
-            "kube-system", "monitoring", "policy"}
+        expected = (
+            {"kube-system", "policy"}
+            if hook["name"] in CONFIG_ENTRIES
+            else {"kube-system", "monitoring", "policy"}
+        )
         assert _not_in(hook) == expected
 
 
@@ -340,8 +367,12 @@ def test_validation_covers_exactly_the_judged_kinds_on_create_and_update() -> No
     # Subresources reach the webhook only where they change what a pod runs
     # or what a namespace injects; the group-wide "*" never matches them.
     subresources = {r for rule in judge["rules"] for r in rule["resources"] if "/" in r}
-    assert subresources == {"pods/ephemeralcontainers", "pods/status", "namespaces/status",
-                            "namespaces/finalize"}
+    assert subresources == {
+        "pods/ephemeralcontainers",
+        "pods/status",
+        "namespaces/status",
+        "namespaces/finalize",
+    }
 
 
 def test_deletes_are_judged_only_for_the_security_objects_meshc_renders() -> None:
@@ -369,9 +400,14 @@ def test_mutation_touches_only_namespaces_on_create_and_update() -> None:
 
 
 CONSUL_SPEC = {
-    "apiVersion": "meshc.io/v1alpha1", "kind": "Mesh", "metadata": {"name": "shop"},
-    "spec": {"provider": "consul", "namespaces": [{"name": "shop"}, {"name": "payments"}],
-             "admission": {"exemptNamespaces": ["payments"]}},
+    "apiVersion": "meshc.io/v1alpha1",
+    "kind": "Mesh",
+    "metadata": {"name": "shop"},
+    "spec": {
+        "provider": "consul",
+        "namespaces": [{"name": "shop"}, {"name": "payments"}],
+        "admission": {"exemptNamespaces": ["payments"]},
+    },
 }
 
 
@@ -384,8 +420,11 @@ def test_on_consul_new_pods_of_the_meshed_namespaces_are_marked_too() -> None:
     assert _covered(pods, "UPDATE") == _covered(pods, "DELETE") == set()
     assert all(rule["scope"] == "Namespaced" for rule in pods["rules"])
     # Only the spec's meshed namespaces, an exempt one left out.
-    assert pods["namespaceSelector"] == {"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop"]}]}
+    assert pods["namespaceSelector"] == {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop"]}
+        ]
+    }
     # Marking fills in defaults: it fails open, and the validator denies an unmarked pod.
     assert pods["failurePolicy"] == "Ignore" and pods["sideEffects"] == "None"
     # Called again after a later webhook changes the pod, so the label copies follow it.
@@ -398,14 +437,19 @@ def test_on_consul_the_mutating_configuration_sorts_before_the_injectors() -> No
     (config,) = of_kind(render({"spec": CONSUL_SPEC}), "MutatingWebhookConfiguration")
     assert config["metadata"]["name"] == "0-meshc"
     assert config["metadata"]["name"] < "consul-connect-injector"
-    (named,) = of_kind(render({"spec": CONSUL_SPEC, "webhook": {"mutatingName": "a-meshc"}}),
-                       "MutatingWebhookConfiguration")
+    (named,) = of_kind(
+        render({"spec": CONSUL_SPEC, "webhook": {"mutatingName": "a-meshc"}}),
+        "MutatingWebhookConfiguration",
+    )
     assert named["metadata"]["name"] == "a-meshc"
 
 
 def test_on_consul_a_mutating_name_after_the_injectors_is_refused() -> None:
-    with pytest.raises(helm.HelmError, match="must sort before the injector's "
-                       "MutatingWebhookConfiguration \"consul-connect-injector\""):
+    with pytest.raises(
+        helm.HelmError,
+        match="must sort before the injector's "
+        'MutatingWebhookConfiguration "consul-connect-injector"',
+    ):
         render({"spec": CONSUL_SPEC, "webhook": {"mutatingName": "meshc"}})
 
 
@@ -437,8 +481,13 @@ def test_the_charts_facts_file_is_generated_from_the_profiles() -> None:
 
 @pytest.mark.parametrize("values", VALUE_SETS)
 def test_the_webhook_pods_carry_every_meshs_opt_out(values: dict[str, Any] | None) -> None:
-    rendered = render({**(values or {}), "podLabels": {"sidecar.istio.io/inject": "true"},
-                       "podAnnotations": {"linkerd.io/inject": "enabled"}})
+    rendered = render(
+        {
+            **(values or {}),
+            "podLabels": {"sidecar.istio.io/inject": "true"},
+            "podAnnotations": {"linkerd.io/inject": "enabled"},
+        }
+    )
     meta = only(rendered, "Deployment")["spec"]["template"]["metadata"]
     for profile in providers.all_profiles():
         assert profile.pod_opt_out["labels"].items() <= meta["labels"].items(), profile.name

@@ -47,7 +47,10 @@ def test_helm_signs_a_serving_certificate_for_the_services_dns_names() -> None:
     assert isinstance(ca_key, rsa.RSAPublicKey)
     assert cert.signature_hash_algorithm is not None
     ca_key.verify(
-        cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        padding.PKCS1v15(),
+        cert.signature_hash_algorithm,
     )
     service = only(rendered, "Service")["metadata"]["name"]
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -81,7 +84,9 @@ def test_helm_records_the_expiry_and_rolls_the_pods_on_a_new_certificate() -> No
     recorded = int(secret["metadata"]["annotations"]["meshc.io/not-after"])
     assert abs(recorded - cert.not_valid_after_utc.timestamp()) < 300
     annotations = only(rendered, "Deployment")["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["checksum/tls"] == hashlib.sha256(_pem(secret["data"], "tls.crt")).hexdigest()
+    assert (
+        annotations["checksum/tls"] == hashlib.sha256(_pem(secret["data"], "tls.crt")).hexdigest()
+    )
 
 
 def test_helm_certificate_lifetime_follows_the_values() -> None:
@@ -99,9 +104,10 @@ def test_cert_manager_mode_renders_no_secret_and_no_caBundle() -> None:
     assert of_kind(rendered, "Secret") == []
     for hook in _hooks(rendered):
         assert "caBundle" not in hook["clientConfig"], hook["name"]
-    assert "checksum/tls" not in only(rendered, "Deployment")["spec"]["template"]["metadata"][
-        "annotations"
-    ]
+    assert (
+        "checksum/tls"
+        not in only(rendered, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    )
 
 
 def test_cert_manager_injects_the_ca_of_the_serving_certificate() -> None:
@@ -113,7 +119,10 @@ def test_cert_manager_injects_the_ca_of_the_serving_certificate() -> None:
         annotations = only(rendered, kind)["metadata"]["annotations"]
         assert annotations["cert-manager.io/inject-ca-from"] == f"policy/{service}"
     assert set(serving["spec"]["dnsNames"]) == {
-        service, f"{service}.policy", f"{service}.policy.svc", f"{service}.policy.svc.cluster.local"
+        service,
+        f"{service}.policy",
+        f"{service}.policy.svc",
+        f"{service}.policy.svc.cluster.local",
     }
     assert "server auth" in serving["spec"]["usages"]
     assert serving["spec"]["secretName"] == f"{service}-tls"
@@ -131,7 +140,9 @@ def test_cert_manager_issues_from_the_charts_own_ca_not_a_self_signed_leaf() -> 
     ca_issuer = issuers[serving["spec"]["issuerRef"]["name"]]
     assert serving["spec"]["issuerRef"]["kind"] == "Issuer"
     ca_certificate = next(
-        c for c in certificates.values() if c["spec"]["secretName"] == ca_issuer["spec"]["ca"]["secretName"]
+        c
+        for c in certificates.values()
+        if c["spec"]["secretName"] == ca_issuer["spec"]["ca"]["secretName"]
     )
     assert ca_certificate["spec"]["isCA"] is True
     root = issuers[ca_certificate["spec"]["issuerRef"]["name"]]
@@ -143,12 +154,19 @@ def test_cert_manager_issues_from_the_charts_own_ca_not_a_self_signed_leaf() -> 
 
 def test_cert_manager_can_use_an_existing_cluster_issuer() -> None:
     rendered = render(
-        {"tls": {"mode": "cert-manager", "certManager": {"issuerRef": {"kind": "ClusterIssuer", "name": "corp-ca"}}}}
+        {
+            "tls": {
+                "mode": "cert-manager",
+                "certManager": {"issuerRef": {"kind": "ClusterIssuer", "name": "corp-ca"}},
+            }
+        }
     )
     assert of_kind(rendered, "Issuer") == []
     (certificate,) = of_kind(rendered, "Certificate")
     assert certificate["spec"]["issuerRef"] == {
-        "group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corp-ca"
+        "group": "cert-manager.io",
+        "kind": "ClusterIssuer",
+        "name": "corp-ca",
     }
 
 

@@ -31,20 +31,41 @@ Obj = dict[str, Any]
 
 # task -> (spec, upstream files applied in order, the namespace they are applied in)
 TASKS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "request routing": ("request-routing", (
-        "destination-rule-all", "virtual-service-all-v1", "virtual-service-reviews-test-v2"),
-        "bookinfo"),
-    "traffic shifting": ("traffic-shifting", (
-        "destination-rule-all", "virtual-service-all-v1", "virtual-service-reviews-50-v3"),
-        "bookinfo"),
-    "request timeouts": ("request-timeouts", (
-        "destination-rule-all", "virtual-service-all-v1", "request-timeouts"), "bookinfo"),
-    "fault injection (delay)": ("fault-injection-delay", (
-        "destination-rule-all", "virtual-service-all-v1", "virtual-service-reviews-test-v2",
-        "virtual-service-ratings-test-delay"), "bookinfo"),
-    "fault injection (abort)": ("fault-injection-abort", (
-        "destination-rule-all", "virtual-service-all-v1", "virtual-service-reviews-test-v2",
-        "virtual-service-ratings-test-abort"), "bookinfo"),
+    "request routing": (
+        "request-routing",
+        ("destination-rule-all", "virtual-service-all-v1", "virtual-service-reviews-test-v2"),
+        "bookinfo",
+    ),
+    "traffic shifting": (
+        "traffic-shifting",
+        ("destination-rule-all", "virtual-service-all-v1", "virtual-service-reviews-50-v3"),
+        "bookinfo",
+    ),
+    "request timeouts": (
+        "request-timeouts",
+        ("destination-rule-all", "virtual-service-all-v1", "request-timeouts"),
+        "bookinfo",
+    ),
+    "fault injection (delay)": (
+        "fault-injection-delay",
+        (
+            "destination-rule-all",
+            "virtual-service-all-v1",
+            "virtual-service-reviews-test-v2",
+            "virtual-service-ratings-test-delay",
+        ),
+        "bookinfo",
+    ),
+    "fault injection (abort)": (
+        "fault-injection-abort",
+        (
+            "destination-rule-all",
+            "virtual-service-all-v1",
+            "virtual-service-reviews-test-v2",
+            "virtual-service-ratings-test-abort",
+        ),
+        "bookinfo",
+    ),
     "circuit breaking": ("circuit-breaking", ("circuit-breaking",), "httpbin"),
     "mirroring": ("mirroring", ("mirroring",), "httpbin"),
     "ingress": ("ingress", ("destination-rule-all", "bookinfo-gateway"), "bookinfo"),
@@ -62,12 +83,14 @@ LINKERD_REPORTS: dict[str, set[str]] = {
     "fault injection (delay)": {"spec.services[2].routes[0].fault.delay"},
     # A warning: the abort is rendered, as a weighted backend the spec names.
     "fault injection (abort)": {"spec.services[2].routes[0].fault.abort"},
-    "circuit breaking": {"spec.services[0].connectionPool.maxConnections",
-                         "spec.services[0].connectionPool.http1MaxPendingRequests",
-                         "spec.services[0].connectionPool.maxRequestsPerConnection",
-                         "spec.services[0].outlierDetection.interval",
-                         "spec.services[0].outlierDetection.baseEjectionTime",
-                         "spec.services[0].outlierDetection.maxEjectionPercent"},
+    "circuit breaking": {
+        "spec.services[0].connectionPool.maxConnections",
+        "spec.services[0].connectionPool.http1MaxPendingRequests",
+        "spec.services[0].connectionPool.maxRequestsPerConnection",
+        "spec.services[0].outlierDetection.interval",
+        "spec.services[0].outlierDetection.baseEjectionTime",
+        "spec.services[0].outlierDetection.maxEjectionPercent",
+    },
     "mirroring": {"spec.services[0].routes[0].mirror"},
     "ingress": set(),
 }
@@ -125,10 +148,14 @@ def rendered(task: str, target: str = "istio", **options: Any) -> tuple[list[Obj
 def test_the_istio_rendering_is_the_upstream_tasks_yaml(task: str) -> None:
     _, files, namespace = TASKS[task]
     objects, _ = rendered(task)
-    ours = {(o["kind"], o["metadata"]["name"]): semantic(o, namespace)
-            for o in objects if o["kind"] in NETWORKING}
-    theirs = {key: {**semantic(o, namespace), "name": key[1]}
-              for key, o in upstream_state(files).items()}
+    ours = {
+        (o["kind"], o["metadata"]["name"]): semantic(o, namespace)
+        for o in objects
+        if o["kind"] in NETWORKING
+    }
+    theirs = {
+        key: {**semantic(o, namespace), "name": key[1]} for key, o in upstream_state(files).items()
+    }
 
     assert sorted(ours) == sorted(theirs)
     for key, obj in theirs.items():
@@ -139,8 +166,13 @@ def test_the_istio_rendering_is_the_upstream_tasks_yaml(task: str) -> None:
 def test_the_services_are_upstreams(task: str) -> None:
     objects, _ = rendered(task)
     ours = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Service"}
-    sources = ("mirroring",) if task == "mirroring" else \
-        ("httpbin",) if task == "circuit breaking" else ("bookinfo",)
+    sources = (
+        ("mirroring",)
+        if task == "mirroring"
+        else ("httpbin",)
+        if task == "circuit breaking"
+        else ("bookinfo",)
+    )
     theirs = [d for name in sources for d in upstream_documents(name) if d["kind"] == "Service"]
     assert theirs
     for service in theirs:
@@ -160,11 +192,14 @@ def test_the_linkerd_rendering_reports_what_differs_field_by_field(task: str) ->
 
 def test_the_abort_goes_to_the_service_the_spec_names_on_linkerd() -> None:
     objects, report = rendered("fault injection (abort)", "linkerd")
-    route = next(o for o in objects if o["kind"] == "HTTPRoute" and o["metadata"]["name"] ==
-                 "ratings-http")
+    route = next(
+        o for o in objects if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "ratings-http"
+    )
     jason = route["spec"]["rules"][0]
     assert [(b["name"], b["weight"]) for b in jason["backendRefs"]] == [
-        ("ratings-v1", 0), ("ratings-abort", 1)]
+        ("ratings-v1", 0),
+        ("ratings-abort", 1),
+    ]
     (warning,) = [p for p in report.warnings if p.path.endswith("fault.abort")]
     assert "answer with the error itself" in warning.message
 

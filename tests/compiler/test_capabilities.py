@@ -38,16 +38,24 @@ DOC = REPO / "docs" / "capabilities.md"
 
 
 def test_docs_capabilities_md_is_generated_from_the_code() -> None:
-    result = subprocess.run([sys.executable, "-m", "meshc", "capabilities"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "meshc", "capabilities"], capture_output=True, text=True, check=True
+    )
     assert DOC.read_text(encoding="utf-8") == result.stdout, (
-        "docs/capabilities.md is stale: run `meshc capabilities > docs/capabilities.md`")
+        "docs/capabilities.md is stale: run `meshc capabilities > docs/capabilities.md`"
+    )
 
 
 def test_the_matrix_has_a_column_per_target_and_linkerd_routing_mode() -> None:
-    assert columns() == [("consul", "default"), ("istio", "virtualservice"),
-                         ("istio", "gateway-api"), ("istio", "ambient"), ("kuma", "default"),
-                         ("linkerd", "gateway-api"), ("linkerd", "smi")]
+    assert columns() == [
+        ("consul", "default"),
+        ("istio", "virtualservice"),
+        ("istio", "gateway-api"),
+        ("istio", "ambient"),
+        ("kuma", "default"),
+        ("linkerd", "gateway-api"),
+        ("linkerd", "smi"),
+    ]
 
 
 def test_every_profile_column_is_a_routing_mode_or_data_plane_of_its_own() -> None:
@@ -56,7 +64,9 @@ def test_every_profile_column_is_a_routing_mode_or_data_plane_of_its_own() -> No
 
 
 @pytest.mark.parametrize("column", columns(), ids="/".join)
-def test_every_lossy_entry_is_a_known_feature_and_says_what_is_rendered(column: tuple[str, str]) -> None:
+def test_every_lossy_entry_is_a_known_feature_and_says_what_is_rendered(
+    column: tuple[str, str],
+) -> None:
     target, mode = column
     for feature, (level, note) in providers.get(target).capabilities.get(mode, {}).items():
         assert feature in FEATURES, f"{feature}: add it to FEATURES"
@@ -97,8 +107,10 @@ def not_for_targets(path: str) -> bool:
 
 def only_for_others(path: str, target: str) -> bool:
     """A field only other targets read (capabilities.ONLY_FOR)."""
-    return any((path == p or path.startswith(p + ".")) and target not in targets
-               for p, (targets, _) in ONLY_FOR.items())
+    return any(
+        (path == p or path.startswith(p + ".")) and target not in targets
+        for p, (targets, _) in ONLY_FOR.items()
+    )
 
 
 # Sets every field a target renders, each with a value no other field has.
@@ -281,10 +293,17 @@ def occurrences(value: Any, path: str = "", concrete: str = "") -> Iterator[tupl
         for key, sub in value.items():
             # Map keys of free-form maps (labels, split, headers) are `*` in the schema path.
             schema_key = "*" if path.endswith(_MAPS) else key
-            yield from occurrences(sub, f"{path}.{schema_key}" if path else key,
-                                   f"{concrete}.{key}" if concrete else key)
-    elif isinstance(value, list) and value and not isinstance(value[0], (dict, list)) \
-            and not path.endswith(".retryOn"):
+            yield from occurrences(
+                sub,
+                f"{path}.{schema_key}" if path else key,
+                f"{concrete}.{key}" if concrete else key,
+            )
+    elif (
+        isinstance(value, list)
+        and value
+        and not isinstance(value[0], (dict, list))
+        and not path.endswith(".retryOn")
+    ):
         yield path, concrete, value  # a list of names or ports is one field
     elif isinstance(value, list):
         for i, sub in enumerate(value):
@@ -294,8 +313,16 @@ def occurrences(value: Any, path: str = "", concrete: str = "") -> Iterator[tupl
 
 
 # Free-form maps; a match's headers are one, a route's header manipulation is not.
-_MAPS = (".labels", ".annotations", ".selector", ".split", "match.headers", "matches.headers",
-         ".set", ".add")
+_MAPS = (
+    ".labels",
+    ".annotations",
+    ".selector",
+    ".split",
+    "match.headers",
+    "matches.headers",
+    ".set",
+    ".add",
+)
 
 
 def field_key(schema_path: str, value: Any) -> str:
@@ -305,12 +332,16 @@ def field_key(schema_path: str, value: Any) -> str:
 
 def test_every_schema_field_has_a_feature_and_is_set_by_the_walk_spec() -> None:
     walked = {field_key(p, v) for p, _, v in occurrences(WALK_DATA)} | {
-        p for p, _, _ in occurrences(WALK_DATA)}
+        p for p, _, _ in occurrences(WALK_DATA)
+    }
     for path, node in schema_leaves(MESH_SCHEMA):
         if not_for_targets(path):
             continue
-        keys = [f"{path}={v}" for v in node["enum"]] if node.get("enum") and \
-            f"{path}={node['enum'][0]}" in FIELDS else [path]
+        keys = (
+            [f"{path}={v}" for v in node["enum"]]
+            if node.get("enum") and f"{path}={node['enum'][0]}" in FIELDS
+            else [path]
+        )
         for key in keys:
             assert key in FIELDS, f"{key}: map it to a feature in FIELDS (add it to FEATURES)"
             if "=" not in key or key.startswith("spec.services.retries.retryOn="):
@@ -333,8 +364,11 @@ def _set(data: dict[str, Any], concrete: str, value: Any, remove: bool = False) 
 
 def _choices(target: str, mode: str) -> dict[str, str]:
     """The routing option of a routing mode's column (a data plane's column is the spec's)."""
-    return {f"{target}-routing": mode} if mode in providers.get(target).routing_modes() \
-        and mode != "default" else {}
+    return (
+        {f"{target}-routing": mode}
+        if mode in providers.get(target).routing_modes() and mode != "default"
+        else {}
+    )
 
 
 def _on_column(data: dict[str, Any], target: str, mode: str) -> dict[str, Any]:
@@ -362,12 +396,23 @@ def reported(report: Report, concrete: str) -> bool:
     """A problem names the field, a part of it, the list it is in, or the map entry it
     qualifies (a header's `exact`)."""
     parent = concrete.rsplit(".", 1)[0]
-    return any(p.path in (concrete, parent) or p.path.startswith((concrete + ".", concrete + "["))
-               or concrete.startswith(p.path + "[") for p in report.problems)
+    return any(
+        p.path in (concrete, parent)
+        or p.path.startswith((concrete + ".", concrete + "["))
+        or concrete.startswith(p.path + "[")
+        for p in report.problems
+    )
 
 
-def rendered(data: dict[str, Any], base: str, schema_path: str, concrete: str, value: Any,
-             target: str, mode: str) -> bool:
+def rendered(
+    data: dict[str, Any],
+    base: str,
+    schema_path: str,
+    concrete: str,
+    value: Any,
+    target: str,
+    mode: str,
+) -> bool:
     enum = dict(schema_leaves(MESH_SCHEMA)).get(schema_path, {}).get("enum")
     if isinstance(value, bool):
         variants = [_set(data, concrete, not value)]
@@ -383,22 +428,26 @@ def rendered(data: dict[str, Any], base: str, schema_path: str, concrete: str, v
     needles = value if isinstance(value, list) else [value]
     # "namespace/name" references are rendered in each mesh's own identity syntax, and a
     # string prefix may be rendered as a regular expression.
-    return all(part in base or re.escape(part) in base
-               for v in needles for part in str(v).split("/"))
+    return all(
+        part in base or re.escape(part) in base for v in needles for part in str(v).split("/")
+    )
 
 
 def described_own_service(data: dict[str, Any], concrete: str) -> bool:
     """A port or selector of a service whose Service is the app's own (service.manage: false)."""
     for i, svc in enumerate(data["spec"].get("services") or []):
         if (svc.get("service") or {}).get("manage") is False and concrete.startswith(
-                (f"spec.services[{i}].ports", f"spec.services[{i}].selector")):
+            (f"spec.services[{i}].ports", f"spec.services[{i}].selector")
+        ):
             return True
     return False
 
 
 @pytest.mark.parametrize("column", columns(), ids="/".join)
 @pytest.mark.parametrize("mtls", ["STRICT", "PERMISSIVE"])
-def test_every_field_is_rendered_or_reported_by_every_target(column: tuple[str, str], mtls: str) -> None:
+def test_every_field_is_rendered_or_reported_by_every_target(
+    column: tuple[str, str], mtls: str
+) -> None:
     target, mode = column
     data = _on_column(copy.deepcopy(WALK_DATA), target, mode)
     data["spec"]["mtls"] = mtls
@@ -419,7 +468,8 @@ def test_every_field_is_rendered_or_reported_by_every_target(column: tuple[str, 
 
 @pytest.mark.parametrize("column", columns(), ids="/".join)
 def test_what_the_walk_spec_renders_validates_against_the_upstream_crds(
-        column: tuple[str, str]) -> None:
+    column: tuple[str, str],
+) -> None:
     # Every feature at once: each rendered field must be one the upstream CRDs accept.
     from support.schemas import assert_valid
 
@@ -427,7 +477,9 @@ def test_what_the_walk_spec_renders_validates_against_the_upstream_crds(
     choices = _choices(target, mode)
     if target == "istio":
         choices["istio-rate-limit"] = "envoyfilter"
-    mesh = load_mesh("walk.yaml", text=yaml.safe_dump(
-        _on_column(copy.deepcopy(WALK_DATA), target, mode), sort_keys=False))
+    mesh = load_mesh(
+        "walk.yaml",
+        text=yaml.safe_dump(_on_column(copy.deepcopy(WALK_DATA), target, mode), sort_keys=False),
+    )
     objects, _ = render(mesh, RenderOptions(choices, allow_lossy=True), target)
     assert_valid(objects, gateway_channel="linkerd" if target == "linkerd" else "standard")

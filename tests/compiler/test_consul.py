@@ -59,7 +59,9 @@ def test_namespaces_turn_transparent_proxy_on_and_pods_are_enrolled_by_annotatio
     labels = find(objects, "Namespace", "mesh-demo")["metadata"]["labels"]
     assert labels["consul.hashicorp.com/transparent-proxy"] == "true"
     pod = {"metadata": {"labels": {"app": "web", "version": "v2"}}, "spec": {}}
-    marked = with_pod_markers(pod, "mesh-demo", PROFILE.pod_markers(load_mesh(str(spec_with(tmp_path)))))
+    marked = with_pod_markers(
+        pod, "mesh-demo", PROFILE.pod_markers(load_mesh(str(spec_with(tmp_path))))
+    )
     assert marked["metadata"]["annotations"] == {
         "consul.hashicorp.com/connect-inject": "true",
         "consul.hashicorp.com/kubernetes-service": "web",
@@ -70,8 +72,12 @@ def test_namespaces_turn_transparent_proxy_on_and_pods_are_enrolled_by_annotatio
 
 def test_a_pods_own_injection_choice_is_kept_for_the_policies_to_judge(tmp_path: Path) -> None:
     markers = PROFILE.pod_markers(load_mesh(str(spec_with(tmp_path))))
-    pod = {"metadata": {"labels": {"app": "web"},
-                        "annotations": {"consul.hashicorp.com/connect-inject": "false"}}}
+    pod = {
+        "metadata": {
+            "labels": {"app": "web"},
+            "annotations": {"consul.hashicorp.com/connect-inject": "false"},
+        }
+    }
     marked = with_pod_markers(pod, "mesh-demo", markers)
     assert marked["metadata"]["annotations"]["consul.hashicorp.com/connect-inject"] == "false"
     elsewhere = with_pod_markers({"metadata": {"labels": {"app": "web"}}}, "tools", markers)
@@ -101,9 +107,11 @@ def test_each_subset_selects_exactly_the_pods_of_its_version_once_marked(spec: P
             pod = {"metadata": {"labels": {**svc.selector, **version.labels}}}
             annotations = with_pod_markers(pod, svc.namespace, markers)["metadata"]["annotations"]
             # consul-k8s copies service-meta-<key> annotations into Service.Meta, and no label.
-            meta = {k.removeprefix("consul.hashicorp.com/service-meta-"): v
-                    for k, v in annotations.items()
-                    if k.startswith("consul.hashicorp.com/service-meta-")}
+            meta = {
+                k.removeprefix("consul.hashicorp.com/service-meta-"): v
+                for k, v in annotations.items()
+                if k.startswith("consul.hashicorp.com/service-meta-")
+            }
             chosen = {name for name, s in subsets.items() if selects(s["filter"], meta)}
             assert chosen == {version.name}, (svc.name, version.name, chosen)
 
@@ -139,13 +147,19 @@ def test_limits_go_into_the_callers_service_defaults(tmp_path: Path) -> None:
         web.pop(key, None)
     web["connectionPool"] = {"maxConnections": 10}
     web["allow"] = [{"fromServiceAccounts": ["mesh-demo/client"]}]
-    data["spec"]["services"].append({
-        "name": "client", "namespace": "mesh-demo", "selector": {"app": "client"},
-        "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "http"}],
-    })
+    data["spec"]["services"].append(
+        {
+            "name": "client",
+            "namespace": "mesh-demo",
+            "selector": {"app": "client"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "http"}],
+        }
+    )
     objects, _ = consul(write_spec(tmp_path, data), lossy=True)
     client = find(objects, "ServiceDefaults", "client")["spec"]
-    assert client["upstreamConfig"]["overrides"] == [{"name": "web", "limits": {"maxConnections": 10}}]
+    assert client["upstreamConfig"]["overrides"] == [
+        {"name": "web", "limits": {"maxConnections": 10}}
+    ]
     assert "upstreamConfig" not in find(objects, "ServiceDefaults", "web")["spec"]
     intentions = find(objects, "ServiceIntentions", "web")["spec"]["sources"]
     assert intentions == [{"name": "client", "action": "allow"}, {"name": "*", "action": "deny"}]
@@ -172,7 +186,9 @@ def _render_example(spec: Path) -> tuple[list[dict[str, Any]], str]:
     try:
         objects, report = render(mesh, RenderOptions(), "consul")
     except SpecError as exc:
-        header = "# fails without --allow-lossy:\n" + "".join(f"#   {p.format()}\n" for p in exc.problems)
+        header = "# fails without --allow-lossy:\n" + "".join(
+            f"#   {p.format()}\n" for p in exc.problems
+        )
         objects, report = render(mesh, RenderOptions(allow_lossy=True), "consul")
     header += "".join(f"# {p.format()}\n" for p in report.warnings if not header)
     return objects, header + dump_all(objects)

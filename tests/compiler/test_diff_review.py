@@ -66,7 +66,9 @@ def test_one_revision_compares_it_with_the_working_tree(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert diff(repo, "HEAD") == 0
-    assert capsys.readouterr().out == "mesh.yaml HEAD..working tree: 0 added, 0 changed, 0 removed\n"
+    assert (
+        capsys.readouterr().out == "mesh.yaml HEAD..working tree: 0 added, 0 changed, 0 removed\n"
+    )
     edit(repo, WEIGHT)
     assert diff(repo, "HEAD") == 1
     assert "~ VirtualService mesh-demo/web" in capsys.readouterr().out

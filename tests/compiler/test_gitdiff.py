@@ -181,10 +181,14 @@ def test_render_ref_names_an_unknown_revision(history, capsys):
 
 
 def test_field_paths_index_lists_and_bracket_keys_that_contain_dots():
-    old = {"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "1"}},
-           "spec": {"http": [{"route": [{"weight": 90}, {"weight": 10}]}]}}
-    new = {"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "2"}},
-           "spec": {"http": [{"route": [{"weight": 100}]}], "tls": []}}
+    old = {
+        "metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "1"}},
+        "spec": {"http": [{"route": [{"weight": 90}, {"weight": 10}]}]},
+    }
+    new = {
+        "metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "2"}},
+        "spec": {"http": [{"route": [{"weight": 100}]}], "tls": []},
+    }
 
     assert [c.format() for c in field_changes(old, new)] == [
         'metadata.annotations["argocd.argoproj.io/sync-wave"]: "1" -> "2"',
@@ -203,8 +207,11 @@ def test_values_that_python_considers_equal_but_yaml_does_not_are_changes():
 
 def test_objects_are_matched_by_group_kind_namespace_and_name_not_by_version():
     def obj(api_version: str, kind: str = "VirtualService") -> dict:
-        return {"apiVersion": api_version, "kind": kind,
-                "metadata": {"name": "web", "namespace": "shop"}}
+        return {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": "web", "namespace": "shop"},
+        }
 
     bumped = diff_objects([obj("networking.istio.io/v1beta1")], [obj("networking.istio.io/v1")])
     assert not bumped.added and not bumped.removed
@@ -212,8 +219,10 @@ def test_objects_are_matched_by_group_kind_namespace_and_name_not_by_version():
         'apiVersion: "networking.istio.io/v1beta1" -> "networking.istio.io/v1"'
     ]
 
-    regrouped = diff_objects([obj("gateway.networking.k8s.io/v1", "HTTPRoute")],
-                             [obj("policy.linkerd.io/v1beta3", "HTTPRoute")])
+    regrouped = diff_objects(
+        [obj("gateway.networking.k8s.io/v1", "HTTPRoute")],
+        [obj("policy.linkerd.io/v1beta3", "HTTPRoute")],
+    )
     assert len(regrouped.added) == 1 and len(regrouped.removed) == 1 and not regrouped.changed
 
 
@@ -226,16 +235,28 @@ def test_moving_a_namespace_to_ambient_shows_exactly_what_changes(history, capsy
     assert diff(history, "--format", "json") == 1
     report = json.loads(capsys.readouterr().out)
     named = {(o["kind"], o["name"]) for o in report["added"]}
-    assert named == {("Gateway", "waypoint"), ("HTTPRoute", "web-http"),
-                     ("Service", "web-v1"), ("Service", "web-v2"),
-                     ("DestinationRule", "web-v1"), ("DestinationRule", "web-v2"),
-                     ("AuthorizationPolicy", "web-allow-l4")}
+    assert named == {
+        ("Gateway", "waypoint"),
+        ("HTTPRoute", "web-http"),
+        ("Service", "web-v1"),
+        ("Service", "web-v2"),
+        ("DestinationRule", "web-v1"),
+        ("DestinationRule", "web-v2"),
+        ("AuthorizationPolicy", "web-allow-l4"),
+    }
     assert {(o["kind"], o["name"]) for o in report["removed"]} == {("VirtualService", "web")}
     changed = {(o["kind"], o["name"]): o["changes"] for o in report["changed"]}
-    assert set(changed) == {("Namespace", "mesh-demo"), ("AuthorizationPolicy", "web-allow"),
-                            ("Service", "web")}
-    assert {"path": "metadata.labels.istio-injection", "old": "enabled"} in \
-        changed[("Namespace", "mesh-demo")]
-    assert {"path": 'metadata.labels["istio.io/dataplane-mode"]', "new": "ambient"} in \
-        changed[("Namespace", "mesh-demo")]
-    assert any(c["path"] == "spec.targetRefs" for c in changed[("AuthorizationPolicy", "web-allow")])
+    assert set(changed) == {
+        ("Namespace", "mesh-demo"),
+        ("AuthorizationPolicy", "web-allow"),
+        ("Service", "web"),
+    }
+    assert {"path": "metadata.labels.istio-injection", "old": "enabled"} in changed[
+        ("Namespace", "mesh-demo")
+    ]
+    assert {"path": 'metadata.labels["istio.io/dataplane-mode"]', "new": "ambient"} in changed[
+        ("Namespace", "mesh-demo")
+    ]
+    assert any(
+        c["path"] == "spec.targetRefs" for c in changed[("AuthorizationPolicy", "web-allow")]
+    )

@@ -80,11 +80,15 @@ def test_ab_matches_come_before_the_default_split(tmp_path: Any) -> None:
     http = vs["spec"]["http"]
     assert [h.get("name") for h in http] == ["beta-testers", "new-checkout", "canary"]
     assert http[0]["match"] == [{"headers": {"x-beta-tester": {"exact": "true"}}}]
-    assert http[0]["route"] == [{"destination": {"host": "storefront", "subset": "v2"}, "weight": 100}]
+    assert http[0]["route"] == [
+        {"destination": {"host": "storefront", "subset": "v2"}, "weight": 100}
+    ]
     assert http[1]["match"] == [{"uri": {"prefix": "/checkout/v2"}}]
     assert http[2]["route"][1]["weight"] == 20
-    assert all(h["retries"] == {"attempts": 3, "perTryTimeout": "2s",
-                                "retryOn": "5xx,connect-failure"} for h in http)
+    assert all(
+        h["retries"] == {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx,connect-failure"}
+        for h in http
+    )
 
 
 def test_service_accounts_become_spiffe_principals_in_their_own_source(tmp_path: Any) -> None:
@@ -122,10 +126,15 @@ def test_mtls_permissive_is_rendered_as_asked(tmp_path: Any) -> None:
 def test_blue_green_keeps_the_idle_version_at_weight_zero() -> None:
     spec = next(p for p in example_specs() if p.parent.name == "blue-green")
     route = rendered(str(spec))[("VirtualService", "invoices")]["spec"]["http"][0]["route"]
-    assert [(r["destination"]["subset"], r["weight"]) for r in route] == [("blue", 100), ("green", 0)]
+    assert [(r["destination"]["subset"], r["weight"]) for r in route] == [
+        ("blue", 100),
+        ("green", 0),
+    ]
 
 
-def test_a_service_without_routes_gets_no_virtual_service_unless_it_has_resilience(tmp_path: Any) -> None:
+def test_a_service_without_routes_gets_no_virtual_service_unless_it_has_resilience(
+    tmp_path: Any,
+) -> None:
     spec = next(p for p in example_specs() if p.parent.name == "multi-namespace")
     objects = rendered(str(spec))
     assert ("VirtualService", "payments") not in objects

@@ -41,8 +41,10 @@ WEB = """
 def istio(tmp_path: Path, body: str, **options: Any) -> tuple[dict[tuple[str, str], Obj], Report]:
     spec = write_spec(tmp_path, HEAD + body)
     objects, report = render(load_mesh(str(spec)), RenderOptions.of(**options))
-    return {(o["kind"], f'{o["metadata"].get("namespace", "")}/{o["metadata"]["name"]}'): o
-            for o in objects}, report
+    return {
+        (o["kind"], f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"): o
+        for o in objects
+    }, report
 
 
 def http_routes(objects: dict[tuple[str, str], Obj], name: str = "shop/web") -> list[Obj]:
@@ -51,7 +53,11 @@ def http_routes(objects: dict[tuple[str, str], Obj], name: str = "shop/web") -> 
 
 
 def test_a_routes_own_timeout_and_retries_replace_the_services(tmp_path: Path) -> None:
-    objects, _ = istio(tmp_path, "  services:" + WEB + """
+    objects, _ = istio(
+        tmp_path,
+        "  services:"
+        + WEB
+        + """
       routes:
         - match: {path: {prefix: /slow}}
           timeout: 30s
@@ -60,15 +66,22 @@ def test_a_routes_own_timeout_and_retries_replace_the_services(tmp_path: Path) -
         - to: v1
       timeout: 5s
       retries: {attempts: 3, retryOn: [5xx, unavailable]}
-""")
+""",
+    )
     slow, default = http_routes(objects)
     assert (slow["timeout"], slow["retries"]) == ("30s", {"attempts": 0})
     assert (default["timeout"], default["retries"]) == (
-        "5s", {"attempts": 3, "retryOn": "5xx,unavailable"})
+        "5s",
+        {"attempts": 3, "retryOn": "5xx,unavailable"},
+    )
 
 
 def test_any_of_matches_and_grpc_methods_are_uri_matches(tmp_path: Path) -> None:
-    objects, _ = istio(tmp_path, "  services:" + WEB + """
+    objects, _ = istio(
+        tmp_path,
+        "  services:"
+        + WEB
+        + """
       routes:
         - matches:
             - grpc: {service: shop.v1.Cart, method: Add}
@@ -76,7 +89,8 @@ def test_any_of_matches_and_grpc_methods_are_uri_matches(tmp_path: Path) -> None
             - headers: {x-debug: {exact: "1"}}
           to: v2
         - to: v1
-""")
+""",
+    )
     assert http_routes(objects)[0]["match"] == [
         {"uri": {"exact": "/shop.v1.Cart/Add"}},
         {"uri": {"prefix": "/shop.v1.Admin/"}},
@@ -85,7 +99,11 @@ def test_any_of_matches_and_grpc_methods_are_uri_matches(tmp_path: Path) -> None
 
 
 def test_faults_always_say_their_percentage(tmp_path: Path) -> None:
-    objects, _ = istio(tmp_path, "  services:" + WEB + """
+    objects, _ = istio(
+        tmp_path,
+        "  services:"
+        + WEB
+        + """
       routes:
         - match: {headers: {end-user: {exact: jason}}}
           fault:
@@ -95,7 +113,8 @@ def test_faults_always_say_their_percentage(tmp_path: Path) -> None:
         - to: v1
           fault:
             abort: {httpStatus: 503, percent: 0.25, service: {name: errors, port: 80}}
-""")
+""",
+    )
     jason, default = http_routes(objects)
     assert jason["fault"] == {
         "delay": {"fixedDelay": "7s", "percentage": {"value": 100.0}},
@@ -106,7 +125,11 @@ def test_faults_always_say_their_percentage(tmp_path: Path) -> None:
 
 
 def test_mirrors_name_a_subset_or_another_services_host_and_port(tmp_path: Path) -> None:
-    objects, _ = istio(tmp_path, "  services:" + WEB + """
+    objects, _ = istio(
+        tmp_path,
+        "  services:"
+        + WEB
+        + """
       routes:
         - match: {path: {prefix: /a}}
           mirror: {to: v2, percent: 5}
@@ -117,16 +140,22 @@ def test_mirrors_name_a_subset_or_another_services_host_and_port(tmp_path: Path)
       namespace: other
       selector: {app: shadow}
       ports: [{name: http, port: 8000, targetPort: 8000}]
-""")
+""",
+    )
     a, default = http_routes(objects)
-    assert (a["mirror"], a["mirrorPercentage"]) == (
-        {"host": "web", "subset": "v2"}, {"value": 5.0})
+    assert (a["mirror"], a["mirrorPercentage"]) == ({"host": "web", "subset": "v2"}, {"value": 5.0})
     assert (default["mirror"], default["mirrorPercentage"]) == (
-        {"host": "shadow.other.svc.cluster.local", "port": {"number": 8000}}, {"value": 100.0})
+        {"host": "shadow.other.svc.cluster.local", "port": {"number": 8000}},
+        {"value": 100.0},
+    )
 
 
 def test_headers_rewrites_and_redirects(tmp_path: Path) -> None:
-    objects, _ = istio(tmp_path, "  services:" + WEB + """
+    objects, _ = istio(
+        tmp_path,
+        "  services:"
+        + WEB
+        + """
       routes:
         - match: {path: {prefix: /old}}
           redirect: {path: /new, host: shop.example, scheme: https, port: 8443, statusCode: 308}
@@ -138,20 +167,31 @@ def test_headers_rewrites_and_redirects(tmp_path: Path) -> None:
           headers:
             request: {set: {x-a: "1"}, add: {x-b: "2"}, remove: [x-c]}
       timeout: 3s
-""")
+""",
+    )
     old, legacy, default = http_routes(objects)
     # A redirect answers the request: no destination, timeout or retries.
-    assert old == {"match": [{"uri": {"prefix": "/old"}}],
-                   "redirect": {"uri": "/new", "authority": "shop.example", "scheme": "https",
-                                "port": 8443, "redirectCode": 308},
-                   "headers": {"response": {"set": {"x-moved": "yes"}}}}
+    assert old == {
+        "match": [{"uri": {"prefix": "/old"}}],
+        "redirect": {
+            "uri": "/new",
+            "authority": "shop.example",
+            "scheme": "https",
+            "port": 8443,
+            "redirectCode": 308,
+        },
+        "headers": {"response": {"set": {"x-moved": "yes"}}},
+    }
     assert legacy["rewrite"] == {"uri": "/", "authority": "web.internal"}
-    assert default["headers"] == {"request": {"set": {"x-a": "1"}, "add": {"x-b": "2"},
-                                              "remove": ["x-c"]}}
+    assert default["headers"] == {
+        "request": {"set": {"x-a": "1"}, "add": {"x-b": "2"}, "remove": ["x-c"]}
+    }
 
 
 def test_tcp_ports_are_split_by_the_default_route(tmp_path: Path) -> None:
-    objects, _ = istio(tmp_path, """  services:
+    objects, _ = istio(
+        tmp_path,
+        """  services:
     - name: db
       namespace: shop
       selector: {app: db}
@@ -163,19 +203,35 @@ def test_tcp_ports_are_split_by_the_default_route(tmp_path: Path) -> None:
         - match: {path: {prefix: /admin}}
           to: b
         - split: {a: 70, b: 30}
-""")
+""",
+    )
     spec = objects[("VirtualService", "shop/db")]["spec"]
     assert [h.get("match") for h in spec["http"]] == [[{"uri": {"prefix": "/admin"}}], None]
-    assert spec["tcp"] == [{"match": [{"port": 5432}], "route": [
-        {"destination": {"host": "db", "subset": "a", "port": {"number": 5432}}, "weight": 70},
-        {"destination": {"host": "db", "subset": "b", "port": {"number": 5432}}, "weight": 30},
-    ]}]
+    assert spec["tcp"] == [
+        {
+            "match": [{"port": 5432}],
+            "route": [
+                {
+                    "destination": {"host": "db", "subset": "a", "port": {"number": 5432}},
+                    "weight": 70,
+                },
+                {
+                    "destination": {"host": "db", "subset": "b", "port": {"number": 5432}},
+                    "weight": 30,
+                },
+            ],
+        }
+    ]
 
 
-RATE_LIMITED = "  services:" + WEB + """
+RATE_LIMITED = (
+    "  services:"
+    + WEB
+    + """
       retries: {attempts: 1}
       rateLimit: {requestsPerSecond: 50}
 """
+)
 
 
 def test_a_rate_limit_is_refused_unless_asked_for_as_an_envoyfilter(tmp_path: Path) -> None:
@@ -187,7 +243,8 @@ def test_a_rate_limit_is_refused_unless_asked_for_as_an_envoyfilter(tmp_path: Pa
 
 
 def test_the_envoyfilter_inserts_the_local_rate_limit_on_each_inbound_http_port(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     objects, report = istio(tmp_path, RATE_LIMITED, istio_rate_limit="envoyfilter")
     ef = objects[("EnvoyFilter", "shop/web-rate-limit")]
     assert ef["apiVersion"] == "networking.istio.io/v1alpha3"
@@ -204,14 +261,20 @@ def test_the_envoyfilter_inserts_the_local_rate_limit_on_each_inbound_http_port(
 
 def test_a_per_caller_rate_limit_is_not_supported(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
-        istio(tmp_path, RATE_LIMITED.replace("requestsPerSecond: 50",
-                                             "perCallerRequestsPerSecond: 5"),
-              istio_rate_limit="envoyfilter")
+        istio(
+            tmp_path,
+            RATE_LIMITED.replace("requestsPerSecond: 50", "perCallerRequestsPerSecond: 5"),
+            istio_rate_limit="envoyfilter",
+        )
     assert [p.path for p in info.value.problems] == [
-        "spec.services[0].rateLimit.perCallerRequestsPerSecond"]
+        "spec.services[0].rateLimit.perCallerRequestsPerSecond"
+    ]
 
 
-INGRESS = "  services:" + WEB + """
+INGRESS = (
+    "  services:"
+    + WEB
+    + """
       routes:
         - split: {v1: 90, v2: 10}
       retries: {attempts: 2}
@@ -240,6 +303,7 @@ INGRESS = "  services:" + WEB + """
         - backend: {service: web, port: 80}
           timeout: 4s
 """
+)
 
 
 def test_an_ingress_is_an_istio_gateway_and_its_virtual_service(tmp_path: Path) -> None:
@@ -248,17 +312,23 @@ def test_an_ingress_is_an_istio_gateway_and_its_virtual_service(tmp_path: Path) 
     assert gateway["selector"] == {"app": "edge"}
     assert gateway["servers"] == [
         {"port": {"number": 8080, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]},
-        {"port": {"number": 8443, "name": "https", "protocol": "HTTPS"},
-         "hosts": ["shop.example"], "tls": {"mode": "SIMPLE", "credentialName": "shop-cert"}},
+        {
+            "port": {"number": 8443, "name": "https", "protocol": "HTTPS"},
+            "hosts": ["shop.example"],
+            "tls": {"mode": "SIMPLE", "credentialName": "shop-cert"},
+        },
     ]
     vs = objects[("VirtualService", "shop/edge")]["spec"]
     assert (vs["hosts"], vs["gateways"]) == (["*"], ["edge"])
     api, root, web = vs["http"]
-    assert api["route"] == [{"destination": {"host": "api.other.svc.cluster.local",
-                                             "port": {"number": 8000}}}]
+    assert api["route"] == [
+        {"destination": {"host": "api.other.svc.cluster.local", "port": {"number": 8000}}}
+    ]
     assert api["rewrite"] == {"uri": "/"}
-    assert root == {"match": [{"uri": {"exact": "/"}}],
-                    "redirect": {"uri": "/shop", "redirectCode": 301}}
+    assert root == {
+        "match": [{"uri": {"exact": "/"}}],
+        "redirect": {"uri": "/shop", "redirectCode": 301},
+    }
     # The gateway follows the service's default route: its split, and its retries.
     assert web["route"] == [
         {"destination": {"host": "web", "subset": "v1", "port": {"number": 80}}, "weight": 90},
@@ -269,25 +339,29 @@ def test_an_ingress_is_an_istio_gateway_and_its_virtual_service(tmp_path: Path) 
     assert_valid(objects.values())
 
 
-def test_the_services_an_ingress_routes_to_admit_the_gateway_on_those_ports(
-        tmp_path: Path) -> None:
+def test_the_services_an_ingress_routes_to_admit_the_gateway_on_those_ports(tmp_path: Path) -> None:
     objects, _ = istio(tmp_path, INGRESS)
     rules = objects[("AuthorizationPolicy", "shop/web-allow")]["spec"]["rules"]
-    assert rules[-1] == {"from": [{"source": {"principals": [
-        "cluster.local/ns/gateways/sa/edge-gw"]}}], "to": [{"operation": {"ports": ["8080"]}}]}
+    assert rules[-1] == {
+        "from": [{"source": {"principals": ["cluster.local/ns/gateways/sa/edge-gw"]}}],
+        "to": [{"operation": {"ports": ["8080"]}}],
+    }
 
 
 def test_ingress_to_a_service_with_matched_routes_is_approximated(tmp_path: Path) -> None:
-    body = INGRESS.replace("        - split: {v1: 90, v2: 10}",
-                           "        - {match: {path: {prefix: /b}}, to: v2}\n"
-                           "        - split: {v1: 90, v2: 10}")
+    body = INGRESS.replace(
+        "        - split: {v1: 90, v2: 10}",
+        "        - {match: {path: {prefix: /b}}, to: v2}\n        - split: {v1: 90, v2: 10}",
+    )
     _, report = istio(tmp_path, body)
     (warning,) = report.warnings
     assert warning.path == "spec.ingress[0].routes[2].backend"
     assert "not its other routes" in warning.message
 
 
-EGRESS_AND_TELEMETRY = "  services: []\n" + """
+EGRESS_AND_TELEMETRY = (
+    "  services: []\n"
+    + """
   egress:
     hosts:
       - host: api.example.com
@@ -303,17 +377,23 @@ EGRESS_AND_TELEMETRY = "  services: []\n" + """
       accessLogging: {enabled: false}
       metrics: {enabled: false}
 """
+)
 
 
 def test_egress_is_a_service_entry_per_meshed_namespace_and_says_what_it_needs(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     objects, report = istio(tmp_path, EGRESS_AND_TELEMETRY)
     entries = [o for (kind, _), o in objects.items() if kind == "ServiceEntry"]
     assert sorted(o["metadata"]["namespace"] for o in entries) == ["other", "shop"]
     assert entries[0]["spec"] == {
-        "hosts": ["api.example.com"], "exportTo": ["."], "location": "MESH_EXTERNAL",
-        "ports": [{"number": 443, "name": "tls-443", "protocol": "TLS"},
-                  {"number": 80, "name": "http-80", "protocol": "HTTP"}],
+        "hosts": ["api.example.com"],
+        "exportTo": ["."],
+        "location": "MESH_EXTERNAL",
+        "ports": [
+            {"number": 443, "name": "tls-443", "protocol": "TLS"},
+            {"number": 80, "name": "http-80", "protocol": "HTTP"},
+        ],
         "resolution": "DNS",
     }
     (warning,) = report.warnings
@@ -324,8 +404,10 @@ def test_telemetry_objects_per_namespace_or_workload(tmp_path: Path) -> None:
     objects, _ = istio(tmp_path, EGRESS_AND_TELEMETRY)
     defaults = objects[("Telemetry", "shop/defaults")]
     assert defaults["apiVersion"] == "telemetry.istio.io/v1"
-    assert defaults["spec"] == {"tracing": [{"randomSamplingPercentage": 2.5}],
-                                "accessLogging": [{"providers": [{"name": "envoy"}]}]}
+    assert defaults["spec"] == {
+        "tracing": [{"randomSamplingPercentage": 2.5}],
+        "accessLogging": [{"providers": [{"name": "envoy"}]}],
+    }
     assert objects[("Telemetry", "shop/quiet")]["spec"] == {
         "selector": {"matchLabels": {"app": "batch"}},
         "accessLogging": [{"disabled": True}],
@@ -340,12 +422,15 @@ def test_telemetry_objects_per_namespace_or_workload(tmp_path: Path) -> None:
 def test_services_without_retries_get_one_warning_naming_them(tmp_path: Path) -> None:
     services = "  services:" + "".join(
         WEB.replace("name: web", f"name: web{i}").replace("app: web", f"app: web{i}")
-        for i in range(5))
+        for i in range(5)
+    )
     _, report = istio(tmp_path, services)
     (warning,) = report.warnings
     assert warning.path == "spec.services"
-    assert warning.message.startswith("approximated on istio (virtualservice): shop/web0, shop/web1, "
-                                      "shop/web2 and 2 more give no retries")
+    assert warning.message.startswith(
+        "approximated on istio (virtualservice): shop/web0, shop/web1, "
+        "shop/web2 and 2 more give no retries"
+    )
     explicit = services.replace("      versions:", "      retries: {attempts: 0}\n      versions:")
     _, report = istio(tmp_path, explicit)
     assert report.warnings == []

@@ -22,10 +22,15 @@ MODES = ("gateway-api", "smi")
 L5D = EXAMPLES / "linkerd-quickstart" / "mesh.yaml"
 
 
-def linkerd(spec: Path | str, mode: str = "gateway-api", *, lossy: bool = False,
-            ) -> tuple[list[dict[str, Any]], Report]:
-    return render(load_mesh(str(spec)), RenderOptions.of(linkerd_routing=mode, allow_lossy=lossy),
-                  "linkerd")
+def linkerd(
+    spec: Path | str,
+    mode: str = "gateway-api",
+    *,
+    lossy: bool = False,
+) -> tuple[list[dict[str, Any]], Report]:
+    return render(
+        load_mesh(str(spec)), RenderOptions.of(linkerd_routing=mode, allow_lossy=lossy), "linkerd"
+    )
 
 
 def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -53,7 +58,10 @@ def spec_with(tmp_path: Path, **service: Any) -> Path:
 
 def test_smi_mode_reproduces_the_seeds_traffic_split() -> None:
     objects, report = linkerd(L5D, "smi")
-    split, seed = find(objects, "TrafficSplit", "web-split"), seed_object("TrafficSplit", "web-split")
+    split, seed = (
+        find(objects, "TrafficSplit", "web-split"),
+        seed_object("TrafficSplit", "web-split"),
+    )
     assert split["apiVersion"] == seed["apiVersion"] == "split.smi-spec.io/v1alpha2"
     assert split["metadata"]["namespace"] == seed["metadata"]["namespace"]
     assert split["spec"] == seed["spec"]
@@ -94,10 +102,14 @@ def test_gateway_api_mode_splits_with_a_gamma_httproute_on_the_apex_service() ->
     objects, _ = linkerd(L5D)
     route = find(objects, "HTTPRoute", "web-http")
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
-    assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": "web", "port": 80}]
+    assert route["spec"]["parentRefs"] == [
+        {"group": "", "kind": "Service", "name": "web", "port": 80}
+    ]
     (rule,) = route["spec"]["rules"]
     assert [(b["name"], b["port"], b["weight"]) for b in rule["backendRefs"]] == [
-        ("web-v1", 80, 90), ("web-v2", 80, 10)]
+        ("web-v1", 80, 90),
+        ("web-v2", 80, 10),
+    ]
 
 
 # --- every example, both modes: valid and golden ------------------------------------------
@@ -113,8 +125,12 @@ def _render_example(spec: Path, mode: str) -> tuple[list[dict[str, Any]], str]:
     try:
         objects, report = render(mesh, options, "linkerd")
     except SpecError as exc:
-        header = "# fails without --allow-lossy:\n" + "".join(f"#   {p.format()}\n" for p in exc.problems)
-        objects, report = render(mesh, RenderOptions.of(linkerd_routing=mode, allow_lossy=True), "linkerd")
+        header = "# fails without --allow-lossy:\n" + "".join(
+            f"#   {p.format()}\n" for p in exc.problems
+        )
+        objects, report = render(
+            mesh, RenderOptions.of(linkerd_routing=mode, allow_lossy=True), "linkerd"
+        )
     header += "".join(f"# {p.format()}\n" for p in report.warnings if not header)
     return objects, header + dump_all(objects)
 
@@ -129,7 +145,9 @@ def test_example_golden(spec: Path, mode: str) -> None:
 @pytest.mark.parametrize("channel", ["standard", "linkerd"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
-def test_every_object_validates_against_the_upstream_crds(spec: Path, mode: str, channel: str) -> None:
+def test_every_object_validates_against_the_upstream_crds(
+    spec: Path, mode: str, channel: str
+) -> None:
     objects, _ = _render_example(spec, mode)
     if channel == "standard":
         # Linkerd reads TLSRoute only as v1alpha2 (policy-controller/k8s/api/src/lib.rs pins
@@ -158,29 +176,43 @@ def test_the_linkerd_quickstart_renders_exactly_in_both_modes() -> None:
 
 
 def ab_spec(tmp_path: Path) -> Path:
-    return spec_with(tmp_path, routes=[
-        {"name": "beta", "match": {"headers": {"x-beta": {"exact": "1"},
-                                               "x-group": {"prefix": "a.b"}}}, "to": "v2"},
-        {"match": {"path": {"prefix": "/api"}}, "to": "v2"},
-        {"match": {"path": {"regex": "/v[0-9]+/.*"}, "headers": {"x-r": {"regex": "x|y"}}},
-         "to": "v2"},
-        {"split": {"v1": 90, "v2": 10}},
-    ])
+    return spec_with(
+        tmp_path,
+        routes=[
+            {
+                "name": "beta",
+                "match": {"headers": {"x-beta": {"exact": "1"}, "x-group": {"prefix": "a.b"}}},
+                "to": "v2",
+            },
+            {"match": {"path": {"prefix": "/api"}}, "to": "v2"},
+            {
+                "match": {"path": {"regex": "/v[0-9]+/.*"}, "headers": {"x-r": {"regex": "x|y"}}},
+                "to": "v2",
+            },
+            {"split": {"v1": 90, "v2": 10}},
+        ],
+    )
 
 
 def test_header_and_path_matches_keep_the_specs_string_semantics(tmp_path: Path) -> None:
     objects, report = linkerd(ab_spec(tmp_path))
     rules = find(objects, "HTTPRoute", "web-http")["spec"]["rules"]
-    assert rules[0]["matches"] == [{"headers": [
-        {"name": "x-beta", "type": "Exact", "value": "1"},
-        # Prefixes are string prefixes, and regexes match the whole value, as on Istio.
-        {"name": "x-group", "type": "RegularExpression", "value": r"^a\.b.*"},
-    ]}]
+    assert rules[0]["matches"] == [
+        {
+            "headers": [
+                {"name": "x-beta", "type": "Exact", "value": "1"},
+                # Prefixes are string prefixes, and regexes match the whole value, as on Istio.
+                {"name": "x-group", "type": "RegularExpression", "value": r"^a\.b.*"},
+            ]
+        }
+    ]
     assert rules[1]["matches"] == [{"path": {"type": "RegularExpression", "value": "^/api.*"}}]
-    assert rules[2]["matches"] == [{
-        "path": {"type": "RegularExpression", "value": "^(?:/v[0-9]+/.*)$"},
-        "headers": [{"name": "x-r", "type": "RegularExpression", "value": "^(?:x|y)$"}],
-    }]
+    assert rules[2]["matches"] == [
+        {
+            "path": {"type": "RegularExpression", "value": "^(?:/v[0-9]+/.*)$"},
+            "headers": [{"name": "x-r", "type": "RegularExpression", "value": "^(?:x|y)$"}],
+        }
+    ]
     assert "matches" not in rules[3]
     assert_valid(objects, gateway_channel="linkerd")
     assert_valid(objects)
@@ -203,8 +235,11 @@ def test_matches_are_an_error_in_smi_mode_unless_lossy(tmp_path: Path) -> None:
     objects, report = linkerd(spec, "smi", lossy=True)
     backends = find(objects, "TrafficSplit", "web-split")["spec"]["backends"]
     assert backends == [{"service": "web-v1", "weight": 90}, {"service": "web-v2", "weight": 10}]
-    assert all("follow the split of spec.services[0].routes[3]" in p.message
-               for p in report.warnings if ".match." in p.path)
+    assert all(
+        "follow the split of spec.services[0].routes[3]" in p.message
+        for p in report.warnings
+        if ".match." in p.path
+    )
 
 
 # --- retries, timeouts, circuit breaking ---------------------------------------------------
@@ -216,9 +251,15 @@ def annotations_of(objects: list[dict[str, Any]], name: str = "web") -> dict[str
 
 
 def test_retries_and_timeouts_are_linkerd_annotations_on_the_apex_service(tmp_path: Path) -> None:
-    spec = spec_with(tmp_path, timeout="1m30s",
-                     retries={"attempts": 3, "perTryTimeout": "1.5s",
-                              "retryOn": ["gateway-error", "retriable-4xx", "5xx"]})
+    spec = spec_with(
+        tmp_path,
+        timeout="1m30s",
+        retries={
+            "attempts": 3,
+            "perTryTimeout": "1.5s",
+            "retryOn": ["gateway-error", "retriable-4xx", "5xx"],
+        },
+    )
     objects, report = linkerd(spec)
     assert annotations_of(objects) == {
         "timeout.linkerd.io/request": "90s",  # one number and one unit, as Linkerd parses them
@@ -232,10 +273,15 @@ def test_retries_and_timeouts_are_linkerd_annotations_on_the_apex_service(tmp_pa
 
 def test_retry_on_defaults_to_5xx(tmp_path: Path) -> None:
     objects, _ = linkerd(spec_with(tmp_path, retries={"attempts": 1}))
-    assert annotations_of(objects) == {"retry.linkerd.io/http": "5xx", "retry.linkerd.io/limit": "1"}
+    assert annotations_of(objects) == {
+        "retry.linkerd.io/http": "5xx",
+        "retry.linkerd.io/limit": "1",
+    }
 
 
-def test_zero_attempts_render_no_retry_because_linkerd_reads_limit_0_as_unset(tmp_path: Path) -> None:
+def test_zero_attempts_render_no_retry_because_linkerd_reads_limit_0_as_unset(
+    tmp_path: Path,
+) -> None:
     objects, _ = linkerd(spec_with(tmp_path, retries={"attempts": 0, "perTryTimeout": "2s"}))
     assert annotations_of(objects) == {"timeout.linkerd.io/response": "2s"}
 
@@ -255,8 +301,10 @@ def test_a_sub_millisecond_duration_is_rounded_loudly(tmp_path: Path) -> None:
 
 
 def test_outlier_detection_becomes_consecutive_failure_accrual(tmp_path: Path) -> None:
-    spec = spec_with(tmp_path, outlierDetection={"consecutive5xxErrors": 4, "baseEjectionTime": "45s",
-                                                 "interval": "5s"})
+    spec = spec_with(
+        tmp_path,
+        outlierDetection={"consecutive5xxErrors": 4, "baseEjectionTime": "45s", "interval": "5s"},
+    )
     objects, report = linkerd(spec)
     assert annotations_of(objects) == {
         "balancer.linkerd.io/failure-accrual": "consecutive",
@@ -270,8 +318,11 @@ def test_outlier_detection_becomes_consecutive_failure_accrual(tmp_path: Path) -
 
 
 def test_max_ejection_percent_and_connection_limits_are_errors(tmp_path: Path) -> None:
-    spec = spec_with(tmp_path, outlierDetection={"maxEjectionPercent": 50},
-                     connectionPool={"maxConnections": 10, "http2MaxRequests": 5})
+    spec = spec_with(
+        tmp_path,
+        outlierDetection={"maxEjectionPercent": 50},
+        connectionPool={"maxConnections": 10, "http2MaxRequests": 5},
+    )
     with pytest.raises(SpecError) as exc:
         linkerd(spec)
     assert {p.path for p in exc.value.problems} == {
@@ -286,11 +337,18 @@ def test_smi_mode_puts_timeout_and_budgeted_retries_in_a_service_profile(tmp_pat
     objects, report = linkerd(spec, "smi")
     profile = find(objects, "ServiceProfile", "web.mesh-demo.svc.cluster.local")
     assert profile["spec"] == {
-        "routes": [{"name": "all", "condition": {"pathRegex": ".*"}, "timeout": "3s",
-                    "isRetryable": True,
-                    # the spec's default condition, 5xx, spelled out
-                    "responseClasses": [{"condition": {"status": {"min": 500, "max": 599}},
-                                         "isFailure": True}]}],
+        "routes": [
+            {
+                "name": "all",
+                "condition": {"pathRegex": ".*"},
+                "timeout": "3s",
+                "isRetryable": True,
+                # the spec's default condition, 5xx, spelled out
+                "responseClasses": [
+                    {"condition": {"status": {"min": 500, "max": 599}}, "isFailure": True}
+                ],
+            }
+        ],
         "retryBudget": {"retryRatio": 2.0, "minRetriesPerSecond": 10, "ttl": "10s"},
     }
     assert annotations_of(objects) == {}
@@ -309,9 +367,13 @@ def test_smi_mode_cannot_circuit_break_a_split_service(tmp_path: Path) -> None:
     data["spec"]["provider"] = "linkerd"
     svc = data["spec"]["services"][0]
     svc.clear()
-    svc.update(name="api", namespace="mesh-demo", selector={"app": "api"},
-               ports=[{"name": "http", "port": 80, "targetPort": 80}],
-               outlierDetection={"consecutive5xxErrors": 4})
+    svc.update(
+        name="api",
+        namespace="mesh-demo",
+        selector={"app": "api"},
+        ports=[{"name": "http", "port": 80, "targetPort": 80}],
+        outlierDetection={"consecutive5xxErrors": 4},
+    )
     objects, report = linkerd(write_spec(tmp_path, data), "smi")
     assert annotations_of(objects, "api")["balancer.linkerd.io/failure-accrual"] == "consecutive"
     assert report.problems == []
@@ -325,14 +387,21 @@ def test_allow_rules_become_servers_with_mesh_tls_authorization(tmp_path: Path) 
     data["spec"].update(provider="linkerd", trustDomain="corp.example")
     data["spec"]["admission"]["allowedNamespaces"] = ["mesh-demo", "ops"]
     svc = data["spec"]["services"][0]
-    svc["ports"] = [{"name": "http", "port": 80, "targetPort": "web"},
-                    {"name": "admin", "port": 9000, "targetPort": 9000, "protocol": "grpc"}]
-    svc["allow"] = [{"fromNamespaces": ["mesh-demo"], "ports": [80]},
-                    {"fromServiceAccounts": ["ops/admin"]}]
+    svc["ports"] = [
+        {"name": "http", "port": 80, "targetPort": "web"},
+        {"name": "admin", "port": 9000, "targetPort": 9000, "protocol": "grpc"},
+    ]
+    svc["allow"] = [
+        {"fromNamespaces": ["mesh-demo"], "ports": [80]},
+        {"fromServiceAccounts": ["ops/admin"]},
+    ]
     objects, report = linkerd(write_spec(tmp_path, data), lossy=True)
     http, admin = find(objects, "Server", "web-http"), find(objects, "Server", "web-admin")
-    assert http["spec"] == {"podSelector": {"matchLabels": {"app": "web"}}, "port": "web",
-                            "accessPolicy": "deny"}
+    assert http["spec"] == {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "port": "web",
+        "accessPolicy": "deny",
+    }
     assert admin["spec"]["port"] == 9000 and admin["spec"]["proxyProtocol"] == "gRPC"
     assert find(objects, "MeshTLSAuthentication", "web-http")["spec"]["identities"] == [
         "*.mesh-demo.serviceaccount.identity.linkerd.corp.example",
@@ -343,11 +412,18 @@ def test_allow_rules_become_servers_with_mesh_tls_authorization(tmp_path: Path) 
         "admin.ops.serviceaccount.identity.linkerd.corp.example",
     ]
     policy = find(objects, "AuthorizationPolicy", "web-admin")["spec"]
-    assert policy["targetRef"] == {"group": "policy.linkerd.io", "kind": "Server", "name": "web-admin"}
+    assert policy["targetRef"] == {
+        "group": "policy.linkerd.io",
+        "kind": "Server",
+        "name": "web-admin",
+    }
     assert policy["requiredAuthenticationRefs"] == [
-        {"group": "policy.linkerd.io", "kind": "MeshTLSAuthentication", "name": "web-admin"}]
+        {"group": "policy.linkerd.io", "kind": "MeshTLSAuthentication", "name": "web-admin"}
+    ]
     # A named targetPort needs no number on Linkerd: Server.port takes the name.
-    assert not any("namedTargetPort" in p.message or p.path.endswith(".ports") for p in report.problems)
+    assert not any(
+        "namedTargetPort" in p.message or p.path.endswith(".ports") for p in report.problems
+    )
 
 
 def test_a_port_no_rule_opens_gets_a_server_and_no_policy(tmp_path: Path) -> None:
@@ -358,7 +434,9 @@ def test_a_port_no_rule_opens_gets_a_server_and_no_policy(tmp_path: Path) -> Non
     objects, _ = linkerd(write_spec(tmp_path, data), lossy=True)
     find(objects, "Server", "web-metrics")
     policy = {"AuthorizationPolicy", "MeshTLSAuthentication"}
-    assert not [o for o in objects if o["metadata"]["name"] == "web-metrics" and o["kind"] in policy]
+    assert not [
+        o for o in objects if o["metadata"]["name"] == "web-metrics" and o["kind"] in policy
+    ]
     assert find(objects, "AuthorizationPolicy", "web-http")
 
 

@@ -34,12 +34,17 @@ def spec(**edits: Any) -> dict[str, Any]:
 def rendered(data: dict[str, Any], target: Target = ISTIO) -> dict[tuple[str, str], Obj]:
     mesh = load_mesh("mesh.yaml", text=yaml.safe_dump(data))
     objects, _ = render(mesh, target.options(allow_lossy=True), target.provider)
-    return {(o["kind"], o["metadata"].get("namespace") or o["metadata"]["name"]): o
-            for o in objects if o["kind"] in ("Namespace", "PeerAuthentication")}
+    return {
+        (o["kind"], o["metadata"].get("namespace") or o["metadata"]["name"]): o
+        for o in objects
+        if o["kind"] in ("Namespace", "PeerAuthentication")
+    }
 
 
 def labels(obj: Obj) -> dict[str, str]:
-    return {k: v for k, v in obj["metadata"]["labels"].items() if not k.startswith(("app.", "meshc."))}
+    return {
+        k: v for k, v in obj["metadata"]["labels"].items() if not k.startswith(("app.", "meshc."))
+    }
 
 
 def problems(data: dict[str, Any]) -> list[str]:
@@ -81,8 +86,12 @@ def test_a_revision_is_a_spec_error_on_linkerd(where: str) -> None:
     else:
         data["spec"]["namespaces"][1]["revision"] = "canary"
         path = "spec.namespaces[1].revision"
-    assert problems(data) == [(f"{path}: Linkerd has no control-plane revisions (this is "
-                              "Istio's istio.io/rev); remove it")]
+    assert problems(data) == [
+        (
+            f"{path}: Linkerd has no control-plane revisions (this is "
+            "Istio's istio.io/rev); remove it"
+        )
+    ]
 
 
 def test_an_istio_spec_with_a_revision_rendered_for_linkerd_is_loud() -> None:
@@ -96,15 +105,22 @@ def test_an_istio_spec_with_a_revision_rendered_for_linkerd_is_loud() -> None:
 def test_a_namespace_label_that_would_contradict_the_markers_is_a_spec_error(label: str) -> None:
     # Rendered beside istio.io/rev, istio-injection would win (istioctl analyze IST0123).
     found = problems(spec(revision="canary", payments={"labels": {label: "enabled"}}))
-    assert found == [(f"spec.namespaces[1].labels.{label}: {label!r} is one of the injection "
-                     "markers meshc sets from the spec (istio.io/rev: canary); remove it (choose "
-                     "the control plane with spec.revision or this namespace's revision)")]
+    assert found == [
+        (
+            f"spec.namespaces[1].labels.{label}: {label!r} is one of the injection "
+            "markers meshc sets from the spec (istio.io/rev: canary); remove it (choose "
+            "the control plane with spec.revision or this namespace's revision)"
+        )
+    ]
 
 
 def test_revision_names_are_dns_labels() -> None:
     assert problems(spec(revision="Canary_1")) == [
-        ("spec.revision: 'Canary_1' is not a DNS-1123 label (lowercase letters, digits and '-', "
-        "starting and ending with a letter or digit)")]
+        (
+            "spec.revision: 'Canary_1' is not a DNS-1123 label (lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit)"
+        )
+    ]
 
 
 # --- Argo CD: a namespace that leaves the spec is never deleted ------------------------
@@ -114,21 +130,31 @@ def test_revision_names_are_dns_labels() -> None:
 def test_rendered_namespaces_are_never_pruned_or_deleted_by_argo_cd(target: Target) -> None:
     for (kind, _), obj in rendered(spec(), target).items():
         if kind == "Namespace":
-            assert obj["metadata"]["annotations"][SYNC_OPTIONS_ANNOTATION] == "Prune=false,Delete=false"
+            assert (
+                obj["metadata"]["annotations"][SYNC_OPTIONS_ANNOTATION]
+                == "Prune=false,Delete=false"
+            )
     assert NAMESPACE_SYNC_OPTIONS == "Prune=false,Delete=false"
 
 
 def test_a_namespaces_own_sync_options_are_kept_before_meshcs() -> None:
-    found = rendered(spec(payments={"annotations": {SYNC_OPTIONS_ANNOTATION: "ServerSideApply=true"}}))
+    found = rendered(
+        spec(payments={"annotations": {SYNC_OPTIONS_ANNOTATION: "ServerSideApply=true"}})
+    )
     assert found[("Namespace", "payments")]["metadata"]["annotations"][SYNC_OPTIONS_ANNOTATION] == (
-        "ServerSideApply=true,Prune=false,Delete=false")
+        "ServerSideApply=true,Prune=false,Delete=false"
+    )
 
 
 def test_a_spec_that_would_let_argo_cd_delete_a_namespace_is_refused() -> None:
     found = problems(spec(payments={"annotations": {SYNC_OPTIONS_ANNOTATION: "Prune=true"}}))
-    assert found == [(f"spec.namespaces[1].annotations.{SYNC_OPTIONS_ANNOTATION}: 'Prune=true': "
-                     "meshc renders every Namespace with Prune=false,Delete=false, so that no sync "
-                     "deletes a namespace and its workloads; remove it")]
+    assert found == [
+        (
+            f"spec.namespaces[1].annotations.{SYNC_OPTIONS_ANNOTATION}: 'Prune=true': "
+            "meshc renders every Namespace with Prune=false,Delete=false, so that no sync "
+            "deletes a namespace and its workloads; remove it"
+        )
+    ]
 
 
 # --- namespaces the team owns ---------------------------------------------------------
@@ -150,6 +176,9 @@ def test_an_unmanaged_namespace_is_not_rendered_but_still_meshed(target: Target)
 def test_the_revisions_example_moves_one_namespace_to_the_canary_control_plane() -> None:
     mesh = load_mesh(str(EXAMPLES / "istio-revisions" / "mesh.yaml"))
     objects, _ = render(mesh, RenderOptions())
-    revisions = {o["metadata"]["name"]: o["metadata"]["labels"].get("istio.io/rev")
-                 for o in objects if o["kind"] == "Namespace"}
+    revisions = {
+        o["metadata"]["name"]: o["metadata"]["labels"].get("istio.io/rev")
+        for o in objects
+        if o["kind"] == "Namespace"
+    }
     assert revisions == {"shop": "1-24-3", "payments": "1-25-0"}

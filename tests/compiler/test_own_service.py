@@ -35,8 +35,11 @@ def test_without_the_service_the_mesh_objects_are_still_rendered(target: Target)
 
 def test_istio_renders_routing_for_the_apps_own_service_exactly() -> None:
     own = kinds(ISTIO, allow_lossy=False, service={"manage": False})
-    assert {("VirtualService", "web"), ("DestinationRule", "web"),
-            ("AuthorizationPolicy", "web-allow")} <= own
+    assert {
+        ("VirtualService", "web"),
+        ("DestinationRule", "web"),
+        ("AuthorizationPolicy", "web-allow"),
+    } <= own
 
 
 def test_on_linkerd_the_annotations_the_own_service_needs_are_named() -> None:
@@ -52,9 +55,12 @@ def test_on_linkerd_the_annotations_the_own_service_needs_are_named() -> None:
     assert problem.message == (
         "not supported on linkerd (gateway-api): not rendered: with service.manage false, add "
         "these annotations to your own Service mesh-demo/web: timeout.linkerd.io/request: '3s'; "
-        "pass --allow-lossy to render without it")
+        "pass --allow-lossy to render without it"
+    )
 
 
 def test_service_manage_must_be_a_boolean() -> None:
-    with pytest.raises(SpecError, match=r"spec.services\[0\].service.manage: must be true or false"):
+    with pytest.raises(
+        SpecError, match=r"spec.services\[0\].service.manage: must be true or false"
+    ):
         mesh(service={"manage": "no"})

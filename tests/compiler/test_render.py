@@ -22,23 +22,39 @@ from support.specs import QUICKSTART, example_specs, quickstart, write_spec
 
 
 def meshc(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshc", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "meshc", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_istio_golden(spec: Path) -> None:
-    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio", "--allow-lossy",
-                   *render_flags(spec.parent.name))
+    result = meshc(
+        "render",
+        "--spec",
+        str(spec.relative_to(REPO)),
+        "--provider",
+        "istio",
+        "--allow-lossy",
+        *render_flags(spec.parent.name),
+    )
     assert result.returncode == 0, result.stderr
     assert_golden(GOLDEN / spec.parent.name / "istio.yaml", result.stdout)
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_istio_gateway_api_golden(spec: Path) -> None:
-    result = meshc("render", "--spec", str(spec.relative_to(REPO)), "--provider", "istio",
-                   "--istio-routing", "gateway-api", "--allow-lossy",
-                   *render_flags(spec.parent.name))
+    result = meshc(
+        "render",
+        "--spec",
+        str(spec.relative_to(REPO)),
+        "--provider",
+        "istio",
+        "--istio-routing",
+        "gateway-api",
+        "--allow-lossy",
+        *render_flags(spec.parent.name),
+    )
     assert result.returncode == 0, result.stderr
     assert_golden(GOLDEN / spec.parent.name / "istio-gateway-api.yaml", result.stdout)
 
@@ -58,8 +74,18 @@ def test_output_is_byte_identical_across_runs_and_hash_seeds() -> None:
     outputs = set()
     for seed in ("0", "1", "random"):
         result = subprocess.run(
-            [sys.executable, "-m", "meshc", "render", "--spec", "examples/multi-namespace/mesh.yaml"],
-            cwd=REPO, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "meshc",
+                "render",
+                "--spec",
+                "examples/multi-namespace/mesh.yaml",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
         )
         outputs.add(result.stdout)
@@ -84,7 +110,9 @@ def test_render_does_not_import_the_webhook_stack() -> None:
         "heavy = {'flask', 'regopy', 'git', 'granian', 'prometheus_client', 'jsonpatch'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -115,7 +143,9 @@ def test_objects_no_longer_rendered_are_removed_and_other_files_kept(tmp_path: P
     assert "README.md" in names
 
 
-def test_check_reports_drift_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_reports_drift_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "rendered"
     assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
     assert main(["render", "--spec", str(QUICKSTART), "-o", str(out), "--check"]) == 0
@@ -140,8 +170,9 @@ def test_a_failed_render_leaves_the_previous_output_untouched(tmp_path: Path) ->
     assert {p.name: p.read_text() for p in out.iterdir()} == before
 
 
-def test_a_write_that_fails_midway_leaves_the_previous_output(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_that_fails_midway_leaves_the_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "rendered"
     assert main(["render", "--spec", str(QUICKSTART), "-o", str(out)]) == 0
     before = {p.name: p.read_text() for p in out.iterdir()}
@@ -179,8 +210,13 @@ def test_schema_is_a_valid_json_schema_that_accepts_every_example() -> None:
 
 
 def test_spec_from_stdin(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "meshc", "render", "--spec", "-"],
-                            input=QUICKSTART.read_text(), capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "meshc", "render", "--spec", "-"],
+        input=QUICKSTART.read_text(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0
     assert "meshc.io/source: <stdin>#spec.namespaces[0]" in result.stdout
 
@@ -194,7 +230,11 @@ def test_validate_and_render_speak_json_when_asked(tmp_path, capsys):
     spec.write_text(quickstart.read_text())
     assert main(["validate", "-s", str(spec), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "specs": [str(spec)], "valid": True, "problems": [], "warnings": []}
+        "specs": [str(spec)],
+        "valid": True,
+        "problems": [],
+        "warnings": [],
+    }
     assert main(["render", "-s", str(spec), "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed["kind"] == "List" and {o["kind"] for o in listed["items"]} >= {"Namespace"}

@@ -15,7 +15,8 @@ from support.specs import example_specs
 @pytest.mark.parametrize("istio_api", ["v1", "v1beta1"])
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_istio_output_validates_against_the_istio_crds(spec: Path, istio_api: str) -> None:
-    objects, _ = render(load_mesh(str(spec)), RenderOptions.of(istio_api=istio_api, allow_lossy=True),
-                        "istio")
+    objects, _ = render(
+        load_mesh(str(spec)), RenderOptions.of(istio_api=istio_api, allow_lossy=True), "istio"
+    )
     assert objects
     assert_valid(objects)

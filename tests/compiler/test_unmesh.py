@@ -16,10 +16,15 @@ from meshc.compiler.targets import RenderOptions, render
 from meshc.compiler.unmesh import namespace_removals
 from support.paths import EXAMPLES
 
-TWO = (EXAMPLES / "quickstart" / "mesh.yaml").read_text().replace(
-    "  namespaces:\n    - name: mesh-demo\n",
-    "  namespaces:\n    - name: mesh-demo\n    - name: payments\n",
-).replace("allowedNamespaces: [mesh-demo]", "allowedNamespaces: [mesh-demo, payments]")
+TWO = (
+    (EXAMPLES / "quickstart" / "mesh.yaml")
+    .read_text()
+    .replace(
+        "  namespaces:\n    - name: mesh-demo\n",
+        "  namespaces:\n    - name: mesh-demo\n    - name: payments\n",
+    )
+    .replace("allowedNamespaces: [mesh-demo]", "allowedNamespaces: [mesh-demo, payments]")
+)
 ONE = (EXAMPLES / "quickstart" / "mesh.yaml").read_text()
 UNMANAGED = TWO.replace("    - name: payments\n", "    - name: payments\n      manage: false\n")
 AUTHOR = git.Actor("Test", "test@example.com")
@@ -46,20 +51,26 @@ def test_diff_warns_that_the_namespace_stays_with_its_workloads_and_says_what_to
     assert main(["diff", "--repo", repo.working_dir, "--format", "json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert [(o["kind"], o["name"]) for o in document["removed"]] == [
-        ("Namespace", "payments"), ("PeerAuthentication", "default")]
+        ("Namespace", "payments"),
+        ("PeerAuthentication", "default"),
+    ]
     (warning,) = [w["message"] for w in document["warnings"] if w["category"] == "destructive"]
     assert warning.splitlines() == [
         "Namespace payments is no longer rendered.",
-        ("  In the cluster: Argo CD does not delete it (it was rendered with "
-        "argocd.argoproj.io/sync-options: Prune=false,Delete=false); the namespace and every "
-        "workload in it stay, and the Application shows it OutOfSync (requires pruning) until "
-        "another Application or you take it over."),
+        (
+            "  In the cluster: Argo CD does not delete it (it was rendered with "
+            "argocd.argoproj.io/sync-options: Prune=false,Delete=false); the namespace and every "
+            "workload in it stay, and the Application shows it OutOfSync (requires pruning) until "
+            "another Application or you take it over."
+        ),
         "  Pruned with it: PeerAuthentication payments/default.",
-        ("  It keeps its injection markers (istio-injection=enabled) and new pods there are still "
-        "injected, but the webhook no longer judges it. To take it out of the mesh, remove them "
-        "(kubectl label namespace payments istio-injection-) and restart its workloads; to keep "
-        "it meshed as the team's own Namespace, list it with manage: false; to delete it with "
-        "everything in it, kubectl delete namespace payments."),
+        (
+            "  It keeps its injection markers (istio-injection=enabled) and new pods there are still "
+            "injected, but the webhook no longer judges it. To take it out of the mesh, remove them "
+            "(kubectl label namespace payments istio-injection-) and restart its workloads; to keep "
+            "it meshed as the team's own Namespace, list it with manage: false; to delete it with "
+            "everything in it, kubectl delete namespace payments."
+        ),
     ]
 
 
@@ -104,7 +115,9 @@ def test_render_check_warns_about_a_committed_namespace_no_longer_rendered(
 
 def test_a_namespace_rendered_before_the_sync_options_is_a_deletion_warning() -> None:
     objects, _ = render(load_mesh("mesh.yaml", text=TWO), RenderOptions())
-    old = [o for o in objects if o["metadata"].get("namespace", o["metadata"]["name"]) == "payments"]
+    old = [
+        o for o in objects if o["metadata"].get("namespace", o["metadata"]["name"]) == "payments"
+    ]
     for o in old:
         o["metadata"]["annotations"].pop("argocd.argoproj.io/sync-options", None)
     (warning,) = namespace_removals(old, load_mesh("mesh.yaml", text=ONE))

@@ -48,7 +48,9 @@ def test_the_quickstart_is_valid() -> None:
 
 def test_weights_that_do_not_sum_to_100_name_file_line_and_field(tmp_path: Path) -> None:
     found = problems_of(tmp_path, quickstart_with("{v1: 90, v2: 10}", "{v1: 85, v2: 10}"))
-    assert found == ["mesh.yaml:22:18: spec.services[0].routes[0].split: weights sum to 95, must be 100"]
+    assert found == [
+        "mesh.yaml:22:18: spec.services[0].routes[0].split: weights sum to 95, must be 100"
+    ]
 
 
 def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
@@ -60,66 +62,131 @@ def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = quickstart_with("{v1: 90, v2: 10}", "{v1: 90, v3: 10}")
-    text = text.replace("timeout: 3s", "timeout: 3 seconds").replace("targetPort: 5678", "targetPort: 99999")
+    text = text.replace("timeout: 3s", "timeout: 3 seconds").replace(
+        "targetPort: 5678", "targetPort: 99999"
+    )
     found = problems_of(tmp_path, text)
     assert len(found) == 3
     assert any("spec.services[0].routes[0].split: names version 'v3'" in f for f in found)
     assert any("spec.services[0].timeout: '3 seconds' is not a duration" in f for f in found)
-    assert any("spec.services[0].ports[0].targetPort: 99999 must be a port number" in f
-               for f in found)
+    assert any(
+        "spec.services[0].ports[0].targetPort: 99999 must be a port number" in f for f in found
+    )
 
 
 def test_unknown_provider_is_an_error_never_a_default(tmp_path: Path) -> None:
     found = problems_of(tmp_path, quickstart_with("provider: istio", "provider: istoi"))
     assert found == [
-        ("mesh.yaml:6:13: spec.provider: 'istoi' is not one of consul, istio, kuma, linkerd "
-         "(did you mean 'istio'?)")
+        (
+            "mesh.yaml:6:13: spec.provider: 'istoi' is not one of consul, istio, kuma, linkerd "
+            "(did you mean 'istio'?)"
+        )
     ]
 
 
 @pytest.mark.parametrize(
     ("edit", "path", "message"),
     [
-        (lambda d: d["spec"]["services"][0].update(timeout=3),
-         "spec.services[0].timeout", "must be a string, got 3"),
-        (lambda d: d["spec"]["services"][0]["routes"].append({"split": {"v1": 100}}),
-         "spec.services[0].routes[0]", "must be the last route"),
-        (lambda d: d["spec"]["services"][0]["routes"][0].update(match={"path": {"prefix": "/x"}}),
-         "spec.services[0].routes[0]", "the last route must have no match"),
-        (lambda d: d["spec"]["services"][0]["versions"].append({"name": "v1", "labels": {"v": "x"}}),
-         "spec.services[0].versions[2].name", "duplicate version name 'v1'"),
-        (lambda d: d["spec"]["services"].append(dict(d["spec"]["services"][0])),
-         "spec.services[1].name", "duplicate service mesh-demo/web"),
-        (lambda d: d["spec"]["namespaces"].append({"name": "mesh-demo"}),
-         "spec.namespaces[1].name", "duplicate namespace 'mesh-demo'"),
-        (lambda d: d["spec"]["services"][0].update(name="Web_1"),
-         "spec.services[0].name", "'Web_1' is not a DNS-1123 label"),
-        (lambda d: d["spec"]["services"][0]["ports"][0].pop("targetPort"),
-         "spec.services[0].ports[0]", "missing required field 'targetPort'"),
-        (lambda d: d["spec"]["services"][0]["ports"][0].update(port=0),
-         "spec.services[0].ports[0].port", "0 is out of range"),
-        (lambda d: d["spec"]["services"][0]["retries"].update(perTryTimeout="1 sec"),
-         "spec.services[0].retries.perTryTimeout", "is not a duration"),
-        (lambda d: d["spec"]["services"][0]["allow"][0].update(fromNamespaces=["elsewhere"]),
-         "spec.services[0].allow[0].fromNamespaces[0]",
-         "'elsewhere' is not in spec.admission.allowedNamespaces (mesh-demo)"),
-        (lambda d: d["spec"]["services"][0]["allow"][0].update(ports=[8080]),
-         "spec.services[0].allow[0].ports[0]", "port 8080 is not a port of this service (80)"),
-        (lambda d: d["spec"]["services"][0].update(namespace="other"),
-         "spec.services[0].namespace", "'other' is not a meshed namespace"),
-        (lambda d: d["spec"]["services"][0]["routes"][0].update(to="v2"),
-         "spec.services[0].routes[0].to", "give split or to, not both"),
-        (lambda d: d["spec"]["services"][0]["routes"][0].pop("split"),
-         "spec.services[0].routes[0]", "a route needs split"),
-        (lambda d: d["spec"].update(mtls="strict"),
-         "spec.mtls", "'strict' is not one of STRICT, PERMISSIVE (did you mean 'STRICT'?)"),
+        (
+            lambda d: d["spec"]["services"][0].update(timeout=3),
+            "spec.services[0].timeout",
+            "must be a string, got 3",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["routes"].append({"split": {"v1": 100}}),
+            "spec.services[0].routes[0]",
+            "must be the last route",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["routes"][0].update(
+                match={"path": {"prefix": "/x"}}
+            ),
+            "spec.services[0].routes[0]",
+            "the last route must have no match",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["versions"].append(
+                {"name": "v1", "labels": {"v": "x"}}
+            ),
+            "spec.services[0].versions[2].name",
+            "duplicate version name 'v1'",
+        ),
+        (
+            lambda d: d["spec"]["services"].append(dict(d["spec"]["services"][0])),
+            "spec.services[1].name",
+            "duplicate service mesh-demo/web",
+        ),
+        (
+            lambda d: d["spec"]["namespaces"].append({"name": "mesh-demo"}),
+            "spec.namespaces[1].name",
+            "duplicate namespace 'mesh-demo'",
+        ),
+        (
+            lambda d: d["spec"]["services"][0].update(name="Web_1"),
+            "spec.services[0].name",
+            "'Web_1' is not a DNS-1123 label",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["ports"][0].pop("targetPort"),
+            "spec.services[0].ports[0]",
+            "missing required field 'targetPort'",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["ports"][0].update(port=0),
+            "spec.services[0].ports[0].port",
+            "0 is out of range",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["retries"].update(perTryTimeout="1 sec"),
+            "spec.services[0].retries.perTryTimeout",
+            "is not a duration",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["allow"][0].update(fromNamespaces=["elsewhere"]),
+            "spec.services[0].allow[0].fromNamespaces[0]",
+            "'elsewhere' is not in spec.admission.allowedNamespaces (mesh-demo)",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["allow"][0].update(ports=[8080]),
+            "spec.services[0].allow[0].ports[0]",
+            "port 8080 is not a port of this service (80)",
+        ),
+        (
+            lambda d: d["spec"]["services"][0].update(namespace="other"),
+            "spec.services[0].namespace",
+            "'other' is not a meshed namespace",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["routes"][0].update(to="v2"),
+            "spec.services[0].routes[0].to",
+            "give split or to, not both",
+        ),
+        (
+            lambda d: d["spec"]["services"][0]["routes"][0].pop("split"),
+            "spec.services[0].routes[0]",
+            "a route needs split",
+        ),
+        (
+            lambda d: d["spec"].update(mtls="strict"),
+            "spec.mtls",
+            "'strict' is not one of STRICT, PERMISSIVE (did you mean 'STRICT'?)",
+        ),
         (lambda d: d.update(kind="Mesh2"), "kind", "must be 'Mesh', got 'Mesh2'"),
-        (lambda d: d["spec"]["services"][0]["ports"][0].update(protocol="tcp"),
-         "spec.services[0].timeout", "but every port of this service has protocol tcp"),
-        (lambda d: d["spec"]["services"][0].update(timeout="0s"),
-         "spec.services[0].timeout", "shorter than 1ms"),
-        (lambda d: d["spec"]["admission"].update(exemptNamespaces=["mesh-demo"]),
-         "spec.namespaces[0].name", "is meshed and also listed in spec.admission.exemptNamespaces"),
+        (
+            lambda d: d["spec"]["services"][0]["ports"][0].update(protocol="tcp"),
+            "spec.services[0].timeout",
+            "but every port of this service has protocol tcp",
+        ),
+        (
+            lambda d: d["spec"]["services"][0].update(timeout="0s"),
+            "spec.services[0].timeout",
+            "shorter than 1ms",
+        ),
+        (
+            lambda d: d["spec"]["admission"].update(exemptNamespaces=["mesh-demo"]),
+            "spec.namespaces[0].name",
+            "is meshed and also listed in spec.admission.exemptNamespaces",
+        ),
     ],
 )
 def test_rule(tmp_path: Path, edit: Any, path: str, message: str) -> None:
@@ -131,7 +198,9 @@ def test_rule(tmp_path: Path, edit: Any, path: str, message: str) -> None:
 
 
 def test_duplicate_yaml_keys_are_an_error(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, quickstart_with("  mtls: STRICT\n", "  mtls: STRICT\n  mtls: PERMISSIVE\n"))
+    found = problems_of(
+        tmp_path, quickstart_with("  mtls: STRICT\n", "  mtls: STRICT\n  mtls: PERMISSIVE\n")
+    )
     assert found == ["mesh.yaml:8:3: spec.mtls: duplicate key 'mtls'"]
 
 
@@ -156,13 +225,16 @@ def test_missing_file_is_reported_by_name(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshc", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "meshc", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
 
 
 def test_the_cli_exits_2_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, quickstart_with("{v1: 90, v2: 10}", "{v1: 90, v2: 5}")
-                      .replace("retries:", "retires:"))
+    spec = write_spec(
+        tmp_path,
+        quickstart_with("{v1: 90, v2: 10}", "{v1: 90, v2: 5}").replace("retries:", "retires:"),
+    )
     result = run_cli("render", "--spec", "mesh.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""

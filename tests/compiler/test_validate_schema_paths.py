@@ -39,7 +39,8 @@ def test_both_accept_every_example(spec: Path) -> None:
 
 def _bookinfo() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(
-        (HERE.parents[1] / "examples" / "bookinfo" / "mesh.yaml").read_text(encoding="utf-8"))
+        (HERE.parents[1] / "examples" / "bookinfo" / "mesh.yaml").read_text(encoding="utf-8")
+    )
     return data
 
 
@@ -62,15 +63,15 @@ def test_both_refuse_what_the_schema_refuses(edit: Any) -> None:
     assert list(Draft202012Validator(MESH_SCHEMA).iter_errors(data)) != []
 
 
-def test_a_large_spec_reports_the_same_problems_through_the_compiled_schema(
-        tmp_path: Path) -> None:
+def test_a_large_spec_reports_the_same_problems_through_the_compiled_schema(tmp_path: Path) -> None:
     small = _bookinfo()
     small["spec"]["services"][1]["routes"][0].update(fault={"delay": {"fixed": "soon"}})
     large = copy.deepcopy(small)
     extra = large["spec"]["services"][3]
     for i in range(validate.COMPILE_ABOVE):
-        large["spec"]["services"].append({**copy.deepcopy(extra), "name": f"extra-{i}",
-                                          "selector": {"app": f"extra-{i}"}})
+        large["spec"]["services"].append(
+            {**copy.deepcopy(extra), "name": f"extra-{i}", "selector": {"app": f"extra-{i}"}}
+        )
     assert validate._service_count(large) > validate.COMPILE_ABOVE
 
     found = []

@@ -108,103 +108,231 @@ def test_an_ingress_backend_with_one_port_needs_none(tmp_path: Path) -> None:
 
 
 RULES: list[tuple[Callable[[dict[str, Any]], Any], str, str]] = [
-    (lambda d: route(d).update(matches=[{"path": {"exact": "/b"}}]),
-     "spec.services[0].routes[0].matches", "give match or matches, not both"),
-    (lambda d: route(d).update(match={}),
-     "spec.services[0].routes[0].match", "an empty match takes every request"),
-    (lambda d: route(d)["match"].update(grpc={"service": "a.B"}),
-     "spec.services[0].routes[0].match.grpc", "give path or grpc, not both"),
-    (lambda d: route(d).update(redirect={"path": "/x"}),
-     "spec.services[0].routes[0].to", "to has no effect beside redirect"),
-    (lambda d: (route(d).pop("to"), route(d).update(redirect={"statusCode": 302})),
-     "spec.services[0].routes[0].redirect", "give path, host, scheme or port"),
-    (lambda d: route(d).pop("to"),
-     "spec.services[0].routes[0]", ("a route needs split (weights per version), to (one version) "
-     "or redirect")),
-    (lambda d: route(d).update(fault={}),
-     "spec.services[0].routes[0].fault", "give delay, abort or both"),
-    (lambda d: route(d).update(fault={"abort": {"httpStatus": 500, "grpcStatus": "INTERNAL"}}),
-     "spec.services[0].routes[0].fault.abort", "give exactly one of httpStatus or grpcStatus"),
-    (lambda d: route(d).update(fault={"abort": {"httpStatus": 500, "percent": 0.125}}),
-     "spec.services[0].routes[0].fault.abort.percent", "0.125 has more than 2 decimals"),
-    (lambda d: route(d).update(fault={"delay": {"fixed": "100us"}}),
-     "spec.services[0].routes[0].fault.delay.fixed", "shorter than 1ms"),
-    (lambda d: route(d).update(timeout="10us"),
-     "spec.services[0].routes[0].timeout", "shorter than 1ms"),
-    (lambda d: route(d).update(mirror={"to": "v1", "service": "other"}),
-     "spec.services[0].routes[0].mirror", "give exactly one of to (a version) or service"),
-    (lambda d: route(d).update(mirror={"to": "v3"}),
-     "spec.services[0].routes[0].mirror.to", "names version 'v3', which is not declared in versions"),
-    (lambda d: route(d).update(mirror={"to": "v2", "port": 80}),
-     "spec.services[0].routes[0].mirror.port", "port goes with service, not with to"),
-    (lambda d: route(d).update(mirror={"service": "ghost"}),
-     "spec.services[0].routes[0].mirror.service", "shop/ghost is not a service of the spec"),
-    (lambda d: route(d).update(mirror={"service": "web"}),
-     "spec.services[0].routes[0].mirror.service", "mirrors the service to itself"),
-    (lambda d: route(d).update(mirror={"service": "other"}),
-     "spec.services[0].routes[0].mirror", "shop/other has ports 8000, 8001: give port"),
-    (lambda d: route(d).update(mirror={"service": "other", "port": 80}),
-     "spec.services[0].routes[0].mirror.port", "port 80 is not a port of shop/other"),
-    (lambda d: (web(d)["ports"].pop(1), route(d).update(match={"grpc": {"service": "a.B"}})),
-     "spec.services[0].routes[0].match.grpc", ("matches a gRPC method, but no port of this "
-     "service has protocol grpc or http2")),
-    (lambda d: (web(d)["ports"].pop(1), web(d).update(retries={"attempts": 1,
-                                                                "retryOn": ["unavailable"]})),
-     "spec.services[0].retries.retryOn", "retries on gRPC statuses, but no port"),
-    (lambda d: d["spec"]["services"][2].update(routes=[{"match": {"path": {"exact": "/"}},
-                                                        "to": "a"}, {"to": "b"}]),
-     "spec.services[2].routes[0].match", "a tcp route can only split connections"),
-    (lambda d: d["spec"]["services"][2].update(rateLimit={"requestsPerSecond": 5}),
-     "spec.services[2].rateLimit", ("limits HTTP requests, but every port of this service has "
-     "protocol tcp")),
-    (lambda d: web(d).update(rateLimit={}),
-     "spec.services[0].rateLimit", "give requestsPerSecond, perCallerRequestsPerSecond or both"),
-    (lambda d: d["spec"]["ingress"][0].update(namespace="back"),
-     "spec.ingress[0].namespace", "'back' is not a meshed namespace"),
-    (lambda d: d["spec"]["ingress"][0]["listeners"][0].update(protocol="HTTPS"),
-     "spec.ingress[0].listeners[0]", "an HTTPS listener needs tls.secretName"),
-    (lambda d: d["spec"]["ingress"][0]["listeners"][0].update(tls={"secretName": "cert"}),
-     "spec.ingress[0].listeners[0].tls", "an HTTP listener does not terminate TLS"),
-    (lambda d: d["spec"]["ingress"][0]["listeners"].append(
-        {"name": "http", "port": 80, "protocol": "HTTP", "hosts": ["a.example"]}),
-     "spec.ingress[0].listeners[1].port", "duplicate listener port 80"),
-    (lambda d: ingress_route(d)["backend"].update(service="ghost"),
-     "spec.ingress[0].routes[0].backend.service", "shop/ghost is not a service of the spec"),
-    (lambda d: ingress_route(d)["backend"].update(service="other", port=None) or
-     ingress_route(d)["backend"].pop("port"),
-     "spec.ingress[0].routes[0].backend", "shop/other has ports 8000, 8001: give port"),
-    (lambda d: ingress_route(d).update(backend={"service": "cache"}),
-     "spec.ingress[0].routes[0].backend", "port 6379 of shop/cache has protocol tcp"),
-    (lambda d: ingress_route(d).update(redirect={"path": "/x"}),
-     "spec.ingress[0].routes[0].backend", "give redirect or backend, not both"),
-    (lambda d: ingress_route(d).pop("backend"),
-     "spec.ingress[0].routes[0]", "a route needs a backend (a service) or a redirect"),
-    (lambda d: d["spec"]["ingress"][0]["routes"].append({"backend": {"service": "web",
-                                                                      "port": 90}}),
-     "spec.ingress[0].routes[0]", ("a route without match takes every request, so it must be the "
-     "last route")),
-    (lambda d: d["spec"]["egress"]["hosts"].append(copy.deepcopy(d["spec"]["egress"]["hosts"][0])),
-     "spec.egress.hosts[1].host", "duplicate host 'api.example.com'"),
-    (lambda d: d["spec"]["telemetry"][0].update(namespace="back"),
-     "spec.telemetry[0].namespace", "'back' is not a meshed namespace"),
-    (lambda d: d["spec"]["telemetry"].append({"name": "more", "namespace": "shop",
-                                              "metrics": {"enabled": False}}),
-     "spec.telemetry[1].namespace", "duplicate namespace-wide telemetry for namespace 'shop'"),
-    (lambda d: d["spec"]["telemetry"][0].pop("accessLogging"),
-     "spec.telemetry[0]", "give tracing, accessLogging or metrics"),
-    (lambda d: d["spec"]["telemetry"][0].update(tracing={"samplingPercent": 1.001}),
-     "spec.telemetry[0].tracing.samplingPercent", "1.001 has more than 2 decimals"),
-    (lambda d: route(d).update(fault={"abort": {"grpcStatus": "BROKEN"}}),
-     "spec.services[0].routes[0].fault.abort.grpcStatus", "'BROKEN' is not one of OK, CANCELLED"),
-    (lambda d: route(d).update(mirror={"to": "v2", "share": 5}),
-     "spec.services[0].routes[0].mirror.share", "unknown field 'share'"),
+    (
+        lambda d: route(d).update(matches=[{"path": {"exact": "/b"}}]),
+        "spec.services[0].routes[0].matches",
+        "give match or matches, not both",
+    ),
+    (
+        lambda d: route(d).update(match={}),
+        "spec.services[0].routes[0].match",
+        "an empty match takes every request",
+    ),
+    (
+        lambda d: route(d)["match"].update(grpc={"service": "a.B"}),
+        "spec.services[0].routes[0].match.grpc",
+        "give path or grpc, not both",
+    ),
+    (
+        lambda d: route(d).update(redirect={"path": "/x"}),
+        "spec.services[0].routes[0].to",
+        "to has no effect beside redirect",
+    ),
+    (
+        lambda d: (route(d).pop("to"), route(d).update(redirect={"statusCode": 302})),
+        "spec.services[0].routes[0].redirect",
+        "give path, host, scheme or port",
+    ),
+    (
+        lambda d: route(d).pop("to"),
+        "spec.services[0].routes[0]",
+        ("a route needs split (weights per version), to (one version) or redirect"),
+    ),
+    (
+        lambda d: route(d).update(fault={}),
+        "spec.services[0].routes[0].fault",
+        "give delay, abort or both",
+    ),
+    (
+        lambda d: route(d).update(fault={"abort": {"httpStatus": 500, "grpcStatus": "INTERNAL"}}),
+        "spec.services[0].routes[0].fault.abort",
+        "give exactly one of httpStatus or grpcStatus",
+    ),
+    (
+        lambda d: route(d).update(fault={"abort": {"httpStatus": 500, "percent": 0.125}}),
+        "spec.services[0].routes[0].fault.abort.percent",
+        "0.125 has more than 2 decimals",
+    ),
+    (
+        lambda d: route(d).update(fault={"delay": {"fixed": "100us"}}),
+        "spec.services[0].routes[0].fault.delay.fixed",
+        "shorter than 1ms",
+    ),
+    (
+        lambda d: route(d).update(timeout="10us"),
+        "spec.services[0].routes[0].timeout",
+        "shorter than 1ms",
+    ),
+    (
+        lambda d: route(d).update(mirror={"to": "v1", "service": "other"}),
+        "spec.services[0].routes[0].mirror",
+        "give exactly one of to (a version) or service",
+    ),
+    (
+        lambda d: route(d).update(mirror={"to": "v3"}),
+        "spec.services[0].routes[0].mirror.to",
+        "names version 'v3', which is not declared in versions",
+    ),
+    (
+        lambda d: route(d).update(mirror={"to": "v2", "port": 80}),
+        "spec.services[0].routes[0].mirror.port",
+        "port goes with service, not with to",
+    ),
+    (
+        lambda d: route(d).update(mirror={"service": "ghost"}),
+        "spec.services[0].routes[0].mirror.service",
+        "shop/ghost is not a service of the spec",
+    ),
+    (
+        lambda d: route(d).update(mirror={"service": "web"}),
+        "spec.services[0].routes[0].mirror.service",
+        "mirrors the service to itself",
+    ),
+    (
+        lambda d: route(d).update(mirror={"service": "other"}),
+        "spec.services[0].routes[0].mirror",
+        "shop/other has ports 8000, 8001: give port",
+    ),
+    (
+        lambda d: route(d).update(mirror={"service": "other", "port": 80}),
+        "spec.services[0].routes[0].mirror.port",
+        "port 80 is not a port of shop/other",
+    ),
+    (
+        lambda d: (web(d)["ports"].pop(1), route(d).update(match={"grpc": {"service": "a.B"}})),
+        "spec.services[0].routes[0].match.grpc",
+        ("matches a gRPC method, but no port of this service has protocol grpc or http2"),
+    ),
+    (
+        lambda d: (
+            web(d)["ports"].pop(1),
+            web(d).update(retries={"attempts": 1, "retryOn": ["unavailable"]}),
+        ),
+        "spec.services[0].retries.retryOn",
+        "retries on gRPC statuses, but no port",
+    ),
+    (
+        lambda d: d["spec"]["services"][2].update(
+            routes=[{"match": {"path": {"exact": "/"}}, "to": "a"}, {"to": "b"}]
+        ),
+        "spec.services[2].routes[0].match",
+        "a tcp route can only split connections",
+    ),
+    (
+        lambda d: d["spec"]["services"][2].update(rateLimit={"requestsPerSecond": 5}),
+        "spec.services[2].rateLimit",
+        ("limits HTTP requests, but every port of this service has protocol tcp"),
+    ),
+    (
+        lambda d: web(d).update(rateLimit={}),
+        "spec.services[0].rateLimit",
+        "give requestsPerSecond, perCallerRequestsPerSecond or both",
+    ),
+    (
+        lambda d: d["spec"]["ingress"][0].update(namespace="back"),
+        "spec.ingress[0].namespace",
+        "'back' is not a meshed namespace",
+    ),
+    (
+        lambda d: d["spec"]["ingress"][0]["listeners"][0].update(protocol="HTTPS"),
+        "spec.ingress[0].listeners[0]",
+        "an HTTPS listener needs tls.secretName",
+    ),
+    (
+        lambda d: d["spec"]["ingress"][0]["listeners"][0].update(tls={"secretName": "cert"}),
+        "spec.ingress[0].listeners[0].tls",
+        "an HTTP listener does not terminate TLS",
+    ),
+    (
+        lambda d: d["spec"]["ingress"][0]["listeners"].append(
+            {"name": "http", "port": 80, "protocol": "HTTP", "hosts": ["a.example"]}
+        ),
+        "spec.ingress[0].listeners[1].port",
+        "duplicate listener port 80",
+    ),
+    (
+        lambda d: ingress_route(d)["backend"].update(service="ghost"),
+        "spec.ingress[0].routes[0].backend.service",
+        "shop/ghost is not a service of the spec",
+    ),
+    (
+        lambda d: (
+            ingress_route(d)["backend"].update(service="other", port=None)
+            or ingress_route(d)["backend"].pop("port")
+        ),
+        "spec.ingress[0].routes[0].backend",
+        "shop/other has ports 8000, 8001: give port",
+    ),
+    (
+        lambda d: ingress_route(d).update(backend={"service": "cache"}),
+        "spec.ingress[0].routes[0].backend",
+        "port 6379 of shop/cache has protocol tcp",
+    ),
+    (
+        lambda d: ingress_route(d).update(redirect={"path": "/x"}),
+        "spec.ingress[0].routes[0].backend",
+        "give redirect or backend, not both",
+    ),
+    (
+        lambda d: ingress_route(d).pop("backend"),
+        "spec.ingress[0].routes[0]",
+        "a route needs a backend (a service) or a redirect",
+    ),
+    (
+        lambda d: d["spec"]["ingress"][0]["routes"].append(
+            {"backend": {"service": "web", "port": 90}}
+        ),
+        "spec.ingress[0].routes[0]",
+        ("a route without match takes every request, so it must be the last route"),
+    ),
+    (
+        lambda d: d["spec"]["egress"]["hosts"].append(
+            copy.deepcopy(d["spec"]["egress"]["hosts"][0])
+        ),
+        "spec.egress.hosts[1].host",
+        "duplicate host 'api.example.com'",
+    ),
+    (
+        lambda d: d["spec"]["telemetry"][0].update(namespace="back"),
+        "spec.telemetry[0].namespace",
+        "'back' is not a meshed namespace",
+    ),
+    (
+        lambda d: d["spec"]["telemetry"].append(
+            {"name": "more", "namespace": "shop", "metrics": {"enabled": False}}
+        ),
+        "spec.telemetry[1].namespace",
+        "duplicate namespace-wide telemetry for namespace 'shop'",
+    ),
+    (
+        lambda d: d["spec"]["telemetry"][0].pop("accessLogging"),
+        "spec.telemetry[0]",
+        "give tracing, accessLogging or metrics",
+    ),
+    (
+        lambda d: d["spec"]["telemetry"][0].update(tracing={"samplingPercent": 1.001}),
+        "spec.telemetry[0].tracing.samplingPercent",
+        "1.001 has more than 2 decimals",
+    ),
+    (
+        lambda d: route(d).update(fault={"abort": {"grpcStatus": "BROKEN"}}),
+        "spec.services[0].routes[0].fault.abort.grpcStatus",
+        "'BROKEN' is not one of OK, CANCELLED",
+    ),
+    (
+        lambda d: route(d).update(mirror={"to": "v2", "share": 5}),
+        "spec.services[0].routes[0].mirror.share",
+        "unknown field 'share'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("edit", "path", "message"), RULES,
-                         ids=[f"{i}:{r[1]}" for i, r in enumerate(RULES)])
-def test_rule(tmp_path: Path, edit: Callable[[dict[str, Any]], Any], path: str,
-              message: str) -> None:
+@pytest.mark.parametrize(
+    ("edit", "path", "message"), RULES, ids=[f"{i}:{r[1]}" for i, r in enumerate(RULES)]
+)
+def test_rule(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], Any], path: str, message: str
+) -> None:
     found = problems(tmp_path, edit)
     assert [f for f in found if f" {path}: " in f and message in f], found
 
@@ -216,9 +344,15 @@ def test_an_ingress_gateways_identity_needs_no_allowed_namespace(tmp_path: Path)
 
 
 def test_an_undeclared_gateways_namespace_points_to_spec_ingress(tmp_path: Path) -> None:
-    found = problems(tmp_path, lambda d: web(d).update(
-        allow=[{"fromNamespaces": ["istio-system"]},
-               {"fromServiceAccounts": ["istio-system/other-gateway"]}]))
+    found = problems(
+        tmp_path,
+        lambda d: web(d).update(
+            allow=[
+                {"fromNamespaces": ["istio-system"]},
+                {"fromServiceAccounts": ["istio-system/other-gateway"]},
+            ]
+        ),
+    )
     assert len(found) == 2
     assert all("declare it in spec.ingress[].gateway instead" in f for f in found), found
 
@@ -251,24 +385,38 @@ def test_every_problem_is_reported_at_once_with_its_line_and_column(tmp_path: Pa
     with pytest.raises(SpecError) as info:
         load_mesh(str(spec))
     assert [p.format().replace(str(spec), "mesh.yaml") for p in info.value.problems] == [
-        ("mesh.yaml:15:21: spec.services[0].routes[0].redirect: give path, host, scheme or port: "
-        "a redirect to the same URL loops"),
-        ("mesh.yaml:16:11: spec.services[0].routes[0].mirror: a redirect route answers the request "
-        "itself; mirror has no effect beside redirect"),
-        ("mesh.yaml:16:24: spec.services[0].routes[0].mirror.to: names version 'v9', which is not "
-        "declared in versions"),
-        ("mesh.yaml:18:47: spec.services[0].routes[1].fault.delay.percent: 0.333 has more than 2 "
-        "decimals; every mesh can express a hundredth of a percent, not less"),
-        ("mesh.yaml:21:69: spec.egress.hosts[0].ports[1].port: duplicate port 1 (first at "
-        "spec.egress.hosts[0].ports[0])"),
+        (
+            "mesh.yaml:15:21: spec.services[0].routes[0].redirect: give path, host, scheme or port: "
+            "a redirect to the same URL loops"
+        ),
+        (
+            "mesh.yaml:16:11: spec.services[0].routes[0].mirror: a redirect route answers the request "
+            "itself; mirror has no effect beside redirect"
+        ),
+        (
+            "mesh.yaml:16:24: spec.services[0].routes[0].mirror.to: names version 'v9', which is not "
+            "declared in versions"
+        ),
+        (
+            "mesh.yaml:18:47: spec.services[0].routes[1].fault.delay.percent: 0.333 has more than 2 "
+            "decimals; every mesh can express a hundredth of a percent, not less"
+        ),
+        (
+            "mesh.yaml:21:69: spec.egress.hosts[0].ports[1].port: duplicate port 1 (first at "
+            "spec.egress.hosts[0].ports[0])"
+        ),
     ]
 
 
 # --- broken input ---------------------------------------------------------------------------
-EXAMPLE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "traffic-policies" /
-                          "mesh.yaml").read_text(encoding="utf-8"))
-EXAMPLE["spec"].update(copy.deepcopy({k: BASE["spec"][k] for k in ("ingress", "egress",
-                                                                    "telemetry")}))
+EXAMPLE = yaml.safe_load(
+    (Path(__file__).parents[2] / "examples" / "traffic-policies" / "mesh.yaml").read_text(
+        encoding="utf-8"
+    )
+)
+EXAMPLE["spec"].update(
+    copy.deepcopy({k: BASE["spec"][k] for k in ("ingress", "egress", "telemetry")})
+)
 
 
 def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -289,13 +437,19 @@ JUNK = st.sampled_from([None, 0, -1, 1.5, "", "x", True, [], [1], {}, {"a": 1}, 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(st.sampled_from(PATHS), JUNK), min_size=1, max_size=3))
 def test_any_value_anywhere_is_a_problem_with_a_position_never_a_crash(
-        tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[tuple[Any, ...], Any]]) -> None:
+    tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[tuple[Any, ...], Any]]
+) -> None:
     data = copy.deepcopy(EXAMPLE)
     for path, junk in edits:
         node: Any = data
         for part in path[:-1]:
-            if isinstance(node, dict) and part in node or \
-                    isinstance(node, list) and isinstance(part, int) and part < len(node):
+            if (
+                isinstance(node, dict)
+                and part in node
+                or isinstance(node, list)
+                and isinstance(part, int)
+                and part < len(node)
+            ):
                 node = node[part]
             else:
                 break

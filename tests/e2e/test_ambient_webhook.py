@@ -33,22 +33,36 @@ Obj = dict[str, Any]
 
 
 def namespace(labels: dict[str, str] | None = None) -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": AMBIENT, **({"labels": labels} if labels else {})}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": AMBIENT, **({"labels": labels} if labels else {})},
+    }
 
 
-def pod(name: str, labels: dict[str, str] | None = None,
-        annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": AMBIENT,
-                         "labels": {"app": name, **(labels or {})},
-                         "annotations": annotations or {}},
-            "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo:1.0"}], **spec}}
+def pod(
+    name: str,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": AMBIENT,
+            "labels": {"app": name, **(labels or {})},
+            "annotations": annotations or {},
+        },
+        "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo:1.0"}], **spec},
+    }
 
 
 def create(client: k8s.ApiClient, obj: Obj, path: str, dry_run: bool = True) -> tuple[int, Obj]:
-    status, body = request(client, "POST", path, query={"dryRun": "All"} if dry_run else None,
-                           body=obj)
+    status, body = request(
+        client, "POST", path, query={"dryRun": "All"} if dry_run else None, body=obj
+    )
     return status, body
 
 
@@ -65,8 +79,12 @@ def _wait_until_registered(client: k8s.ApiClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def ambient(kube_apiserver: KubeAPIServer, kube_client: k8s.ApiClient, installed_crds: list[str],
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def ambient(
+    kube_apiserver: KubeAPIServer,
+    kube_client: k8s.ApiClient,
+    installed_crds: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
     workdir = tmp_path_factory.mktemp("ambient-admission")
     data = yaml.safe_load(QUICKSTART.read_text().replace("mesh-demo", AMBIENT))
     data["spec"]["dataplane"] = "ambient"
@@ -78,20 +96,28 @@ def ambient(kube_apiserver: KubeAPIServer, kube_client: k8s.ApiClient, installed
     configurations: list[Obj] = []
     try:
         configurations = render_webhook_configurations(
-            webhook.url, certs.ca.read_bytes(), extra={"spec": spec_text})
+            webhook.url, certs.ca.read_bytes(), extra={"spec": spec_text}
+        )
         errors = apply_objects(kube_client, configurations, dry_run=False, create_namespaces=False)
         assert [str(e) for e in errors] == []
         _wait_until_registered(kube_client)
         status, _ = create(kube_client, namespace(), "/api/v1/namespaces", dry_run=False)
         assert status == 201
-        account = {"apiVersion": "v1", "kind": "ServiceAccount",
-                   "metadata": {"name": "default", "namespace": AMBIENT}}
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": AMBIENT},
+        }
         assert apply_objects(kube_client, [account], dry_run=False) == []
         yield spec
     finally:
         for config in configurations:
-            request(kube_client, "DELETE", f"/apis/admissionregistration.k8s.io/v1/"
-                    f"{config['kind'].lower()}s/{config['metadata']['name']}")
+            request(
+                kube_client,
+                "DELETE",
+                f"/apis/admissionregistration.k8s.io/v1/"
+                f"{config['kind'].lower()}s/{config['metadata']['name']}",
+            )
         webhook.stop()
 
 
@@ -99,39 +125,52 @@ PODS = f"/api/v1/namespaces/{AMBIENT}/pods"
 
 
 def test_the_namespace_is_enrolled_in_ambient_and_never_labelled_for_injection(
-        ambient: Path, kube_client: k8s.ApiClient) -> None:
+    ambient: Path, kube_client: k8s.ApiClient
+) -> None:
     status, stored = request(kube_client, "GET", f"/api/v1/namespaces/{AMBIENT}")
     assert status == 200
     assert stored["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
     assert "istio-injection" not in stored["metadata"]["labels"]
 
 
-def test_a_plain_pod_is_admitted_without_a_sidecar(ambient: Path,
-                                                   kube_client: k8s.ApiClient) -> None:
+def test_a_plain_pod_is_admitted_without_a_sidecar(
+    ambient: Path, kube_client: k8s.ApiClient
+) -> None:
     status, body = create(kube_client, pod("plain"), PODS)
     assert status == 201, body
 
 
-@pytest.mark.parametrize(("obj", "field"), [
-    (pod("opt-out", labels={"istio.io/dataplane-mode": "none"}), "istio.io/dataplane-mode"),
-    (pod("bypass", annotations={"ambient.istio.io/bypass-inbound-capture": "true"}),
-     "ambient.istio.io/bypass-inbound-capture"),
-    (pod("skip", labels={"istio.io/use-waypoint": "none"}), "istio.io/use-waypoint"),
-    (pod("sidecar", labels={"sidecar.istio.io/inject": "true"}), "sidecar.istio.io/inject"),
-    (pod("host", hostNetwork=True), "spec.hostNetwork"),
-], ids=["opt-out", "bypass-inbound", "skip-waypoint", "sidecar", "host-network"])
+@pytest.mark.parametrize(
+    ("obj", "field"),
+    [
+        (pod("opt-out", labels={"istio.io/dataplane-mode": "none"}), "istio.io/dataplane-mode"),
+        (
+            pod("bypass", annotations={"ambient.istio.io/bypass-inbound-capture": "true"}),
+            "ambient.istio.io/bypass-inbound-capture",
+        ),
+        (pod("skip", labels={"istio.io/use-waypoint": "none"}), "istio.io/use-waypoint"),
+        (pod("sidecar", labels={"sidecar.istio.io/inject": "true"}), "sidecar.istio.io/inject"),
+        (pod("host", hostNetwork=True), "spec.hostNetwork"),
+    ],
+    ids=["opt-out", "bypass-inbound", "skip-waypoint", "sidecar", "host-network"],
+)
 def test_every_way_out_of_ztunnel_is_denied_with_meshcs_message(
-        ambient: Path, kube_client: k8s.ApiClient, obj: Obj, field: str) -> None:
+    ambient: Path, kube_client: k8s.ApiClient, obj: Obj, field: str
+) -> None:
     status, body = create(kube_client, obj, PODS)
     assert status == 403, body
     assert "injection-required" in body["message"] and field in body["message"]
 
 
 def test_leaving_ambient_is_denied(ambient: Path, kube_client: k8s.ApiClient) -> None:
-    status, body = request(kube_client, "PATCH", f"/api/v1/namespaces/{AMBIENT}",
-                           query={"dryRun": "All"},
-                           body={"metadata": {"labels": {"istio.io/dataplane-mode": "none"}}},
-                           content_type="application/merge-patch+json")
+    status, body = request(
+        kube_client,
+        "PATCH",
+        f"/api/v1/namespaces/{AMBIENT}",
+        query={"dryRun": "All"},
+        body={"metadata": {"labels": {"istio.io/dataplane-mode": "none"}}},
+        content_type="application/merge-patch+json",
+    )
     assert status == 403, body
     assert "istio.io/dataplane-mode" in body["message"]
 
@@ -144,7 +183,8 @@ def test_the_rendered_objects_are_admitted(ambient: Path, kube_client: k8s.ApiCl
 
 
 def test_the_rendered_service_without_its_waypoint_label_is_denied(
-        ambient: Path, kube_client: k8s.ApiClient) -> None:
+    ambient: Path, kube_client: k8s.ApiClient
+) -> None:
     objects, _ = render(load_mesh(str(ambient)), RenderOptions(allow_lossy=True))
     service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "web")
     del service["metadata"]["labels"]["istio.io/use-waypoint"]

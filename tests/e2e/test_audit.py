@@ -91,7 +91,11 @@ def virtual_service(name: str, ns: str) -> Obj:
 
 def service_account(ns: str, name: str = "default") -> Obj:
     # The ServiceAccount admission plugin refuses Pods until "default" exists.
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": ns},
+    }
 
 
 VIOLATING = [
@@ -153,7 +157,9 @@ def cluster(
     for ns in (SHOP, SIDE):
         request(kube_client, "DELETE", f"/api/v1/namespaces/{ns}")
     request(kube_client, "DELETE", f"/apis/openreports.io/v1alpha1/clusterreports/meshc-{MESH}")
-    request(kube_client, "DELETE", f"/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/meshc-{MESH}")
+    request(
+        kube_client, "DELETE", f"/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/meshc-{MESH}"
+    )
 
 
 def findings(out: str) -> set[tuple[str, str, str]]:
@@ -315,7 +321,9 @@ def test_a_forbidden_list_names_what_could_not_be_listed(
     code = main(["audit", "--spec", str(cluster.spec), "--kubeconfig", str(kubeconfig), "-n", SHOP])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"meshc audit: the API server refused to list pods in namespace {SHOP}: 403")
+    assert err.startswith(
+        f"meshc audit: the API server refused to list pods in namespace {SHOP}: 403"
+    )
     assert "system:serviceaccount:audit-shop:nobody" in err
 
 

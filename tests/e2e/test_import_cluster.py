@@ -21,8 +21,11 @@ from support.kube import KubeAPIServer
 
 UPSTREAM = Path(__file__).parents[1] / "upstream" / "bookinfo"
 NS = "bookinfo-import"
-FILES = ("platform/kube/bookinfo.yaml", "networking/destination-rule-all.yaml",
-         "networking/virtual-service-reviews-90-10.yaml")
+FILES = (
+    "platform/kube/bookinfo.yaml",
+    "networking/destination-rule-all.yaml",
+    "networking/virtual-service-reviews-90-10.yaml",
+)
 
 
 def _spec(spec: dict) -> dict:
@@ -34,24 +37,47 @@ def _spec(spec: dict) -> dict:
 
 
 def test_a_cluster_imports_as_its_files_do_and_meshc_renders_are_skipped(
-        kube_apiserver: KubeAPIServer, kube_client: k8s.ApiClient, installed_crds: list[str],
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kube_apiserver: KubeAPIServer,
+    kube_client: k8s.ApiClient,
+    installed_crds: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     manifests = load_manifests([str(UPSTREAM / f) for f in FILES])
-    objects = [{**copy.deepcopy(m.obj), "metadata": {**m.obj["metadata"], "namespace": NS}}
-               for m in manifests]
-    rendered = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-                "metadata": {"name": "ratings", "namespace": NS,
-                             "labels": {"app.kubernetes.io/managed-by": "meshc"}},
-                "spec": {"hosts": ["ratings"], "http": [{"route": [
-                    {"destination": {"host": "ratings"}}]}]}}
-    namespace = {"apiVersion": "v1", "kind": "Namespace",
-                 "metadata": {"name": NS, "labels": {"istio-injection": "enabled"}}}
+    objects = [
+        {**copy.deepcopy(m.obj), "metadata": {**m.obj["metadata"], "namespace": NS}}
+        for m in manifests
+    ]
+    rendered = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {
+            "name": "ratings",
+            "namespace": NS,
+            "labels": {"app.kubernetes.io/managed-by": "meshc"},
+        },
+        "spec": {"hosts": ["ratings"], "http": [{"route": [{"destination": {"host": "ratings"}}]}]},
+    }
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": NS, "labels": {"istio-injection": "enabled"}},
+    }
     errors = apply_objects(kube_client, [namespace, *objects, rendered], dry_run=False)
     assert [str(e) for e in errors] == []
     try:
         out = tmp_path / "mesh.yaml"
-        code = main(["import", "--kubeconfig", str(kube_apiserver.kubeconfig), "--namespace", NS,
-                     "-o", str(out)])
+        code = main(
+            [
+                "import",
+                "--kubeconfig",
+                str(kube_apiserver.kubeconfig),
+                "--namespace",
+                NS,
+                "-o",
+                str(out),
+            ]
+        )
         err = capsys.readouterr().err
         assert code == 0, err
         assert f"cluster: VirtualService {NS}/ratings: skipped: rendered by meshc" in err

@@ -35,9 +35,21 @@ def analyze(kube_apiserver: KubeAPIServer, namespaces: set[str]) -> list[str]:
     """`istioctl analyze` of the whole cluster: the codes it reports on ``namespaces``."""
     istioctl = require_tool("istioctl")
     result = subprocess.run(
-        [str(istioctl), "analyze", "--kubeconfig", str(kube_apiserver.kubeconfig),
-         "--all-namespaces", "--output", "json", "--output-threshold", "Info"],
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            str(istioctl),
+            "analyze",
+            "--kubeconfig",
+            str(kube_apiserver.kubeconfig),
+            "--all-namespaces",
+            "--output",
+            "json",
+            "--output-threshold",
+            "Info",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     messages: list[Obj] = json.loads(result.stdout)
@@ -69,27 +81,42 @@ def test_rendered_and_mutated_revision_namespaces_draw_no_conflicting_label_repo
     assert [str(e) for e in apply_objects(kube_client, namespaces, dry_run=False)] == []
     for ns in namespaces:
         name = ns["metadata"]["name"]
-        assert stored_labels(kube_client, name)["istio.io/rev"] == ns["metadata"]["labels"]["istio.io/rev"]
+        assert (
+            stored_labels(kube_client, name)["istio.io/rev"]
+            == ns["metadata"]["labels"]["istio.io/rev"]
+        )
         assert "istio-injection" not in stored_labels(kube_client, name)
 
     # A namespace the team created itself, unlabelled, as the webhook's mutation leaves it
     # (named payments-own, with payments' markers); and one a team put on a revision by
     # hand, under a spec that names none (the quickstart's markers).
     own = as_meshed(NamespaceMutation.of(mesh), "payments", "payments-own").apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments-own"}})
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments-own"}}
+    )
     assert own["metadata"]["labels"] == {"istio.io/rev": "1-25-0"}
     quickstart = NamespaceMutation.of(load_mesh(str(EXAMPLES / "quickstart" / "mesh.yaml")))
     kept = as_meshed(quickstart, "mesh-demo", "mesh-demo-rev").apply(
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": "mesh-demo-rev", "labels": {"istio.io/rev": "stable"}}})
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "mesh-demo-rev", "labels": {"istio.io/rev": "stable"}},
+        }
+    )
     assert kept["metadata"]["labels"] == {"istio.io/rev": "stable"}
     assert [str(e) for e in apply_objects(kube_client, [own, kept], dry_run=False)] == []
 
     # The guard: both labels on one namespace is what the analyzer reports.
-    conflicting = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": "revision-conflict", "labels": {"istio-injection": "enabled", "istio.io/rev": "stable"}}}
+    conflicting = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": "revision-conflict",
+            "labels": {"istio-injection": "enabled", "istio.io/rev": "stable"},
+        },
+    }
     assert [str(e) for e in apply_objects(kube_client, [conflicting], dry_run=False)] == []
 
-    found = analyze(kube_apiserver, {"shop", "payments", "payments-own", "mesh-demo-rev",
-                                     "revision-conflict"})
+    found = analyze(
+        kube_apiserver, {"shop", "payments", "payments-own", "mesh-demo-rev", "revision-conflict"}
+    )
     assert found == ["IST0123 Namespace revision-conflict"]

@@ -46,8 +46,17 @@ def meshc_render_istio(name: str) -> str:
     """What `meshc render examples/<name>/mesh.yaml --provider istio` prints."""
     spec = (EXAMPLES / name / "mesh.yaml").relative_to(REPO)
     result = subprocess.run(
-        [sys.executable, "-m", "meshc", "render", "--spec", str(spec), "--provider", "istio",
-         *render_flags(name)],
+        [
+            sys.executable,
+            "-m",
+            "meshc",
+            "render",
+            "--spec",
+            str(spec),
+            "--provider",
+            "istio",
+            *render_flags(name),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -62,8 +71,17 @@ def analyze(*files: Path) -> list[Obj]:
     """Every message `istioctl analyze` prints about ``files``, as its JSON output."""
     istioctl = require_tool("istioctl")
     result = subprocess.run(
-        [str(istioctl), "analyze", "--use-kube=false", "--all-namespaces", "--output", "json",
-         "--output-threshold", "Info", *map(str, files)],
+        [
+            str(istioctl),
+            "analyze",
+            "--use-kube=false",
+            "--all-namespaces",
+            "--output",
+            "json",
+            "--output-threshold",
+            "Info",
+            *map(str, files),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -126,9 +144,22 @@ def meshc_render_mode(name: str, mode: str, tmp_path: Path) -> str:
         spec = tmp_path / "mesh.yaml"
         spec.write_text(yaml.safe_dump(data, sort_keys=False))
     result = subprocess.run(
-        [sys.executable, "-m", "meshc", "render", "--spec", str(spec), "--provider", "istio",
-         *flags],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "meshc",
+            "render",
+            "--spec",
+            str(spec),
+            "--provider",
+            "istio",
+            *flags,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -142,7 +173,8 @@ EXPECTED_GATEWAY_API = {"traffic-policies": ["Warning [IST0133] EnvoyFilter shop
 @pytest.mark.parametrize("mode", ["gateway-api", "ambient"])
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_the_gateway_api_and_ambient_output_has_no_errors_or_warnings(
-        name: str, mode: str, tmp_path: Path) -> None:
+    name: str, mode: str, tmp_path: Path
+) -> None:
     path = tmp_path / "istio.yaml"
     path.write_text(meshc_render_mode(name, mode, tmp_path))
     kinds = {d["kind"] for d in yaml.safe_load_all(path.read_text()) if d}
@@ -153,13 +185,17 @@ def test_the_gateway_api_and_ambient_output_has_no_errors_or_warnings(
 
 
 def test_the_analyzer_does_report_a_waypoint_policy_that_also_selects_workloads(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     # The guard on the ambient test above: each policy at a waypoint, given a
     # selector too (a policy ztunnel would then enforce as well), is an error analyze
     # reports. (A missing waypoint it cannot see offline: the analyzers that read
     # Services and Gateways' status need a cluster.)
-    docs = [d for d in yaml.safe_load_all(meshc_render_mode("bookinfo-ambient", "ambient",
-                                                             tmp_path)) if d]
+    docs = [
+        d
+        for d in yaml.safe_load_all(meshc_render_mode("bookinfo-ambient", "ambient", tmp_path))
+        if d
+    ]
     for doc in docs:
         if doc["kind"] == "AuthorizationPolicy" and "targetRefs" in doc["spec"]:
             doc["spec"]["selector"] = {"matchLabels": {"app": doc["spec"]["targetRefs"][0]["name"]}}
@@ -168,6 +204,7 @@ def test_the_analyzer_does_report_a_waypoint_policy_that_also_selects_workloads(
 
     findings = blocking(analyze(path))
 
-    assert findings and all(f.startswith("Error [IST0106] AuthorizationPolicy ")
-                            for f in findings), findings
+    assert findings and all(
+        f.startswith("Error [IST0106] AuthorizationPolicy ") for f in findings
+    ), findings
     assert "only one of targetRefs or workloadSelector" in findings[0]

@@ -34,29 +34,46 @@ Obj = dict[str, Any]
 
 
 def namespace(name: str, labels: dict[str, str] | None = None) -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, **({"labels": labels} if labels else {})}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+    }
 
 
 def pod(name: str, injected: bool = True, **security: Any) -> Obj:
     container: Obj = {"name": "web", "image": "docker.io/library/nginx:1.29"}
     if security:
         container["securityContext"] = security
-    obj: Obj = {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "namespace": MESHED, "labels": {"app": "web"}},
-                "spec": {"containers": [container]}}
+    obj: Obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": MESHED, "labels": {"app": "web"}},
+        "spec": {"containers": [container]},
+    }
     return inject(obj, "kuma") if injected else obj
 
 
 def mesh(mode: str) -> Obj:
-    return {"apiVersion": "kuma.io/v1alpha1", "kind": "Mesh", "metadata": {"name": "default"},
-            "spec": {"mtls": {"enabledBackend": "ca-1",
-                              "backends": [{"name": "ca-1", "type": "builtin", "mode": mode}]}}}
+    return {
+        "apiVersion": "kuma.io/v1alpha1",
+        "kind": "Mesh",
+        "metadata": {"name": "default"},
+        "spec": {
+            "mtls": {
+                "enabledBackend": "ca-1",
+                "backends": [{"name": "ca-1", "type": "builtin", "mode": mode}],
+            }
+        },
+    }
 
 
-def create(kube_client: k8s.ApiClient, path: str, body: Obj, dry_run: bool = True) -> tuple[int, Obj]:
-    status, answer = request(kube_client, "POST", path, query={"dryRun": "All"} if dry_run else None,
-                             body=body)
+def create(
+    kube_client: k8s.ApiClient, path: str, body: Obj, dry_run: bool = True
+) -> tuple[int, Obj]:
+    status, answer = request(
+        kube_client, "POST", path, query={"dryRun": "All"} if dry_run else None, body=body
+    )
     return status, answer
 
 
@@ -66,11 +83,17 @@ def _wait_until_registered(kube_client: k8s.ApiClient) -> None:
         status_m, meshed = create(kube_client, "/api/v1/namespaces", namespace(MESHED))
         status_v, _ = create(kube_client, "/apis/kuma.io/v1alpha1/meshes", mesh("PERMISSIVE"))
         labels = (meshed.get("metadata") or {}).get("labels") or {}
-        if status_m == 201 and labels.get("kuma.io/sidecar-injection") == "enabled" and status_v == 403:
+        if (
+            status_m == 201
+            and labels.get("kuma.io/sidecar-injection") == "enabled"
+            and status_v == 403
+        ):
             return
         if time.monotonic() >= deadline:
-            raise AssertionError(f"the webhook was not called within {REGISTRATION_TIMEOUT:.0f}s: "
-                                 f"{status_m} {meshed}; {status_v}")
+            raise AssertionError(
+                f"the webhook was not called within {REGISTRATION_TIMEOUT:.0f}s: "
+                f"{status_m} {meshed}; {status_v}"
+            )
         time.sleep(0.2)
 
 
@@ -84,7 +107,9 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def webhook(
-    kube_client: k8s.ApiClient, installed_crds: list[str], spec: Path,
+    kube_client: k8s.ApiClient,
+    installed_crds: list[str],
+    spec: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WebhookServer]:
     workdir = tmp_path_factory.mktemp("kuma-admission")
@@ -93,20 +118,32 @@ def webhook(
     configurations: list[Obj] = []
     try:
         configurations = render_webhook_configurations(
-            server.url, certs.ca.read_bytes(), extra={"spec": spec.read_text()})
-        assert [str(e) for e in apply_objects(kube_client, configurations, dry_run=False,
-                                              create_namespaces=False)] == []
+            server.url, certs.ca.read_bytes(), extra={"spec": spec.read_text()}
+        )
+        assert [
+            str(e)
+            for e in apply_objects(
+                kube_client, configurations, dry_run=False, create_namespaces=False
+            )
+        ] == []
         _wait_until_registered(kube_client)
         status, stored = create(kube_client, "/api/v1/namespaces", namespace(MESHED), dry_run=False)
         assert status == 201, stored
-        account = {"apiVersion": "v1", "kind": "ServiceAccount",
-                   "metadata": {"name": "default", "namespace": MESHED}}
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": MESHED},
+        }
         assert apply_objects(kube_client, [account], dry_run=False) == []
         yield server
     finally:
         for config in configurations:
-            request(kube_client, "DELETE", f"/apis/admissionregistration.k8s.io/v1/"
-                    f"{config['kind'].lower()}s/{config['metadata']['name']}")
+            request(
+                kube_client,
+                "DELETE",
+                f"/apis/admissionregistration.k8s.io/v1/"
+                f"{config['kind'].lower()}s/{config['metadata']['name']}",
+            )
         server.stop()
 
 
@@ -169,8 +206,10 @@ def test_the_injection_label_cannot_be_turned_off(
     stored["metadata"]["labels"]["kuma.io/sidecar-injection"] = "disabled"
     status, answer = request(kube_client, "PUT", f"{path}/status", body=stored)
     assert status == 403 and "disables sidecar injection" in answer["message"], answer
-    assert request(kube_client, "GET", path)[1]["metadata"]["labels"][
-        "kuma.io/sidecar-injection"] == "enabled"
+    assert (
+        request(kube_client, "GET", path)[1]["metadata"]["labels"]["kuma.io/sidecar-injection"]
+        == "enabled"
+    )
 
 
 def test_the_rendered_permission_cannot_be_widened_or_deleted(
@@ -181,10 +220,16 @@ def test_the_rendered_permission_cannot_be_widened_or_deleted(
     path = f"/apis/kuma.io/v1alpha1/namespaces/{MESHED}/meshtrafficpermissions"
     status, stored = create(kube_client, path, permission, dry_run=False)
     assert status == 201, stored
-    widened = {**stored, "spec": {**stored["spec"], "from": [
-        {"targetRef": {"kind": "Mesh"}, "default": {"action": "Allow"}}]}}
-    status, answer = request(kube_client, "PUT", f"{path}/{permission['metadata']['name']}",
-                             body=widened)
+    widened = {
+        **stored,
+        "spec": {
+            **stored["spec"],
+            "from": [{"targetRef": {"kind": "Mesh"}, "default": {"action": "Allow"}}],
+        },
+    }
+    status, answer = request(
+        kube_client, "PUT", f"{path}/{permission['metadata']['name']}", body=widened
+    )
     assert status == 403 and "[meshc:" in answer["message"], answer
     status, answer = request(kube_client, "DELETE", f"{path}/{permission['metadata']['name']}")
     assert status == 403 and "[meshc:managed-objects]" in answer["message"], answer

@@ -43,6 +43,13 @@ def test_meshcs_render_of_the_demo_is_accepted(
     # no retries (services.retries.omitted).
     assert [p.path for p in report.problems] == ["spec.services"]
     assert {o["kind"] for o in objects} >= {
-        "Mesh", "Namespace", "Service", "MeshHTTPRoute", "MeshTimeout", "MeshRetry",
-        "MeshCircuitBreaker", "MeshTrafficPermission"}
+        "Mesh",
+        "Namespace",
+        "Service",
+        "MeshHTTPRoute",
+        "MeshTimeout",
+        "MeshRetry",
+        "MeshCircuitBreaker",
+        "MeshTrafficPermission",
+    }
     assert _apply(kube_client, objects) == []

@@ -72,63 +72,111 @@ def _admission_path(obj: Obj) -> str:
 def _managed_probe(provider: str) -> Obj:
     """A security object marked as this spec's: changing its mark is what managed-objects denies."""
     ns = MESHED[provider]
-    meta = {"name": "probe-managed", "namespace": ns,
-            "labels": {"app.kubernetes.io/managed-by": "meshc", "meshc.io/mesh": "samples"}}
+    meta = {
+        "name": "probe-managed",
+        "namespace": ns,
+        "labels": {"app.kubernetes.io/managed-by": "meshc", "meshc.io/mesh": "samples"},
+    }
     if provider == "istio":
-        return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": meta,
-                "spec": {"mtls": {"mode": "STRICT"}}}
-    return {"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server", "metadata": meta,
-            "spec": {"podSelector": {}, "port": 80}}
+        return {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": meta,
+            "spec": {"mtls": {"mode": "STRICT"}},
+        }
+    return {
+        "apiVersion": "policy.linkerd.io/v1beta3",
+        "kind": "Server",
+        "metadata": meta,
+        "spec": {"podSelector": {}, "port": 80},
+    }
 
 
 def _probes(provider: str) -> dict[str, tuple[str, str, Obj]]:
     """Per validating policy, a dry run only it denies: (method, path, body)."""
     ns = MESHED[provider]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": ns},
-           "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probe", "namespace": ns},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+    }
     if provider == "istio":
         weak: tuple[str, str, Obj] = (
-            "POST", f"/apis/security.istio.io/v1/namespaces/{ns}/peerauthentications",
-            {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-             "metadata": {"name": "probe", "namespace": ns}, "spec": {"mtls": {"mode": "PERMISSIVE"}}})
+            "POST",
+            f"/apis/security.istio.io/v1/namespaces/{ns}/peerauthentications",
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "probe", "namespace": ns},
+                "spec": {"mtls": {"mode": "PERMISSIVE"}},
+            },
+        )
     else:
-        weak = ("POST", f"/apis/policy.linkerd.io/v1beta3/namespaces/{ns}/servers",
-                {"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server",
-                 "metadata": {"name": "probe", "namespace": ns},
-                 "spec": {"podSelector": {}, "port": 80, "accessPolicy": "all-unauthenticated"}})
+        weak = (
+            "POST",
+            f"/apis/policy.linkerd.io/v1beta3/namespaces/{ns}/servers",
+            {
+                "apiVersion": "policy.linkerd.io/v1beta3",
+                "kind": "Server",
+                "metadata": {"name": "probe", "namespace": ns},
+                "spec": {"podSelector": {}, "port": 80, "accessPolicy": "all-unauthenticated"},
+            },
+        )
     managed = _managed_probe(provider)
     plural = "peerauthentications" if provider == "istio" else "servers"
     return {
         "allowed-namespaces": (
-            "POST", "/apis/networking.istio.io/v1/namespaces/default/virtualservices",
-            {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-             "metadata": {"name": "probe", "namespace": "default"}, "spec": {"hosts": ["web"]}}),
+            "POST",
+            "/apis/networking.istio.io/v1/namespaces/default/virtualservices",
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "VirtualService",
+                "metadata": {"name": "probe", "namespace": "default"},
+                "spec": {"hosts": ["web"]},
+            },
+        ),
         "injection-required": ("POST", f"/api/v1/namespaces/{ns}/pods", pod),
         "mtls-strict": weak,
         "managed-objects": (
-            "PATCH", f"/apis/{managed['apiVersion']}/namespaces/{ns}/{plural}/probe-managed",
-            {"metadata": {"labels": {"meshc.io/mesh": "another"}}}),
+            "PATCH",
+            f"/apis/{managed['apiVersion']}/namespaces/{ns}/{plural}/probe-managed",
+            {"metadata": {"labels": {"meshc.io/mesh": "another"}}},
+        ),
     }
 
 
 def _probe(cluster: Cluster, provider: str) -> tuple[frozenset[str], bool]:
     """(the policies that deny their probe, whether namespace mutation is on), by dry runs."""
     denying = frozenset(
-        policy for policy, (method, path, body) in _probes(provider).items()
-        if f"[meshc:{policy}]" in cluster.call(
-            method, path, body, query={"dryRun": "All"},
-            content_type="application/merge-patch+json" if method == "PATCH" else "application/json",
-        ).text)
+        policy
+        for policy, (method, path, body) in _probes(provider).items()
+        if f"[meshc:{policy}]"
+        in cluster.call(
+            method,
+            path,
+            body,
+            query={"dryRun": "All"},
+            content_type="application/merge-patch+json"
+            if method == "PATCH"
+            else "application/json",
+        ).text
+    )
     ns = MESHED[provider]
     current = cluster.call("GET", f"/api/v1/namespaces/{ns}").json()
-    bare = {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": ns, "resourceVersion": current["metadata"]["resourceVersion"]}}
+    bare = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ns, "resourceVersion": current["metadata"]["resourceVersion"]},
+    }
     updated = cluster.call("PUT", f"/api/v1/namespaces/{ns}", bare, query={"dryRun": "All"}).json()
     markers = NamespaceMutation.of(load_mesh(str(SPECS / f"{provider}.yaml"))).markers[ns]
     meta = updated.get("metadata") or {}
-    marked = all((meta.get(section) or {}).get(k) == v
-                 for section in ("labels", "annotations")
-                 for k, v in markers[section].items())  # type: ignore[literal-required]
+    marked = all(
+        (meta.get(section) or {}).get(k) == v
+        for section in ("labels", "annotations")
+        for k, v in markers[section].items()
+    )  # type: ignore[literal-required]
     return denying, marked
 
 
@@ -145,8 +193,12 @@ def _sidecar_only(spec: Path, workdir: Path) -> Path:
     """The sample spec with its ambient namespaces in the sidecar data plane: the native
     policies leave ambient enrollment to the webhook (refused under native), so parity is
     compared on a spec both enforce whole, the ambient samples judged as sidecar ones."""
-    text = "\n".join(line for line in spec.read_text().splitlines()
-                     if line.strip() != "dataplane: ambient") + "\n"
+    text = (
+        "\n".join(
+            line for line in spec.read_text().splitlines() if line.strip() != "dataplane: ambient"
+        )
+        + "\n"
+    )
     path = workdir / spec.name
     path.write_text(text)
     return path
@@ -164,11 +216,15 @@ class Admission:
 
     def configurations(self) -> list[Obj]:
         return render_webhook_configurations(
-            self.webhook.url, self.webhook.certs.ca.read_bytes(), extra={"spec": self.spec_text})
+            self.webhook.url, self.webhook.certs.ca.read_bytes(), extra={"spec": self.spec_text}
+        )
 
     def native_objects(self) -> list[Obj]:
-        result = native_admission(load_mesh(str(self.webhook.spec), text=self.spec_text),
-                                  LATEST, allow_webhook_rules=False)
+        result = native_admission(
+            load_mesh(str(self.webhook.spec), text=self.spec_text),
+            LATEST,
+            allow_webhook_rules=False,
+        )
         assert result.refused == []
         return result.objects
 
@@ -202,23 +258,32 @@ def _type_checking(cluster: Cluster, objects: list[Obj]) -> dict[str, Any]:
         while True:
             stored = cluster.call("GET", _admission_path(obj)).json()
             status = stored.get("status") or {}
-            if status.get("observedGeneration") == stored["metadata"]["generation"] and "typeChecking" in status:
+            if (
+                status.get("observedGeneration") == stored["metadata"]["generation"]
+                and "typeChecking" in status
+            ):
                 found[obj["metadata"]["name"]] = status["typeChecking"]
                 break
-            assert time.monotonic() < deadline, f"no status.typeChecking for {obj['metadata']['name']}"
+            assert time.monotonic() < deadline, (
+                f"no status.typeChecking for {obj['metadata']['name']}"
+            )
             time.sleep(0.3)
     return found
 
 
 @pytest.fixture(scope="module")
-def status_controller(kube_apiserver: KubeAPIServer, tmp_path_factory: pytest.TempPathFactory
-                      ) -> Iterator[None]:
+def status_controller(
+    kube_apiserver: KubeAPIServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """kube-controller-manager's ValidatingAdmissionPolicy status controller, for this module."""
     binary = require_tool("vap-status-controller")
     log = tmp_path_factory.mktemp("vap-status") / "controller.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([str(binary), "--kubeconfig", str(kube_apiserver.kubeconfig)],
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(binary), "--kubeconfig", str(kube_apiserver.kubeconfig)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield
     finally:
@@ -232,8 +297,12 @@ def status_controller(kube_apiserver: KubeAPIServer, tmp_path_factory: pytest.Te
 
 
 @pytest.fixture(scope="module")
-def results(kube_apiserver: KubeAPIServer, installed_crds: list[str], status_controller: None,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Results]:
+def results(
+    kube_apiserver: KubeAPIServer,
+    installed_crds: list[str],
+    status_controller: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Results]:
     cluster = Cluster(kube_apiserver)
     workdir = tmp_path_factory.mktemp("native-parity")
     certs = generate_certs(workdir / "certs")
@@ -247,7 +316,9 @@ def results(kube_apiserver: KubeAPIServer, installed_crds: list[str], status_con
         admission = Admission(cluster, provider, webhook, spec.read_text())
         outcomes: dict[str, dict[str, Outcome]] = {mode: {} for mode in MODES}
         try:
-            cluster.ensure({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MESHED[provider]}})
+            cluster.ensure(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MESHED[provider]}}
+            )
             cluster.replace(_managed_probe(provider))
             for members in rounds(mine):
                 cluster.prepare(members, {c.user for c in members})
@@ -255,7 +326,9 @@ def results(kube_apiserver: KubeAPIServer, installed_crds: list[str], status_con
                     admission.install(mode)
                     try:
                         if mode == "native" and provider not in found.type_checking:
-                            found.type_checking[provider] = _type_checking(cluster, admission.installed)
+                            found.type_checking[provider] = _type_checking(
+                                cluster, admission.installed
+                            )
                         for case in members:
                             outcomes[mode][case.id] = cluster.send(case)
                     finally:
@@ -282,12 +355,16 @@ def test_the_native_policies_type_check_without_warnings(results: Results, provi
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("mode", ["native", "both"])
-def test_every_fixture_is_decided_as_the_webhook_decides_it(results: Results, provider: str,
-                                                            mode: str) -> None:
+def test_every_fixture_is_decided_as_the_webhook_decides_it(
+    results: Results, provider: str, mode: str
+) -> None:
     webhook, other = results.outcomes[provider]["webhook"], results.outcomes[provider][mode]
-    differ = {case_id: (webhook[case_id], other[case_id]) for case_id in webhook
-              if (webhook[case_id].verdict, webhook[case_id].status)
-              != (other[case_id].verdict, other[case_id].status)}
+    differ = {
+        case_id: (webhook[case_id], other[case_id])
+        for case_id in webhook
+        if (webhook[case_id].verdict, webhook[case_id].status)
+        != (other[case_id].verdict, other[case_id].status)
+    }
     assert differ == {}, _summary(results, provider)
 
 
@@ -319,16 +396,25 @@ def test_the_corpus_reaches_admission(results: Results, provider: str) -> None:
 
 def test_invalid_requests_are_only_what_the_api_server_itself_refuses(results: Results) -> None:
     """A fixture the API server refuses before admission is reported, not counted as parity."""
-    refused = sorted(case_id for provider in PROVIDERS
-                     for case_id, o in results.outcomes[provider]["webhook"].items()
-                     if o.verdict == "invalid")
+    refused = sorted(
+        case_id
+        for provider in PROVIDERS
+        for case_id, o in results.outcomes[provider]["webhook"].items()
+        if o.verdict == "invalid"
+    )
     # A Pod's spec and a Job's pod template are immutable: an UPDATE that adds
     # hostNetwork to them is a request only `meshc check` sees.
-    assert refused == ["bypass:istio Job UPDATE to hostNetwork", "bypass:istio Pod UPDATE to hostNetwork"]
+    assert refused == [
+        "bypass:istio Job UPDATE to hostNetwork",
+        "bypass:istio Pod UPDATE to hostNetwork",
+    ]
     for provider in PROVIDERS:
         for mode in ("native", "both"):
-            assert sorted(case_id for case_id, o in results.outcomes[provider][mode].items()
-                          if o.verdict == "invalid") == [c for c in refused if provider in c]
+            assert sorted(
+                case_id
+                for case_id, o in results.outcomes[provider][mode].items()
+                if o.verdict == "invalid"
+            ) == [c for c in refused if provider in c]
 
 
 # --- MutatingAdmissionPolicy: the markers /mutate adds -----------------------------------------
@@ -336,13 +422,15 @@ def test_invalid_requests_are_only_what_the_api_server_itself_refuses(results: R
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_meshed_namespace_created_without_its_marker_gets_it_from_the_api_server(
-        kube_apiserver: KubeAPIServer, tmp_path: Path, provider: str) -> None:
+    kube_apiserver: KubeAPIServer, tmp_path: Path, provider: str
+) -> None:
     namespace = f"native-markers-{provider}"
     spec = tmp_path / "mesh.yaml"
     spec.write_text(
         "apiVersion: meshc.io/v1alpha1\nkind: Mesh\nmetadata: {name: markers}\n"
         f"spec:\n  provider: {provider}\n  namespaces: [{{name: {namespace}}}]\n"
-        "  admission: {enforcement: native}\n")
+        "  admission: {enforcement: native}\n"
+    )
     result = native_admission(load_mesh(str(spec)), LATEST, allow_webhook_rules=False)
     mutating = [o for o in result.objects if o["kind"].startswith("MutatingAdmissionPolicy")]
     assert [o["apiVersion"] for o in mutating] == ["admissionregistration.k8s.io/v1"] * 2
@@ -353,17 +441,23 @@ def test_a_meshed_namespace_created_without_its_marker_gets_it_from_the_api_serv
 
     def marked(obj: Obj) -> bool:
         meta = obj.get("metadata") or {}
-        return all((meta.get(section) or {}).get(k) == v
-                   for section in ("labels", "annotations")
-                   for k, v in markers[section].items())  # type: ignore[literal-required]
+        return all(
+            (meta.get(section) or {}).get(k) == v
+            for section in ("labels", "annotations")
+            for k, v in markers[section].items()
+        )  # type: ignore[literal-required]
 
     for obj in mutating:
         r = cluster.call("POST", _admission_path(obj).rsplit("/", 1)[0], obj)
         assert r.status_code == 201, r.text
     try:
         deadline = time.monotonic() + REGISTRATION_TIMEOUT
-        while not marked(cluster.call("POST", "/api/v1/namespaces", bare, query={"dryRun": "All"}).json()):
-            assert time.monotonic() < deadline, "the MutatingAdmissionPolicy never marked a namespace"
+        while not marked(
+            cluster.call("POST", "/api/v1/namespaces", bare, query={"dryRun": "All"}).json()
+        ):
+            assert time.monotonic() < deadline, (
+                "the MutatingAdmissionPolicy never marked a namespace"
+            )
             time.sleep(0.3)
         created = cluster.call("POST", "/api/v1/namespaces", bare)
         assert created.status_code == 201, created.text
@@ -375,13 +469,20 @@ def test_a_meshed_namespace_created_without_its_marker_gets_it_from_the_api_serv
         assert updated.status_code == 200, updated.text
         assert marked(updated.json())
         # A namespace outside the mesh is left as written.
-        other = cluster.call("POST", "/api/v1/namespaces",
-                             {**bare, "metadata": {"name": f"{namespace}-not"}}, query={"dryRun": "All"})
+        other = cluster.call(
+            "POST",
+            "/api/v1/namespaces",
+            {**bare, "metadata": {"name": f"{namespace}-not"}},
+            query={"dryRun": "All"},
+        )
         assert other.status_code == 201 and not marked(other.json())
         # A namespace that states an injection choice keeps it, and gets no
         # injection marker beside it (NamespaceMutation.additions).
         section, keys = next(iter(mutation.injection_keys.items()))
-        choice = {**bare, "metadata": {"name": f"{namespace}-choice", section: {keys[-1]: "chosen"}}}
+        choice = {
+            **bare,
+            "metadata": {"name": f"{namespace}-choice", section: {keys[-1]: "chosen"}},
+        }
         kept = cluster.call("POST", "/api/v1/namespaces", choice, query={"dryRun": "All"})
         assert kept.status_code == 201, kept.text
         kept_meta = kept.json()["metadata"]

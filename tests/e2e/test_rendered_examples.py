@@ -21,7 +21,11 @@ from support.examples import EXAMPLE_NAMES, NEEDS_ALLOW_LOSSY, TARGETS, Target, 
 
 pytestmark = pytest.mark.tools
 
-CASES = [pytest.param(name, target, id=f"{name}-{target.id}") for name in EXAMPLE_NAMES for target in TARGETS]
+CASES = [
+    pytest.param(name, target, id=f"{name}-{target.id}")
+    for name in EXAMPLE_NAMES
+    for target in TARGETS
+]
 
 # The kinds each target must have rendered, so an empty render cannot pass.
 ROUTING_KINDS = {
@@ -66,7 +70,10 @@ def _accepted(client: k8s.ApiClient, objects: list[dict[str, Any]]) -> list[str]
 
 @pytest.mark.parametrize(("name", "target"), CASES)
 def test_every_rendered_object_is_accepted(
-    kube_client: k8s.ApiClient, installed_crds: list[str], name: str, target: Target,
+    kube_client: k8s.ApiClient,
+    installed_crds: list[str],
+    name: str,
+    target: Target,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     objects = render_example(name, target)
@@ -82,7 +89,9 @@ def test_every_rendered_object_is_accepted(
 
     # The Namespaces were stored with the provider's injection markers.
     for namespace in namespaces:
-        status, stored = request(kube_client, "GET", f"/api/v1/namespaces/{namespace['metadata']['name']}")
+        status, stored = request(
+            kube_client, "GET", f"/api/v1/namespaces/{namespace['metadata']['name']}"
+        )
         assert status == 200, stored
         assert _markers(stored) >= _markers(namespace)
 
@@ -91,9 +100,13 @@ def test_every_rendered_object_is_accepted(
 def test_every_linkerd_object_is_accepted_where_linkerds_crds_are_installed(
     linkerd_kube_client: k8s.ApiClient, name: str, target: Target
 ) -> None:
-    status, crd = request(linkerd_kube_client, "GET", f"{CRD_PATH}/httproutes.gateway.networking.k8s.io")
+    status, crd = request(
+        linkerd_kube_client, "GET", f"{CRD_PATH}/httproutes.gateway.networking.k8s.io"
+    )
     assert (status, crd["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"]) == (
-        200, "v1.1.1")
+        200,
+        "v1.1.1",
+    )
     objects = render_example(name, target)
     assert _accepted(linkerd_kube_client, objects) == []
 

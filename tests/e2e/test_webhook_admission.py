@@ -61,7 +61,9 @@ class Admission:
     configurations: list[Obj]
 
 
-def kubectl(server: KubeAPIServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    server: KubeAPIServer, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [KUBECTL, "--kubeconfig", str(server.kubeconfig), *args],
         input=stdin,
@@ -82,7 +84,13 @@ def kubectl_get(server: KubeAPIServer, obj: Obj) -> subprocess.CompletedProcess[
     )
     namespace = obj["metadata"].get("namespace")
     return kubectl(
-        server, "get", resource, obj["metadata"]["name"], *(["-n", namespace] if namespace else []), "-o", "yaml"
+        server,
+        "get",
+        resource,
+        obj["metadata"]["name"],
+        *(["-n", namespace] if namespace else []),
+        "-o",
+        "yaml",
     )
 
 
@@ -150,7 +158,10 @@ def destination_rule(name: str, ns: str, tls_mode: str) -> Obj:
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"host": f"web.{ns}.svc.cluster.local", "trafficPolicy": {"tls": {"mode": tls_mode}}},
+        "spec": {
+            "host": f"web.{ns}.svc.cluster.local",
+            "trafficPolicy": {"tls": {"mode": tls_mode}},
+        },
     }
 
 
@@ -166,7 +177,11 @@ def virtual_service(name: str, ns: str) -> Obj:
 def default_service_account(ns: str) -> Obj:
     # The ServiceAccount admission plugin refuses Pods until "default" exists;
     # without a controller manager nobody else creates it.
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": ns},
+    }
 
 
 # --- the registered webhook -----------------------------------------------------------
@@ -179,7 +194,11 @@ def _wait_until_registered(kube_client: k8s.ApiClient) -> None:
     deadline = time.monotonic() + REGISTRATION_TIMEOUT
     while True:
         status_m, meshed = request(
-            kube_client, "POST", "/api/v1/namespaces", query={"dryRun": "All"}, body=namespace(MESHED)
+            kube_client,
+            "POST",
+            "/api/v1/namespaces",
+            query={"dryRun": "All"},
+            body=namespace(MESHED),
         )
         status_v, denied = request(
             kube_client,
@@ -262,13 +281,17 @@ def unmeshed_namespace(admission: Admission, kube_client: k8s.ApiClient) -> Obj:
 # --- the configurations -----------------------------------------------------------------
 
 
-def test_the_registered_configurations_call_the_local_webhook_with_its_ca(admission: Admission) -> None:
+def test_the_registered_configurations_call_the_local_webhook_with_its_ca(
+    admission: Admission,
+) -> None:
     validating, mutating = admission.configurations
     ca = admission.webhook.certs.ca.read_bytes()
 
     for config, path in ((validating, "/validate"), (mutating, "/mutate")):
         for hook in config["webhooks"]:
-            assert hook["clientConfig"]["url"] == f"https://127.0.0.1:{admission.webhook.port}{path}"
+            assert (
+                hook["clientConfig"]["url"] == f"https://127.0.0.1:{admission.webhook.port}{path}"
+            )
             assert base64.b64decode(hook["clientConfig"]["caBundle"]) == ca
     # As the chart renders them: validation fails closed, mutation open.
     assert {h["failurePolicy"] for h in validating["webhooks"]} == {"Fail"}
@@ -338,8 +361,11 @@ def test_a_violation_is_denied_with_meshcs_message(
     result = kubectl_apply(admission.server, obj)
 
     assert result.returncode != 0, result.stdout
-    entry = VALIDATING if obj["apiVersion"].partition("/")[0] in ("v1", "apps", "batch") \
+    entry = (
+        VALIDATING
+        if obj["apiVersion"].partition("/")[0] in ("v1", "apps", "batch")
         else VALIDATING_CONFIG
+    )
     assert f'admission webhook "{entry}" denied the request: {message}' in result.stderr
     # ... and nothing was stored.
     gone = kubectl_get(admission.server, obj)
@@ -371,7 +397,11 @@ def test_the_rendered_spec_is_admitted_by_the_webhook_enforcing_it(
     admission: Admission, meshed_namespace: Obj
 ) -> None:
     objects, _ = render(load_mesh(str(admission.spec)), RenderOptions())
-    assert {o["kind"] for o in objects} >= {"Namespace", "PeerAuthentication", "AuthorizationPolicy"}
+    assert {o["kind"] for o in objects} >= {
+        "Namespace",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+    }
 
     result = kubectl_apply(admission.server, *objects)
 
@@ -382,7 +412,9 @@ def test_the_rendered_spec_is_admitted_by_the_webhook_enforcing_it(
 # --- what never reaches the webhook -----------------------------------------------------------
 
 
-def test_nothing_in_kube_system_reaches_the_webhook(admission: Admission, meshed_namespace: Obj) -> None:
+def test_nothing_in_kube_system_reaches_the_webhook(
+    admission: Admission, meshed_namespace: Obj
+) -> None:
     # What the policies would deny anywhere in the mesh.
     violations = [
         pod("opted-out", "kube-system", {"sidecar.istio.io/inject": "false"}, injected=False),
@@ -407,10 +439,20 @@ def test_nothing_in_kube_system_reaches_the_webhook(admission: Admission, meshed
 
 def ephemeral(name: str, security: Obj) -> Obj:
     """What `kubectl debug POD --image busybox --profile P` adds (a strategic merge patch)."""
-    return {"spec": {"ephemeralContainers": [{
-        "name": name, "image": "busybox:1.36", "targetContainerName": "web",
-        "stdin": True, "tty": True, "securityContext": security,
-    }]}}
+    return {
+        "spec": {
+            "ephemeralContainers": [
+                {
+                    "name": name,
+                    "image": "busybox:1.36",
+                    "targetContainerName": "web",
+                    "stdin": True,
+                    "tty": True,
+                    "securityContext": security,
+                }
+            ]
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -420,30 +462,52 @@ def debugged_pod(admission: Admission, meshed_namespace: Obj) -> str:
     return f"/api/v1/namespaces/{MESHED}/pods/debugged/ephemeralcontainers"
 
 
-@pytest.mark.parametrize(("name", "security", "message"), [
-    ("netadmin", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
-     "may rewrite the iptables rules that capture its traffic"),
-    ("as-proxy", {"runAsUser": 1337}, "runs as the proxy's UID"),
-])
+@pytest.mark.parametrize(
+    ("name", "security", "message"),
+    [
+        (
+            "netadmin",
+            {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+            "may rewrite the iptables rules that capture its traffic",
+        ),
+        ("as-proxy", {"runAsUser": 1337}, "runs as the proxy's UID"),
+    ],
+)
 def test_a_debug_container_that_could_go_around_the_proxy_is_denied(
     kube_client: k8s.ApiClient, debugged_pod: str, name: str, security: Obj, message: str
 ) -> None:
-    status, body = request(kube_client, "PATCH", debugged_pod, body=ephemeral(name, security),
-                           content_type="application/strategic-merge-patch+json")
+    status, body = request(
+        kube_client,
+        "PATCH",
+        debugged_pod,
+        body=ephemeral(name, security),
+        content_type="application/strategic-merge-patch+json",
+    )
     assert status == 403, body.get("message")
-    assert f'admission webhook "{VALIDATING}" denied the request: [meshc:injection-required]' in (
-        body["message"])
+    assert (
+        f'admission webhook "{VALIDATING}" denied the request: [meshc:injection-required]'
+        in (body["message"])
+    )
     assert message in body["message"]
 
 
 def test_a_restricted_debug_container_is_admitted(
     kube_client: k8s.ApiClient, debugged_pod: str
 ) -> None:
-    restricted = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 1000,
-                  "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
-    status, body = request(kube_client, "PATCH", debugged_pod,
-                           body=ephemeral("restricted", restricted),
-                           content_type="application/strategic-merge-patch+json")
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    status, body = request(
+        kube_client,
+        "PATCH",
+        debugged_pod,
+        body=ephemeral("restricted", restricted),
+        content_type="application/strategic-merge-patch+json",
+    )
     assert status == 200, body.get("message")
     assert [c["name"] for c in body["spec"]["ephemeralContainers"]] == ["restricted"]
 
@@ -458,8 +522,10 @@ def test_injection_cannot_be_turned_off_through_a_namespace_subresource(
     stored["metadata"]["labels"]["istio-injection"] = "disabled"
     status, body = request(kube_client, "PUT", f"{path}/{subresource}", body=stored)
     assert status == 403, body.get("message")
-    assert '[meshc:injection-required] Namespace' in body["message"]
-    assert request(kube_client, "GET", path)[1]["metadata"]["labels"]["istio-injection"] == "enabled"
+    assert "[meshc:injection-required] Namespace" in body["message"]
+    assert (
+        request(kube_client, "GET", path)[1]["metadata"]["labels"]["istio-injection"] == "enabled"
+    )
 
 
 def test_the_rendered_security_objects_cannot_be_deleted_or_loosened(
@@ -470,8 +536,14 @@ def test_the_rendered_security_objects_cannot_be_deleted_or_loosened(
     security = [o for o in objects if o["kind"] in ("PeerAuthentication", "AuthorizationPolicy")]
     assert len(security) == 2
     for obj in security:
-        deleted = kubectl(admission.server, "delete", f"{obj['kind'].lower()}.security.istio.io",
-                          obj["metadata"]["name"], "-n", MESHED)
+        deleted = kubectl(
+            admission.server,
+            "delete",
+            f"{obj['kind'].lower()}.security.istio.io",
+            obj["metadata"]["name"],
+            "-n",
+            MESHED,
+        )
         assert deleted.returncode != 0, deleted.stdout
         assert "[meshc:managed-objects]" in deleted.stderr
         assert "deletes a security object the spec renders" in deleted.stderr
@@ -484,7 +556,8 @@ def test_the_rendered_security_objects_cannot_be_deleted_or_loosened(
     # Argo CD's tracking annotation, and the same spec again, are what a sync writes.
     tracked = yaml.safe_load(yaml.safe_dump(strict))
     tracked["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = (
-        f"mesh:security.istio.io/PeerAuthentication:{MESHED}/default")
+        f"mesh:security.istio.io/PeerAuthentication:{MESHED}/default"
+    )
     result = kubectl_apply(admission.server, tracked)
     assert result.returncode == 0, result.stderr
 
@@ -497,9 +570,14 @@ def test_the_verification_the_charts_notes_give_is_denied_by_the_real_api_server
 ) -> None:
     # NOTES.txt, rendered for this spec, says which command to run and what it answers.
     text = notes({"spec": admission.spec.read_text()})
-    (command,) = [line.strip() for line in text.splitlines() if line.strip().startswith("kubectl run")]
-    (expected,) = [line.strip().removeprefix("expected: ").removesuffix(" ...")
-                   for line in text.splitlines() if line.strip().startswith("expected: ")]
+    (command,) = [
+        line.strip() for line in text.splitlines() if line.strip().startswith("kubectl run")
+    ]
+    (expected,) = [
+        line.strip().removeprefix("expected: ").removesuffix(" ...")
+        for line in text.splitlines()
+        if line.strip().startswith("expected: ")
+    ]
     argv = shlex.split(command)
     assert argv[:2] == ["kubectl", "run"] and "--dry-run=server" in argv
     result = kubectl(admission.server, *argv[1:])

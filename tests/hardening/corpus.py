@@ -408,18 +408,29 @@ def _bypasses() -> Iterator[Case]:
             f"linkerd {key}={value!r}", "linkerd", deployment("linkerd", annotate(**{key: value}))
         )
     # -- the proxy's group (Istio), interception off, a moved Linkerd proxy UID -----------------
-    yield Case("istio pod runAsGroup 1337", "istio",
-               deployment("istio", pod_spec(securityContext={"runAsGroup": ISTIO_UID})))
-    yield Case("istio container runAsGroup 1337", "istio",
-               deployment("istio", app_security(runAsGroup=ISTIO_UID)))
+    yield Case(
+        "istio pod runAsGroup 1337",
+        "istio",
+        deployment("istio", pod_spec(securityContext={"runAsGroup": ISTIO_UID})),
+    )
+    yield Case(
+        "istio container runAsGroup 1337",
+        "istio",
+        deployment("istio", app_security(runAsGroup=ISTIO_UID)),
+    )
     for mode in ("NONE", "none", "None"):
-        yield Case(f"istio sidecar.istio.io/interceptionMode={mode!r}", "istio",
-                   deployment("istio", annotate(**{"sidecar.istio.io/interceptionMode": mode})))
+        yield Case(
+            f"istio sidecar.istio.io/interceptionMode={mode!r}",
+            "istio",
+            deployment("istio", annotate(**{"sidecar.istio.io/interceptionMode": mode})),
+        )
     yield Case(
         "linkerd config.linkerd.io/proxy-uid moved to the application's UID",
         "linkerd",
-        deployment("linkerd", both(annotate(**{"config.linkerd.io/proxy-uid": "1000"}),
-                                   app_security(runAsUser=1000))),
+        deployment(
+            "linkerd",
+            both(annotate(**{"config.linkerd.io/proxy-uid": "1000"}), app_security(runAsUser=1000)),
+        ),
     )
     # -- the proxy's UID, pod and container level ------------------------------------------------
     for provider, uid in (("istio", ISTIO_UID), ("linkerd", LINKERD_UID)):
@@ -646,15 +657,23 @@ def genuine_linkerd(pod: dict[str, Any]) -> None:
 
 def _lookalikes() -> Iterator[Case]:
     for mode in ("REDIRECT", "TPROXY"):
-        yield Case(f"istio sidecar.istio.io/interceptionMode={mode!r}", "istio",
-                   deployment("istio", annotate(**{"sidecar.istio.io/interceptionMode": mode})))
-    yield Case("istio container runAsGroup 1000", "istio",
-               deployment("istio", app_security(runAsGroup=1000)))
+        yield Case(
+            f"istio sidecar.istio.io/interceptionMode={mode!r}",
+            "istio",
+            deployment("istio", annotate(**{"sidecar.istio.io/interceptionMode": mode})),
+        )
+    yield Case(
+        "istio container runAsGroup 1000",
+        "istio",
+        deployment("istio", app_security(runAsGroup=1000)),
+    )
     yield Case(
         "linkerd config.linkerd.io/proxy-uid moved, the application on another UID",
         "linkerd",
-        deployment("linkerd", both(annotate(**{"config.linkerd.io/proxy-uid": "3000"}),
-                                   app_security(runAsUser=1000))),
+        deployment(
+            "linkerd",
+            both(annotate(**{"config.linkerd.io/proxy-uid": "3000"}), app_security(runAsUser=1000)),
+        ),
     )
     for value in ISTIO_OPT_INS:
         yield Case(

@@ -187,7 +187,9 @@ class TestPolicyFaults:
             "--policies",
             str(broken_policies(tmp_path, edit)),
         )
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=300, check=False, env=env
+        )
         # It never listened: no allow-all, no 200 from /readyz, a reason.
         assert done.returncode == 2
         assert "the policy engine cannot start: the policies " in done.stderr
@@ -207,7 +209,12 @@ class TestPolicyFaults:
         # reset between evaluations).
         main.write_text(main.read_text() + SLOW_RULE)
         server = start_server(
-            SPECS / "istio.yaml", certs, "--policies", str(policies), "--decision-timeout", "0.3",
+            SPECS / "istio.yaml",
+            certs,
+            "--policies",
+            str(policies),
+            "--decision-timeout",
+            "0.3",
             workers=1,
         )
         slow = pod_review()

@@ -25,7 +25,8 @@ from meshc.policies.manifests import Manifest, load_manifests, scan_manifests
 
 TESTS = Path(__file__).parent.parent
 _spec = importlib.util.spec_from_file_location(
-    "bookinfo_tasks", TESTS / "compiler" / "test_bookinfo_tasks.py")
+    "bookinfo_tasks", TESTS / "compiler" / "test_bookinfo_tasks.py"
+)
 assert _spec is not None and _spec.loader is not None
 tasks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tasks)
@@ -58,16 +59,22 @@ def load(spec: Obj, tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize("task", tasks.TASKS)
-def test_each_task_imports_and_renders_back_to_the_upstream_objects(task: str,
-                                                                    tmp_path: Path) -> None:
+def test_each_task_imports_and_renders_back_to_the_upstream_objects(
+    task: str, tmp_path: Path
+) -> None:
     _, files, namespace = tasks.TASKS[task]
     result, spec = imported(task)
     mesh = load(spec, tmp_path)
     objects, _ = render(mesh, RenderOptions.of(allow_lossy=True), "istio")
-    ours = {(o["kind"], o["metadata"]["name"]): tasks.semantic(o, namespace)
-            for o in objects if o["kind"] in tasks.NETWORKING}
-    theirs = {key: {**tasks.semantic(o, namespace), "name": key[1]}
-              for key, o in tasks.upstream_state(files).items()}
+    ours = {
+        (o["kind"], o["metadata"]["name"]): tasks.semantic(o, namespace)
+        for o in objects
+        if o["kind"] in tasks.NETWORKING
+    }
+    theirs = {
+        key: {**tasks.semantic(o, namespace), "name": key[1]}
+        for key, o in tasks.upstream_state(files).items()
+    }
     assert sorted(ours) == sorted(theirs)
     for key, obj in theirs.items():
         assert ours[key] == obj, key
@@ -75,15 +82,16 @@ def test_each_task_imports_and_renders_back_to_the_upstream_objects(task: str,
 
 
 @pytest.mark.parametrize("task", tasks.TASKS)
-def test_each_task_renders_to_linkerd_with_every_difference_reported(task: str,
-                                                                    tmp_path: Path) -> None:
+def test_each_task_renders_to_linkerd_with_every_difference_reported(
+    task: str, tmp_path: Path
+) -> None:
     _, spec = imported(task)
     mesh = load(spec, tmp_path)
     _, report = render(mesh, RenderOptions.of(allow_lossy=True), "linkerd")
     # The hand-written spec of the task reports the same fields on Linkerd.
-    assert {p.path.split(".", 2)[-1] for p in report.problems
-            if p.path.startswith("spec.services")} >= {
-        p.split(".", 2)[-1] for p in tasks.LINKERD_REPORTS[task]}
+    assert {
+        p.path.split(".", 2)[-1] for p in report.problems if p.path.startswith("spec.services")
+    } >= {p.split(".", 2)[-1] for p in tasks.LINKERD_REPORTS[task]}
 
 
 def test_the_services_and_versions_come_from_the_platform_and_destination_rules() -> None:
@@ -95,8 +103,9 @@ def test_the_services_and_versions_come_from_the_platform_and_destination_rules(
     assert spec["spec"]["mtls"] == "PERMISSIVE"  # no PeerAuthentication: Istio's default
 
 
-def test_the_whole_networking_directory_reports_what_conflicts_and_what_the_spec_cannot_say(
-        ) -> None:
+def test_the_whole_networking_directory_reports_what_conflicts_and_what_the_spec_cannot_say() -> (
+    None
+):
     scan = scan_manifests([str(UPSTREAM)])
     started = time.perf_counter()
     result = import_manifests(scan.manifests, namespace="bookinfo")

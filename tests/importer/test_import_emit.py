@@ -10,16 +10,29 @@ from meshc.importer.emit import to_yaml
 
 
 def test_keys_follow_the_spec_order_and_origins_are_comments() -> None:
-    spec = {"spec": {"services": [{"ports": [{"targetPort": 80, "port": 80, "name": "http"}],
-                                   "name": "web", FROM: ["a.yaml:3", "b.yaml:1"],
-                                   "routes": [{"split": {"v2": 10, "v1": 90},
-                                               FROM: ["c.yaml:9"]}],
-                                   "namespace": "shop"}],
-                     "provider": "istio"},
-            "kind": "Mesh", "apiVersion": "meshc.io/v1alpha1"}
+    spec = {
+        "spec": {
+            "services": [
+                {
+                    "ports": [{"targetPort": 80, "port": 80, "name": "http"}],
+                    "name": "web",
+                    FROM: ["a.yaml:3", "b.yaml:1"],
+                    "routes": [{"split": {"v2": 10, "v1": 90}, FROM: ["c.yaml:9"]}],
+                    "namespace": "shop",
+                }
+            ],
+            "provider": "istio",
+        },
+        "kind": "Mesh",
+        "apiVersion": "meshc.io/v1alpha1",
+    }
     text = to_yaml(spec, ["header"])
-    assert text.splitlines()[:4] == ["# header", "apiVersion: meshc.io/v1alpha1", "kind: Mesh",
-                                     "spec:"]
+    assert text.splitlines()[:4] == [
+        "# header",
+        "apiVersion: meshc.io/v1alpha1",
+        "kind: Mesh",
+        "spec:",
+    ]
     assert "  # from a.yaml:3, b.yaml:1\n  - name: web\n    namespace: shop\n" in text
     assert "    # from c.yaml:9\n    - split:\n        v2: 10\n        v1: 90\n" in text
     data = yaml.safe_load(text)

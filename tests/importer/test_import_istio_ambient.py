@@ -91,8 +91,12 @@ spec:
 
 
 def _ambient(waypoint: str) -> str:
-    return (NAMESPACES + WEB.replace("WAYPOINT", waypoint) + WAYPOINT.replace("NAME", waypoint)
-            + POLICIES.replace("WAYPOINT", waypoint))
+    return (
+        NAMESPACES
+        + WEB.replace("WAYPOINT", waypoint)
+        + WAYPOINT.replace("NAME", waypoint)
+        + POLICIES.replace("WAYPOINT", waypoint)
+    )
 
 
 def _fields(result: Imported) -> list[tuple[str, str]]:
@@ -100,7 +104,8 @@ def _fields(result: Imported) -> list[tuple[str, str]]:
 
 
 def test_an_ambient_namespace_with_its_waypoint_is_the_spec_that_renders_them(
-        imported: Importer) -> None:
+    imported: Importer,
+) -> None:
     result = imported(_ambient("waypoint"))
     spec = strip_origins(result.spec)["spec"]
     assert result.left == []
@@ -130,20 +135,25 @@ def test_a_waypoint_the_spec_would_not_render_is_reported(imported: Importer) ->
     assert ("AuthorizationPolicy shop/web-allow", "spec.targetRefs") in _fields(result)
     assert ("AuthorizationPolicy shop/web-allow-l4", "spec.rules") in _fields(result)
     assert ("Gateway shop/edge", "(object)") in _fields(result)
-    bare = imported(NAMESPACES + WEB.replace("WAYPOINT", "waypoint").split("apiVersion: "
-                    "gateway.networking.k8s.io/v1")[0] + WAYPOINT.replace("NAME", "waypoint"))
+    bare = imported(
+        NAMESPACES
+        + WEB.replace("WAYPOINT", "waypoint").split("apiVersion: gateway.networking.k8s.io/v1")[0]
+        + WAYPOINT.replace("NAME", "waypoint")
+    )
     assert ("Service shop/web", "metadata.labels.istio.io/use-waypoint") in _fields(bare)
 
 
 def test_a_waypoint_of_another_shape_is_not_taken_for_meshcs(imported: Importer) -> None:
-    result = imported(_ambient("waypoint").replace("protocol: HBONE}", "protocol: HBONE}, "
-                                                   "{name: extra, port: 80, protocol: HTTP}"))
+    result = imported(
+        _ambient("waypoint").replace(
+            "protocol: HBONE}", "protocol: HBONE}, {name: extra, port: 80, protocol: HTTP}"
+        )
+    )
     assert ("Gateway shop/waypoint", "spec") in _fields(result)
     assert ("Service shop/web", "metadata.labels.istio.io/use-waypoint") in _fields(result)
 
 
-def test_httproutes_in_a_sidecar_namespace_are_the_gateway_api_routing(
-        imported: Importer) -> None:
+def test_httproutes_in_a_sidecar_namespace_are_the_gateway_api_routing(imported: Importer) -> None:
     sidecar = NAMESPACES.replace("istio.io/dataplane-mode: ambient", "istio-injection: enabled")
     web = WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}", "labels: {}")
     result = imported(sidecar + web, provider="istio")
@@ -154,22 +164,31 @@ def test_httproutes_in_a_sidecar_namespace_are_the_gateway_api_routing(
 
 
 def test_a_version_services_destination_rule_repeating_the_policy_is_taken(
-        imported: Importer) -> None:
+    imported: Importer,
+) -> None:
     policy = "  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 5}}\n"
-    rules = "".join(f"""
+    rules = "".join(
+        f"""
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {{name: {name}, namespace: shop}}
 spec:
   host: {host}
 {policy if other is None else other}---
-""" for name, host, other in (
-        ("web", "web.shop.svc.cluster.local", None),
-        ("web-v1", "web-v1.shop.svc.cluster.local", None),
-        ("web-v2", "web-v2.shop.svc.cluster.local",
-         "  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 9}}\n")))
-    result = imported(NAMESPACES + WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}",
-                                               "labels: {}") + rules)
+"""
+        for name, host, other in (
+            ("web", "web.shop.svc.cluster.local", None),
+            ("web-v1", "web-v1.shop.svc.cluster.local", None),
+            (
+                "web-v2",
+                "web-v2.shop.svc.cluster.local",
+                "  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 9}}\n",
+            ),
+        )
+    )
+    result = imported(
+        NAMESPACES + WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}", "labels: {}") + rules
+    )
     (web,) = strip_origins(result.spec)["spec"]["services"]
     assert web["outlierDetection"] == {"consecutive5xxErrors": 5}
     # web-v1 says the service's policy again (as meshc renders it); web-v2 says another.
@@ -177,18 +196,25 @@ spec:
 
 
 def test_an_ambient_namespace_on_another_mesh_is_reported(imported: Importer) -> None:
-    result = imported(NAMESPACES + WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}",
-                                               "labels: {}"), provider="linkerd")
+    result = imported(
+        NAMESPACES + WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}", "labels: {}"),
+        provider="linkerd",
+    )
     assert ("Namespace shop", "metadata.labels") in _fields(result)
     assert "dataplane" not in strip_origins(result.spec)["spec"]
 
 
 def test_version_services_beside_a_virtual_service_keep_the_virtualservice_routing(
-        imported: Importer) -> None:
+    imported: Importer,
+) -> None:
     sidecar = NAMESPACES.replace("istio.io/dataplane-mode: ambient", "istio-injection: enabled")
     web = WEB.replace("labels: {istio.io/use-waypoint: WAYPOINT}", "labels: {}").split(
-        "apiVersion: gateway.networking.k8s.io/v1")[0]
-    result = imported(sidecar + web + """
+        "apiVersion: gateway.networking.k8s.io/v1"
+    )[0]
+    result = imported(
+        sidecar
+        + web
+        + """
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: shop}
@@ -202,6 +228,8 @@ metadata: {name: web, namespace: shop}
 spec:
   host: web
   subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
-""", provider="istio")
+""",
+        provider="istio",
+    )
     assert result.left == []
     assert "istio" not in strip_origins(result.spec)["spec"]

@@ -57,19 +57,26 @@ def _service(result: Imported, name: str = "web") -> dict:
 
 
 def test_the_mesh_and_its_namespaces_give_the_provider_mode_and_kuma_mesh(
-        imported: Importer) -> None:
+    imported: Importer,
+) -> None:
     result = imported(BASE)
     spec = strip_origins(result.spec)["spec"]
-    assert (spec["provider"], spec["mtls"], spec["kuma"]) == ("kuma", "PERMISSIVE",
-                                                              {"mesh": "payments"})
+    assert (spec["provider"], spec["mtls"], spec["kuma"]) == (
+        "kuma",
+        "PERMISSIVE",
+        {"mesh": "payments"},
+    )
     assert spec["namespaces"] == [{"name": "shop"}]  # both Kuma labels are the spec's
     assert [v["name"] for v in _service(result)["versions"]] == ["v1", "v2"]
     assert result.left == []
 
 
 def test_routes_with_filters_and_their_own_policies_become_the_services_routes(
-        imported: Importer) -> None:
-    result = imported(BASE + """
+    imported: Importer,
+) -> None:
+    result = imported(
+        BASE
+        + """
 ---
 apiVersion: kuma.io/v1alpha1
 kind: MeshHTTPRoute
@@ -112,21 +119,34 @@ spec:
   to:
   - targetRef: {kind: MeshHTTPRoute, name: web-beta}
     default: {http: {requestTimeout: 2s}}
-""")
+"""
+    )
     assert _service(result)["routes"] == [
-        {"match": {"path": {"prefix": "/api-old"}},
-         "redirect": {"path": "/api", "statusCode": 301}},
-        {"match": {"headers": {"x-beta": {"exact": "1"}}}, "to": "v2", "timeout": "2s",
-         "name": "beta"},
-        {"headers": {"request": {"set": {"x-route": "main"}}},
-         "mirror": {"to": "v2", "percent": 10}, "split": {"v1": 90, "v2": 10}},
+        {
+            "match": {"path": {"prefix": "/api-old"}},
+            "redirect": {"path": "/api", "statusCode": 301},
+        },
+        {
+            "match": {"headers": {"x-beta": {"exact": "1"}}},
+            "to": "v2",
+            "timeout": "2s",
+            "name": "beta",
+        },
+        {
+            "headers": {"request": {"set": {"x-route": "main"}}},
+            "mirror": {"to": "v2", "percent": 10},
+            "split": {"v1": 90, "v2": 10},
+        },
     ]
     assert result.left == []
 
 
 def test_the_services_timeouts_retries_circuit_breaker_limit_and_permission(
-        imported: Importer) -> None:
-    result = imported(BASE + """
+    imported: Importer,
+) -> None:
+    result = imported(
+        BASE
+        + """
 ---
 apiVersion: kuma.io/v1alpha1
 kind: MeshRetry
@@ -175,21 +195,28 @@ spec:
   default:
     passthroughMode: Matched
     appendMatch: [{type: Domain, value: api.example.com, port: 443, protocol: tls}]
-""")
+"""
+    )
     svc = _service(result)
-    assert svc["retries"] == {"attempts": 2, "perTryTimeout": "1s",
-                              "retryOn": ["5xx", "connect-failure"]}
+    assert svc["retries"] == {
+        "attempts": 2,
+        "perTryTimeout": "1s",
+        "retryOn": ["5xx", "connect-failure"],
+    }
     assert svc["connectionPool"] == {"maxConnections": 10}
     assert svc["outlierDetection"] == {"interval": "5s", "consecutive5xxErrors": 3}
     assert svc["rateLimit"] == {"requestsPerSecond": 10}
     assert svc["allow"] == [{"fromNamespaces": ["shop"]}]
     assert strip_origins(result.spec)["spec"]["egress"] == {
-        "hosts": [{"host": "api.example.com", "ports": [{"port": 443, "protocol": "tls"}]}]}
+        "hosts": [{"host": "api.example.com", "ports": [{"port": 443, "protocol": "tls"}]}]
+    }
     assert result.left == []
 
 
 def test_what_the_spec_cannot_say_is_reported_with_its_place(imported: Importer) -> None:
-    result = imported(BASE + """
+    result = imported(
+        BASE
+        + """
 ---
 apiVersion: kuma.io/v1alpha1
 kind: MeshTrafficPermission
@@ -221,7 +248,8 @@ apiVersion: kuma.io/v1alpha1
 kind: MeshHealthCheck
 metadata: {name: web, namespace: shop}
 spec: {}
-""")
+"""
+    )
     assert sorted((f.ref, f.field) for f in result.left) == [
         ("MeshHTTPRoute shop/web", "spec.targetRef"),
         ("MeshHealthCheck shop/web", "(object)"),
@@ -234,7 +262,9 @@ spec: {}
 
 
 def test_access_logs_and_metrics_become_the_namespaces_telemetry(imported: Importer) -> None:
-    result = imported(BASE + """
+    result = imported(
+        BASE
+        + """
 ---
 apiVersion: kuma.io/v1alpha1
 kind: MeshAccessLog
@@ -261,11 +291,16 @@ kind: MeshMetric
 metadata: {name: otel, namespace: shop}
 spec:
   default: {backends: [{type: OpenTelemetry, openTelemetry: {endpoint: "collector:4317"}}]}
-""")
+"""
+    )
     telemetry = strip_origins(result.spec)["spec"]["telemetry"]
     assert telemetry == [
         {"name": "quiet", "namespace": "shop", "metrics": {"enabled": False}},
-        {"name": "web-logs", "namespace": "shop", "selector": {"app": "web"},
-         "accessLogging": {"enabled": True}},
+        {
+            "name": "web-logs",
+            "namespace": "shop",
+            "selector": {"app": "web"},
+            "accessLogging": {"enabled": True},
+        },
     ]
     assert [(f.ref, f.field) for f in result.left] == [("MeshMetric shop/otel", "spec.default")]

@@ -25,9 +25,14 @@ from meshc.importer.emit import to_yaml
 from meshc.policies.manifests import parse_manifests
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*/mesh.yaml"))
-MODES = {"istio": {}, "istio/gateway-api": {"istio_routing": "gateway-api"}, "istio/ambient": {},
-         "linkerd/gateway-api": {"linkerd_routing": "gateway-api"},
-         "linkerd/smi": {"linkerd_routing": "smi"}, "kuma": {}}
+MODES = {
+    "istio": {},
+    "istio/gateway-api": {"istio_routing": "gateway-api"},
+    "istio/ambient": {},
+    "linkerd/gateway-api": {"linkerd_routing": "gateway-api"},
+    "linkerd/smi": {"linkerd_routing": "smi"},
+    "kuma": {},
+}
 # A mode that renders the example's spec with every namespace in another data plane.
 DATAPLANES = {"istio/ambient": "ambient"}
 # What a Linkerd render cannot say back: the Service a fault's share goes to is named by
@@ -37,21 +42,33 @@ DATAPLANES = {"istio/ambient": "ambient"}
 # is for every port): reported, not imported. Istio's HTTPRoutes carry no retries: a
 # service whose only L7 setting is its retries renders as a rule to the whole service (and,
 # in ambient, a waypoint), which cannot say how many (reported, not imported).
-REPORTED = {("traffic-policies", "linkerd/gateway-api"): ["spec.rules[2].backendRefs[1]"],
-            ("bookinfo", "kuma"): ["spec.from"] * 3, ("istio-revisions", "kuma"): ["spec.from"],
-            ("multi-namespace", "kuma"): ["spec.from"],
-            ("bookinfo-ambient", "kuma"): ["spec.from"] * 3,
-            ("bookinfo", "istio/gateway-api"): ["spec.rules[0]"],
-            ("bookinfo", "istio/ambient"): ["metadata.labels.istio.io/use-waypoint",
-                                            "spec.targetRefs", "spec.rules", "spec.rules[0]"]}
+REPORTED = {
+    ("traffic-policies", "linkerd/gateway-api"): ["spec.rules[2].backendRefs[1]"],
+    ("bookinfo", "kuma"): ["spec.from"] * 3,
+    ("istio-revisions", "kuma"): ["spec.from"],
+    ("multi-namespace", "kuma"): ["spec.from"],
+    ("bookinfo-ambient", "kuma"): ["spec.from"] * 3,
+    ("bookinfo", "istio/gateway-api"): ["spec.rules[0]"],
+    ("bookinfo", "istio/ambient"): [
+        "metadata.labels.istio.io/use-waypoint",
+        "spec.targetRefs",
+        "spec.rules",
+        "spec.rules[0]",
+    ],
+}
 Obj = dict[str, Any]
 _RETRIES_ONLY = {("HTTPRoute", "spec.rules[0]")}
-KNOWN_LOSSES = {"kuma": {("MeshTrafficPermission", "spec.from")},
-                "istio/gateway-api": _RETRIES_ONLY,
-                "istio/ambient": _RETRIES_ONLY | {
-                    ("Service", "metadata.labels.istio.io/use-waypoint"),
-                    ("AuthorizationPolicy", "spec.targetRefs"),
-                    ("AuthorizationPolicy", "spec.rules"), ("Gateway", "(object)")}}
+KNOWN_LOSSES = {
+    "kuma": {("MeshTrafficPermission", "spec.from")},
+    "istio/gateway-api": _RETRIES_ONLY,
+    "istio/ambient": _RETRIES_ONLY
+    | {
+        ("Service", "metadata.labels.istio.io/use-waypoint"),
+        ("AuthorizationPolicy", "spec.targetRefs"),
+        ("AuthorizationPolicy", "spec.rules"),
+        ("Gateway", "(object)"),
+    },
+}
 
 
 def _cases() -> list[Any]:
@@ -64,14 +81,17 @@ def _comparable(objects: list[Obj]) -> list[Obj]:
         for key in ("meshc.io/source", "meshc.io/overridden"):
             obj["metadata"].get("annotations", {}).pop(key, None)
         out.append(obj)
-    return sorted(out, key=lambda o: (o["kind"], o["metadata"].get("namespace", ""),
-                                      o["metadata"]["name"]))
+    return sorted(
+        out, key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+    )
 
 
 def _without(objects: list[Obj], refs: set[str]) -> list[Obj]:
-    return [o for o in objects
-            if f"{o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
-            not in refs]
+    return [
+        o
+        for o in objects
+        if f"{o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}" not in refs
+    ]
 
 
 def _in_mode(mesh: Any, mode: str) -> Any:
@@ -80,13 +100,18 @@ def _in_mode(mesh: Any, mode: str) -> Any:
     plane = DATAPLANES.get(mode)
     if plane is None:
         return mesh
-    return replace(mesh, provider=mode.partition("/")[0], dataplane=plane,
-                   namespaces=tuple(replace(ns, dataplane=plane) for ns in mesh.namespaces))
+    return replace(
+        mesh,
+        provider=mode.partition("/")[0],
+        dataplane=plane,
+        namespaces=tuple(replace(ns, dataplane=plane) for ns in mesh.namespaces),
+    )
 
 
 def _render(mesh: Any, mode: str) -> list[Obj]:
-    objects, _ = render(mesh, RenderOptions.of(allow_lossy=True, **MODES[mode]),
-                        mode.partition("/")[0])
+    objects, _ = render(
+        mesh, RenderOptions.of(allow_lossy=True, **MODES[mode]), mode.partition("/")[0]
+    )
     return objects
 
 
@@ -111,7 +136,8 @@ def round_trip(mesh: Any, mode: str, tmp: Path) -> tuple[list[Obj], list[Obj], I
 
 @pytest.mark.parametrize(("example", "mode"), _cases())
 def test_every_example_renders_the_same_after_an_import_of_its_render(
-        example: Path, mode: str, tmp_path: Path) -> None:
+    example: Path, mode: str, tmp_path: Path
+) -> None:
     before, after, result = round_trip(load_mesh(str(example)), mode, tmp_path)
     reported = REPORTED.get((example.parent.name, mode), [])
     assert [f.field for f in result.left] == reported
@@ -123,9 +149,9 @@ def test_every_example_renders_the_same_after_an_import_of_its_render(
 
 @pytest.mark.parametrize(("example", "mode"), _cases())
 def test_importing_the_render_of_an_import_gives_the_same_spec(
-        example: Path, mode: str, tmp_path: Path) -> None:
-    first = _import(_render(_in_mode(load_mesh(str(example)), mode), mode),
-                    mode.partition("/")[0])
+    example: Path, mode: str, tmp_path: Path
+) -> None:
+    first = _import(_render(_in_mode(load_mesh(str(example)), mode), mode), mode.partition("/")[0])
     second = _import(_render(_load(first.spec, tmp_path), mode), first.spec["spec"]["provider"])
     assert strip_origins(second.spec) == strip_origins(first.spec)
 
@@ -139,21 +165,39 @@ _durations = st.sampled_from(["500ms", "2s", "10s"])
 
 @st.composite
 def _service(draw: Any, name: str, namespace: str, namespaces: list[str]) -> Obj:
-    svc: Obj = {"name": name, "namespace": namespace, "selector": {"app": name},
-                "ports": [{"name": "http", "port": draw(st.sampled_from([80, 8080])),
-                           "targetPort": draw(st.sampled_from([8080, 9090]))}]}
+    svc: Obj = {
+        "name": name,
+        "namespace": namespace,
+        "selector": {"app": name},
+        "ports": [
+            {
+                "name": "http",
+                "port": draw(st.sampled_from([80, 8080])),
+                "targetPort": draw(st.sampled_from([8080, 9090])),
+            }
+        ],
+    }
     versions = draw(_versions)
     if versions:
         svc["versions"] = [{"name": v, "labels": {"version": v}} for v in versions]
         routes: list[Obj] = []
         if draw(st.booleans()):
-            routes.append({"match": {"headers": {"x-user": {"exact": draw(
-                st.sampled_from(["jason", "qa"]))}}}, "to": draw(st.sampled_from(versions))})
+            routes.append(
+                {
+                    "match": {
+                        "headers": {"x-user": {"exact": draw(st.sampled_from(["jason", "qa"]))}}
+                    },
+                    "to": draw(st.sampled_from(versions)),
+                }
+            )
             if draw(st.booleans()):
                 routes[-1]["timeout"] = draw(_durations)
         if len(versions) > 1 and draw(st.booleans()):
-            weights = draw(st.lists(st.integers(0, 100), min_size=len(versions),
-                                    max_size=len(versions)).filter(lambda w: sum(w) > 0))
+            weights = draw(
+                st.lists(
+                    st.integers(0, 100), min_size=len(versions), max_size=len(versions)
+                ).filter(lambda w: sum(w) > 0)
+            )
             total = sum(weights)
             split = [w * 100 // total for w in weights]
             split[0] += 100 - sum(split)
@@ -170,28 +214,40 @@ def _service(draw: Any, name: str, namespace: str, namespaces: list[str]) -> Obj
         if draw(st.booleans()):
             rule["fromNamespaces"] = [draw(st.sampled_from(namespaces))]
         if draw(st.booleans()) or not rule:
-            rule["fromServiceAccounts"] = [(f"{draw(st.sampled_from(namespaces))}/"
-                                           f"{draw(st.sampled_from(['web', 'batch']))}")]
+            rule["fromServiceAccounts"] = [
+                (f"{draw(st.sampled_from(namespaces))}/{draw(st.sampled_from(['web', 'batch']))}")
+            ]
         svc["allow"] = [rule]
     return svc
 
 
 @st.composite
 def specs(draw: Any) -> Obj:
-    namespaces = draw(st.lists(st.sampled_from(["shop", "pay"]), min_size=1, max_size=2,
-                               unique=True))
+    namespaces = draw(
+        st.lists(st.sampled_from(["shop", "pay"]), min_size=1, max_size=2, unique=True)
+    )
     names = draw(st.lists(_names, min_size=1, max_size=3, unique=True))
     services = [draw(_service(n, draw(st.sampled_from(namespaces)), namespaces)) for n in names]
-    return {"apiVersion": "meshc.io/v1alpha1", "kind": "Mesh", "metadata": {"name": "gen"},
-            "spec": {"provider": draw(st.sampled_from(["istio", "linkerd", "kuma"])),
-                     "mtls": draw(st.sampled_from(["STRICT", "PERMISSIVE"])),
-                     "namespaces": [{"name": n} for n in namespaces], "services": services}}
+    return {
+        "apiVersion": "meshc.io/v1alpha1",
+        "kind": "Mesh",
+        "metadata": {"name": "gen"},
+        "spec": {
+            "provider": draw(st.sampled_from(["istio", "linkerd", "kuma"])),
+            "mtls": draw(st.sampled_from(["STRICT", "PERMISSIVE"])),
+            "namespaces": [{"name": n} for n in namespaces],
+            "services": services,
+        },
+    }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(spec=specs(), mode=st.sampled_from(sorted(MODES)))
 def test_a_generated_spec_renders_the_same_after_an_import_of_its_render(
-        spec: Obj, mode: str, tmp_path: Path) -> None:
+    spec: Obj, mode: str, tmp_path: Path
+) -> None:
     path = tmp_path / "generated.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     try:
@@ -203,7 +259,8 @@ def test_a_generated_spec_renders_the_same_after_an_import_of_its_render(
     # Only what REPORTED says: on Kuma a permission of service accounts alone admits nobody;
     # on Istio's HTTPRoutes a service's retries are a rule to the whole service (and, in
     # ambient, its waypoint, the allow rules moved there and a waypoint then needed by none).
-    assert all((f.ref.partition(" ")[0], f.field) in KNOWN_LOSSES.get(mode, ())
-               for f in result.left)
+    assert all(
+        (f.ref.partition(" ")[0], f.field) in KNOWN_LOSSES.get(mode, ()) for f in result.left
+    )
     left = {f.ref for f in result.left}
     assert _without(after, left) == _without(before, left)

@@ -32,7 +32,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-def alike(argv: list[str], capsys: pytest.CaptureFixture[str], workers: int = 3) -> tuple[int, str, str]:
+def alike(
+    argv: list[str], capsys: pytest.CaptureFixture[str], workers: int = 3
+) -> tuple[int, str, str]:
     """The run with one process, asserted identical to the run with ``workers``."""
     one = run([*argv, "--workers", "1"], capsys)
     several = run([*argv, "--workers", str(workers)], capsys)
@@ -50,7 +52,8 @@ def repository(tmp_path: Path) -> Path:
     (repo / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
     (repo / "unnamespaced.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
-        "spec: {template: {metadata: {labels: {sidecar.istio.io/inject: 'false'}}}}\n")
+        "spec: {template: {metadata: {labels: {sidecar.istio.io/inject: 'false'}}}}\n"
+    )
     return repo
 
 
@@ -67,9 +70,21 @@ def test_findings_skips_and_summary_are_the_same(
 def test_the_same_with_several_paths_one_policy_and_another_mode(
     repository: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    alike(["--spec", str(SPEC), "--policy", "injection-required", "--mode", "warn",
-           str(repository / "apps"), str(repository / "samples"), str(repository / "ns.yaml")],
-          capsys, workers=4)
+    alike(
+        [
+            "--spec",
+            str(SPEC),
+            "--policy",
+            "injection-required",
+            "--mode",
+            "warn",
+            str(repository / "apps"),
+            str(repository / "samples"),
+            str(repository / "ns.yaml"),
+        ],
+        capsys,
+        workers=4,
+    )
 
 
 def test_unparsable_yaml_late_in_the_run_is_the_same_error(
@@ -92,7 +107,8 @@ def test_a_failed_evaluation_is_the_same_error(
     repository: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (repository / "zz-nan.yaml").write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: {x: .nan}\n")
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: {x: .nan}\n"
+    )
     code, out, err = alike(["--spec", str(SPEC), str(repository)], capsys)
     assert code == 2
     assert out == ""
@@ -127,7 +143,10 @@ def test_shares_are_runs_in_order_of_about_equal_bytes(tmp_path: Path) -> None:
         names.append(str(path))
     cut = check.shares(names, 2)
     assert [name for share in cut for name in share] == names
-    assert [len(share) for share in cut] == [5, 5]  # the big file's middle, byte 140 of 290, is in the first half
+    assert [len(share) for share in cut] == [
+        5,
+        5,
+    ]  # the big file's middle, byte 140 of 290, is in the first half
     assert check.shares(names, 1) == [names]
     assert [len(s) for s in check.shares(names[:3], 5)] == [1, 1, 1]  # no empty share
     assert check.shares([*names, str(tmp_path / "gone.yaml")], 2)[-1][-1].endswith("gone.yaml")

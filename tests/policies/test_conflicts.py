@@ -36,15 +36,21 @@ spec:
 """
 
 
-def check(spec: Path, *paths: Path | str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]]]:
-    code = main(["check", "--spec", str(spec), "--format", "json", "-n", "bookinfo",
-                 *map(str, paths)])
+def check(
+    spec: Path, *paths: Path | str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[dict[str, Any]]]:
+    code = main(
+        ["check", "--spec", str(spec), "--format", "json", "-n", "bookinfo", *map(str, paths)]
+    )
     return code, json.loads(capsys.readouterr().out)
 
 
 def conflicts(rows: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
-    return sorted((Path(r["file"]).relative_to(BOOKINFO).as_posix(), r["line"], r["kind"], r["path"])
-                  for r in rows if r["policy"] == "spec-conflict")
+    return sorted(
+        (Path(r["file"]).relative_to(BOOKINFO).as_posix(), r["line"], r["kind"], r["path"])
+        for r in rows
+        if r["policy"] == "spec-conflict"
+    )
 
 
 def test_bookinfos_own_routing_and_service_for_a_service_the_spec_routes_are_conflicts(
@@ -69,7 +75,8 @@ def test_bookinfos_own_routing_and_service_for_a_service_the_spec_routes_are_con
         "[meshc:spec-conflict] VirtualService bookinfo/reviews: metadata.name: is an object meshc "
         f"renders from the spec (VirtualService bookinfo/reviews from {spec}#spec.services[0], "
         f"{spec}:8): two sources of one object overwrite each other on every sync; remove this "
-        "manifest and express it in the spec (or as a spec.overrides patch)")
+        "manifest and express it in the spec (or as a spec.overrides patch)"
+    )
     assert vs["source"] == f"{spec}#spec.services[0]"
     # The other services' routing, the gateway's and the egress rules are the team's own.
     assert {r["name"] for r in rows if r["policy"] == "spec-conflict"} == {"reviews"}
@@ -78,8 +85,12 @@ def test_bookinfos_own_routing_and_service_for_a_service_the_spec_routes_are_con
 def test_the_apps_own_service_is_no_conflict_with_service_manage_false(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = write_spec(tmp_path, SPEC.replace("      routes:\n        - split: {v1: 90, v2: 10}\n",
-                                             "      service: {manage: false}\n"))
+    spec = write_spec(
+        tmp_path,
+        SPEC.replace(
+            "      routes:\n        - split: {v1: 90, v2: 10}\n", "      service: {manage: false}\n"
+        ),
+    )
     code, rows = check(spec, BOOKINFO / "platform", capsys=capsys)
     assert (code, conflicts(rows)) == (0, [])
 
@@ -88,7 +99,9 @@ def test_a_route_for_the_same_host_under_another_name_is_a_conflict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = write_spec(tmp_path, SPEC)
-    vs = yaml.safe_load((BOOKINFO / "networking" / "virtual-service-reviews-90-10.yaml").read_text())
+    vs = yaml.safe_load(
+        (BOOKINFO / "networking" / "virtual-service-reviews-90-10.yaml").read_text()
+    )
     vs["metadata"] = {"name": "reviews-canary", "namespace": "shop"}
     vs["spec"]["hosts"] = ["reviews.bookinfo.svc.cluster.local"]
     path = tmp_path / "vs.yaml"
@@ -96,11 +109,16 @@ def test_a_route_for_the_same_host_under_another_name_is_a_conflict(
     code, rows = check(spec, path, capsys=capsys)
     assert code == 1
     (row,) = [r for r in rows if r["policy"] == "spec-conflict"]
-    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
-                if "reviews.bookinfo.svc.cluster.local" in text)
+    line = next(
+        i
+        for i, text in enumerate(path.read_text().splitlines(), 1)
+        if "reviews.bookinfo.svc.cluster.local" in text
+    )
     assert (row["path"], row["line"]) == ("spec.hosts[0]", line)
-    assert "routes reviews.bookinfo, which the spec routes too (VirtualService bookinfo/reviews" in (
-        row["problem"])
+    assert (
+        "routes reviews.bookinfo, which the spec routes too (VirtualService bookinfo/reviews"
+        in (row["problem"])
+    )
     assert "istioctl analyze IST0109" in row["problem"]
 
 
@@ -108,9 +126,12 @@ def test_a_destination_rule_that_meets_neither_subsets_nor_traffic_policy_is_mer
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = write_spec(tmp_path, SPEC)
-    dr = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-          "metadata": {"name": "reviews-v3", "namespace": "bookinfo"},
-          "spec": {"host": "reviews", "subsets": [{"name": "v3", "labels": {"version": "v3"}}]}}
+    dr = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "reviews-v3", "namespace": "bookinfo"},
+        "spec": {"host": "reviews", "subsets": [{"name": "v3", "labels": {"version": "v3"}}]},
+    }
     path = tmp_path / "dr.yaml"
     path.write_text(yaml.safe_dump(dr))
     assert check(spec, path, capsys=capsys) == (0, [])
@@ -127,20 +148,27 @@ def test_meshcs_own_rendered_output_beside_the_manifests_is_no_conflict(
     spec = write_spec(tmp_path, SPEC)
     assert main(["render", "--spec", str(spec), "-o", str(tmp_path / "rendered")]) == 0
     capsys.readouterr()
-    code, rows = check(spec, tmp_path / "rendered", BOOKINFO / "networking" / "bookinfo-gateway.yaml",
-                       capsys=capsys)
+    code, rows = check(
+        spec,
+        tmp_path / "rendered",
+        BOOKINFO / "networking" / "bookinfo-gateway.yaml",
+        capsys=capsys,
+    )
     assert (code, rows) == (0, [])
 
 
-@pytest.mark.parametrize(("host", "service"), [
-    ("reviews", ("bookinfo", "reviews")),
-    ("reviews.bookinfo", ("bookinfo", "reviews")),
-    ("reviews.bookinfo.svc", ("bookinfo", "reviews")),
-    ("reviews.bookinfo.svc.cluster.local", ("bookinfo", "reviews")),
-    ("reviews.other", None),  # a namespace the spec does not know: an external host
-    ("*.bookinfo.svc.cluster.local", None),
-    ("www.googleapis.com", None),
-])
+@pytest.mark.parametrize(
+    ("host", "service"),
+    [
+        ("reviews", ("bookinfo", "reviews")),
+        ("reviews.bookinfo", ("bookinfo", "reviews")),
+        ("reviews.bookinfo.svc", ("bookinfo", "reviews")),
+        ("reviews.bookinfo.svc.cluster.local", ("bookinfo", "reviews")),
+        ("reviews.other", None),  # a namespace the spec does not know: an external host
+        ("*.bookinfo.svc.cluster.local", None),
+        ("www.googleapis.com", None),
+    ],
+)
 def test_hosts_name_the_cluster_service_istio_resolves_them_to(
     host: str, service: tuple[str, str] | None
 ) -> None:

@@ -69,22 +69,33 @@ def test_the_render_allows_what_upstreams_intention_allows_and_denies_the_rest(s
     assert allowed == theirs["sources"]
     assert {"name": "*", "action": "deny"} in intentions["spec"]["sources"]
     # A service account is a Consul service name only under Consul's ACLs: said, not hidden.
-    assert [p.path for p in report.problems] == [
-        "spec.services[0].allow[0].fromServiceAccounts[0]"]
+    assert [p.path for p in report.problems] == ["spec.services[0].allow[0].fromServiceAccounts[0]"]
     defaults = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "ServiceDefaults"}
-    assert defaults == {"static-server": {"protocol": "http", "mutualTLSMode": "strict"},
-                        "static-client": {"protocol": "http", "mutualTLSMode": "strict"}}
+    assert defaults == {
+        "static-server": {"protocol": "http", "mutualTLSMode": "strict"},
+        "static-client": {"protocol": "http", "mutualTLSMode": "strict"},
+    }
 
 
 def test_the_unmodified_deployments_are_admitted(
     spec: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["check", "--spec", spec, "-n", "static",
-                 str(STATIC / "static-server"), str(STATIC / "static-client")])
+    code = main(
+        [
+            "check",
+            "--spec",
+            spec,
+            "-n",
+            "static",
+            str(STATIC / "static-server"),
+            str(STATIC / "static-client"),
+        ]
+    )
     captured = capsys.readouterr()
     assert (code, captured.out) == (0, "")
     assert captured.err.splitlines()[-1] == (
-        "meshc check: 6 objects checked in 6 files; no findings; admitted")
+        "meshc check: 6 objects checked in 6 files; no findings; admitted"
+    )
 
 
 @pytest.mark.parametrize(("app", "port"), [("static-server", "8080"), ("static-client", "80")])
@@ -111,6 +122,9 @@ def test_a_pod_manifest_is_judged_as_admission_marks_it_with_notices(
     assert code == 0
     assert [line.split(" notice: ", 1)[1].split('"]: ')[0] + '"]' for line in out] == [
         f'[meshc:mutation] Pod static/static-server: metadata.annotations["{key}"]'
-        for key in ("consul.hashicorp.com/connect-inject",
-                    "consul.hashicorp.com/kubernetes-service",
-                    "consul.hashicorp.com/connect-service-port")]
+        for key in (
+            "consul.hashicorp.com/connect-inject",
+            "consul.hashicorp.com/kubernetes-service",
+            "consul.hashicorp.com/connect-service-port",
+        )
+    ]

@@ -51,9 +51,12 @@ def spec_with(*exceptions: dict[str, Any]) -> Any:
 
 def job(labels: dict[str, str], name: str = "nightly") -> dict[str, Any]:
     template = pod(labels={**labels, "sidecar.istio.io/inject": "false"})
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": "mesh-demo"},
-            "spec": {"template": {"metadata": template["metadata"], "spec": template["spec"]}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "mesh-demo"},
+        "spec": {"template": {"metadata": template["metadata"], "spec": template["spec"]}},
+    }
 
 
 def admitted(obj: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +67,16 @@ def admitted(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def peer_authentication(ports: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-            "metadata": {"name": "web-metrics", "namespace": "mesh-demo"},
-            "spec": {"selector": {"matchLabels": {"app": "web"}}, "mtls": {"mode": "STRICT"},
-                     "portLevelMtls": {p: {"mode": m} for p, m in ports.items()}}}
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "web-metrics", "namespace": "mesh-demo"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "mtls": {"mode": "STRICT"},
+            "portLevelMtls": {p: {"mode": m} for p, m in ports.items()},
+        },
+    }
 
 
 @pytest.fixture(scope="module", params=["embedded", "wasm"])
@@ -86,8 +95,10 @@ def test_a_job_and_its_pods_run_without_a_proxy_admitted_with_the_exception_name
     engine_kind: str,
 ) -> None:
     e = engine(engine_kind, NIGHTLY)
-    pod_without_proxy = pod(labels={"app": "nightly", "job-name": "nightly"},
-                            containers=[{"name": "report", "image": "reports:1"}])
+    pod_without_proxy = pod(
+        labels={"app": "nightly", "job-name": "nightly"},
+        containers=[{"name": "report", "image": "reports:1"}],
+    )
     for r in (review(job({"app": "nightly"})), admitted(pod_without_proxy)):
         found = e.evaluate(r)
         assert found, r["request"]["kind"]
@@ -95,8 +106,11 @@ def test_a_job_and_its_pods_run_without_a_proxy_admitted_with_the_exception_name
         assert decision.allowed and not decision.warnings
         assert decision.audits == tuple(found)
         assert {v.exception for v in found} == {
-            ("exception nightly-reports (mesh.yaml#spec.admission.exceptions[0]): a batch job "
-            "that exits: a sidecar would keep its pods running")}
+            (
+                "exception nightly-reports (mesh.yaml#spec.admission.exceptions[0]): a batch job "
+                "that exits: a sidecar would keep its pods running"
+            )
+        }
         assert all(format_message(v).endswith(f"[excepted by {v.exception}]") for v in found)
 
 
@@ -114,10 +128,14 @@ def test_the_exception_covers_only_the_objects_it_selects(engine_kind: str) -> N
     # container too: give paths to lift fewer), and nothing of another policy.
     privileged = job({"app": "nightly"})
     privileged["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {
-        "capabilities": {"add": ["NET_ADMIN"]}}
+        "capabilities": {"add": ["NET_ADMIN"]}
+    }
     assert decide(e.evaluate(review(privileged))).allowed
-    assert not decide(engine(engine_kind, {**NIGHTLY, "policies": ["mtls-strict"]}).evaluate(
-        review(job({"app": "nightly"})))).allowed
+    assert not decide(
+        engine(engine_kind, {**NIGHTLY, "policies": ["mtls-strict"]}).evaluate(
+            review(job({"app": "nightly"}))
+        )
+    ).allowed
 
 
 def test_findings_named_by_path_are_lifted_and_the_others_stay(engine_kind: str) -> None:
@@ -126,17 +144,23 @@ def test_findings_named_by_path_are_lifted_and_the_others_stay(engine_kind: str)
     lifted = e.evaluate(review(peer_authentication({"9090": "PERMISSIVE"})))
     assert [(v.path, v.mode) for v in lifted] == [('spec.portLevelMtls["9090"].mode', "audit")]
     both = e.evaluate(review(peer_authentication({"9090": "PERMISSIVE", "8080": "PERMISSIVE"})))
-    assert [(v.path, v.mode) for v in both] == [('spec.portLevelMtls["8080"].mode', "enforce"),
-                                                 ('spec.portLevelMtls["9090"].mode', "audit")]
+    assert [(v.path, v.mode) for v in both] == [
+        ('spec.portLevelMtls["8080"].mode', "enforce"),
+        ('spec.portLevelMtls["9090"].mode', "audit"),
+    ]
 
 
 def test_a_pod_path_covers_the_workloads_template_field_and_a_name_prefix_its_pods(
     engine_kind: str,
 ) -> None:
-    exception = {"name": "legacy", "policies": ["injection-required"], "namespaces": ["mesh-demo"],
-                 "names": ["legacy", "legacy-*"],
-                 "paths": ['metadata.labels["sidecar.istio.io/inject"]', "spec.containers"],
-                 "reason": "legacy"}
+    exception = {
+        "name": "legacy",
+        "policies": ["injection-required"],
+        "namespaces": ["mesh-demo"],
+        "names": ["legacy", "legacy-*"],
+        "paths": ['metadata.labels["sidecar.istio.io/inject"]', "spec.containers"],
+        "reason": "legacy",
+    }
     e = engine(engine_kind, exception)
     deployment = job({"app": "legacy"}, name="legacy")
     deployment.update(apiVersion="apps/v1", kind="Deployment")
@@ -162,7 +186,9 @@ def test_an_expired_exception_stops_applying_without_a_reload(engine_kind: str) 
     assert not decide(found).allowed and {v.exception for v in found} == {""}
 
 
-def test_an_exception_that_expired_before_the_data_was_built_does_not_apply(engine_kind: str) -> None:
+def test_an_exception_that_expired_before_the_data_was_built_does_not_apply(
+    engine_kind: str,
+) -> None:
     e = engine(engine_kind, {**NIGHTLY, "expires": "2020-01-01"})
     assert not decide(e.evaluate(review(job({"app": "nightly"})))).allowed
 
@@ -182,12 +208,16 @@ def test_validate_warns_before_an_exception_expires_and_after(
     assert main(["validate", "--spec", str(spec)]) == 0
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2
-    assert ("warning: spec.admission.exceptions[0].expires: exception 'nightly-reports' expires "
-            f"on {soon} (in 4 days): then its findings are judged again (injection-required in "
-            "mesh-demo)") in err[0]
-    assert err[1].endswith("warning: spec.admission.exceptions[1].expires: exception "
-                           "'scraper-port' expired on 2020-01-01 and no longer applies: its "
-                           "findings are judged again; remove it, or extend expires")
+    assert (
+        "warning: spec.admission.exceptions[0].expires: exception 'nightly-reports' expires "
+        f"on {soon} (in 4 days): then its findings are judged again (injection-required in "
+        "mesh-demo)"
+    ) in err[0]
+    assert err[1].endswith(
+        "warning: spec.admission.exceptions[1].expires: exception "
+        "'scraper-port' expired on 2020-01-01 and no longer applies: its "
+        "findings are judged again; remove it, or extend expires"
+    )
 
 
 def test_expiry_is_a_date_or_an_rfc3339_time() -> None:
@@ -208,11 +238,15 @@ def test_exception_names_are_unique_and_policies_known() -> None:
         spec_with(NIGHTLY, {**NIGHTLY, "policies": ["injection-requird"]})
     messages = [p.format() for p in info.value.problems]
     assert any("duplicate exception 'nightly-reports'" in m for m in messages)
-    assert any("'injection-requird' is not one of" in m and "did you mean 'injection-required'" in m
-               for m in messages)
+    assert any(
+        "'injection-requird' is not one of" in m and "did you mean 'injection-required'" in m
+        for m in messages
+    )
 
 
-def test_an_exemption_granting_a_non_capture_annotation_is_refused_and_points_to_exceptions() -> None:
+def test_an_exemption_granting_a_non_capture_annotation_is_refused_and_points_to_exceptions() -> (
+    None
+):
     # It used to be accepted and do nothing.
     data = yaml.safe_load((SPECS / "istio.yaml").read_text())
     data["spec"]["admission"]["exemptions"][0]["annotations"] = ["sidecar.istio.io/inject"]
@@ -231,9 +265,11 @@ def test_every_admission_message_says_how_to_except_it_with_the_spec_snippet(
     (v,) = e.evaluate(review(job({"app": "nightly"})))
     message = format_message(v)
     snippet = message.partition("; or, to admit it, add to spec.admission.exceptions: ")[2]
-    assert snippet == ("{name: nightly-injection-required, policies: [injection-required], "
-                       "namespaces: [mesh-demo], kinds: [Job, Pod], names: [nightly, 'nightly-*'], "
-                       "reason: <why>}")
+    assert snippet == (
+        "{name: nightly-injection-required, policies: [injection-required], "
+        "namespaces: [mesh-demo], kinds: [Job, Pod], names: [nightly, 'nightly-*'], "
+        "reason: <why>}"
+    )
     # The snippet is a valid exception, and adding it admits the object.
     exception = yaml.safe_load(snippet.replace("<why>", "reviewed"))
     lifted = engine(engine_kind, exception).evaluate(review(job({"app": "nightly"})))
@@ -242,16 +278,22 @@ def test_every_admission_message_says_how_to_except_it_with_the_spec_snippet(
 
 def test_notices_and_conflicts_carry_no_snippet() -> None:
     v = Violation("spec-conflict", "Service", "ns", "web", "metadata.name", "collides", "remove it")
-    assert format_message(v) == "[meshc:spec-conflict] Service ns/web: metadata.name: collides; remove it"
+    assert (
+        format_message(v)
+        == "[meshc:spec-conflict] Service ns/web: metadata.name: collides; remove it"
+    )
 
 
 @pytest.mark.tools
 def test_an_opa_server_applies_exceptions_as_the_in_process_engines(tmp_path: Path) -> None:
     data = policy_data(spec_with(NIGHTLY, METRICS_PORT))
-    reviews = [review(job({"app": "nightly"})), review(job({"app": "web"}, name="web-batch")),
-               review(peer_authentication({"9090": "PERMISSIVE", "8080": "PERMISSIVE"})),
-               admitted(pod(labels={"app": "nightly"})),
-               admitted(pod(containers=[{"name": "web", "image": "x"}, istio_proxy(PROXY_IMAGE)]))]
+    reviews = [
+        review(job({"app": "nightly"})),
+        review(job({"app": "web"}, name="web-batch")),
+        review(peer_authentication({"9090": "PERMISSIVE", "8080": "PERMISSIVE"})),
+        admitted(pod(labels={"app": "nightly"})),
+        admitted(pod(containers=[{"name": "web", "image": "x"}, istio_proxy(PROXY_IMAGE)])),
+    ]
     bundle = write_bundle(tmp_path / "bundle", data)
     with opa_server(require_tool("opa"), "--bundle", str(bundle)) as url:
         opa = create_engine("opa", data, opa_url=url)

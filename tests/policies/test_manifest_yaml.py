@@ -129,7 +129,9 @@ def test_fails_as_pyyaml_fails(text: str) -> None:
 
 def test_every_manifest_in_the_repository_reads_as_in_pyyaml() -> None:
     compared = 0
-    for path in sorted((REPO / "tests").rglob("*.yaml")) + sorted((REPO / "examples").rglob("*.yaml")):
+    for path in sorted((REPO / "tests").rglob("*.yaml")) + sorted(
+        (REPO / "examples").rglob("*.yaml")
+    ):
         text = path.read_text(encoding="utf-8")
         try:
             theirs = pyyaml(text)

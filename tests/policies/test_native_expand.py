@@ -9,7 +9,7 @@ from meshc.policies.native.expand import BUILTINS, Expander, substitute, tokeniz
 from meshc.policies.native.literals import cel_literal, cel_string, parse_rego_term
 from meshc.policies.native.versions import parse, required, serves
 
-MODULE = '''package meshc.lib.demo
+MODULE = """package meshc.lib.demo
 
 # METADATA
 # custom:
@@ -30,7 +30,7 @@ names := {"b", "a"}
 # custom:
 #   cel: "$suffixed('kind: ') + ' ' + string(size($names))"
 label := "unused"
-'''
+"""
 
 
 def expander() -> Expander:
@@ -53,7 +53,8 @@ def test_a_macro_is_expanded_with_its_own_variables_renamed() -> None:
 
 def test_strings_and_field_names_are_never_rewritten() -> None:
     assert substitute("x.value + value + '$value' + {'value': value}", {"value": "(1)"}) == (
-        "x.value + (1) + '$value' + {'value': (1)}")
+        "x.value + (1) + '$value' + {'value': (1)}"
+    )
     assert next(iter(tokenize("r'''a'b''' + $k8s.kind + @upper(x)"))).kind == "string"
 
 
@@ -81,7 +82,9 @@ def test_rego_constants_parse_as_opa_reads_them() -> None:
 
 def test_cel_literals_wrap_mixed_elements_in_dyn() -> None:
     assert cel_literal(["a", "b"]) == "['a', 'b']"
-    assert cel_literal({"k": [1, "x"], "n": None}) == "{'k': dyn([dyn(1), dyn('x')]), 'n': dyn(null)}"
+    assert (
+        cel_literal({"k": [1, "x"], "n": None}) == "{'k': dyn([dyn(1), dyn('x')]), 'n': dyn(null)}"
+    )
     assert cel_string("it's\n\x00") == r"'it\'s\n\x00'"
 
 

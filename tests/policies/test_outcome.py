@@ -28,8 +28,12 @@ LINKERD = [p for p in INJECTED if p.name.startswith("linkerd-")]
 KUMA = [p for p in INJECTED if p.name.startswith("kuma-")]
 CONSUL = [p for p in INJECTED if p.name.startswith("consul-")]
 # The namespace each provider's samples live in (tests/policies/samples/specs).
-PROVIDER_OF = {"mesh-demo": "istio", "l5d-demo": "linkerd", "kuma-demo": "kuma",
-               "consul-demo": "consul"}
+PROVIDER_OF = {
+    "mesh-demo": "istio",
+    "l5d-demo": "linkerd",
+    "kuma-demo": "kuma",
+    "consul-demo": "consul",
+}
 
 Review = dict[str, Any]
 Mutation = Callable[[dict[str, Any]], None]
@@ -68,8 +72,15 @@ def path_of(pod: dict[str, Any], name: str) -> str:
 
 
 def capture(pod: dict[str, Any]) -> dict[str, Any]:
-    for name in ("istio-init", "istio-validation", "linkerd-init", "linkerd-network-validator",
-                 "kuma-init", "kuma-validation", "consul-connect-inject-init"):
+    for name in (
+        "istio-init",
+        "istio-validation",
+        "linkerd-init",
+        "linkerd-network-validator",
+        "kuma-init",
+        "kuma-validation",
+        "consul-connect-inject-init",
+    ):
         try:
             return container(pod, name)
         except KeyError:
@@ -122,12 +133,17 @@ def both(*changes: Mutation) -> Mutation:
 
 
 def proxy(provider: str) -> str:
-    return {"istio": "istio-proxy", "linkerd": "linkerd-proxy", "kuma": "kuma-sidecar",
-            "consul": "consul-dataplane"}[provider]
+    return {
+        "istio": "istio-proxy",
+        "linkerd": "linkerd-proxy",
+        "kuma": "kuma-sidecar",
+        "consul": "consul-dataplane",
+    }[provider]
 
 
 def set_arg(name: str, value: str) -> Mutation:
     """Set kumactl's --name=value in the capture container's arguments."""
+
     def change(pod: dict[str, Any]) -> None:
         args = capture(pod).setdefault("args", [])
         args[:] = [a for a in args if not a.startswith(f"{name}=")] + [f"{name}={value}"]
@@ -135,8 +151,9 @@ def set_arg(name: str, value: str) -> Mutation:
     return change
 
 
-def cases(paths: list[Path], mutations: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]]
-          ) -> Iterator[Any]:
+def cases(
+    paths: list[Path], mutations: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]]
+) -> Iterator[Any]:
     for path in paths:
         for name, (mutation, where) in mutations.items():
             if name.startswith("cni:") and "cni" not in path.name:
@@ -161,12 +178,16 @@ ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: "spec.containers",
     ),
     "no capture (interceptionMode NONE)": (
-        both(remove("istio-init"), remove("istio-validation")), lambda p: "spec.initContainers"),
+        both(remove("istio-init"), remove("istio-validation")),
+        lambda p: "spec.initContainers",
+    ),
     "includeOutboundIPRanges narrowed": (flag("-i", "10.96.0.0/12"), _capture_args),
     "includeInboundPorts narrowed": (flag("-b", "9080"), _capture_args),
     "excludeOutboundIPRanges": (flag("-x", "0.0.0.0/0"), _capture_args),
     "an app port left out inbound (status port moved)": (
-        flag("-d", "15090,15021,8080"), _capture_args),
+        flag("-d", "15090,15021,8080"),
+        _capture_args,
+    ),
     "excludeOutboundPorts": (flag("-o", "5432"), _capture_args),
     "excludeInterfaces": (flag("-c", "eth1"), _capture_args),
     "kubevirt interfaces": (flag("-k", "net1"), _capture_args),
@@ -175,7 +196,9 @@ ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     "an argument the injector never writes": (append_arg("--cleanup-only"), _capture_args),
     "init: rules not applied": (append_arg("--skip-rule-apply"), _capture_args),
     "cni: the validation does not validate": (
-        lambda p: capture(p)["args"].remove("--run-validation"), _capture_args),
+        lambda p: capture(p)["args"].remove("--run-validation"),
+        _capture_args,
+    ),
     "cni: the validation cleans up instead": (append_arg("--cleanup-only"), _capture_args),
     "another program": (
         lambda p: capture(p).update(command=["/bin/true"]),
@@ -190,16 +213,23 @@ ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: f"{path_of(p, 'istio-proxy')}.securityContext.runAsUser",
     ),
     "the exempt UID moved, and the app runs as it": (
-        both(flag("-u", "1500"),
-             lambda p: container(p, "istio-proxy")["securityContext"].update(
-                 runAsUser=1500, runAsGroup=1500),
-             app(runAsUser=1500)),
+        both(
+            flag("-u", "1500"),
+            lambda p: container(p, "istio-proxy")["securityContext"].update(
+                runAsUser=1500, runAsGroup=1500
+            ),
+            app(runAsUser=1500),
+        ),
         lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
     ),
     "the app in the exempt group": (
-        app(runAsGroup=1337), lambda p: f"{path_of(p, 'web')}.securityContext.runAsGroup"),
+        app(runAsGroup=1337),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsGroup",
+    ),
     "envoy disabled": (
-        lambda p: container(p, "istio-proxy")["env"].append({"name": "DISABLE_ENVOY", "value": "true"}),
+        lambda p: container(p, "istio-proxy")["env"].append(
+            {"name": "DISABLE_ENVOY", "value": "true"}
+        ),
         _proxy_env("istio"),
     ),
     "no injection status (not injected by Istio)": (
@@ -219,7 +249,9 @@ ISTIO_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
 LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     "no proxy (the injector failed open)": (remove("linkerd-proxy"), lambda p: "spec.containers"),
     "a look-alike proxy image": (
-        lambda p: container(p, "linkerd-proxy").update(image="cr.l5d.io/attacker/proxy:edge-26.8.3"),
+        lambda p: container(p, "linkerd-proxy").update(
+            image="cr.l5d.io/attacker/proxy:edge-26.8.3"
+        ),
         lambda p: "spec.containers",
     ),
     "no capture": (
@@ -227,9 +259,13 @@ LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: "spec.initContainers",
     ),
     "init: an app port left out inbound": (
-        flag("--inbound-ports-to-ignore", "4190,4191,8080"), _capture_args),
+        flag("--inbound-ports-to-ignore", "4190,4191,8080"),
+        _capture_args,
+    ),
     "init: an outbound port left out": (
-        flag("--outbound-ports-to-ignore", "4567,4568,5432"), _capture_args),
+        flag("--outbound-ports-to-ignore", "4567,4568,5432"),
+        _capture_args,
+    ),
     "init: subnets around the proxy": (flag("--subnets-to-ignore", "10.0.0.0/8"), _capture_args),
     "init: inbound redirected elsewhere": (flag("--incoming-proxy-port", "4144"), _capture_args),
     "init: simulated rules": (append_arg("--simulate"), _capture_args),
@@ -242,9 +278,11 @@ LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: f"{path_of(p, 'linkerd-proxy')}.securityContext.runAsUser",
     ),
     "init: the exempt UID moved, and the app runs as it": (
-        both(flag("--proxy-uid", "3000"),
-             lambda p: container(p, "linkerd-proxy")["securityContext"].update(runAsUser=3000),
-             app(runAsUser=3000)),
+        both(
+            flag("--proxy-uid", "3000"),
+            lambda p: container(p, "linkerd-proxy")["securityContext"].update(runAsUser=3000),
+            app(runAsUser=3000),
+        ),
         lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
     ),
     "init: an exempt group, and the app in it": (
@@ -253,7 +291,8 @@ LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     ),
     "the inbound policy overridden by additional env": (
         lambda p: container(p, "linkerd-proxy")["env"].append(
-            {"name": "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY", "value": "all-unauthenticated"}),
+            {"name": "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY", "value": "all-unauthenticated"}
+        ),
         _proxy_env("linkerd"),
     ),
     "the injector's excluded label": (
@@ -269,42 +308,67 @@ LINKERD_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
 
 KUMA_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     "no sidecar (the injector skipped it)": (
-        remove("kuma-sidecar"), lambda p: "spec.initContainers"),
+        remove("kuma-sidecar"),
+        lambda p: "spec.initContainers",
+    ),
     "the sidecar as a regular container, not a native sidecar": (
-        lambda p: (p["spec"]["containers"].append(
-            {k: v for k, v in container(p, "kuma-sidecar").items() if k != "restartPolicy"}),
-            remove("kuma-sidecar")(p)),
+        lambda p: (
+            p["spec"]["containers"].append(
+                {k: v for k, v in container(p, "kuma-sidecar").items() if k != "restartPolicy"}
+            ),
+            remove("kuma-sidecar")(p),
+        ),
         lambda p: "spec.initContainers",
     ),
     "a look-alike sidecar image": (
         lambda p: container(p, "kuma-sidecar").update(image="docker.io/attacker/kuma-dp:2.14.3"),
         lambda p: "spec.initContainers",
     ),
-    "no capture": (both(remove("kuma-init"), remove("kuma-validation")),
-                   lambda p: "spec.initContainers"),
+    "no capture": (
+        both(remove("kuma-init"), remove("kuma-validation")),
+        lambda p: "spec.initContainers",
+    ),
     "init: an app port left out inbound": (
-        set_arg("--exclude-inbound-ports", "9902,9000,8080"), _capture_args),
+        set_arg("--exclude-inbound-ports", "9902,9000,8080"),
+        _capture_args,
+    ),
     "init: an outbound port left out": (set_arg("--exclude-outbound-ports", "5432"), _capture_args),
     "init: outbound addresses left out": (
-        set_arg("--exclude-outbound-ips", "10.0.0.0/8"), _capture_args),
+        set_arg("--exclude-outbound-ips", "10.0.0.0/8"),
+        _capture_args,
+    ),
     "init: inbound addresses left out": (
-        set_arg("--exclude-inbound-ips", "10.0.0.0/8"), _capture_args),
+        set_arg("--exclude-inbound-ips", "10.0.0.0/8"),
+        _capture_args,
+    ),
     "init: ports left out for a UID": (
-        set_arg("--exclude-outbound-ports-for-uids", "tcp:*:1000"), _capture_args),
+        set_arg("--exclude-outbound-ports-for-uids", "tcp:*:1000"),
+        _capture_args,
+    ),
     "init: inbound not captured": (set_arg("--redirect-inbound", "false"), _capture_args),
     "init: outbound redirected elsewhere": (
-        set_arg("--redirect-outbound-port", "15002"), _capture_args),
+        set_arg("--redirect-outbound-port", "15002"),
+        _capture_args,
+    ),
     "init: an argument the injector never writes": (append_arg("--dry-run"), _capture_args),
     "init: a configuration file the injector does not mount": (
-        set_arg("--config", "/etc/attacker/tproxy.yaml"), _capture_args),
-    "cni: an argument the injector never writes": (append_arg("--vnet=eth1:10.0.0.0/8"), _capture_args),
+        set_arg("--config", "/etc/attacker/tproxy.yaml"),
+        _capture_args,
+    ),
+    "cni: an argument the injector never writes": (
+        append_arg("--vnet=eth1:10.0.0.0/8"),
+        _capture_args,
+    ),
     "another program": (
         lambda p: capture(p).update(command=["/bin/true"]),
         lambda p: f"{path_of(p, capture(p)['name'])}.command",
     ),
     "capture settings from the environment": (
-        lambda p: capture(p).setdefault("env", []).append(
-            {"name": "KUMA_TRANSPARENT_PROXY_REDIRECT_INBOUND_ENABLED", "value": "false"}),
+        lambda p: (
+            capture(p)
+            .setdefault("env", [])
+            .append({"name": "KUMA_TRANSPARENT_PROXY_REDIRECT_INBOUND_ENABLED", "value": "false"})
+        ),
         lambda p: f"{path_of(p, capture(p)['name'])}.env[{len(capture(p)['env']) - 1}]",
     ),
     "init: the sidecar's user moved away from the exempt UID": (
@@ -312,17 +376,24 @@ KUMA_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: f"{path_of(p, 'kuma-sidecar')}.securityContext.runAsUser",
     ),
     "init: the exempt UID moved, and the app runs as it": (
-        both(set_arg("--kuma-dp-user", "1500"),
-             lambda p: container(p, "kuma-sidecar")["securityContext"].update(runAsUser=1500),
-             app(runAsUser=1500)),
+        both(
+            set_arg("--kuma-dp-user", "1500"),
+            lambda p: container(p, "kuma-sidecar")["securityContext"].update(runAsUser=1500),
+            app(runAsUser=1500),
+        ),
         lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
     ),
     "the app runs as the sidecar's UID": (
-        app(runAsUser=5678), lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser"),
+        app(runAsUser=5678),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
+    ),
     "an app init container runs as the sidecar's UID": (
         lambda p: p["spec"]["initContainers"].append(
-            {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5678}}),
-        lambda p: f"spec.initContainers[{len(p['spec']['initContainers']) - 1}].securityContext.runAsUser",
+            {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5678}}
+        ),
+        lambda p: (
+            f"spec.initContainers[{len(p['spec']['initContainers']) - 1}].securityContext.runAsUser"
+        ),
     ),
     "the pod runs as the sidecar's UID": (
         lambda p: p["spec"].setdefault("securityContext", {}).update(runAsUser=5678),
@@ -338,7 +409,8 @@ KUMA_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     ),
     "the readiness exclusion widened to an app port": (
         lambda p: p["metadata"]["annotations"].update(
-            {"traffic.kuma.io/exclude-inbound-ports": "9902,8080"}),
+            {"traffic.kuma.io/exclude-inbound-ports": "9902,8080"}
+        ),
         lambda p: 'metadata.annotations["traffic.kuma.io/exclude-inbound-ports"]',
     ),
     "the app may rewrite iptables (NET_ADMIN)": (
@@ -368,22 +440,28 @@ CONSUL_TPROXY = "consul.hashicorp.com/transparent-proxy"
 CONSUL_REDIRECT = "CONSUL_REDIRECT_TRAFFIC_CONFIG"
 CONSUL_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
     "no dataplane (the injector skipped it)": (
-        remove("consul-dataplane"), lambda p: "spec.containers"),
+        remove("consul-dataplane"),
+        lambda p: "spec.containers",
+    ),
     "a look-alike dataplane image": (
         lambda p: container(p, "consul-dataplane").update(
-            image="docker.io/attacker/consul-dataplane:2.0.3"),
+            image="docker.io/attacker/consul-dataplane:2.0.3"
+        ),
         lambda p: "spec.containers",
     ),
     "no connect-inject init": (
-        remove("consul-connect-inject-init"), lambda p: "spec.initContainers"),
+        remove("consul-connect-inject-init"),
+        lambda p: "spec.initContainers",
+    ),
     "the init runs another program": (
         lambda p: capture(p).update(command=["/bin/sh", "-ec", "true"]),
         lambda p: f"{path_of(p, capture(p)['name'])}.command",
     ),
     "init: nothing sets up the redirection": (
         lambda p: env("consul-connect-inject-init")(p).__setitem__(
-            slice(None), [e for e in env("consul-connect-inject-init")(p)
-                          if e["name"] != CONSUL_REDIRECT]),
+            slice(None),
+            [e for e in env("consul-connect-inject-init")(p) if e["name"] != CONSUL_REDIRECT],
+        ),
         lambda p: "spec.initContainers",
     ),
     "cni: nothing sets up the redirection": (
@@ -395,7 +473,9 @@ CONSUL_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         annotation_path("consul.hashicorp.com/transparent-proxy-status"),
     ),
     "transparent proxy turned off on the pod": (
-        annotate(CONSUL_TPROXY, "false"), annotation_path(CONSUL_TPROXY)),
+        annotate(CONSUL_TPROXY, "false"),
+        annotation_path(CONSUL_TPROXY),
+    ),
     "the pod opts out of injection": (
         annotate("consul.hashicorp.com/connect-inject", "false"),
         annotation_path("consul.hashicorp.com/connect-inject"),
@@ -413,9 +493,13 @@ CONSUL_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: f"{path_of(p, 'consul-dataplane')}.securityContext.runAsUser",
     ),
     "the app runs as the dataplane's UID": (
-        app(runAsUser=5995), lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser"),
+        app(runAsUser=5995),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
+    ),
     "the app runs as the init's UID, which capture lets through": (
-        app(runAsUser=5996), lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser"),
+        app(runAsUser=5996),
+        lambda p: f"{path_of(p, 'web')}.securityContext.runAsUser",
+    ),
     "the pod runs as the dataplane's UID": (
         lambda p: p["spec"].setdefault("securityContext", {}).update(runAsUser=5995),
         lambda p: "spec.securityContext.runAsUser",
@@ -429,19 +513,27 @@ CONSUL_DENIED: dict[str, tuple[Mutation, Callable[[dict[str, Any]], str]]] = {
         lambda p: f"{path_of(p, 'web')}.securityContext.capabilities.add[0]",
     ),
     "the pod on the host's network": (
-        lambda p: p["spec"].update(hostNetwork=True), lambda p: "spec.hostNetwork"),
+        lambda p: p["spec"].update(hostNetwork=True),
+        lambda p: "spec.hostNetwork",
+    ),
 }
 
 CONSUL_COMPLIANT: dict[str, Mutation] = {
     "transparent proxy stated on the pod": annotate(CONSUL_TPROXY, "true"),
     "the dataplane as a native sidecar, asked by the pod": annotate(
-        "consul.hashicorp.com/enable-consul-dataplane-as-sidecar", "true"),
-    "the pod in the dataplane's group": lambda p: p["spec"].setdefault(
-        "securityContext", {}).update(runAsGroup=5995),
-    "CONSUL_ settings in the app's own environment": lambda p: container(p, "web").setdefault(
-        "env", []).append({"name": "CONSUL_HTTP_ADDR", "value": "consul-server.consul.svc:8500"}),
+        "consul.hashicorp.com/enable-consul-dataplane-as-sidecar", "true"
+    ),
+    "the pod in the dataplane's group": lambda p: (
+        p["spec"].setdefault("securityContext", {}).update(runAsGroup=5995)
+    ),
+    "CONSUL_ settings in the app's own environment": lambda p: (
+        container(p, "web")
+        .setdefault("env", [])
+        .append({"name": "CONSUL_HTTP_ADDR", "value": "consul-server.consul.svc:8500"})
+    ),
     "an app init container with its own UID": lambda p: p["spec"]["initContainers"].insert(
-        0, {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5997}}),
+        0, {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5997}}
+    ),
 }
 
 
@@ -456,11 +548,19 @@ def test_what_the_injector_writes_is_admitted(engines: dict[str, PolicyEngine], 
     assert judge(engines, load(path)) == []
 
 
-@pytest.mark.parametrize(("path", "mutation", "where"),
-                         [*cases(ISTIO, ISTIO_DENIED), *cases(LINKERD, LINKERD_DENIED),
-                          *cases(KUMA, KUMA_DENIED), *cases(CONSUL, CONSUL_DENIED)])
+@pytest.mark.parametrize(
+    ("path", "mutation", "where"),
+    [
+        *cases(ISTIO, ISTIO_DENIED),
+        *cases(LINKERD, LINKERD_DENIED),
+        *cases(KUMA, KUMA_DENIED),
+        *cases(CONSUL, CONSUL_DENIED),
+    ],
+)
 def test_each_weakening_of_the_injected_pod_is_denied_naming_the_field(
-    engines: dict[str, PolicyEngine], path: Path, mutation: Mutation,
+    engines: dict[str, PolicyEngine],
+    path: Path,
+    mutation: Mutation,
     where: Callable[[dict[str, Any]], str],
 ) -> None:
     review = mutated(path, mutation)
@@ -478,27 +578,47 @@ COMPLIANT: dict[str, Mutation] = {
 
 KUMA_COMPLIANT: dict[str, Mutation] = {
     "the init names the sidecar's default UID": set_arg("--kuma-dp-user", "5678"),
-    "the init drops invalid packets and logs": append_arg("--drop-invalid-packets", "--iptables-logs"),
+    "the init drops invalid packets and logs": append_arg(
+        "--drop-invalid-packets", "--iptables-logs"
+    ),
     "a gateway annotation that is off": lambda p: p["metadata"]["annotations"].update(
-        {"kuma.io/gateway": "disabled"}),
-    "KUMA_ settings in the app's own environment": lambda p: container(p, "web").setdefault(
-        "env", []).append({"name": "KUMA_URL", "value": "http://kuma.example"}),
+        {"kuma.io/gateway": "disabled"}
+    ),
+    "KUMA_ settings in the app's own environment": lambda p: (
+        container(p, "web")
+        .setdefault("env", [])
+        .append({"name": "KUMA_URL", "value": "http://kuma.example"})
+    ),
     "an app init container with its own UID": lambda p: p["spec"]["initContainers"].append(
-        {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5679}}),
-    "the pod in the sidecar's group": lambda p: p["spec"].setdefault(
-        "securityContext", {}).update(runAsGroup=5678),
+        {"name": "migrate", "image": "busybox:1.36", "securityContext": {"runAsUser": 5679}}
+    ),
+    "the pod in the sidecar's group": lambda p: (
+        p["spec"].setdefault("securityContext", {}).update(runAsGroup=5678)
+    ),
 }
 
 
-@pytest.mark.parametrize(("path", "mutation"), [
-    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
-      for path in INJECTED for name, mutation in COMPLIANT.items()),
-    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
-      for path in KUMA for name, mutation in KUMA_COMPLIANT.items()
-      if not (name.startswith("the init") and "cni" in path.name)),
-    *(pytest.param(path, mutation, id=f"{path.stem}-{name}")
-      for path in CONSUL for name, mutation in CONSUL_COMPLIANT.items()),
-])
+@pytest.mark.parametrize(
+    ("path", "mutation"),
+    [
+        *(
+            pytest.param(path, mutation, id=f"{path.stem}-{name}")
+            for path in INJECTED
+            for name, mutation in COMPLIANT.items()
+        ),
+        *(
+            pytest.param(path, mutation, id=f"{path.stem}-{name}")
+            for path in KUMA
+            for name, mutation in KUMA_COMPLIANT.items()
+            if not (name.startswith("the init") and "cni" in path.name)
+        ),
+        *(
+            pytest.param(path, mutation, id=f"{path.stem}-{name}")
+            for path in CONSUL
+            for name, mutation in CONSUL_COMPLIANT.items()
+        ),
+    ],
+)
 def test_harmless_variants_of_the_injected_pod_stay_allowed(
     engines: dict[str, PolicyEngine], path: Path, mutation: Mutation
 ) -> None:
@@ -514,7 +634,8 @@ def test_an_exemption_the_spec_grants_reaches_the_capture_flag_it_becomes(
     def legacy(pod: dict[str, Any]) -> None:
         pod["metadata"]["labels"]["app"] = "legacy"
         pod["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = (
-            "10.0.0.0/8")
+            "10.0.0.0/8"
+        )
         set_flag(capture(pod)["args"], "-x", "10.0.0.0/8")
 
     assert judge(engines, mutated(path, legacy)) == []
@@ -543,8 +664,10 @@ def test_a_kuma_exemption_reaches_the_capture_flag_it_becomes(
 # What consul-k8s's injector writes on a pod it injects (mesh_webhook.go, Handle);
 # a Pod manifest in git carries none of it.
 CONSUL_INJECTOR_WRITTEN = (
-    "consul.hashicorp.com/connect-inject-status", "consul.hashicorp.com/transparent-proxy-status",
-    "consul.hashicorp.com/consul-k8s-version", "consul.hashicorp.com/original-pod",
+    "consul.hashicorp.com/connect-inject-status",
+    "consul.hashicorp.com/transparent-proxy-status",
+    "consul.hashicorp.com/consul-k8s-version",
+    "consul.hashicorp.com/original-pod",
     "consul.hashicorp.com/redirect-traffic-config",
     "consul.hashicorp.com/connect-inject-managed-by",
 )
@@ -556,15 +679,26 @@ def test_the_same_pod_judged_offline_is_judged_by_intent_only(
     # `meshc check` sees manifests before any injector ran: a Pod without a
     # proxy is what a Pod manifest in git looks like.
     for path in INJECTED:
-        review = mutated(path, both(remove(proxy(path.name.partition("-")[0])),
-                                    remove("istio-init"), remove("istio-validation"),
-                                    remove("linkerd-init"), remove("linkerd-network-validator"),
-                                    remove("kuma-init"), remove("kuma-validation"),
-                                    remove("consul-connect-inject-init")))
+        review = mutated(
+            path,
+            both(
+                remove(proxy(path.name.partition("-")[0])),
+                remove("istio-init"),
+                remove("istio-validation"),
+                remove("linkerd-init"),
+                remove("linkerd-network-validator"),
+                remove("kuma-init"),
+                remove("kuma-validation"),
+                remove("consul-connect-inject-init"),
+            ),
+        )
         metadata = review["request"]["object"]["metadata"]
-        for key in [k for k in metadata["annotations"]
-                    if k.startswith(("traffic.sidecar.istio.io/", "traffic.kuma.io/"))
-                    or k in CONSUL_INJECTOR_WRITTEN]:
+        for key in [
+            k
+            for k in metadata["annotations"]
+            if k.startswith(("traffic.sidecar.istio.io/", "traffic.kuma.io/"))
+            or k in CONSUL_INJECTOR_WRITTEN
+        ]:
             del metadata["annotations"][key]  # written by the injector
         for key in CONSUL_INJECTOR_WRITTEN:
             metadata["labels"].pop(key, None)
@@ -584,19 +718,32 @@ DEBUG = {"name": "debugger", "image": "busybox:1.36", "targetContainerName": "we
 
 
 @pytest.mark.parametrize("path", INJECTED, ids=lambda p: p.stem)
-@pytest.mark.parametrize(("name", "security", "denied"), [
-    ("netadmin profile", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}, True),
-    ("as the proxy's UID", {"runAsUser": 1337}, "istio"),
-    ("as Linkerd's proxy UID", {"runAsUser": 2102}, "linkerd"),
-    ("as Kuma's sidecar UID", {"runAsUser": 5678}, "kuma"),
-    ("as Consul's dataplane UID", {"runAsUser": 5995}, "consul"),
-    ("as the UID of Consul's init", {"runAsUser": 5996}, "consul"),
-    ("restricted profile", {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}}, False),
-])
+@pytest.mark.parametrize(
+    ("name", "security", "denied"),
+    [
+        ("netadmin profile", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}, True),
+        ("as the proxy's UID", {"runAsUser": 1337}, "istio"),
+        ("as Linkerd's proxy UID", {"runAsUser": 2102}, "linkerd"),
+        ("as Kuma's sidecar UID", {"runAsUser": 5678}, "kuma"),
+        ("as Consul's dataplane UID", {"runAsUser": 5995}, "consul"),
+        ("as the UID of Consul's init", {"runAsUser": 5996}, "consul"),
+        (
+            "restricted profile",
+            {
+                "allowPrivilegeEscalation": False,
+                "runAsNonRoot": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            False,
+        ),
+    ],
+)
 def test_an_ephemeral_container_is_judged_by_what_it_adds(
-    engines: dict[str, PolicyEngine], path: Path, name: str, security: dict[str, Any],
+    engines: dict[str, PolicyEngine],
+    path: Path,
+    name: str,
+    security: dict[str, Any],
     denied: bool | str,
 ) -> None:
     def debug(pod: dict[str, Any]) -> None:
@@ -614,8 +761,7 @@ def test_a_status_update_of_a_pod_that_predates_the_mesh_is_not_blocked(
     # The kubelet reports the status of every pod; one created before its
     # namespace joined the mesh has no proxy, and that is no news.
     unmeshed = mutated(ISTIO[0], both(remove("istio-proxy"), remove("istio-init")))
-    review = subresource_update(
-        ISTIO[0], lambda p: p.update(status={"phase": "Running"}), "status")
+    review = subresource_update(ISTIO[0], lambda p: p.update(status={"phase": "Running"}), "status")
     review["request"]["object"] = {**unmeshed["request"]["object"], "status": {"phase": "Running"}}
     review["request"]["oldObject"] = unmeshed["request"]["object"]
     assert judge(engines, review) == []
@@ -629,8 +775,8 @@ def test_an_inbound_policy_written_through_the_status_subresource_is_denied(
 
     def annotate(pod: dict[str, Any]) -> None:
         pod["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"] = (
-            "all-unauthenticated")
+            "all-unauthenticated"
+        )
 
     found = judge(engines, subresource_update(path, annotate, "status"))
-    assert found == [
-        'mtls-strict:metadata.annotations["config.linkerd.io/default-inbound-policy"]']
+    assert found == ['mtls-strict:metadata.annotations["config.linkerd.io/default-inbound-policy"]']

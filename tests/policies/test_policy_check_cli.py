@@ -263,7 +263,9 @@ def test_the_rendered_output_of_every_example_passes(spec: Path) -> None:
     meshc = str(REPO / ".venv" / "bin" / "meshc")
     rendered = subprocess.run(
         [meshc, "render", "--spec", str(spec), *render_flags(spec.parent.name)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "kind:" in rendered
     checked = subprocess.run(

@@ -22,8 +22,10 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             "mesh_containers": ["istio-init", "istio-proxy", "istio-validation"],
             "proxy_uid": 1337,
             "proxy_gids": [1337],
-            "protected_kinds": [["security.istio.io", "AuthorizationPolicy"],
-                                ["security.istio.io", "PeerAuthentication"]],
+            "protected_kinds": [
+                ["security.istio.io", "AuthorizationPolicy"],
+                ["security.istio.io", "PeerAuthentication"],
+            ],
             "spec_defaults": {},
             "capture_annotations": {
                 "traffic.sidecar.istio.io/excludeInboundPorts": "exclude",
@@ -36,9 +38,15 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
             },
         },
         "mesh_config": {
-            "groups": ["auth.consul.hashicorp.com", "consul.hashicorp.com", "networking.istio.io",
-                       "policy.linkerd.io", "security.istio.io", "split.smi-spec.io",
-                       "telemetry.istio.io"],
+            "groups": [
+                "auth.consul.hashicorp.com",
+                "consul.hashicorp.com",
+                "networking.istio.io",
+                "policy.linkerd.io",
+                "security.istio.io",
+                "split.smi-spec.io",
+                "telemetry.istio.io",
+            ],
             "kinds": [
                 ["gateway.networking.k8s.io", "GRPCRoute"],
                 ["gateway.networking.k8s.io", "HTTPRoute"],
@@ -102,8 +110,12 @@ def test_the_quickstart_spec_compiles_to_the_documented_shape() -> None:
                 "source": "examples/quickstart/mesh.yaml#spec.services[0].allow",
                 "spec": {
                     "action": "ALLOW",
-                    "rules": [{"from": [{"source": {"namespaces": ["mesh-demo"]}}],
-                               "to": [{"operation": {"ports": ["5678"]}}]}],
+                    "rules": [
+                        {
+                            "from": [{"source": {"namespaces": ["mesh-demo"]}}],
+                            "to": [{"operation": {"ports": ["5678"]}}],
+                        }
+                    ],
                     "selector": {"matchLabels": {"app": "web"}},
                 },
             },
@@ -159,7 +171,11 @@ def test_exemptions_keep_namespace_selector_and_annotations() -> None:
         "      - {namespace: a, selector: {app: legacy}, annotations: [config.linkerd.io/skip-subnets], reason: r}\n"
     )
     assert policy_data(_mesh(exemption))["exemptions"] == [
-        {"namespace": "a", "selector": {"app": "legacy"}, "annotations": ["config.linkerd.io/skip-subnets"]}
+        {
+            "namespace": "a",
+            "selector": {"app": "legacy"},
+            "annotations": ["config.linkerd.io/skip-subnets"],
+        }
     ]
 
 
@@ -171,13 +187,16 @@ def test_an_unknown_mode_is_refused() -> None:
 
 
 def test_the_security_objects_the_spec_renders_are_pinned_with_the_crd_defaults() -> None:
-    spec = LINKERD + """  services:
+    spec = (
+        LINKERD
+        + """  services:
     - name: web
       namespace: a
       selector: {app: web}
       ports: [{name: http, port: 80, targetPort: 8080}]
       allow: [{fromNamespaces: [a]}]
 """
+    )
     protected = policy_data(load_mesh("mesh.yaml", text=spec))["protected"]
     assert sorted(protected) == [
         "policy.linkerd.io/AuthorizationPolicy/a/web-http",
@@ -204,5 +223,6 @@ def test_image_spellings_cover_docker_hubs_implicit_registry_and_library() -> No
 def test_the_ingress_gateways_are_the_identities_spec_ingress_declares() -> None:
     data = policy_data(load_mesh(str(EXAMPLES / "bookinfo" / "mesh.yaml")))
     assert data["ingress_gateways"] == [
-        {"namespace": "istio-system", "service_account": "istio-ingressgateway-service-account"}]
+        {"namespace": "istio-system", "service_account": "istio-ingressgateway-service-account"}
+    ]
     assert "istio-system" not in data["allowed_namespaces"]

@@ -30,9 +30,7 @@ def engine(kind: str, istio_data: dict[str, Any]) -> PolicyEngine:
     return create_engine(kind, istio_data)
 
 
-def test_violations_take_their_mode_from_the_spec(
-    kind: str, istio_data: dict[str, Any]
-) -> None:
+def test_violations_take_their_mode_from_the_spec(kind: str, istio_data: dict[str, Any]) -> None:
     modes = {"injection-required": "warn", "mtls-strict": "audit", "allowed-namespaces": "enforce"}
     engine = create_engine(kind, {**istio_data, "modes": modes})
     found = engine.evaluate(review(BAD_POD))

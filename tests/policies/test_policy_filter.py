@@ -36,11 +36,15 @@ class TestOnlyPolicies:
         assert only_policies(data, reversed(POLICY_IDS)) is data
 
     def test_a_subset_is_named_once_and_sorted(self) -> None:
-        chosen = only_policies({"provider": "istio"}, ["mtls-strict", "injection-required", "mtls-strict"])
+        chosen = only_policies(
+            {"provider": "istio"}, ["mtls-strict", "injection-required", "mtls-strict"]
+        )
         assert chosen == {"provider": "istio", "only": ["injection-required", "mtls-strict"]}
 
     def test_an_unknown_id_is_refused_with_the_known_ones(self) -> None:
-        with pytest.raises(ValueError, match="unknown policy 'injection'; expected one of injection-required"):
+        with pytest.raises(
+            ValueError, match="unknown policy 'injection'; expected one of injection-required"
+        ):
             only_policies({}, ["injection"])
 
 
@@ -62,7 +66,9 @@ def test_a_filtered_engine_finds_exactly_the_selected_policys_violations(
 
 def test_check_policy_reports_only_that_policy(capsys: pytest.CaptureFixture[str]) -> None:
     paths = [str(p) for p in denied_samples("mtls-strict") + denied_samples("injection-required")]
-    assert main(["check", "--spec", ISTIO, "--format", "json", "--policy", "mtls-strict", *paths]) == 1
+    assert (
+        main(["check", "--spec", ISTIO, "--format", "json", "--policy", "mtls-strict", *paths]) == 1
+    )
     policies = {v["policy"] for v in json.loads(capsys.readouterr().out)}
     assert policies == {"mtls-strict"}
     injection = [str(p) for p in denied_samples("injection-required")]

@@ -61,7 +61,9 @@ def test_the_proxy_uid_is_admitted_only_for_the_configured_proxy_image(
     assert paths(istio_engine, genuine) == []
     assert paths(istio_engine, digest) == []
     assert paths(istio_engine, lookalike) == [
-        "spec.containers[1].image", "spec.containers[1].securityContext.runAsUser"]
+        "spec.containers[1].image",
+        "spec.containers[1].securityContext.runAsUser",
+    ]
 
 
 def test_cni_exclusions_are_admitted_only_for_the_proxys_own_ports(

@@ -33,7 +33,17 @@ def test_every_policy_has_allowed_and_denied_samples_for_every_mesh() -> None:
 
 @pytest.mark.parametrize("sample", ALLOWED, ids=_ids(ALLOWED))
 def test_allowed_sample_is_admitted(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["check", "--no-conflicts", "--format", "json", "--spec", str(spec_for(sample)), str(sample)])
+    code = main(
+        [
+            "check",
+            "--no-conflicts",
+            "--format",
+            "json",
+            "--spec",
+            str(spec_for(sample)),
+            str(sample),
+        ]
+    )
     rows = json.loads(capsys.readouterr().out)
     # At most a notice that the webhook's mutation adds a marker the manifest lacks.
     assert (code, [r["message"] for r in rows if r["policy"] != "mutation"]) == (0, [])
@@ -44,13 +54,26 @@ def test_denied_sample_is_denied_by_its_policy(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     policy = sample.parent.parent.name
-    code = main(["check", "--no-conflicts", "--format", "json", "--spec", str(spec_for(sample)), str(sample)])
+    code = main(
+        [
+            "check",
+            "--no-conflicts",
+            "--format",
+            "json",
+            "--spec",
+            str(spec_for(sample)),
+            str(sample),
+        ]
+    )
     rows = json.loads(capsys.readouterr().out)
     assert code == 1
     # Every object in the file is denied, each by the policy the sample belongs to, on a
     # line of the object (the offending field's).
     objects = load_manifests([str(sample)])
     starts = sorted(m.line for m in objects)
-    hit = {max(start for start in starts if start <= row["line"])
-           for row in rows if row["policy"] == policy}
+    hit = {
+        max(start for start in starts if start <= row["line"])
+        for row in rows
+        if row["policy"] == policy
+    }
     assert hit == set(starts)

@@ -39,7 +39,11 @@ from meshc.policies.violations import format_message
 from support.paths import REPO
 from support.policy_samples import sample_files, spec_for
 
-POLICIES = sorted(p for p in (REPO / "src" / "meshc" / "policies" / "rego").glob("*.rego") if not p.stem.endswith("_test"))
+POLICIES = sorted(
+    p
+    for p in (REPO / "src" / "meshc" / "policies" / "rego").glob("*.rego")
+    if not p.stem.endswith("_test")
+)
 LAST_APPLIED = next(iter(ANNOTATIONS))
 
 

@@ -36,6 +36,11 @@ def test_every_provider_package_defines_the_whole_interface(provider: str) -> No
 
 
 def test_no_provider_package_without_a_profile() -> None:
-    packages = set(re.findall(r"^package meshc\.providers\.([a-z_]+)$",
-                              "\n".join(p.read_text() for p in REGO.glob("*.rego")), re.MULTILINE))
+    packages = set(
+        re.findall(
+            r"^package meshc\.providers\.([a-z_]+)$",
+            "\n".join(p.read_text() for p in REGO.glob("*.rego")),
+            re.MULTILINE,
+        )
+    )
     assert packages == set(providers.names())

@@ -40,8 +40,16 @@ from support.policy_samples import sample_files, spec_for
 Obj = dict[str, Any]
 
 # Server-set metadata a client never sends.
-SERVER_FIELDS = ("uid", "creationTimestamp", "managedFields", "resourceVersion", "generation",
-                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
+SERVER_FIELDS = (
+    "uid",
+    "creationTimestamp",
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 MANAGED_BY = "app.kubernetes.io/managed-by"
 ADMIN_GROUP = "system:masters"
 
@@ -98,8 +106,13 @@ def from_review(case_id: str, provider: str, review: Mapping[str, Any]) -> Case:
     if operation == "UPDATE" and old is None:
         old = copy.deepcopy(obj)
     return Case(
-        id=case_id, provider=provider, operation=operation, kind=kind, namespace=namespace,
-        obj=obj if operation != "DELETE" else None, old=old if operation != "CREATE" else None,
+        id=case_id,
+        provider=provider,
+        operation=operation,
+        kind=kind,
+        namespace=namespace,
+        obj=obj if operation != "DELETE" else None,
+        old=old if operation != "CREATE" else None,
         subresource=request.get("subResource") or "",
         user=(request.get("userInfo") or {}).get("username", ""),
     )
@@ -110,8 +123,15 @@ def from_manifest(case_id: str, provider: str, obj: Obj) -> Case:
     namespace = obj.get("metadata", {}).get("namespace", "")
     if obj["kind"] != "Namespace" and not namespace:
         namespace = "default"
-    return Case(case_id, provider, "CREATE", {"group": group, "version": version, "kind": obj["kind"]},
-                namespace, _clean(obj, obj["apiVersion"], obj["kind"], namespace), None)
+    return Case(
+        case_id,
+        provider,
+        "CREATE",
+        {"group": group, "version": version, "kind": obj["kind"]},
+        namespace,
+        _clean(obj, obj["apiVersion"], obj["kind"], namespace),
+        None,
+    )
 
 
 def sample_cases() -> Iterator[Case]:
@@ -149,37 +169,60 @@ def outcome_cases() -> Iterator[Case]:
         yield from_review(f"outcome:{param.id}", provider(path), t.mutated(path, mutation))
     for path in t.INJECTED:
         for name, mutation in t.COMPLIANT.items():
-            yield from_review(f"outcome:{path.stem}-{name}", provider(path), t.mutated(path, mutation))
-        for name, security in (("netadmin", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}),
-                               ("istio-uid", {"runAsUser": 1337}), ("linkerd-uid", {"runAsUser": 2102}),
-                               ("restricted", {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                               "capabilities": {"drop": ["ALL"]},
-                                               "seccompProfile": {"type": "RuntimeDefault"}})):
+            yield from_review(
+                f"outcome:{path.stem}-{name}", provider(path), t.mutated(path, mutation)
+            )
+        for name, security in (
+            ("netadmin", {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}),
+            ("istio-uid", {"runAsUser": 1337}),
+            ("linkerd-uid", {"runAsUser": 2102}),
+            (
+                "restricted",
+                {
+                    "allowPrivilegeEscalation": False,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+            ),
+        ):
+
             def debug(pod: dict[str, Any], security: Mapping[str, Any] = security) -> None:
-                pod["spec"]["ephemeralContainers"] = [{**t.DEBUG, "securityContext": dict(security)}]
+                pod["spec"]["ephemeralContainers"] = [
+                    {**t.DEBUG, "securityContext": dict(security)}
+                ]
 
             review = t.subresource_update(path, debug, "ephemeralcontainers")
             yield from_review(f"outcome:{path.stem}-debug-{name}", provider(path), review)
     # A status update of a pod that predates the mesh, and an inbound policy
     # written through the status subresource.
     unmeshed = t.mutated(t.ISTIO[0], t.both(t.remove("istio-proxy"), t.remove("istio-init")))
-    review = t.subresource_update(t.ISTIO[0], lambda p: p.update(status={"phase": "Running"}), "status")
+    review = t.subresource_update(
+        t.ISTIO[0], lambda p: p.update(status={"phase": "Running"}), "status"
+    )
     review["request"]["object"] = {**unmeshed["request"]["object"], "status": {"phase": "Running"}}
     review["request"]["oldObject"] = unmeshed["request"]["object"]
     yield from_review("outcome:status-of-a-pod-that-predates-the-mesh", "istio", review)
     native = next(p for p in t.LINKERD if "native" in p.name)
 
     def annotate(pod: dict[str, Any]) -> None:
-        pod["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"] = "all-unauthenticated"
+        pod["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"] = (
+            "all-unauthenticated"
+        )
 
-    yield from_review("outcome:inbound-policy-through-status", "linkerd",
-                      t.subresource_update(native, annotate, "status"))
+    yield from_review(
+        "outcome:inbound-policy-through-status",
+        "linkerd",
+        t.subresource_update(native, annotate, "status"),
+    )
     # The exemption the Istio sample spec grants, to its workload and to another.
     base = t.SAMPLES / "injection-required" / "allowed" / "istio-injected-native-sidecar.yaml"
 
     def legacy(pod: dict[str, Any]) -> None:
         pod["metadata"]["labels"]["app"] = "legacy"
-        pod["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = "10.0.0.0/8"
+        pod["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = (
+            "10.0.0.0/8"
+        )
         t.set_flag(t.capture(pod)["args"], "-x", "10.0.0.0/8")
 
     granted = t.mutated(base, legacy)
@@ -215,8 +258,17 @@ def _renamed(case: Case, index: int) -> Case:
             o["metadata"]["name"] = name
             o["metadata"].pop("generateName", None)
         objs.append(o)
-    return Case(case.id, case.provider, case.operation, case.kind, case.namespace, objs[0], objs[1],
-                case.subresource, case.user)
+    return Case(
+        case.id,
+        case.provider,
+        case.operation,
+        case.kind,
+        case.namespace,
+        objs[0],
+        objs[1],
+        case.subresource,
+        case.user,
+    )
 
 
 def _key(case: Case) -> tuple[str, str, str, str]:
@@ -229,8 +281,11 @@ def rounds(cases: Iterable[Case]) -> list[list[Case]]:
     for index, case in enumerate(cases):
         case = _renamed(case, index)
         key = _key(case)
-        want = (json.dumps(case.old, sort_keys=True)
-                if case.old is not None and case.kind["kind"] != "Namespace" else None)
+        want = (
+            json.dumps(case.old, sort_keys=True)
+            if case.old is not None and case.kind["kind"] != "Namespace"
+            else None
+        )
         for stored, members in out:
             if want is None or stored.get(key, want) == want:
                 if want is not None:
@@ -278,15 +333,29 @@ class Cluster:
     _resources: dict[tuple[str, str], tuple[str, bool]] = field(default_factory=dict)
     _versions: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
-    def call(self, method: str, path: str, body: Any = None, *, user: str = "",
-             query: Mapping[str, str] | None = None, content_type: str = "application/json",
-             ) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: str = "",
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.server.token}", "Content-Type": content_type}
         if user:
             headers["Impersonate-User"] = user
         data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
-        return requests.request(method, self.server.url + path, headers=headers, data=data,
-                                params=dict(query or {}), verify=str(self.server.ca_file), timeout=60)
+        return requests.request(
+            method,
+            self.server.url + path,
+            headers=headers,
+            data=data,
+            params=dict(query or {}),
+            verify=str(self.server.ca_file),
+            timeout=60,
+        )
 
     def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
         """(plural, namespaced) from discovery."""
@@ -295,17 +364,20 @@ class Cluster:
             base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
             deadline = time.monotonic() + 30
             while True:
-                found = {r["kind"]: (r["name"], r["namespaced"])
-                         for r in self.call("GET", base).json().get("resources", [])
-                         if "/" not in r["name"]}
+                found = {
+                    r["kind"]: (r["name"], r["namespaced"])
+                    for r in self.call("GET", base).json().get("resources", [])
+                    if "/" not in r["name"]
+                }
                 if kind in found or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
             self._resources[key] = found[kind]
         return self._resources[key]
 
-    def path(self, api_version: str, kind: str, namespace: str, name: str = "",
-             subresource: str = "") -> str:
+    def path(
+        self, api_version: str, kind: str, namespace: str, name: str = "", subresource: str = ""
+    ) -> str:
         plural, namespaced = self.resource(api_version, kind)
         base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         path = f"{base}/namespaces/{namespace}/{plural}" if namespaced else f"{base}/{plural}"
@@ -316,8 +388,12 @@ class Cluster:
     def ensure(self, obj: Obj) -> None:
         """Create ``obj``, or leave the existing one (namespaces, service accounts)."""
         meta = obj["metadata"]
-        r = self.call("POST", self.path(obj["apiVersion"], obj["kind"], meta.get("namespace", "")), obj)
-        assert r.status_code in (201, 409), f"{obj['kind']} {meta['name']}: {r.status_code} {r.text}"
+        r = self.call(
+            "POST", self.path(obj["apiVersion"], obj["kind"], meta.get("namespace", "")), obj
+        )
+        assert r.status_code in (201, 409), (
+            f"{obj['kind']} {meta['name']}: {r.status_code} {r.text}"
+        )
 
     def replace(self, obj: Obj) -> str:
         """``obj`` stored exactly (deleted first if it is there); its resourceVersion."""
@@ -325,13 +401,20 @@ class Cluster:
         collection = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace", ""))
         if obj["kind"] != "Namespace":
             # No controllers run: nothing would remove a finalizer, so none is asked for.
-            self.call("DELETE", f"{collection}/{meta['name']}",
-                      query={"gracePeriodSeconds": "0", "propagationPolicy": "Background"})
+            self.call(
+                "DELETE",
+                f"{collection}/{meta['name']}",
+                query={"gracePeriodSeconds": "0", "propagationPolicy": "Background"},
+            )
             deadline = time.monotonic() + 30
             while (current := self.call("GET", f"{collection}/{meta['name']}")).status_code == 200:
                 if current.json()["metadata"].get("finalizers"):
-                    self.call("PATCH", f"{collection}/{meta['name']}", {"metadata": {"finalizers": None}},
-                              content_type="application/merge-patch+json")
+                    self.call(
+                        "PATCH",
+                        f"{collection}/{meta['name']}",
+                        {"metadata": {"finalizers": None}},
+                        content_type="application/merge-patch+json",
+                    )
                 assert time.monotonic() < deadline, f"{meta['name']} was not deleted"
                 time.sleep(0.1)
             r = self.call("POST", collection, obj)
@@ -340,9 +423,20 @@ class Cluster:
             if current.status_code == 404:
                 r = self.call("POST", collection, obj)
             else:
-                r = self.call("PUT", f"{collection}/{meta['name']}", {
-                    **obj, "metadata": {**meta, "resourceVersion": current.json()["metadata"]["resourceVersion"]}})
-        assert r.status_code in (200, 201), f"storing {obj['kind']} {meta['name']}: {r.status_code} {r.text}"
+                r = self.call(
+                    "PUT",
+                    f"{collection}/{meta['name']}",
+                    {
+                        **obj,
+                        "metadata": {
+                            **meta,
+                            "resourceVersion": current.json()["metadata"]["resourceVersion"],
+                        },
+                    },
+                )
+        assert r.status_code in (200, 201), (
+            f"storing {obj['kind']} {meta['name']}: {r.status_code} {r.text}"
+        )
         version: str = r.json()["metadata"]["resourceVersion"]
         return version
 
@@ -352,24 +446,44 @@ class Cluster:
         Run with no admission registered.
         """
         namespaces = {c.namespace for c in cases if c.namespace}
-        namespaces |= {c.name for c in cases if c.kind["kind"] == "Namespace" and c.operation != "CREATE"}
+        namespaces |= {
+            c.name for c in cases if c.kind["kind"] == "Namespace" and c.operation != "CREATE"
+        }
         for ns in sorted(namespaces):
             self.ensure({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        accounts = {(c.namespace, account) for c in cases for o in (c.obj, c.old) if o
-                    for account in _service_accounts(o)}
+        accounts = {
+            (c.namespace, account)
+            for c in cases
+            for o in (c.obj, c.old)
+            if o
+            for account in _service_accounts(o)
+        }
         for ns in sorted(namespaces):
             accounts.add((ns, "default"))
         for ns, account in sorted(accounts):
-            self.ensure({"apiVersion": "v1", "kind": "ServiceAccount",
-                         "metadata": {"name": account, "namespace": ns}})
+            self.ensure(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": account, "namespace": ns},
+                }
+            )
         for user in sorted(set(users) - {""}):
-            self.ensure({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": "parity-" + user.replace(":", ".")},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": "cluster-admin"},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-            })
+            self.ensure(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRoleBinding",
+                    "metadata": {"name": "parity-" + user.replace(":", ".")},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "cluster-admin",
+                    },
+                    "subjects": [
+                        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+                    ],
+                }
+            )
         for case in cases:
             if case.old is not None and case.kind["kind"] != "Namespace":
                 self._versions[_key(case)] = self.replace(case.old)
@@ -383,18 +497,32 @@ class Cluster:
         api_version, kind = case.api_version, case.kind["kind"]
         if case.operation == "CREATE":
             assert case.obj is not None
-            r = self.call("POST", self.path(api_version, kind, case.namespace), case.obj,
-                          user=case.user, query=query)
+            r = self.call(
+                "POST",
+                self.path(api_version, kind, case.namespace),
+                case.obj,
+                user=case.user,
+                query=query,
+            )
         elif case.operation == "UPDATE":
             # What changed, over what the API server stored (with its defaults),
             # as a client patches it: kubectl apply, edit and debug all do.
             assert case.obj is not None and case.old is not None
-            r = self.call("PATCH", self.path(api_version, kind, case.namespace, case.name, case.subresource),
-                          merge_patch(case.old, case.obj), user=case.user, query=query,
-                          content_type="application/merge-patch+json")
+            r = self.call(
+                "PATCH",
+                self.path(api_version, kind, case.namespace, case.name, case.subresource),
+                merge_patch(case.old, case.obj),
+                user=case.user,
+                query=query,
+                content_type="application/merge-patch+json",
+            )
         else:
-            r = self.call("DELETE", self.path(api_version, kind, case.namespace, case.name),
-                          user=case.user, query=query)
+            r = self.call(
+                "DELETE",
+                self.path(api_version, kind, case.namespace, case.name),
+                user=case.user,
+                query=query,
+            )
         return classify(case, r)
 
 
@@ -433,8 +561,12 @@ def classify(case: Case, response: requests.Response) -> Outcome:
 def _service_accounts(obj: Obj) -> set[str]:
     found = set()
     spec = obj.get("spec") or {}
-    for pod in (spec, (spec.get("template") or {}).get("spec") or {},
-                (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}):
+    for pod in (
+        spec,
+        (spec.get("template") or {}).get("spec") or {},
+        (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")
+        or {},
+    ):
         for key in ("serviceAccountName", "serviceAccount"):
             if pod.get(key):
                 found.add(str(pod[key]))

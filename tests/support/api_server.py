@@ -75,8 +75,9 @@ def pod_spec(**container: Any) -> dict[str, Any]:
 
 # The namespaces the sample meshes (tests/policies/samples/specs) inject into.
 INJECTED_NAMESPACES = {"mesh-demo": "istio", "l5d-demo": "linkerd", "kuma-demo": "kuma"}
-_INJECTED_SAMPLES = Path(__file__).resolve().parents[1] / "policies" / "samples" / (
-    "injection-required/allowed")
+_INJECTED_SAMPLES = (
+    Path(__file__).resolve().parents[1] / "policies" / "samples" / ("injection-required/allowed")
+)
 
 
 @cache
@@ -88,17 +89,29 @@ def _injection(provider: str) -> dict[str, Any]:
     added = {"pod-template-hash", "app"}
     return {
         "labels": {k: v for k, v in meta.get("labels", {}).items() if k not in added},
-        "annotations": {k: v for k, v in meta.get("annotations", {}).items()
-                        if not k.startswith("kubectl.kubernetes.io/")},
+        "annotations": {
+            k: v
+            for k, v in meta.get("annotations", {}).items()
+            if not k.startswith("kubectl.kubernetes.io/")
+        },
         # Without the service account's token mount, which the API server adds itself.
         "initContainers": [
-            {**c, "volumeMounts": [m for m in c.get("volumeMounts", [])
-                                   if not m["name"].startswith("kube-api-access-")]}
+            {
+                **c,
+                "volumeMounts": [
+                    m
+                    for m in c.get("volumeMounts", [])
+                    if not m["name"].startswith("kube-api-access-")
+                ],
+            }
             for c in pod["spec"]["initContainers"]
             if c["name"] in providers.get(provider).mesh_containers
         ],
-        "volumes": [v for v in pod["spec"].get("volumes", [])
-                    if not v["name"].startswith("kube-api-access-")],
+        "volumes": [
+            v
+            for v in pod["spec"].get("volumes", [])
+            if not v["name"].startswith("kube-api-access-")
+        ],
     }
 
 

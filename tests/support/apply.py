@@ -243,7 +243,9 @@ def _rank(path: Path, bundle: str) -> int:
 
 @functools.cache
 def _crds_by_name(crds_dir: Path, bundle: str) -> tuple[dict[str, Any], ...]:
-    files = sorted(crds_dir.rglob("*.yaml"), key=lambda p: (_rank(p.relative_to(crds_dir), bundle), p))
+    files = sorted(
+        crds_dir.rglob("*.yaml"), key=lambda p: (_rank(p.relative_to(crds_dir), bundle), p)
+    )
     chosen: dict[str, dict[str, Any]] = {}
     for path in files:
         # libyaml: the pure-Python loader needs most of a minute for these 6 MB.

@@ -83,8 +83,9 @@ RENDER_CHOICES: dict[str, dict[str, str]] = {
 
 def render_flags(name: str) -> list[str]:
     """The example's render options as command-line flags."""
-    return [arg for key, value in RENDER_CHOICES.get(name, {}).items()
-            for arg in (f"--{key}", value)]
+    return [
+        arg for key, value in RENDER_CHOICES.get(name, {}).items() for arg in (f"--{key}", value)
+    ]
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,7 @@ class Target:
 
     def __post_init__(self) -> None:
         if (self.provider, self.routing) not in columns():
-            raise ValueError(f"no target {self.provider} ({self.routing}): "
-                             f"known are {columns()}")
+            raise ValueError(f"no target {self.provider} ({self.routing}): known are {columns()}")
 
     @property
     def id(self) -> str:
@@ -125,8 +125,11 @@ class Target:
 
 def with_dataplane(mesh: Mesh, dataplane: str) -> Mesh:
     """``mesh`` with spec.dataplane set and no namespace naming its own."""
-    return replace(mesh, dataplane=dataplane,
-                   namespaces=tuple(replace(ns, dataplane=dataplane) for ns in mesh.namespaces))
+    return replace(
+        mesh,
+        dataplane=dataplane,
+        namespaces=tuple(replace(ns, dataplane=dataplane) for ns in mesh.namespaces),
+    )
 
 
 ISTIO = Target("istio", "virtualservice")
@@ -137,7 +140,9 @@ def example_mesh(name: str) -> Mesh:
     return load_mesh(str(EXAMPLES / name / "mesh.yaml"))
 
 
-def render_example(name: str, target: Target, *, allow_lossy: bool | None = None) -> list[dict[str, Any]]:
+def render_example(
+    name: str, target: Target, *, allow_lossy: bool | None = None
+) -> list[dict[str, Any]]:
     """The objects `meshc render --provider P [--linkerd-routing R]` prints for an example.
 
     ``allow_lossy`` defaults to what the example needs (``NEEDS_ALLOW_LOSSY``).

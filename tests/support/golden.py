@@ -22,8 +22,12 @@ def assert_golden(path: Path, text: str) -> None:
         raise AssertionError(f"{path} is missing: run MESHC_UPDATE_GOLDEN=1 pytest to create it")
     expected = path.read_text(encoding="utf-8")
     if expected != text:
-        diff = "".join(difflib.unified_diff(
-            expected.splitlines(keepends=True), text.splitlines(keepends=True),
-            fromfile=str(path), tofile="rendered",
-        ))
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=str(path),
+                tofile="rendered",
+            )
+        )
         raise AssertionError(f"{path} is stale (MESHC_UPDATE_GOLDEN=1 refreshes it):\n{diff}")

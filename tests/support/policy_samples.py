@@ -18,8 +18,10 @@ def spec_for(sample: Path) -> Path:
     """A sample named <provider>-*.yaml is judged against specs/<provider>.yaml."""
     provider = sample.name.partition("-")[0]
     if provider not in providers.names():
-        raise ValueError(f"{sample.name}: a sample's name starts with its provider "
-                         f"({', '.join(providers.names())})")
+        raise ValueError(
+            f"{sample.name}: a sample's name starts with its provider "
+            f"({', '.join(providers.names())})"
+        )
     return SPECS / f"{provider}.yaml"
 
 

@@ -23,8 +23,10 @@ def seed_objects() -> tuple[dict[str, Any], ...]:
 def seed_object(kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
     for obj in seed_objects():
         meta = obj["metadata"]
-        if obj["kind"] == kind and meta["name"] == name and (
-            namespace is None or meta.get("namespace") == namespace
+        if (
+            obj["kind"] == kind
+            and meta["name"] == name
+            and (namespace is None or meta.get("namespace") == namespace)
         ):
             return obj
     raise LookupError(f"the seed has no {kind} {namespace}/{name}")

@@ -24,6 +24,7 @@ def quickstart() -> dict[str, Any]:
 
 def write_spec(directory: Path, data: dict[str, Any] | str, name: str = "mesh.yaml") -> Path:
     path = directory / name
-    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(
+        data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
+    )
     return path

@@ -32,13 +32,16 @@ from support.webhook_server import Certs, WebhookServer
 
 SAMPLES = REPO / "tests" / "policies" / "samples"
 SPECS = {p.stem: p for p in (SAMPLES / "specs").glob("*.yaml")}
+
+
 def _pod_manifest(path: Path) -> bool:
     (manifest,) = load_manifests([str(path)])
     return bool(manifest.obj.get("kind") == "Pod")
 
 
 SAMPLE_FILES = sorted(
-    p for p in SAMPLES.rglob("*.yaml")
+    p
+    for p in SAMPLES.rglob("*.yaml")
     if p.parent.name in ("allowed", "denied") and not _pod_manifest(p)
 )
 

@@ -40,7 +40,9 @@ LINKERD = mutation("linkerd")
 CANARY = mutation("istio", revision="canary")
 
 
-def patched(ns: dict[str, Any], m: NamespaceMutation, operation: str = "CREATE") -> dict[str, Any] | None:
+def patched(
+    ns: dict[str, Any], m: NamespaceMutation, operation: str = "CREATE"
+) -> dict[str, Any] | None:
     ops = namespace_patch(review(ns, operation)["request"], m)
     if ops is None:
         return None
@@ -60,7 +62,9 @@ def test_markers_are_added_beside_existing_ones() -> None:
     after = patched(ns, LINKERD)
     assert after is not None
     assert after["metadata"]["annotations"] == {
-        "owner": "team-web", **LINKERD.markers["mesh-demo"]["annotations"]}
+        "owner": "team-web",
+        **LINKERD.markers["mesh-demo"]["annotations"],
+    }
     assert after["metadata"]["labels"] == ns["metadata"]["labels"]
 
 

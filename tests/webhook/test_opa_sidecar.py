@@ -13,7 +13,8 @@ pytestmark = pytest.mark.tools
 
 
 def test_an_empty_opa_gets_the_policies_from_the_webhook_and_judges(
-    start_server, certs: Certs  # type: ignore[no-untyped-def]
+    start_server,
+    certs: Certs,  # type: ignore[no-untyped-def]
 ) -> None:
     opa = require_tool("opa")
     with opa_server(opa) as url:
@@ -30,7 +31,8 @@ def test_an_empty_opa_gets_the_policies_from_the_webhook_and_judges(
 
 
 def test_an_opa_without_the_policies_denies_every_review_never_allows(
-    start_server, certs: Certs  # type: ignore[no-untyped-def]
+    start_server,
+    certs: Certs,  # type: ignore[no-untyped-def]
 ) -> None:
     opa = require_tool("opa")
     with opa_server(opa) as url:

@@ -186,7 +186,10 @@ class TestMutate:
     ) -> None:
         ns = namespace("mesh-demo", labels={"istio-injection": "disabled"})
         doc = review(ns, "UPDATE")
-        assert admit(istio_server, "/mutate", doc) == {"uid": doc["request"]["uid"], "allowed": True}
+        assert admit(istio_server, "/mutate", doc) == {
+            "uid": doc["request"]["uid"],
+            "allowed": True,
+        }
         assert admit(istio_server, "/validate", doc)["allowed"] is False
 
     def test_mutation_is_idempotent(

@@ -29,7 +29,11 @@ class StandIn:
 
 
 def validate(state: State) -> dict[str, Any]:
-    r = create_app(state).test_client().post("/validate", data=GOOD, content_type="application/json")
+    r = (
+        create_app(state)
+        .test_client()
+        .post("/validate", data=GOOD, content_type="application/json")
+    )
     assert r.status_code == 200
     return r.get_json()["response"]  # type: ignore[no-any-return]
 
@@ -87,7 +91,11 @@ def test_serve_refuses_an_unknown_policy_before_starting(tmp_path: Path) -> None
 def test_the_chart_passes_diagnostics_only_policies_as_policy_flags() -> None:
     def webhook_args(values: dict[str, Any] | None) -> list[str]:
         (deployment,) = [o for o in objects(render(values)) if o["kind"] == "Deployment"]
-        (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "webhook"]
+        (container,) = [
+            c
+            for c in deployment["spec"]["template"]["spec"]["containers"]
+            if c["name"] == "webhook"
+        ]
         return list(container["args"])
 
     assert not any(a.startswith("--policy=") for a in webhook_args(None))

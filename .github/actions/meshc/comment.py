@@ -51,7 +51,9 @@ def main(path: str) -> int:
         body = handle.read()
     marker = body.splitlines()[0] if body else ""
     if not marker.startswith("<!-- meshc-diff:"):
-        print(f"{path}: not a meshc diff in markdown (no marker on its first line)", file=sys.stderr)
+        print(
+            f"{path}: not a meshc diff in markdown (no marker on its first line)", file=sys.stderr
+        )
         return 2
     api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
     repo, number = os.environ["GITHUB_REPOSITORY"], os.environ["PR_NUMBER"]

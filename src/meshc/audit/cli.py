@@ -25,14 +25,26 @@ def register(sub: Any) -> None:
                    help="the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the "
                    "in-cluster service account)")  # fmt: skip
     p.add_argument("--context", help="the kubeconfig context (default: its current context)")
-    p.add_argument("-n", "--namespace", action="append", metavar="NS",
-                   help="audit only this namespace (repeatable; default: every namespace)")
+    p.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="audit only this namespace (repeatable; default: every namespace)",
+    )
     add_format(p, tuple(FORMATS))
-    p.add_argument("--report", action="store_true",
-                   help="write the results as policy reports, one per namespace")
-    p.add_argument("--report-api", action="append", choices=tuple(REPORT_APIS),
-                   help="the policy-report API to write (repeatable; default: openreports, "
-                   "openreports.io/v1alpha1; wgpolicyk8s is the older wgpolicyk8s.io/v1alpha2)")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="write the results as policy reports, one per namespace",
+    )
+    p.add_argument(
+        "--report-api",
+        action="append",
+        choices=tuple(REPORT_APIS),
+        help="the policy-report API to write (repeatable; default: openreports, "
+        "openreports.io/v1alpha1; wgpolicyk8s is the older wgpolicyk8s.io/v1alpha2)",
+    )
     p.add_argument("--engine", choices=ENGINE_NAMES, default=DEFAULT_ENGINE, help=engine_help())
     p.add_argument("--opa-url", default="http://127.0.0.1:8181")
     p.set_defaults(handler="meshc.audit.audit:run")

@@ -129,7 +129,9 @@ class Cluster:
             )
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self.host}: {_reason(exc)}") from None
+            raise ClusterError(
+                f"cannot reach the API server at {self.host}: {_reason(exc)}"
+            ) from None
         try:
             data = json.loads(response.data) if response.data else {}
         except ValueError:

@@ -35,8 +35,11 @@ def native_problems(cluster: Getter, mesh: Mesh) -> list[str]:
         return []
     objects, problems = admission_objects(mesh)
     if any(p.level == "error" for p in problems):
-        return [f"the spec's admission policies do not render: {p.message}"
-                for p in problems if p.level == "error"]
+        return [
+            f"the spec's admission policies do not render: {p.message}"
+            for p in problems
+            if p.level == "error"
+        ]
     found: list[str] = []
     for obj in objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
@@ -51,7 +54,12 @@ def native_problems(cluster: Getter, mesh: Mesh) -> list[str]:
         actual = (stored.get("spec") or {}).get("validationActions")
         if wanted is not None and sorted(actual or []) != sorted(wanted):
             found.append(f"{kind} {name} has validationActions {actual}, not {wanted}")
-        if "Binding" in kind and (stored.get("spec") or {}).get("policyName") != obj["spec"]["policyName"]:
-            found.append(f"{kind} {name} binds {stored['spec'].get('policyName')!r}, "
-                         f"not {obj['spec']['policyName']!r}")
+        if (
+            "Binding" in kind
+            and (stored.get("spec") or {}).get("policyName") != obj["spec"]["policyName"]
+        ):
+            found.append(
+                f"{kind} {name} binds {stored['spec'].get('policyName')!r}, "
+                f"not {obj['spec']['policyName']!r}"
+            )
     return found

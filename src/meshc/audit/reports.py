@@ -244,8 +244,9 @@ def sync_reports(
         keep = None
         if not namespace and namespaces:
             keep = functools.partial(_about_other_namespaces, set(namespaces))
-        report = build_report(api, mesh, namespace, groups[namespace],
-                              existing if status == 200 else None, keep=keep)
+        report = build_report(
+            api, mesh, namespace, groups[namespace], existing if status == 200 else None, keep=keep
+        )
         if status == 404:
             status, data = cluster.request("POST", resource.path(namespace or None), body=report)
             _check(status, data, (201,), f"create {label}")
@@ -255,9 +256,14 @@ def sync_reports(
         else:
             meta = existing.get("metadata") or {}
             report["metadata"]["resourceVersion"] = meta.get("resourceVersion")
-            report["metadata"]["labels"] = {**(meta.get("labels") or {}), **report["metadata"]["labels"]}
+            report["metadata"]["labels"] = {
+                **(meta.get("labels") or {}),
+                **report["metadata"]["labels"],
+            }
             report["metadata"]["annotations"] = {
-                **(meta.get("annotations") or {}), **report["metadata"]["annotations"]}
+                **(meta.get("annotations") or {}),
+                **report["metadata"]["annotations"],
+            }
             status, data = cluster.request("PUT", path, body=report)
             _check(status, data, (200,), f"update {label}")
             outcome.updated.append(label)

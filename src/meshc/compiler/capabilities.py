@@ -14,8 +14,16 @@ from meshc.providers import Capability, Support
 
 from .capabilities_traffic import ONLY_FOR, TRAFFIC_FEATURES, TRAFFIC_FIELDS
 
-__all__ = ["FEATURES", "FIELDS", "NOT_TARGET_FIELDS", "ONLY_FOR", "Support", "columns", "note",
-           "support"]
+__all__ = [
+    "FEATURES",
+    "FIELDS",
+    "NOT_TARGET_FIELDS",
+    "ONLY_FOR",
+    "Support",
+    "columns",
+    "note",
+    "support",
+]
 
 
 # feature id -> what it is. Ids follow the spec's field paths.
@@ -58,8 +66,7 @@ FEATURES: dict[str, str] = {
     "durations.subMillisecond": "durations with a fraction of a millisecond",
     **TRAFFIC_FEATURES,
     # fitting an existing installation
-    "revision": "the control-plane revision (or revision tag) whose injector serves the "
-    "namespaces",
+    "revision": "the control-plane revision (or revision tag) whose injector serves the namespaces",
     "dataplane.ambient": "namespaces in an ambient data plane: a node proxy (Istio's ztunnel) "
     "for mTLS and L4 authorization, waypoints where L7 features need them",
     "namespaces.manage": "namespaces whose Namespace object the team owns (not rendered)",
@@ -67,6 +74,7 @@ FEATURES: dict[str, str] = {
     "overrides": "per-object patches (spec.overrides) applied after rendering: each patched "
     "object is annotated meshc.io/overridden and named in the render output",
 }
+
 
 def support(target: str, mode: str, feature: str) -> Support:
     return _cell(target, mode, feature)[0]
@@ -98,9 +106,18 @@ FIELDS: dict[str, str] = {
     "spec.namespaces.name": "namespaces",
     "spec.namespaces.labels.*": "namespaces.labels",
     "spec.namespaces.annotations.*": "namespaces.annotations",
-    **{f"spec.services.{f}": "services.ports" for f in (
-        "name", "namespace", "selector.*", "ports.name", "ports.port", "ports.targetPort",
-        "ports.protocol")},
+    **{
+        f"spec.services.{f}": "services.ports"
+        for f in (
+            "name",
+            "namespace",
+            "selector.*",
+            "ports.name",
+            "ports.port",
+            "ports.targetPort",
+            "ports.protocol",
+        )
+    },
     "spec.services.versions.name": "services.versions",
     "spec.services.versions.labels.*": "services.versions",
     "spec.services.routes.name": "services.routes.name",
@@ -115,15 +132,27 @@ FIELDS: dict[str, str] = {
     "spec.services.timeout": "services.timeout",
     "spec.services.retries.attempts": "services.retries.attempts",
     "spec.services.retries.perTryTimeout": "services.retries.perTryTimeout",
-    **{f"spec.services.retries.retryOn={v}": "services.retries.retryOn"
-       for v in ("5xx", "gateway-error", "retriable-4xx")},
-    **{f"spec.services.retries.retryOn={v}": "services.retries.retryOn.transport"
-       for v in ("reset", "connect-failure", "refused-stream")},
-    **{f"spec.services.connectionPool.{f}": f"services.connectionPool.{f}" for f in (
-        "maxConnections", "http1MaxPendingRequests", "http2MaxRequests",
-        "maxRequestsPerConnection")},
-    **{f"spec.services.outlierDetection.{f}": f"services.outlierDetection.{f}" for f in (
-        "consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent")},
+    **{
+        f"spec.services.retries.retryOn={v}": "services.retries.retryOn"
+        for v in ("5xx", "gateway-error", "retriable-4xx")
+    },
+    **{
+        f"spec.services.retries.retryOn={v}": "services.retries.retryOn.transport"
+        for v in ("reset", "connect-failure", "refused-stream")
+    },
+    **{
+        f"spec.services.connectionPool.{f}": f"services.connectionPool.{f}"
+        for f in (
+            "maxConnections",
+            "http1MaxPendingRequests",
+            "http2MaxRequests",
+            "maxRequestsPerConnection",
+        )
+    },
+    **{
+        f"spec.services.outlierDetection.{f}": f"services.outlierDetection.{f}"
+        for f in ("consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent")
+    },
     "spec.services.allow.fromNamespaces": "services.allow.fromNamespaces",
     "spec.services.allow.fromServiceAccounts": "services.allow.fromServiceAccounts",
     "spec.services.allow.ports": "services.allow.ports",
@@ -146,7 +175,10 @@ NOT_TARGET_FIELDS: dict[str, str] = {
     "metadata": "the spec document's own metadata (its name labels every object)",
     "spec.provider": "chooses the target",
     "spec.admission": "read by the admission webhook and its chart",
-    **{f"spec.{p.name}": f"settings of the {p.title} target and its admission rules alone"
-       for p in providers.all_profiles() if p.settings_schema},
+    **{
+        f"spec.{p.name}": f"settings of the {p.title} target and its admission rules alone"
+        for p in providers.all_profiles()
+        if p.settings_schema
+    },
     "spec.overrides": "applied to every target's output alike (feature `overrides`)",
 }

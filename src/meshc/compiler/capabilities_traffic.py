@@ -50,9 +50,19 @@ _INGRESS_ROUTE = "spec.ingress.routes"
 
 # Schema field -> feature (see capabilities.FIELDS).
 TRAFFIC_FIELDS: dict[str, str] = {
-    **{f"{_ROUTE}.matches.{f}": "services.routes.matches" for f in (
-        "headers.*.exact", "headers.*.prefix", "headers.*.regex", "path.exact", "path.prefix",
-        "path.regex", "grpc.service", "grpc.method")},
+    **{
+        f"{_ROUTE}.matches.{f}": "services.routes.matches"
+        for f in (
+            "headers.*.exact",
+            "headers.*.prefix",
+            "headers.*.regex",
+            "path.exact",
+            "path.prefix",
+            "path.regex",
+            "grpc.service",
+            "grpc.method",
+        )
+    },
     f"{_ROUTE}.match.grpc.service": "services.routes.match.grpc",
     f"{_ROUTE}.match.grpc.method": "services.routes.match.grpc",
     f"{_ROUTE}.timeout": "services.routes.timeout",
@@ -60,51 +70,98 @@ TRAFFIC_FIELDS: dict[str, str] = {
     f"{_ROUTE}.retries.perTryTimeout": "services.routes.retries",
     # A route's retry conditions are the service's features: the same conditions, the same
     # support.
-    **{f"{_ROUTE}.retries.retryOn={v}": "services.retries.retryOn"
-       for v in ("5xx", "gateway-error", "retriable-4xx")},
-    **{f"{_ROUTE}.retries.retryOn={v}": "services.retries.retryOn.transport"
-       for v in ("reset", "connect-failure", "refused-stream")},
-    **{f"{prefix}.retries.retryOn={v}": "services.retries.retryOn.grpc"
-       for prefix in ("spec.services", _ROUTE) for v in GRPC_RETRY_CONDITIONS},
+    **{
+        f"{_ROUTE}.retries.retryOn={v}": "services.retries.retryOn"
+        for v in ("5xx", "gateway-error", "retriable-4xx")
+    },
+    **{
+        f"{_ROUTE}.retries.retryOn={v}": "services.retries.retryOn.transport"
+        for v in ("reset", "connect-failure", "refused-stream")
+    },
+    **{
+        f"{prefix}.retries.retryOn={v}": "services.retries.retryOn.grpc"
+        for prefix in ("spec.services", _ROUTE)
+        for v in GRPC_RETRY_CONDITIONS
+    },
     f"{_ROUTE}.fault.delay.fixed": "services.routes.fault.delay",
     f"{_ROUTE}.fault.delay.percent": "services.routes.fault.delay",
-    **{f"{_ROUTE}.fault.abort.{f}": "services.routes.fault.abort" for f in (
-        "httpStatus", "grpcStatus", "percent", "service.name", "service.port")},
-    **{f"{_ROUTE}.mirror.{f}": "services.routes.mirror" for f in (
-        "to", "service", "namespace", "port", "percent")},
-    **{f"{_ROUTE}.headers.{side}.{op}": "services.routes.headers"
-       for side in ("request", "response") for op in ("set.*", "add.*", "remove")},
+    **{
+        f"{_ROUTE}.fault.abort.{f}": "services.routes.fault.abort"
+        for f in ("httpStatus", "grpcStatus", "percent", "service.name", "service.port")
+    },
+    **{
+        f"{_ROUTE}.mirror.{f}": "services.routes.mirror"
+        for f in ("to", "service", "namespace", "port", "percent")
+    },
+    **{
+        f"{_ROUTE}.headers.{side}.{op}": "services.routes.headers"
+        for side in ("request", "response")
+        for op in ("set.*", "add.*", "remove")
+    },
     f"{_ROUTE}.rewrite.path": "services.routes.rewrite",
     f"{_ROUTE}.rewrite.host": "services.routes.rewrite",
-    **{f"{_ROUTE}.redirect.{f}": "services.routes.redirect" for f in (
-        "path", "host", "scheme", "port")},
+    **{
+        f"{_ROUTE}.redirect.{f}": "services.routes.redirect"
+        for f in ("path", "host", "scheme", "port")
+    },
     f"{_ROUTE}.redirect.statusCode=301": "services.routes.redirect",
     f"{_ROUTE}.redirect.statusCode=302": "services.routes.redirect",
-    **{f"{_ROUTE}.redirect.statusCode={code}": "services.routes.redirect.statusCode"
-       for code in (303, 307, 308)},
+    **{
+        f"{_ROUTE}.redirect.statusCode={code}": "services.routes.redirect.statusCode"
+        for code in (303, 307, 308)
+    },
     "spec.services.rateLimit.requestsPerSecond": "services.rateLimit",
     "spec.services.rateLimit.perCallerRequestsPerSecond": "services.rateLimit.perCaller",
-    **{f"spec.ingress.{f}": "ingress" for f in (
-        "name", "namespace", "listeners.name", "listeners.port", "listeners.protocol=HTTP",
-        "listeners.protocol=HTTPS", "listeners.hosts", "routes.backend.service",
-        "routes.backend.namespace", "routes.backend.port", "gateway.selector.*",
-        "gateway.className")},
+    **{
+        f"spec.ingress.{f}": "ingress"
+        for f in (
+            "name",
+            "namespace",
+            "listeners.name",
+            "listeners.port",
+            "listeners.protocol=HTTP",
+            "listeners.protocol=HTTPS",
+            "listeners.hosts",
+            "routes.backend.service",
+            "routes.backend.namespace",
+            "routes.backend.port",
+            "gateway.selector.*",
+            "gateway.className",
+        )
+    },
     "spec.ingress.gateway.namespace": "ingress.gateway.identity",
     "spec.ingress.gateway.serviceAccount": "ingress.gateway.identity",
     "spec.ingress.listeners.tls.secretName": "ingress.listeners.tls",
-    **{f"{_INGRESS_ROUTE}.{kind}.{f}": "ingress.routes.match"
-       for kind in ("match", "matches") for f in (
-           "headers.*.exact", "headers.*.prefix", "headers.*.regex", "path.exact", "path.prefix",
-           "path.regex", "grpc.service", "grpc.method")},
+    **{
+        f"{_INGRESS_ROUTE}.{kind}.{f}": "ingress.routes.match"
+        for kind in ("match", "matches")
+        for f in (
+            "headers.*.exact",
+            "headers.*.prefix",
+            "headers.*.regex",
+            "path.exact",
+            "path.prefix",
+            "path.regex",
+            "grpc.service",
+            "grpc.method",
+        )
+    },
     f"{_INGRESS_ROUTE}.timeout": "ingress.routes.policy",
-    **{f"{_INGRESS_ROUTE}.headers.{side}.{op}": "ingress.routes.policy"
-       for side in ("request", "response") for op in ("set.*", "add.*", "remove")},
+    **{
+        f"{_INGRESS_ROUTE}.headers.{side}.{op}": "ingress.routes.policy"
+        for side in ("request", "response")
+        for op in ("set.*", "add.*", "remove")
+    },
     f"{_INGRESS_ROUTE}.rewrite.path": "ingress.routes.policy",
     f"{_INGRESS_ROUTE}.rewrite.host": "ingress.routes.policy",
-    **{f"{_INGRESS_ROUTE}.redirect.{f}": "ingress.routes.policy" for f in (
-        "path", "host", "scheme", "port", "statusCode=301", "statusCode=302")},
-    **{f"{_INGRESS_ROUTE}.redirect.statusCode={code}": "ingress.routes.redirect.statusCode"
-       for code in (303, 307, 308)},
+    **{
+        f"{_INGRESS_ROUTE}.redirect.{f}": "ingress.routes.policy"
+        for f in ("path", "host", "scheme", "port", "statusCode=301", "statusCode=302")
+    },
+    **{
+        f"{_INGRESS_ROUTE}.redirect.statusCode={code}": "ingress.routes.redirect.statusCode"
+        for code in (303, 307, 308)
+    },
     "spec.egress.hosts.host": "egress.hosts",
     "spec.egress.hosts.ports.port": "egress.hosts",
     "spec.egress.hosts.ports.protocol=http": "egress.hosts",
@@ -121,13 +178,22 @@ TRAFFIC_FIELDS: dict[str, str] = {
 # walks the schema does not ask the other targets to render or report them.
 ONLY_FOR: dict[str, tuple[tuple[str, ...], str]] = {
     f"{_ROUTE}.fault.abort.service": (
-        ("linkerd",), ("where meshes that cannot abort in the proxy send the aborted share; "
-        "Istio aborts in the proxy")),
+        ("linkerd",),
+        (
+            "where meshes that cannot abort in the proxy send the aborted share; "
+            "Istio aborts in the proxy"
+        ),
+    ),
     "spec.ingress.gateway.selector": (
-        ("istio",), "the labels of Istio's gateway pods, which an Istio Gateway selects"),
-    "spec.ingress.gateway.className": (
-        ("linkerd",), "the GatewayClass of a Gateway API Gateway"),
+        ("istio",),
+        "the labels of Istio's gateway pods, which an Istio Gateway selects",
+    ),
+    "spec.ingress.gateway.className": (("linkerd",), "the GatewayClass of a Gateway API Gateway"),
     "spec.telemetry.name": (
-        ("istio",), ("names Istio's Telemetry object; Linkerd's settings are namespace "
-        "annotations, which need no name")),
+        ("istio",),
+        (
+            "names Istio's Telemetry object; Linkerd's settings are namespace "
+            "annotations, which need no name"
+        ),
+    ),
 }

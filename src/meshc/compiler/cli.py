@@ -21,10 +21,15 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", choices=providers.names(), help="override spec.provider")
     for profile in providers.all_profiles():
         for option in profile.render_options:
-            p.add_argument(f"--{profile.name}-{option.name}", choices=option.choices,
-                           default=None, help=option.help)
+            p.add_argument(
+                f"--{profile.name}-{option.name}",
+                choices=option.choices,
+                default=None,
+                help=option.help,
+            )
     p.add_argument(
-        "--kube-version", metavar="X.Y",
+        "--kube-version",
+        metavar="X.Y",
         help="the oldest Kubernetes release the native admission policies must run on "
         "(spec.admission.enforcement native or both; default: spec.admission.kubernetesVersion, "
         "else 1.36)",
@@ -53,14 +58,21 @@ def register(sub: Any) -> None:
         help="with -o: exit 1 when DIR had to be rewritten (for pre-commit hooks)",
     )
     p.add_argument("--ref", metavar="REV", help="render the spec as committed at this git revision")
-    add_format(p, ("yaml", "json"), help="yaml (default): the manifests; json: a v1 List of the "
-               "objects on stdout, or with -o a JSON report of what was written or drifted")
+    add_format(
+        p,
+        ("yaml", "json"),
+        help="yaml (default): the manifests; json: a v1 List of the "
+        "objects on stdout, or with -o a JSON report of what was written or drifted",
+    )
     p.set_defaults(handler="meshc.compiler.commands:render")
 
     p = sub.add_parser("validate", help="validate Mesh spec files without rendering")
     add_spec(p, many=True, help="the Mesh spec files")
-    add_format(p, ("text", "json"), help="text (default): file:line:col: field: message; "
-               "json: every problem as an object")
+    add_format(
+        p,
+        ("text", "json"),
+        help="text (default): file:line:col: field: message; json: every problem as an object",
+    )
     p.set_defaults(handler="meshc.compiler.commands:validate")
 
     p = sub.add_parser("schema", help="print the JSON Schema of the Mesh spec")
@@ -76,8 +88,12 @@ def register(sub: Any) -> None:
         "graph", help="draw the mesh: namespaces, services, versions, routes, who may call whom"
     )
     add_spec(p)
-    add_format(p, GRAPH_FORMATS, help="mermaid (default; GitHub renders it), dot (Graphviz), "
-               "or svg (laid out by grandalf: pip install 'meshc[graph]')")
+    add_format(
+        p,
+        GRAPH_FORMATS,
+        help="mermaid (default; GitHub renders it), dot (Graphviz), "
+        "or svg (laid out by grandalf: pip install 'meshc[graph]')",
+    )
     add_output(p, "write the graph to FILE instead of stdout", metavar="FILE")
     p.set_defaults(handler="meshc.compiler.commands:graph")
 
@@ -86,12 +102,25 @@ def register(sub: Any) -> None:
         help="object-level diff of the rendered output between two commits, or a commit "
         "and the working tree",
     )
-    p.add_argument("base", nargs="?", default=None,
-                   help="the revision before (default: HEAD~1, with HEAD as HEAD_REV)")
-    p.add_argument("head", nargs="?", default=None, metavar="head_rev",
-                   help="the revision after (default: the working tree when BASE is given)")
-    add_format(p, DIFF_FORMATS, help="text (default), markdown (a pull-request comment with "
-               "warnings and the graph of what changed) or json")
+    p.add_argument(
+        "base",
+        nargs="?",
+        default=None,
+        help="the revision before (default: HEAD~1, with HEAD as HEAD_REV)",
+    )
+    p.add_argument(
+        "head",
+        nargs="?",
+        default=None,
+        metavar="head_rev",
+        help="the revision after (default: the working tree when BASE is given)",
+    )
+    add_format(
+        p,
+        DIFF_FORMATS,
+        help="text (default), markdown (a pull-request comment with "
+        "warnings and the graph of what changed) or json",
+    )
     add_spec(p, help="the Mesh spec, as a path from the repository root")
     p.add_argument("--repo", default=".", help="the git repository (default: .)")
     add_render_options(p)

@@ -75,8 +75,9 @@ def extras(args: argparse.Namespace) -> list[Extra]:
     return found
 
 
-def render_with_extras(mesh: Mesh, args: argparse.Namespace, objects: list[Obj],
-                       problems: list[Problem]) -> list[Obj]:
+def render_with_extras(
+    mesh: Mesh, args: argparse.Namespace, objects: list[Obj], problems: list[Problem]
+) -> list[Obj]:
     """``objects`` with what every extra renders for ``mesh``; SpecError on any error."""
     added: list[Obj] = []
     for extra in extras(args):
@@ -184,8 +185,10 @@ def _write(args: argparse.Namespace, objects: list[Obj], warnings: list[Problem]
             print(f"{directory}: {line}", file=sys.stderr)
         if drift:
             _warn_removed_namespaces(args, files, directory)
-            print(f"{directory} is out of date: run `meshc render --spec {args.spec} "
-                  f"-o {directory}`", file=sys.stderr)
+            print(
+                f"{directory} is out of date: run `meshc render --spec {args.spec} -o {directory}`",
+                file=sys.stderr,
+            )
         return ExitCode.FINDINGS if drift else ExitCode.OK
     try:
         changed = write_dir(files, directory)
@@ -203,8 +206,9 @@ def _write(args: argparse.Namespace, objects: list[Obj], warnings: list[Problem]
     return ExitCode.FINDINGS if changed and args.exit_code else ExitCode.OK
 
 
-def _warn_removed_namespaces(args: argparse.Namespace, files: dict[str, str],
-                             directory: Path) -> None:
+def _warn_removed_namespaces(
+    args: argparse.Namespace, files: dict[str, str], directory: Path
+) -> None:
     """The loud warning of a render that drops a committed Namespace (meshc.compiler.unmesh)."""
     import yaml
 
@@ -216,8 +220,11 @@ def _warn_removed_namespaces(args: argparse.Namespace, files: dict[str, str],
         if name in files:
             continue
         try:
-            removed += [d for d in yaml.safe_load_all(text) if isinstance(d, dict)
-                        and isinstance(d.get("metadata"), dict)]
+            removed += [
+                d
+                for d in yaml.safe_load_all(text)
+                if isinstance(d, dict) and isinstance(d.get("metadata"), dict)
+            ]
         except yaml.YAMLError:
             continue  # not a file meshc wrote; diff_dir already named it
     if any(o.get("kind") == "Namespace" for o in removed):

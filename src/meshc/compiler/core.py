@@ -41,10 +41,17 @@ def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
             "v1",
             "Namespace",
             metadata(
-                mesh, "Namespace", ns.name, None, ns.path,
+                mesh,
+                "Namespace",
+                ns.name,
+                None,
+                ns.path,
                 labels={**ns.labels, **markers[ns.name]["labels"]},
-                annotations={**ns.annotations, **markers[ns.name]["annotations"],
-                             SYNC_OPTIONS_ANNOTATION: sync_options(ns.annotations)},
+                annotations={
+                    **ns.annotations,
+                    **markers[ns.name]["annotations"],
+                    SYNC_OPTIONS_ANNOTATION: sync_options(ns.annotations),
+                },
             ),
         )
         for ns in mesh.namespaces
@@ -52,22 +59,35 @@ def namespace_objects(mesh: Mesh, provider: str | None = None) -> list[Obj]:
     ]
 
 
-def service_object(mesh: Mesh, svc: Service, name: str | None = None,
-                   selector: dict[str, str] | None = None, path: str | None = None,
-                   annotations: dict[str, str] | None = None,
-                   labels: dict[str, str] | None = None) -> Obj:
+def service_object(
+    mesh: Mesh,
+    svc: Service,
+    name: str | None = None,
+    selector: dict[str, str] | None = None,
+    path: str | None = None,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Obj:
     """A core Service for ``svc`` (or one of its versions, with another name and selector)."""
     ports: list[dict[str, Any]] = []
     for p in svc.ports:
         port: dict[str, Any] = {"name": p.name, "port": p.port, "targetPort": p.target_port}
         if p.protocol != "http":
             port["appProtocol"] = {"http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c"}.get(
-                p.protocol, p.protocol)
+                p.protocol, p.protocol
+            )
         ports.append(port)
     return new_object(
         "v1",
         "Service",
-        metadata(mesh, "Service", name or svc.name, svc.namespace, path or svc.path,
-                 labels=labels, annotations=annotations),
+        metadata(
+            mesh,
+            "Service",
+            name or svc.name,
+            svc.namespace,
+            path or svc.path,
+            labels=labels,
+            annotations=annotations,
+        ),
         spec={"selector": dict(selector or svc.selector), "ports": ports},
     )

@@ -59,13 +59,17 @@ def expiry_warnings(mesh: Mesh, now: datetime | None = None) -> list[Problem]:
             continue
         line, col = mesh.locate(f"{e.path}.expires")
         if e.expires <= now:
-            message = (f"exception {e.name!r} expired on {shown(e.expires)} and no longer applies: "
-                       "its findings are judged again; remove it, or extend expires")
+            message = (
+                f"exception {e.name!r} expired on {shown(e.expires)} and no longer applies: "
+                "its findings are judged again; remove it, or extend expires"
+            )
         elif e.expires - now <= WARN_BEFORE:
             days = (e.expires - now).days
-            message = (f"exception {e.name!r} expires on {shown(e.expires)} (in {days} day"
-                       f"{'s' if days != 1 else ''}): then its findings are judged again "
-                       f"({', '.join(e.policies)} in {', '.join(e.namespaces)})")
+            message = (
+                f"exception {e.name!r} expires on {shown(e.expires)} (in {days} day"
+                f"{'s' if days != 1 else ''}): then its findings are judged again "
+                f"({', '.join(e.policies)} in {', '.join(e.namespaces)})"
+            )
         else:
             continue
         found.append(Problem(mesh.source, line, col, f"{e.path}.expires", message, "warning"))

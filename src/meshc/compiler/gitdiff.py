@@ -37,8 +37,14 @@ def load_at(text: str, spec: str, ref: str) -> Mesh:
     return load_mesh(cited, text=text, source=cited)
 
 
-def render_at(mesh: Mesh, spec: str, ref: str, options: RenderOptions,
-              provider: str | None, args: argparse.Namespace | None = None) -> list[Obj]:
+def render_at(
+    mesh: Mesh,
+    spec: str,
+    ref: str,
+    options: RenderOptions,
+    provider: str | None,
+    args: argparse.Namespace | None = None,
+) -> list[Obj]:
     """Render ``mesh`` as loaded by :func:`load_at`, the source annotations naming ``spec``.
 
     With ``args``, what the command line renders beside the mesh (its
@@ -59,7 +65,7 @@ def _drop_ref(obj: Obj, cited: str, spec: str) -> None:
     annotations = obj["metadata"].get("annotations") or {}
     value = annotations.get(SOURCE_ANNOTATION)
     if isinstance(value, str) and value.startswith(cited + "#"):
-        annotations[SOURCE_ANNOTATION] = spec + value[len(cited):]
+        annotations[SOURCE_ANNOTATION] = spec + value[len(cited) :]
 
 
 _LINE_STYLES = {"+ ": "green", "- ": "red", "~ ": "yellow", "warning: ": "yellow", "    ": "dim"}
@@ -100,8 +106,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     except GitSourceError as exc:
         raise UsageError(str(exc)) from None
     if all(text is None for text in texts.values()):
-        raise UsageError(f"{spec} exists at neither {base} nor {head} "
-                         "(--spec is a path from the repository root)")
+        raise UsageError(
+            f"{spec} exists at neither {base} nor {head} "
+            "(--spec is a path from the repository root)"
+        )
     meshes: dict[str, Mesh | None] = {}
     rendered: dict[str, list[Obj]] = {}
     for ref, text in texts.items():
@@ -125,5 +133,3 @@ def run(args: argparse.Namespace) -> ExitCode:
         text = "".join(_colored(line) for line in text.splitlines(keepends=True))
     sys.stdout.write(text)
     return ExitCode.FINDINGS if result else ExitCode.OK
-
-

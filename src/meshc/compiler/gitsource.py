@@ -52,7 +52,9 @@ def read_blob(commit: git.Commit, relative: str) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise GitSourceError(f"{relative} at {commit.hexsha[:12]} is not UTF-8 ({exc.reason})") from None
+        raise GitSourceError(
+            f"{relative} at {commit.hexsha[:12]} is not UTF-8 ({exc.reason})"
+        ) from None
 
 
 def read_at(spec: str, ref: str) -> tuple[str, str]:
@@ -66,5 +68,7 @@ def read_at(spec: str, ref: str) -> tuple[str, str]:
     except GitSourceError as exc:
         raise SpecError([Problem(spec, 0, 0, "", f"--ref {ref}: {exc}")]) from None
     if text is None:
-        raise SpecError([Problem(spec, 0, 0, "", f"does not exist at {ref} ({commit.hexsha[:12]})")])
+        raise SpecError(
+            [Problem(spec, 0, 0, "", f"does not exist at {ref} ({commit.hexsha[:12]})")]
+        )
     return text, f"{relative}@{ref}"

@@ -46,7 +46,9 @@ def read_spec_text(path: str) -> str:
     except FileNotFoundError:
         raise SpecError([Problem(path, 0, 0, "", "no such file")]) from None
     except IsADirectoryError:
-        raise SpecError([Problem(path, 0, 0, "", "is a directory, expected a Mesh spec file")]) from None
+        raise SpecError(
+            [Problem(path, 0, 0, "", "is a directory, expected a Mesh spec file")]
+        ) from None
     except UnicodeDecodeError as exc:
         raise SpecError([Problem(path, 0, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
@@ -95,8 +97,12 @@ def _route(path: str, raw: dict[str, Any], namespace: str, ports: traffic.Servic
         split = tuple(raw["split"].items())
     else:
         split = ((raw["to"], 100),) if "to" in raw else ()
-    return Route(path=path, split=split, name=raw.get("name", ""),
-                 **traffic.route_policy(path, raw, namespace, ports))
+    return Route(
+        path=path,
+        split=split,
+        name=raw.get("name", ""),
+        **traffic.route_policy(path, raw, namespace, ports),
+    )
 
 
 def _service(path: str, raw: dict[str, Any], ports: traffic.ServicePorts) -> Service:
@@ -108,11 +114,14 @@ def _service(path: str, raw: dict[str, Any], ports: traffic.ServicePorts) -> Ser
         namespace=raw["namespace"],
         selector=_map(raw["selector"]),
         ports=tuple(
-            Port(p["name"], p["port"], p["targetPort"], p.get("protocol", "http")) for p in raw["ports"]
+            Port(p["name"], p["port"], p["targetPort"], p.get("protocol", "http"))
+            for p in raw["ports"]
         ),
         versions=tuple(Version(v["name"], _map(v["labels"])) for v in raw.get("versions") or ()),
-        routes=tuple(_route(f"{path}.routes[{i}]", r, raw["namespace"], ports)
-                     for i, r in enumerate(raw.get("routes") or ())),
+        routes=tuple(
+            _route(f"{path}.routes[{i}]", r, raw["namespace"], ports)
+            for i, r in enumerate(raw.get("routes") or ())
+        ),
         timeout=raw.get("timeout"),
         retries=traffic.retries(raw.get("retries")),
         connection_pool=ConnectionPool(
@@ -120,13 +129,17 @@ def _service(path: str, raw: dict[str, Any], ports: traffic.ServicePorts) -> Ser
             pool.get("http1MaxPendingRequests"),
             pool.get("http2MaxRequests"),
             pool.get("maxRequestsPerConnection"),
-        ) if pool is not None else None,
+        )
+        if pool is not None
+        else None,
         outlier_detection=OutlierDetection(
             outlier.get("consecutive5xxErrors"),
             outlier.get("interval"),
             outlier.get("baseEjectionTime"),
             outlier.get("maxEjectionPercent"),
-        ) if outlier is not None else None,
+        )
+        if outlier is not None
+        else None,
         allow=tuple(
             AllowRule(
                 f"{path}.allow[{i}]",
@@ -144,8 +157,13 @@ def _service(path: str, raw: dict[str, Any], ports: traffic.ServicePorts) -> Ser
 def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
     spec = data["spec"]
     namespaces = tuple(
-        Namespace(ns["name"], f"spec.namespaces[{i}]", _map(ns.get("labels")), _map(ns.get("annotations")),
-                  **_namespace_extras(spec, ns))
+        Namespace(
+            ns["name"],
+            f"spec.namespaces[{i}]",
+            _map(ns.get("labels")),
+            _map(ns.get("annotations")),
+            **_namespace_extras(spec, ns),
+        )
         for i, ns in enumerate(spec["namespaces"])
     )
     meshed = tuple(ns.name for ns in namespaces)
@@ -160,7 +178,9 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         allowed_namespaces=tuple(adm.get("allowedNamespaces", default_allowed_namespaces(meshed))),
         exempt_namespaces=exempt,
         webhook_namespace=webhook_ns,
-        policies=MappingProxyType({pid: (adm.get("policies") or {}).get(pid, "enforce") for pid in POLICY_IDS}),
+        policies=MappingProxyType(
+            {pid: (adm.get("policies") or {}).get(pid, "enforce") for pid in POLICY_IDS}
+        ),
         exemptions=tuple(
             Exemption(e["namespace"], tuple(e["annotations"]), e["reason"], _map(e.get("selector")))
             for e in adm.get("exemptions") or ()
@@ -178,13 +198,18 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
         mtls=spec.get("mtls", DEFAULT_MTLS),
         namespaces=namespaces,
         admission=admission,
-        services=tuple(_service(f"spec.services[{i}]", s, ports) for i, s in enumerate(raw_services)),
+        services=tuple(
+            _service(f"spec.services[{i}]", s, ports) for i, s in enumerate(raw_services)
+        ),
         source=source,
         trust_domain=spec.get("trustDomain", DEFAULT_TRUST_DOMAIN),
-        settings=MappingProxyType({
-            p.name: MappingProxyType(dict(spec[p.name]))
-            for p in providers.all_profiles() if p.settings_schema and p.name in spec
-        }),
+        settings=MappingProxyType(
+            {
+                p.name: MappingProxyType(dict(spec[p.name]))
+                for p in providers.all_profiles()
+                if p.settings_schema and p.name in spec
+            }
+        ),
         ingress=traffic.ingress(spec.get("ingress"), ports),
         egress=traffic.egress(spec.get("egress")),
         telemetry=traffic.telemetry(spec.get("telemetry")),
@@ -198,8 +223,11 @@ def build_mesh(data: dict[str, Any], positions: Positions, source: str) -> Mesh:
 def _namespace_extras(spec: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
     """A namespace's revision and data plane (its own, else the spec's) and whether meshc
     renders it."""
-    return {"revision": ns.get("revision", spec.get("revision")), "manage": ns.get("manage", True),
-            "dataplane": ns.get("dataplane", spec.get("dataplane", DEFAULT_DATAPLANE))}
+    return {
+        "revision": ns.get("revision", spec.get("revision")),
+        "manage": ns.get("manage", True),
+        "dataplane": ns.get("dataplane", spec.get("dataplane", DEFAULT_DATAPLANE)),
+    }
 
 
 def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
@@ -207,10 +235,15 @@ def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
 
     return tuple(
         PolicyException(
-            name=e["name"], path=f"spec.admission.exceptions[{i}]",
-            policies=tuple(e["policies"]), namespaces=tuple(e["namespaces"]), reason=e["reason"],
-            kinds=tuple(e.get("kinds") or ()), names=tuple(e.get("names") or ()),
-            selector=_map(e.get("selector")), paths=tuple(e.get("paths") or ()),
+            name=e["name"],
+            path=f"spec.admission.exceptions[{i}]",
+            policies=tuple(e["policies"]),
+            namespaces=tuple(e["namespaces"]),
+            reason=e["reason"],
+            kinds=tuple(e.get("kinds") or ()),
+            names=tuple(e.get("names") or ()),
+            selector=_map(e.get("selector")),
+            paths=tuple(e.get("paths") or ()),
             expires=expiry(e["expires"]) if "expires" in e else None,
         )
         for i, e in enumerate(raw)
@@ -220,9 +253,13 @@ def _exceptions(raw: Any) -> tuple[PolicyException, ...]:
 def _overrides(raw: Any) -> tuple[Override, ...]:
     return tuple(
         Override(
-            path=f"spec.overrides[{i}]", kind=o["target"]["kind"], name=o["target"]["name"],
-            namespace=o["target"].get("namespace"), provider=o.get("provider"),
-            patch=tuple(o["patch"]) if "patch" in o else None, merge=o.get("merge"),
+            path=f"spec.overrides[{i}]",
+            kind=o["target"]["kind"],
+            name=o["target"]["name"],
+            namespace=o["target"].get("namespace"),
+            provider=o.get("provider"),
+            patch=tuple(o["patch"]) if "patch" in o else None,
+            merge=o.get("merge"),
             reason=o.get("reason", ""),
         )
         for i, o in enumerate(raw)

@@ -45,7 +45,7 @@ def _map(value: Any) -> MappingProxyType[str, str]:
 
 
 def _string_match(raw: dict[str, str]) -> StringMatch:
-    (kind, value), = raw.items()
+    ((kind, value),) = raw.items()
     return StringMatch(kind, value)
 
 
@@ -81,9 +81,13 @@ def _fault(path: str, raw: dict[str, Any]) -> Fault:
         path=path,
         delay=Delay(delay["fixed"], _percent(delay)) if delay is not None else None,
         abort=Abort(
-            abort.get("httpStatus"), abort.get("grpcStatus"), _percent(abort),
+            abort.get("httpStatus"),
+            abort.get("grpcStatus"),
+            _percent(abort),
             (service["name"], service["port"]) if service is not None else None,
-        ) if abort is not None else None,
+        )
+        if abort is not None
+        else None,
     )
 
 
@@ -123,12 +127,18 @@ def _rewrite(raw: dict[str, Any] | None) -> Rewrite | None:
 def _redirect(raw: dict[str, Any] | None) -> Redirect | None:
     if raw is None:
         return None
-    return Redirect(raw.get("path"), raw.get("host"), raw.get("scheme"), raw.get("port"),
-                    raw.get("statusCode", DEFAULT_REDIRECT_CODE))
+    return Redirect(
+        raw.get("path"),
+        raw.get("host"),
+        raw.get("scheme"),
+        raw.get("port"),
+        raw.get("statusCode", DEFAULT_REDIRECT_CODE),
+    )
 
 
-def route_policy(path: str, raw: dict[str, Any], namespace: str,
-                 ports: ServicePorts) -> dict[str, Any]:
+def route_policy(
+    path: str, raw: dict[str, Any], namespace: str, ports: ServicePorts
+) -> dict[str, Any]:
     """The Route fields beyond its split, as keyword arguments."""
     return {
         "matches": matches(raw),
@@ -136,7 +146,8 @@ def route_policy(path: str, raw: dict[str, Any], namespace: str,
         "retries": retries(raw.get("retries")),
         "fault": _fault(f"{path}.fault", raw["fault"]) if "fault" in raw else None,
         "mirror": _mirror(f"{path}.mirror", raw["mirror"], namespace, ports)
-        if "mirror" in raw else None,
+        if "mirror" in raw
+        else None,
         "headers": _headers(f"{path}.headers", raw.get("headers")),
         "rewrite": _rewrite(raw.get("rewrite")),
         "redirect": _redirect(raw.get("redirect")),
@@ -149,8 +160,9 @@ def rate_limit(path: str, raw: dict[str, Any] | None) -> RateLimit | None:
     return RateLimit(path, raw.get("requestsPerSecond"), raw.get("perCallerRequestsPerSecond"))
 
 
-def _ingress_route(path: str, raw: dict[str, Any], namespace: str,
-                   ports: ServicePorts) -> IngressRoute:
+def _ingress_route(
+    path: str, raw: dict[str, Any], namespace: str, ports: ServicePorts
+) -> IngressRoute:
     backend = None
     if "backend" in raw:
         b = raw["backend"]
@@ -173,30 +185,44 @@ def ingress(raw: list[dict[str, Any]] | None, ports: ServicePorts) -> tuple[Ingr
     for i, entry in enumerate(raw or ()):
         path = f"spec.ingress[{i}]"
         gw = entry["gateway"]
-        found.append(Ingress(
-            path=path,
-            name=entry["name"],
-            namespace=entry["namespace"],
-            gateway=Gateway(
-                gw["namespace"], gw["serviceAccount"],
-                _map(gw.get("selector") or DEFAULT_GATEWAY_SELECTOR), gw.get("className"),
-            ),
-            listeners=tuple(
-                Listener(f"{path}.listeners[{j}]", listener["name"], listener["port"],
-                         listener["protocol"], tuple(listener["hosts"]),
-                         (listener.get("tls") or {}).get("secretName"))
-                for j, listener in enumerate(entry["listeners"])
-            ),
-            routes=tuple(_ingress_route(f"{path}.routes[{j}]", r, entry["namespace"], ports)
-                         for j, r in enumerate(entry["routes"])),
-        ))
+        found.append(
+            Ingress(
+                path=path,
+                name=entry["name"],
+                namespace=entry["namespace"],
+                gateway=Gateway(
+                    gw["namespace"],
+                    gw["serviceAccount"],
+                    _map(gw.get("selector") or DEFAULT_GATEWAY_SELECTOR),
+                    gw.get("className"),
+                ),
+                listeners=tuple(
+                    Listener(
+                        f"{path}.listeners[{j}]",
+                        listener["name"],
+                        listener["port"],
+                        listener["protocol"],
+                        tuple(listener["hosts"]),
+                        (listener.get("tls") or {}).get("secretName"),
+                    )
+                    for j, listener in enumerate(entry["listeners"])
+                ),
+                routes=tuple(
+                    _ingress_route(f"{path}.routes[{j}]", r, entry["namespace"], ports)
+                    for j, r in enumerate(entry["routes"])
+                ),
+            )
+        )
     return tuple(found)
 
 
 def egress(raw: dict[str, Any] | None) -> tuple[EgressHost, ...]:
     return tuple(
-        EgressHost(f"spec.egress.hosts[{i}]", h["host"],
-                   tuple(EgressPort(p["port"], p["protocol"]) for p in h["ports"]))
+        EgressHost(
+            f"spec.egress.hosts[{i}]",
+            h["host"],
+            tuple(EgressPort(p["port"], p["protocol"]) for p in h["ports"]),
+        )
         for i, h in enumerate((raw or {}).get("hosts") or ())
     )
 
@@ -204,7 +230,10 @@ def egress(raw: dict[str, Any] | None) -> tuple[EgressHost, ...]:
 def telemetry(raw: list[dict[str, Any]] | None) -> tuple[Telemetry, ...]:
     return tuple(
         Telemetry(
-            f"spec.telemetry[{i}]", t["name"], t["namespace"], _map(t.get("selector")),
+            f"spec.telemetry[{i}]",
+            t["name"],
+            t["namespace"],
+            _map(t.get("selector")),
             float(t["tracing"]["samplingPercent"]) if "tracing" in t else None,
             t["accessLogging"]["enabled"] if "accessLogging" in t else None,
             t["metrics"]["enabled"] if "metrics" in t else None,

@@ -253,5 +253,6 @@ class Mesh:
 
     def dataplane_of(self, namespace: str) -> str:
         """The data plane of a meshed namespace (spec.dataplane for any other)."""
-        return next((ns.dataplane for ns in self.namespaces if ns.name == namespace),
-                    self.dataplane)
+        return next(
+            (ns.dataplane for ns in self.namespaces if ns.name == namespace), self.dataplane
+        )

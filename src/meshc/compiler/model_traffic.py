@@ -171,8 +171,9 @@ class Telemetry:
     metrics: bool | None = None
 
 
-def gateway_callers(ingress: tuple[Ingress, ...], namespace: str,
-                    name: str) -> list[tuple[Gateway, tuple[int, ...], str]]:
+def gateway_callers(
+    ingress: tuple[Ingress, ...], namespace: str, name: str
+) -> list[tuple[Gateway, tuple[int, ...], str]]:
     """The ingress gateways that route to service ``namespace/name``: each with the Service
     ports it sends to and the spec path of its first route there, in spec order."""
     found: dict[tuple[str, str], tuple[Gateway, list[int], str]] = {}

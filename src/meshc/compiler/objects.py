@@ -39,13 +39,18 @@ def metadata(
     meta: Obj = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
-    meta["labels"] = dict(sorted({**(labels or {}), MANAGED_BY_LABEL: MANAGED_BY,
-                                  MESH_LABEL: mesh.name}.items()))
-    meta["annotations"] = dict(sorted({
-        **(annotations or {}),
-        SOURCE_ANNOTATION: f"{mesh.source}#{path}",
-        SYNC_WAVE_ANNOTATION: str(kind_wave(kind)),
-    }.items()))
+    meta["labels"] = dict(
+        sorted({**(labels or {}), MANAGED_BY_LABEL: MANAGED_BY, MESH_LABEL: mesh.name}.items())
+    )
+    meta["annotations"] = dict(
+        sorted(
+            {
+                **(annotations or {}),
+                SOURCE_ANNOTATION: f"{mesh.source}#{path}",
+                SYNC_WAVE_ANNOTATION: str(kind_wave(kind)),
+            }.items()
+        )
+    )
     return meta
 
 

@@ -38,9 +38,9 @@ def render_files(objects: list[Obj]) -> dict[str, str]:
     files = {filename(obj): dump(obj) for obj in objects}
     resources = "".join(f"  - {name}\n" for name in files)
     files[KUSTOMIZATION] = (
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"resources:\n{resources}" if files else
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
+        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{resources}"
+        if files
+        else "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
     )
     return files
 

@@ -45,9 +45,11 @@ def apply_overrides(mesh: Mesh, objects: list[Obj], report: _Report, provider: s
     result = list(objects)
     for override in mesh.overrides:
         if (override.provider or mesh.provider) != provider:
-            report.note(f"{override.path}.provider",
-                        f"not applied: it patches the {override.provider or mesh.provider} "
-                        f"render, and this is {provider}'s")
+            report.note(
+                f"{override.path}.provider",
+                f"not applied: it patches the {override.provider or mesh.provider} "
+                f"render, and this is {provider}'s",
+            )
             continue
         key = (override.kind, override.namespace or "", override.name)
         at = index.get(key)
@@ -57,14 +59,23 @@ def apply_overrides(mesh: Mesh, objects: list[Obj], report: _Report, provider: s
         before = result[at]
         try:
             after = _patched(before, override)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError,
-                 ValueError) as exc:
-            report.error(f"{override.path}.{'patch' if override.patch is not None else 'merge'}",
-                         f"does not apply to {object_ref(before)}: {exc}")
+        except (
+            jsonpatch.JsonPatchException,
+            jsonpatch.JsonPointerException,
+            TypeError,
+            ValueError,
+        ) as exc:
+            report.error(
+                f"{override.path}.{'patch' if override.patch is not None else 'merge'}",
+                f"does not apply to {object_ref(before)}: {exc}",
+            )
             continue
         if _key(after) != key or after.get("apiVersion") != before.get("apiVersion"):
-            report.error(override.path, f"changes what identifies {object_ref(before)} (apiVersion, "
-                         "kind, namespace or name); an override may change anything else")
+            report.error(
+                override.path,
+                f"changes what identifies {object_ref(before)} (apiVersion, "
+                "kind, namespace or name); an override may change anything else",
+            )
             continue
         annotations = after.setdefault("metadata", {}).setdefault("annotations", {}) or {}
         source = f"{mesh.source}#{override.path}"
@@ -72,8 +83,11 @@ def apply_overrides(mesh: Mesh, objects: list[Obj], report: _Report, provider: s
         annotations[OVERRIDDEN_ANNOTATION] = f"{previous},{source}" if previous else source
         after["metadata"]["annotations"] = dict(sorted(annotations.items()))
         result[at] = after
-        how = (f"{len(override.patch)} JSON patch operation{'s' if len(override.patch) != 1 else ''}"
-               if override.patch is not None else "a JSON merge patch")
+        how = (
+            f"{len(override.patch)} JSON patch operation{'s' if len(override.patch) != 1 else ''}"
+            if override.patch is not None
+            else "a JSON merge patch"
+        )
         report.note(override.path, f"overridden: {object_ref(before)} ({how})")
     return result
 
@@ -109,8 +123,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def _nothing_targeted(override: Override, objects: list[Obj], provider: str) -> str:
-    wanted = f"{override.kind} {override.namespace}/{override.name}" if override.namespace \
+    wanted = (
+        f"{override.kind} {override.namespace}/{override.name}"
+        if override.namespace
         else f"{override.kind} {override.name}"
+    )
     rendered = [object_ref(o) for o in objects]
     close = difflib.get_close_matches(wanted, rendered, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""

@@ -177,8 +177,10 @@ def _removal_warnings(objects: ObjectDiff, new: Mesh | None) -> list[Warning]:
     from .unmesh import namespace_removals
 
     # A removed Namespace: what stays in the cluster, what is pruned with it, what to do.
-    found = [Warning("destructive", text.removeprefix("warning: "))
-             for text in namespace_removals(objects.removed, new)]
+    found = [
+        Warning("destructive", text.removeprefix("warning: "))
+        for text in namespace_removals(objects.removed, new)
+    ]
     for obj in objects.removed:
         if obj["kind"] == "Service":
             found.append(Warning("destructive", f"{object_ref(obj)} removed"))

@@ -24,8 +24,17 @@ from .schema_base import names as _names
 from .schema_base import obj as _obj
 from .schema_base import string as _str
 
-__all__ = ["API_VERSION", "DNS1123_LABEL", "KIND", "LABEL_KEY", "LABEL_VALUE", "MESH_SCHEMA",
-           "MTLS_MODES", "POLICY_IDS", "POLICY_MODES"]
+__all__ = [
+    "API_VERSION",
+    "DNS1123_LABEL",
+    "KIND",
+    "LABEL_KEY",
+    "LABEL_VALUE",
+    "MESH_SCHEMA",
+    "MTLS_MODES",
+    "POLICY_IDS",
+    "POLICY_MODES",
+]
 
 API_VERSION = "meshc.io/v1alpha1"
 KIND = "Mesh"
@@ -40,8 +49,10 @@ KUBERNETES_VERSION = r"^v?1\.[0-9]+(\.[0-9]+)?$"
 
 # --- fitting an existing installation: control-plane revisions, namespaces owned elsewhere --
 
-_REVISION = _name("the Istio control-plane revision or revision tag whose injector serves the "
-                  "meshed namespaces (istio.io/rev); Istio only")
+_REVISION = _name(
+    "the Istio control-plane revision or revision tag whose injector serves the "
+    "meshed namespaces (istio.io/rev); Istio only"
+)
 _PATCH_OPERATION = {
     "type": "object",
     "required": ["op", "path"],
@@ -64,10 +75,16 @@ _OVERRIDE = _obj(
             required=("kind", "name"),
             description="the rendered object to patch",
         ),
-        "provider": {"enum": list(providers.names()),
-                     "description": "the render it patches (default: spec.provider)"},
-        "patch": {"type": "array", "minItems": 1, "items": _PATCH_OPERATION,
-                  "description": "an RFC 6902 JSON patch"},
+        "provider": {
+            "enum": list(providers.names()),
+            "description": "the render it patches (default: spec.provider)",
+        },
+        "patch": {
+            "type": "array",
+            "minItems": 1,
+            "items": _PATCH_OPERATION,
+            "description": "an RFC 6902 JSON patch",
+        },
         "merge": {"type": "object", "description": "an RFC 7386 JSON merge patch (null removes)"},
         "reason": _str("why the spec cannot say it yet"),
     },
@@ -77,58 +94,98 @@ _OVERRIDE = _obj(
 _DATAPLANE_CHOICES = list(DATAPLANES)
 _SPEC_INSTALL_FIELDS: dict[str, Any] = {
     "revision": _REVISION,
-    "dataplane": {"enum": _DATAPLANE_CHOICES,
-                  "description": "how the meshed namespaces' pods join the mesh: sidecar (a proxy "
-                  "injected into each pod; default) or ambient (Istio's node proxy, ztunnel, and "
-                  "waypoints where L7 features need them); Istio only"},
-    "overrides": {"type": "array", "items": _OVERRIDE,
-                  "description": "per-object patches, applied after rendering and reported as "
-                  "overridden"},
+    "dataplane": {
+        "enum": _DATAPLANE_CHOICES,
+        "description": "how the meshed namespaces' pods join the mesh: sidecar (a proxy "
+        "injected into each pod; default) or ambient (Istio's node proxy, ztunnel, and "
+        "waypoints where L7 features need them); Istio only",
+    },
+    "overrides": {
+        "type": "array",
+        "items": _OVERRIDE,
+        "description": "per-object patches, applied after rendering and reported as overridden",
+    },
 }
 _NAMESPACE_INSTALL_FIELDS: dict[str, Any] = {
-    "revision": _name("this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
-                      "so namespaces can move to a new control plane one at a time"),
-    "dataplane": {"enum": _DATAPLANE_CHOICES,
-                  "description": "this namespace's data plane, overriding spec.dataplane, so "
-                  "namespaces can move to ambient one at a time; Istio only"},
-    "manage": {"type": "boolean", "description": "false: the Namespace object is the team's own "
-               "(meshc renders none; the webhook still adds the injection markers). Default true"},
+    "revision": _name(
+        "this namespace's Istio revision (istio.io/rev), overriding spec.revision, "
+        "so namespaces can move to a new control plane one at a time"
+    ),
+    "dataplane": {
+        "enum": _DATAPLANE_CHOICES,
+        "description": "this namespace's data plane, overriding spec.dataplane, so "
+        "namespaces can move to ambient one at a time; Istio only",
+    },
+    "manage": {
+        "type": "boolean",
+        "description": "false: the Namespace object is the team's own "
+        "(meshc renders none; the webhook still adds the injection markers). Default true",
+    },
 }
 _EXCEPTION = _obj(
     {
         "name": _name("the exception's name (reviews and audit logs cite it)"),
-        "policies": {"type": "array", "minItems": 1, "items": {"enum": list(POLICY_IDS)},
-                     "description": "the policies whose findings it lifts"},
-        "namespaces": {**_names("the namespaces of the objects it applies to (a Namespace "
-                                "object: its own name)"), "minItems": 1},
-        "kinds": {"type": "array", "items": _str("a kind, e.g. Job", pattern=r"^[A-Z][A-Za-z0-9]*$"),
-                  "description": "the kinds it applies to (default: every kind); a workload's "
-                  "Pods are kind Pod"},
-        "names": {"type": "array", "items": _str("a name, or a prefix ending in *",
-                                                 pattern=r"^[a-z0-9][-a-z0-9.]*\*?$"),
-                  "description": "the objects' names or name prefixes (default: every name)"},
-        "selector": {**_LABELS, "description": "labels of the pods it applies to (a workload's "
-                     "pod template labels; an object without pods: its own labels)"},
-        "paths": {"type": "array", "items": {"type": "string", "minLength": 1},
-                  "description": "the field paths of the findings it lifts, as messages name them "
-                  "(a pod's fields without a workload's spec.template. prefix); a path covers "
-                  "the fields under it (default: every finding of the policies)"},
+        "policies": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"enum": list(POLICY_IDS)},
+            "description": "the policies whose findings it lifts",
+        },
+        "namespaces": {
+            **_names(
+                "the namespaces of the objects it applies to (a Namespace object: its own name)"
+            ),
+            "minItems": 1,
+        },
+        "kinds": {
+            "type": "array",
+            "items": _str("a kind, e.g. Job", pattern=r"^[A-Z][A-Za-z0-9]*$"),
+            "description": "the kinds it applies to (default: every kind); a workload's "
+            "Pods are kind Pod",
+        },
+        "names": {
+            "type": "array",
+            "items": _str("a name, or a prefix ending in *", pattern=r"^[a-z0-9][-a-z0-9.]*\*?$"),
+            "description": "the objects' names or name prefixes (default: every name)",
+        },
+        "selector": {
+            **_LABELS,
+            "description": "labels of the pods it applies to (a workload's "
+            "pod template labels; an object without pods: its own labels)",
+        },
+        "paths": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "the field paths of the findings it lifts, as messages name them "
+            "(a pod's fields without a workload's spec.template. prefix); a path covers "
+            "the fields under it (default: every finding of the policies)",
+        },
         "reason": _str("why the exception exists (shown in reviews and audit logs)", minLength=1),
-        "expires": {"description": "when it stops applying: a date (00:00 UTC) or an RFC 3339 "
-                    "time; `meshc validate` warns two weeks before"},
+        "expires": {
+            "description": "when it stops applying: a date (00:00 UTC) or an RFC 3339 "
+            "time; `meshc validate` warns two weeks before"
+        },
     },
     required=("name", "policies", "namespaces", "reason"),
     description="findings of some policies that do not apply to some objects "
     "(Kyverno's PolicyException)",
 )
 _ADMISSION_INSTALL_FIELDS: dict[str, Any] = {
-    "exceptions": {"type": "array", "items": _EXCEPTION,
-                   "description": "per-object exceptions to the policies"},
+    "exceptions": {
+        "type": "array",
+        "items": _EXCEPTION,
+        "description": "per-object exceptions to the policies",
+    },
 }
 _SERVICE_INSTALL_FIELDS: dict[str, Any] = {
     "service": _obj(
-        {"manage": {"type": "boolean", "description": "false: use the app's own Service of this "
-                    "name; meshc renders only the mesh objects. Default true"}},
+        {
+            "manage": {
+                "type": "boolean",
+                "description": "false: use the app's own Service of this "
+                "name; meshc renders only the mesh objects. Default true",
+            }
+        },
         description="the core Service meshc renders for this service",
     ),
 }
@@ -147,7 +204,9 @@ _ROUTE = _obj(
             "description": "version name -> weight in percent; weights sum to 100 "
             "(canary 90/10, blue/green 100/0)",
         },
-        "to": _name("send every request of this route to one version (A/B); same as split {V: 100}"),
+        "to": _name(
+            "send every request of this route to one version (A/B); same as split {V: 100}"
+        ),
         **traffic.ROUTE_POLICY,
     },
     description="one routing rule: a match (optional), where its requests go, and what happens "
@@ -158,7 +217,11 @@ _SERVICE = _obj(
     {
         "name": _name("the Service name"),
         "namespace": _name("a namespace listed in spec.namespaces"),
-        "selector": {**_LABELS, "minProperties": 1, "description": "labels of all the service's pods"},
+        "selector": {
+            **_LABELS,
+            "minProperties": 1,
+            "description": "labels of all the service's pods",
+        },
         "ports": {
             "type": "array",
             "minItems": 1,
@@ -183,7 +246,11 @@ _SERVICE = _obj(
             "items": _obj(
                 {
                     "name": _name("the version name routes refer to"),
-                    "labels": {**_LABELS, "minProperties": 1, "description": "labels of this version's pods"},
+                    "labels": {
+                        **_LABELS,
+                        "minProperties": 1,
+                        "description": "labels of this version's pods",
+                    },
                 },
                 required=("name", "labels"),
             ),
@@ -198,7 +265,9 @@ _SERVICE = _obj(
         "connectionPool": _obj(
             {
                 "maxConnections": _int("TCP connections to a destination host", 1),
-                "http1MaxPendingRequests": _int("requests queued while waiting for a connection", 1),
+                "http1MaxPendingRequests": _int(
+                    "requests queued while waiting for a connection", 1
+                ),
                 "http2MaxRequests": _int("concurrent requests to a destination", 1),
                 "maxRequestsPerConnection": _int("requests per connection (0: unlimited)"),
             },
@@ -242,13 +311,16 @@ _SERVICE = _obj(
 
 _ADMISSION = _obj(
     {
-        "allowedNamespaces": _names("namespaces where mesh workloads and configuration may live "
-                                    "(default: spec.namespaces)"),
-        "exemptNamespaces": _names("namespaces whose workloads and Namespace objects the "
-                                   "webhook never judges (default: "
-                                   + ", ".join(providers.default_exempt_namespaces())
-                                   + ", and webhookNamespace); mesh configuration is judged in "
-                                   "every namespace but kube-system and webhookNamespace"),
+        "allowedNamespaces": _names(
+            "namespaces where mesh workloads and configuration may live (default: spec.namespaces)"
+        ),
+        "exemptNamespaces": _names(
+            "namespaces whose workloads and Namespace objects the "
+            "webhook never judges (default: "
+            + ", ".join(providers.default_exempt_namespaces())
+            + ", and webhookNamespace); mesh configuration is judged in "
+            "every namespace but kube-system and webhookNamespace"
+        ),
         "enforcement": {
             "enum": list(ENFORCEMENTS),
             "description": "who enforces the policies: the admission webhook (default), the API "
@@ -257,9 +329,12 @@ _ADMISSION = _obj(
         },
         "kubernetesVersion": _str(
             "the oldest Kubernetes release the native admission policies must run on, such as "
-            "1.34 (default 1.36; meshc render --kube-version overrides)", pattern=KUBERNETES_VERSION),
-        "webhookNamespace": _name(f"the namespace the webhook runs in (default "
-                                  f"{DEFAULT_WEBHOOK_NAMESPACE})"),
+            "1.34 (default 1.36; meshc render --kube-version overrides)",
+            pattern=KUBERNETES_VERSION,
+        ),
+        "webhookNamespace": _name(
+            f"the namespace the webhook runs in (default {DEFAULT_WEBHOOK_NAMESPACE})"
+        ),
         "policies": {
             "type": "object",
             "additionalProperties": False,
@@ -284,19 +359,26 @@ _ADMISSION = _obj(
             ),
         },
         "proxyImages": _obj(
-            {p: {"type": "array", "items": {"type": "string", "minLength": 1}} for p in providers.names()},
+            {
+                p: {"type": "array", "items": {"type": "string", "minLength": 1}}
+                for p in providers.names()
+            },
             description="image repositories recognised as the mesh's own proxy and init containers",
         ),
         **_ADMISSION_INSTALL_FIELDS,
     },
 )
 
+
 def _provider_settings() -> dict[str, Any]:
     """spec.<provider>: the settings of one mesh alone, from its profile."""
     return {
-        p.name: _obj(dict(p.settings_schema),
-                     description=f"settings read only when spec.provider is {p.name}")
-        for p in providers.all_profiles() if p.settings_schema
+        p.name: _obj(
+            dict(p.settings_schema),
+            description=f"settings read only when spec.provider is {p.name}",
+        )
+        for p in providers.all_profiles()
+        if p.settings_schema
     }
 
 

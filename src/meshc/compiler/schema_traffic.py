@@ -24,17 +24,43 @@ from .schema_base import (
 )
 
 # Response statuses and connection failures that trigger an HTTP retry (Istio's retryOn).
-HTTP_RETRY_CONDITIONS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
-                         "refused-stream")
+HTTP_RETRY_CONDITIONS = (
+    "5xx",
+    "gateway-error",
+    "reset",
+    "connect-failure",
+    "retriable-4xx",
+    "refused-stream",
+)
 # gRPC statuses that trigger a retry, as Istio's retryOn and Linkerd's retry.linkerd.io/grpc
 # spell them.
-GRPC_RETRY_CONDITIONS = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted",
-                         "unavailable")
+GRPC_RETRY_CONDITIONS = (
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+)
 # The gRPC status codes by name (google.golang.org/grpc/codes), as Istio's abort.grpcStatus takes them.
-GRPC_STATUSES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
+GRPC_STATUSES = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 LISTENER_PROTOCOLS = ("HTTP", "HTTPS")
 EGRESS_PROTOCOLS = ("http", "tls")
@@ -45,8 +71,12 @@ _HOST = string("a host name (DNS-1123 subdomain)", pattern=DNS1123_SUBDOMAIN, ma
 
 
 def _percent(description: str) -> dict[str, Any]:
-    return {"type": "number", "minimum": 0, "maximum": 100,
-            "description": description + " (0-100, at most two decimals; default 100)"}
+    return {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 100,
+        "description": description + " (0-100, at most two decimals; default 100)",
+    }
 
 
 _MATCH_PROPERTIES = {
@@ -60,15 +90,18 @@ _MATCH_PROPERTIES = {
     "path": {**STRING_MATCH, "description": "how the request path must match"},
     "grpc": obj(
         {
-            "service": string("the package-qualified gRPC service, e.g. helloworld.Greeter",
-                              pattern=_GRPC_SERVICE),
-            "method": string("the method (default: every method of the service)",
-                             pattern=_GRPC_METHOD),
+            "service": string(
+                "the package-qualified gRPC service, e.g. helloworld.Greeter", pattern=_GRPC_SERVICE
+            ),
+            "method": string(
+                "the method (default: every method of the service)", pattern=_GRPC_METHOD
+            ),
         },
         required=("service",),
         description="a gRPC method: the request path /<service>/<method>",
     ),
 }
+
 
 def ref(name: str, description: str = "") -> dict[str, Any]:
     """A node defined once in the schema's $defs (fastjsonschema then generates its check once)."""
@@ -76,8 +109,11 @@ def ref(name: str, description: str = "") -> dict[str, Any]:
     return {**node, "description": description} if description else node
 
 
-MATCH = ref("match", "requests this route takes (all conditions must hold); a route without "
-            "match is the default route and comes last")
+MATCH = ref(
+    "match",
+    "requests this route takes (all conditions must hold); a route without "
+    "match is the default route and comes last",
+)
 MATCHES = {
     "type": "array",
     "minItems": 1,
@@ -92,8 +128,7 @@ _RETRIES = obj(
         "perTryTimeout": duration("timeout of each try"),
         "retryOn": {
             "type": "array",
-            "items": {"type": "string",
-                      "enum": [*HTTP_RETRY_CONDITIONS, *GRPC_RETRY_CONDITIONS]},
+            "items": {"type": "string", "enum": [*HTTP_RETRY_CONDITIONS, *GRPC_RETRY_CONDITIONS]},
             "description": "conditions that trigger a retry: HTTP statuses and connection "
             "failures, or gRPC statuses (default: 5xx)",
         },
@@ -112,9 +147,12 @@ _HEADER_OPS = obj(
     {
         "set": {**_HEADER_VALUES, "description": "header -> value, replacing any value it has"},
         "add": {**_HEADER_VALUES, "description": "header -> value, added to any values it has"},
-        "remove": {"type": "array", "minItems": 1, "items": {"type": "string",
-                                                             "pattern": HEADER_NAME},
-                   "description": "headers to remove"},
+        "remove": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "pattern": HEADER_NAME},
+            "description": "headers to remove",
+        },
     },
 )
 
@@ -133,13 +171,17 @@ ROUTE_POLICY: dict[str, Any] = {
             "abort": obj(
                 {
                     "httpStatus": integer("the HTTP status to answer with", 200, 599),
-                    "grpcStatus": {"enum": list(GRPC_STATUSES),
-                                   "description": "the gRPC status to answer with"},
+                    "grpcStatus": {
+                        "enum": list(GRPC_STATUSES),
+                        "description": "the gRPC status to answer with",
+                    },
                     "percent": _percent("the share of requests aborted"),
                     "service": obj(
                         {
-                            "name": name("a Service of this namespace that answers every "
-                                         "request with the status"),
+                            "name": name(
+                                "a Service of this namespace that answers every "
+                                "request with the status"
+                            ),
                             "port": {**PORT, "description": "its port"},
                         },
                         required=("name", "port"),
@@ -172,14 +214,20 @@ ROUTE_POLICY: dict[str, Any] = {
         description="header manipulation",
     ),
     "rewrite": ref("rewrite", "rewrite the request before it is sent on"),
-    "redirect": ref("redirect", "answer with a redirect instead of sending the request on (a "
-                    "route with redirect has no split or to)"),
+    "redirect": ref(
+        "redirect",
+        "answer with a redirect instead of sending the request on (a "
+        "route with redirect has no split or to)",
+    ),
 }
 
 _REWRITE = obj(
     {
-        "path": string("replace the matched path prefix (a prefix match), or the whole "
-                       "path (any other match), with this", pattern=r"^/"),
+        "path": string(
+            "replace the matched path prefix (a prefix match), or the whole "
+            "path (any other match), with this",
+            pattern=r"^/",
+        ),
         "host": {**_HOST, "description": "replace the Host (authority) header with this"},
     },
     description="rewrite the request before it is sent on",
@@ -190,8 +238,10 @@ _REDIRECT = obj(
         "host": {**_HOST, "description": "the host to redirect to"},
         "scheme": {"enum": ["http", "https"], "description": "the scheme to redirect to"},
         "port": {**PORT, "description": "the port to redirect to"},
-        "statusCode": {"enum": list(REDIRECT_CODES),
-                       "description": "the redirect status (default 301)"},
+        "statusCode": {
+            "enum": list(REDIRECT_CODES),
+            "description": "the redirect status (default 301)",
+        },
     },
     description="answer with a redirect instead of sending the request on (a route with "
     "redirect has no split or to)",
@@ -207,10 +257,14 @@ DEFS: dict[str, Any] = {
 
 RATE_LIMIT = obj(
     {
-        "requestsPerSecond": integer("requests per second each pod of the service accepts on "
-                                     "each port, from all callers together", 1),
-        "perCallerRequestsPerSecond": integer("requests per second each pod accepts from any "
-                                              "one caller identity", 1),
+        "requestsPerSecond": integer(
+            "requests per second each pod of the service accepts on "
+            "each port, from all callers together",
+            1,
+        ),
+        "perCallerRequestsPerSecond": integer(
+            "requests per second each pod accepts from any one caller identity", 1
+        ),
     },
     description="a local rate limit, enforced by each pod's proxy; excess requests get 429",
 )
@@ -246,14 +300,22 @@ INGRESS = {
             "gateway": obj(
                 {
                     "namespace": name("the namespace the gateway's pods run in"),
-                    "serviceAccount": string("the gateway pods' service account (their mesh "
-                                             "identity)", pattern=DNS1123_SUBDOMAIN,
-                                             maxLength=253),
-                    "selector": {**LABELS, "minProperties": 1,
-                                 "description": "labels of the gateway's pods (Istio's Gateway "
-                                 "selector; default istio: ingressgateway)"},
-                    "className": string("the GatewayClass of a Gateway API gateway",
-                                        pattern=DNS1123_SUBDOMAIN, maxLength=253),
+                    "serviceAccount": string(
+                        "the gateway pods' service account (their mesh identity)",
+                        pattern=DNS1123_SUBDOMAIN,
+                        maxLength=253,
+                    ),
+                    "selector": {
+                        **LABELS,
+                        "minProperties": 1,
+                        "description": "labels of the gateway's pods (Istio's Gateway "
+                        "selector; default istio: ingressgateway)",
+                    },
+                    "className": string(
+                        "the GatewayClass of a Gateway API gateway",
+                        pattern=DNS1123_SUBDOMAIN,
+                        maxLength=253,
+                    ),
                 },
                 required=("namespace", "serviceAccount"),
                 description="the ingress gateway's pods: their identity (callers of the "
@@ -266,15 +328,19 @@ INGRESS = {
                     {
                         "name": name("the listener name"),
                         "port": {**PORT, "description": "the port the gateway listens on"},
-                        "protocol": {"enum": list(LISTENER_PROTOCOLS),
-                                     "description": "HTTP, or HTTPS (TLS terminated at the "
-                                     "gateway)"},
+                        "protocol": {
+                            "enum": list(LISTENER_PROTOCOLS),
+                            "description": "HTTP, or HTTPS (TLS terminated at the gateway)",
+                        },
                         "hosts": {
                             "type": "array",
                             "minItems": 1,
-                            "items": {"type": "string", "maxLength": 253,
-                                      "pattern": r"^(\*|(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-                                      r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$"},
+                            "items": {
+                                "type": "string",
+                                "maxLength": 253,
+                                "pattern": r"^(\*|(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                                r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$",
+                            },
                             "description": "host names the listener accepts (* for any, "
                             "*.example.com for a subdomain)",
                         },
@@ -308,9 +374,11 @@ EGRESS = obj(
                         "items": obj(
                             {
                                 "port": PORT,
-                                "protocol": {"enum": list(EGRESS_PROTOCOLS),
-                                             "description": "http (plain HTTP) or tls "
-                                             "(TLS the workload starts itself, e.g. HTTPS)"},
+                                "protocol": {
+                                    "enum": list(EGRESS_PROTOCOLS),
+                                    "description": "http (plain HTTP) or tls "
+                                    "(TLS the workload starts itself, e.g. HTTPS)",
+                                },
                             },
                             required=("port", "protocol"),
                         ),
@@ -331,9 +399,12 @@ TELEMETRY = {
         {
             "name": name("names the telemetry configuration"),
             "namespace": name("a meshed namespace"),
-            "selector": {**LABELS, "minProperties": 1,
-                         "description": "labels of the workloads it applies to (default: "
-                         "the whole namespace)"},
+            "selector": {
+                **LABELS,
+                "minProperties": 1,
+                "description": "labels of the workloads it applies to (default: "
+                "the whole namespace)",
+            },
             "tracing": obj(
                 {"samplingPercent": _percent("the share of requests traced")},
                 required=("samplingPercent",),

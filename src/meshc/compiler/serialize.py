@@ -16,8 +16,14 @@ except AttributeError:  # PyYAML built without libyaml
 def dump(obj: Any) -> str:
     # Insertion order is Kubernetes' conventional order (apiVersion, kind,
     # metadata, spec), so keys are never sorted here.
-    text: str = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                          allow_unicode=True, width=1 << 16)
+    text: str = yaml.dump(
+        obj,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+    )
     return text
 
 

@@ -52,35 +52,42 @@ def _injection_markers(obj: Obj) -> dict[str, dict[str, str]]:
 def _unmark_commands(name: str, markers: dict[str, dict[str, str]]) -> str:
     commands = []
     if markers["labels"]:
-        commands.append(f"kubectl label namespace {name} "
-                        + " ".join(f"{k}-" for k in markers["labels"]))
+        commands.append(
+            f"kubectl label namespace {name} " + " ".join(f"{k}-" for k in markers["labels"])
+        )
     if markers["annotations"]:
-        commands.append(f"kubectl annotate namespace {name} "
-                        + " ".join(f"{k}-" for k in markers["annotations"]))
+        commands.append(
+            f"kubectl annotate namespace {name} "
+            + " ".join(f"{k}-" for k in markers["annotations"])
+        )
     return "; ".join(commands) or "nothing to remove"
 
 
 def _warning(name: str, obj: Obj, kept: bool, unmanaged: bool, inside: list[str]) -> str:
     found = _injection_markers(obj)
-    markers = ", ".join(f"{k}={v}" for section in ("labels", "annotations")
-                        for k, v in found[section].items())
+    markers = ", ".join(
+        f"{k}={v}" for section in ("labels", "annotations") for k, v in found[section].items()
+    )
     lines = [f"warning: Namespace {name} is no longer rendered."]
     if unmanaged:
         lines.append(
             f"  The spec still meshes it with manage: false: the team's own Namespace manifest "
             f"owns it now, and the webhook still adds its injection markers ({markers or 'none'}); "
-            "`meshc check` says if that manifest lacks them.")
+            "`meshc check` says if that manifest lacks them."
+        )
     if kept:
         lines.append(
             f"  In the cluster: Argo CD does not delete it (it was rendered with "
             f"{SYNC_OPTIONS_ANNOTATION}: {NAMESPACE_SYNC_OPTIONS}); the namespace and every "
             "workload in it stay, and the Application shows it OutOfSync (requires pruning) "
-            "until another Application or you take it over.")
+            "until another Application or you take it over."
+        )
     else:
         lines.append(
             f"  In the cluster: it was rendered without {SYNC_OPTIONS_ANNOTATION}: "
             f"{NAMESPACE_SYNC_OPTIONS}, so an Argo CD sync that prunes DELETES the namespace "
-            "and every workload in it. Re-render and sync the current output before this change.")
+            "and every workload in it. Re-render and sync the current output before this change."
+        )
     if inside:
         lines.append("  Pruned with it: " + ", ".join(inside) + ".")
     if not unmanaged:
@@ -89,5 +96,6 @@ def _warning(name: str, obj: Obj, kept: bool, unmanaged: bool, inside: list[str]
             "injected, but the webhook no longer judges it. To take it out of the mesh, remove "
             f"them ({_unmark_commands(name, found)}) and restart its workloads; "
             "to keep it meshed as the team's own Namespace, list it with manage: false; to "
-            f"delete it with everything in it, kubectl delete namespace {name}.")
+            f"delete it with everything in it, kubectl delete namespace {name}."
+        )
     return "\n".join(lines)

@@ -22,8 +22,17 @@ _DECIMALS = 2
 # Route fields that make no sense beside a redirect, which answers the request itself.
 _NOT_WITH_REDIRECT = ("split", "to", "timeout", "retries", "fault", "mirror", "rewrite")
 # Route fields that act on HTTP requests: a tcp-only service cannot use them.
-_HTTP_ROUTE_FIELDS = ("match", "matches", "timeout", "retries", "fault", "mirror", "headers",
-                      "rewrite", "redirect")
+_HTTP_ROUTE_FIELDS = (
+    "match",
+    "matches",
+    "timeout",
+    "retries",
+    "fault",
+    "mirror",
+    "headers",
+    "rewrite",
+    "redirect",
+)
 _GRPC_PROTOCOLS = ("grpc", "http2")
 
 
@@ -53,8 +62,11 @@ def _check_duration(c: Collector, path: str, value: Any) -> None:
 
 def _check_percent(c: Collector, path: str, value: Any) -> None:
     if _number(value) and abs(round(value, _DECIMALS) - value) > 1e-9:
-        c.add(path, f"{value!r} has more than {_DECIMALS} decimals; every mesh can express a "
-              "hundredth of a percent, not less")
+        c.add(
+            path,
+            f"{value!r} has more than {_DECIMALS} decimals; every mesh can express a "
+            "hundredth of a percent, not less",
+        )
 
 
 def has_match(route: dict[str, Any]) -> bool:
@@ -78,31 +90,43 @@ def _check_match_fields(c: Collector, rpath: str, route: dict[str, Any]) -> None
         c.add(join_path(rpath, "matches"), "give match or matches, not both", key=True)
     for mpath, m in _matches(route):
         if not m:
-            c.add(join_path(rpath, mpath), "an empty match takes every request; leave it out to "
-                  "make the default route")
+            c.add(
+                join_path(rpath, mpath),
+                "an empty match takes every request; leave it out to make the default route",
+            )
         if "path" in m and "grpc" in m:
-            c.add(join_path(join_path(rpath, mpath), "grpc"), "a gRPC method is a request path: "
-                  "give path or grpc, not both", key=True)
+            c.add(
+                join_path(join_path(rpath, mpath), "grpc"),
+                "a gRPC method is a request path: give path or grpc, not both",
+                key=True,
+            )
 
 
 def _check_policy_fields(c: Collector, rpath: str, route: dict[str, Any]) -> None:
     """Timeout, retries, fault, rewrite and header changes of a service or ingress route."""
     _check_duration(c, join_path(rpath, "timeout"), route.get("timeout"))
     retries = _dict(route.get("retries"))
-    _check_duration(c, join_path(join_path(rpath, "retries"), "perTryTimeout"),
-                    retries.get("perTryTimeout"))
+    _check_duration(
+        c, join_path(join_path(rpath, "retries"), "perTryTimeout"), retries.get("perTryTimeout")
+    )
     rewrite = route.get("rewrite")
     if isinstance(rewrite, dict) and not rewrite:
         c.add(join_path(rpath, "rewrite"), "give path, host or both")
     redirect = route.get("redirect")
     if isinstance(redirect, dict):
         if not any(k in redirect for k in ("path", "host", "scheme", "port")):
-            c.add(join_path(rpath, "redirect"),
-                  "give path, host, scheme or port: a redirect to the same URL loops")
+            c.add(
+                join_path(rpath, "redirect"),
+                "give path, host, scheme or port: a redirect to the same URL loops",
+            )
         for key in _NOT_WITH_REDIRECT:
             if key in route:
-                c.add(join_path(rpath, key), "a redirect route answers the request itself; "
-                      f"{key} has no effect beside redirect", key=True)
+                c.add(
+                    join_path(rpath, key),
+                    "a redirect route answers the request itself; "
+                    f"{key} has no effect beside redirect",
+                    key=True,
+                )
     headers = _dict(route.get("headers"))
     for side in ("request", "response"):
         ops = headers.get(side)
@@ -132,20 +156,29 @@ def _service_ports(svc: dict[str, Any]) -> list[Any]:
     return [p.get("port") for _, p in _items(svc.get("ports"))]
 
 
-def _check_target_port(c: Collector, path: str, raw: dict[str, Any], target: dict[str, Any],
-                       what: str) -> None:
+def _check_target_port(
+    c: Collector, path: str, raw: dict[str, Any], target: dict[str, Any], what: str
+) -> None:
     """A port named beside another service exists, or that service has exactly one."""
     ports = [p for p in _service_ports(target) if isinstance(p, int)]
     port = raw.get("port")
     if port is None and len(ports) > 1:
         c.add(path, f"{what} has ports {', '.join(map(str, ports))}: give port")
     elif isinstance(port, int) and port not in ports:
-        c.add(join_path(path, "port"), f"port {port} is not a port of {what} "
-              f"({', '.join(map(str, ports))})")
+        c.add(
+            join_path(path, "port"),
+            f"port {port} is not a port of {what} ({', '.join(map(str, ports))})",
+        )
 
 
-def _check_mirror(c: Collector, rpath: str, mirror: Any, svc: dict[str, Any],
-                  versions: set[Any], find: Callable[[Any, Any], dict[str, Any] | None]) -> None:
+def _check_mirror(
+    c: Collector,
+    rpath: str,
+    mirror: Any,
+    svc: dict[str, Any],
+    versions: set[Any],
+    find: Callable[[Any, Any], dict[str, Any] | None],
+) -> None:
     if not isinstance(mirror, dict):
         return
     mpath = join_path(rpath, "mirror")
@@ -160,15 +193,19 @@ def _check_mirror(c: Collector, rpath: str, mirror: Any, svc: dict[str, Any],
                 c.add(join_path(mpath, key), f"{key} goes with service, not with to", key=True)
         to = mirror["to"]
         if isinstance(to, str) and to not in versions:
-            c.add(join_path(mpath, "to"), f"names version {to!r}, which is not declared in "
-                  f"versions{_suggest(to, versions)}")
+            c.add(
+                join_path(mpath, "to"),
+                f"names version {to!r}, which is not declared in versions{_suggest(to, versions)}",
+            )
         return
     name, ns = mirror.get("service"), mirror.get("namespace", svc.get("namespace"))
     if not isinstance(name, str) or not isinstance(ns, str):
         return
     if (name, ns) == (svc.get("name"), svc.get("namespace")):
-        c.add(join_path(mpath, "service"), "mirrors the service to itself; give to (a version) "
-              "to mirror to one of its versions")
+        c.add(
+            join_path(mpath, "service"),
+            "mirrors the service to itself; give to (a version) to mirror to one of its versions",
+        )
         return
     target = find(ns, name)
     if target is None:
@@ -192,11 +229,15 @@ def _check_grpc(c: Collector, base: str, svc: dict[str, Any]) -> None:
     uses: list[tuple[str, str]] = []
     for i, route in _items(svc.get("routes")):
         rpath = join_path(join_path(base, "routes"), i)
-        uses += [(join_path(join_path(rpath, mpath), "grpc"), "matches a gRPC method")
-                 for mpath, m in _matches(route) if "grpc" in m]
+        uses += [
+            (join_path(join_path(rpath, mpath), "grpc"), "matches a gRPC method")
+            for mpath, m in _matches(route)
+            if "grpc" in m
+        ]
         if set(_retry_conditions(route.get("retries"))) & set(GRPC_RETRY_CONDITIONS):
-            uses.append((join_path(join_path(rpath, "retries"), "retryOn"),
-                         "retries on gRPC statuses"))
+            uses.append(
+                (join_path(join_path(rpath, "retries"), "retryOn"), "retries on gRPC statuses")
+            )
     if set(_retry_conditions(svc.get("retries"))) & set(GRPC_RETRY_CONDITIONS):
         uses.append((join_path(join_path(base, "retries"), "retryOn"), "retries on gRPC statuses"))
     for path, what in uses:
@@ -212,15 +253,23 @@ def _check_tcp(c: Collector, base: str, svc: dict[str, Any]) -> None:
         rpath = join_path(join_path(base, "routes"), i)
         for key in _HTTP_ROUTE_FIELDS:
             if key in route:
-                c.add(join_path(rpath, key), "acts on HTTP requests, but every port of this "
-                      "service has protocol tcp; a tcp route can only split connections", key=True)
+                c.add(
+                    join_path(rpath, key),
+                    "acts on HTTP requests, but every port of this "
+                    "service has protocol tcp; a tcp route can only split connections",
+                    key=True,
+                )
     if "rateLimit" in svc:
-        c.add(join_path(base, "rateLimit"), "limits HTTP requests, but every port of this "
-              "service has protocol tcp", key=True)
+        c.add(
+            join_path(base, "rateLimit"),
+            "limits HTTP requests, but every port of this service has protocol tcp",
+            key=True,
+        )
 
 
-def check_service(c: Collector, base: str, svc: dict[str, Any],
-                  find: Callable[[Any, Any], dict[str, Any] | None]) -> None:
+def check_service(
+    c: Collector, base: str, svc: dict[str, Any], find: Callable[[Any, Any], dict[str, Any] | None]
+) -> None:
     """Routes' traffic management, gRPC and TCP use, and the rate limit of one service."""
     versions = {v["name"] for _, v in _items(svc.get("versions")) if isinstance(v.get("name"), str)}
     for i, route in _items(svc.get("routes")):
@@ -233,8 +282,10 @@ def check_service(c: Collector, base: str, svc: dict[str, Any],
     _check_tcp(c, base, svc)
     limit = svc.get("rateLimit")
     if isinstance(limit, dict) and not limit:
-        c.add(join_path(base, "rateLimit"), "give requestsPerSecond, perCallerRequestsPerSecond "
-              "or both")
+        c.add(
+            join_path(base, "rateLimit"),
+            "give requestsPerSecond, perCallerRequestsPerSecond or both",
+        )
 
 
 def route_has_destination(route: dict[str, Any]) -> bool:
@@ -244,16 +295,19 @@ def route_has_destination(route: dict[str, Any]) -> bool:
 # --- ingress, egress, telemetry -------------------------------------------------------------
 
 
-def _duplicates(c: Collector, base: str, items: Any, key: Callable[[dict[str, Any]], Any],
-                what: str, field: str) -> None:
+def _duplicates(
+    c: Collector, base: str, items: Any, key: Callable[[dict[str, Any]], Any], what: str, field: str
+) -> None:
     seen: dict[Any, int] = {}
     for i, item in _items(items):
         value = key(item)
         if value is None or isinstance(value, (dict, list)):
             continue
         if value in seen:
-            c.add(join_path(join_path(base, i), field),
-                  f"duplicate {what} {value!r} (first at {base}[{seen[value]}])")
+            c.add(
+                join_path(join_path(base, i), field),
+                f"duplicate {what} {value!r} (first at {base}[{seen[value]}])",
+            )
         else:
             seen[value] = i
 
@@ -262,14 +316,22 @@ def _strings(*values: Any) -> tuple[str, ...] | None:
     return values if all(isinstance(v, str) for v in values) else None
 
 
-def _check_ingress_route(c: Collector, rpath: str, route: dict[str, Any], namespace: Any,
-                         find: Callable[[Any, Any], dict[str, Any] | None]) -> None:
+def _check_ingress_route(
+    c: Collector,
+    rpath: str,
+    route: dict[str, Any],
+    namespace: Any,
+    find: Callable[[Any, Any], dict[str, Any] | None],
+) -> None:
     _check_match_fields(c, rpath, route)
     _check_policy_fields(c, rpath, route)
     backend = route.get("backend")
     if "redirect" in route and "backend" in route:
-        c.add(join_path(rpath, "backend"), "a redirect route answers the request itself; "
-              "give redirect or backend, not both", key=True)
+        c.add(
+            join_path(rpath, "backend"),
+            "a redirect route answers the request itself; give redirect or backend, not both",
+            key=True,
+        )
     elif "redirect" not in route and "backend" not in route:
         c.add(rpath, "a route needs a backend (a service) or a redirect")
     if not isinstance(backend, dict):
@@ -279,29 +341,47 @@ def _check_ingress_route(c: Collector, rpath: str, route: dict[str, Any], namesp
         return
     target = find(ns, name)
     if target is None:
-        c.add(join_path(join_path(rpath, "backend"), "service"),
-              f"{ns}/{name} is not a service of the spec")
+        c.add(
+            join_path(join_path(rpath, "backend"), "service"),
+            f"{ns}/{name} is not a service of the spec",
+        )
         return
     _check_target_port(c, join_path(rpath, "backend"), backend, target, f"{ns}/{name}")
     ports = list(_items(target.get("ports")))
     port = backend.get("port", ports[0][1].get("port") if len(ports) == 1 else None)
     for _, p in ports:
         if p.get("port") == port and p.get("protocol") == "tcp":
-            c.add(join_path(rpath, "backend"), f"port {port} of {ns}/{name} has protocol tcp; an "
-                  "ingress route sends HTTP requests")
+            c.add(
+                join_path(rpath, "backend"),
+                f"port {port} of {ns}/{name} has protocol tcp; an "
+                "ingress route sends HTTP requests",
+            )
 
 
-def _check_ingress(c: Collector, spec: dict[str, Any], meshed: list[str],
-                   find: Callable[[Any, Any], dict[str, Any] | None]) -> None:
+def _check_ingress(
+    c: Collector,
+    spec: dict[str, Any],
+    meshed: list[str],
+    find: Callable[[Any, Any], dict[str, Any] | None],
+) -> None:
     entries = spec.get("ingress")
-    _duplicates(c, "spec.ingress", entries, lambda e: _strings(e.get("namespace"), e.get("name")),
-                "ingress", "name")
+    _duplicates(
+        c,
+        "spec.ingress",
+        entries,
+        lambda e: _strings(e.get("namespace"), e.get("name")),
+        "ingress",
+        "name",
+    )
     for i, entry in _items(entries):
         base = f"spec.ingress[{i}]"
         ns = entry.get("namespace")
         if isinstance(ns, str) and meshed and ns not in meshed:
-            c.add(join_path(base, "namespace"), f"{ns!r} is not a meshed namespace (declare it "
-                  f"in spec.namespaces){_suggest(ns, meshed)}")
+            c.add(
+                join_path(base, "namespace"),
+                f"{ns!r} is not a meshed namespace (declare it "
+                f"in spec.namespaces){_suggest(ns, meshed)}",
+            )
         listeners = entry.get("listeners")
         lbase = join_path(base, "listeners")
         _duplicates(c, lbase, listeners, lambda x: x.get("name"), "listener name", "name")
@@ -312,43 +392,70 @@ def _check_ingress(c: Collector, spec: dict[str, Any], meshed: list[str],
             if protocol == "HTTPS" and not tls:
                 c.add(lpath, "an HTTPS listener needs tls.secretName (its certificate)")
             elif protocol == "HTTP" and tls:
-                c.add(join_path(lpath, "tls"), "an HTTP listener does not terminate TLS; use "
-                      "protocol HTTPS", key=True)
+                c.add(
+                    join_path(lpath, "tls"),
+                    "an HTTP listener does not terminate TLS; use protocol HTTPS",
+                    key=True,
+                )
         routes = list(_items(entry.get("routes")))
         rbase = join_path(base, "routes")
         for n, (j, route) in enumerate(routes):
             rpath = join_path(rbase, j)
             _check_ingress_route(c, rpath, route, ns, find)
             if not has_match(route) and n != len(routes) - 1:
-                c.add(rpath, "a route without match takes every request, so it must be the "
-                      "last route")
+                c.add(
+                    rpath, "a route without match takes every request, so it must be the last route"
+                )
 
 
 def _check_egress(c: Collector, spec: dict[str, Any]) -> None:
     hosts = _dict(spec.get("egress")).get("hosts")
     _duplicates(c, "spec.egress.hosts", hosts, lambda h: h.get("host"), "host", "host")
     for i, host in _items(hosts):
-        _duplicates(c, f"spec.egress.hosts[{i}].ports", host.get("ports"),
-                    lambda p: p.get("port"), "port", "port")
+        _duplicates(
+            c,
+            f"spec.egress.hosts[{i}].ports",
+            host.get("ports"),
+            lambda p: p.get("port"),
+            "port",
+            "port",
+        )
 
 
 def _check_telemetry(c: Collector, spec: dict[str, Any], meshed: list[str]) -> None:
     entries = spec.get("telemetry")
-    _duplicates(c, "spec.telemetry", entries,
-                lambda t: _strings(t.get("namespace"), t.get("name")), "telemetry", "name")
-    _duplicates(c, "spec.telemetry", entries,
-                lambda t: None if "selector" in t else t.get("namespace"),
-                "namespace-wide telemetry for namespace", "namespace")
+    _duplicates(
+        c,
+        "spec.telemetry",
+        entries,
+        lambda t: _strings(t.get("namespace"), t.get("name")),
+        "telemetry",
+        "name",
+    )
+    _duplicates(
+        c,
+        "spec.telemetry",
+        entries,
+        lambda t: None if "selector" in t else t.get("namespace"),
+        "namespace-wide telemetry for namespace",
+        "namespace",
+    )
     for i, entry in _items(entries):
         base = f"spec.telemetry[{i}]"
         ns = entry.get("namespace")
         if isinstance(ns, str) and meshed and ns not in meshed:
-            c.add(join_path(base, "namespace"), f"{ns!r} is not a meshed namespace (declare it "
-                  f"in spec.namespaces){_suggest(ns, meshed)}")
+            c.add(
+                join_path(base, "namespace"),
+                f"{ns!r} is not a meshed namespace (declare it "
+                f"in spec.namespaces){_suggest(ns, meshed)}",
+            )
         if not any(k in entry for k in ("tracing", "accessLogging", "metrics")):
             c.add(base, "give tracing, accessLogging or metrics")
-        _check_percent(c, join_path(join_path(base, "tracing"), "samplingPercent"),
-                       _dict(entry.get("tracing")).get("samplingPercent"))
+        _check_percent(
+            c,
+            join_path(join_path(base, "tracing"), "samplingPercent"),
+            _dict(entry.get("tracing")).get("samplingPercent"),
+        )
 
 
 def gateway_identities(spec: dict[str, Any]) -> set[str]:

@@ -105,9 +105,11 @@ def load_document(text: str, filename: str) -> tuple[Any, Positions, list[Proble
         return None, Positions(), [Problem(filename, 0, 0, "", "the file is empty")]
     if len(nodes) > 1:
         line, col = _mark(nodes[1])
-        return None, Positions(), [
-            Problem(filename, line, col, "", "expected one YAML document, found several")
-        ]
+        return (
+            None,
+            Positions(),
+            [Problem(filename, line, col, "", "expected one YAML document, found several")],
+        )
     builder = _Builder(filename)
     try:
         data = builder.build(nodes[0], "")

@@ -38,8 +38,13 @@ class Imported:
         return [f for f in self.findings if f.carried]
 
 
-def import_manifests(manifests: Sequence[Manifest], *, namespace: str = "default",
-                     name: str | None = None, provider: str | None = None) -> Imported:
+def import_manifests(
+    manifests: Sequence[Manifest],
+    *,
+    namespace: str = "default",
+    name: str | None = None,
+    provider: str | None = None,
+) -> Imported:
     """The Mesh spec of ``manifests``; objects without a namespace are in ``namespace``."""
     from . import finish, gatewayapi, istio, kube, kuma, linkerd
     from .inventory import Inventory
@@ -47,8 +52,11 @@ def import_manifests(manifests: Sequence[Manifest], *, namespace: str = "default
     inv = Inventory.of(manifests)
     draft = Draft(default_namespace=namespace, name=name or "")
     kube.namespaces(inv, draft)
-    mesh_namespaces = {draft.namespace_of(s) for s in inv.sources
-                       if s.group in finish.mesh_groups() and s.kind != "Namespace"}
+    mesh_namespaces = {
+        draft.namespace_of(s)
+        for s in inv.sources
+        if s.group in finish.mesh_groups() and s.kind != "Namespace"
+    }
     kube.services(inv, draft, mesh_namespaces)
     linkerd.versions(inv, draft)
     istio.import_istio(inv, draft)

@@ -22,22 +22,34 @@ from meshc.policies.manifests import Manifest
 from .draft import Source
 from .inventory import WORKLOADS, rendered_by_meshc
 
-SERVER_SET_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
-                       "generation", "selfLink", "deletionTimestamp",
-                       "deletionGracePeriodSeconds", "ownerReferences")
-SERVER_SET_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",
-                          "deployment.kubernetes.io/revision")
+SERVER_SET_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+)
+SERVER_SET_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+)
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every Namespace by the server
 GATEWAY_API_KINDS = ("Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute")
 
 
 def _wanted() -> dict[str, set[str]]:
     """API group -> the kinds the importer reads."""
-    wanted: dict[str, set[str]] = {"": {"Namespace", "Service", "Pod", "ReplicationController"},
-                                   "apps": set(WORKLOADS), "batch": set(WORKLOADS),
-                                   GATEWAY_API_GROUP: set(GATEWAY_API_KINDS)}
-    for group, kind, _ in (*providers.mesh_config_kinds(),
-                           *providers.mesh_cluster_config_kinds()):
+    wanted: dict[str, set[str]] = {
+        "": {"Namespace", "Service", "Pod", "ReplicationController"},
+        "apps": set(WORKLOADS),
+        "batch": set(WORKLOADS),
+        GATEWAY_API_GROUP: set(GATEWAY_API_KINDS),
+    }
+    for group, kind, _ in (*providers.mesh_config_kinds(), *providers.mesh_cluster_config_kinds()):
         wanted.setdefault(group, set()).add(kind)
     for group in providers.mesh_config_groups():
         wanted.setdefault(group, {"*"})
@@ -84,8 +96,10 @@ def read(kubeconfig: str, namespaces: Sequence[str]) -> tuple[list[Manifest], li
                     for obj in _list(cluster, resource, namespaces):
                         manifest = Manifest(f"cluster: {_ref(obj)}", 0, clean(obj))
                         if rendered_by_meshc(Source(manifest)):
-                            skipped.append(f"cluster: {_ref(obj)}: skipped: rendered by meshc "
-                                           "(its managed-by label)")
+                            skipped.append(
+                                f"cluster: {_ref(obj)}: skipped: rendered by meshc "
+                                "(its managed-by label)"
+                            )
                             continue
                         manifests.append(manifest)
     except ClusterError as exc:

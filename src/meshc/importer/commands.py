@@ -35,22 +35,34 @@ def run(args: argparse.Namespace) -> int:
         if not args.paths:
             raise UsageError("give manifest paths (or '-'), or --kubeconfig")
         if len(namespaces) > 1:
-            raise UsageError("with files, --namespace names the one namespace of objects that "
-                             "name none")
+            raise UsageError(
+                "with files, --namespace names the one namespace of objects that name none"
+            )
         manifests, skipped = _read(args)
         default_namespace = namespaces[0] if namespaces else "default"
-    result = import_manifests(manifests, namespace=default_namespace, name=args.name,
-                              provider=args.provider)
+    result = import_manifests(
+        manifests, namespace=default_namespace, name=args.name, provider=args.provider
+    )
     if result.malformed:
         raise UsageError(*result.malformed)
-    sources = [f"the cluster of {args.kubeconfig}"] if args.kubeconfig else \
-        sorted({m.file for m in manifests})
-    header = ["A Mesh spec written by `meshc import` from "
-              + (", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5
-                                           else "") if sources else "nothing") + "."]
+    sources = (
+        [f"the cluster of {args.kubeconfig}"]
+        if args.kubeconfig
+        else sorted({m.file for m in manifests})
+    )
+    header = [
+        "A Mesh spec written by `meshc import` from "
+        + (
+            ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
+            if sources
+            else "nothing"
+        )
+        + "."
+    ]
     if result.left:
-        header.append(f"{len(result.left)} objects or fields were left out: see the stderr of "
-                      "meshc import.")
+        header.append(
+            f"{len(result.left)} objects or fields were left out: see the stderr of meshc import."
+        )
     text = to_yaml(result.spec, header)
     if args.output and args.output != "-":
         try:
@@ -67,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         print(finding.format(), file=sys.stderr)
     for finding in result.left:
         print(finding.format(), file=sys.stderr)
-    print(f"meshc import: {result.imported} objects imported, {len(result.carried)} fields "
-          f"carried by overrides, {len(result.left)} left out", file=sys.stderr)
+    print(
+        f"meshc import: {result.imported} objects imported, {len(result.carried)} fields "
+        f"carried by overrides, {len(result.left)} left out",
+        file=sys.stderr,
+    )
     return ExitCode.FINDINGS if result.left else ExitCode.OK

@@ -73,8 +73,11 @@ class Source:
 
     @property
     def ref(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else \
-            f"{self.kind} {self.name}"
+        return (
+            f"{self.kind} {self.namespace}/{self.name}"
+            if self.namespace
+            else f"{self.kind} {self.name}"
+        )
 
     def at(self, path: str = "") -> str:
         if not self.manifest.line:  # read from a cluster: the file names the object
@@ -118,22 +121,34 @@ class Draft:
         try:
             yield
         except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
-            self.malformed.append(f"{src.at()}: {src.ref}: malformed: a field has the wrong "
-                                  f"type or value ({type(exc).__name__}: {exc})")
+            self.malformed.append(
+                f"{src.at()}: {src.ref}: malformed: a field has the wrong "
+                f"type or value ({type(exc).__name__}: {exc})"
+            )
 
     def namespace_of(self, src: Source) -> str:
         return src.namespace or self.default_namespace
 
     def lose(self, src: Source, path: str, why: str, carried: str = "") -> None:
-        self.findings.append(Finding(src.at(path), _ref(src, self), path or "(object)", why,
-                                     carried))
+        self.findings.append(
+            Finding(src.at(path), _ref(src, self), path or "(object)", why, carried)
+        )
 
     def service(self, namespace: str, name: str) -> Part | None:
         return self.services.get((namespace, name))
 
-    def override(self, src: Source, kind: str, namespace: str, name: str, provider: str,
-                 *, merge: dict[str, Any] | None = None,
-                 patch: list[dict[str, Any]] | None = None, reason: str = "") -> str:
+    def override(
+        self,
+        src: Source,
+        kind: str,
+        namespace: str,
+        name: str,
+        provider: str,
+        *,
+        merge: dict[str, Any] | None = None,
+        patch: list[dict[str, Any]] | None = None,
+        reason: str = "",
+    ) -> str:
         """Add (or extend) the override of one rendered object; its spec path."""
         for i, existing in enumerate(self.overrides):
             target = existing["target"]
@@ -144,9 +159,12 @@ class Draft:
                     existing.setdefault("patch", []).extend(patch)
                 existing[FROM].append(src.at())
                 return f"spec.overrides[{i}]"
-        entry: Part = {"target": {"kind": kind, "namespace": namespace, "name": name},
-                       "provider": provider, FROM: [src.at()],
-                       "reason": reason or f"imported from {src.ref}"}
+        entry: Part = {
+            "target": {"kind": kind, "namespace": namespace, "name": name},
+            "provider": provider,
+            FROM: [src.at()],
+            "reason": reason or f"imported from {src.ref}",
+        }
         if merge is not None:
             entry["merge"] = merge
         if patch is not None:
@@ -156,8 +174,11 @@ class Draft:
 
 
 def _ref(src: Source, draft: Draft) -> str:
-    return f"{src.kind} {draft.namespace_of(src)}/{src.name}" if src.kind != "Namespace" else \
-        f"Namespace {src.name}"
+    return (
+        f"{src.kind} {draft.namespace_of(src)}/{src.name}"
+        if src.kind != "Namespace"
+        else f"Namespace {src.name}"
+    )
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -12,22 +12,106 @@ from .draft import FROM
 # The spec's keys in the order its schema and examples write them; any other key
 # (labels, header names, versions of a split) follows in alphabetical order.
 KEY_ORDER = (
-    "apiVersion", "kind", "metadata", "spec",
-    "provider", "dataplane", "mtls", "trustDomain", "revision", "namespaces", "services", "ingress", "egress",
-    "telemetry", "overrides", "admission",
-    "target", "name", "namespace", "gateway", "serviceAccount", "className", "host", "hosts",
-    "selector", "labels", "annotations", "manage", "service", "ports", "port", "targetPort",
-    "protocol", "versions", "listeners", "routes", "match", "matches", "path", "headers", "grpc",
-    "method", "exact", "prefix", "regex", "to", "split", "backend", "timeout", "retries",
-    "attempts", "perTryTimeout", "retryOn", "fault", "delay", "fixed", "abort", "httpStatus",
-    "grpcStatus", "percent", "mirror", "request", "response", "set", "add", "remove", "rewrite",
-    "redirect", "scheme", "statusCode", "tls", "secretName", "connectionPool", "maxConnections",
-    "http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection",
-    "outlierDetection", "consecutive5xxErrors", "interval", "baseEjectionTime",
-    "maxEjectionPercent", "allow", "fromNamespaces", "fromServiceAccounts", "rateLimit",
-    "requestsPerSecond", "perCallerRequestsPerSecond", "tracing", "samplingPercent",
-    "accessLogging", "metrics", "enabled", "exemptions", "reason", "op", "value", "from",
-    "merge", "patch",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "provider",
+    "dataplane",
+    "mtls",
+    "trustDomain",
+    "revision",
+    "namespaces",
+    "services",
+    "ingress",
+    "egress",
+    "telemetry",
+    "overrides",
+    "admission",
+    "target",
+    "name",
+    "namespace",
+    "gateway",
+    "serviceAccount",
+    "className",
+    "host",
+    "hosts",
+    "selector",
+    "labels",
+    "annotations",
+    "manage",
+    "service",
+    "ports",
+    "port",
+    "targetPort",
+    "protocol",
+    "versions",
+    "listeners",
+    "routes",
+    "match",
+    "matches",
+    "path",
+    "headers",
+    "grpc",
+    "method",
+    "exact",
+    "prefix",
+    "regex",
+    "to",
+    "split",
+    "backend",
+    "timeout",
+    "retries",
+    "attempts",
+    "perTryTimeout",
+    "retryOn",
+    "fault",
+    "delay",
+    "fixed",
+    "abort",
+    "httpStatus",
+    "grpcStatus",
+    "percent",
+    "mirror",
+    "request",
+    "response",
+    "set",
+    "add",
+    "remove",
+    "rewrite",
+    "redirect",
+    "scheme",
+    "statusCode",
+    "tls",
+    "secretName",
+    "connectionPool",
+    "maxConnections",
+    "http1MaxPendingRequests",
+    "http2MaxRequests",
+    "maxRequestsPerConnection",
+    "outlierDetection",
+    "consecutive5xxErrors",
+    "interval",
+    "baseEjectionTime",
+    "maxEjectionPercent",
+    "allow",
+    "fromNamespaces",
+    "fromServiceAccounts",
+    "rateLimit",
+    "requestsPerSecond",
+    "perCallerRequestsPerSecond",
+    "tracing",
+    "samplingPercent",
+    "accessLogging",
+    "metrics",
+    "enabled",
+    "exemptions",
+    "reason",
+    "op",
+    "value",
+    "from",
+    "merge",
+    "patch",
 )
 _RANK = {key: i for i, key in enumerate(KEY_ORDER)}
 # Maps whose keys are data, not fields: kept as given.
@@ -38,17 +122,28 @@ def ordered(value: Any, parent: str = "") -> Any:
     """``value`` with every mapping's keys in the spec's order (data maps sorted by key)."""
     if isinstance(value, dict):
         if parent == "allow":
-            keys = sorted((k for k in value if k != FROM), key=lambda k: (
-                ("fromNamespaces", "fromServiceAccounts", "ports").index(k)
-                if k in ("fromNamespaces", "fromServiceAccounts", "ports") else 3, k))
+            keys = sorted(
+                (k for k in value if k != FROM),
+                key=lambda k: (
+                    ("fromNamespaces", "fromServiceAccounts", "ports").index(k)
+                    if k in ("fromNamespaces", "fromServiceAccounts", "ports")
+                    else 3,
+                    k,
+                ),
+            )
         elif parent in _DATA_KEYS:
-            keys = sorted(k for k in value if k != FROM) if parent != "merge" and \
-                parent != "value" and parent != "split" else [k for k in value if k != FROM]
+            keys = (
+                sorted(k for k in value if k != FROM)
+                if parent != "merge" and parent != "value" and parent != "split"
+                else [k for k in value if k != FROM]
+            )
         else:
-            keys = sorted((k for k in value if k != FROM),
-                          key=lambda k: (_RANK.get(k, len(_RANK)), k))
-        out = {k: ordered(value[k], k if parent not in ("merge", "value") else "value")
-               for k in keys}
+            keys = sorted(
+                (k for k in value if k != FROM), key=lambda k: (_RANK.get(k, len(_RANK)), k)
+            )
+        out = {
+            k: ordered(value[k], k if parent not in ("merge", "value") else "value") for k in keys
+        }
         if FROM in value:
             out[FROM] = value[FROM]
         return out
@@ -94,7 +189,7 @@ def _lines(value: Any, indent: str) -> list[str]:
             continue
         inner = _lines(item, indent + "  ")
         first = next(i for i, line in enumerate(inner) if not line.lstrip().startswith("#"))
-        inner[first] = f"{indent}- {inner[first][len(indent) + 2:]}"
+        inner[first] = f"{indent}- {inner[first][len(indent) + 2 :]}"
         out += inner
     return out
 

@@ -48,12 +48,19 @@ def _mtls(draft: Draft, meshed: list[str]) -> str:
         mode = per_ns[ns][0] if ns in per_ns else default
         if mode != chosen:
             where = per_ns[ns][1] if ns in per_ns else "(no PeerAuthentication)"
-            draft.notes.append(f"{where}: namespace {ns}: mTLS {mode}: not expressible in a "
-                               f"Mesh spec: the spec has one mode for the mesh; imported as "
-                               f"{chosen}")
-            draft.findings.append(_finding(where, f"Namespace {ns}", "mtls",
-                                           f"{mode}, and the spec has one mode for the mesh "
-                                           f"({chosen})"))
+            draft.notes.append(
+                f"{where}: namespace {ns}: mTLS {mode}: not expressible in a "
+                f"Mesh spec: the spec has one mode for the mesh; imported as "
+                f"{chosen}"
+            )
+            draft.findings.append(
+                _finding(
+                    where,
+                    f"Namespace {ns}",
+                    "mtls",
+                    f"{mode}, and the spec has one mode for the mesh ({chosen})",
+                )
+            )
     return chosen
 
 
@@ -73,21 +80,36 @@ def _carry_service(draft: Draft, svc: Part, provider: str) -> None:
     if annotations:
         merge.setdefault("metadata", {})["annotations"] = annotations
     if merge and src is not None:
-        carried = draft.override(src, "Service", svc["namespace"], svc["name"], provider,
-                                 merge=merge, reason=f"imported from {src.ref}: fields of the "
-                                 "Service the spec does not say")
+        carried = draft.override(
+            src,
+            "Service",
+            svc["namespace"],
+            svc["name"],
+            provider,
+            merge=merge,
+            reason=f"imported from {src.ref}: fields of the Service the spec does not say",
+        )
         for section, fields in merge.items():
             for key in fields:
-                draft.lose(src, f"{section}.{key}", "the spec's services say a selector and "
-                           "ports", carried)
-    renders_rule = bool(svc.get("versions") or svc.get("connectionPool")
-                        or svc.get("outlierDetection"))
+                draft.lose(
+                    src, f"{section}.{key}", "the spec's services say a selector and ports", carried
+                )
+    renders_rule = bool(
+        svc.get("versions") or svc.get("connectionPool") or svc.get("outlierDetection")
+    )
     for src, path, why, kind, op, merge in svc.pop("_carry", []):
         if not renders_rule or provider != "istio":
             draft.lose(src, path, why + "; not imported")
             continue
-        carried = draft.override(src, kind, svc["namespace"], svc["name"], provider,
-                                 merge=merge, patch=[op] if op else None)
+        carried = draft.override(
+            src,
+            kind,
+            svc["namespace"],
+            svc["name"],
+            provider,
+            merge=merge,
+            patch=[op] if op else None,
+        )
         draft.lose(src, path, why, carried)
 
 
@@ -101,35 +123,52 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
     istio.settle_ingress(draft)
     waypoints = istio.settle_waypoints(draft)
     # Routed by HTTPRoutes (or a Service per version) and by no VirtualService.
-    routed = {svc["namespace"] for svc in draft.services.values()
-              if svc.pop("_routed", False) and "_vs" not in svc}
+    routed = {
+        svc["namespace"]
+        for svc in draft.services.values()
+        if svc.pop("_routed", False) and "_vs" not in svc
+    }
     for svc in draft.services.values():
         for key in _INTERNAL:
             svc.pop(key, None)
         bare = svc.pop("_bare_route", None)
         if bare is not None and chosen == "istio" and not svc.get("retries"):
-            draft.lose(bare, "spec.rules[0]", "a rule to the whole service and nothing else: "
-                       "meshc renders one for a service's retries, which Istio's HTTPRoutes do "
-                       "not carry (and the spec cannot say how many); not imported")
+            draft.lose(
+                bare,
+                "spec.rules[0]",
+                "a rule to the whole service and nothing else: "
+                "meshc renders one for a service's retries, which Istio's HTTPRoutes do "
+                "not carry (and the spec cannot say how many); not imported",
+            )
         _carry_service(draft, svc, chosen)
         if "allow" in svc:
-            svc["allow"] = [dict(r) for i, r in enumerate(svc["allow"])
-                            if r and r not in svc["allow"][:i]]
+            svc["allow"] = [
+                dict(r) for i, r in enumerate(svc["allow"]) if r and r not in svc["allow"][:i]
+            ]
             if not svc["allow"]:
                 del svc["allow"]
-    meshed = sorted({ns for ns, _ in draft.services} | {e["namespace"] for e in draft.ingress.values()}
-                    | {t["namespace"] for t in draft.telemetry.values()}
-                    | {n for n, p in draft.namespaces.items() if p.get("_marker")})
+    meshed = sorted(
+        {ns for ns, _ in draft.services}
+        | {e["namespace"] for e in draft.ingress.values()}
+        | {t["namespace"] for t in draft.telemetry.values()}
+        | {n for n, p in draft.namespaces.items() if p.get("_marker")}
+    )
     planes = {ns: (draft.namespaces.get(ns) or {}).pop("_dataplane", "sidecar") for ns in meshed}
     if chosen != "istio":
         for ns in [n for n, p in planes.items() if p == AMBIENT]:
-            draft.findings.append(_finding(draft.namespaces[ns][FROM][0], f"Namespace {ns}",
-                                           "metadata.labels", f"an ambient namespace, and "
-                                           f"{chosen} has only sidecars; imported as meshed"))
+            draft.findings.append(
+                _finding(
+                    draft.namespaces[ns][FROM][0],
+                    f"Namespace {ns}",
+                    "metadata.labels",
+                    f"an ambient namespace, and {chosen} has only sidecars; imported as meshed",
+                )
+            )
             planes[ns] = "sidecar"
     # spec.dataplane: the most namespaces' (ambient on a tie), the others' their own.
-    dataplane = AMBIENT if 0 < 2 * list(planes.values()).count(AMBIENT) >= len(planes) \
-        else "sidecar"
+    dataplane = (
+        AMBIENT if 0 < 2 * list(planes.values()).count(AMBIENT) >= len(planes) else "sidecar"
+    )
     namespaces = []
     for ns in meshed:
         part = draft.namespaces.get(ns, {"name": ns})
@@ -137,9 +176,14 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
             part["dataplane"] = planes[ns]
         marker = part.pop("_marker", None)
         if marker is not None and marker[1].endswith(("=disabled", "=false", "=none")):
-            draft.findings.append(_finding(part[FROM][0], f"Namespace {ns}", marker[1],
-                                           "injection is turned off here, and the spec meshes "
-                                           "every namespace it names"))
+            draft.findings.append(
+                _finding(
+                    part[FROM][0],
+                    f"Namespace {ns}",
+                    marker[1],
+                    "injection is turned off here, and the spec meshes every namespace it names",
+                )
+            )
         namespaces.append(part)
     spec: dict[str, Any] = {"provider": chosen, "mtls": _mtls(draft, meshed)}
     if dataplane != "sidecar":
@@ -168,5 +212,9 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
             spec[mesh_name] = settings
     if draft.overrides:
         spec["overrides"] = draft.overrides
-    return {"apiVersion": API_VERSION, "kind": "Mesh",
-            "metadata": {"name": draft.name or DEFAULT_NAME}, "spec": spec}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Mesh",
+        "metadata": {"name": draft.name or DEFAULT_NAME},
+        "spec": spec,
+    }

@@ -49,16 +49,20 @@ def _string(kind: str, value: str) -> list[dict[str, str]] | None:
     return None
 
 
-def matches(draft: Draft, src: Source, path: str, raw: list[Any],
-            grpc: bool = False) -> list[Part] | None:
+def matches(
+    draft: Draft, src: Source, path: str, raw: list[Any], grpc: bool = False
+) -> list[Part] | None:
     out: list[Part] = []
     for i, m in enumerate(raw):
         mpath = f"{path}.matches[{i}]"
         m = m if isinstance(m, dict) else {}
         extra = set(m) - ({"method", "headers"} if grpc else {"path", "headers"})
         if extra:
-            draft.lose(src, f"{mpath}.{min(extra)}", "the spec matches on path and "
-                       "headers only; the rule is not imported")
+            draft.lose(
+                src,
+                f"{mpath}.{min(extra)}",
+                "the spec matches on path and headers only; the rule is not imported",
+            )
             return None
         headers: Part = {}
         for j, h in enumerate(m.get("headers") or []):
@@ -69,11 +73,17 @@ def matches(draft: Draft, src: Source, path: str, raw: list[Any],
             headers[str(h.get("name"))] = found[0]
         if grpc:
             method = m.get("method") or {}
-            if set(method) - {"service", "method", "type"} or method.get("type", "Exact") != "Exact":
+            if (
+                set(method) - {"service", "method", "type"}
+                or method.get("type", "Exact") != "Exact"
+            ):
                 draft.lose(src, f"{mpath}.method", "the spec matches a gRPC method exactly")
                 return None
-            part: Part = {"grpc": {k: str(method[k]) for k in ("service", "method") if k in method}} \
-                if method.get("service") else {}
+            part: Part = (
+                {"grpc": {k: str(method[k]) for k in ("service", "method") if k in method}}
+                if method.get("service")
+                else {}
+            )
             if headers:
                 part["headers"] = headers
             out.append(part)
@@ -107,13 +117,17 @@ def _ops(value: Any) -> Part:
     return out
 
 
-def _mirror(draft: Draft, src: Source, path: str, value: dict[str, Any],
-            svc: Part | None) -> Part | None:
+def _mirror(
+    draft: Draft, src: Source, path: str, value: dict[str, Any], svc: Part | None
+) -> Part | None:
     """A RequestMirror: to a version's own Service, or to another Service (with its port)."""
     ref = value.get("backendRef") or {}
     if svc is None or ref.get("kind", "Service") != "Service" or ref.get("group", "") != "":
-        draft.lose(src, path, "a mesh route mirrors to a version or another Service; the "
-                   "rule is not imported")
+        draft.lose(
+            src,
+            path,
+            "a mesh route mirrors to a version or another Service; the rule is not imported",
+        )
         return None
     name, ns = str(ref.get("name", "")), str(ref.get("namespace") or svc["namespace"])
     version = _version_of(draft, svc, name) if ns == svc["namespace"] else None
@@ -135,8 +149,9 @@ def _mirror(draft: Draft, src: Source, path: str, value: dict[str, Any],
     return out
 
 
-def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part,
-            svc: Part | None = None) -> bool:
+def filters(
+    draft: Draft, src: Source, path: str, raw: list[Any], route: Part, svc: Part | None = None
+) -> bool:
     """The rule's filters into ``route``; False when one is none the spec has. A mirror
     is a mesh route's only (``svc``: the route's service)."""
     for i, f in enumerate(raw):
@@ -151,8 +166,11 @@ def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part,
             out: Part = {}
             p = r.get("path") or {}
             if p and p.get("type") != "ReplaceFullPath":
-                draft.lose(src, f"{fpath}.requestRedirect.path", "the spec's redirect replaces "
-                           "the whole path")
+                draft.lose(
+                    src,
+                    f"{fpath}.requestRedirect.path",
+                    "the spec's redirect replaces the whole path",
+                )
                 return False
             if p:
                 out["path"] = str(p["replaceFullPath"])
@@ -173,14 +191,14 @@ def filters(draft: Draft, src: Source, path: str, raw: list[Any], route: Part,
                 out["path"] = str(p["replacePrefixMatch"])
             route["rewrite"] = out
         elif kind == "RequestMirror" and svc is not None and "mirror" not in route:
-            mirror = _mirror(draft, src, f"{fpath}.requestMirror",
-                             f.get("requestMirror") or {}, svc)
+            mirror = _mirror(
+                draft, src, f"{fpath}.requestMirror", f.get("requestMirror") or {}, svc
+            )
             if mirror is None:
                 return False
             route["mirror"] = mirror
         else:
-            draft.lose(src, fpath, f"a {kind} filter: not a spec setting; the rule is not "
-                       "imported")
+            draft.lose(src, fpath, f"a {kind} filter: not a spec setting; the rule is not imported")
             return False
     return True
 
@@ -190,8 +208,11 @@ def _timeouts(draft: Draft, src: Source, path: str, rule: dict[str, Any], route:
     if "request" in timeouts:
         route["timeout"] = str(timeouts["request"])
     if "backendRequest" in timeouts:
-        draft.lose(src, f"{path}.timeouts.backendRequest", "the spec has a request timeout "
-                   "and a per-try timeout with retries only")
+        draft.lose(
+            src,
+            f"{path}.timeouts.backendRequest",
+            "the spec has a request timeout and a per-try timeout with retries only",
+        )
 
 
 def annotation_policy(annotations: dict[str, str]) -> tuple[str | None, Part | None, list[str]]:
@@ -220,6 +241,7 @@ def annotation_policy(annotations: dict[str, str]) -> tuple[str | None, Part | N
 
 # --- mesh routes (a Service parent) -----------------------------------------------------
 
+
 def _version_of(draft: Draft, svc: Part, name: str) -> str | None:
     for v in svc.get("versions", []):
         if f"{svc['name']}-{v['name']}" == name:
@@ -227,8 +249,9 @@ def _version_of(draft: Draft, svc: Part, name: str) -> str | None:
     return None
 
 
-def _mesh_rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part,
-               grpc: bool) -> Part | None:
+def _mesh_rule(
+    draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part, grpc: bool
+) -> Part | None:
     route: Part = {}
     origin(route, src, path)
     for key in sorted(set(rule) - _RULE_KEYS):
@@ -256,31 +279,44 @@ def _mesh_rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: 
             route["_whole"] = True
             continue
         if version is None or ref.get("namespace", svc["namespace"]) != svc["namespace"]:
-            draft.lose(src, f"{path}.backendRefs[{j}]", f"{name!r} is no version of "
-                       f"{svc['name']} (a version is a Service {svc['name']}-<version> selecting "
-                       "a subset of its pods; a fault's Service is not named by the route); "
-                       "the rule is imported without this backend")
+            draft.lose(
+                src,
+                f"{path}.backendRefs[{j}]",
+                f"{name!r} is no version of "
+                f"{svc['name']} (a version is a Service {svc['name']}-<version> selecting "
+                "a subset of its pods; a fault's Service is not named by the route); "
+                "the rule is imported without this backend",
+            )
             continue
         split[version] = int(ref.get("weight", 1))
     if len(split) == 1 and "_whole" not in route:
         route["to"] = next(iter(split))
     elif split:
         total = sum(split.values())
-        route["split"] = {v: round(w * 100 / total) for v, w in split.items()} \
-            if total != 100 else split
+        route["split"] = (
+            {v: round(w * 100 / total) for v, w in split.items()} if total != 100 else split
+        )
     elif "_whole" not in route:
         draft.lose(src, f"{path}.backendRefs", "a rule without backends; not imported")
         return None
     return route
 
 
-def mesh_route(draft: Draft, src: Source, parent: dict[str, Any], grpc: bool,
-               routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]]) -> None:
+def mesh_route(
+    draft: Draft,
+    src: Source,
+    parent: dict[str, Any],
+    grpc: bool,
+    routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]],
+) -> None:
     ns = str(parent.get("namespace") or draft.namespace_of(src))
     svc = draft.service(ns, str(parent.get("name")))
     if svc is None:
-        draft.lose(src, "spec.parentRefs", f"Service {ns}/{parent.get('name')} is not in the "
-                   "input; not imported")
+        draft.lose(
+            src,
+            "spec.parentRefs",
+            f"Service {ns}/{parent.get('name')} is not in the input; not imported",
+        )
         return
     svc["_routed"] = True  # by an HTTPRoute (Istio: the gateway-api routing, see finish)
     annotations = {str(k): str(v) for k, v in (src.meta.get("annotations") or {}).items()}
@@ -304,7 +340,8 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
     by_port: dict[str, list[tuple[Source, list[Part]]]] = {}
     for src, routes in found:
         parent: dict[str, Any] = next(
-            (p for p in src.spec.get("parentRefs") or [] if p.get("kind") == "Service"), {})
+            (p for p in src.spec.get("parentRefs") or [] if p.get("kind") == "Service"), {}
+        )
         port = parent.get("port")
         by_port.setdefault(str(port), []).append((src, routes))
     first = next(iter(by_port.values()))
@@ -325,8 +362,10 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
     for index, route in sorted(placed, key=lambda p: (p[0] is None, p[0] or 0)):
         at = index if index is not None and index <= len(ordered) else len(ordered)
         if index is None:
-            default = next((i for i, r in enumerate(ordered) if "match" not in r and
-                            "matches" not in r), len(ordered))
+            default = next(
+                (i for i, r in enumerate(ordered) if "match" not in r and "matches" not in r),
+                len(ordered),
+            )
             at = default
         ordered.insert(at, route)
     whole = [r for r in ordered if r.pop("_whole", False)]
@@ -339,8 +378,11 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
                 svc["_bare_route"] = first[0][0]  # see finish.settle
             ordered = []
         else:
-            draft.lose(first[0][0], "spec.rules", "a rule to the whole service beside others "
-                       "needs versions; not imported")
+            draft.lose(
+                first[0][0],
+                "spec.rules",
+                "a rule to the whole service beside others needs versions; not imported",
+            )
             return
     if ordered:
         svc["routes"] = ordered
@@ -348,6 +390,7 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
 
 
 # --- ingress (a Gateway parent) -----------------------------------------------------------
+
 
 def gateway(draft: Draft, src: Source) -> Part | None:
     ns = draft.namespace_of(src)
@@ -360,24 +403,37 @@ def gateway(draft: Draft, src: Source) -> Part | None:
         path = f"spec.listeners[{i}]"
         protocol = str(listener.get("protocol", ""))
         if protocol not in ("HTTP", "HTTPS"):
-            draft.lose(src, f"{path}.protocol", f"{protocol}: the spec's listeners are HTTP or "
-                       "HTTPS; not imported")
+            draft.lose(
+                src,
+                f"{path}.protocol",
+                f"{protocol}: the spec's listeners are HTTP or HTTPS; not imported",
+            )
             continue
-        part: Part = {"name": str(listener.get("name")), "port": listener.get("port"),
-                      "protocol": protocol,
-                      "hosts": [str(listener["hostname"])] if listener.get("hostname") else ["*"]}
+        part: Part = {
+            "name": str(listener.get("name")),
+            "port": listener.get("port"),
+            "protocol": protocol,
+            "hosts": [str(listener["hostname"])] if listener.get("hostname") else ["*"],
+        }
         tls = listener.get("tls")
         if protocol == "HTTPS":
             refs = (tls or {}).get("certificateRefs") or []
             if (tls or {}).get("mode", "Terminate") != "Terminate" or len(refs) != 1:
-                draft.lose(src, f"{path}.tls", "the spec's HTTPS listeners terminate TLS with "
-                           "one certificate Secret; not imported")
+                draft.lose(
+                    src,
+                    f"{path}.tls",
+                    "the spec's HTTPS listeners terminate TLS with "
+                    "one certificate Secret; not imported",
+                )
                 continue
             part["tls"] = {"secretName": str(refs[0]["name"])}
         allowed = listener.get("allowedRoutes")
         if allowed not in (None, {"namespaces": {"from": "Same"}}):
-            draft.lose(src, f"{path}.allowedRoutes", "the spec's ingress routes are the "
-                       "Gateway's own namespace's")
+            draft.lose(
+                src,
+                f"{path}.allowedRoutes",
+                "the spec's ingress routes are the Gateway's own namespace's",
+            )
         entry["listeners"].append(part)
     return entry
 
@@ -403,8 +459,9 @@ def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) ->
         if "redirect" not in route:
             refs = rule.get("backendRefs") or []
             if len(refs) != 1 or refs[0].get("kind", "Service") != "Service":
-                draft.lose(src, f"{path}.backendRefs", "an ingress route goes to one Service; "
-                           "not imported")
+                draft.lose(
+                    src, f"{path}.backendRefs", "an ingress route goes to one Service; not imported"
+                )
                 continue
             ref = refs[0]
             backend: Part = {"service": str(ref["name"]), "port": ref.get("port")}
@@ -412,8 +469,11 @@ def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) ->
                 backend["namespace"] = str(ref["namespace"])
             svc = draft.service(str(ref.get("namespace") or ns), str(ref["name"]))
             if svc is None:
-                draft.lose(src, f"{path}.backendRefs[0]", f"Service {ref['name']} is not in the "
-                           "input; not imported")
+                draft.lose(
+                    src,
+                    f"{path}.backendRefs[0]",
+                    f"Service {ref['name']} is not in the input; not imported",
+                )
                 continue
             route["backend"] = backend
         entry["routes"].append(route)
@@ -442,16 +502,22 @@ def import_gateway_api(inv: Inventory, draft: Draft) -> None:
             if entry is not None:
                 gateways[(draft.namespace_of(src), src.name)] = entry
     routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]] = {}
-    kinds = [(s, s.kind == "GRPCRoute") for s in inv.sources
-             if s.kind in ("HTTPRoute", "GRPCRoute", "TLSRoute") and s.group in ROUTE_GROUPS]
+    kinds = [
+        (s, s.kind == "GRPCRoute")
+        for s in inv.sources
+        if s.kind in ("HTTPRoute", "GRPCRoute", "TLSRoute") and s.group in ROUTE_GROUPS
+    ]
     for src, grpc in kinds:
         with draft.guard(src):
             _route(draft, src, grpc, gateways, routes_of)
     for key, found in routes_of.items():
         svc = draft.services[key]
         if "_vs" in svc:
-            draft.lose(found[0][0], "", f"{key[0]}/{key[1]} has a VirtualService too "
-                       f"({svc['_vs']}); not merged")
+            draft.lose(
+                found[0][0],
+                "",
+                f"{key[0]}/{key[1]} has a VirtualService too ({svc['_vs']}); not merged",
+            )
             continue
         with draft.guard(found[0][0]):
             _place(draft, svc, found)
@@ -463,12 +529,21 @@ def import_gateway_api(inv: Inventory, draft: Draft) -> None:
             draft.findings.append(_no_routes(entry, key))
 
 
-def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str], Part],
-           routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]]) -> None:
+def _route(
+    draft: Draft,
+    src: Source,
+    grpc: bool,
+    gateways: dict[tuple[str, str], Part],
+    routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]],
+) -> None:
     parents = src.spec.get("parentRefs") or []
     if len(parents) != 1:
-        draft.lose(src, "spec.parentRefs", "a route with one parent (a Service, a Gateway or "
-                   "an EgressNetwork) is what the spec says; not imported")
+        draft.lose(
+            src,
+            "spec.parentRefs",
+            "a route with one parent (a Service, a Gateway or "
+            "an EgressNetwork) is what the spec says; not imported",
+        )
         return
     parent = parents[0]
     kind = parent.get("kind", "Gateway")
@@ -477,8 +552,11 @@ def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str]
     elif kind == "Gateway" and src.kind != "TLSRoute":
         key = (str(parent.get("namespace") or draft.namespace_of(src)), str(parent.get("name")))
         if key not in gateways:
-            draft.lose(src, "spec.parentRefs[0]", f"Gateway {key[0]}/{key[1]} is not in the "
-                       "input; not imported")
+            draft.lose(
+                src,
+                "spec.parentRefs[0]",
+                f"Gateway {key[0]}/{key[1]} is not in the input; not imported",
+            )
             return
         if gateways[key]["routes"]:
             draft.lose(src, "", f"a second route of Gateway {key[0]}/{key[1]}; not merged")
@@ -491,5 +569,9 @@ def _route(draft: Draft, src: Source, grpc: bool, gateways: dict[tuple[str, str]
 
 
 def _no_routes(entry: Part, key: tuple[str, str]) -> Finding:
-    return Finding(entry[FROM][0], f"Gateway {key[0]}/{key[1]}", "(object)",
-                   "a Gateway without routes the spec can say; not imported")
+    return Finding(
+        entry[FROM][0],
+        f"Gateway {key[0]}/{key[1]}",
+        "(object)",
+        "a Gateway without routes the spec can say; not imported",
+    )

@@ -11,8 +11,17 @@ from meshc.policies.manifests import Manifest
 from .draft import Source
 
 # Kinds whose pod template (or own pod spec) holds the pods' labels.
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
-             "Job", "CronJob", "Pod", "Rollout")
+WORKLOADS = (
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "Pod",
+    "Rollout",
+)
 
 
 @dataclass
@@ -28,8 +37,11 @@ class Inventory:
         return [s for s in self.sources if s.kind == kind and (not groups or s.group in groups)]
 
     def workloads(self) -> list[Source]:
-        return [s for s in self.sources if s.kind in WORKLOADS and s.group in
-                ("", "apps", "batch", "argoproj.io")]
+        return [
+            s
+            for s in self.sources
+            if s.kind in WORKLOADS and s.group in ("", "apps", "batch", "argoproj.io")
+        ]
 
 
 def pod_labels(src: Source) -> dict[str, str]:
@@ -38,18 +50,27 @@ def pod_labels(src: Source) -> dict[str, str]:
     if src.kind == "Pod":
         labels = src.meta.get("labels")
     else:
-        template = spec.get("jobTemplate", {}).get("spec", {}).get("template") \
-            if src.kind == "CronJob" else spec.get("template")
-        labels = (template or {}).get("metadata", {}).get("labels") \
-            if isinstance(template, dict) else None
+        template = (
+            spec.get("jobTemplate", {}).get("spec", {}).get("template")
+            if src.kind == "CronJob"
+            else spec.get("template")
+        )
+        labels = (
+            (template or {}).get("metadata", {}).get("labels")
+            if isinstance(template, dict)
+            else None
+        )
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 def pod_spec(src: Source) -> dict[str, object]:
     if src.kind == "Pod":
         return src.spec
-    template = src.spec.get("jobTemplate", {}).get("spec", {}).get("template") \
-        if src.kind == "CronJob" else src.spec.get("template")
+    template = (
+        src.spec.get("jobTemplate", {}).get("spec", {}).get("template")
+        if src.kind == "CronJob"
+        else src.spec.get("template")
+    )
     spec = (template or {}).get("spec") if isinstance(template, dict) else None
     return spec if isinstance(spec, dict) else {}
 

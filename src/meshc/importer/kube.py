@@ -31,13 +31,26 @@ MESHC_LABELS = (MANAGED_BY_LABEL, MESH_LABEL)
 MESHC_ANNOTATIONS = (SOURCE_ANNOTATION, SYNC_WAVE_ANNOTATION, "meshc.io/overridden")
 # appProtocol values meshc writes for the spec's protocols (compiler/core.py, service_object;
 # the Kuma target's own, which Kuma reads).
-_APP_PROTOCOLS = {"kubernetes.io/h2c": "http2", "http": "http", "tcp": "tcp",
-                  "kubernetes.io/ws": "http", "grpc": "grpc",
-                  **{kuma: spec for spec, kuma in KUMA_APP_PROTOCOL.items()}}
+_APP_PROTOCOLS = {
+    "kubernetes.io/h2c": "http2",
+    "http": "http",
+    "tcp": "tcp",
+    "kubernetes.io/ws": "http",
+    "grpc": "grpc",
+    **{kuma: spec for spec, kuma in KUMA_APP_PROTOCOL.items()},
+}
 _NAME_PREFIXES = (("grpc", "grpc"), ("http2", "http2"), ("tcp", "tcp"), ("http", "http"))
 # Service fields the spec says (or that the API server sets) and need no override.
-_SERVICE_FIELDS = {"selector", "ports", "clusterIP", "clusterIPs", "ipFamilies",
-                   "ipFamilyPolicy", "internalTrafficPolicy", "sessionAffinity"}
+_SERVICE_FIELDS = {
+    "selector",
+    "ports",
+    "clusterIP",
+    "clusterIPs",
+    "ipFamilies",
+    "ipFamilyPolicy",
+    "internalTrafficPolicy",
+    "sessionAffinity",
+}
 _DEFAULTS = {"type": "ClusterIP", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster"}
 
 
@@ -57,8 +70,12 @@ def injection(src: Source) -> tuple[str, str] | None:
 
 
 def namespaces(inv: Inventory, draft: Draft) -> None:
-    marker_keys = {(where, key) for p in providers.all_profiles()
-                   for where, keys in p.injection_keys.items() for key in keys}
+    marker_keys = {
+        (where, key)
+        for p in providers.all_profiles()
+        for where, keys in p.injection_keys.items()
+        for key in keys
+    }
     for src in inv.kind("Namespace", ""):
         with draft.guard(src):
             _namespace(draft, src, marker_keys)
@@ -77,12 +94,21 @@ def _namespace(draft: Draft, src: Source, marker_keys: set[tuple[str, str]]) -> 
         part["revision"] = labels[REVISION_LABEL]
     if labels.get(DATAPLANE_MODE_LABEL) == AMBIENT:
         part["_dataplane"] = AMBIENT  # spec.dataplane or its own: finish.settle decides
-    kept_labels = {k: v for k, v in labels.items()
-                   if k not in MESHC_LABELS and ("labels", k) not in marker_keys}
-    kept = {k: v for k, v in annotations.items()
-            if k not in MESHC_ANNOTATIONS and ("annotations", k) not in marker_keys}
-    options = [o.strip() for o in kept.pop(SYNC_OPTIONS_ANNOTATION, "").split(",")
-               if o.strip() and o.strip() not in NAMESPACE_SYNC_OPTIONS.split(",")]
+    kept_labels = {
+        k: v
+        for k, v in labels.items()
+        if k not in MESHC_LABELS and ("labels", k) not in marker_keys
+    }
+    kept = {
+        k: v
+        for k, v in annotations.items()
+        if k not in MESHC_ANNOTATIONS and ("annotations", k) not in marker_keys
+    }
+    options = [
+        o.strip()
+        for o in kept.pop(SYNC_OPTIONS_ANNOTATION, "").split(",")
+        if o.strip() and o.strip() not in NAMESPACE_SYNC_OPTIONS.split(",")
+    ]
     if options:
         kept[SYNC_OPTIONS_ANNOTATION] = ",".join(options)
     if kept_labels:
@@ -118,8 +144,10 @@ def services(inv: Inventory, draft: Draft, mesh_namespaces: set[str]) -> None:
     for src in inv.kind("Service", ""):
         namespace = draft.namespace_of(src)
         if not in_scope(draft, namespace, mesh_namespaces):
-            draft.notes.append(f"{src.at()}: {src.ref}: not imported: Namespace {namespace} is "
-                               "not meshed (no injection marker) and holds no mesh object")
+            draft.notes.append(
+                f"{src.at()}: {src.ref}: not imported: Namespace {namespace} is "
+                "not meshed (no injection marker) and holds no mesh object"
+            )
             continue
         with draft.guard(src):
             _service(draft, src, namespace)
@@ -129,9 +157,13 @@ def _service(draft: Draft, src: Source, namespace: str) -> None:
     spec = src.spec
     selector = _strings(spec.get("selector"))
     if not selector:
-        draft.lose(src, "spec.selector", "a Service without a selector (its endpoints are "
-                   "managed by hand, or it is an ExternalName): the spec's services select "
-                   "pods; not imported")
+        draft.lose(
+            src,
+            "spec.selector",
+            "a Service without a selector (its endpoints are "
+            "managed by hand, or it is an ExternalName): the spec's services select "
+            "pods; not imported",
+        )
         return
     part: Part = {"name": src.name, "namespace": namespace, "selector": selector, "ports": []}
     origin(part, src)
@@ -141,27 +173,41 @@ def _service(draft: Draft, src: Source, namespace: str) -> None:
             draft.lose(src, f"spec.ports[{i}]", "a port without a number; not imported")
             continue
         if str(raw.get("protocol", "TCP")) != "TCP":
-            draft.lose(src, f"spec.ports[{i}].protocol", f"{raw['protocol']}: the spec's "
-                       "ports are TCP (HTTP, HTTP/2, gRPC or opaque); not imported")
+            draft.lose(
+                src,
+                f"spec.ports[{i}].protocol",
+                f"{raw['protocol']}: the spec's "
+                "ports are TCP (HTTP, HTTP/2, gRPC or opaque); not imported",
+            )
             continue
         protocol = _protocol(raw)
-        port: Part = {"name": str(raw.get("name") or f"port-{raw['port']}"),
-                      "port": raw["port"], "targetPort": raw.get("targetPort", raw["port"])}
+        port: Part = {
+            "name": str(raw.get("name") or f"port-{raw['port']}"),
+            "port": raw["port"],
+            "targetPort": raw.get("targetPort", raw["port"]),
+        }
         if protocol is None:
             protocol = "tcp"
             extra_ports = True
         if protocol != "http":
             port["protocol"] = protocol
-        if set(raw) - {"name", "port", "targetPort", "protocol", "appProtocol"} or \
-                (not raw.get("name")):
+        if set(raw) - {"name", "port", "targetPort", "protocol", "appProtocol"} or (
+            not raw.get("name")
+        ):
             extra_ports = True
         part["ports"].append(port)
     if not part["ports"]:
         draft.lose(src, "spec.ports", "a Service without a TCP port; not imported")
         return
     merge: dict[str, Any] = {}
-    extra = {k: v for k, v in spec.items() if k not in _SERVICE_FIELDS and
-             _DEFAULTS.get(k) != v and k != "type" or (k == "type" and v != "ClusterIP")}
+    extra = {
+        k: v
+        for k, v in spec.items()
+        if k not in _SERVICE_FIELDS
+        and _DEFAULTS.get(k) != v
+        and k != "type"
+        or (k == "type" and v != "ClusterIP")
+    }
     if spec.get("clusterIP") == "None":
         extra["clusterIP"] = "None"
     if extra_ports:
@@ -175,8 +221,9 @@ def _service(draft: Draft, src: Source, namespace: str) -> None:
         part["_waypoint"] = (src, labels.pop(USE_WAYPOINT_LABEL))
     if labels:
         merge.setdefault("metadata", {})["labels"] = labels
-    annotations = {k: v for k, v in _strings(src.meta.get("annotations")).items()
-                   if k not in MESHC_ANNOTATIONS}
+    annotations = {
+        k: v for k, v in _strings(src.meta.get("annotations")).items() if k not in MESHC_ANNOTATIONS
+    }
     if annotations:
         part["_annotations"] = annotations  # the mesh importers take theirs first
     part["_merge"] = (src, merge)

@@ -35,17 +35,31 @@ _GRPC_RETRY = {v: k for k, v in GRPC_RETRY_ON.items()}
 # A string prefix as the Kuma target writes it: the escaped prefix, then .* (routing.py).
 _PREFIX_REGEX = re.compile(r"^((?:\\.|[^\\.*+?()\[\]{}|^$])*)\.\*$")
 _STRING = {"Exact": "exact", "Prefix": "prefix", "RegularExpression": "regex"}
-_READ = {"Mesh", "MeshHTTPRoute", "MeshTCPRoute", "MeshTimeout", "MeshRetry",
-         "MeshCircuitBreaker", "MeshFaultInjection", "MeshRateLimit", "MeshTrafficPermission",
-         "MeshPassthrough", "MeshAccessLog", "MeshMetric"}
-_CONNECTION_LIMITS = {"maxConnections": "maxConnections",
-                      "maxPendingRequests": "http1MaxPendingRequests",
-                      "maxRequests": "http2MaxRequests"}
+_READ = {
+    "Mesh",
+    "MeshHTTPRoute",
+    "MeshTCPRoute",
+    "MeshTimeout",
+    "MeshRetry",
+    "MeshCircuitBreaker",
+    "MeshFaultInjection",
+    "MeshRateLimit",
+    "MeshTrafficPermission",
+    "MeshPassthrough",
+    "MeshAccessLog",
+    "MeshMetric",
+}
+_CONNECTION_LIMITS = {
+    "maxConnections": "maxConnections",
+    "maxPendingRequests": "http1MaxPendingRequests",
+    "maxRequests": "http2MaxRequests",
+}
 _OUTLIER = ("interval", "baseEjectionTime", "maxEjectionPercent")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
 # --- the Mesh and the namespaces ------------------------------------------------------------
+
 
 def _mesh(draft: Draft, src: Source) -> None:
     labels = src.meta.get("labels") or {}
@@ -58,21 +72,34 @@ def _mesh(draft: Draft, src: Source) -> None:
     backends = mtls.get("backends") or []
     enabled = [b for b in backends if b.get("name") == mtls.get("enabledBackend")]
     if not enabled:
-        draft.lose(src, "spec.mtls", "mTLS is off: the spec's mesh always encrypts (STRICT or "
-                   "PERMISSIVE); imported as PERMISSIVE")
+        draft.lose(
+            src,
+            "spec.mtls",
+            "mTLS is off: the spec's mesh always encrypts (STRICT or "
+            "PERMISSIVE); imported as PERMISSIVE",
+        )
         draft.mtls.append(("PERMISSIVE", "", src.at()))
     else:
         backend = enabled[0]
         draft.mtls.append((str(backend.get("mode", "PERMISSIVE")), "", src.at()))
-        if backend.get("type") != "builtin" or set(backend) - {"name", "type", "mode"} or \
-                len(backends) != 1:
-            draft.lose(src, "spec.mtls.backends", "the spec's Mesh has Kuma's builtin CA alone; "
-                       "not imported")
+        if (
+            backend.get("type") != "builtin"
+            or set(backend) - {"name", "type", "mode"}
+            or len(backends) != 1
+        ):
+            draft.lose(
+                src,
+                "spec.mtls.backends",
+                "the spec's Mesh has Kuma's builtin CA alone; not imported",
+            )
     for key in sorted(set(spec) - {"mtls", "meshServices"}):
         draft.lose(src, f"spec.{key}", "not a spec setting; not imported")
     if (spec.get("meshServices") or {}).get("mode") != "Exclusive":
-        draft.lose(src, "spec.meshServices", "meshc's Mesh routes to the MeshServices Kuma "
-                   "derives from Services (mode Exclusive)")
+        draft.lose(
+            src,
+            "spec.meshServices",
+            "meshc's Mesh routes to the MeshServices Kuma derives from Services (mode Exclusive)",
+        )
     draft.imported += 1
 
 
@@ -86,9 +113,14 @@ def _namespaces(draft: Draft) -> None:
             part.pop("labels", None)
         chosen = draft.settings.setdefault(NAME, {}).setdefault("mesh", name)
         if chosen != name:
-            draft.findings.append(_ns_finding(part["__from__"][0], ns, f"{MESH_LABEL}={name}",
-                                              f"the spec's namespaces join one Kuma Mesh "
-                                              f"({chosen})"))
+            draft.findings.append(
+                _ns_finding(
+                    part["__from__"][0],
+                    ns,
+                    f"{MESH_LABEL}={name}",
+                    f"the spec's namespaces join one Kuma Mesh ({chosen})",
+                )
+            )
     if draft.settings.get(NAME, {}).get("mesh") == DEFAULT_MESH:
         del draft.settings[NAME]["mesh"]
 
@@ -100,6 +132,7 @@ def _ns_finding(where: str, ns: str, path: str, why: str) -> Any:
 
 
 # --- which service a policy is for -------------------------------------------------------
+
 
 def _service(draft: Draft, ns: str, name: str) -> tuple[Part | None, str | None]:
     """The spec service (and version) whose MeshService ``name`` is."""
@@ -121,12 +154,17 @@ def _by_selector(draft: Draft, src: Source) -> Part | None:
     labels = {str(k): str(v) for k, v in (ref.get("labels") or {}).items()}
     ns = draft.namespace_of(src)
     if ref.get("kind") != "Dataplane" or not labels or set(ref) - {"kind", "labels"}:
-        draft.lose(src, "spec.targetRef", "the spec's inbound policies are a service's: a "
-                   "Dataplane targetRef selecting its pods by labels; not imported")
+        draft.lose(
+            src,
+            "spec.targetRef",
+            "the spec's inbound policies are a service's: a "
+            "Dataplane targetRef selecting its pods by labels; not imported",
+        )
         return None
     candidates = [s for (n, _), s in draft.services.items() if n == ns and s["selector"] == labels]
-    svc = next((s for s in candidates if s["name"] == src.name), candidates[0] if candidates
-               else None)
+    svc = next(
+        (s for s in candidates if s["name"] == src.name), candidates[0] if candidates else None
+    )
     if svc is None:
         draft.lose(src, "spec.targetRef.labels", "selects no Service's pods exactly; not imported")
     return svc
@@ -139,8 +177,12 @@ def _services_of(draft: Draft, src: Source) -> dict[str, tuple[Part, list[tuple[
     order: dict[int, list[str]] = {}
     ns = draft.namespace_of(src)
     if src.spec.get("targetRef") not in (None, {"kind": "Mesh"}):
-        draft.lose(src, "spec.targetRef", "the spec's policies apply to every caller of a "
-                   "service (a producer policy without a top-level targetRef); not imported")
+        draft.lose(
+            src,
+            "spec.targetRef",
+            "the spec's policies apply to every caller of a "
+            "service (a producer policy without a top-level targetRef); not imported",
+        )
         return out
     for i, to in enumerate(src.spec.get("to") or []):
         ref = to.get("targetRef") or {}
@@ -149,8 +191,12 @@ def _services_of(draft: Draft, src: Source) -> dict[str, tuple[Part, list[tuple[
             continue  # a route's own policy (see _route_policies)
         svc, _ = _service(draft, str(ref.get("namespace") or ns), str(ref.get("name")))
         if ref.get("kind") != "MeshService" or svc is None:
-            draft.lose(src, f"{path}.targetRef", f"a {ref.get('kind')} {ref.get('name')}: the "
-                       "spec's policies are for the MeshServices of its services; not imported")
+            draft.lose(
+                src,
+                f"{path}.targetRef",
+                f"a {ref.get('kind')} {ref.get('name')}: the "
+                "spec's policies are for the MeshServices of its services; not imported",
+            )
             continue
         entries = out.setdefault(svc["name"] + "/" + svc["namespace"], (svc, []))[1]
         if ref.get("name") == svc["name"]:
@@ -177,15 +223,21 @@ def _one_conf(draft: Draft, src: Source, entries: list[tuple[str, Any]]) -> Any:
     path, conf = entries[0]
     for other, value in entries[1:]:
         if value != conf:
-            draft.lose(src, f"{other}.default", f"differs from {path}.default: the spec's "
-                       "policy is one for the service and its versions; imported as the first")
+            draft.lose(
+                src,
+                f"{other}.default",
+                f"differs from {path}.default: the spec's "
+                "policy is one for the service and its versions; imported as the first",
+            )
     return conf
 
 
 # --- routes ------------------------------------------------------------------------------
 
-def _string(draft: Draft, src: Source, path: str, m: dict[str, Any],
-            kinds: dict[str, str]) -> list[Part] | None:
+
+def _string(
+    draft: Draft, src: Source, path: str, m: dict[str, Any], kinds: dict[str, str]
+) -> list[Part] | None:
     kind, value = str(m.get("type", "")), str(m.get("value", ""))
     if kind == "PathPrefix" and "PathPrefix" in kinds:
         if value in ("", "/"):
@@ -199,8 +251,12 @@ def _string(draft: Draft, src: Source, path: str, m: dict[str, Any],
         return [{"regex": value}]
     if kind in kinds:
         return [{kinds[kind]: value}]
-    draft.lose(src, path, f"a {kind} match: the spec matches exactly, by prefix or by regex; "
-               "the rule is not imported")
+    draft.lose(
+        src,
+        path,
+        f"a {kind} match: the spec matches exactly, by prefix or by regex; "
+        "the rule is not imported",
+    )
     return None
 
 
@@ -216,14 +272,16 @@ def _grpc(sm: Part) -> Part | None:
     return None
 
 
-def _matches(draft: Draft, src: Source, path: str, raw: list[Any],
-             grpc: bool) -> list[Part] | None:
+def _matches(draft: Draft, src: Source, path: str, raw: list[Any], grpc: bool) -> list[Part] | None:
     out: list[Part] = []
     for i, m in enumerate(raw):
         mpath = f"{path}.matches[{i}]"
         for key in sorted(set(m) - {"path", "headers"}):
-            draft.lose(src, f"{mpath}.{key}", "the spec matches on path and headers only; the "
-                       "rule is not imported")
+            draft.lose(
+                src,
+                f"{mpath}.{key}",
+                "the spec matches on path and headers only; the rule is not imported",
+            )
             return None
         headers: Part = {}
         for j, h in enumerate(m.get("headers") or []):
@@ -233,8 +291,9 @@ def _matches(draft: Draft, src: Source, path: str, raw: list[Any],
             headers[str(h.get("name"))] = found[0]
         paths: list[Part | None] = [None]
         if m.get("path"):
-            found = _string(draft, src, f"{mpath}.path", m["path"],
-                            {"Exact": "exact", "PathPrefix": "prefix"})
+            found = _string(
+                draft, src, f"{mpath}.path", m["path"], {"Exact": "exact", "PathPrefix": "prefix"}
+            )
             if found is None:
                 return None
             paths = list(found)
@@ -254,11 +313,16 @@ def _matches(draft: Draft, src: Source, path: str, raw: list[Any],
 def _mirror(draft: Draft, src: Source, path: str, f: dict[str, Any], svc: Part) -> Part | None:
     raw = f.get("requestMirror") or {}
     ref = raw.get("backendRef") or {}
-    owner, version = _service(draft, str(ref.get("namespace") or svc["namespace"]),
-                              str(ref.get("name")))
+    owner, version = _service(
+        draft, str(ref.get("namespace") or svc["namespace"]), str(ref.get("name"))
+    )
     if ref.get("kind", "MeshService") != "MeshService" or owner is None:
-        draft.lose(src, f"{path}.requestMirror.backendRef", "mirrors to a service of the spec "
-                   "or a version of the route's own; the rule is not imported")
+        draft.lose(
+            src,
+            f"{path}.requestMirror.backendRef",
+            "mirrors to a service of the spec "
+            "or a version of the route's own; the rule is not imported",
+        )
         return None
     mirror: Part
     if owner is svc and version is not None:
@@ -306,36 +370,47 @@ def _rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part)
     split: dict[str, int] = {}
     refs = default.get("backendRefs") or []
     for j, ref in enumerate(refs):
-        owner, version = _service(draft, str(ref.get("namespace") or svc["namespace"]),
-                                  str(ref.get("name")))
+        owner, version = _service(
+            draft, str(ref.get("namespace") or svc["namespace"]), str(ref.get("name"))
+        )
         if owner is svc and version is None and len(refs) == 1:
             route["_whole"] = True
             continue
         if owner is not svc or version is None or ref.get("kind") != "MeshService":
-            draft.lose(src, f"{path}.default.backendRefs[{j}]", f"{ref.get('name')!r} is no "
-                       f"version of {svc['name']} (a version is a Service {svc['name']}-"
-                       "<version> selecting a subset of its pods); the rule is imported without "
-                       "this backend")
+            draft.lose(
+                src,
+                f"{path}.default.backendRefs[{j}]",
+                f"{ref.get('name')!r} is no "
+                f"version of {svc['name']} (a version is a Service {svc['name']}-"
+                "<version> selecting a subset of its pods); the rule is imported without "
+                "this backend",
+            )
             continue
         split[version] = int(ref.get("weight", 1))
     if len(split) == 1 and "_whole" not in route:
         route["to"] = next(iter(split))
     elif split:
         total = sum(split.values())
-        route["split"] = {v: round(w * 100 / total) for v, w in split.items()} \
-            if total != 100 else split
+        route["split"] = (
+            {v: round(w * 100 / total) for v, w in split.items()} if total != 100 else split
+        )
     elif "_whole" not in route:
         draft.lose(src, f"{path}.default.backendRefs", "a rule without backends; not imported")
         return None
     return route
 
 
-def _http_route(draft: Draft, src: Source,
-                found: dict[tuple[str, str], list[tuple[Source, list[Part]]]]) -> None:
+def _http_route(
+    draft: Draft, src: Source, found: dict[tuple[str, str], list[tuple[Source, list[Part]]]]
+) -> None:
     ns = draft.namespace_of(src)
     if src.spec.get("targetRef") not in (None, {"kind": "Mesh"}):
-        draft.lose(src, "spec.targetRef", "the spec's routes apply to every caller of a "
-                   "service (a producer route without a top-level targetRef); not imported")
+        draft.lose(
+            src,
+            "spec.targetRef",
+            "the spec's routes apply to every caller of a "
+            "service (a producer route without a top-level targetRef); not imported",
+        )
         return
     to = src.spec.get("to") or []
     first: tuple[Part, list[Any]] | None = None
@@ -343,21 +418,32 @@ def _http_route(draft: Draft, src: Source,
         ref = entry.get("targetRef") or {}
         svc = draft.service(str(ref.get("namespace") or ns), str(ref.get("name")))
         if ref.get("kind") != "MeshService" or svc is None:
-            draft.lose(src, f"spec.to[{i}].targetRef", f"a {ref.get('kind')} {ref.get('name')} "
-                       "that is no Service of the input; not imported")
+            draft.lose(
+                src,
+                f"spec.to[{i}].targetRef",
+                f"a {ref.get('kind')} {ref.get('name')} "
+                "that is no Service of the input; not imported",
+            )
             return
         rules = entry.get("rules") or []
         if first is None:
             first = (svc, rules)
         elif svc is not first[0] or _portless(rules) != _portless(first[1]):
-            draft.lose(src, f"spec.to[{i}]", "the spec's routes are the same on every port of "
-                       "one service; imported as spec.to[0]")
+            draft.lose(
+                src,
+                f"spec.to[{i}]",
+                "the spec's routes are the same on every port of "
+                "one service; imported as spec.to[0]",
+            )
     if first is None:
         draft.lose(src, "spec.to", "routes nothing; not imported")
         return
     svc, rules = first
-    routes = [r for i, rule in enumerate(rules)
-              if (r := _rule(draft, src, f"spec.to[0].rules[{i}]", rule, svc)) is not None]
+    routes = [
+        r
+        for i, rule in enumerate(rules)
+        if (r := _rule(draft, src, f"spec.to[0].rules[{i}]", rule, svc)) is not None
+    ]
     found.setdefault((svc["namespace"], svc["name"]), []).append((src, routes))
 
 
@@ -370,8 +456,12 @@ def _portless(value: Any) -> Any:
     return value
 
 
-def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]],
-           route_conf: dict[tuple[str, str], Part]) -> None:
+def _place(
+    draft: Draft,
+    svc: Part,
+    found: list[tuple[Source, list[Part]]],
+    route_conf: dict[tuple[str, str], Part],
+) -> None:
     """The service's routes: the shared MeshHTTPRoute's in order, and each route with its
     own policy (its own MeshHTTPRoute) back at its index (``route-<index>``), or before the
     default route when it has a name."""
@@ -392,8 +482,10 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]],
     ordered = list(shared)
     for index, route in sorted(placed, key=lambda p: (p[0] is None, p[0] or 0)):
         if index is None:
-            at = next((i for i, r in enumerate(ordered) if "match" not in r and
-                       "matches" not in r), len(ordered))
+            at = next(
+                (i for i, r in enumerate(ordered) if "match" not in r and "matches" not in r),
+                len(ordered),
+            )
         else:
             at = min(index, len(ordered))
         ordered.insert(at, route)
@@ -405,8 +497,11 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]],
                     svc[key] = whole[0][key]
             ordered = []
         else:
-            draft.lose(found[0][0], "spec.to[0].rules", "a rule to the whole service beside "
-                       "others needs versions; not imported")
+            draft.lose(
+                found[0][0],
+                "spec.to[0].rules",
+                "a rule to the whole service beside others needs versions; not imported",
+            )
             return
     if ordered:
         svc["routes"] = ordered
@@ -420,40 +515,53 @@ def _tcp_route(draft: Draft, src: Source) -> None:
             continue
         path, _ = entries[0]
         rules = (src.spec.get("to") or [{}])[int(path[8:-1])].get("rules") or []
-        refs = (rules[0].get("default") or {}).get("backendRefs") or [] if len(rules) == 1 \
-            else []
+        refs = (rules[0].get("default") or {}).get("backendRefs") or [] if len(rules) == 1 else []
         split: dict[str, int] = {}
         for ref in refs:
             owner, version = _service(draft, svc["namespace"], str(ref.get("name")))
             if owner is svc and version is not None:
                 split[version] = int(ref.get("weight", 1))
         if not split or len(split) != len(refs):
-            draft.lose(src, f"{path}.rules", "the spec splits a tcp port's connections among "
-                       "the service's versions, as its default route does; not imported")
+            draft.lose(
+                src,
+                f"{path}.rules",
+                "the spec splits a tcp port's connections among "
+                "the service's versions, as its default route does; not imported",
+            )
             continue
         route: Part = {"to": next(iter(split))} if len(split) == 1 else {"split": split}
         origin(route, src, f"{path}.rules[0]")
-        default = next((r for r in svc.get("routes", []) if "match" not in r and
-                        "matches" not in r), None)
+        default = next(
+            (r for r in svc.get("routes", []) if "match" not in r and "matches" not in r), None
+        )
         if default is None and not svc.get("routes"):
             svc["routes"] = [route]
-        elif default is None or {k: default.get(k) for k in ("to", "split")} != \
-                {k: route.get(k) for k in ("to", "split")}:
-            draft.lose(src, f"{path}.rules", "the spec's tcp ports follow the split of the "
-                       "default HTTP route, and this one differs; not imported")
+        elif default is None or {k: default.get(k) for k in ("to", "split")} != {
+            k: route.get(k) for k in ("to", "split")
+        }:
+            draft.lose(
+                src,
+                f"{path}.rules",
+                "the spec's tcp ports follow the split of the "
+                "default HTTP route, and this one differs; not imported",
+            )
             continue
         draft.imported += 1
 
 
 # --- timeouts, retries, circuit breakers -------------------------------------------------
 
+
 def _timeout(draft: Draft, src: Source, path: str, conf: Any) -> str | None:
     http = (conf or {}).get("http") or {}
     for key in sorted(set(conf or {}) - {"http"}):
         draft.lose(src, f"{path}.default.{key}", "the spec's timeout is an HTTP request's")
     for key in sorted(set(http) - {"requestTimeout"}):
-        draft.lose(src, f"{path}.default.http.{key}", "the spec's timeout is the whole "
-                   "request's (requestTimeout)")
+        draft.lose(
+            src,
+            f"{path}.default.http.{key}",
+            "the spec's timeout is the whole request's (requestTimeout)",
+        )
     return str(http["requestTimeout"]) if "requestTimeout" in http else None
 
 
@@ -476,8 +584,11 @@ def _retries(draft: Draft, src: Source, path: str, conf: Any) -> Part | None:
             draft.lose(src, f"{path}.default.{key}.{extra}", "not a spec setting")
         for i, c in enumerate(value.get("retryOn") or []):
             if c not in table:
-                draft.lose(src, f"{path}.default.{key}.retryOn[{i}]", f"{c}: not one of the "
-                           "spec's retry conditions")
+                draft.lose(
+                    src,
+                    f"{path}.default.{key}.retryOn[{i}]",
+                    f"{c}: not one of the spec's retry conditions",
+                )
             elif table[c] not in retry_on:
                 retry_on.append(table[c])
     if retry_on:
@@ -506,8 +617,11 @@ def _circuit_breaker(draft: Draft, src: Source, path: str, conf: Any, svc: Part)
     if total is not None:
         outlier["consecutive5xxErrors"] = total
     for key in sorted(set(detectors) - {"totalFailures"}):
-        draft.lose(src, f"{path}.default.outlierDetection.detectors.{key}", "the spec ejects "
-                   "on consecutive failures (totalFailures) only")
+        draft.lose(
+            src,
+            f"{path}.default.outlierDetection.detectors.{key}",
+            "the spec ejects on consecutive failures (totalFailures) only",
+        )
     for key in sorted(set(detection) - {"disabled", "detectors", *_OUTLIER}):
         draft.lose(src, f"{path}.default.outlierDetection.{key}", "not a spec setting")
     svc["outlierDetection"] = outlier
@@ -557,14 +671,21 @@ def _route_policies(draft: Draft, inv: Inventory) -> dict[tuple[str, str], Part]
 
 # --- inbound policies: faults, rate limits, who may call ---------------------------------
 
+
 def _conf(draft: Draft, src: Source) -> Any:
     rules = src.spec.get("rules") or []
     for key in sorted(set(src.spec) - {"targetRef", "rules"}):
-        draft.lose(src, f"spec.{key}", "the spec's inbound policies are the same for every "
-                   "caller; not imported")
+        draft.lose(
+            src,
+            f"spec.{key}",
+            "the spec's inbound policies are the same for every caller; not imported",
+        )
     if len(rules) != 1 or set(rules[0]) - {"default"}:
-        draft.lose(src, "spec.rules", "the spec's inbound policies are one conf for every "
-                   "caller; not imported")
+        draft.lose(
+            src,
+            "spec.rules",
+            "the spec's inbound policies are one conf for every caller; not imported",
+        )
         return None
     return rules[0].get("default") or {}
 
@@ -582,12 +703,19 @@ def _fault(draft: Draft, src: Source) -> None:
     http = conf.get("http") or []
     routes = svc.get("routes") or []
     if len(http) != 1 or set(conf) - {"http"} or set(http[0]) - {"delay", "abort"}:
-        draft.lose(src, "spec.rules[0].default", "the spec's fault is one delay and one abort "
-                   "over HTTP; not imported")
+        draft.lose(
+            src,
+            "spec.rules[0].default",
+            "the spec's fault is one delay and one abort over HTTP; not imported",
+        )
         return
     if len(routes) != 1 or "match" in routes[0] or "matches" in routes[0]:
-        draft.lose(src, "spec.targetRef", f"the spec's fault is a route's, and {svc['name']} "
-                   "has not one route taking every request; not imported")
+        draft.lose(
+            src,
+            "spec.targetRef",
+            f"the spec's fault is a route's, and {svc['name']} "
+            "has not one route taking every request; not imported",
+        )
         return
     fault: Part = {}
     raw = http[0]
@@ -617,10 +745,19 @@ def _rate_limit(draft: Draft, src: Source) -> None:
     http = local.get("http") or {}
     rate = http.get("requestRate") or {}
     seconds = _seconds(str(rate.get("interval", "")))
-    if set(conf) - {"local"} or set(local) - {"http"} or set(http) - {"requestRate"} or \
-            seconds is None or int(rate.get("num", 0)) % seconds:
-        draft.lose(src, "spec.rules[0].default", "the spec's rate limit is a number of HTTP "
-                   "requests per second (no TCP limit, no answer of its own); not imported")
+    if (
+        set(conf) - {"local"}
+        or set(local) - {"http"}
+        or set(http) - {"requestRate"}
+        or seconds is None
+        or int(rate.get("num", 0)) % seconds
+    ):
+        draft.lose(
+            src,
+            "spec.rules[0].default",
+            "the spec's rate limit is a number of HTTP "
+            "requests per second (no TCP limit, no answer of its own); not imported",
+        )
         return
     svc["rateLimit"] = {"requestsPerSecond": int(rate["num"]) // seconds}
     draft.imported += 1
@@ -639,21 +776,36 @@ def _permission(draft: Draft, src: Source) -> None:
         path = f"spec.from[{i}]"
         if ref == {"kind": "Mesh"} and action == "Deny" and i == len(froms) - 1:
             denied = True
-        elif ref.get("kind") == "MeshSubset" and set(ref.get("tags") or {}) == {NAMESPACE_TAG} \
-                and action == "Allow":
+        elif (
+            ref.get("kind") == "MeshSubset"
+            and set(ref.get("tags") or {}) == {NAMESPACE_TAG}
+            and action == "Allow"
+        ):
             ns = str(ref["tags"][NAMESPACE_TAG])
             if ns not in namespaces:
                 namespaces.append(ns)
         else:
-            draft.lose(src, path, "the spec allows callers by namespace and denies the others "
-                       "(a MeshSubset of the namespace tag, Allow; then Mesh, Deny); not imported")
+            draft.lose(
+                src,
+                path,
+                "the spec allows callers by namespace and denies the others "
+                "(a MeshSubset of the namespace tag, Allow; then Mesh, Deny); not imported",
+            )
     if not denied:
-        draft.lose(src, "spec.from", "the spec's allow rules deny every caller they do not "
-                   "name (a last Mesh entry with Deny); not imported")
+        draft.lose(
+            src,
+            "spec.from",
+            "the spec's allow rules deny every caller they do not "
+            "name (a last Mesh entry with Deny); not imported",
+        )
         return
     if not namespaces:
-        draft.lose(src, "spec.from", "admits no caller: the spec's allow rules name callers "
-                   "(Kuma renders a rule of service accounts alone so); not imported")
+        draft.lose(
+            src,
+            "spec.from",
+            "admits no caller: the spec's allow rules name callers "
+            "(Kuma renders a rule of service accounts alone so); not imported",
+        )
         return
     rule: Part = {"fromNamespaces": namespaces}
     origin(rule, src)
@@ -663,16 +815,25 @@ def _permission(draft: Draft, src: Source) -> None:
 
 def _passthrough(draft: Draft, src: Source) -> None:
     default = src.spec.get("default") or {}
-    if src.spec.get("targetRef") not in (None, {"kind": "Mesh"}) or \
-            default.get("passthroughMode") != "Matched":
-        draft.lose(src, "spec.default.passthroughMode", "the spec's egress lets out the hosts "
-                   "it names and no other (Matched, for every workload of the namespace); "
-                   "not imported")
+    if (
+        src.spec.get("targetRef") not in (None, {"kind": "Mesh"})
+        or default.get("passthroughMode") != "Matched"
+    ):
+        draft.lose(
+            src,
+            "spec.default.passthroughMode",
+            "the spec's egress lets out the hosts "
+            "it names and no other (Matched, for every workload of the namespace); "
+            "not imported",
+        )
         return
     for i, match in enumerate(default.get("appendMatch") or []):
         if match.get("type") != "Domain" or match.get("protocol") not in ("http", "tls"):
-            draft.lose(src, f"spec.default.appendMatch[{i}]", "the spec's egress names hosts "
-                       "by domain, over HTTP or TLS; not imported")
+            draft.lose(
+                src,
+                f"spec.default.appendMatch[{i}]",
+                "the spec's egress names hosts by domain, over HTTP or TLS; not imported",
+            )
             continue
         host = str(match["value"])
         existing = draft.egress.setdefault(host, {"host": host, "ports": []})
@@ -690,20 +851,31 @@ def _passthrough(draft: Draft, src: Source) -> None:
 # (targets/kuma/telemetry.py); each names the pods of its namespace, or those a
 # Dataplane targetRef selects.
 
+
 def _telemetry_entry(draft: Draft, src: Source, name: str) -> Part | None:
     ref = src.spec.get("targetRef")
     if ref not in (None, {"kind": "Mesh"}) and (
-            not isinstance(ref, dict) or ref.get("kind") != "Dataplane" or set(ref) != {"kind", "labels"}):
-        draft.lose(src, "spec.targetRef", "the spec's telemetry names a namespace's pods, or "
-                   "those with some labels; not imported")
+        not isinstance(ref, dict)
+        or ref.get("kind") != "Dataplane"
+        or set(ref) != {"kind", "labels"}
+    ):
+        draft.lose(
+            src,
+            "spec.targetRef",
+            "the spec's telemetry names a namespace's pods, or "
+            "those with some labels; not imported",
+        )
         return None
     ns = draft.namespace_of(src)
     part = draft.telemetry.setdefault((ns, name), {"name": name, "namespace": ns})
     if isinstance(ref, dict) and ref.get("labels"):
         labels = {str(k): str(v) for k, v in ref["labels"].items()}
         if part.setdefault("selector", labels) != labels:
-            draft.lose(src, "spec.targetRef.labels", "selects other pods than the entry's "
-                       "other policies; not imported")
+            draft.lose(
+                src,
+                "spec.targetRef.labels",
+                "selects other pods than the entry's other policies; not imported",
+            )
             return None
     origin(part, src)
     return part
@@ -713,8 +885,12 @@ def _backends_on(draft: Draft, src: Source, path: str, conf: Any, on: list[Any])
     backends = conf.get("backends") if isinstance(conf, dict) else None
     if isinstance(conf, dict) and set(conf) == {"backends"} and backends in ([], on):
         return bool(backends)
-    draft.lose(src, path, "the spec turns telemetry on (the sidecar's own output) or off "
-               "(no backends); other backends and settings are not imported")
+    draft.lose(
+        src,
+        path,
+        "the spec turns telemetry on (the sidecar's own output) or off "
+        "(no backends); other backends and settings are not imported",
+    )
     return None
 
 
@@ -724,12 +900,20 @@ def _access_log(draft: Draft, src: Source) -> None:
     on = [{"type": "File", "file": {"path": STDOUT}}]
     if direction == "inbound" and set(spec) == {"rules"} and len(spec["rules"]) == 1:
         conf, path = spec["rules"][0].get("default"), "spec.rules[0].default"
-    elif direction == "outbound" and set(spec) == {"to"} and len(spec["to"]) == 1 and \
-            spec["to"][0].get("targetRef") == {"kind": "Mesh"}:
+    elif (
+        direction == "outbound"
+        and set(spec) == {"to"}
+        and len(spec["to"]) == 1
+        and spec["to"][0].get("targetRef") == {"kind": "Mesh"}
+    ):
         conf, path = spec["to"][0].get("default"), "spec.to[0].default"
     else:
-        draft.lose(src, "spec", "the spec's access logging is a pair of MeshAccessLogs "
-                   "<name>-inbound (rules) and <name>-outbound (to: Mesh); not imported")
+        draft.lose(
+            src,
+            "spec",
+            "the spec's access logging is a pair of MeshAccessLogs "
+            "<name>-inbound (rules) and <name>-outbound (to: Mesh); not imported",
+        )
         return
     enabled = _backends_on(draft, src, path, conf, on)
     part = _telemetry_entry(draft, src, name) if enabled is not None else None
@@ -756,6 +940,7 @@ def _metric(draft: Draft, src: Source) -> None:
 
 # --- all of it ---------------------------------------------------------------------------
 
+
 def import_kuma(inv: Inventory, draft: Draft) -> None:
     mine = [s for s in inv.sources if s.group == GROUP]
     if mine or any(p.get("_marker") and p["_marker"][0] == NAME for p in draft.namespaces.values()):
@@ -772,21 +957,34 @@ def import_kuma(inv: Inventory, draft: Draft) -> None:
     for key, routes in found.items():
         svc = draft.services[key]
         if "_vs" in svc or "routes" in svc:
-            draft.lose(routes[0][0], "", f"{key[0]}/{key[1]} has routes of another mesh "
-                       "already; not merged")
+            draft.lose(
+                routes[0][0],
+                "",
+                f"{key[0]}/{key[1]} has routes of another mesh already; not merged",
+            )
             continue
         with draft.guard(routes[0][0]):
             _place(draft, svc, routes, route_conf)
-    readers = {"MeshTCPRoute": _tcp_route, "MeshTimeout": _service_policy,
-               "MeshRetry": _service_policy, "MeshCircuitBreaker": _service_policy,
-               "MeshFaultInjection": _fault, "MeshRateLimit": _rate_limit,
-               "MeshTrafficPermission": _permission, "MeshPassthrough": _passthrough,
-               "MeshAccessLog": _access_log, "MeshMetric": _metric}
+    readers = {
+        "MeshTCPRoute": _tcp_route,
+        "MeshTimeout": _service_policy,
+        "MeshRetry": _service_policy,
+        "MeshCircuitBreaker": _service_policy,
+        "MeshFaultInjection": _fault,
+        "MeshRateLimit": _rate_limit,
+        "MeshTrafficPermission": _permission,
+        "MeshPassthrough": _passthrough,
+        "MeshAccessLog": _access_log,
+        "MeshMetric": _metric,
+    }
     for kind, reader in readers.items():
         for src in inv.kind(kind, GROUP):
             with draft.guard(src):
                 reader(draft, src)
     for src in mine:
         if src.kind not in _READ:
-            draft.lose(src, "", f"meshc import does not read {src.kind} objects: the spec has "
-                       "no equivalent")
+            draft.lose(
+                src,
+                "",
+                f"meshc import does not read {src.kind} objects: the spec has no equivalent",
+            )

@@ -24,10 +24,16 @@ from .inventory import Inventory, pod_labels, pod_spec
 NAME = PROFILE.name
 POLICY, SMI = PROFILE.config_groups
 SERVICE_PROFILE_GROUP = PROFILE.config_kinds[0][0]
-_IDENTITY = re.compile(r"^(?P<sa>[^.]+)\.(?P<ns>[^.]+)\.serviceaccount\.identity\.linkerd\."
-                       r"(?P<td>.+)$")
+_IDENTITY = re.compile(
+    r"^(?P<sa>[^.]+)\.(?P<ns>[^.]+)\.serviceaccount\.identity\.linkerd\."
+    r"(?P<td>.+)$"
+)
 _INBOUND = {STRICT_INBOUND_POLICY: "STRICT", "all-unauthenticated": "PERMISSIVE"}
-_FAILURE_CLASSES: dict[tuple[Any, Any], str] = {(500, 599): "5xx", (502, 504): "gateway-error", (409, 409): "retriable-4xx"}
+_FAILURE_CLASSES: dict[tuple[Any, Any], str] = {
+    (500, 599): "5xx",
+    (502, 504): "gateway-error",
+    (409, 409): "retriable-4xx",
+}
 
 
 def versions(inv: Inventory, draft: Draft) -> None:
@@ -41,8 +47,9 @@ def versions(inv: Inventory, draft: Draft) -> None:
         extra = {k: v for k, v in part["selector"].items() if base["selector"].get(k) != v}
         if not extra or any(k in extra for k in base["selector"]):
             continue
-        if [(p["port"], p["targetPort"]) for p in part["ports"]] != \
-                [(p["port"], p["targetPort"]) for p in base["ports"]]:
+        if [(p["port"], p["targetPort"]) for p in part["ports"]] != [
+            (p["port"], p["targetPort"]) for p in base["ports"]
+        ]:
             continue
         del draft.services[(ns, name)]
         base["_routed"] = True  # a Service per version: Gateway API routing (see finish)
@@ -59,21 +66,33 @@ def _namespaces(draft: Draft) -> None:
         if policy is not None:
             mode = _INBOUND.get(policy)
             if mode is None:
-                draft.findings.append(_finding(where, ns, INBOUND_POLICY_ANNOTATION,
-                                               f"{policy}: the spec's mTLS is STRICT "
-                                               "(all-authenticated) or PERMISSIVE"))
+                draft.findings.append(
+                    _finding(
+                        where,
+                        ns,
+                        INBOUND_POLICY_ANNOTATION,
+                        f"{policy}: the spec's mTLS is STRICT (all-authenticated) or PERMISSIVE",
+                    )
+                )
             else:
                 draft.mtls.append((mode, ns, where))
         elif part.get("_marker") and part["_marker"][0] == NAME:
             draft.mtls.append(("PERMISSIVE", ns, where))  # Linkerd's default policy
         log = annotations.pop(ACCESS_LOG, None)
         if log == "json":
-            draft.telemetry[(ns, ns)] = {"name": ns, "namespace": ns,
-                                         "accessLogging": {"enabled": True}, "__from__": [where]}
+            draft.telemetry[(ns, ns)] = {
+                "name": ns,
+                "namespace": ns,
+                "accessLogging": {"enabled": True},
+                "__from__": [where],
+            }
         elif log is not None:
             annotations[ACCESS_LOG] = log
-            draft.findings.append(_finding(where, ns, ACCESS_LOG, f"{log}: the spec's access "
-                                           "log is Linkerd's JSON one"))
+            draft.findings.append(
+                _finding(
+                    where, ns, ACCESS_LOG, f"{log}: the spec's access log is Linkerd's JSON one"
+                )
+            )
         if not annotations:
             part.pop("annotations", None)
 
@@ -98,7 +117,9 @@ def _service_annotations(draft: Draft) -> None:
             used.append(ACCRUAL)
             outlier: Part = {}
             if annotations.get(f"{ACCRUAL}-consecutive-max-failures", "").isdigit():
-                outlier["consecutive5xxErrors"] = int(annotations[f"{ACCRUAL}-consecutive-max-failures"])
+                outlier["consecutive5xxErrors"] = int(
+                    annotations[f"{ACCRUAL}-consecutive-max-failures"]
+                )
                 used.append(f"{ACCRUAL}-consecutive-max-failures")
             if f"{ACCRUAL}-consecutive-min-penalty" in annotations:
                 outlier["baseEjectionTime"] = annotations[f"{ACCRUAL}-consecutive-min-penalty"]
@@ -111,6 +132,7 @@ def _service_annotations(draft: Draft) -> None:
 
 
 # --- who may call ---------------------------------------------------------------------------
+
 
 def _identity(draft: Draft, text: str) -> tuple[str, str] | None:
     m = _IDENTITY.match(text)
@@ -134,13 +156,15 @@ def _server_ports(inv: Inventory, src: Source, svc: Part) -> list[int]:
                 for named in container.get("ports") or [] if isinstance(container, dict) else []:
                     if isinstance(named, dict) and named.get("name") == port:
                         numbers.add(named.get("containerPort"))
-        return [p["port"] for p in svc["ports"] if p["targetPort"] == port or
-                p["targetPort"] in numbers]
+        return [
+            p["port"] for p in svc["ports"] if p["targetPort"] == port or p["targetPort"] in numbers
+        ]
     return [p["port"] for p in svc["ports"] if p["targetPort"] == port]
 
 
-def _authentications(draft: Draft, inv: Inventory, src: Source,
-                     ns: str) -> list[tuple[str, str]] | None:
+def _authentications(
+    draft: Draft, inv: Inventory, src: Source, ns: str
+) -> list[tuple[str, str]] | None:
     """The (namespace, service account) the AuthorizationPolicy admits ("*": every one)."""
     found: list[tuple[str, str]] = []
     for j, ref in enumerate(src.spec.get("requiredAuthenticationRefs") or []):
@@ -149,27 +173,43 @@ def _authentications(draft: Draft, inv: Inventory, src: Source,
             found.append((str(ref.get("namespace") or ns), name))
             continue
         if kind != "MeshTLSAuthentication":
-            draft.lose(src, f"spec.requiredAuthenticationRefs[{j}]", f"a {kind}: the spec "
-                       "admits meshed callers by identity; not imported")
+            draft.lose(
+                src,
+                f"spec.requiredAuthenticationRefs[{j}]",
+                f"a {kind}: the spec admits meshed callers by identity; not imported",
+            )
             return None
-        mta = next((m for m in inv.kind("MeshTLSAuthentication", POLICY)
-                    if m.name == name and draft.namespace_of(m) == str(ref.get("namespace") or ns)),
-                   None)
+        mta = next(
+            (
+                m
+                for m in inv.kind("MeshTLSAuthentication", POLICY)
+                if m.name == name and draft.namespace_of(m) == str(ref.get("namespace") or ns)
+            ),
+            None,
+        )
         if mta is None:
-            draft.lose(src, f"spec.requiredAuthenticationRefs[{j}]", f"MeshTLSAuthentication "
-                       f"{name} is not in the input; not imported")
+            draft.lose(
+                src,
+                f"spec.requiredAuthenticationRefs[{j}]",
+                f"MeshTLSAuthentication {name} is not in the input; not imported",
+            )
             return None
         for k, text in enumerate(mta.spec.get("identities") or []):
             identity = _identity(draft, str(text))
             if identity is None:
-                draft.lose(mta, f"spec.identities[{k}]", f"{text!r} is no service account "
-                           "identity of the mesh's trust domain; not imported")
+                draft.lose(
+                    mta,
+                    f"spec.identities[{k}]",
+                    f"{text!r} is no service account "
+                    "identity of the mesh's trust domain; not imported",
+                )
                 return None
             found.append(identity)
         for k, ref2 in enumerate(mta.spec.get("identityRefs") or []):
             if ref2.get("kind") == "ServiceAccount":
-                found.append((str(ref2.get("namespace") or draft.namespace_of(mta)),
-                              str(ref2.get("name"))))
+                found.append(
+                    (str(ref2.get("namespace") or draft.namespace_of(mta)), str(ref2.get("name")))
+                )
             elif ref2.get("kind") == "Namespace":
                 found.append((str(ref2.get("name")), "*"))
             else:
@@ -187,8 +227,12 @@ def _server_authorization(draft: Draft, src: Source, ns: str) -> list[tuple[str,
     meshTLS identities and service accounts, as an AuthorizationPolicy's."""
     client = src.spec.get("client") or {}
     for key in sorted(set(client) - {"meshTLS"}):
-        draft.lose(src, f"spec.client.{key}", "the spec admits meshed callers by identity "
-                   "(not unauthenticated clients or networks); not imported")
+        draft.lose(
+            src,
+            f"spec.client.{key}",
+            "the spec admits meshed callers by identity "
+            "(not unauthenticated clients or networks); not imported",
+        )
         return None
     mesh_tls = client.get("meshTLS") or {}
     if not mesh_tls or mesh_tls.get("unauthenticatedTLS"):
@@ -198,8 +242,11 @@ def _server_authorization(draft: Draft, src: Source, ns: str) -> list[tuple[str,
     for k, text in enumerate(mesh_tls.get("identities") or []):
         identity = _identity(draft, str(text))
         if identity is None:
-            draft.lose(src, f"spec.client.meshTLS.identities[{k}]", f"{text!r} is no service "
-                       "account identity of the mesh's trust domain; not imported")
+            draft.lose(
+                src,
+                f"spec.client.meshTLS.identities[{k}]",
+                f"{text!r} is no service account identity of the mesh's trust domain; not imported",
+            )
             return None
         found.append(identity)
     for account in mesh_tls.get("serviceAccounts") or []:
@@ -222,18 +269,31 @@ def _policies(inv: Inventory, draft: Draft) -> None:
             draft.lose(m, "", "no AuthorizationPolicy of a Server uses it; not imported")
 
 
-def _server(inv: Inventory, draft: Draft, src: Source, policies: list[Source],
-            limits: list[Source],
-            allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]) -> None:
+def _server(
+    inv: Inventory,
+    draft: Draft,
+    src: Source,
+    policies: list[Source],
+    limits: list[Source],
+    allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]],
+) -> None:
     ns = draft.namespace_of(src)
     spec = src.spec
     labels = (spec.get("podSelector") or {}).get("matchLabels") or {}
-    svc = next((s for (n, _), s in draft.services.items()
-                if n == ns and s["selector"] == {str(k): str(v) for k, v in labels.items()}),
-               None)
+    svc = next(
+        (
+            s
+            for (n, _), s in draft.services.items()
+            if n == ns and s["selector"] == {str(k): str(v) for k, v in labels.items()}
+        ),
+        None,
+    )
     if svc is None or set(spec.get("podSelector") or {}) - {"matchLabels"}:
-        draft.lose(src, "spec.podSelector", "selects no Service's pods exactly; the spec "
-                   "admits callers per service")
+        draft.lose(
+            src,
+            "spec.podSelector",
+            "selects no Service's pods exactly; the spec admits callers per service",
+        )
         return
     ports = _server_ports(inv, src, svc)
     if not ports:
@@ -243,37 +303,53 @@ def _server(inv: Inventory, draft: Draft, src: Source, policies: list[Source],
     for p in svc["ports"]:
         if p["port"] in ports and protocol in ("HTTP/2", "gRPC", "opaque"):
             p["protocol"] = {"HTTP/2": "http2", "gRPC": "grpc", "opaque": "tcp"}[protocol]
-    mine = [p for p in policies
-            if (p.spec.get("targetRef") or {}).get("kind") == "Server"
-            and (p.spec.get("targetRef") or {}).get("name") == src.name
-            and draft.namespace_of(p) == ns]
-    mine += [a for a in inv.kind("ServerAuthorization", POLICY)
-             if (a.spec.get("server") or {}).get("name") == src.name
-             and draft.namespace_of(a) == ns]
+    mine = [
+        p
+        for p in policies
+        if (p.spec.get("targetRef") or {}).get("kind") == "Server"
+        and (p.spec.get("targetRef") or {}).get("name") == src.name
+        and draft.namespace_of(p) == ns
+    ]
+    mine += [
+        a
+        for a in inv.kind("ServerAuthorization", POLICY)
+        if (a.spec.get("server") or {}).get("name") == src.name and draft.namespace_of(a) == ns
+    ]
     for limit in limits:
-        if (limit.spec.get("targetRef") or {}).get("name") == src.name and \
-                draft.namespace_of(limit) == ns and "rateLimit" not in svc:
+        if (
+            (limit.spec.get("targetRef") or {}).get("name") == src.name
+            and draft.namespace_of(limit) == ns
+            and "rateLimit" not in svc
+        ):
             rate: Part = {}
             if "total" in limit.spec:
                 rate["requestsPerSecond"] = limit.spec["total"].get("requestsPerSecond")
             if "identity" in limit.spec:
                 rate["perCallerRequestsPerSecond"] = limit.spec["identity"].get("requestsPerSecond")
             if "overrides" in limit.spec:
-                draft.lose(limit, "spec.overrides", "the spec's rate limit is the same for "
-                           "every caller")
+                draft.lose(
+                    limit, "spec.overrides", "the spec's rate limit is the same for every caller"
+                )
             svc["rateLimit"] = rate
             draft.imported += 1
     access = spec.get("accessPolicy", "deny")
     if not mine:
         if access == "deny":
-            draft.lose(src, "spec.accessPolicy", "deny with no AuthorizationPolicy admits "
-                       "nobody; the spec admits the callers it names")
+            draft.lose(
+                src,
+                "spec.accessPolicy",
+                "deny with no AuthorizationPolicy admits "
+                "nobody; the spec admits the callers it names",
+            )
         draft.imported += 1
         return
     who: list[tuple[str, str]] = []
     for p in mine:
-        found = (_server_authorization(draft, p, ns) if p.kind == "ServerAuthorization"
-                 else _authentications(draft, inv, p, ns))
+        found = (
+            _server_authorization(draft, p, ns)
+            if p.kind == "ServerAuthorization"
+            else _authentications(draft, inv, p, ns)
+        )
         if found is None:
             continue
         who += [w for w in found if w not in who]
@@ -285,22 +361,29 @@ def _server(inv: Inventory, draft: Draft, src: Source, policies: list[Source],
     draft.imported += 1
 
 
-def _allow_rules(draft: Draft,
-                 allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]) -> None:
+def _allow_rules(
+    draft: Draft, allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]
+) -> None:
     for key, by_port in allowed.items():
         svc = draft.services[key]
         src = svc.pop("_allow_src")
         servers = svc.pop("_servers", [])
         for port in svc["ports"]:
             if port["port"] not in by_port:
-                draft.lose(servers[0][0], "spec.port", f"port {port['port']} of Service "
-                           f"{svc['name']} has no Server, so the namespace's default policy "
-                           "admits its callers; the spec's allow rules refuse the ports they "
-                           "do not name")
+                draft.lose(
+                    servers[0][0],
+                    "spec.port",
+                    f"port {port['port']} of Service "
+                    f"{svc['name']} has no Server, so the namespace's default policy "
+                    "admits its callers; the spec's allow rules refuse the ports they "
+                    "do not name",
+                )
         groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
         for port, callers in by_port.items():
             groups.setdefault(tuple(callers), []).append(port)
-        every = len(groups) == 1 and set(next(iter(groups.values()))) == {p["port"] for p in svc["ports"]}
+        every = len(groups) == 1 and set(next(iter(groups.values()))) == {
+            p["port"] for p in svc["ports"]
+        }
         rules = []
         for who, ports in groups.items():
             if not who:
@@ -320,9 +403,9 @@ def _allow_rules(draft: Draft,
             svc["allow"] = rules
 
 
-
-def _gateway_identities(inv: Inventory, draft: Draft,
-                        allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]) -> None:
+def _gateway_identities(
+    inv: Inventory, draft: Draft, allowed: dict[tuple[str, str], dict[int, list[tuple[str, str]]]]
+) -> None:
     """An ingress gateway's identity: admitted on every backend of its routes, from a
     namespace outside the mesh (how meshc admits it); it is the gateway's, not a caller's."""
     meshed = {ns for ns, _ in draft.services}
@@ -330,8 +413,15 @@ def _gateway_identities(inv: Inventory, draft: Draft,
         gateway = entry["gateway"]
         if "serviceAccount" in gateway:
             continue
-        backends = [(r["backend"].get("namespace", entry["namespace"]), r["backend"]["service"],
-                     r["backend"]["port"]) for r in entry["routes"] if "backend" in r]
+        backends = [
+            (
+                r["backend"].get("namespace", entry["namespace"]),
+                r["backend"]["service"],
+                r["backend"]["port"],
+            )
+            for r in entry["routes"]
+            if "backend" in r
+        ]
         candidates: set[tuple[str, str]] | None = None
         for ns, name, port in backends:
             who = set(allowed.get((ns, name), {}).get(port, []))
@@ -353,13 +443,16 @@ def _gateway_identities(inv: Inventory, draft: Draft,
         else:
             gateway["namespace"] = entry["namespace"]
             gateway["serviceAccount"] = entry["name"]
-            draft.notes.append(f"{entry['__from__'][0]}: Gateway {entry['namespace']}/"
-                               f"{entry['name']}: its pods' service account is not in the "
-                               f"input; assumed {entry['namespace']}/{entry['name']} (edit "
-                               "spec.ingress[].gateway)")
+            draft.notes.append(
+                f"{entry['__from__'][0]}: Gateway {entry['namespace']}/"
+                f"{entry['name']}: its pods' service account is not in the "
+                f"input; assumed {entry['namespace']}/{entry['name']} (edit "
+                "spec.ingress[].gateway)"
+            )
 
 
 # --- SMI and ServiceProfile -----------------------------------------------------------------
+
 
 def _weight(value: Any) -> int:
     text = str(value)
@@ -378,11 +471,14 @@ def traffic_split(draft: Draft, src: Source) -> None:
     split: dict[str, int] = {}
     for i, backend in enumerate(src.spec.get("backends") or []):
         name = str(backend.get("service", ""))
-        version = next((v["name"] for v in svc.get("versions", [])
-                        if f"{svc['name']}-{v['name']}" == name), None)
+        version = next(
+            (v["name"] for v in svc.get("versions", []) if f"{svc['name']}-{v['name']}" == name),
+            None,
+        )
         if version is None:
-            draft.lose(src, f"spec.backends[{i}]", f"{name!r} is no version of {svc['name']}; "
-                       "not imported")
+            draft.lose(
+                src, f"spec.backends[{i}]", f"{name!r} is no version of {svc['name']}; not imported"
+            )
             return
         split[str(version)] = _weight(backend.get("weight", 0))
     for key in sorted(set(src.spec) - {"service", "backends"}):
@@ -403,13 +499,20 @@ def service_profile(draft: Draft, src: Source) -> None:
         return
     spec = src.spec
     routes = spec.get("routes") or []
-    catch_all = [r for r in routes if (r.get("condition") or {}) in ({"pathRegex": ".*"},
-                                                                     {"pathRegex": "/.*"})]
+    catch_all = [
+        r
+        for r in routes
+        if (r.get("condition") or {}) in ({"pathRegex": ".*"}, {"pathRegex": "/.*"})
+    ]
     for i, route in enumerate(routes):
         if route not in catch_all:
-            draft.lose(src, f"spec.routes[{i}]", "a ServiceProfile route with its own "
-                       "condition: the spec's timeouts and retries are per service or per "
-                       "route of its HTTPRoutes; not imported")
+            draft.lose(
+                src,
+                f"spec.routes[{i}]",
+                "a ServiceProfile route with its own "
+                "condition: the spec's timeouts and retries are per service or per "
+                "route of its HTTPRoutes; not imported",
+            )
     if catch_all:
         route = catch_all[0]
         if route.get("timeout"):
@@ -421,17 +524,26 @@ def service_profile(draft: Draft, src: Source) -> None:
                 status = (c.get("condition") or {}).get("status") or {}
                 found = _FAILURE_CLASSES.get((status.get("min"), status.get("max")))
                 if found is None or not c.get("isFailure"):
-                    draft.lose(src, "spec.routes", "a response class the spec's retry "
-                               "conditions do not name")
+                    draft.lose(
+                        src,
+                        "spec.routes",
+                        "a response class the spec's retry conditions do not name",
+                    )
                 else:
                     conditions.append(found)
             retries: Part = {"attempts": max(1, int(float(budget.get("retryRatio", 0.2))))}
             if conditions:
                 retries["retryOn"] = conditions
-            if budget.get("retryRatio") is not None and float(budget["retryRatio"]) != \
-                    retries["attempts"]:
-                draft.lose(src, "spec.retryBudget.retryRatio", "the spec retries a number of "
-                           f"times; a budget of {budget['retryRatio']} is not imported exactly")
+            if (
+                budget.get("retryRatio") is not None
+                and float(budget["retryRatio"]) != retries["attempts"]
+            ):
+                draft.lose(
+                    src,
+                    "spec.retryBudget.retryRatio",
+                    "the spec retries a number of "
+                    f"times; a budget of {budget['retryRatio']} is not imported exactly",
+                )
             svc["retries"] = retries
     for key in sorted(set(spec) - {"routes", "retryBudget", "dstOverrides"}):
         draft.lose(src, f"spec.{key}", "not a spec setting")
@@ -440,8 +552,11 @@ def service_profile(draft: Draft, src: Source) -> None:
 
 def import_linkerd(inv: Inventory, draft: Draft) -> None:
     mta_used.clear()
-    mine = [s for s in inv.sources if s.group in PROFILE.config_groups
-            or s.group == SERVICE_PROFILE_GROUP]
+    mine = [
+        s
+        for s in inv.sources
+        if s.group in PROFILE.config_groups or s.group == SERVICE_PROFILE_GROUP
+    ]
     if mine or any(p.get("_marker") and p["_marker"][0] == NAME for p in draft.namespaces.values()):
         draft.provider_votes[NAME] += len(mine) or 1
     _namespaces(draft)
@@ -453,12 +568,28 @@ def import_linkerd(inv: Inventory, draft: Draft) -> None:
     for src in inv.kind("ServiceProfile", SERVICE_PROFILE_GROUP):
         with draft.guard(src):
             service_profile(draft, src)
-    known = {"Server", "ServerAuthorization", "AuthorizationPolicy", "MeshTLSAuthentication", "HTTPLocalRateLimitPolicy",
-             "TrafficSplit", "ServiceProfile", "HTTPRoute", "EgressNetwork", "TLSRoute"}
+    known = {
+        "Server",
+        "ServerAuthorization",
+        "AuthorizationPolicy",
+        "MeshTLSAuthentication",
+        "HTTPLocalRateLimitPolicy",
+        "TrafficSplit",
+        "ServiceProfile",
+        "HTTPRoute",
+        "EgressNetwork",
+        "TLSRoute",
+    }
     for src in mine:
         if src.kind not in known:
-            draft.lose(src, "", f"meshc import does not read {src.kind} objects: the spec has "
-                       "no equivalent")
+            draft.lose(
+                src,
+                "",
+                f"meshc import does not read {src.kind} objects: the spec has no equivalent",
+            )
         if src.kind == "EgressNetwork" and src.spec.get("trafficPolicy") != "Deny":
-            draft.lose(src, "spec.trafficPolicy", "the spec's egress admits the hosts it names "
-                       "and refuses others")
+            draft.lose(
+                src,
+                "spec.trafficPolicy",
+                "the spec's egress admits the hosts it names and refuses others",
+            )

@@ -67,8 +67,9 @@ def _run(args: argparse.Namespace) -> ExitCode:
         raise UsageError(str(exc)) from None
     run = _Run(args, mesh, data)
     part, findings = run.in_parallel() or run.in_turn()
-    for line in part.tally.defaulted_lines(run.offline.default_namespace,
-                                           explicit=bool(run.offline.namespace)):
+    for line in part.tally.defaulted_lines(
+        run.offline.default_namespace, explicit=bool(run.offline.namespace)
+    ):
         print(line, file=sys.stderr)
     sys.stdout.write(FORMATS[args.format](findings))
     decision = decide(f.violation for f in findings)
@@ -137,8 +138,9 @@ class _Run:
         self._report_skipped(part)
         try:
             engine = create_engine(self.args.engine, self.data, opa_url=self.args.opa_url)
-            findings = evaluate(engine, scan.manifests, self.operation, offline=self.offline,
-                                tally=part.tally)
+            findings = evaluate(
+                engine, scan.manifests, self.operation, offline=self.offline, tally=part.tally
+            )
         except (EngineError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         if self.conflicts:
@@ -174,14 +176,16 @@ class _Run:
             kept.append(scan)
             part.read(scan)
             try:
-                part.findings = evaluate(engine, scan.manifests, self.operation,
-                                         offline=self.offline, tally=part.tally)
+                part.findings = evaluate(
+                    engine, scan.manifests, self.operation, offline=self.offline, tally=part.tally
+                )
             except (EngineError, ValueError) as exc:
                 part.failed = exc
                 return part
             if rendered is not None:
-                part.conflicts = _conflicts(self.mesh, rendered, scan.manifests,
-                                            self.offline.default_namespace)
+                part.conflicts = _conflicts(
+                    self.mesh, rendered, scan.manifests, self.offline.default_namespace
+                )
             return part
 
         part = Part.merged(forked.fork_map(judge, shares(files, workers)))
@@ -197,8 +201,10 @@ class _Run:
         for skipped in part.skipped:
             print(skipped.format(), file=sys.stderr)
         if getattr(self.args, "strict", False) and part.skipped:
-            raise UsageError(f"{len(part.skipped)} document(s) skipped, and --strict makes that "
-                             "an error: check only Kubernetes objects, or drop --strict")
+            raise UsageError(
+                f"{len(part.skipped)} document(s) skipped, and --strict makes that "
+                "an error: check only Kubernetes objects, or drop --strict"
+            )
 
 
 # Files a process reads at the least before another one is forked for them: fewer
@@ -249,8 +255,9 @@ def _rendered(mesh: Any) -> list[Any]:
     return rendered
 
 
-def _conflicts(mesh: Any, rendered: list[Any], manifests: Sequence[Manifest],
-               namespace: str) -> list[Finding]:
+def _conflicts(
+    mesh: Any, rendered: list[Any], manifests: Sequence[Manifest], namespace: str
+) -> list[Finding]:
     from .conflicts import find_conflicts
 
     return find_conflicts(mesh, rendered, manifests, namespace)
@@ -295,10 +302,14 @@ class Tally:
         objects = sum(self.defaulted.values())
         files = sorted(self.defaulted)
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        return [(f"meshc check: {objects} object{'s' if objects != 1 else ''} without "
+        return [
+            (
+                f"meshc check: {objects} object{'s' if objects != 1 else ''} without "
                 f"metadata.namespace ({shown}) judged in namespace {namespace!r}, as `kubectl "
                 "apply` without -n would place them; give --namespace NS to judge them where "
-                "they are deployed")]
+                "they are deployed"
+            )
+        ]
 
 
 def evaluate(
@@ -339,19 +350,27 @@ def summary(part: Part, findings: Sequence[Finding], decision: Decision) -> str:
     """The last line of every run: what was read, judged and skipped, findings by policy."""
     tally = part.tally
     files = part.files - part.files_skipped
-    parts = [(f"{tally.judged} object{'s' if tally.judged != 1 else ''} checked in {files} "
-             f"file{'s' if files != 1 else ''}")]
+    parts = [
+        (
+            f"{tally.judged} object{'s' if tally.judged != 1 else ''} checked in {files} "
+            f"file{'s' if files != 1 else ''}"
+        )
+    ]
     if part.skipped:
-        parts.append(f"{len(part.skipped)} skipped ({part.files_skipped} whole "
-                     f"file{'s' if part.files_skipped != 1 else ''})")
+        parts.append(
+            f"{len(part.skipped)} skipped ({part.files_skipped} whole "
+            f"file{'s' if part.files_skipped != 1 else ''})"
+        )
     exempt = sum(tally.exempt.values())
     if exempt:
         names = ", ".join(sorted(tally.exempt))
         parts.append(f"{exempt} in exempt namespaces not judged ({names})")
     by_policy = Counter(f.violation.policy for f in findings)
     if by_policy:
-        parts.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}: "
-                     + ", ".join(f"{p} {n}" for p, n in sorted(by_policy.items())))
+        parts.append(
+            f"{len(findings)} finding{'s' if len(findings) != 1 else ''}: "
+            + ", ".join(f"{p} {n}" for p, n in sorted(by_policy.items()))
+        )
     else:
         parts.append("no findings")
     verdict = "denied" if not decision.allowed else "admitted"

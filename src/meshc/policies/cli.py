@@ -31,22 +31,28 @@ def register(sub: Any) -> None:
         help="the admission operation each object is judged as",
     )
     p.add_argument(
-        "-n", "--namespace", metavar="NS",
+        "-n",
+        "--namespace",
+        metavar="NS",
         help="judge objects without metadata.namespace in NS, as `kubectl apply -n NS` would "
         "place them (default: default, and the run says so)",
     )
     p.add_argument(
-        "--strict", action="store_true",
+        "--strict",
+        action="store_true",
         help="exit 2 when anything is skipped as not a Kubernetes object (Helm templates, "
         "kustomize files, CI files, ...)",
     )
     p.add_argument(
-        "--mode", choices=MODES,
+        "--mode",
+        choices=MODES,
         help="judge every policy in this mode, whatever spec.admission.policies says: preview "
         "what the next step of a rollout would deny (--mode enforce)",
     )
     p.add_argument(
-        "--no-conflicts", dest="conflicts", action="store_false",
+        "--no-conflicts",
+        dest="conflicts",
+        action="store_false",
         help="judge only what admission judges: leave out the spec-conflict findings "
         "(manifests that define or route what the spec renders)",
     )
@@ -59,7 +65,9 @@ def register(sub: Any) -> None:
         "e.g. injection-required: to look at one policy's findings or time it alone",
     )
     p.add_argument(
-        "--workers", type=positive_int, metavar="N",
+        "--workers",
+        type=positive_int,
+        metavar="N",
         help="processes that read and judge the files, forked once the policies are loaded "
         "(Linux; default: one per 64 files, up to the CPUs available; the output is the same)",
     )

@@ -33,8 +33,12 @@ from .violations import Violation
 
 POLICY = "spec-conflict"
 CLUSTER_DOMAIN_SUFFIX = ".svc.cluster.local"
-ROUTES = {("networking.istio.io", "VirtualService"), ("gateway.networking.k8s.io", "HTTPRoute"),
-          ("gateway.networking.k8s.io", "GRPCRoute"), ("split.smi-spec.io", "TrafficSplit")}
+ROUTES = {
+    ("networking.istio.io", "VirtualService"),
+    ("gateway.networking.k8s.io", "HTTPRoute"),
+    ("gateway.networking.k8s.io", "GRPCRoute"),
+    ("split.smi-spec.io", "TrafficSplit"),
+}
 DESTINATIONS = {("networking.istio.io", "DestinationRule")}
 
 Obj = dict[str, Any]
@@ -49,8 +53,12 @@ class Routed:
     path: str  # the field of the object that names it
 
 
-def find_conflicts(mesh: Any, rendered: Sequence[Obj], manifests: Sequence[Manifest],
-                   default_namespace: str = "default") -> list[Finding]:
+def find_conflicts(
+    mesh: Any,
+    rendered: Sequence[Obj],
+    manifests: Sequence[Manifest],
+    default_namespace: str = "default",
+) -> list[Finding]:
     """Every collision between ``manifests`` and ``rendered`` (the spec's objects)."""
     known = set(mesh.meshed_namespaces) | set(mesh.admission.allowed_namespaces)
     by_identity = {_identity(o, ""): o for o in rendered}
@@ -63,43 +71,72 @@ def find_conflicts(mesh: Any, rendered: Sequence[Obj], manifests: Sequence[Manif
         if m.is_review or _meshcs_own(m.obj, mesh.name):
             continue
         obj = m.obj
-        namespace = "" if cluster_scoped(str(obj.get("kind"))) else str(
-            (obj.get("metadata") or {}).get("namespace") or default_namespace)
+        namespace = (
+            ""
+            if cluster_scoped(str(obj.get("kind")))
+            else str((obj.get("metadata") or {}).get("namespace") or default_namespace)
+        )
         same = by_identity.get(_identity(obj, namespace))
         if same is not None:
-            findings.append(_finding(m, obj, namespace, "metadata.name",
-                                     f"is an object meshc renders from the spec ({_where(mesh, same)}): "
-                                     "two sources of one object overwrite each other on every sync",
-                                     _identity_fix(same), same))
+            findings.append(
+                _finding(
+                    m,
+                    obj,
+                    namespace,
+                    "metadata.name",
+                    f"is an object meshc renders from the spec ({_where(mesh, same)}): "
+                    "two sources of one object overwrite each other on every sync",
+                    _identity_fix(same),
+                    same,
+                )
+            )
             continue
         for routed in routed_services(obj, namespace, known):
             for other in by_service.get((routed.family, routed.service), []):
                 if routed.family == "destinations" and not _subsets_meet(obj, other):
                     continue
-                findings.append(_finding(m, obj, namespace, routed.path, _host_problem(
-                    routed, other, mesh), _host_fix(routed, other), other))
+                findings.append(
+                    _finding(
+                        m,
+                        obj,
+                        namespace,
+                        routed.path,
+                        _host_problem(routed, other, mesh),
+                        _host_fix(routed, other),
+                        other,
+                    )
+                )
     return findings
 
 
 def _meshcs_own(obj: Obj, mesh_name: str) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return bool(labels.get("app.kubernetes.io/managed-by") == "meshc"
-                and labels.get("meshc.io/mesh") == mesh_name)
+    return bool(
+        labels.get("app.kubernetes.io/managed-by") == "meshc"
+        and labels.get("meshc.io/mesh") == mesh_name
+    )
 
 
 def _identity(obj: Obj, namespace: str) -> tuple[str, str, str, str]:
     group = str(obj.get("apiVersion", "")).rpartition("/")[0]
     meta = obj.get("metadata") or {}
-    return (group, str(obj.get("kind")), namespace or str(meta.get("namespace", "")),
-            str(meta.get("name", "")))
+    return (
+        group,
+        str(obj.get("kind")),
+        namespace or str(meta.get("namespace", "")),
+        str(meta.get("name", "")),
+    )
 
 
 def _where(mesh: Any, obj: Obj) -> str:
     """``Kind ns/name from mesh.yaml#spec.services[0], mesh.yaml:12``."""
     meta = obj["metadata"]
     source = str((meta.get("annotations") or {}).get("meshc.io/source", ""))
-    ref = f"{obj['kind']} {meta['namespace']}/{meta['name']}" if meta.get("namespace") \
+    ref = (
+        f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+        if meta.get("namespace")
         else f"{obj['kind']} {meta['name']}"
+    )
     spec_file, _, path = source.partition("#")
     line, _ = mesh.locate(path) if path else (0, 0)
     return f"{ref} from {source}, {spec_file}:{line}" if line else f"{ref} from {source}"
@@ -107,8 +144,10 @@ def _where(mesh: Any, obj: Obj) -> str:
 
 def _identity_fix(rendered: Obj) -> str:
     if rendered["kind"] == "Service":
-        return ("remove this manifest and let the spec render it, or keep it and set "
-                "service: {manage: false} on the spec's service")
+        return (
+            "remove this manifest and let the spec render it, or keep it and set "
+            "service: {manage: false} on the spec's service"
+        )
     if rendered["kind"] == "Namespace":
         return "remove this manifest and let the spec render it, or keep it and set manage: false on the spec's namespace"
     return "remove this manifest and express it in the spec (or as a spec.overrides patch)"
@@ -117,27 +156,48 @@ def _identity_fix(rendered: Obj) -> str:
 def _host_problem(routed: Routed, rendered: Obj, mesh: Any) -> str:
     service = f"{routed.service[1]}.{routed.service[0]}"
     if routed.family == "routes":
-        why = ("Istio does not merge two routes for one host: one of them is ignored (istioctl "
-               "analyze IST0109)") if rendered["kind"] == "VirtualService" or \
-            rendered["apiVersion"].startswith("networking.istio.io") else \
-            "two routes for one Service: the mesh applies one of them"
+        why = (
+            (
+                "Istio does not merge two routes for one host: one of them is ignored (istioctl "
+                "analyze IST0109)"
+            )
+            if rendered["kind"] == "VirtualService"
+            or rendered["apiVersion"].startswith("networking.istio.io")
+            else "two routes for one Service: the mesh applies one of them"
+        )
         return f"routes {service}, which the spec routes too ({_where(mesh, rendered)}): {why}"
-    return (f"sets subsets or a traffic policy for {service}, as the spec does ({_where(mesh, rendered)}): "
-            "Istio keeps the older rule's subset of a name and its traffic policy, and drops the other")
+    return (
+        f"sets subsets or a traffic policy for {service}, as the spec does ({_where(mesh, rendered)}): "
+        "Istio keeps the older rule's subset of a name and its traffic policy, and drops the other"
+    )
 
 
 def _host_fix(routed: Routed, rendered: Obj) -> str:
-    return ("remove it and express its routing in the spec's service, or take the service's routes "
-            "out of the spec") if routed.family == "routes" else (
-        "remove it and express its subsets and traffic policy in the spec's service")
+    return (
+        (
+            "remove it and express its routing in the spec's service, or take the service's routes "
+            "out of the spec"
+        )
+        if routed.family == "routes"
+        else ("remove it and express its subsets and traffic policy in the spec's service")
+    )
 
 
-def _finding(m: Manifest, obj: Obj, namespace: str, path: str, problem: str, fix: str,
-             rendered: Obj) -> Finding:
+def _finding(
+    m: Manifest, obj: Obj, namespace: str, path: str, problem: str, fix: str, rendered: Obj
+) -> Finding:
     meta = obj.get("metadata") or {}
     source = str((rendered["metadata"].get("annotations") or {}).get("meshc.io/source", ""))
-    violation = Violation(POLICY, str(obj.get("kind")), namespace, str(meta.get("name", "")),
-                          path, problem, fix, source=source)
+    violation = Violation(
+        POLICY,
+        str(obj.get("kind")),
+        namespace,
+        str(meta.get("name", "")),
+        path,
+        problem,
+        fix,
+        source=source,
+    )
     return Finding(m.file, m.line_of(path), violation)
 
 
@@ -172,9 +232,16 @@ def routed_services(obj: Obj, namespace: str, known: set[str]) -> Iterator[Route
             yield Routed("destinations", service, "spec.host")
     elif (group, kind) in ROUTES and kind != "TrafficSplit":
         for i, ref in enumerate(spec.get("parentRefs") or []):
-            if isinstance(ref, dict) and ref.get("kind") == "Service" and ref.get("group", "") in ("", "core"):
-                yield Routed("routes", (str(ref.get("namespace") or namespace), str(ref.get("name"))),
-                             f"spec.parentRefs[{i}]")
+            if (
+                isinstance(ref, dict)
+                and ref.get("kind") == "Service"
+                and ref.get("group", "") in ("", "core")
+            ):
+                yield Routed(
+                    "routes",
+                    (str(ref.get("namespace") or namespace), str(ref.get("name"))),
+                    f"spec.parentRefs[{i}]",
+                )
     elif kind == "TrafficSplit" and spec.get("service"):
         service = host_service(str(spec["service"]), namespace, known)
         if service is not None:

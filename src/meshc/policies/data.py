@@ -116,9 +116,13 @@ def marker_data(mesh: Any) -> dict[str, Any]:
     them (Istio's rules read the revision a namespace must carry from it)."""
     from meshc.compiler.core import namespace_markers
 
-    return {ns: {"labels": dict(sorted(m["labels"].items())),
-                 "annotations": dict(sorted(m["annotations"].items()))}
-            for ns, m in sorted(namespace_markers(mesh).items())}
+    return {
+        ns: {
+            "labels": dict(sorted(m["labels"].items())),
+            "annotations": dict(sorted(m["annotations"].items())),
+        }
+        for ns, m in sorted(namespace_markers(mesh).items())
+    }
 
 
 def _rendered(mesh: Any) -> list[dict[str, Any]]:

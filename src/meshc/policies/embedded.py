@@ -52,7 +52,9 @@ class EmbeddedEngine(EngineFrame):
         except ValueError as exc:
             # regopy decodes rego-cpp's answer as JSON, and rego-cpp prints
             # floats at the ends of their range as no JSON number.
-            raise EngineError(f"policy evaluation failed: an answer that is not JSON: {exc}") from exc
+            raise EngineError(
+                f"policy evaluation failed: an answer that is not JSON: {exc}"
+            ) from exc
         if not output.ok():
             raise EngineError(f"policy evaluation failed: {output}")
         if not output.results or not output.results[0].expressions:

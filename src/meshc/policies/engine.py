@@ -101,7 +101,8 @@ class EngineFrame(ABC):
         self.modes: dict[str, str] = dict(data.get("modes", {}))
         # spec.admission.exceptions by name: the Rego marks the violations they match.
         self.exceptions: dict[str, Mapping[str, Any]] = {
-            str(e["name"]): e for e in data.get("exceptions", [])}
+            str(e["name"]): e for e in data.get("exceptions", [])
+        }
 
     def evaluate(self, review: Review) -> list[Violation]:
         document = policy_input(review)
@@ -195,8 +196,12 @@ def to_violations(
     return sorted(found)
 
 
-def _violation(item: Any, modes: Mapping[str, str], exceptions: Mapping[str, Mapping[str, Any]],
-               now: float | None) -> Violation:
+def _violation(
+    item: Any,
+    modes: Mapping[str, str],
+    exceptions: Mapping[str, Mapping[str, Any]],
+    now: float | None,
+) -> Violation:
     v = Violation.from_rego(item, _mode(modes, str(item["policy"])))
     for name in item.get("exceptions") or ():
         exception = exceptions.get(str(name))
@@ -212,8 +217,10 @@ def _violation(item: Any, modes: Mapping[str, str], exceptions: Mapping[str, Map
 def exception_note(exception: Mapping[str, Any]) -> str:
     """How a lifted violation names its exception."""
     until = f", until {exception['until']}" if exception.get("until") else ""
-    return (f"exception {exception['name']} ({exception.get('source', '')}{until}): "
-            f"{exception.get('reason', '')}")
+    return (
+        f"exception {exception['name']} ({exception.get('source', '')}{until}): "
+        f"{exception.get('reason', '')}"
+    )
 
 
 def _mode(modes: Mapping[str, str], policy: str) -> Mode:

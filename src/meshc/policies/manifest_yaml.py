@@ -36,7 +36,8 @@ except AttributeError:  # PyYAML built without libyaml
 _SCALARS: dict[str, Callable[[Any, Node], Any]] = {
     tag: constructor
     for tag, constructor in yaml.SafeLoader.yaml_constructors.items()
-    if tag is not None and tag.rpartition(":")[2] in ("null", "bool", "int", "float", "binary", "timestamp")
+    if tag is not None
+    and tag.rpartition(":")[2] in ("null", "bool", "int", "float", "binary", "timestamp")
 }
 # The tag of each plain scalar seen: resolving it matches regular expressions.
 _PLAIN_TAGS: dict[str, str] = {}
@@ -74,7 +75,10 @@ class Loader(_Base):  # type: ignore[misc,valid-type]
 # and its default tags are the standard ones.
 assert not Loader.yaml_path_resolvers
 assert (Loader.DEFAULT_SCALAR_TAG, Loader.DEFAULT_MAPPING_TAG, Loader.DEFAULT_SEQUENCE_TAG) == (
-    _STR, _MAP, _SEQ)
+    _STR,
+    _MAP,
+    _SEQ,
+)
 
 
 class _Unusual(Exception):

@@ -181,8 +181,11 @@ def _listed(path: str, required: bool) -> list[str]:
     """The files to read for ``path`` (a file or a directory), in order."""
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in SUFFIXES
-                       and ".git" not in f.relative_to(p).parts)
+        files = sorted(
+            f
+            for f in p.rglob("*")
+            if f.is_file() and f.suffix in SUFFIXES and ".git" not in f.relative_to(p).parts
+        )
         if required and not files:
             raise ManifestError(f"{path}: no YAML or JSON files in this directory")
     elif p.exists():
@@ -217,8 +220,9 @@ def _documents(text: str, name: str) -> Iterator[tuple[int, yaml.Node, Any]]:
         loader.dispose()
 
 
-def _objects(doc: Any, node: yaml.Node | None, name: str, line: int,
-             skipped: list[Skipped] | None) -> list[Manifest]:
+def _objects(
+    doc: Any, node: yaml.Node | None, name: str, line: int, skipped: list[Skipped] | None
+) -> list[Manifest]:
     """The objects of one document. Strict (``skipped`` None): anything else raises;
     otherwise it is recorded in ``skipped``."""
     if doc is None:
@@ -240,7 +244,9 @@ def _objects(doc: Any, node: yaml.Node | None, name: str, line: int,
     missing = [key for key in ("apiVersion", "kind") if not doc.get(key)]
     if missing:
         if skipped is None:
-            raise ManifestError(f"{name}:{line}: not a Kubernetes object: missing {', '.join(missing)}")
+            raise ManifestError(
+                f"{name}:{line}: not a Kubernetes object: missing {', '.join(missing)}"
+            )
         skipped.append(Skipped(name, line, f"not a Kubernetes object (no {' or '.join(missing)})"))
         return []
     if skipped is not None and str(doc["apiVersion"]).startswith(KUSTOMIZE_GROUP + "/"):
@@ -266,13 +272,25 @@ def _scan_file(scan: Scan, name: str, text: str) -> None:
     except ManifestError as exc:
         cause = exc.__cause__
         if _TEMPLATE.search(text):
-            scan.skipped.append(Skipped(name, 0, "a template ({{ }}), not YAML until it is "
-                                        "rendered: render it and check the output, e.g. "
-                                        "`... | meshc check --spec SPEC -`"))
+            scan.skipped.append(
+                Skipped(
+                    name,
+                    0,
+                    "a template ({{ }}), not YAML until it is "
+                    "rendered: render it and check the output, e.g. "
+                    "`... | meshc check --spec SPEC -`",
+                )
+            )
             return
         if isinstance(cause, yaml.constructor.ConstructorError):
-            scan.skipped.append(Skipped(name, 0, f"uses YAML tags no Kubernetes object has "
-                                        f"({getattr(cause, 'problem', '') or cause})"))
+            scan.skipped.append(
+                Skipped(
+                    name,
+                    0,
+                    f"uses YAML tags no Kubernetes object has "
+                    f"({getattr(cause, 'problem', '') or cause})",
+                )
+            )
             return
         raise
     for line, node, doc in documents:
@@ -295,15 +313,19 @@ def _whole_file_reason(given: Path) -> str | None:
             what = "values of the Helm chart"
         else:
             what = "a file of the Helm chart"
-        return (f"{what} {_shown(chart)}: Helm renders the objects; check them with "
-                f"`helm template {_shown(chart)} | meshc check --spec SPEC -`")
+        return (
+            f"{what} {_shown(chart)}: Helm renders the objects; check them with "
+            f"`helm template {_shown(chart)} | meshc check --spec SPEC -`"
+        )
     if path.name in KUSTOMIZATION_FILES:
         return _kustomize_reason(str(given))
     patched_by = _kustomize_patch_of(path)
     if patched_by is not None:
-        return (f"a kustomize patch (listed in {_shown(patched_by)}), not a whole object: check "
-                f"the build, `kubectl kustomize {_shown(patched_by.parent)} | meshc check "
-                f"--spec SPEC -`")
+        return (
+            f"a kustomize patch (listed in {_shown(patched_by)}), not a whole object: check "
+            f"the build, `kubectl kustomize {_shown(patched_by.parent)} | meshc check "
+            f"--spec SPEC -`"
+        )
     return None
 
 
@@ -317,9 +339,11 @@ def _shown(path: Path) -> str:
 
 def _kustomize_reason(name: str) -> str:
     directory = Path(name).parent
-    return (f"kustomize's build file: the resources it lists are checked as files; for the "
-            f"objects with its patches applied, `kubectl kustomize {directory} | meshc check "
-            f"--spec SPEC -`")
+    return (
+        f"kustomize's build file: the resources it lists are checked as files; for the "
+        f"objects with its patches applied, `kubectl kustomize {directory} | meshc check "
+        f"--spec SPEC -`"
+    )
 
 
 @functools.cache

@@ -37,7 +37,8 @@ class NamespaceMutation:
     markers: Mapping[str, Markers] = field(default_factory=lambda: MappingProxyType({}))
     # section -> the keys that state an injection choice (Profile.injection_keys)
     injection_keys: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @classmethod
     def of(cls, mesh: Any, provider: str | None = None) -> NamespaceMutation:
@@ -47,8 +48,9 @@ class NamespaceMutation:
         from meshc.compiler.core import namespace_markers
 
         name = provider or mesh.provider
-        return cls(MappingProxyType(namespace_markers(mesh, name)),
-                   providers.get(name).injection_keys)
+        return cls(
+            MappingProxyType(namespace_markers(mesh, name)), providers.get(name).injection_keys
+        )
 
     @property
     def meshed(self) -> frozenset[str]:
@@ -64,8 +66,11 @@ class NamespaceMutation:
         if wanted is None:
             return added
         current = {section: meta.get(section) or {} for section in SECTIONS}
-        chosen = any(key in current[section]
-                     for section in SECTIONS for key in self.injection_keys.get(section, ()))
+        chosen = any(
+            key in current[section]
+            for section in SECTIONS
+            for key in self.injection_keys.get(section, ())
+        )
         for section in SECTIONS:
             for key, value in section_of(wanted, section).items():
                 if key in current[section]:
@@ -99,8 +104,9 @@ def pod_markers_of(mesh: Any, provider: str | None = None) -> tuple[PodMarkers, 
     return profile.pod_markers(mesh) if profile.mutates_pods else ()
 
 
-def with_pod_markers(pod: Mapping[str, Any], namespace: str,
-                     markers: Sequence[PodMarkers]) -> dict[str, Any]:
+def with_pod_markers(
+    pod: Mapping[str, Any], namespace: str, markers: Sequence[PodMarkers]
+) -> dict[str, Any]:
     """A copy of Pod ``pod``, created in ``namespace``, carrying the markers that apply to it.
 
     An annotation the pod sets itself is kept (its injection choice is the

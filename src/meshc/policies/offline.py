@@ -58,9 +58,13 @@ class OfflineAdmission:
     @classmethod
     def of(cls, mesh: Any, namespace: str | None = None) -> OfflineAdmission:
         """For a loaded :class:`meshc.compiler.model.Mesh`."""
-        return cls(NamespaceMutation.of(mesh), frozenset(mesh.admission.exempt_namespaces),
-                   frozenset({"kube-system", mesh.admission.webhook_namespace}), namespace,
-                   pod_markers_of(mesh))
+        return cls(
+            NamespaceMutation.of(mesh),
+            frozenset(mesh.admission.exempt_namespaces),
+            frozenset({"kube-system", mesh.admission.webhook_namespace}),
+            namespace,
+            pod_markers_of(mesh),
+        )
 
     @property
     def default_namespace(self) -> str:
@@ -74,8 +78,13 @@ class OfflineAdmission:
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         assert isinstance(meta, dict)
         scoped = cluster_scoped(kind)
-        namespace = (str(meta.get("name") or "") if kind == "Namespace"
-                     else "" if scoped else str(meta.get("namespace") or self.default_namespace))
+        namespace = (
+            str(meta.get("name") or "")
+            if kind == "Namespace"
+            else ""
+            if scoped
+            else str(meta.get("namespace") or self.default_namespace)
+        )
         defaulted = not scoped and not meta.get("namespace")
         exempt = self.config_exempt if mesh_configuration(obj) else self.exempt
         if namespace in exempt:
@@ -86,8 +95,12 @@ class OfflineAdmission:
             if added["labels"] or added["annotations"]:
                 obj = self.mutation.apply(obj)
                 notices = tuple(_notices("Namespace", "", namespace, added))
-        elif operation == "CREATE" and kind == "Pod" and obj.get("apiVersion") == "v1" \
-                and self.pod_markers:
+        elif (
+            operation == "CREATE"
+            and kind == "Pod"
+            and obj.get("apiVersion") == "v1"
+            and self.pod_markers
+        ):
             marked = with_pod_markers(obj, namespace, self.pod_markers)
             if marked != obj:
                 notices = tuple(_pod_notices(namespace, str(meta.get("name") or ""), obj, marked))
@@ -96,17 +109,25 @@ class OfflineAdmission:
         return Prepared(review, notices, defaulted=defaulted)
 
 
-def _pod_notices(namespace: str, name: str, before: dict[str, Any],
-                 after: dict[str, Any]) -> Iterable[Violation]:
+def _pod_notices(
+    namespace: str, name: str, before: dict[str, Any], after: dict[str, Any]
+) -> Iterable[Violation]:
     """The annotations the pod markers add, change (a copied label's value) or remove (the
     copy of a label the pod lacks)."""
     old = (before.get("metadata") or {}).get("annotations") or {}
     new = (after.get("metadata") or {}).get("annotations") or {}
-    yield from _notices("Pod", namespace, name, Markers(
-        labels={}, annotations={k: v for k, v in new.items() if old.get(k) != v}))
+    yield from _notices(
+        "Pod",
+        namespace,
+        name,
+        Markers(labels={}, annotations={k: v for k, v in new.items() if old.get(k) != v}),
+    )
     for key in sorted(set(old) - set(new)):
         yield Violation(
-            policy=MUTATION, kind="Pod", namespace=namespace, name=name,
+            policy=MUTATION,
+            kind="Pod",
+            namespace=namespace,
+            name=name,
             path=f'metadata.annotations["{key}"]',
             problem="the webhook removes it at admission: it copies a label the pod does not carry",
             fix="remove it from the manifest, so that git holds what runs",
@@ -118,7 +139,10 @@ def _notices(kind: str, namespace: str, name: str, added: Any) -> Iterable[Viola
     for section in ("labels", "annotations"):
         for key, value in section_of(added, section).items():
             yield Violation(
-                policy=MUTATION, kind=kind, namespace=namespace, name=name,
+                policy=MUTATION,
+                kind=kind,
+                namespace=namespace,
+                name=name,
                 path=f'metadata.{section}["{key}"]',
                 problem=f'the webhook adds it at admission: "{value}"',
                 fix="write it into the manifest, so that git holds what runs",
@@ -138,5 +162,7 @@ def _mesh_configuration() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """The groups, and the (group, kind) pairs, that are mesh configuration of any mesh."""
     from meshc import providers
 
-    return (frozenset(providers.mesh_config_groups()),
-            frozenset((group, kind) for group, kind, _ in providers.mesh_config_kinds()))
+    return (
+        frozenset(providers.mesh_config_groups()),
+        frozenset((group, kind) for group, kind, _ in providers.mesh_config_kinds()),
+    )

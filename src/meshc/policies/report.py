@@ -114,9 +114,7 @@ def _location(f: Finding) -> dict[str, Any]:
     # An object in a cluster: a logical location, Kind/namespace/name.
     v = f.violation
     return {
-        "logicalLocations": [
-            {"fullyQualifiedName": f"{v.kind}/{v.object_ref}", "kind": "resource"}
-        ]
+        "logicalLocations": [{"fullyQualifiedName": f"{v.kind}/{v.object_ref}", "kind": "resource"}]
     }
 
 

@@ -106,8 +106,13 @@ def exception_snippet(v: Violation) -> str:
             path = path.removeprefix(prefix)
     slug = re.sub(r"[^a-z0-9]+", "-", f"{name or v.kind.lower()}-{v.policy}".lower()).strip("-")
     namespace = v.namespace or (name if v.kind == "Namespace" else "")
-    fields = [f"name: {slug[:63].rstrip('-')}", f"policies: [{v.policy}]",
-              f"namespaces: [{namespace}]", f"kinds: [{', '.join(kinds)}]", f"names: {names}"]
+    fields = [
+        f"name: {slug[:63].rstrip('-')}",
+        f"policies: [{v.policy}]",
+        f"namespaces: [{namespace}]",
+        f"kinds: [{', '.join(kinds)}]",
+        f"names: {names}",
+    ]
     if path and not (created and v.policy == "injection-required"):
         fields.append("paths: ['" + path.replace("'", "''") + "']")
     fields.append("reason: <why>")

@@ -92,8 +92,17 @@ def compile_wasm(opa: str, modules: dict[str, str]) -> bytes:
         program = os.path.abspath(opa) if os.path.dirname(opa) else opa
         try:
             done = subprocess.run(
-                [program, "build", "--target", "wasm", "--entrypoint", ENTRYPOINT, "--output",
-                 str(out), "."],
+                [
+                    program,
+                    "build",
+                    "--target",
+                    "wasm",
+                    "--entrypoint",
+                    ENTRYPOINT,
+                    "--output",
+                    str(out),
+                    ".",
+                ],
                 cwd=src,
                 capture_output=True,
                 text=True,
@@ -130,7 +139,9 @@ def opa_version(opa: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Rebuild the shipped module and manifest from the packaged Rego."""
     parser = argparse.ArgumentParser(prog="python -m meshc.policies.wasm_bundle")
-    parser.add_argument("--opa", default=find_opa(), help=f"the OPA binary (default: ${OPA_ENV}, PATH)")
+    parser.add_argument(
+        "--opa", default=find_opa(), help=f"the OPA binary (default: ${OPA_ENV}, PATH)"
+    )
     args = parser.parse_args(argv)
     if not args.opa:
         parser.error(f"no opa binary: pass --opa or set {OPA_ENV}")
@@ -138,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     modules = policy_modules()
     wasm = compile_wasm(args.opa, modules)
     root = Path(str(packaged_dir()))
-    manifest = {"opa": opa_version(args.opa), "entrypoint": ENTRYPOINT,
-                "sources": sources_digest(modules)}
+    manifest = {
+        "opa": opa_version(args.opa),
+        "entrypoint": ENTRYPOINT,
+        "sources": sources_digest(modules),
+    }
     (root / WASM).write_bytes(wasm)
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {root / WASM} ({len(wasm)} bytes) from {len(modules)} modules")

@@ -86,7 +86,9 @@ class WasmEngine(EngineFrame):
     def _instance(self) -> _Instance:
         instance: _Instance | None = getattr(self._local, "instance", None)
         if instance is None:
-            instance = self._local.instance = _Instance(self._engine, self._module, self._wasm, self._data)
+            instance = self._local.instance = _Instance(
+                self._engine, self._module, self._wasm, self._data
+            )
         return instance
 
     def evaluate(self, review: Review) -> list[Violation]:
@@ -135,8 +137,7 @@ class WasmEngine(EngineFrame):
 class _Instance:
     """One thread's instance of the module, with the data loaded."""
 
-    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, wasm: bytes,
-                 data: bytes):
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, wasm: bytes, data: bytes):
         store = self._store = wasmtime.Store(engine)
         store.set_limits(memory_size=MEMORY_LIMIT)
         store.set_epoch_deadline(NO_DEADLINE)  # it starts at 0: at once
@@ -149,7 +150,8 @@ class _Instance:
                 except ValueError as exc:
                     raise EngineError(f"the Wasm module is not an OPA policy: {exc}") from exc
                 self._memory = wasmtime.Memory(
-                    store, wasmtime.MemoryType(wasmtime.Limits(pages, item.type.limits.max)))
+                    store, wasmtime.MemoryType(wasmtime.Limits(pages, item.type.limits.max))
+                )
                 imports.append(self._memory)
             elif item.name == "opa_abort":
                 imports.append(wasmtime.Func(store, _i32_func(1, 0), self._abort))
@@ -246,8 +248,9 @@ class _Ticker:
             return
         with self._lock:
             if self._pid != os.getpid():
-                self.thread = threading.Thread(target=self._run, name="meshc-wasm-epoch",
-                                               daemon=True)
+                self.thread = threading.Thread(
+                    target=self._run, name="meshc-wasm-epoch", daemon=True
+                )
                 self.thread.start()
                 self._pid = os.getpid()
 

@@ -83,8 +83,10 @@ def _waves() -> Mapping[str, int]:
     for profile in all_profiles():
         for kind, wave in profile.kinds.items():
             if waves.setdefault(kind, wave) != wave:
-                raise ValueError(f"{profile.name} puts {kind} in sync wave {wave}, "
-                                 f"another mesh in {waves[kind]}: one kind, one wave")
+                raise ValueError(
+                    f"{profile.name} puts {kind} in sync wave {wave}, "
+                    f"another mesh in {waves[kind]}: one kind, one wave"
+                )
     return MappingProxyType(waves)
 
 

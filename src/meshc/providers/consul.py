@@ -59,11 +59,15 @@ def meta_key_problem(label: str) -> str | None:
     """Why a label's value cannot be copied into the catalog, or None when it can."""
     key = service_meta_key(label)
     if len(key) > MAX_META_KEY:
-        return (f"label {label!r} becomes the catalog metadata key {key!r}, longer than the "
-                f"{MAX_META_KEY} characters an annotation {META_ANNOTATION_PREFIX}<key> allows")
+        return (
+            f"label {label!r} becomes the catalog metadata key {key!r}, longer than the "
+            f"{MAX_META_KEY} characters an annotation {META_ANNOTATION_PREFIX}<key> allows"
+        )
     if key.lower().startswith(RESERVED_META_PREFIX):
-        return (f"label {label!r} becomes the catalog metadata key {key!r}, and Consul reserves "
-                f"keys starting with {RESERVED_META_PREFIX!r}")
+        return (
+            f"label {label!r} becomes the catalog metadata key {key!r}, and Consul reserves "
+            f"keys starting with {RESERVED_META_PREFIX!r}"
+        )
     return None
 
 
@@ -81,27 +85,34 @@ class ConsulProfile(Profile):
 
     def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
         markers = [
-            PodMarkers(namespace=ns, selector={}, annotations={INJECT_ANNOTATION: "true"},
-                       source="spec.namespaces")
+            PodMarkers(
+                namespace=ns,
+                selector={},
+                annotations={INJECT_ANNOTATION: "true"},
+                source="spec.namespaces",
+            )
             for ns in mesh.meshed_namespaces
         ]
         for svc in mesh.services:
             labels = dict.fromkeys(key for version in svc.versions for key in version.labels)
-            markers.append(PodMarkers(
-                namespace=svc.namespace,
-                selector=dict(svc.selector),
-                annotations={
-                    # Register the pod under this Service only, and its first
-                    # port as the service's (Consul CE registers one).
-                    KUBERNETES_SERVICE_ANNOTATION: svc.name,
-                    SERVICE_PORT_ANNOTATION: str(svc.ports[0].target_port),
-                },
-                label_annotations={
-                    label: meta_annotation(label) for label in labels
-                    if meta_key_problem(label) is None
-                },
-                source=svc.path,
-            ))
+            markers.append(
+                PodMarkers(
+                    namespace=svc.namespace,
+                    selector=dict(svc.selector),
+                    annotations={
+                        # Register the pod under this Service only, and its first
+                        # port as the service's (Consul CE registers one).
+                        KUBERNETES_SERVICE_ANNOTATION: svc.name,
+                        SERVICE_PORT_ANNOTATION: str(svc.ports[0].target_port),
+                    },
+                    label_annotations={
+                        label: meta_annotation(label)
+                        for label in labels
+                        if meta_key_problem(label) is None
+                    },
+                    source=svc.path,
+                )
+            )
         return tuple(markers)
 
 
@@ -117,59 +128,113 @@ _CALLERS = (
 # The traffic features the Consul target does not render yet (compiler/targets/consul/
 # unsupported.py reports each one a spec uses).
 _TRAFFIC_NOT_RENDERED = (
-    "services.routes.matches", "services.routes.match.grpc", "services.routes.timeout",
-    "services.routes.retries", "services.retries.retryOn.grpc", "services.routes.fault.delay",
-    "services.routes.fault.abort", "services.routes.mirror", "services.routes.headers",
-    "services.routes.rewrite", "services.routes.redirect", "services.routes.redirect.statusCode",
-    "services.routes.tcp", "services.rateLimit", "services.rateLimit.perCaller", "ingress",
-    "ingress.listeners.tls", "ingress.routes.match", "ingress.routes.policy",
-    "ingress.routes.redirect.statusCode", "ingress.routes.rewrite.prefix",
-    "ingress.routes.serviceRoutes", "ingress.gateway.identity", "egress.hosts",
-    "egress.hosts.tls", "telemetry", "telemetry.tracing", "telemetry.accessLogging",
-    "telemetry.metrics", "telemetry.selector",
+    "services.routes.matches",
+    "services.routes.match.grpc",
+    "services.routes.timeout",
+    "services.routes.retries",
+    "services.retries.retryOn.grpc",
+    "services.routes.fault.delay",
+    "services.routes.fault.abort",
+    "services.routes.mirror",
+    "services.routes.headers",
+    "services.routes.rewrite",
+    "services.routes.redirect",
+    "services.routes.redirect.statusCode",
+    "services.routes.tcp",
+    "services.rateLimit",
+    "services.rateLimit.perCaller",
+    "ingress",
+    "ingress.listeners.tls",
+    "ingress.routes.match",
+    "ingress.routes.policy",
+    "ingress.routes.redirect.statusCode",
+    "ingress.routes.rewrite.prefix",
+    "ingress.routes.serviceRoutes",
+    "ingress.gateway.identity",
+    "egress.hosts",
+    "egress.hosts.tls",
+    "telemetry",
+    "telemetry.tracing",
+    "telemetry.accessLogging",
+    "telemetry.metrics",
+    "telemetry.selector",
 )
 
 _CONSUL: dict[str, Capability] = {
     "dataplane.ambient": (
-        _U, ("Consul has no ambient data plane (Istio's ztunnel and waypoints); pods are "
-        "enrolled by connect-inject with a consul-dataplane sidecar")),
+        _U,
+        (
+            "Consul has no ambient data plane (Istio's ztunnel and waypoints); pods are "
+            "enrolled by connect-inject with a consul-dataplane sidecar"
+        ),
+    ),
     **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
     "revision": (
-        _U, ("Consul has no control-plane revisions a namespace names; pods are enrolled by "
-        "their consul.hashicorp.com/connect-inject annotation, which meshc's webhook adds")),
+        _U,
+        (
+            "Consul has no control-plane revisions a namespace names; pods are enrolled by "
+            "their consul.hashicorp.com/connect-inject annotation, which meshc's webhook adds"
+        ),
+    ),
     "trustDomain": (
-        _A, ("Consul's CA issues identities in a trust domain of its own (<cluster id>.consul), "
-        "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED)),
+        _A,
+        (
+            "Consul's CA issues identities in a trust domain of its own (<cluster id>.consul), "
+            "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED
+        ),
+    ),
     "services.ports.additional": (
-        _U, ("consul-k8s registers one port per service on Consul CE and the sidecar delivers "
-        "every inbound connection to it: mesh traffic to another port of the service reaches "
-        "the first port's targetPort; the Service keeps the ports")),
+        _U,
+        (
+            "consul-k8s registers one port per service on Consul CE and the sidecar delivers "
+            "every inbound connection to it: mesh traffic to another port of the service reaches "
+            "the first port's targetPort; the Service keeps the ports"
+        ),
+    ),
     "services.routes.name": (
-        _A, "ServiceRouter routes have no names; the name only labels the route" + _NOT_RENDERED),
+        _A,
+        "ServiceRouter routes have no names; the name only labels the route" + _NOT_RENDERED,
+    ),
     "services.retries.perTryTimeout": (
-        _U, "a ServiceRouter destination has no per-try timeout, only one for all tries"
-        + _NOT_RENDERED),
+        _U,
+        "a ServiceRouter destination has no per-try timeout, only one for all tries"
+        + _NOT_RENDERED,
+    ),
     "services.connectionPool.maxConnections": (_U, _CALLERS),
     "services.connectionPool.http1MaxPendingRequests": (_U, _CALLERS),
     "services.connectionPool.http2MaxRequests": (_U, _CALLERS),
     "services.connectionPool.maxRequestsPerConnection": (
-        _U, "Consul's upstream limits have no limit on requests per connection" + _NOT_RENDERED),
+        _U,
+        "Consul's upstream limits have no limit on requests per connection" + _NOT_RENDERED,
+    ),
     "services.outlierDetection.consecutive5xxErrors": (_U, _CALLERS),
     "services.outlierDetection.interval": (_U, _CALLERS),
     "services.outlierDetection.baseEjectionTime": (_U, _CALLERS),
     "services.outlierDetection.maxEjectionPercent": (_U, _CALLERS),
     "services.allow.fromNamespaces": (
-        _U, ("Consul CE has no namespaces and intentions name services: a namespace is "
-        "rendered as the services the spec declares in it, so any other caller from it is "
-        "denied")),
+        _U,
+        (
+            "Consul CE has no namespaces and intentions name services: a namespace is "
+            "rendered as the services the spec declares in it, so any other caller from it is "
+            "denied"
+        ),
+    ),
     "services.allow.fromServiceAccounts": (
-        _A, ("an intention names a Consul service, not a service account: rendered as the "
-        "service named like the account, which only Consul's ACLs tie to the account "
-        "(consul-k8s then requires the two names to match), and Consul CE service names "
-        "are the same in every namespace")),
+        _A,
+        (
+            "an intention names a Consul service, not a service account: rendered as the "
+            "service named like the account, which only Consul's ACLs tie to the account "
+            "(consul-k8s then requires the two names to match), and Consul CE service names "
+            "are the same in every namespace"
+        ),
+    ),
     "services.allow.ports": (
-        _U, ("an intention admits a caller to the whole service, not to one of its ports; the "
-        "rule is not rendered, so its callers are denied")),
+        _U,
+        (
+            "an intention admits a caller to the whole service, not to one of its ports; the "
+            "rule is not rendered, so its callers are denied"
+        ),
+    ),
 }
 
 
@@ -181,23 +246,27 @@ PROFILE = ConsulProfile(
     mesh_containers=("consul-dataplane", "consul-connect-inject-init"),
     proxy_uid=5995,
     proxy_gids=(),
-    capture_annotations=MappingProxyType({
-        "consul.hashicorp.com/transparent-proxy-exclude-inbound-ports": "exclude",
-        "consul.hashicorp.com/transparent-proxy-exclude-outbound-ports": "exclude",
-        "consul.hashicorp.com/transparent-proxy-exclude-outbound-cidrs": "exclude",
-        "consul.hashicorp.com/transparent-proxy-exclude-uids": "exclude",
-    }),
-    kinds=MappingProxyType({
-        # The mesh settings first: Consul refuses a permissive ServiceDefaults
-        # while the Mesh does not allow it; ServiceDefaults (the protocol) before
-        # the routing that needs an HTTP protocol.
-        "Mesh": 0,
-        "ServiceDefaults": 1,
-        "ServiceIntentions": 1,
-        "ServiceResolver": 2,
-        "ServiceSplitter": 2,
-        "ServiceRouter": 2,
-    }),
+    capture_annotations=MappingProxyType(
+        {
+            "consul.hashicorp.com/transparent-proxy-exclude-inbound-ports": "exclude",
+            "consul.hashicorp.com/transparent-proxy-exclude-outbound-ports": "exclude",
+            "consul.hashicorp.com/transparent-proxy-exclude-outbound-cidrs": "exclude",
+            "consul.hashicorp.com/transparent-proxy-exclude-uids": "exclude",
+        }
+    ),
+    kinds=MappingProxyType(
+        {
+            # The mesh settings first: Consul refuses a permissive ServiceDefaults
+            # while the Mesh does not allow it; ServiceDefaults (the protocol) before
+            # the routing that needs an HTTP protocol.
+            "Mesh": 0,
+            "ServiceDefaults": 1,
+            "ServiceIntentions": 1,
+            "ServiceResolver": 2,
+            "ServiceSplitter": 2,
+            "ServiceRouter": 2,
+        }
+    ),
     config_groups=("consul.hashicorp.com", "auth.consul.hashicorp.com"),
     protected_kinds=(
         ("consul.hashicorp.com", "ServiceDefaults", "servicedefaults"),

@@ -24,12 +24,14 @@ CORE_KINDS: Mapping[str, int] = MappingProxyType({"Namespace": 0, "Service": 1})
 # The admission policies the API server runs itself (spec.admission.enforcement
 # native or both) come before everything they guard: the namespaces they mark
 # and the security objects they keep as rendered.
-ADMISSION_KINDS: Mapping[str, int] = MappingProxyType({
-    "ValidatingAdmissionPolicy": -1,
-    "ValidatingAdmissionPolicyBinding": -1,
-    "MutatingAdmissionPolicy": -1,
-    "MutatingAdmissionPolicyBinding": -1,
-})
+ADMISSION_KINDS: Mapping[str, int] = MappingProxyType(
+    {
+        "ValidatingAdmissionPolicy": -1,
+        "ValidatingAdmissionPolicyBinding": -1,
+        "MutatingAdmissionPolicy": -1,
+        "MutatingAdmissionPolicyBinding": -1,
+    }
+)
 # The DNS suffix of Services: what a mesh's host names end with.
 CLUSTER_DOMAIN = "cluster.local"
 # Routes of the Gateway API, which more than one mesh reads: mesh configuration
@@ -92,7 +94,8 @@ class PodMarkers:
 
     def applies_to(self, namespace: str, labels: Mapping[str, str]) -> bool:
         return namespace == self.namespace and all(
-            labels.get(key) == value for key, value in self.selector.items())
+            labels.get(key) == value for key, value in self.selector.items()
+        )
 
 
 # What a profile reads of the spec to derive its pod markers: the shape of
@@ -188,7 +191,8 @@ class Profile:
     # Fields the API server fills in from the CRD's schema defaults when a
     # rendered object leaves them out: kind -> spec field -> value.
     spec_defaults: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     # Pod labels and annotations that keep a pod out of the mesh: the chart puts
     # them on the webhook's own pods, which the API server reaches in plain TLS.
     pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
@@ -211,7 +215,8 @@ class Profile:
     # When a namespace carries any of them, the mutating webhook adds none of
     # them: it never overrides a choice written on the object (validation judges it).
     injection_keys: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     # Whether the mesh has control-plane revisions a namespace can name (spec.revision).
     revisions: bool = False
     # The data planes a namespace can choose (spec.dataplane, spec.namespaces[].dataplane),

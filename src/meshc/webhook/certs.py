@@ -139,7 +139,9 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
 
 _DNS_LABEL = re.compile(DNS1123_LABEL)
 # A DNS name (labels of letters, digits and '-', a leading "*." allowed).
-_DNS_NAME = re.compile(r"^(\*\.)?([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
+_DNS_NAME = re.compile(
+    r"^(\*\.)?([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$"
+)
 
 
 def problems(args: argparse.Namespace) -> list[str]:

@@ -50,7 +50,9 @@ def register(sub: Any) -> None:
         "(keep it under the webhook configuration's timeoutSeconds)",
     )
     p.add_argument(
-        "--policies", metavar="DIR", help="evaluate the .rego files in DIR instead of the packaged ones"
+        "--policies",
+        metavar="DIR",
+        help="evaluate the .rego files in DIR instead of the packaged ones",
     )
     p.add_argument(
         "--policy",
@@ -68,7 +70,12 @@ def register(sub: Any) -> None:
     p.add_argument("--service", required=True, help="the webhook's Service name")
     p.add_argument("--namespace", required=True, help="the webhook's namespace")
     add_output(p, "write ca.crt, tls.crt and tls.key into DIR", required=True)
-    p.add_argument("--extra-san", action="append", default=[], metavar="SAN",
-                   help="another DNS name or IP address the certificate is valid for")
+    p.add_argument(
+        "--extra-san",
+        action="append",
+        default=[],
+        metavar="SAN",
+        help="another DNS name or IP address the certificate is valid for",
+    )
     p.add_argument("--days", type=positive_int, default=365, help="validity in days")
     p.set_defaults(handler="meshc.webhook.certs:run")

@@ -29,9 +29,7 @@ def _kind(request: AdmissionRequest) -> str | None:
     return str(kind.get("kind")) if kind.get("group", "") == "" else None
 
 
-def namespace_patch(
-    request: AdmissionRequest, mutation: NamespaceMutation
-) -> Patch | None:
+def namespace_patch(request: AdmissionRequest, mutation: NamespaceMutation) -> Patch | None:
     """The RFC 6902 patch for this request, or None when nothing is to change."""
     if request.get("operation") not in ("CREATE", "UPDATE"):
         return None

@@ -52,7 +52,9 @@ def render(graph: MeshGraph) -> str:
     for node in groups.get("", []):
         lines.append(f"  {_node(node)}")
     for gid, group in graph.groups.items():
-        title = escape(_MARK[group.change] + group.title + ("" if group.meshed else " (not meshed)"))
+        title = escape(
+            _MARK[group.change] + group.title + ("" if group.meshed else " (not meshed)")
+        )
         lines.append(f'  subgraph {gid}["{title}"]')
         lines += [f"    {_node(node)}" for node in groups.get(gid, [])]
         lines.append("  end")

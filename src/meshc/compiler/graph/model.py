@@ -156,7 +156,9 @@ def _allows(mesh: Mesh, graph: MeshGraph) -> None:
         for rule in svc.allow:
             ports = "any port"
             if rule.ports:
-                ports = ("port " if len(rule.ports) == 1 else "ports ") + ",".join(map(str, rule.ports))
+                ports = ("port " if len(rule.ports) == 1 else "ports ") + ",".join(
+                    map(str, rule.ports)
+                )
             for ns in rule.from_namespaces:
                 gid = _namespace(graph, mesh, ns)
                 caller = node_id("all", ns)

@@ -153,7 +153,8 @@ def place(graph: MeshGraph) -> Placed:
             label = f"{source}::{target}::label"
             first, second = routes.pop((source, label)), routes.pop((label, target))
             routes[(source, target)] = Route(
-                first.points[:-1] + [boxes[label].xy] + second.points[1:])
+                first.points[:-1] + [boxes[label].xy] + second.points[1:]
+            )
         x0, y0, x1, y1 = _bounds(boxes[n] for n in names)
         frames[gid] = Box(x1 - x0 + 2 * GROUP_PAD, y1 - y0 + 2 * GROUP_PAD)
         local[gid] = (names, routes, (x0, y0, x1, y1))

@@ -42,16 +42,18 @@ class RenderOptions:
         """Options from keywords spelled like the flags: ``of(linkerd_routing="smi")``."""
         return cls({k.replace("_", "-"): v for k, v in choices.items()}, allow_lossy)
 
-    def option(self, provider: str, name: str,
-               settings: Mapping[str, object] | None = None) -> str:
+    def option(self, provider: str, name: str, settings: Mapping[str, object] | None = None) -> str:
         """The option's value: the command line's, else the spec's own (``settings``:
         spec.<provider>, where the profile's settings offer the same name), else the default."""
         profile = providers.get(provider)
         for option in profile.render_options:
             if option.name == name:
                 given = (settings or {}).get(name)
-                return (self.choices.get(f"{provider}-{name}")
-                        or (given if isinstance(given, str) else None) or option.default)
+                return (
+                    self.choices.get(f"{provider}-{name}")
+                    or (given if isinstance(given, str) else None)
+                    or option.default
+                )
         raise KeyError(f"{provider} has no render option {name!r}")
 
     def mode(self, provider: str, settings: Mapping[str, object] | None = None) -> str:
@@ -111,10 +113,15 @@ class Report:
         line, col = self.mesh.locate(path)
         qualifier = "not supported" if level is Support.UNSUPPORTED else "approximated"
         self._add(
-            Problem(self.mesh.source, line, col, path,
-                    f"{qualifier} on {self.target} ({mode}): {instead}"
-                    + ("; pass --allow-lossy to render without it" if error else ""),
-                    "error" if error else "warning")
+            Problem(
+                self.mesh.source,
+                line,
+                col,
+                path,
+                f"{qualifier} on {self.target} ({mode}): {instead}"
+                + ("; pass --allow-lossy to render without it" if error else ""),
+                "error" if error else "warning",
+            )
         )
 
     def warning(self, path: str, message: str) -> None:
@@ -122,8 +129,16 @@ class Report:
         explicitly (an opt-in the capability matrix names)."""
         line, col = self.mesh.locate(path)
         mode = self.mode()
-        self._add(Problem(self.mesh.source, line, col, path,
-                          f"on {self.target} ({mode}): {message}", "warning"))
+        self._add(
+            Problem(
+                self.mesh.source,
+                line,
+                col,
+                path,
+                f"on {self.target} ({mode}): {message}",
+                "warning",
+            )
+        )
 
     def error(self, path: str, message: str) -> None:
         line, col = self.mesh.locate(path)
@@ -153,12 +168,16 @@ def get_target(provider: str) -> Target:
     try:
         profile = providers.get(provider)
     except KeyError as exc:
-        raise SpecError([Problem("<command line>", 0, 0, "spec.provider", str(exc.args[0]))]) from None
+        raise SpecError(
+            [Problem("<command line>", 0, 0, "spec.provider", str(exc.args[0]))]
+        ) from None
     target: Target = importlib.import_module(f"{__name__}.{profile.name}").TARGET
     return target
 
 
-def render(mesh: Mesh, options: RenderOptions, provider: str | None = None) -> tuple[list[Obj], Report]:
+def render(
+    mesh: Mesh, options: RenderOptions, provider: str | None = None
+) -> tuple[list[Obj], Report]:
     """Render ``mesh``; raise :class:`SpecError` if the target cannot express it."""
     name = provider or mesh.provider
     report = Report(mesh, name, options)
@@ -190,7 +209,11 @@ def _report_dataplanes(mesh: Mesh, report: Report) -> None:
     default = profile.dataplanes[0] if profile.dataplanes else "sidecar"
     for ns in mesh.namespaces:
         if ns.dataplane != default and ns.dataplane not in profile.dataplanes:
-            report.lossy(f"dataplane.{ns.dataplane}", f"{ns.path}.dataplane"
-                         if f"{ns.path}.dataplane" in mesh.positions.values else "spec.dataplane",
-                         f"{profile.title} has no {ns.dataplane} data plane; the namespace was "
-                         "rendered with sidecar injection")
+            report.lossy(
+                f"dataplane.{ns.dataplane}",
+                f"{ns.path}.dataplane"
+                if f"{ns.path}.dataplane" in mesh.positions.values
+                else "spec.dataplane",
+                f"{profile.title} has no {ns.dataplane} data plane; the namespace was "
+                "rendered with sidecar injection",
+            )

@@ -42,8 +42,13 @@ class Dialect:
 
 # Gateway API v1.1.1, the CRDs Linkerd bundles, as read by a gateway class that implements
 # the extended filters (an ingress controller).
-V1_1 = Dialect("gateway-api-v1.1", mirror=True, mirror_percent=False, url_rewrite=True,
-               redirect_codes=(301, 302))
+V1_1 = Dialect(
+    "gateway-api-v1.1",
+    mirror=True,
+    mirror_percent=False,
+    url_rewrite=True,
+    redirect_codes=(301, 302),
+)
 
 
 # --- durations --------------------------------------------------------------------------
@@ -125,16 +130,26 @@ def _header_modifier(ops: HeaderOps) -> dict[str, Any]:
 def header_filters(h: Headers) -> list[dict[str, Any]]:
     out = []
     if h.request is not None:
-        out.append({"type": "RequestHeaderModifier",
-                    "requestHeaderModifier": _header_modifier(h.request)})
+        out.append(
+            {"type": "RequestHeaderModifier", "requestHeaderModifier": _header_modifier(h.request)}
+        )
     if h.response is not None:
-        out.append({"type": "ResponseHeaderModifier",
-                    "responseHeaderModifier": _header_modifier(h.response)})
+        out.append(
+            {
+                "type": "ResponseHeaderModifier",
+                "responseHeaderModifier": _header_modifier(h.response),
+            }
+        )
     return out
 
 
-def redirect_filter(r: Redirect, path: str, dialect: Dialect, report: Report,
-                    feature: str = "services.routes.redirect.statusCode") -> dict[str, Any]:
+def redirect_filter(
+    r: Redirect,
+    path: str,
+    dialect: Dialect,
+    report: Report,
+    feature: str = "services.routes.redirect.statusCode",
+) -> dict[str, Any]:
     redirect: dict[str, Any] = {}
     if r.scheme is not None:
         redirect["scheme"] = r.scheme
@@ -147,16 +162,22 @@ def redirect_filter(r: Redirect, path: str, dialect: Dialect, report: Report,
     if r.status_code in dialect.redirect_codes:
         redirect["statusCode"] = r.status_code
     else:
-        fallback = dialect.redirect_codes[0] if r.status_code in (301, 308) else \
-            dialect.redirect_codes[-1]
+        fallback = (
+            dialect.redirect_codes[0] if r.status_code in (301, 308) else dialect.redirect_codes[-1]
+        )
         redirect["statusCode"] = fallback
         report.lossy(feature, f"{path}.statusCode", f"{r.status_code} was rendered as {fallback}")
     return {"type": "RequestRedirect", "requestRedirect": redirect}
 
 
-def rewrite_filter(r: Rewrite, matches: tuple[Match, ...], path: str, dialect: Dialect,
-                   report: Report, prefix_feature: str = "services.routes.rewrite",
-                   ) -> dict[str, Any] | None:
+def rewrite_filter(
+    r: Rewrite,
+    matches: tuple[Match, ...],
+    path: str,
+    dialect: Dialect,
+    report: Report,
+    prefix_feature: str = "services.routes.rewrite",
+) -> dict[str, Any] | None:
     if not dialect.url_rewrite:
         report.lossy("services.routes.rewrite", path, "not rendered")
         return None
@@ -172,13 +193,17 @@ def rewrite_filter(r: Rewrite, matches: tuple[Match, ...], path: str, dialect: D
         else:
             # ReplacePrefixMatch needs one PathPrefix match, which matches whole segments;
             # the spec's prefix is a string prefix (rendered as a regex).
-            report.lossy(prefix_feature, f"{path}.path",
-                         "the path rewrite after a string prefix match was not rendered")
+            report.lossy(
+                prefix_feature,
+                f"{path}.path",
+                "the path rewrite after a string prefix match was not rendered",
+            )
     return {"type": "URLRewrite", "urlRewrite": rewrite} if rewrite else None
 
 
-def backend_ref(name: str, port: int, weight: int | None = None,
-                namespace: str | None = None) -> dict[str, Any]:
+def backend_ref(
+    name: str, port: int, weight: int | None = None, namespace: str | None = None
+) -> dict[str, Any]:
     ref: dict[str, Any] = {"group": "", "kind": "Service", "name": name}
     if namespace is not None:
         ref["namespace"] = namespace
@@ -188,20 +213,23 @@ def backend_ref(name: str, port: int, weight: int | None = None,
     return ref
 
 
-def route_filters(route: Route, dialect: Dialect, report: Report,
-                  mirror_backend: dict[str, Any] | None) -> list[dict[str, Any]]:
+def route_filters(
+    route: Route, dialect: Dialect, report: Report, mirror_backend: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """The filters of one HTTPRoute rule: header changes, rewrite, mirror, redirect."""
     out: list[dict[str, Any]] = []
     if route.headers is not None:
         out += header_filters(route.headers)
     if route.rewrite is not None:
-        rewrite = rewrite_filter(route.rewrite, route.matches, f"{route.path}.rewrite", dialect,
-                                 report)
+        rewrite = rewrite_filter(
+            route.rewrite, route.matches, f"{route.path}.rewrite", dialect, report
+        )
         if rewrite is not None:
             out.append(rewrite)
     if route.mirror is not None and mirror_backend is not None:
-        mirror = mirror_filter(mirror_backend, route.mirror.percent, f"{route.path}.mirror",
-                               dialect, report)
+        mirror = mirror_filter(
+            mirror_backend, route.mirror.percent, f"{route.path}.mirror", dialect, report
+        )
         if mirror is not None:
             out.append(mirror)
     if route.redirect is not None:
@@ -209,16 +237,20 @@ def route_filters(route: Route, dialect: Dialect, report: Report,
     return out
 
 
-def mirror_filter(backend: dict[str, Any], percent: float, path: str, dialect: Dialect,
-                  report: Report) -> dict[str, Any] | None:
+def mirror_filter(
+    backend: dict[str, Any], percent: float, path: str, dialect: Dialect, report: Report
+) -> dict[str, Any] | None:
     if not dialect.mirror:
         report.lossy("services.routes.mirror", path, "not rendered")
         return None
     mirror: dict[str, Any] = {"backendRef": {k: v for k, v in backend.items() if k != "weight"}}
     if percent != 100:
         if not dialect.mirror_percent:
-            report.lossy("services.routes.mirror", f"{path}.percent",
-                         f"every request is mirrored, not {percent:g}%")
+            report.lossy(
+                "services.routes.mirror",
+                f"{path}.percent",
+                f"every request is mirrored, not {percent:g}%",
+            )
         elif float(percent).is_integer():
             mirror["percent"] = int(percent)
         else:
@@ -226,8 +258,10 @@ def mirror_filter(backend: dict[str, Any], percent: float, path: str, dialect: D
     return {"type": "RequestMirror", "requestMirror": mirror}
 
 
-def weighted(split: tuple[tuple[str, int], ...], extra: tuple[str, float] | None,
-             ) -> list[tuple[str, int]]:
+def weighted(
+    split: tuple[tuple[str, int], ...],
+    extra: tuple[str, float] | None,
+) -> list[tuple[str, int]]:
     """Backends and integer weights: the split, with ``extra`` = (backend, percent) taking
     that share of every request and the split the rest, in lowest terms."""
     if extra is None:
@@ -256,8 +290,12 @@ def listener_objects(listeners: tuple[Listener, ...]) -> list[dict[str, Any]]:
             entry["port"] = listener.port
             entry["protocol"] = listener.protocol
             if listener.tls_secret is not None:
-                entry["tls"] = {"mode": "Terminate", "certificateRefs": [
-                    {"group": "", "kind": "Secret", "name": listener.tls_secret}]}
+                entry["tls"] = {
+                    "mode": "Terminate",
+                    "certificateRefs": [
+                        {"group": "", "kind": "Secret", "name": listener.tls_secret}
+                    ],
+                }
             entry["allowedRoutes"] = {"namespaces": {"from": "Same"}}
             out.append(entry)
     return out

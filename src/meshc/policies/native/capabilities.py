@@ -27,7 +27,9 @@ def admission_rows() -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]
     found: dict[str, str] = {}
     for provider in providers.names():
         if not translated(packaged(), provider):
-            found[f"*/{provider}.*"] = "not available: no CEL forms yet (the webhook judges every rule)"
+            found[f"*/{provider}.*"] = (
+                "not available: no CEL forms yet (the webhook judges every rule)"
+            )
             continue
         for policy in compile_policies(packaged(), provider):
             for rule in policy.rules:
@@ -37,7 +39,9 @@ def admission_rows() -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]
                 if rule.unsupported:
                     found[key] = f"unsupported: {rule.unsupported}"
                 elif rule.since > MINIMUM:
-                    found[key] = f"exact from Kubernetes {show(rule.since)} ({', '.join(rule.needs)})"
+                    found[key] = (
+                        f"exact from Kubernetes {show(rule.since)} ({', '.join(rule.needs)})"
+                    )
                 else:
                     found[key] = f"exact from Kubernetes {show(MINIMUM)}"
     return COLUMNS, [(key, ("exact", cell)) for key, cell in sorted(found.items())]

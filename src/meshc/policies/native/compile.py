@@ -83,8 +83,9 @@ def _include(definition: Definition, catalogue: Catalogue, provider: str) -> lis
     return bodies
 
 
-def _walk(definition: Definition, catalogue: Catalogue, provider: str,
-          guards: tuple[tuple[str, str], ...]) -> Iterator[tuple[tuple[tuple[str, str], ...], Definition]]:
+def _walk(
+    definition: Definition, catalogue: Catalogue, provider: str, guards: tuple[tuple[str, str], ...]
+) -> Iterator[tuple[tuple[tuple[str, str], ...], Definition]]:
     """Every finding under ``definition``, with the (package, CEL) guards above it."""
     kind = definition.kind
     if kind in ("finding", "unsupported"):
@@ -93,7 +94,8 @@ def _walk(definition: Definition, catalogue: Catalogue, provider: str,
     if kind == "none":
         raise DefinitionError(
             f"{definition.where}: {definition.package}.{definition.name} has no CEL form: give it "
-            "one in its METADATA (custom.cel), or {unsupported: why} if CEL cannot express it")
+            "one in its METADATA (custom.cel), or {unsupported: why} if CEL cannot express it"
+        )
     if kind != "include":
         raise DefinitionError(f"{definition.where}: a {kind} where findings were expected")
     when = definition.form.get("when")
@@ -113,8 +115,10 @@ def _finding(expander: Expander, definition: Definition) -> str:
     def x(text: Any) -> str:
         return expander.expand(str(text), pkg)
 
-    found = (f"({x(form['path'])}) + {PATH_END} + ({x(form['problem'])}) + {PROBLEM_END} + "
-             f"({x(form['fix'])})")
+    found = (
+        f"({x(form['path'])}) + {PATH_END} + ({x(form['problem'])}) + {PROBLEM_END} + "
+        f"({x(form['fix'])})"
+    )
     loops = [list(map(str, loop)) for loop in form.get("for", [])]
     when = x(form["when"]) if "when" in form else ""
     if not loops:
@@ -123,21 +127,28 @@ def _finding(expander: Expander, definition: Definition) -> str:
         expression = ""
         for depth, loop in enumerate(reversed(loops)):
             if len(loop) not in (2, 3):
-                raise DefinitionError(f"{definition.where}: a loop is [var, list] or [index, var, list]")
+                raise DefinitionError(
+                    f"{definition.where}: a loop is [var, list] or [index, var, list]"
+                )
             *names, items = loop
             items = x(items)
             if depth == 0:
                 if len(names) == 2:
-                    expression = (f"({items}).transformList({names[0]}, {names[1]}, "
-                                  f"{when or 'true'}, {found})")
+                    expression = (
+                        f"({items}).transformList({names[0]}, {names[1]}, "
+                        f"{when or 'true'}, {found})"
+                    )
                 elif when:
                     expression = f"({items}).filter({names[0]}, {when}).map({names[0]}, {found})"
                 else:
                     expression = f"({items}).map({names[0]}, {found})"
             else:
                 inner = f"({expression}).join({SEPARATOR})"
-                expression = (f"({items}).transformList({names[0]}, {names[1]}, {inner})"
-                              if len(names) == 2 else f"({items}).map({names[0]}, {inner})")
+                expression = (
+                    f"({items}).transformList({names[0]}, {names[1]}, {inner})"
+                    if len(names) == 2
+                    else f"({items}).map({names[0]}, {inner})"
+                )
     if "if" in form:
         expression = f"({x(form['if'])}) ? ({expression}) : []"
     return expression
@@ -172,21 +183,36 @@ def compile_policies(catalogue: Catalogue, provider: str) -> list[Policy]:
         ids: set[str] = set()
         for violations in _include(body, catalogue, provider):
             if violations.kind != "include":
-                raise DefinitionError(f"{violations.where}: a policy's violations include its findings")
+                raise DefinitionError(
+                    f"{violations.where}: a policy's violations include its findings"
+                )
             if violations.form.get("when"):
                 guards.append(expander.expand(str(violations.form["when"]), violations.package))
-            found = [pair for target_body in _include(violations, catalogue, provider)
-                     for pair in _walk(target_body, catalogue, provider, ())]
+            found = [
+                pair
+                for target_body in _include(violations, catalogue, provider)
+                for pair in _walk(target_body, catalogue, provider, ())
+            ]
             for chain, finding in found:
                 rule_id = finding.title or f"{finding.name}@{finding.line}"
                 if not finding.title:
                     raise DefinitionError(f"{finding.where}: a finding's METADATA needs a title")
                 if rule_id in ids:
-                    raise DefinitionError(f"{finding.where}: the title {rule_id!r} is taken in {policy_id}")
+                    raise DefinitionError(
+                        f"{finding.where}: the title {rule_id!r} is taken in {policy_id}"
+                    )
                 ids.add(rule_id)
                 if finding.kind == "unsupported":
-                    rules.append(Rule(policy_id, rule_id, finding, None, (0, 0),
-                                      unsupported=str(finding.form["unsupported"])))
+                    rules.append(
+                        Rule(
+                            policy_id,
+                            rule_id,
+                            finding,
+                            None,
+                            (0, 0),
+                            unsupported=str(finding.form["unsupported"]),
+                        )
+                    )
                     continue
                 expression = _finding(expander, finding)
                 for pkg, when in chain:
@@ -195,8 +221,11 @@ def compile_policies(catalogue: Catalogue, provider: str) -> list[Policy]:
         variables = dict(expander.variables)
         # What a rule needs is what its expression and every variable it reads need.
         rules = [
-            rule if rule.expression is None else replace(
-                rule, since=(needed := _required(rule.expression, variables))[0], needs=needed[1])
+            rule
+            if rule.expression is None
+            else replace(
+                rule, since=(needed := _required(rule.expression, variables))[0], needs=needed[1]
+            )
             for rule in rules
         ]
         policies.append(Policy(policy_id, " && ".join(f"({g})" for g in guards), rules, variables))
@@ -248,8 +277,12 @@ def baseline(expression: str, dependent: set[str]) -> str:
     """``expression`` reading the old object's twins of the ``dependent`` variables."""
     tokens = tokenize(expression)
     for i, t in enumerate(tokens[2:], start=2):
-        if (t.kind == "ident" and t.text in dependent and tokens[i - 1].text == "."
-                and tokens[i - 2].text == "variables"):
+        if (
+            t.kind == "ident"
+            and t.text in dependent
+            and tokens[i - 1].text == "."
+            and tokens[i - 2].text == "variables"
+        ):
             tokens[i] = type(t)("ident", f"{t.text}_old")
     return "".join(t.text for t in tokens)
 
@@ -260,9 +293,17 @@ def data_keys(expressions: list[str]) -> set[str] | None:
     for expression in expressions:
         tokens = [t for t in tokenize(expression) if not (t.kind == "other" and t.text.isspace())]
         for i, t in enumerate(tokens[:-2]):
-            if (t.kind == "ident" and t.text == "variables" and tokens[i + 1].text == "."
-                    and tokens[i + 2].text == "config"):
-                if i + 4 < len(tokens) and tokens[i + 3].text == "." and tokens[i + 4].kind == "ident":
+            if (
+                t.kind == "ident"
+                and t.text == "variables"
+                and tokens[i + 1].text == "."
+                and tokens[i + 2].text == "config"
+            ):
+                if (
+                    i + 4 < len(tokens)
+                    and tokens[i + 3].text == "."
+                    and tokens[i + 4].kind == "ident"
+                ):
                     keys.add(tokens[i + 4].text)
                 else:
                     return None
@@ -275,5 +316,14 @@ def config_literal(data: Mapping[str, Any], expressions: list[str]) -> str:
     return cel_literal(subset)
 
 
-__all__ = ["BASELINE", "ROOT", "Policy", "Rule", "baseline", "compile_policies", "config_literal",
-           "object_dependent", "substitute"]
+__all__ = [
+    "BASELINE",
+    "ROOT",
+    "Policy",
+    "Rule",
+    "baseline",
+    "compile_policies",
+    "config_literal",
+    "object_dependent",
+    "substitute",
+]

@@ -180,7 +180,7 @@ def _params(text: str) -> tuple[str, ...]:
 
 def _with_literal(definition: Definition, lines: list[str], index: int) -> Definition:
     """``definition`` with its value, when its head is ``name := <constant>``."""
-    text = "\n".join(lines[index:index + 200])
+    text = "\n".join(lines[index : index + 200])
     head = re.match(r"^[a-z_]\w*\s*:=\s*", text)
     if head is None:
         return definition
@@ -201,8 +201,9 @@ class Catalogue:
     modules: tuple[Module, ...]
 
     def bodies(self, package: str, name: str) -> list[Definition]:
-        return [d for m in self.modules if m.package == package
-                for d in m.definitions if d.name == name]
+        return [
+            d for m in self.modules if m.package == package for d in m.definitions if d.name == name
+        ]
 
     def definition(self, package: str, name: str) -> Definition:
         """The body that carries the CEL form of a variable, macro or literal."""
@@ -214,7 +215,8 @@ class Catalogue:
         if len(bodies) > 1:
             raise DefinitionError(
                 f"{package}.{name}: more than one body has a CEL form "
-                f"({', '.join(b.where for b in bodies)}); a rule's CEL form covers all its bodies")
+                f"({', '.join(b.where for b in bodies)}); a rule's CEL form covers all its bodies"
+            )
         return bodies[0]
 
     @property

@@ -78,7 +78,7 @@ def tokenize(text: str) -> list[Token]:
             if c == "$" and j < len(text) and text[j] == "." and _IDENT.match(text, j + 1):
                 m3 = _IDENT.match(text, j + 1)
                 assert m3 is not None
-                out.append(Token("ref", text[i:m3.end()]))
+                out.append(Token("ref", text[i : m3.end()]))
                 i = m3.end()
             else:
                 out.append(Token("ref" if c == "$" else "builtin", text[i:j]))
@@ -199,8 +199,11 @@ class Expander:
                 head, dot, rest = t.name.partition(".")
                 if dot and head not in self.catalogue.packages and head != "provider":
                     # $rule.method(...): a rule of this package, then CEL's own selection.
-                    tokens[i:i + 1] = [Token("ref", "$" + head), Token("other", "."),
-                                       Token("ident", rest)]
+                    tokens[i : i + 1] = [
+                        Token("ref", "$" + head),
+                        Token("other", "."),
+                        Token("ident", rest),
+                    ]
                     t = tokens[i]
                 definition = self.resolve(t.name, package)
                 if i + 1 < len(tokens) and tokens[i + 1].text == "(":
@@ -235,11 +238,15 @@ class Expander:
     def _macro(self, definition: Definition, args: list[str]) -> str:
         kind = definition.kind
         if kind != "macro":
-            raise DefinitionError(f"{definition.package}.{definition.name} is called but is a {kind}")
+            raise DefinitionError(
+                f"{definition.package}.{definition.name} is called but is a {kind}"
+            )
         params = definition.params or ()
         if len(args) != len(params):
-            raise DefinitionError(f"{definition.package}.{definition.name} takes "
-                                  f"{len(params)} arguments, given {len(args)}")
+            raise DefinitionError(
+                f"{definition.package}.{definition.name} takes "
+                f"{len(params)} arguments, given {len(args)}"
+            )
         form = definition.form
         body = form if isinstance(form, str) else str(form["macro"])
         body = _rename_internals(body, f"{next(self._counter)}")
@@ -252,7 +259,8 @@ class Expander:
             return self.data()
         if kind not in ("var", "literal"):
             raise DefinitionError(
-                f"{definition.package}.{definition.name} is referenced as a value but is a {kind}")
+                f"{definition.package}.{definition.name} is referenced as a value but is a {kind}"
+            )
         name = variable_name(definition)
         if name not in self.variables:
             if name in self._active:

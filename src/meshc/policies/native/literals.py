@@ -45,20 +45,20 @@ def _term(text: str, i: int) -> tuple[Any, int]:
         return _string(text, i)
     if c == "`":
         end = text.index("`", i + 1)
-        return text[i + 1:end], end + 1
+        return text[i + 1 : end], end + 1
     if c == "[":
         items, end = _items(text, i + 1, "]")
         return [v for v, _ in items], end
     if c == "{":
         return _braces(text, i + 1)
     for word, value in (("true", True), ("false", False), ("null", None)):
-        if text.startswith(word, i) and not (text[i + len(word):i + len(word) + 1].isalnum()):
+        if text.startswith(word, i) and not (text[i + len(word) : i + len(word) + 1].isalnum()):
             return value, i + len(word)
     j = i
     while j < len(text) and (text[j].isdigit() or text[j] in "+-.eE"):
         j += 1
     if j == i:
-        raise ValueError(f"not a constant at {text[i:i + 20]!r}")
+        raise ValueError(f"not a constant at {text[i : i + 20]!r}")
     number = text[i:j]
     return (float(number) if any(ch in number for ch in ".eE") else int(number)), j
 
@@ -67,7 +67,7 @@ def _string(text: str, i: int) -> tuple[str, int]:
     j = i + 1
     while text[j] != '"':
         j += 2 if text[j] == "\\" else 1
-    value: str = json.loads(text[i:j + 1])
+    value: str = json.loads(text[i : j + 1])
     return value, j + 1
 
 
@@ -88,7 +88,7 @@ def _items(text: str, i: int, close: str) -> tuple[list[tuple[Any, Any]], int]:
         if text[i] == ",":
             i = _skip(text, i + 1)
         elif text[i] != close:
-            raise ValueError(f"expected ',' or {close!r} at {text[i:i + 20]!r}")
+            raise ValueError(f"expected ',' or {close!r} at {text[i : i + 20]!r}")
     return items, i + 1
 
 

@@ -83,8 +83,9 @@ def markers_policy_name(mesh: Mesh) -> str:
     return f"meshc-{mesh.name}-namespace-markers"
 
 
-def _variables(policy: Policy, rules: list[Rule], version: Version, catalogue: Catalogue,
-               provider: str) -> tuple[dict[str, str], dict[str, str]]:
+def _variables(
+    policy: Policy, rules: list[Rule], version: Version, catalogue: Catalogue, provider: str
+) -> tuple[dict[str, str], dict[str, str]]:
     """The policy's variables (data's left empty) and its validation.
 
     The variables of its own are named after it (``<policy>_findings``, ...);
@@ -103,13 +104,18 @@ def _variables(policy: Policy, rules: list[Rule], version: Version, catalogue: C
     findings, messages = f"{own}_findings", f"{own}_messages"
     blobs = " + ".join(f"variables.{r.variable}" for r in rules) or "[]"
     # A finding in nested loops may leave empty strings between separators: dropped.
-    flatten = (f"({blobs}).filter(_b, _b != '').join({SEPARATOR}).split({SEPARATOR})"
-               f".filter(_f, _f != '')")
+    flatten = (
+        f"({blobs}).filter(_b, _b != '').join({SEPARATOR}).split({SEPARATOR}).filter(_f, _f != '')"
+    )
     found_expression = f"({policy.guard}) ? ({flatten}) : []"
-    ratchet = ("request.operation == 'UPDATE' && request.?subResource.orValue('') != '' "
-               "&& oldObject != null")
-    findings_expression = (f"({ratchet}) ? variables.{found}.filter(_f, !(_f in variables.{found_old})) "
-                           f": variables.{found}")
+    ratchet = (
+        "request.operation == 'UPDATE' && request.?subResource.orValue('') != '' "
+        "&& oldObject != null"
+    )
+    findings_expression = (
+        f"({ratchet}) ? variables.{found}.filter(_f, !(_f in variables.{found_old})) "
+        f": variables.{found}"
+    )
     if version >= (1, 35):
         findings_expression = f"({findings_expression}).distinct().sort()"
     every: dict[str, str] = {"config": ""}
@@ -123,7 +129,8 @@ def _variables(policy: Policy, rules: list[Rule], version: Version, catalogue: C
     every[messages] = (
         f"variables.{findings}.map(_f, {cel_string(f'[meshc:{policy.id}] ')} + {kind} + ' ' + ({ref}) "
         f"+ ': ' + _f.replace({PATH_END}, ': ').replace({PROBLEM_END}, '; ')"
-        ".replace('\\n', ' ').replace('\\r', ' '))")
+        ".replace('\\n', ' ').replace('\\r', ' '))"
+    )
     every[f"{own}_message"] = _message(version, f"variables.{messages}")
     # Only what the policy reads: a rule left out may leave variables nothing reads,
     # and those may need a newer release than the rest.
@@ -147,19 +154,29 @@ SEPARATOR_TEXT = " | "
 def _message(version: Version, messages: str) -> str:
     """The denial's text: the findings on one line, as many whole ones as fit."""
     sep = cel_string(SEPARATOR_TEXT)
-    more = (f"{cel_string(' ' + MORE.split('{n}')[0])} + string(size({messages}) - _n) + "
-            f"{cel_string(MORE.split('{n}')[1])}")
-    first = (f"(size({messages}[0]) > 1000 ? {messages}[0].substring(0, 1000) + '\u2026'"
-             f" : {messages}[0])")
+    more = (
+        f"{cel_string(' ' + MORE.split('{n}')[0])} + string(size({messages}) - _n) + "
+        f"{cel_string(MORE.split('{n}')[1])}"
+    )
+    first = (
+        f"(size({messages}[0]) > 1000 ? {messages}[0].substring(0, 1000) + '\u2026'"
+        f" : {messages}[0])"
+    )
     if version < (1, 33):
         joined = f"{messages}.join({sep})"
-        return (f"size({messages}) == 0 ? '' : (size(bytes({joined})) <= {MESSAGE_LIMIT} ? {joined}"
-                f" : [1].map(_n, {first} + {more})[0])")
-    fit = (f"{messages}.transformList(_i, _m, {messages}.transformList(_j, _o, _j <= _i, "
-           f"size(bytes(_o)) + {len(SEPARATOR_TEXT.encode())}).sum() <= {MESSAGE_LIMIT}, _m)")
-    return (f"size({messages}) == 0 ? '' : [{fit}].map(_s, [size(_s)].map(_n, _n == 0 ? "
-            f"[1].map(_n, {first} + (size({messages}) > 1 ? {more} : ''))[0] : "
-            f"_s.join({sep}) + (_n < size({messages}) ? {more} : ''))[0])[0]")
+        return (
+            f"size({messages}) == 0 ? '' : (size(bytes({joined})) <= {MESSAGE_LIMIT} ? {joined}"
+            f" : [1].map(_n, {first} + {more})[0])"
+        )
+    fit = (
+        f"{messages}.transformList(_i, _m, {messages}.transformList(_j, _o, _j <= _i, "
+        f"size(bytes(_o)) + {len(SEPARATOR_TEXT.encode())}).sum() <= {MESSAGE_LIMIT}, _m)"
+    )
+    return (
+        f"size({messages}) == 0 ? '' : [{fit}].map(_s, [size(_s)].map(_n, _n == 0 ? "
+        f"[1].map(_n, {first} + (size({messages}) > 1 ? {more} : ''))[0] : "
+        f"_s.join({sep}) + (_n < size({messages}) ? {more} : ''))[0])[0]"
+    )
 
 
 def _in_dependency_order(variables: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -186,11 +203,17 @@ def _match(mesh: Mesh) -> dict[str, Any]:
     return {
         "resourceRules": rules,
         # What none of the webhooks judges; _match_conditions tells the rest apart.
-        "namespaceSelector": {"matchExpressions": [{
-            "key": NAMESPACE_LABEL,
-            "operator": "NotIn",
-            "values": sorted(set(mesh.admission.exempt_namespaces) & set(_config_excluded(mesh))),
-        }]},
+        "namespaceSelector": {
+            "matchExpressions": [
+                {
+                    "key": NAMESPACE_LABEL,
+                    "operator": "NotIn",
+                    "values": sorted(
+                        set(mesh.admission.exempt_namespaces) & set(_config_excluded(mesh))
+                    ),
+                }
+            ]
+        },
         "matchPolicy": "Equivalent",
     }
 
@@ -201,25 +224,41 @@ def _config_excluded(mesh: Mesh) -> list[str]:
 
 
 def _match_conditions(mesh: Mesh) -> list[dict[str, str]]:
-    workloads = sorted({f"{group}/{resource}" for rule in judged() for group in rule["apiGroups"]
-                        for resource in rule["resources"] if "/" not in resource})
-    namespace = ("((request.resource.group == '' && request.resource.resource == 'namespaces') "
-                 "? request.name : request.namespace)")
-    return [{
-        "name": "judged-namespace",
-        "expression": (
-            f"(request.resource.group + '/' + request.resource.resource in {_string_list(workloads)}) "
-            f"? !({namespace} in {_string_list(sorted(mesh.admission.exempt_namespaces))}) "
-            f": !(request.namespace in {_string_list(_config_excluded(mesh))})"),
-    }]
+    workloads = sorted(
+        {
+            f"{group}/{resource}"
+            for rule in judged()
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+            if "/" not in resource
+        }
+    )
+    namespace = (
+        "((request.resource.group == '' && request.resource.resource == 'namespaces') "
+        "? request.name : request.namespace)"
+    )
+    return [
+        {
+            "name": "judged-namespace",
+            "expression": (
+                f"(request.resource.group + '/' + request.resource.resource in {_string_list(workloads)}) "
+                f"? !({namespace} in {_string_list(sorted(mesh.admission.exempt_namespaces))}) "
+                f": !(request.namespace in {_string_list(_config_excluded(mesh))})"
+            ),
+        }
+    ]
 
 
 def _namespace_selector(mesh: Mesh) -> dict[str, Any]:
-    return {"matchExpressions": [{
-        "key": NAMESPACE_LABEL,
-        "operator": "NotIn",
-        "values": sorted(mesh.admission.exempt_namespaces),
-    }]}
+    return {
+        "matchExpressions": [
+            {
+                "key": NAMESPACE_LABEL,
+                "operator": "NotIn",
+                "values": sorted(mesh.admission.exempt_namespaces),
+            }
+        ]
+    }
 
 
 def excepted_policies(mesh: Mesh) -> dict[str, str]:
@@ -235,9 +274,13 @@ def excepted_policies(mesh: Mesh) -> dict[str, str]:
     for exception in mesh.admission.exceptions:
         for policy in exception.policies:
             found.setdefault(policy, []).append(exception.path)
-    return {policy: (f"{', '.join(paths)} excepts findings of it, and the native policies "
-                     "do not apply exceptions (no clock for their expiry, no per-finding audit)")
-            for policy, paths in found.items()}
+    return {
+        policy: (
+            f"{', '.join(paths)} excepts findings of it, and the native policies "
+            "do not apply exceptions (no clock for their expiry, no per-finding audit)"
+        )
+        for policy, paths in found.items()
+    }
 
 
 def ambient_policies(mesh: Mesh) -> dict[str, str]:
@@ -246,12 +289,15 @@ def ambient_policies(mesh: Mesh) -> dict[str, str]:
     ambient = [ns.name for ns in mesh.namespaces if ns.dataplane == "ambient"]
     if not ambient:
         return {}
-    return {"injection-required": f"namespaces {', '.join(ambient)} are ambient, and the native "
-            "policies do not judge ambient enrollment (only the webhook does)"}
+    return {
+        "injection-required": f"namespaces {', '.join(ambient)} are ambient, and the native "
+        "policies do not judge ambient enrollment (only the webhook does)"
+    }
 
 
-def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
-                     catalogue: Catalogue | None = None) -> NativeAdmission:
+def native_admission(
+    mesh: Mesh, version: Version, *, allow_webhook_rules: bool, catalogue: Catalogue | None = None
+) -> NativeAdmission:
     """The admission objects of ``mesh`` for a Kubernetes ``version``.
 
     Rules CEL cannot express, or ``version`` cannot compile, are left out and
@@ -297,22 +343,30 @@ def native_admission(mesh: Mesh, version: Version, *, allow_webhook_rules: bool,
         if "config" in shared:
             shared["config"] = config_literal(data, [e for n, e in shared.items() if n != "config"])
         name = policy_name(mesh, mode)
-        validating.append(new_object(
-            served.validating, "ValidatingAdmissionPolicy",
-            metadata(mesh, "ValidatingAdmissionPolicy", name, None, SPEC_PATH),
-            spec={
-                "failurePolicy": "Fail",
-                "matchConstraints": _match(mesh),
-                "matchConditions": _match_conditions(mesh),
-                "variables": [{"name": n, "expression": e} for n, e in _in_dependency_order(shared)],
-                "validations": validations,
-            },
-        ))
-        validating.append(new_object(
-            served.validating, "ValidatingAdmissionPolicyBinding",
-            metadata(mesh, "ValidatingAdmissionPolicyBinding", name, None, SPEC_PATH),
-            spec={"policyName": name, "validationActions": [ACTIONS[mode]]},
-        ))
+        validating.append(
+            new_object(
+                served.validating,
+                "ValidatingAdmissionPolicy",
+                metadata(mesh, "ValidatingAdmissionPolicy", name, None, SPEC_PATH),
+                spec={
+                    "failurePolicy": "Fail",
+                    "matchConstraints": _match(mesh),
+                    "matchConditions": _match_conditions(mesh),
+                    "variables": [
+                        {"name": n, "expression": e} for n, e in _in_dependency_order(shared)
+                    ],
+                    "validations": validations,
+                },
+            )
+        )
+        validating.append(
+            new_object(
+                served.validating,
+                "ValidatingAdmissionPolicyBinding",
+                metadata(mesh, "ValidatingAdmissionPolicyBinding", name, None, SPEC_PATH),
+                spec={"policyName": name, "validationActions": [ACTIONS[mode]]},
+            )
+        )
     result.objects = validating + _mutating(mesh, served.mutating)
     return result
 
@@ -332,16 +386,28 @@ def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
     mutation = NamespaceMutation.of(mesh)
     if not mutation.markers:
         return []
-    table = "{" + ", ".join(
-        f"{cel_string(ns)}: {{'labels': {_string_map(dict(m['labels']))}, "
-        f"'annotations': {_string_map(dict(m['annotations']))}}}"
-        for ns, m in sorted(mutation.markers.items())) + "}"
-    keys = {section: sorted({k for m in mutation.markers.values() for k in section_of(m, section)})
-            for section in SECTIONS}
-    chosen = " || ".join(
-        f"{_string_list(list(mutation.injection_keys.get(section, ())))}"
-        f".exists(_k, _k in variables.{section})"
-        for section in SECTIONS if mutation.injection_keys.get(section)) or "false"
+    table = (
+        "{"
+        + ", ".join(
+            f"{cel_string(ns)}: {{'labels': {_string_map(dict(m['labels']))}, "
+            f"'annotations': {_string_map(dict(m['annotations']))}}}"
+            for ns, m in sorted(mutation.markers.items())
+        )
+        + "}"
+    )
+    keys = {
+        section: sorted({k for m in mutation.markers.values() for k in section_of(m, section)})
+        for section in SECTIONS
+    }
+    chosen = (
+        " || ".join(
+            f"{_string_list(list(mutation.injection_keys.get(section, ())))}"
+            f".exists(_k, _k in variables.{section})"
+            for section in SECTIONS
+            if mutation.injection_keys.get(section)
+        )
+        or "false"
+    )
     fields = []
     for section in SECTIONS:
         if not keys[section]:
@@ -349,16 +415,19 @@ def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
         entries = []
         for key in keys[section]:
             k = cel_string(key)
-            condition = (f"{k} in variables.wanted.{section} && !({k} in variables.{section})")
+            condition = f"{k} in variables.wanted.{section} && !({k} in variables.{section})"
             if key in mutation.injection_keys.get(section, ()):
                 condition += " && !variables.chosen"
-            entries.append(f"?{k}: ({condition}) ? optional.of(string(variables.wanted.{section}[{k}])) "
-                           ": optional.none()")
+            entries.append(
+                f"?{k}: ({condition}) ? optional.of(string(variables.wanted.{section}[{k}])) "
+                ": optional.none()"
+            )
         fields.append(f"{section}: {{" + ", ".join(entries) + "}")
     name = markers_policy_name(mesh)
     return [
         new_object(
-            api_version, "MutatingAdmissionPolicy",
+            api_version,
+            "MutatingAdmissionPolicy",
             metadata(mesh, "MutatingAdmissionPolicy", name, None, SPEC_PATH),
             spec={
                 # As the webhook's /mutate: a skipped mutation only means the
@@ -366,34 +435,48 @@ def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
                 "failurePolicy": "Ignore",
                 "reinvocationPolicy": "Never",
                 "matchConstraints": {
-                    "resourceRules": [{
-                        "operations": ["CREATE", "UPDATE"],
-                        "apiGroups": [""], "apiVersions": ["v1"], "resources": ["namespaces"],
-                        "scope": "Cluster",
-                    }],
+                    "resourceRules": [
+                        {
+                            "operations": ["CREATE", "UPDATE"],
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "resources": ["namespaces"],
+                            "scope": "Cluster",
+                        }
+                    ],
                     "namespaceSelector": _namespace_selector(mesh),
                     "matchPolicy": "Equivalent",
                 },
-                "matchConditions": [{
-                    "name": "meshed",
-                    "expression": f"object.metadata.name in {_string_list(sorted(mutation.meshed))}",
-                }],
+                "matchConditions": [
+                    {
+                        "name": "meshed",
+                        "expression": f"object.metadata.name in {_string_list(sorted(mutation.meshed))}",
+                    }
+                ],
                 "variables": [
                     {"name": "wanted", "expression": f"dyn({table})[object.metadata.name]"},
                     {"name": "labels", "expression": "object.metadata.?labels.orValue({})"},
-                    {"name": "annotations", "expression": "object.metadata.?annotations.orValue({})"},
+                    {
+                        "name": "annotations",
+                        "expression": "object.metadata.?annotations.orValue({})",
+                    },
                     {"name": "chosen", "expression": chosen},
                 ],
-                "mutations": [{
-                    "patchType": "ApplyConfiguration",
-                    "applyConfiguration": {
-                        "expression": "Object{metadata: Object.metadata{" + ", ".join(fields) + "}}",
-                    },
-                }],
+                "mutations": [
+                    {
+                        "patchType": "ApplyConfiguration",
+                        "applyConfiguration": {
+                            "expression": "Object{metadata: Object.metadata{"
+                            + ", ".join(fields)
+                            + "}}",
+                        },
+                    }
+                ],
             },
         ),
         new_object(
-            api_version, "MutatingAdmissionPolicyBinding",
+            api_version,
+            "MutatingAdmissionPolicyBinding",
             metadata(mesh, "MutatingAdmissionPolicyBinding", name, None, SPEC_PATH),
             spec={"policyName": name},
         ),
@@ -401,7 +484,11 @@ def _mutating(mesh: Mesh, api_version: str | None) -> list[Obj]:
 
 
 def _string_map(values: Mapping[str, str]) -> str:
-    return "{" + ", ".join(f"{cel_string(k)}: {cel_string(v)}" for k, v in sorted(values.items())) + "}"
+    return (
+        "{"
+        + ", ".join(f"{cel_string(k)}: {cel_string(v)}" for k, v in sorted(values.items()))
+        + "}"
+    )
 
 
 def _string_list(values: list[str]) -> str:

@@ -25,7 +25,9 @@ VERSION_PATH = "spec.admission.kubernetesVersion"
 
 def target_version(mesh: Mesh, flag: str | None) -> tuple[Version, list[Problem]]:
     """The release to render for: ``--kube-version``, else the spec's, else :data:`LATEST`."""
-    text, path = (flag, "--kube-version") if flag else (mesh.admission.kubernetes_version, VERSION_PATH)
+    text, path = (
+        (flag, "--kube-version") if flag else (mesh.admission.kubernetes_version, VERSION_PATH)
+    )
     if text is None:
         return LATEST, []
     try:
@@ -34,7 +36,9 @@ def target_version(mesh: Mesh, flag: str | None) -> tuple[Version, list[Problem]
         return LATEST, [_problem(mesh, path, str(exc))]
 
 
-def admission_objects(mesh: Mesh, kube_version: str | None = None) -> tuple[list[Obj], list[Problem]]:
+def admission_objects(
+    mesh: Mesh, kube_version: str | None = None
+) -> tuple[list[Obj], list[Problem]]:
     """The native admission objects of ``mesh`` and the problems rendering them met.
 
     Problems at level ``error`` fail the render; ``warning`` ones are printed.
@@ -46,10 +50,14 @@ def admission_objects(mesh: Mesh, kube_version: str | None = None) -> tuple[list
     if problems:
         return [], problems
     if not translated(packaged(), mesh.provider):
-        return [], [_problem(
-            mesh, ENFORCEMENT_PATH,
-            f"{mesh.provider}'s rules have no CEL forms yet, so the API server cannot enforce "
-            "them natively; use enforcement: webhook")]
+        return [], [
+            _problem(
+                mesh,
+                ENFORCEMENT_PATH,
+                f"{mesh.provider}'s rules have no CEL forms yet, so the API server cannot enforce "
+                "them natively; use enforcement: webhook",
+            )
+        ]
     try:
         served = serves(version)
     except ValueError as exc:
@@ -58,19 +66,33 @@ def admission_objects(mesh: Mesh, kube_version: str | None = None) -> tuple[list
     result = native_admission(mesh, version, allow_webhook_rules=enforcement == "both")
     for refusal in result.refused:
         if enforcement == "native":
-            problems.append(_problem(
-                mesh, ENFORCEMENT_PATH,
-                f"the rule {refusal} cannot be enforced natively on Kubernetes {show(version)}; "
-                "use enforcement: both to leave it to the webhook"))
+            problems.append(
+                _problem(
+                    mesh,
+                    ENFORCEMENT_PATH,
+                    f"the rule {refusal} cannot be enforced natively on Kubernetes {show(version)}; "
+                    "use enforcement: both to leave it to the webhook",
+                )
+            )
         else:
-            problems.append(_problem(
-                mesh, ENFORCEMENT_PATH,
-                f"left to the webhook on Kubernetes {show(version)}: {refusal}", "warning"))
+            problems.append(
+                _problem(
+                    mesh,
+                    ENFORCEMENT_PATH,
+                    f"left to the webhook on Kubernetes {show(version)}: {refusal}",
+                    "warning",
+                )
+            )
     if served.mutating is None:
-        problems.append(_problem(
-            mesh, ENFORCEMENT_PATH,
-            f"Kubernetes {show(version)} serves no MutatingAdmissionPolicy (1.34 or later): meshed "
-            "namespaces must carry their markers from Git (the rendered Namespaces do)", "warning"))
+        problems.append(
+            _problem(
+                mesh,
+                ENFORCEMENT_PATH,
+                f"Kubernetes {show(version)} serves no MutatingAdmissionPolicy (1.34 or later): meshed "
+                "namespaces must carry their markers from Git (the rendered Namespaces do)",
+                "warning",
+            )
+        )
     return result.objects, problems
 
 

@@ -31,8 +31,11 @@ Version = tuple[int, int]
 # pkg/cel/environment/base.go, IntroducedVersion + 1).
 _TWO_VARIABLE = re.compile(
     r"\.(?:all|exists|existsOne|exists_one|transformList|transformMap|transformMapEntry)"
-    r"\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*,")
-_LISTS_V3 = re.compile(r"\.(?:sort|sortBy|distinct|flatten|first|last|reverse|slice)\(|\blists\.range\(")
+    r"\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*,"
+)
+_LISTS_V3 = re.compile(
+    r"\.(?:sort|sortBy|distinct|flatten|first|last|reverse|slice)\(|\blists\.range\("
+)
 FEATURES: tuple[tuple[str, re.Pattern[str], Version], ...] = (
     ("two-variable comprehensions", _TWO_VARIABLE, (1, 33)),
     ("the lists library (sort, distinct, flatten, range)", _LISTS_V3, (1, 35)),
@@ -66,7 +69,8 @@ def serves(version: Version) -> Serves:
         raise ValueError(
             f"Kubernetes {show(version)} has no ValidatingAdmissionPolicy v1 "
             f"(GA in {show(MINIMUM)}): native enforcement needs {show(MINIMUM)} or later; "
-            "use spec.admission.enforcement: webhook")
+            "use spec.admission.enforcement: webhook"
+        )
     if version >= (1, 36):
         mutating: str | None = "admissionregistration.k8s.io/v1"
     elif version >= (1, 34):

@@ -38,7 +38,8 @@ def _mesh_object(mesh: Mesh) -> Obj:
     # ServiceDefaults or ProxyDefaults to mutualTLSMode permissive
     # (agent/consul/state/config_entry.go, checkMutualTLSMode).
     return new_object(
-        API, "Mesh",
+        API,
+        "Mesh",
         metadata(mesh, "Mesh", MESH_NAME, mesh.namespaces[0].name, "spec.mtls"),
         spec={"allowEnablingPermissiveMutualTLS": mesh.mtls == "PERMISSIVE"},
     )
@@ -57,9 +58,12 @@ def _service_defaults(mesh: Mesh, svc: Service, overrides: list[dict[str, Any]])
     }
     if overrides:
         spec["upstreamConfig"] = {"overrides": overrides}
-    return new_object(API, "ServiceDefaults",
-                      metadata(mesh, "ServiceDefaults", svc.name, svc.namespace, svc.path),
-                      spec=spec)
+    return new_object(
+        API,
+        "ServiceDefaults",
+        metadata(mesh, "ServiceDefaults", svc.name, svc.namespace, svc.path),
+        spec=spec,
+    )
 
 
 def _check(mesh: Mesh, report: Report) -> None:
@@ -67,16 +71,20 @@ def _check(mesh: Mesh, report: Report) -> None:
     for svc in mesh.services:
         other = names.setdefault(svc.name, svc.path)
         if other != svc.path:
-            report.error(f"{svc.path}.name",
-                         f"Consul CE has no namespaces: {svc.name!r} is the Consul service "
-                         f"{other} declares, and consul-k8s refuses a second config entry of "
-                         "that name")
+            report.error(
+                f"{svc.path}.name",
+                f"Consul CE has no namespaces: {svc.name!r} is the Consul service "
+                f"{other} declares, and consul-k8s refuses a second config entry of "
+                "that name",
+            )
     for svc in mesh.services:
         for name in split_services(svc):
             if name in names:
-                report.error(f"{svc.path}.routes",
-                             f"the splitter of a route would be named {name!r}, the service "
-                             f"{names[name]} declares")
+                report.error(
+                    f"{svc.path}.routes",
+                    f"the splitter of a route would be named {name!r}, the service "
+                    f"{names[name]} declares",
+                )
         for i, version in enumerate(svc.versions):
             keys: dict[str, str] = {}
             for label in version.labels:
@@ -85,31 +93,44 @@ def _check(mesh: Mesh, report: Report) -> None:
                     report.error(f"{svc.path}.versions[{i}].labels", problem)
                 key = service_meta_key(label)
                 if keys.setdefault(key, label) != label:
-                    report.error(f"{svc.path}.versions[{i}].labels",
-                                 f"labels {keys[key]!r} and {label!r} would share the catalog "
-                                 f"metadata key {key!r}")
+                    report.error(
+                        f"{svc.path}.versions[{i}].labels",
+                        f"labels {keys[key]!r} and {label!r} would share the catalog "
+                        f"metadata key {key!r}",
+                    )
         if protocol(svc) not in HTTP_PROTOCOLS and svc.routes:
             # A tcp chain takes no router or splitter (discoverychain compile.go,
             # enableAdvancedRoutingForProtocol): its connections go to the resolver.
-            report.lossy("services.routes.tcp", f"{svc.path}.routes",
-                         "not rendered: a tcp service's chain has no router or splitter")
+            report.lossy(
+                "services.routes.tcp",
+                f"{svc.path}.routes",
+                "not rendered: a tcp service's chain has no router or splitter",
+            )
         elif protocol(svc) not in HTTP_PROTOCOLS and (svc.timeout or svc.retries):
-            report.error(f"{svc.path}.ports[0].protocol",
-                         "Consul gives a service the protocol of its first port, the one "
-                         "consul-k8s registers, and routes, timeouts and retries need http, "
-                         "http2 or grpc there")
+            report.error(
+                f"{svc.path}.ports[0].protocol",
+                "Consul gives a service the protocol of its first port, the one "
+                "consul-k8s registers, and routes, timeouts and retries need http, "
+                "http2 or grpc there",
+            )
 
 
 def _report_lossy(mesh: Mesh, svc: Service, report: Report) -> None:
     first = svc.ports[0]
     for i, port in enumerate(svc.ports[1:], start=1):
-        report.lossy("services.ports.additional", f"{svc.path}.ports[{i}]",
-                     f"port {port.port} is not registered in Consul: mesh traffic to it reaches "
-                     f"targetPort {first.target_port}")
+        report.lossy(
+            "services.ports.additional",
+            f"{svc.path}.ports[{i}]",
+            f"port {port.port} is not registered in Consul: mesh traffic to it reaches "
+            f"targetPort {first.target_port}",
+        )
     for route in svc.routes:
         if route.name:
-            report.lossy("services.routes.name", f"{route.path}.name",
-                         f"route name {route.name!r} was not rendered")
+            report.lossy(
+                "services.routes.name",
+                f"{route.path}.name",
+                f"route name {route.name!r} was not rendered",
+            )
 
 
 class ConsulTarget:
@@ -131,7 +152,9 @@ class ConsulTarget:
                 # which meshc derives from the spec's selector and first port), and the
                 # protocol comes from ServiceDefaults, so the same entries are exact.
                 objects.append(service_object(mesh, svc))
-            objects.append(_service_defaults(mesh, svc, overrides.get((svc.namespace, svc.name), [])))
+            objects.append(
+                _service_defaults(mesh, svc, overrides.get((svc.namespace, svc.name), []))
+            )
             objects += service_intentions(mesh, svc, report)
             objects += resolver(mesh, svc)
             if protocol(svc) in HTTP_PROTOCOLS:

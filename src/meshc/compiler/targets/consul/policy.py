@@ -51,25 +51,32 @@ def callers(mesh: Mesh, svc: Service, report: Report | None = None) -> Callers:
     for rule in svc.allow:
         if not _rule_ports_cover(svc, rule):
             if report is not None:
-                report.lossy("services.allow.ports", f"{rule.path}.ports",
-                             "the rule was not rendered: its callers are denied")
+                report.lossy(
+                    "services.allow.ports",
+                    f"{rule.path}.ports",
+                    "the rule was not rendered: its callers are denied",
+                )
             continue
         for j, ns in enumerate(rule.from_namespaces):
             declared = [s.name for s in mesh.services if s.namespace == ns]
             if report is not None:
-                instead = (f"rendered as the services the spec declares in {ns!r}: "
-                           + ", ".join(declared) if declared else
-                           f"the spec declares no service in {ns!r}, so no caller from it is "
-                           "admitted")
-                report.lossy("services.allow.fromNamespaces", f"{rule.path}.fromNamespaces[{j}]",
-                             instead)
+                instead = (
+                    f"rendered as the services the spec declares in {ns!r}: " + ", ".join(declared)
+                    if declared
+                    else f"the spec declares no service in {ns!r}, so no caller from it is admitted"
+                )
+                report.lossy(
+                    "services.allow.fromNamespaces", f"{rule.path}.fromNamespaces[{j}]", instead
+                )
             names += declared
         for j, account in enumerate(rule.from_service_accounts):
             name = account.partition("/")[2]
             if report is not None:
-                report.lossy("services.allow.fromServiceAccounts",
-                             f"{rule.path}.fromServiceAccounts[{j}]",
-                             f"rendered as the Consul service {name!r}")
+                report.lossy(
+                    "services.allow.fromServiceAccounts",
+                    f"{rule.path}.fromServiceAccounts[{j}]",
+                    f"rendered as the Consul service {name!r}",
+                )
             names.append(name)
     return Callers(tuple(dict.fromkeys(names)), True)
 
@@ -80,11 +87,14 @@ def service_intentions(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     allowed = callers(mesh, svc, report).names
     sources = [{"name": name, "action": "allow"} for name in allowed]
     sources.append({"name": "*", "action": "deny"})
-    return [new_object(
-        API, "ServiceIntentions",
-        metadata(mesh, "ServiceIntentions", svc.name, svc.namespace, f"{svc.path}.allow"),
-        spec={"destination": {"name": svc.name}, "sources": sources},
-    )]
+    return [
+        new_object(
+            API,
+            "ServiceIntentions",
+            metadata(mesh, "ServiceIntentions", svc.name, svc.namespace, f"{svc.path}.allow"),
+            spec={"destination": {"name": svc.name}, "sources": sources},
+        )
+    ]
 
 
 _LIMITS = (
@@ -104,17 +114,22 @@ def _upstream_settings(svc: Service) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     pool = svc.connection_pool
     if pool is not None:
-        values: dict[str, Any] = {"maxConnections": pool.max_connections,
-                  "http1MaxPendingRequests": pool.http1_max_pending_requests,
-                  "http2MaxRequests": pool.http2_max_requests}
+        values: dict[str, Any] = {
+            "maxConnections": pool.max_connections,
+            "http1MaxPendingRequests": pool.http1_max_pending_requests,
+            "http2MaxRequests": pool.http2_max_requests,
+        }
         limits = {ours: values[spec] for spec, ours in _LIMITS if values[spec] is not None}
         if limits:
             settings["limits"] = limits
     out = svc.outlier_detection
     if out is not None:
-        values = {"consecutive5xxErrors": out.consecutive_5xx_errors, "interval": out.interval,
-                  "baseEjectionTime": out.base_ejection_time,
-                  "maxEjectionPercent": out.max_ejection_percent}
+        values = {
+            "consecutive5xxErrors": out.consecutive_5xx_errors,
+            "interval": out.interval,
+            "baseEjectionTime": out.base_ejection_time,
+            "maxEjectionPercent": out.max_ejection_percent,
+        }
         passive = {ours: values[spec] for spec, ours in _PASSIVE if values[spec] is not None}
         if passive:
             settings["passiveHealthCheck"] = passive
@@ -126,22 +141,28 @@ def _set_fields(svc: Service) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     pool = svc.connection_pool
     if pool is not None:
-        for field, value in (("maxConnections", pool.max_connections),
-                             ("http1MaxPendingRequests", pool.http1_max_pending_requests),
-                             ("http2MaxRequests", pool.http2_max_requests)):
+        for field, value in (
+            ("maxConnections", pool.max_connections),
+            ("http1MaxPendingRequests", pool.http1_max_pending_requests),
+            ("http2MaxRequests", pool.http2_max_requests),
+        ):
             if value is not None:
-                found.append((f"services.connectionPool.{field}", f"{svc.path}.connectionPool.{field}"))
+                found.append(
+                    (f"services.connectionPool.{field}", f"{svc.path}.connectionPool.{field}")
+                )
     out = svc.outlier_detection
     if out is not None:
         outlier: tuple[tuple[str, object], ...] = (
             ("consecutive5xxErrors", out.consecutive_5xx_errors),
             ("interval", out.interval),
             ("baseEjectionTime", out.base_ejection_time),
-            ("maxEjectionPercent", out.max_ejection_percent))
+            ("maxEjectionPercent", out.max_ejection_percent),
+        )
         for field, setting in outlier:
             if setting is not None:
-                found.append((f"services.outlierDetection.{field}",
-                              f"{svc.path}.outlierDetection.{field}"))
+                found.append(
+                    (f"services.outlierDetection.{field}", f"{svc.path}.outlierDetection.{field}")
+                )
     return found
 
 
@@ -152,8 +173,11 @@ def upstream_overrides(mesh: Mesh, report: Report) -> dict[tuple[str, str], list
     for svc in mesh.services:
         pool = svc.connection_pool
         if pool is not None and pool.max_requests_per_connection is not None:
-            report.lossy("services.connectionPool.maxRequestsPerConnection",
-                         f"{svc.path}.connectionPool.maxRequestsPerConnection", "not rendered")
+            report.lossy(
+                "services.connectionPool.maxRequestsPerConnection",
+                f"{svc.path}.connectionPool.maxRequestsPerConnection",
+                "not rendered",
+            )
         settings = _upstream_settings(svc)
         if not settings:
             continue
@@ -165,10 +189,15 @@ def upstream_overrides(mesh: Mesh, report: Report) -> dict[tuple[str, str], list
             known, complete = list(mesh.services), False
         for caller in known:
             overrides.setdefault((caller.namespace, caller.name), []).append(
-                {"name": svc.name, **settings})
+                {"name": svc.name, **settings}
+            )
         if not complete:
             rendered = ", ".join(c.name for c in known) or "none"
             for feature, path in _set_fields(svc):
-                report.lossy(feature, path, f"rendered in the ServiceDefaults of the callers the "
-                             f"spec declares ({rendered}); other callers are not limited")
+                report.lossy(
+                    feature,
+                    path,
+                    f"rendered in the ServiceDefaults of the callers the "
+                    f"spec declares ({rendered}); other callers are not limited",
+                )
     return overrides

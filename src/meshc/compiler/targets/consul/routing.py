@@ -61,23 +61,31 @@ def split_service(svc: Service, route: Route, index: int) -> str:
 
 
 def split_services(svc: Service) -> list[str]:
-    return [split_service(svc, r, i) for i, r in enumerate(svc.routes)
-            if r.match is not None and len(r.split) > 1]
+    return [
+        split_service(svc, r, i)
+        for i, r in enumerate(svc.routes)
+        if r.match is not None and len(r.split) > 1
+    ]
 
 
 def resolver(mesh: Mesh, svc: Service) -> list[Obj]:
     if not svc.versions:
         return []
-    return [new_object(
-        API, "ServiceResolver",
-        metadata(mesh, "ServiceResolver", svc.name, svc.namespace, f"{svc.path}.versions"),
-        spec={"subsets": {v.name: {"filter": subset_filter(v)} for v in svc.versions}},
-    )]
+    return [
+        new_object(
+            API,
+            "ServiceResolver",
+            metadata(mesh, "ServiceResolver", svc.name, svc.namespace, f"{svc.path}.versions"),
+            spec={"subsets": {v.name: {"filter": subset_filter(v)} for v in svc.versions}},
+        )
+    ]
 
 
 def _splits(route: Route, service: str | None = None) -> list[dict[str, Any]]:
-    return [{"weight": weight, **({"service": service} if service else {}), "serviceSubset": version}
-            for version, weight in route.split]
+    return [
+        {"weight": weight, **({"service": service} if service else {}), "serviceSubset": version}
+        for version, weight in route.split
+    ]
 
 
 def splitters(mesh: Mesh, svc: Service) -> list[Obj]:
@@ -86,18 +94,24 @@ def splitters(mesh: Mesh, svc: Service) -> list[Obj]:
         if route.match is None:
             # The default route: the service's own splitter, which requests no
             # matched route takes reach through the router's catch-all.
-            objects.append(new_object(
-                API, "ServiceSplitter",
-                metadata(mesh, "ServiceSplitter", svc.name, svc.namespace, route.path),
-                spec={"splits": _splits(route)},
-            ))
+            objects.append(
+                new_object(
+                    API,
+                    "ServiceSplitter",
+                    metadata(mesh, "ServiceSplitter", svc.name, svc.namespace, route.path),
+                    spec={"splits": _splits(route)},
+                )
+            )
         elif len(route.split) > 1:
             name = split_service(svc, route, i)
-            objects.append(new_object(
-                API, "ServiceSplitter",
-                metadata(mesh, "ServiceSplitter", name, svc.namespace, route.path),
-                spec={"splits": _splits(route, svc.name)},
-            ))
+            objects.append(
+                new_object(
+                    API,
+                    "ServiceSplitter",
+                    metadata(mesh, "ServiceSplitter", name, svc.namespace, route.path),
+                    spec={"splits": _splits(route, svc.name)},
+                )
+            )
     return objects
 
 
@@ -144,17 +158,23 @@ def destination_settings(svc: Service, report: Report) -> dict[str, Any]:
     timeout = svc.timeout
     retries = svc.retries
     # One try: its timeout is the request's (whichever ends first).
-    if retries is not None and retries.attempts == 0 and retries.per_try_timeout is not None and (
-            timeout is None
-            or duration_seconds(retries.per_try_timeout) < duration_seconds(timeout)):
+    if (
+        retries is not None
+        and retries.attempts == 0
+        and retries.per_try_timeout is not None
+        and (
+            timeout is None or duration_seconds(retries.per_try_timeout) < duration_seconds(timeout)
+        )
+    ):
         timeout = retries.per_try_timeout
     if timeout is not None:
         settings["requestTimeout"] = timeout
     if retries is None or retries.attempts == 0:
         return settings
     if retries.per_try_timeout is not None:
-        report.lossy("services.retries.perTryTimeout", f"{svc.path}.retries.perTryTimeout",
-                     "not rendered")
+        report.lossy(
+            "services.retries.perTryTimeout", f"{svc.path}.retries.perTryTimeout", "not rendered"
+        )
     settings["numRetries"] = retries.attempts
     settings["retryOn"] = list(retries.retry_on or DEFAULT_RETRY_ON)
     if not retries.retry_on:
@@ -172,16 +192,20 @@ def router(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
             destination: dict[str, Any] = {"serviceSubset": route.split[0][0]}
         else:
             destination = {"service": split_service(svc, route, i)}
-        routes.append({"match": {"http": _http_match(route)},
-                       "destination": {**destination, **settings}})
+        routes.append(
+            {"match": {"http": _http_match(route)}, "destination": {**destination, **settings}}
+        )
     if settings:
         # Consul's own catch-all carries no timeout or retries: this one does,
         # and goes where Consul's would (the service's splitter or resolver).
         routes.append({"match": {"http": {"pathPrefix": "/"}}, "destination": dict(settings)})
     if not routes:
         return []
-    return [new_object(
-        API, "ServiceRouter",
-        metadata(mesh, "ServiceRouter", svc.name, svc.namespace, svc.path),
-        spec={"routes": routes},
-    )]
+    return [
+        new_object(
+            API,
+            "ServiceRouter",
+            metadata(mesh, "ServiceRouter", svc.name, svc.namespace, svc.path),
+            spec={"routes": routes},
+        )
+    ]

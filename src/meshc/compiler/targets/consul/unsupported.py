@@ -36,8 +36,12 @@ def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -
     if len(features) == 1:
         return next(iter(features))
     parent = field.rsplit(".", 1)[0] + "."
-    siblings = {f for other, fs in by_field.items() if other.startswith(parent)
-                and other != field and len(fs) == 1 for f in fs}
+    siblings = {
+        f
+        for other, fs in by_field.items()
+        if other.startswith(parent) and other != field and len(fs) == 1
+        for f in fs
+    }
     return min(features & siblings or features)
 
 
@@ -84,10 +88,14 @@ def report_unrendered(mesh: Mesh, report: Report) -> None:
             names = ", ".join(f.rsplit(".", 1)[1] for f in fields)
             report.lossy(feature, owner, f"not rendered by the Consul target: {names}")
     for svc in mesh.services:
-        retries = [(svc.path, svc.retries)] + [(r.path, r.retries) for r in svc.routes
-                                               if getattr(r, "retries", None) is not None]
+        retries = [(svc.path, svc.retries)] + [
+            (r.path, r.retries) for r in svc.routes if getattr(r, "retries", None) is not None
+        ]
         for path, policy in retries:
             grpc = sorted(set(getattr(policy, "retry_on", ()) or ()) & _GRPC)
             if grpc:
-                report.lossy("services.retries.retryOn.grpc", f"{path}.retries.retryOn",
-                             "not rendered by the Consul target: " + ", ".join(grpc))
+                report.lossy(
+                    "services.retries.retryOn.grpc",
+                    f"{path}.retries.retryOn",
+                    "not rendered by the Consul target: " + ", ".join(grpc),
+                )

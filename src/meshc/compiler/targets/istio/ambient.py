@@ -42,8 +42,11 @@ WAYPOINT_WAVE = 0
 
 
 def needs_waypoint(svc: Service) -> bool:
-    return bool(httproutes.needs_routes(svc) or svc.connection_pool is not None
-                or svc.outlier_detection is not None)
+    return bool(
+        httproutes.needs_routes(svc)
+        or svc.connection_pool is not None
+        or svc.outlier_detection is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,9 @@ def plan(mesh: Mesh) -> dict[tuple[str, str], Waypoint]:
             continue
         name = f"{svc.name}-waypoint" if per_service else NAMESPACE_WAYPOINT
         ns_path = next(ns.path for ns in mesh.namespaces if ns.name == svc.namespace)
-        found[(svc.namespace, svc.name)] = Waypoint(name, svc.namespace,
-                                                    svc.path if per_service else ns_path)
+        found[(svc.namespace, svc.name)] = Waypoint(
+            name, svc.namespace, svc.path if per_service else ns_path
+        )
     return found
 
 
@@ -87,11 +91,17 @@ def waypoint_objects(mesh: Mesh, waypoints: dict[tuple[str, str], Waypoint]) -> 
         # Service's traffic around it, and ztunnel's rule admits only the waypoint (Istio's
         # migration order: waypoint first, then policies, then the label).
         meta["annotations"][SYNC_WAVE_ANNOTATION] = str(WAYPOINT_WAVE)
-        objects.append(new_object(
-            gatewayapi.V1, "Gateway", meta,
-            spec={"gatewayClassName": WAYPOINT_CLASS,
-                  "listeners": [{"name": "mesh", "port": HBONE_PORT, "protocol": "HBONE"}]},
-        ))
+        objects.append(
+            new_object(
+                gatewayapi.V1,
+                "Gateway",
+                meta,
+                spec={
+                    "gatewayClassName": WAYPOINT_CLASS,
+                    "listeners": [{"name": "mesh", "port": HBONE_PORT, "protocol": "HBONE"}],
+                },
+            )
+        )
     return objects
 
 
@@ -100,34 +110,50 @@ def check_names(mesh: Mesh, waypoints: dict[tuple[str, str], Waypoint], report: 
     names = {(wp.namespace, wp.name) for wp in waypoints.values()}
     for svc in mesh.services:
         if (svc.namespace, svc.name) in names:
-            report.error(f"{svc.path}.name",
-                         f"the waypoint of namespace {svc.namespace!r} is named {svc.name!r}, "
-                         "and its Service would collide with this one; rename the service or "
-                         "set spec.istio.waypoints: service")
+            report.error(
+                f"{svc.path}.name",
+                f"the waypoint of namespace {svc.namespace!r} is named {svc.name!r}, "
+                "and its Service would collide with this one; rename the service or "
+                "set spec.istio.waypoints: service",
+            )
 
 
 def principal(mesh: Mesh, wp: Waypoint) -> str:
     return f"{mesh.trust_domain}/ns/{wp.namespace}/sa/{wp.name}"
 
 
-def waypoint_policies(mesh: Mesh, svc: Service, wp: Waypoint, sec: str,
-                      rules: list[dict[str, Any]], gateway_rules: list[dict[str, Any]],
-                      ) -> list[Obj]:
+def waypoint_policies(
+    mesh: Mesh,
+    svc: Service,
+    wp: Waypoint,
+    sec: str,
+    rules: list[dict[str, Any]],
+    gateway_rules: list[dict[str, Any]],
+) -> list[Obj]:
     """The allow rules of a service behind a waypoint: at the waypoint (targetRefs: the
     Service), and at ztunnel only the waypoint and the ingress gateways."""
     target = {"group": "", "kind": "Service", "name": svc.name}
     at_waypoint = new_object(
-        sec, "AuthorizationPolicy",
-        metadata(mesh, "AuthorizationPolicy", f"{svc.name}-allow", svc.namespace,
-                 f"{svc.path}.allow"),
+        sec,
+        "AuthorizationPolicy",
+        metadata(
+            mesh, "AuthorizationPolicy", f"{svc.name}-allow", svc.namespace, f"{svc.path}.allow"
+        ),
         spec={"targetRefs": [target], "action": "ALLOW", "rules": rules},
     )
     at_ztunnel = new_object(
-        sec, "AuthorizationPolicy",
-        metadata(mesh, "AuthorizationPolicy", f"{svc.name}-allow-l4", svc.namespace,
-                 f"{svc.path}.allow"),
-        spec={"selector": {"matchLabels": dict(svc.selector)}, "action": "ALLOW",
-              "rules": [{"from": [{"source": {"principals": [principal(mesh, wp)]}}]},
-                        *gateway_rules]},
+        sec,
+        "AuthorizationPolicy",
+        metadata(
+            mesh, "AuthorizationPolicy", f"{svc.name}-allow-l4", svc.namespace, f"{svc.path}.allow"
+        ),
+        spec={
+            "selector": {"matchLabels": dict(svc.selector)},
+            "action": "ALLOW",
+            "rules": [
+                {"from": [{"source": {"principals": [principal(mesh, wp)]}}]},
+                *gateway_rules,
+            ],
+        },
     )
     return [at_waypoint, at_ztunnel]

@@ -20,8 +20,13 @@ from ...objects import Obj, metadata, new_object
 from .. import Report, gatewayapi
 
 # Gateway API v1.6 standard channel as Istio reads it: every redirect status, mirror percents.
-ISTIO = gatewayapi.Dialect("istio", mirror=True, mirror_percent=True, url_rewrite=True,
-                           redirect_codes=(301, 302, 303, 307, 308))
+ISTIO = gatewayapi.Dialect(
+    "istio",
+    mirror=True,
+    mirror_percent=True,
+    url_rewrite=True,
+    redirect_codes=(301, 302, 303, 307, 308),
+)
 
 
 def version_service(svc: Service, version: str) -> str:
@@ -44,14 +49,18 @@ def _mirror_backend(svc: Service, route: Route, port: int) -> dict[str, Any] | N
     if m.version is not None:
         return gatewayapi.backend_ref(version_service(svc, m.version), port)
     assert m.service is not None and m.namespace is not None
-    return gatewayapi.backend_ref(m.service, m.port or port,
-                                  namespace=m.namespace if m.namespace != svc.namespace else None)
+    return gatewayapi.backend_ref(
+        m.service, m.port or port, namespace=m.namespace if m.namespace != svc.namespace else None
+    )
 
 
 def _report_retries(svc: Service, route: Route | None, report: Report) -> None:
     if route is not None and route.retries is not None:
-        report.lossy("services.routes.retries", f"{route.path}.retries",
-                     "not rendered; Istio's default retry policy applies")
+        report.lossy(
+            "services.routes.retries",
+            f"{route.path}.retries",
+            "not rendered; Istio's default retry policy applies",
+        )
 
 
 def _rule(svc: Service, route: Route | None, port: int, report: Report) -> dict[str, Any]:
@@ -66,23 +75,29 @@ def _rule(svc: Service, route: Route | None, port: int, report: Report) -> dict[
             rule["filters"] = filters
         if route.fault is not None:
             if route.fault.delay is not None:
-                report.lossy("services.routes.fault.delay", f"{route.fault.path}.delay",
-                             "not rendered")
+                report.lossy(
+                    "services.routes.fault.delay", f"{route.fault.path}.delay", "not rendered"
+                )
             if route.fault.abort is not None:
-                report.lossy("services.routes.fault.abort", f"{route.fault.path}.abort",
-                             "not rendered")
+                report.lossy(
+                    "services.routes.fault.abort", f"{route.fault.path}.abort", "not rendered"
+                )
         _report_retries(svc, route, report)
         if route.redirect is not None:
             return rule
     if route is None or not route.split:
         rule["backendRefs"] = [gatewayapi.backend_ref(svc.name, port)]
     else:
-        rule["backendRefs"] = [gatewayapi.backend_ref(version_service(svc, v), port, w)
-                               for v, w in route.split]
+        rule["backendRefs"] = [
+            gatewayapi.backend_ref(version_service(svc, v), port, w) for v, w in route.split
+        ]
     timeout = (route.timeout if route is not None else None) or svc.timeout
     if timeout:
-        path = f"{route.path}.timeout" if route is not None and route.timeout else \
-            f"{svc.path}.timeout"
+        path = (
+            f"{route.path}.timeout"
+            if route is not None and route.timeout
+            else f"{svc.path}.timeout"
+        )
         rule["timeouts"] = {"request": gatewayapi.duration(timeout, path, report)}
     return rule
 
@@ -92,8 +107,11 @@ def _report_service_retries(svc: Service, report: Report) -> None:
     if r is None:
         return
     path = f"{svc.path}.retries"
-    report.lossy("services.retries.attempts", f"{path}.attempts",
-                 "not rendered; Istio's default retry policy applies")
+    report.lossy(
+        "services.retries.attempts",
+        f"{path}.attempts",
+        "not rendered; Istio's default retry policy applies",
+    )
     if r.per_try_timeout is not None:
         report.lossy("services.retries.perTryTimeout", f"{path}.perTryTimeout", "not rendered")
     if r.retry_on:
@@ -108,14 +126,25 @@ def http_routes(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     routes: list[Route | None] = list(svc.routes) or [None]
     objects = []
     for p in _http_ports(svc):
-        objects.append(new_object(
-            gatewayapi.V1, "HTTPRoute",
-            metadata(mesh, "HTTPRoute", f"{svc.name}-{p.name}", svc.namespace,
-                     f"{svc.path}.routes" if svc.routes else svc.path),
-            spec={"parentRefs": [{"group": "", "kind": "Service", "name": svc.name,
-                                  "port": p.port}],
-                  "rules": [_rule(svc, r, p.port, report) for r in routes]},
-        ))
+        objects.append(
+            new_object(
+                gatewayapi.V1,
+                "HTTPRoute",
+                metadata(
+                    mesh,
+                    "HTTPRoute",
+                    f"{svc.name}-{p.name}",
+                    svc.namespace,
+                    f"{svc.path}.routes" if svc.routes else svc.path,
+                ),
+                spec={
+                    "parentRefs": [
+                        {"group": "", "kind": "Service", "name": svc.name, "port": p.port}
+                    ],
+                    "rules": [_rule(svc, r, p.port, report) for r in routes],
+                },
+            )
+        )
     return objects
 
 
@@ -124,6 +153,8 @@ def report_tcp_split(svc: Service, report: Report) -> None:
     tcp = [p for p in svc.ports if p.protocol == "tcp"]
     default = next((r for r in svc.routes if not r.matches), None)
     if tcp and default is not None and len(default.split) > 1:
-        report.lossy("services.routes.tcp", default.path,
-                     f"the connections to port {', '.join(str(p.port) for p in tcp)} were not "
-                     "split")
+        report.lossy(
+            "services.routes.tcp",
+            default.path,
+            f"the connections to port {', '.join(str(p.port) for p in tcp)} were not split",
+        )

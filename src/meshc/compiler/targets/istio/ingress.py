@@ -34,32 +34,50 @@ def _service(mesh: Mesh, namespace: str, name: str) -> Service:
     return next(s for s in mesh.services if (s.namespace, s.name) == (namespace, name))
 
 
-def _destinations(entry: Ingress, route: IngressRoute, svc: Service,
-                  report: Report, subsets: bool) -> list[dict[str, Any]]:
+def _destinations(
+    entry: Ingress, route: IngressRoute, svc: Service, report: Report, subsets: bool
+) -> list[dict[str, Any]]:
     assert route.backend is not None
     host = routing.host(entry.namespace, svc.name, svc.namespace)
     port = {"number": route.backend.port}
     default = next((r for r in svc.routes if not r.matches), None)
     others = [r for r in svc.routes if r is not default]
-    if others or (default is not None and any(
-            getattr(default, f) is not None for f in ("fault", "mirror", "headers", "rewrite",
-                                                      "redirect", "timeout", "retries"))):
-        report.lossy("ingress.routes.serviceRoutes", f"{route.path}.backend",
-                     f"ingress requests follow the default route of {svc.path} (its split), "
-                     "not its other routes or the default route's own policy")
+    if others or (
+        default is not None
+        and any(
+            getattr(default, f) is not None
+            for f in ("fault", "mirror", "headers", "rewrite", "redirect", "timeout", "retries")
+        )
+    ):
+        report.lossy(
+            "ingress.routes.serviceRoutes",
+            f"{route.path}.backend",
+            f"ingress requests follow the default route of {svc.path} (its split), "
+            "not its other routes or the default route's own policy",
+        )
     if default is None or not default.split:
         return [{"destination": {"host": host, "port": port}}]
     if not subsets:
         # With HTTPRoutes each version is its own Service (httproutes.version_service).
-        return [{"destination": {"host": routing.host(entry.namespace, f"{svc.name}-{version}",
-                                                      svc.namespace), "port": port},
-                 "weight": weight} for version, weight in default.split]
-    return [{"destination": {"host": host, "subset": version, "port": port}, "weight": weight}
-            for version, weight in default.split]
+        return [
+            {
+                "destination": {
+                    "host": routing.host(entry.namespace, f"{svc.name}-{version}", svc.namespace),
+                    "port": port,
+                },
+                "weight": weight,
+            }
+            for version, weight in default.split
+        ]
+    return [
+        {"destination": {"host": host, "subset": version, "port": port}, "weight": weight}
+        for version, weight in default.split
+    ]
 
 
-def _http(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report,
-          subsets: bool) -> dict[str, Any]:
+def _http(
+    mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report, subsets: bool
+) -> dict[str, Any]:
     http: dict[str, Any] = {}
     if route.matches:
         http["match"] = [routing.match(m) for m in route.matches]
@@ -87,19 +105,32 @@ def ingress_objects(mesh: Mesh, net: str, report: Report, subsets: bool = True) 
     """``subsets``: versions are DestinationRule subsets (else each is its own Service)."""
     objects: list[Obj] = []
     for entry in mesh.ingress:
-        objects.append(new_object(
-            net, "Gateway", metadata(mesh, "Gateway", entry.name, entry.namespace, entry.path),
-            spec={"selector": dict(entry.gateway.selector),
-                  "servers": [_server(listener) for listener in entry.listeners]},
-        ))
-        objects.append(new_object(
-            net, "VirtualService",
-            metadata(mesh, "VirtualService", entry.name, entry.namespace, f"{entry.path}.routes"),
-            # "*" already takes every host, and Istio refuses it beside others.
-            spec={"hosts": ["*"] if "*" in entry.hosts else list(entry.hosts),
-                  "gateways": [entry.name],
-                  "http": [_http(mesh, entry, r, report, subsets) for r in entry.routes]},
-        ))
+        objects.append(
+            new_object(
+                net,
+                "Gateway",
+                metadata(mesh, "Gateway", entry.name, entry.namespace, entry.path),
+                spec={
+                    "selector": dict(entry.gateway.selector),
+                    "servers": [_server(listener) for listener in entry.listeners],
+                },
+            )
+        )
+        objects.append(
+            new_object(
+                net,
+                "VirtualService",
+                metadata(
+                    mesh, "VirtualService", entry.name, entry.namespace, f"{entry.path}.routes"
+                ),
+                # "*" already takes every host, and Istio refuses it beside others.
+                spec={
+                    "hosts": ["*"] if "*" in entry.hosts else list(entry.hosts),
+                    "gateways": [entry.name],
+                    "http": [_http(mesh, entry, r, report, subsets) for r in entry.routes],
+                },
+            )
+        )
     return objects
 
 

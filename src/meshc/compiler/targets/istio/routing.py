@@ -123,8 +123,10 @@ def redirect(r: Redirect) -> dict[str, Any]:
 def destinations(svc: Service, route: Route | None) -> list[dict[str, Any]]:
     if route is None:
         return [{"destination": {"host": svc.name}}]
-    return [{"destination": {"host": svc.name, "subset": version}, "weight": weight}
-            for version, weight in route.split]
+    return [
+        {"destination": {"host": svc.name, "subset": version}, "weight": weight}
+        for version, weight in route.split
+    ]
 
 
 def http_route(svc: Service, route: Route | None) -> dict[str, Any]:
@@ -174,12 +176,19 @@ def tcp_routes(svc: Service) -> list[dict[str, Any]]:
         {
             "match": [{"port": p.port}],
             "route": [
-                {"destination": {"host": svc.name, "subset": version, "port": {"number": p.port}},
-                 "weight": weight}
+                {
+                    "destination": {
+                        "host": svc.name,
+                        "subset": version,
+                        "port": {"number": p.port},
+                    },
+                    "weight": weight,
+                }
                 for version, weight in default.split
             ],
         }
-        for p in svc.ports if p.protocol == "tcp"
+        for p in svc.ports
+        if p.protocol == "tcp"
     ]
 
 
@@ -200,24 +209,36 @@ def virtual_service_spec(svc: Service) -> dict[str, Any] | None:
 
 # Istio's default retry policy (pilot/pkg/networking/core/route/retry/retry.go: DefaultPolicy),
 # applied to every HTTP route that sets none.
-DEFAULT_RETRIES = ("up to 2 retries on connect-failure, refused-stream, unavailable, cancelled "
-                   "and retriable-status-codes")
+DEFAULT_RETRIES = (
+    "up to 2 retries on connect-failure, refused-stream, unavailable, cancelled "
+    "and retriable-status-codes"
+)
 
 
-def report_default_retries(mesh: Mesh, report: Report,
-                           retried: Callable[[Service], bool] = lambda _: True) -> None:
+def report_default_retries(
+    mesh: Mesh, report: Report, retried: Callable[[Service], bool] = lambda _: True
+) -> None:
     """One warning for the services whose requests Istio retries though the spec gives no
     retries: on Linkerd the same spec retries nothing. ``retried``: whether an Envoy
     (sidecar or waypoint) carries the service's requests at all."""
-    silent = [s for s in mesh.services
-              if _has_http_ports(s) and s.retries is None and retried(s)
-              and not (s.routes and all(r.retries is not None or r.redirect is not None
-                                        for r in s.routes))]
+    silent = [
+        s
+        for s in mesh.services
+        if _has_http_ports(s)
+        and s.retries is None
+        and retried(s)
+        and not (
+            s.routes and all(r.retries is not None or r.redirect is not None for r in s.routes)
+        )
+    ]
     if not silent:
         return
     shown = ", ".join(f"{s.namespace}/{s.name}" for s in silent[:3])
     more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
-    report.lossy("services.retries.omitted", "spec.services",
-                 f"{shown}{more} give no retries, so Istio's default applies ({DEFAULT_RETRIES}), "
-                 "while Linkerd retries nothing; give retries (attempts: 0 for none) to mean "
-                 "the same on every mesh")
+    report.lossy(
+        "services.retries.omitted",
+        "spec.services",
+        f"{shown}{more} give no retries, so Istio's default applies ({DEFAULT_RETRIES}), "
+        "while Linkerd retries nothing; give retries (attempts: 0 for none) to mean "
+        "the same on every mesh",
+    )

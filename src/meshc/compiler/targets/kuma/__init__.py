@@ -48,7 +48,9 @@ APP_PROTOCOL = {"http": "http", "http2": "http2", "grpc": "grpc", "tcp": "tcp"}
 def _mesh_object(mesh: Mesh) -> Obj:
     backend = "ca-1"
     return new_object(
-        API, "Mesh", metadata(mesh, "Mesh", kuma_mesh(mesh), None, "spec.mtls"),
+        API,
+        "Mesh",
+        metadata(mesh, "Mesh", kuma_mesh(mesh), None, "spec.mtls"),
         spec={
             "mtls": {
                 "enabledBackend": backend,
@@ -72,9 +74,11 @@ def _check_names(mesh: Mesh, report: Report) -> None:
         for i, version in enumerate(svc.versions):
             other = taken.get((svc.namespace, version_service(svc, version.name)))
             if other is not None:
-                report.error(f"{svc.path}.versions[{i}].name",
-                             f"the Service of version {version.name!r} would be named "
-                             f"{version_service(svc, version.name)!r}, which {other} already is")
+                report.error(
+                    f"{svc.path}.versions[{i}].name",
+                    f"the Service of version {version.name!r} would be named "
+                    f"{version_service(svc, version.name)!r}, which {other} already is",
+                )
 
 
 def _report_not_rendered(mesh: Mesh, report: Report) -> None:
@@ -92,9 +96,11 @@ def _check_unique(objects: list[Obj], report: Report) -> None:
         key = (obj["kind"], meta.get("namespace"), meta["name"])
         source = meta.get("annotations", {}).get(SOURCE_ANNOTATION, "")
         if key in seen:
-            report.error(source.split("#", 1)[-1] or "spec",
-                         f"{obj['kind']} {meta['name']!r} would be rendered twice "
-                         f"(also for {seen[key]}); rename the route or the service")
+            report.error(
+                source.split("#", 1)[-1] or "spec",
+                f"{obj['kind']} {meta['name']!r} would be rendered twice "
+                f"(also for {seen[key]}); rename the route or the service",
+            )
         else:
             seen[key] = source
 
@@ -107,14 +113,25 @@ def _service_objects(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
         # Kuma learns a port's protocol from the Service's appProtocol; with the app's
         # own Service, that Service must carry it.
         wanted = ", ".join(f"{p.name}: {APP_PROTOCOL[p.protocol]}" for p in svc.ports)
-        report.lossy("services.service.manage", f"{svc.path}.service.manage",
-                     f"set appProtocol on the ports of your own Service {svc.namespace}/"
-                     f"{svc.name} ({wanted}): Kuma routes by the protocol it names")
+        report.lossy(
+            "services.service.manage",
+            f"{svc.path}.service.manage",
+            f"set appProtocol on the ports of your own Service {svc.namespace}/"
+            f"{svc.name} ({wanted}): Kuma routes by the protocol it names",
+        )
     for i, version in enumerate(svc.versions):
-        objects.append(_with_app_protocols(service_object(
-            mesh, svc, name=version_service(svc, version.name),
-            selector={**svc.selector, **version.labels}, path=f"{svc.path}.versions[{i}]",
-        ), svc))
+        objects.append(
+            _with_app_protocols(
+                service_object(
+                    mesh,
+                    svc,
+                    name=version_service(svc, version.name),
+                    selector={**svc.selector, **version.labels},
+                    path=f"{svc.path}.versions[{i}]",
+                ),
+                svc,
+            )
+        )
     return objects
 
 

@@ -26,7 +26,8 @@ NAME = "egress"
 def _matches(mesh: Mesh) -> list[dict[str, Any]]:
     matches = [
         {"type": "Domain", "value": entry.host, "port": p.port, "protocol": p.protocol}
-        for entry in mesh.egress for p in entry.ports
+        for entry in mesh.egress
+        for p in entry.ports
     ]
     # Kuma's validator refuses an http match on a port an earlier match gave another
     # protocol (validator.go, notAllowedProtocolsOnTheSamePort): http matches first.
@@ -37,9 +38,14 @@ def egress_objects(mesh: Mesh) -> list[Obj]:
     if not mesh.egress:
         return []
     return [
-        new_object(API, "MeshPassthrough",
-                   policy_metadata(mesh, "MeshPassthrough", NAME, ns.name, "spec.egress"),
-                   spec={"targetRef": {"kind": "Mesh"},
-                         "default": {"passthroughMode": "Matched", "appendMatch": _matches(mesh)}})
+        new_object(
+            API,
+            "MeshPassthrough",
+            policy_metadata(mesh, "MeshPassthrough", NAME, ns.name, "spec.egress"),
+            spec={
+                "targetRef": {"kind": "Mesh"},
+                "default": {"passthroughMode": "Matched", "appendMatch": _matches(mesh)},
+            },
+        )
         for ns in mesh.namespaces
     ]

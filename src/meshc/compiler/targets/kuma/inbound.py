@@ -21,12 +21,15 @@ from .common import API, policy_metadata
 from .routing import percentage
 
 
-def _inbound_policy(mesh: Mesh, svc: Service, kind: str, path: str,
-                    conf: dict[str, Any]) -> Obj:
+def _inbound_policy(mesh: Mesh, svc: Service, kind: str, path: str, conf: dict[str, Any]) -> Obj:
     return new_object(
-        API, kind, policy_metadata(mesh, kind, svc.name, svc.namespace, path),
-        spec={"targetRef": {"kind": "Dataplane", "labels": dict(svc.selector)},
-              "rules": [{"default": conf}]},
+        API,
+        kind,
+        policy_metadata(mesh, kind, svc.name, svc.namespace, path),
+        spec={
+            "targetRef": {"kind": "Dataplane", "labels": dict(svc.selector)},
+            "rules": [{"default": conf}],
+        },
     )
 
 
@@ -42,21 +45,25 @@ def fault_injection(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
         for f in faults:
             for part in ("delay", "abort"):
                 if getattr(f, part) is not None:
-                    report.lossy(f"services.routes.fault.{part}", f"{f.path}.{part}",
-                                 "not rendered: Kuma injects faults into every request a "
-                                 "service receives, not into one route's")
+                    report.lossy(
+                        f"services.routes.fault.{part}",
+                        f"{f.path}.{part}",
+                        "not rendered: Kuma injects faults into every request a "
+                        "service receives, not into one route's",
+                    )
         return None
     conf: dict[str, Any] = {}
     if fault.delay is not None:
-        conf["delay"] = {"value": fault.delay.fixed,
-                         "percentage": percentage(fault.delay.percent)}
+        conf["delay"] = {"value": fault.delay.fixed, "percentage": percentage(fault.delay.percent)}
     abort = fault.abort
     if abort is not None and abort.http_status is None:
-        report.lossy("services.routes.fault.abort", f"{fault.path}.abort.grpcStatus",
-                     "not rendered: MeshFaultInjection aborts with an HTTP status")
+        report.lossy(
+            "services.routes.fault.abort",
+            f"{fault.path}.abort.grpcStatus",
+            "not rendered: MeshFaultInjection aborts with an HTTP status",
+        )
     elif abort is not None:
-        conf["abort"] = {"httpStatus": abort.http_status,
-                         "percentage": percentage(abort.percent)}
+        conf["abort"] = {"httpStatus": abort.http_status, "percentage": percentage(abort.percent)}
     if not conf:
         return None
     return _inbound_policy(mesh, svc, "MeshFaultInjection", fault.path, {"http": [conf]})
@@ -67,11 +74,19 @@ def rate_limit(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
     if limit is None:
         return None
     if limit.per_caller_requests_per_second is not None:
-        report.lossy("services.rateLimit.perCaller",
-                     f"{limit.path}.perCallerRequestsPerSecond", "not rendered")
+        report.lossy(
+            "services.rateLimit.perCaller",
+            f"{limit.path}.perCallerRequestsPerSecond",
+            "not rendered",
+        )
     if limit.requests_per_second is None:
         return None
     # Envoy's local rate limit answers 429 when the bucket is empty (Kuma's
     # onRateLimit.status default).
-    return _inbound_policy(mesh, svc, "MeshRateLimit", limit.path, {"local": {"http": {
-        "requestRate": {"num": limit.requests_per_second, "interval": "1s"}}}})
+    return _inbound_policy(
+        mesh,
+        svc,
+        "MeshRateLimit",
+        limit.path,
+        {"local": {"http": {"requestRate": {"num": limit.requests_per_second, "interval": "1s"}}}},
+    )

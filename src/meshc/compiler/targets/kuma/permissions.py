@@ -35,29 +35,39 @@ def traffic_permission(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
     for rule in svc.allow:
         # A rule that opens every port of the service is one without ports.
         if rule.ports and set(rule.ports) != all_ports:
-            feature = ("services.allow.ports.namedTargetPort"
-                       if any(isinstance(svc.target_port(p), str) for p in rule.ports)
-                       else "services.allow.ports")
-            report.lossy(feature, f"{rule.path}.ports",
-                         "the rule was not rendered: its callers are denied on every port")
+            feature = (
+                "services.allow.ports.namedTargetPort"
+                if any(isinstance(svc.target_port(p), str) for p in rule.ports)
+                else "services.allow.ports"
+            )
+            report.lossy(
+                feature,
+                f"{rule.path}.ports",
+                "the rule was not rendered: its callers are denied on every port",
+            )
             continue
         if rule.from_service_accounts:
-            report.lossy("services.allow.fromServiceAccounts", f"{rule.path}.fromServiceAccounts",
-                         "not rendered: those callers are denied")
+            report.lossy(
+                "services.allow.fromServiceAccounts",
+                f"{rule.path}.fromServiceAccounts",
+                "not rendered: those callers are denied",
+            )
         for ns in rule.from_namespaces:
-            entry = {"targetRef": {"kind": "MeshSubset", "tags": {NAMESPACE_TAG: ns}},
-                     "default": {"action": "Allow"}}
+            entry = {
+                "targetRef": {"kind": "MeshSubset", "tags": {NAMESPACE_TAG: ns}},
+                "default": {"action": "Allow"},
+            }
             if entry not in froms:
                 froms.append(entry)
     froms.append({"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}})
     return new_object(
-        API, "MeshTrafficPermission",
-        policy_metadata(mesh, "MeshTrafficPermission", svc.name, svc.namespace,
-                        f"{svc.path}.allow"),
+        API,
+        "MeshTrafficPermission",
+        policy_metadata(
+            mesh, "MeshTrafficPermission", svc.name, svc.namespace, f"{svc.path}.allow"
+        ),
         spec={
             "targetRef": {"kind": "Dataplane", "labels": dict(svc.selector)},
             "from": froms,
         },
     )
-
-

@@ -21,15 +21,21 @@ from .routing import has_own_policy, route_name
 # The spec's retry conditions as MeshRetry spells them (HTTPRetryOn; each is the
 # Envoy condition of the same name, as Istio's are).
 RETRY_ON = {
-    "5xx": "5XX", "gateway-error": "GatewayError", "reset": "Reset",
-    "connect-failure": "ConnectFailure", "retriable-4xx": "Retriable4xx",
+    "5xx": "5XX",
+    "gateway-error": "GatewayError",
+    "reset": "Reset",
+    "connect-failure": "ConnectFailure",
+    "retriable-4xx": "Retriable4xx",
     "refused-stream": "RefusedStream",
 }
 # The spec's gRPC statuses as MeshRetry's grpc.retryOn spells them (GRPCRetryOn, which
 # GrpcRetryOnEnumToEnvoyValue turns into Envoy's conditions of the same name).
 GRPC_RETRY_ON = {
-    "cancelled": "Canceled", "deadline-exceeded": "DeadlineExceeded", "internal": "Internal",
-    "resource-exhausted": "ResourceExhausted", "unavailable": "Unavailable",
+    "cancelled": "Canceled",
+    "deadline-exceeded": "DeadlineExceeded",
+    "internal": "Internal",
+    "resource-exhausted": "ResourceExhausted",
+    "unavailable": "Unavailable",
 }
 _TRANSPORT = ("reset", "connect-failure", "refused-stream")
 # Envoy's default for consecutive_5xx, and Istio's for consecutive5xxErrors.
@@ -38,18 +44,24 @@ _DEFAULT_CONSECUTIVE_5XX = 5
 
 def _policy(mesh: Mesh, svc: Service, kind: str, path: str, conf: dict[str, Any]) -> Obj:
     return new_object(
-        API, kind, policy_metadata(mesh, kind, svc.name, svc.namespace, path),
-        spec={"to": [{"targetRef": ref, "default": copy.deepcopy(conf)}
-                     for ref in destinations(svc)]},
+        API,
+        kind,
+        policy_metadata(mesh, kind, svc.name, svc.namespace, path),
+        spec={
+            "to": [{"targetRef": ref, "default": copy.deepcopy(conf)} for ref in destinations(svc)]
+        },
     )
 
 
-def _route_policy(mesh: Mesh, svc: Service, kind: str, name: str, path: str,
-                  conf: dict[str, Any]) -> Obj:
+def _route_policy(
+    mesh: Mesh, svc: Service, kind: str, name: str, path: str, conf: dict[str, Any]
+) -> Obj:
     # A MeshHTTPRoute in ``to``: the conf applies to the Envoy routes of that
     # MeshHTTPRoute's rules, before the service's (see routing.py).
     return new_object(
-        API, kind, policy_metadata(mesh, kind, name, svc.namespace, path),
+        API,
+        kind,
+        policy_metadata(mesh, kind, name, svc.namespace, path),
         spec={"to": [{"targetRef": {"kind": "MeshHTTPRoute", "name": name}, "default": conf}]},
     )
 
@@ -58,8 +70,9 @@ def timeout(mesh: Mesh, svc: Service) -> Obj | None:
     if svc.timeout is None:
         return None
     # http.requestTimeout is Envoy's route timeout: the whole request, retries included.
-    return _policy(mesh, svc, "MeshTimeout", f"{svc.path}.timeout",
-                   {"http": {"requestTimeout": svc.timeout}})
+    return _policy(
+        mesh, svc, "MeshTimeout", f"{svc.path}.timeout", {"http": {"requestTimeout": svc.timeout}}
+    )
 
 
 def _retry_conf(svc: Service, retries: Retries, path: str, report: Report) -> dict[str, Any]:
@@ -74,8 +87,11 @@ def _retry_conf(svc: Service, retries: Retries, path: str, report: Report) -> di
     if retries.attempts and any(p.protocol == "http2" for p in svc.ports):
         # GetRouteRetryConfig knows the protocols http and grpc; a MeshService port of
         # appProtocol http2 gets no retry policy from MeshRetry.
-        report.lossy("services.retries.attempts", f"{path}.attempts",
-                     "HTTP/2 ports are not retried: MeshRetry configures http and grpc ports only")
+        report.lossy(
+            "services.retries.attempts",
+            f"{path}.attempts",
+            "HTTP/2 ports are not retried: MeshRetry configures http and grpc ports only",
+        )
     conf: dict[str, Any] = {}
     if http_ports:
         http_on = [RETRY_ON[c] for c in conditions if c in RETRY_ON]
@@ -84,22 +100,31 @@ def _retry_conf(svc: Service, retries: Retries, path: str, report: Report) -> di
         conf["http"] = {**base, "retryOn": http_on} if http_on else {"numRetries": 0}
         for i, c in enumerate(retries.retry_on):
             if c in GRPC_RETRY_ON:
-                report.lossy("services.retries.retryOn.grpc", f"{path}.retryOn[{i}]",
-                             f"{c!r} is rendered for gRPC ports only"
-                             if grpc_ports else f"{c!r} was not rendered: MeshRetry takes gRPC "
-                             "statuses for grpc ports only")
+                report.lossy(
+                    "services.retries.retryOn.grpc",
+                    f"{path}.retryOn[{i}]",
+                    f"{c!r} is rendered for gRPC ports only"
+                    if grpc_ports
+                    else f"{c!r} was not rendered: MeshRetry takes gRPC "
+                    "statuses for grpc ports only",
+                )
     if grpc_ports:
         grpc_on = [GRPC_RETRY_ON[c] for c in conditions if c in GRPC_RETRY_ON]
         conf["grpc"] = {**base, "retryOn": grpc_on} if grpc_on else dict(base)
         for i, c in enumerate(conditions):
             if c in RETRY_ON:
-                feature = ("services.retries.retryOn.transport" if c in _TRANSPORT
-                           else "services.retries.retryOn")
+                feature = (
+                    "services.retries.retryOn.transport"
+                    if c in _TRANSPORT
+                    else "services.retries.retryOn"
+                )
                 where = f"{path}.retryOn[{i}]" if retries.retry_on else f"{path}.retryOn"
-                report.lossy(feature, where,
-                             f"{c!r} is rendered for HTTP ports only; gRPC ports retry on "
-                             + ("the spec's gRPC statuses" if grpc_on
-                                else "Kuma's default gRPC conditions"))
+                report.lossy(
+                    feature,
+                    where,
+                    f"{c!r} is rendered for HTTP ports only; gRPC ports retry on "
+                    + ("the spec's gRPC statuses" if grpc_on else "Kuma's default gRPC conditions"),
+                )
     return conf
 
 
@@ -123,8 +148,16 @@ def route_policies(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
             continue
         name = route_name(svc, route, i)
         if route.timeout is not None:
-            out.append(_route_policy(mesh, svc, "MeshTimeout", name, f"{route.path}.timeout",
-                                     {"http": {"requestTimeout": route.timeout}}))
+            out.append(
+                _route_policy(
+                    mesh,
+                    svc,
+                    "MeshTimeout",
+                    name,
+                    f"{route.path}.timeout",
+                    {"http": {"requestTimeout": route.timeout}},
+                )
+            )
         if route.retries is not None:
             path = f"{route.path}.retries"
             conf = _retry_conf(svc, route.retries, path, report)
@@ -136,19 +169,26 @@ def route_policies(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
 def report_default_retries(mesh: Mesh, report: Report) -> None:
     """One warning for the services Kuma's mesh-wide MeshRetry retries though the spec gives
     them no retries (pkg/defaults/mesh/meshretry.go: created with every Mesh)."""
-    silent = [s for s in mesh.services
-              if s.retries is None
-              and not (s.routes and all(r.retries is not None or r.redirect is not None
-                                        for r in s.routes))]
+    silent = [
+        s
+        for s in mesh.services
+        if s.retries is None
+        and not (
+            s.routes and all(r.retries is not None or r.redirect is not None for r in s.routes)
+        )
+    ]
     if not silent:
         return
     shown = ", ".join(f"{s.namespace}/{s.name}" for s in silent[:3])
     more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
-    report.lossy("services.retries.omitted", "spec.services",
-                 f"{shown}{more} give no retries, so Kuma's default MeshRetry applies (up to "
-                 "5 retries of HTTP and gRPC requests, 5 attempts to connect over TCP), while "
-                 "Linkerd retries nothing; give retries (attempts: 0 for none) to mean the "
-                 "same on every mesh")
+    report.lossy(
+        "services.retries.omitted",
+        "spec.services",
+        f"{shown}{more} give no retries, so Kuma's default MeshRetry applies (up to "
+        "5 retries of HTTP and gRPC requests, 5 attempts to connect over TCP), while "
+        "Linkerd retries nothing; give retries (attempts: 0 for none) to mean the "
+        "same on every mesh",
+    )
 
 
 def circuit_breaker(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
@@ -165,8 +205,11 @@ def circuit_breaker(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
             if value is not None
         }
         if pool.max_requests_per_connection is not None:
-            report.lossy("services.connectionPool.maxRequestsPerConnection",
-                         f"{svc.path}.connectionPool.maxRequestsPerConnection", "not rendered")
+            report.lossy(
+                "services.connectionPool.maxRequestsPerConnection",
+                f"{svc.path}.connectionPool.maxRequestsPerConnection",
+                "not rendered",
+            )
         if limits:
             conf["connectionLimits"] = limits
     if out is not None:

@@ -32,8 +32,13 @@ from .common import API, mesh_service, policy_metadata, version_service
 
 # MeshHTTPRoute's filters as Kuma 2.14 turns them into Envoy's (xds/filters): every
 # redirect status (requestredirect.go), URL rewrites, mirrors with a decimal percentage.
-KUMA = gatewayapi.Dialect("kuma", mirror=True, mirror_percent=True, url_rewrite=True,
-                          redirect_codes=(301, 302, 303, 307, 308))
+KUMA = gatewayapi.Dialect(
+    "kuma",
+    mirror=True,
+    mirror_percent=True,
+    url_rewrite=True,
+    redirect_codes=(301, 302, 303, 307, 308),
+)
 
 
 def _path_match(m: StringMatch) -> dict[str, str]:
@@ -91,11 +96,16 @@ def _header_modifier(ops: HeaderOps) -> dict[str, Any]:
 def _header_filters(h: Headers) -> list[dict[str, Any]]:
     out = []
     if h.request is not None:
-        out.append({"type": "RequestHeaderModifier",
-                    "requestHeaderModifier": _header_modifier(h.request)})
+        out.append(
+            {"type": "RequestHeaderModifier", "requestHeaderModifier": _header_modifier(h.request)}
+        )
     if h.response is not None:
-        out.append({"type": "ResponseHeaderModifier",
-                    "responseHeaderModifier": _header_modifier(h.response)})
+        out.append(
+            {
+                "type": "ResponseHeaderModifier",
+                "responseHeaderModifier": _header_modifier(h.response),
+            }
+        )
     return out
 
 
@@ -108,8 +118,11 @@ def percentage(percent: float) -> int | str:
 def _mirror_filter(svc: Service, mirror: Mirror, port: Port) -> dict[str, Any]:
     ref: dict[str, Any]
     if mirror.version is not None:
-        ref = {"kind": "MeshService", "name": version_service(svc, mirror.version),
-               "port": port.port}
+        ref = {
+            "kind": "MeshService",
+            "name": version_service(svc, mirror.version),
+            "port": port.port,
+        }
     else:
         ref = {"kind": "MeshService", "name": mirror.service}
         if mirror.namespace != svc.namespace:
@@ -131,16 +144,22 @@ def _filters(svc: Service, route: Route, port: Port, report: Report) -> list[dic
         # ReplaceFullPath is Envoy's regex_rewrite of .* (xds/filters/urlrewrite.go);
         # ReplacePrefixMatch needs PathPrefix matches only (validation.go), which the
         # builder writes after a match on / alone.
-        rewrite = gatewayapi.rewrite_filter(route.rewrite, route.matches, f"{route.path}.rewrite",
-                                            KUMA, report,
-                                            prefix_feature="services.routes.rewrite.prefix")
+        rewrite = gatewayapi.rewrite_filter(
+            route.rewrite,
+            route.matches,
+            f"{route.path}.rewrite",
+            KUMA,
+            report,
+            prefix_feature="services.routes.rewrite.prefix",
+        )
         if rewrite is not None:
             out.append(rewrite)
     if route.mirror is not None:
         out.append(_mirror_filter(svc, route.mirror, port))
     if route.redirect is not None:
-        out.append(gatewayapi.redirect_filter(route.redirect, f"{route.path}.redirect", KUMA,
-                                              report))
+        out.append(
+            gatewayapi.redirect_filter(route.redirect, f"{route.path}.redirect", KUMA, report)
+        )
     return out
 
 
@@ -153,8 +172,12 @@ def _rule(svc: Service, route: Route, port: Port, report: Report) -> dict[str, A
         # A redirect answers the request itself: its rule has no backends
         # (the redirect replaces Envoy's route action, requestredirect.go).
         default["backendRefs"] = [
-            {"kind": "MeshService", "name": version_service(svc, version), "port": port.port,
-             "weight": weight}
+            {
+                "kind": "MeshService",
+                "name": version_service(svc, version),
+                "port": port.port,
+                "weight": weight,
+            }
             for version, weight in route.split
         ]
     return {"matches": _matches(route), "default": default}
@@ -174,8 +197,9 @@ def _http_ports(svc: Service) -> list[Port]:
     return [p for p in svc.ports if p.protocol != "tcp"]
 
 
-def _route_object(mesh: Mesh, svc: Service, name: str, path: str, routes: list[Route],
-                  report: Report) -> Obj:
+def _route_object(
+    mesh: Mesh, svc: Service, name: str, path: str, routes: list[Route], report: Report
+) -> Obj:
     several = len(svc.ports) > 1
     to = [
         {
@@ -184,9 +208,12 @@ def _route_object(mesh: Mesh, svc: Service, name: str, path: str, routes: list[R
         }
         for p in _http_ports(svc)
     ]
-    return new_object(API, "MeshHTTPRoute",
-                      policy_metadata(mesh, "MeshHTTPRoute", name, svc.namespace, path),
-                      spec={"to": to})
+    return new_object(
+        API,
+        "MeshHTTPRoute",
+        policy_metadata(mesh, "MeshHTTPRoute", name, svc.namespace, path),
+        spec={"to": to},
+    )
 
 
 def http_routes(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
@@ -194,19 +221,24 @@ def http_routes(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
         return []
     for route in svc.routes:
         if route.name:
-            report.lossy("services.routes.name", f"{route.path}.name",
-                         f"{route.name!r} is not rendered")
+            report.lossy(
+                "services.routes.name", f"{route.path}.name", f"{route.name!r} is not rendered"
+            )
     if any(r.matches for r in svc.routes):
-        report.lossy("services.routes.order", f"{svc.path}.routes",
-                     "rules are rendered in spec order; Kuma orders them by specificity")
+        report.lossy(
+            "services.routes.order",
+            f"{svc.path}.routes",
+            "rules are rendered in spec order; Kuma orders them by specificity",
+        )
     shared = [r for r in svc.routes if not has_own_policy(r)]
     objects = []
     if shared:
         objects.append(_route_object(mesh, svc, svc.name, f"{svc.path}.routes", shared, report))
     for i, route in enumerate(svc.routes):
         if has_own_policy(route):
-            objects.append(_route_object(mesh, svc, route_name(svc, route, i), route.path,
-                                         [route], report))
+            objects.append(
+                _route_object(mesh, svc, route_name(svc, route, i), route.path, [route], report)
+            )
     return objects
 
 
@@ -221,15 +253,27 @@ def tcp_route(mesh: Mesh, svc: Service) -> Obj | None:
     to = [
         {
             "targetRef": mesh_service(svc.name, p.name if several else None),
-            "rules": [{"default": {"backendRefs": [
-                {"kind": "MeshService", "name": version_service(svc, version), "port": p.port,
-                 "weight": weight}
-                for version, weight in default.split
-            ]}}],
+            "rules": [
+                {
+                    "default": {
+                        "backendRefs": [
+                            {
+                                "kind": "MeshService",
+                                "name": version_service(svc, version),
+                                "port": p.port,
+                                "weight": weight,
+                            }
+                            for version, weight in default.split
+                        ]
+                    }
+                }
+            ],
         }
         for p in tcp
     ]
-    return new_object(API, "MeshTCPRoute",
-                      policy_metadata(mesh, "MeshTCPRoute", svc.name, svc.namespace,
-                                      default.path),
-                      spec={"to": to})
+    return new_object(
+        API,
+        "MeshTCPRoute",
+        policy_metadata(mesh, "MeshTCPRoute", svc.name, svc.namespace, default.path),
+        spec={"to": to},
+    )

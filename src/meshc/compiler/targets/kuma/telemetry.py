@@ -52,13 +52,14 @@ PROMETHEUS_PATH = "/metrics"
 # A MeshTrace must name its backend (api/v1alpha1/validator.go, validateDefault), and an
 # empty list would turn a broader MeshTrace's tracing off.
 _TRACING = "not rendered: a MeshTrace must name a tracing backend, and the spec names none"
-_INBOUND_LOGS = ("rendered with no backends: this turns off the outbound logs of broader "
-                 "MeshAccessLogs, not their inbound logs (Kuma writes every inbound rule "
-                 "that selects a proxy)")
+_INBOUND_LOGS = (
+    "rendered with no backends: this turns off the outbound logs of broader "
+    "MeshAccessLogs, not their inbound logs (Kuma writes every inbound rule "
+    "that selects a proxy)"
+)
 
 
-def _policy(mesh: Mesh, t: Telemetry, kind: str, name: str, path: str,
-            spec: dict[str, Any]) -> Obj:
+def _policy(mesh: Mesh, t: Telemetry, kind: str, name: str, path: str, spec: dict[str, Any]) -> Obj:
     if t.selector:
         spec = {"targetRef": {"kind": "Dataplane", "labels": dict(t.selector)}, **spec}
     return new_object(API, kind, policy_metadata(mesh, kind, name, t.namespace, path), spec=spec)
@@ -73,21 +74,33 @@ def _access_logs(mesh: Mesh, t: Telemetry, report: Report) -> list[Obj]:
         report.lossy("telemetry.accessLogging", f"{path}.enabled", _INBOUND_LOGS)
     conf = {"backends": backends}
     return [
-        _policy(mesh, t, "MeshAccessLog", f"{t.name}-inbound", path,
-                {"rules": [{"default": conf}]}),
-        _policy(mesh, t, "MeshAccessLog", f"{t.name}-outbound", path,
-                {"to": [{"targetRef": {"kind": "Mesh"}, "default": conf}]}),
+        _policy(
+            mesh, t, "MeshAccessLog", f"{t.name}-inbound", path, {"rules": [{"default": conf}]}
+        ),
+        _policy(
+            mesh,
+            t,
+            "MeshAccessLog",
+            f"{t.name}-outbound",
+            path,
+            {"to": [{"targetRef": {"kind": "Mesh"}, "default": conf}]},
+        ),
     ]
 
 
 def _metrics(mesh: Mesh, t: Telemetry) -> list[Obj]:
     if t.metrics is None:
         return []
-    backends = ([{"type": "Prometheus",
-                  "prometheus": {"port": PROMETHEUS_PORT, "path": PROMETHEUS_PATH}}]
-                if t.metrics else [])
-    return [_policy(mesh, t, "MeshMetric", t.name, f"{t.path}.metrics",
-                    {"default": {"backends": backends}})]
+    backends = (
+        [{"type": "Prometheus", "prometheus": {"port": PROMETHEUS_PORT, "path": PROMETHEUS_PATH}}]
+        if t.metrics
+        else []
+    )
+    return [
+        _policy(
+            mesh, t, "MeshMetric", t.name, f"{t.path}.metrics", {"default": {"backends": backends}}
+        )
+    ]
 
 
 def telemetry_objects(mesh: Mesh, report: Report) -> list[Obj]:

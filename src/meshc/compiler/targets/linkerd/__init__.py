@@ -44,16 +44,22 @@ def _accrual_annotations(svc: Service, has_profile: bool, report: Report) -> dic
     if out.interval is not None:
         report.lossy("services.outlierDetection.interval", f"{path}.interval", "not rendered")
     if out.max_ejection_percent is not None:
-        report.lossy("services.outlierDetection.maxEjectionPercent", f"{path}.maxEjectionPercent",
-                     "not rendered")
+        report.lossy(
+            "services.outlierDetection.maxEjectionPercent",
+            f"{path}.maxEjectionPercent",
+            "not rendered",
+        )
     if has_profile:
         for feature, field, value in (
             ("consecutive5xxErrors", "consecutive5xxErrors", out.consecutive_5xx_errors),
             ("baseEjectionTime", "baseEjectionTime", out.base_ejection_time),
         ):
             if value is not None:
-                report.lossy(f"services.outlierDetection.{feature}", f"{path}.{field}",
-                             "not rendered: the service has a ServiceProfile")
+                report.lossy(
+                    f"services.outlierDetection.{feature}",
+                    f"{path}.{field}",
+                    "not rendered: the service has a ServiceProfile",
+                )
         return {}
     annotations = {ACCRUAL: "consecutive"}
     if out.consecutive_5xx_errors is not None:
@@ -61,8 +67,11 @@ def _accrual_annotations(svc: Service, has_profile: bool, report: Report) -> dic
     if out.base_ejection_time is not None:
         penalty = linkerd_duration(out.base_ejection_time, f"{path}.baseEjectionTime", report)
         annotations[f"{ACCRUAL}-consecutive-min-penalty"] = penalty
-        report.lossy("services.outlierDetection.baseEjectionTime", f"{path}.baseEjectionTime",
-                     f"rendered as {ACCRUAL}-consecutive-min-penalty: {penalty}")
+        report.lossy(
+            "services.outlierDetection.baseEjectionTime",
+            f"{path}.baseEjectionTime",
+            f"rendered as {ACCRUAL}-consecutive-min-penalty: {penalty}",
+        )
     return annotations
 
 
@@ -77,8 +86,11 @@ def _connection_pool(svc: Service, report: Report) -> None:
         ("maxRequestsPerConnection", pool.max_requests_per_connection),
     ):
         if value is not None:
-            report.lossy(f"services.connectionPool.{field}", f"{svc.path}.connectionPool.{field}",
-                         "not rendered")
+            report.lossy(
+                f"services.connectionPool.{field}",
+                f"{svc.path}.connectionPool.{field}",
+                "not rendered",
+            )
 
 
 def _check_names(mesh: Mesh, report: Report) -> None:
@@ -87,20 +99,32 @@ def _check_names(mesh: Mesh, report: Report) -> None:
         for i, version in enumerate(svc.versions):
             other = taken.get((svc.namespace, version_service(svc, version.name)))
             if other is not None:
-                report.error(f"{svc.path}.versions[{i}].name",
-                             f"the Service of version {version.name!r} would be named "
-                             f"{version_service(svc, version.name)!r}, which {other} already is")
+                report.error(
+                    f"{svc.path}.versions[{i}].name",
+                    f"the Service of version {version.name!r} would be named "
+                    f"{version_service(svc, version.name)!r}, which {other} already is",
+                )
 
 
 def _unmanaged_annotations(svc: Service, annotations: dict[str, str], report: Report) -> None:
     """service.manage: false leaves no rendered Service to carry what Linkerd reads from it."""
     listed = ", ".join(f"{k}: {v!r}" for k, v in sorted(annotations.items()))
-    fields = [f for f, v in (("timeout", svc.timeout), ("retries", svc.retries),
-                             ("outlierDetection", svc.outlier_detection)) if v is not None]
+    fields = [
+        f
+        for f, v in (
+            ("timeout", svc.timeout),
+            ("retries", svc.retries),
+            ("outlierDetection", svc.outlier_detection),
+        )
+        if v is not None
+    ]
     for name in fields:
-        report.lossy("services.service.manage", f"{svc.path}.{name}",
-                     f"not rendered: with service.manage false, add these annotations to your "
-                     f"own Service {svc.namespace}/{svc.name}: {listed}")
+        report.lossy(
+            "services.service.manage",
+            f"{svc.path}.{name}",
+            f"not rendered: with service.manage false, add these annotations to your "
+            f"own Service {svc.namespace}/{svc.name}: {listed}",
+        )
 
 
 class LinkerdTarget:
@@ -110,8 +134,10 @@ class LinkerdTarget:
         smi = options.option(PROFILE.name, "routing") == "smi"
         _check_names(mesh, report)
         logged = access_log_namespaces(mesh, report)
-        objects = [with_access_logs(ns) if ns["metadata"]["name"] in logged else ns
-                   for ns in namespace_objects(mesh, PROFILE.name)]
+        objects = [
+            with_access_logs(ns) if ns["metadata"]["name"] in logged else ns
+            for ns in namespace_objects(mesh, PROFILE.name)
+        ]
         for svc in mesh.services:
             _connection_pool(svc, report)
             if smi:
@@ -130,10 +156,15 @@ class LinkerdTarget:
             elif annotations:
                 _unmanaged_annotations(svc, annotations, report)
             for i, version in enumerate(svc.versions):
-                objects.append(service_object(
-                    mesh, svc, name=version_service(svc, version.name),
-                    selector={**svc.selector, **version.labels}, path=f"{svc.path}.versions[{i}]",
-                ))
+                objects.append(
+                    service_object(
+                        mesh,
+                        svc,
+                        name=version_service(svc, version.name),
+                        selector={**svc.selector, **version.labels},
+                        path=f"{svc.path}.versions[{i}]",
+                    )
+                )
             objects += policy_objects(mesh, svc)
         objects += ingress_objects(mesh, report)
         objects += egress_objects(mesh)

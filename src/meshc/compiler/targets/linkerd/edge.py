@@ -45,15 +45,26 @@ def _rule(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report) -> di
     if route.headers is not None:
         filters += gatewayapi.header_filters(route.headers)
     if route.rewrite is not None:
-        rewrite = gatewayapi.rewrite_filter(route.rewrite, route.matches, f"{route.path}.rewrite",
-                                            gatewayapi.V1_1, report,
-                                            prefix_feature="ingress.routes.rewrite.prefix")
+        rewrite = gatewayapi.rewrite_filter(
+            route.rewrite,
+            route.matches,
+            f"{route.path}.rewrite",
+            gatewayapi.V1_1,
+            report,
+            prefix_feature="ingress.routes.rewrite.prefix",
+        )
         if rewrite is not None:
             filters.append(rewrite)
     if route.redirect is not None:
-        filters.append(gatewayapi.redirect_filter(
-            route.redirect, f"{route.path}.redirect", gatewayapi.V1_1, report,
-            feature="ingress.routes.redirect.statusCode"))
+        filters.append(
+            gatewayapi.redirect_filter(
+                route.redirect,
+                f"{route.path}.redirect",
+                gatewayapi.V1_1,
+                report,
+                feature="ingress.routes.redirect.statusCode",
+            )
+        )
     if filters:
         rule["filters"] = filters
     if route.backend is None:
@@ -61,15 +72,23 @@ def _rule(mesh: Mesh, entry: Ingress, route: IngressRoute, report: Report) -> di
     backend = route.backend
     svc = _service(mesh, backend.namespace, backend.service)
     if svc.routes:
-        report.lossy("ingress.routes.serviceRoutes", f"{route.path}.backend",
-                     f"the routes of {svc.path} apply only if the gateway's pods are meshed and "
-                     "send to the Service address")
-    rule["backendRefs"] = [gatewayapi.backend_ref(
-        svc.name, backend.port,
-        namespace=svc.namespace if svc.namespace != entry.namespace else None)]
+        report.lossy(
+            "ingress.routes.serviceRoutes",
+            f"{route.path}.backend",
+            f"the routes of {svc.path} apply only if the gateway's pods are meshed and "
+            "send to the Service address",
+        )
+    rule["backendRefs"] = [
+        gatewayapi.backend_ref(
+            svc.name,
+            backend.port,
+            namespace=svc.namespace if svc.namespace != entry.namespace else None,
+        )
+    ]
     if route.timeout is not None:
-        rule["timeouts"] = {"request": gatewayapi.duration(route.timeout, f"{route.path}.timeout",
-                                                           report)}
+        rule["timeouts"] = {
+            "request": gatewayapi.duration(route.timeout, f"{route.path}.timeout", report)
+        }
     return rule
 
 
@@ -84,12 +103,19 @@ def _reference_grants(mesh: Mesh, entry: Ingress) -> list[Obj]:
                 names.append(b.service)
     return [
         new_object(
-            gatewayapi.REFERENCE_GRANT, "ReferenceGrant",
-            metadata(mesh, "ReferenceGrant", f"{entry.name}-{entry.namespace}", namespace,
-                     f"{entry.path}.routes"),
+            gatewayapi.REFERENCE_GRANT,
+            "ReferenceGrant",
+            metadata(
+                mesh,
+                "ReferenceGrant",
+                f"{entry.name}-{entry.namespace}",
+                namespace,
+                f"{entry.path}.routes",
+            ),
             spec={
-                "from": [{"group": gatewayapi.GROUP, "kind": "HTTPRoute",
-                          "namespace": entry.namespace}],
+                "from": [
+                    {"group": gatewayapi.GROUP, "kind": "HTTPRoute", "namespace": entry.namespace}
+                ],
                 "to": [{"group": "", "kind": "Service", "name": name} for name in names],
             },
         )
@@ -101,26 +127,38 @@ def ingress_objects(mesh: Mesh, report: Report) -> list[Obj]:
     objects: list[Obj] = []
     for entry in mesh.ingress:
         if entry.gateway.class_name is None:
-            report.error(f"{entry.path}.gateway", "a Gateway API Gateway needs gateway.className "
-                         "(the GatewayClass of the ingress controller that serves it)")
+            report.error(
+                f"{entry.path}.gateway",
+                "a Gateway API Gateway needs gateway.className "
+                "(the GatewayClass of the ingress controller that serves it)",
+            )
             continue
-        objects.append(new_object(
-            gatewayapi.V1, "Gateway",
-            metadata(mesh, "Gateway", entry.name, entry.namespace, entry.path),
-            spec={"gatewayClassName": entry.gateway.class_name,
-                  "listeners": gatewayapi.listener_objects(entry.listeners)},
-        ))
-        spec: dict[str, Any] = {"parentRefs": [{"group": gatewayapi.GROUP, "kind": "Gateway",
-                                                "name": entry.name}]}
+        objects.append(
+            new_object(
+                gatewayapi.V1,
+                "Gateway",
+                metadata(mesh, "Gateway", entry.name, entry.namespace, entry.path),
+                spec={
+                    "gatewayClassName": entry.gateway.class_name,
+                    "listeners": gatewayapi.listener_objects(entry.listeners),
+                },
+            )
+        )
+        spec: dict[str, Any] = {
+            "parentRefs": [{"group": gatewayapi.GROUP, "kind": "Gateway", "name": entry.name}]
+        }
         hosts = gatewayapi.hostnames(entry.listeners)
         if hosts:
             spec["hostnames"] = hosts
         spec["rules"] = [_rule(mesh, entry, r, report) for r in entry.routes]
-        objects.append(new_object(
-            gatewayapi.V1, "HTTPRoute",
-            metadata(mesh, "HTTPRoute", entry.name, entry.namespace, f"{entry.path}.routes"),
-            spec=spec,
-        ))
+        objects.append(
+            new_object(
+                gatewayapi.V1,
+                "HTTPRoute",
+                metadata(mesh, "HTTPRoute", entry.name, entry.namespace, f"{entry.path}.routes"),
+                spec=spec,
+            )
+        )
         objects += _reference_grants(mesh, entry)
     return objects
 
@@ -137,21 +175,33 @@ def egress_objects(mesh: Mesh) -> list[Obj]:
         return []
     objects: list[Obj] = []
     for ns in mesh.namespaces:
-        objects.append(new_object(
-            f"{POLICY_API}/v1alpha1", "EgressNetwork",
-            metadata(mesh, "EgressNetwork", EGRESS_NETWORK, ns.name, "spec.egress"),
-            spec={"trafficPolicy": "Deny"},
-        ))
+        objects.append(
+            new_object(
+                f"{POLICY_API}/v1alpha1",
+                "EgressNetwork",
+                metadata(mesh, "EgressNetwork", EGRESS_NETWORK, ns.name, "spec.egress"),
+                spec={"trafficPolicy": "Deny"},
+            )
+        )
         for entry in mesh.egress:
             for p in entry.ports:
-                api, kind = ((gatewayapi.V1, "HTTPRoute") if p.protocol == "http"
-                             else (TLS_ROUTE, "TLSRoute"))
-                objects.append(new_object(
-                    api, kind,
-                    metadata(mesh, kind, f"egress-{entry.host}-{p.port}", ns.name, entry.path),
-                    spec={"parentRefs": [_egress_ref(p.port)], "hostnames": [entry.host],
-                          "rules": [{"backendRefs": [_egress_ref(p.port)]}]},
-                ))
+                api, kind = (
+                    (gatewayapi.V1, "HTTPRoute")
+                    if p.protocol == "http"
+                    else (TLS_ROUTE, "TLSRoute")
+                )
+                objects.append(
+                    new_object(
+                        api,
+                        kind,
+                        metadata(mesh, kind, f"egress-{entry.host}-{p.port}", ns.name, entry.path),
+                        spec={
+                            "parentRefs": [_egress_ref(p.port)],
+                            "hostnames": [entry.host],
+                            "rules": [{"backendRefs": [_egress_ref(p.port)]}],
+                        },
+                    )
+                )
     return objects
 
 
@@ -168,8 +218,11 @@ def access_log_namespaces(mesh: Mesh, report: Report) -> set[str]:
             report.lossy("telemetry.metrics", f"{t.path}.metrics", "not rendered")
         if t.selector:
             if t.access_logging is not None:
-                report.lossy("telemetry.selector", f"{t.path}.accessLogging",
-                             "not rendered for the workloads of selector")
+                report.lossy(
+                    "telemetry.selector",
+                    f"{t.path}.accessLogging",
+                    "not rendered for the workloads of selector",
+                )
             continue
         if t.access_logging:
             found.add(t.namespace)

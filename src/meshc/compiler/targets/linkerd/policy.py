@@ -53,7 +53,8 @@ def _gateway_identities(mesh: Mesh, svc: Service) -> dict[int, list[str]]:
     for gateway, ports, _ in gateway_callers(mesh.ingress, svc.namespace, svc.name):
         for port in ports:
             found.setdefault(port, []).append(
-                identity(gateway.service_account, gateway.namespace, mesh.trust_domain))
+                identity(gateway.service_account, gateway.namespace, mesh.trust_domain)
+            )
     return found
 
 
@@ -73,10 +74,14 @@ def _rate_limit(mesh: Mesh, svc: Service, server: str, protocol: str) -> list[Ob
         spec["total"] = {"requestsPerSecond": limit.requests_per_second}
     if limit.per_caller_requests_per_second is not None:
         spec["identity"] = {"requestsPerSecond": limit.per_caller_requests_per_second}
-    return [new_object(
-        f"{POLICY_API}/v1alpha1", "HTTPLocalRateLimitPolicy",
-        metadata(mesh, "HTTPLocalRateLimitPolicy", server, svc.namespace, limit.path), spec=spec,
-    )]
+    return [
+        new_object(
+            f"{POLICY_API}/v1alpha1",
+            "HTTPLocalRateLimitPolicy",
+            metadata(mesh, "HTTPLocalRateLimitPolicy", server, svc.namespace, limit.path),
+            spec=spec,
+        )
+    ]
 
 
 def policy_objects(mesh: Mesh, svc: Service) -> list[Obj]:
@@ -95,30 +100,43 @@ def policy_objects(mesh: Mesh, svc: Service) -> list[Obj]:
         rules += [r for r in svc.allow if (not r.ports or p.port in r.ports) and r not in rules]
         extra += [i for i in gateways.get(p.port, []) if i not in extra]
     for target_port, (name, protocol, rules, extra) in servers.items():
-        spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(svc.selector)}, "port": target_port}
+        spec: dict[str, Any] = {
+            "podSelector": {"matchLabels": dict(svc.selector)},
+            "port": target_port,
+        }
         if protocol in _PROXY_PROTOCOL:
             spec["proxyProtocol"] = _PROXY_PROTOCOL[protocol]
         spec["accessPolicy"] = "deny" if svc.allow else _open_access_policy(mesh)
-        objects.append(new_object(
-            f"{POLICY_API}/{SERVER_VERSION}", "Server",
-            metadata(mesh, "Server", name, svc.namespace, path), spec=spec,
-        ))
+        objects.append(
+            new_object(
+                f"{POLICY_API}/{SERVER_VERSION}",
+                "Server",
+                metadata(mesh, "Server", name, svc.namespace, path),
+                spec=spec,
+            )
+        )
         objects += _rate_limit(mesh, svc, name, protocol)
         if not rules and not extra:
             continue
-        objects.append(new_object(
-            f"{POLICY_API}/v1alpha1", "MeshTLSAuthentication",
-            metadata(mesh, "MeshTLSAuthentication", name, svc.namespace, path),
-            spec={"identities": _identities(mesh, rules) + extra},
-        ))
-        objects.append(new_object(
-            f"{POLICY_API}/v1alpha1", "AuthorizationPolicy",
-            metadata(mesh, "AuthorizationPolicy", name, svc.namespace, path),
-            spec={
-                "targetRef": {"group": POLICY_API, "kind": "Server", "name": name},
-                "requiredAuthenticationRefs": [
-                    {"group": POLICY_API, "kind": "MeshTLSAuthentication", "name": name},
-                ],
-            },
-        ))
+        objects.append(
+            new_object(
+                f"{POLICY_API}/v1alpha1",
+                "MeshTLSAuthentication",
+                metadata(mesh, "MeshTLSAuthentication", name, svc.namespace, path),
+                spec={"identities": _identities(mesh, rules) + extra},
+            )
+        )
+        objects.append(
+            new_object(
+                f"{POLICY_API}/v1alpha1",
+                "AuthorizationPolicy",
+                metadata(mesh, "AuthorizationPolicy", name, svc.namespace, path),
+                spec={
+                    "targetRef": {"group": POLICY_API, "kind": "Server", "name": name},
+                    "requiredAuthenticationRefs": [
+                        {"group": POLICY_API, "kind": "MeshTLSAuthentication", "name": name},
+                    ],
+                },
+            )
+        )
     return objects

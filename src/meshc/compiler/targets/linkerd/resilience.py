@@ -23,9 +23,9 @@ TRANSPORT_CONDITIONS = ("reset", "connect-failure", "refused-stream")
 _RETRY_STATUS = {"5xx": "5xx", "gateway-error": "gateway-error", "retriable-4xx": "409"}
 
 
-def retry_timeout_annotations(timeout: tuple[str, str] | None,
-                              retries: tuple[Retries, str] | None,
-                              report: Report) -> dict[str, str]:
+def retry_timeout_annotations(
+    timeout: tuple[str, str] | None, retries: tuple[Retries, str] | None, report: Report
+) -> dict[str, str]:
     """The annotations for a timeout and retries, each given with the spec path it comes from."""
     out: dict[str, str] = {}
     if timeout is not None:
@@ -34,8 +34,11 @@ def retry_timeout_annotations(timeout: tuple[str, str] | None,
     if retries is None:
         return out
     policy, path = retries
-    per_try = (linkerd_duration(policy.per_try_timeout, f"{path}.perTryTimeout", report)
-               if policy.per_try_timeout is not None else None)
+    per_try = (
+        linkerd_duration(policy.per_try_timeout, f"{path}.perTryTimeout", report)
+        if policy.per_try_timeout is not None
+        else None
+    )
     if policy.attempts == 0:
         # No retries; Linkerd reads a retry limit of 0 as "unset" and would retry once,
         # so the only try's timeout is a response timeout instead.
@@ -45,18 +48,27 @@ def retry_timeout_annotations(timeout: tuple[str, str] | None,
     statuses = []
     for i, condition in enumerate(policy.retry_on):
         if condition in TRANSPORT_CONDITIONS:
-            report.lossy("services.retries.retryOn.transport", f"{path}.retryOn[{i}]",
-                         f"{condition!r} was not rendered")
+            report.lossy(
+                "services.retries.retryOn.transport",
+                f"{path}.retryOn[{i}]",
+                f"{condition!r} was not rendered",
+            )
         elif condition in GRPC_RETRY_CONDITIONS:
-            report.lossy("services.retries.retryOn.grpc", f"{path}.retryOn[{i}]",
-                         f"{condition!r} was not rendered")
+            report.lossy(
+                "services.retries.retryOn.grpc",
+                f"{path}.retryOn[{i}]",
+                f"{condition!r} was not rendered",
+            )
         else:
             statuses.append(_RETRY_STATUS[condition])
     if policy.retry_on and not statuses:
-        report.lossy("services.retries.retryOn.transport"
-                     if set(policy.retry_on) & set(TRANSPORT_CONDITIONS)
-                     else "services.retries.retryOn.grpc", f"{path}.retryOn",
-                     "no retries were rendered: none of the conditions is an HTTP response status")
+        report.lossy(
+            "services.retries.retryOn.transport"
+            if set(policy.retry_on) & set(TRANSPORT_CONDITIONS)
+            else "services.retries.retryOn.grpc",
+            f"{path}.retryOn",
+            "no retries were rendered: none of the conditions is an HTTP response status",
+        )
         return out
     # The spec's default condition is 5xx (see the schema's retryOn).
     out[f"{RETRY}/http"] = ",".join(dict.fromkeys(statuses)) or "5xx"

@@ -37,8 +37,9 @@ def _routable_ports(svc: Service) -> list[Any]:
 # Gateway API (v1.1.1) and the filters convert_gateway_filter knows
 # (policy-controller/k8s/index/src/outbound/index/http.rs); it refuses RequestMirror and
 # URLRewrite, and refusing one filter drops the whole route.
-LINKERD = gatewayapi.Dialect("linkerd", mirror=False, mirror_percent=False, url_rewrite=False,
-                             redirect_codes=(301, 302))
+LINKERD = gatewayapi.Dialect(
+    "linkerd", mirror=False, mirror_percent=False, url_rewrite=False, redirect_codes=(301, 302)
+)
 
 
 def _fault(svc: Service, route: Route, report: Report) -> tuple[str, int, float] | None:
@@ -52,15 +53,20 @@ def _fault(svc: Service, route: Route, report: Report) -> tuple[str, int, float]
     if abort is None:
         return None
     if abort.service is None:
-        report.lossy("services.routes.fault.abort", f"{fault.path}.abort",
-                     "not rendered: give abort.service to send the share to a Service that "
-                     "answers with the error")
+        report.lossy(
+            "services.routes.fault.abort",
+            f"{fault.path}.abort",
+            "not rendered: give abort.service to send the share to a Service that "
+            "answers with the error",
+        )
         return None
     name, port = abort.service
-    report.warning(f"{fault.path}.abort",
-                   f"{abort.percent:g}% of the route's requests go to Service {name!r} "
-                   "(Linkerd's fault injection is a weighted backend); it must answer with "
-                   "the error itself, and retries and failure accrual see its responses")
+    report.warning(
+        f"{fault.path}.abort",
+        f"{abort.percent:g}% of the route's requests go to Service {name!r} "
+        "(Linkerd's fault injection is a weighted backend); it must answer with "
+        "the error itself, and retries and failure accrual see its responses",
+    )
     return name, port, abort.percent
 
 
@@ -80,8 +86,10 @@ def _rule(svc: Service, route: Route, port: int, report: Report) -> dict[str, An
     if abort is not None:
         refs.append(gatewayapi.backend_ref(abort[0], abort[1]))
     names = [str(i) for i in range(len(refs))]
-    weights = gatewayapi.weighted(tuple(zip(names, (w for _, w in route.split), strict=False)),
-                                  (names[-1], abort[2]) if abort is not None else None)
+    weights = gatewayapi.weighted(
+        tuple(zip(names, (w for _, w in route.split), strict=False)),
+        (names[-1], abort[2]) if abort is not None else None,
+    )
     for ref, (_, weight) in zip(refs, weights, strict=True):
         ref["weight"] = weight
     rule["backendRefs"] = refs
@@ -92,14 +100,31 @@ def _own_policy(svc: Service, route: Route, report: Report) -> dict[str, str] | 
     """The annotations of a route with its own timeout or retries (None: it has neither)."""
     if route.timeout is None and route.retries is None:
         return None
-    if route.retries is not None and route.retries.attempts == 0 and \
-            svc.retries is not None and svc.retries.attempts > 0:
-        report.lossy("services.routes.retries", f"{route.path}.retries.attempts",
-                     "the service's retries apply to this route")
-    timeout = ((route.timeout, f"{route.path}.timeout") if route.timeout is not None else
-               (svc.timeout, f"{svc.path}.timeout") if svc.timeout is not None else None)
-    retries = ((route.retries, f"{route.path}.retries") if route.retries is not None else
-               (svc.retries, f"{svc.path}.retries") if svc.retries is not None else None)
+    if (
+        route.retries is not None
+        and route.retries.attempts == 0
+        and svc.retries is not None
+        and svc.retries.attempts > 0
+    ):
+        report.lossy(
+            "services.routes.retries",
+            f"{route.path}.retries.attempts",
+            "the service's retries apply to this route",
+        )
+    timeout = (
+        (route.timeout, f"{route.path}.timeout")
+        if route.timeout is not None
+        else (svc.timeout, f"{svc.path}.timeout")
+        if svc.timeout is not None
+        else None
+    )
+    retries = (
+        (route.retries, f"{route.path}.retries")
+        if route.retries is not None
+        else (svc.retries, f"{svc.path}.retries")
+        if svc.retries is not None
+        else None
+    )
     return retry_timeout_annotations(timeout, retries, report)
 
 
@@ -118,36 +143,63 @@ def http_routes(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
         return []
     for route in svc.routes:
         if route.name:
-            report.lossy("services.routes.name", f"{route.path}.name",
-                         f"route name {route.name!r} was not rendered")
+            report.lossy(
+                "services.routes.name",
+                f"{route.path}.name",
+                f"route name {route.name!r} was not rendered",
+            )
     matched = [r for r in svc.routes if r.matches]
     if len(matched) > 1:
-        report.lossy("services.routes.order", f"{svc.path}.routes",
-                     "the HTTPRoute lists the rules in spec order, and Linkerd ranks them by "
-                     "match specificity first")
+        report.lossy(
+            "services.routes.order",
+            f"{svc.path}.routes",
+            "the HTTPRoute lists the rules in spec order, and Linkerd ranks them by "
+            "match specificity first",
+        )
     policies = {i: _own_policy(svc, r, report) for i, r in enumerate(svc.routes)}
     objects: list[Obj] = []
     for p in _routable_ports(svc):
         shared = [r for i, r in enumerate(svc.routes) if policies[i] is None]
         if shared:
-            objects.append(new_object(
-                GATEWAY_API, "HTTPRoute",
-                metadata(mesh, "HTTPRoute", f"{svc.name}-{p.name}", svc.namespace,
-                         f"{svc.path}.routes"),
-                spec={"parentRefs": _parent(svc, p.port),
-                      "rules": [_rule(svc, r, p.port, report) for r in shared]},
-            ))
+            objects.append(
+                new_object(
+                    GATEWAY_API,
+                    "HTTPRoute",
+                    metadata(
+                        mesh,
+                        "HTTPRoute",
+                        f"{svc.name}-{p.name}",
+                        svc.namespace,
+                        f"{svc.path}.routes",
+                    ),
+                    spec={
+                        "parentRefs": _parent(svc, p.port),
+                        "rules": [_rule(svc, r, p.port, report) for r in shared],
+                    },
+                )
+            )
         for i, route in enumerate(svc.routes):
             annotations = policies[i]
             if annotations is None:
                 continue
-            objects.append(new_object(
-                GATEWAY_API, "HTTPRoute",
-                metadata(mesh, "HTTPRoute", f"{svc.name}-{p.name}-{_route_name(route, i)}",
-                         svc.namespace, route.path, annotations=annotations),
-                spec={"parentRefs": _parent(svc, p.port),
-                      "rules": [_rule(svc, route, p.port, report)]},
-            ))
+            objects.append(
+                new_object(
+                    GATEWAY_API,
+                    "HTTPRoute",
+                    metadata(
+                        mesh,
+                        "HTTPRoute",
+                        f"{svc.name}-{p.name}-{_route_name(route, i)}",
+                        svc.namespace,
+                        route.path,
+                        annotations=annotations,
+                    ),
+                    spec={
+                        "parentRefs": _parent(svc, p.port),
+                        "rules": [_rule(svc, route, p.port, report)],
+                    },
+                )
+            )
     return objects
 
 
@@ -156,9 +208,11 @@ def tcp_routes(svc: Service, report: Report) -> None:
     tcp = [p for p in svc.ports if p.protocol == "tcp"]
     default = next((r for r in svc.routes if not r.matches), None)
     if tcp and default is not None and default.split:
-        report.lossy("services.routes.tcp", default.path,
-                     f"the connections to port {', '.join(str(p.port) for p in tcp)} were not "
-                     "split")
+        report.lossy(
+            "services.routes.tcp",
+            default.path,
+            f"the connections to port {', '.join(str(p.port) for p in tcp)} were not split",
+        )
 
 
 # --- SMI ----------------------------------------------------------------------------------
@@ -211,19 +265,29 @@ def traffic_split(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     default = svc.routes[-1]  # validation puts the route without match last
     for route in svc.routes:
         if route.name:
-            report.lossy("services.routes.name", f"{route.path}.name",
-                         f"route name {route.name!r} was not rendered")
+            report.lossy(
+                "services.routes.name",
+                f"{route.path}.name",
+                f"route name {route.name!r} was not rendered",
+            )
         _smi_route(route, default, report)
     if not default.split:
         return []  # a redirect, reported above
-    return [new_object(
-        SMI_SPLIT, "TrafficSplit",
-        metadata(mesh, "TrafficSplit", f"{svc.name}-split", svc.namespace, f"{svc.path}.routes"),
-        spec={
-            "service": svc.name,
-            "backends": [{"service": version_service(svc, v), "weight": w} for v, w in default.split],
-        },
-    )]
+    return [
+        new_object(
+            SMI_SPLIT,
+            "TrafficSplit",
+            metadata(
+                mesh, "TrafficSplit", f"{svc.name}-split", svc.namespace, f"{svc.path}.routes"
+            ),
+            spec={
+                "service": svc.name,
+                "backends": [
+                    {"service": version_service(svc, v), "weight": w} for v, w in default.split
+                ],
+            },
+        )
+    ]
 
 
 def _response_classes(retries: Retries, path: str, report: Report) -> list[dict[str, Any]]:
@@ -231,22 +295,33 @@ def _response_classes(retries: Retries, path: str, report: Report) -> list[dict[
     classes = []
     for i, condition in enumerate(retries.retry_on or ("5xx",)):
         if condition in TRANSPORT_CONDITIONS:
-            report.lossy("services.retries.retryOn.transport", f"{path}.retryOn[{i}]",
-                         f"{condition!r} was not rendered")
+            report.lossy(
+                "services.retries.retryOn.transport",
+                f"{path}.retryOn[{i}]",
+                f"{condition!r} was not rendered",
+            )
             continue
         if condition not in _FAILURE_STATUS:
-            report.lossy("services.retries.retryOn.grpc", f"{path}.retryOn[{i}]",
-                         f"{condition!r} was not rendered")
+            report.lossy(
+                "services.retries.retryOn.grpc",
+                f"{path}.retryOn[{i}]",
+                f"{condition!r} was not rendered",
+            )
             continue
         low, high = _FAILURE_STATUS[condition]
         classes.append({"condition": {"status": {"min": low, "max": high}}, "isFailure": True})
         if condition == "gateway-error":
-            report.lossy("services.retries.retryOn", f"{path}.retryOn[{i}]",
-                         "rendered as failures 502-504, but Linkerd retries every 5xx")
+            report.lossy(
+                "services.retries.retryOn",
+                f"{path}.retryOn[{i}]",
+                "rendered as failures 502-504, but Linkerd retries every 5xx",
+            )
         elif condition == "retriable-4xx":
-            report.lossy("services.retries.retryOn", f"{path}.retryOn[{i}]",
-                         "rendered by classifying 409 as a failure, which the success rate "
-                         "counts too")
+            report.lossy(
+                "services.retries.retryOn",
+                f"{path}.retryOn[{i}]",
+                "rendered by classifying 409 as a failure, which the success rate counts too",
+            )
     return classes
 
 
@@ -256,10 +331,13 @@ def service_profile(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     classes = _response_classes(retries, path, report) if retries is not None else []
     if retries is not None and not classes:
         # A retryable route without classes would retry every 5xx, which the spec did not ask.
-        report.lossy("services.retries.retryOn.transport"
-                     if set(retries.retry_on) & set(TRANSPORT_CONDITIONS)
-                     else "services.retries.retryOn.grpc", f"{path}.retryOn",
-                     "no retries were rendered: none of the conditions is an HTTP response status")
+        report.lossy(
+            "services.retries.retryOn.transport"
+            if set(retries.retry_on) & set(TRANSPORT_CONDITIONS)
+            else "services.retries.retryOn.grpc",
+            f"{path}.retryOn",
+            "no retries were rendered: none of the conditions is an HTTP response status",
+        )
         retries = None
     if svc.timeout is None and retries is None:
         return []
@@ -269,11 +347,17 @@ def service_profile(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
     spec: dict[str, Any] = {"routes": [route]}
     if retries is not None:
         route["isRetryable"] = True
-        spec["retryBudget"] = {"retryRatio": float(retries.attempts), "minRetriesPerSecond": 10,
-                               "ttl": "10s"}
-        report.lossy("services.retries.attempts", f"{path}.attempts",
-                     f"rendered as retryBudget.retryRatio {float(retries.attempts)} on a "
-                     "retryable catch-all route")
+        spec["retryBudget"] = {
+            "retryRatio": float(retries.attempts),
+            "minRetriesPerSecond": 10,
+            "ttl": "10s",
+        }
+        report.lossy(
+            "services.retries.attempts",
+            f"{path}.attempts",
+            f"rendered as retryBudget.retryRatio {float(retries.attempts)} on a "
+            "retryable catch-all route",
+        )
         if retries.per_try_timeout is not None:
             report.lossy("services.retries.perTryTimeout", f"{path}.perTryTimeout", "not rendered")
         # A retryable route retries the responses classified as failures.
@@ -282,10 +366,14 @@ def service_profile(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
         report.lossy("services.retries.perTryTimeout", f"{path}.perTryTimeout", "not rendered")
     # Linkerd finds a ServiceProfile by the fully qualified name of its Service.
     name = f"{svc.fqdn_suffix}.{CLUSTER_DOMAIN}"
-    return [new_object(
-        SERVICE_PROFILE, "ServiceProfile",
-        metadata(mesh, "ServiceProfile", name, svc.namespace, svc.path), spec=spec,
-    )]
+    return [
+        new_object(
+            SERVICE_PROFILE,
+            "ServiceProfile",
+            metadata(mesh, "ServiceProfile", name, svc.namespace, svc.path),
+            spec=spec,
+        )
+    ]
 
 
 # Response statuses a ServiceProfile classifies as failures for each spec condition.
