@@ -120,6 +120,8 @@ def test_meshc_graph_writes_each_format_to_stdout_or_a_file(
     out = tmp_path / f"mesh.{fmt}"
     assert main(["graph", "-s", str(QUICKSTART), "--format", fmt, "-o", str(out)]) == 0
     assert out.read_text() == printed
+    assert main(["graph", "-s", str(QUICKSTART), "--format", fmt, "-o", "-"]) == 0
+    assert capsys.readouterr().out == printed
 
 
 def test_svg_without_grandalf_says_which_extra_to_install(

@@ -199,6 +199,16 @@ def test_check_without_output_directory_is_a_usage_error() -> None:
     assert "-o DIR" in result.stderr
 
 
+def test_a_dash_as_output_means_standard_output_not_a_directory_named_dash(
+    tmp_path: Path,
+) -> None:
+    plain = meshc("render", "--spec", str(QUICKSTART))
+    result = meshc("render", "--spec", str(QUICKSTART), "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == plain.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_schema_is_a_valid_json_schema_that_accepts_every_example() -> None:
     result = meshc("schema")
     schema = json.loads(result.stdout)

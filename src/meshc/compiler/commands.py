@@ -124,6 +124,8 @@ def compile_spec(
 
 
 def render(args: argparse.Namespace) -> ExitCode:
+    if args.output == "-":  # the usual spelling of standard output
+        args.output = None
     if args.check and not args.output:
         raise UsageError("--check compares against a directory; give it with -o DIR")
     as_json = args.format == "json"
@@ -266,11 +268,13 @@ def graph(args: argparse.Namespace) -> ExitCode:
             text = FORMATS[args.format](mesh_graph(mesh))
         except LayoutUnavailable as exc:
             raise UsageError(str(exc)) from None
-    if not args.output:
+    if not args.output or args.output == "-":
         sys.stdout.write(text)
         return ExitCode.OK
+    from meshc.atomicfile import write_atomic
+
     try:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_atomic(Path(args.output), text.encode("utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     return ExitCode.OK
