@@ -126,7 +126,9 @@ def test_retries_always_name_their_conditions_and_no_resolver_carries_a_timeout(
     (route,) = find(objects, "ServiceRouter", "web")["spec"]["routes"]
     assert route["destination"]["numRetries"] == 2
     # numRetries alone leaves Envoy's retry_on empty: a retry policy that retries nothing.
-    assert route["destination"]["retryOn"]
+    # Without retryOn the spec retries on 5xx.
+    assert route["destination"]["retryOn"] == ["5xx"]
+    assert "retryOnStatusCodes" not in route["destination"]
     assert route["destination"]["requestTimeout"] == "3s"
     assert "requestTimeout" not in find(objects, "ServiceResolver", "web")["spec"]
 
@@ -137,6 +139,315 @@ def test_a_per_try_timeout_is_an_error_without_allow_lossy(tmp_path: Path) -> No
         consul(spec)
     _, report = consul(spec, lossy=True)
     assert any("perTryTimeout" in w.format() for w in report.warnings)
+
+
+def routes_of(objects: list[dict[str, Any]], name: str = "web") -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = find(objects, "ServiceRouter", name)["spec"]["routes"]
+    return routes
+
+
+def problems(report: Report) -> str:
+    return "\n".join(p.format() for p in report.problems)
+
+
+def assert_loud(spec: Path, field: str, why: str) -> Report:
+    """An error naming the field without --allow-lossy, a warning with it."""
+    with pytest.raises(SpecError) as raised:
+        consul(spec)
+    errors = [p.format() for p in raised.value.problems if p.path == field]
+    assert errors and all(why in e for e in errors), raised.value.problems
+    _, report = consul(spec, lossy=True)
+    assert [w for w in report.warnings if w.path == field and why in w.message], problems(report)
+    return report
+
+
+def test_a_route_with_several_matches_is_one_router_route_per_match_in_order(
+    tmp_path: Path,
+) -> None:
+    spec = spec_with(
+        tmp_path,
+        routes=[
+            {
+                "matches": [
+                    {"path": {"prefix": "/beta"}},
+                    {"headers": {"x-beta": {"exact": "1"}}},
+                ],
+                "to": "v2",
+            },
+            {"match": {"path": {"exact": "/old"}}, "split": {"v1": 50, "v2": 50}},
+            {"to": "v1"},
+        ],
+    )
+    objects, report = consul(spec)
+    assert report.problems == []
+    assert [(r["match"]["http"], r["destination"]) for r in routes_of(objects)] == [
+        ({"pathPrefix": "/beta"}, {"serviceSubset": "v2"}),
+        ({"header": [{"name": "x-beta", "exact": "1"}]}, {"serviceSubset": "v2"}),
+        ({"pathExact": "/old"}, {"service": "web--route-1"}),
+    ]
+    splits = find(objects, "ServiceSplitter", "web--route-1")["spec"]["splits"]
+    assert splits == [
+        {"weight": 50, "service": "web", "serviceSubset": "v1"},
+        {"weight": 50, "service": "web", "serviceSubset": "v2"},
+    ]
+
+
+def grpc_ports(first: str = "grpc") -> list[dict[str, Any]]:
+    return [{"name": "rpc", "port": 9090, "targetPort": 9090, "protocol": first}]
+
+
+def test_a_grpc_method_is_its_http2_path_on_a_grpc_chain(tmp_path: Path) -> None:
+    spec = spec_with(
+        tmp_path,
+        ports=grpc_ports(),
+        routes=[
+            {"match": {"grpc": {"service": "shop.v1.Cart", "method": "Add"}}, "to": "v2"},
+            {"match": {"grpc": {"service": "shop.v1.Admin"}}, "to": "v2"},
+            {"to": "v1"},
+        ],
+    )
+    objects, _ = consul(spec)
+    assert find(objects, "ServiceDefaults", "web")["spec"]["protocol"] == "grpc"
+    assert [r["match"]["http"] for r in routes_of(objects)] == [
+        {"pathExact": "/shop.v1.Cart/Add"},
+        {"pathPrefix": "/shop.v1.Admin/"},
+    ]
+
+
+def test_a_grpc_match_where_consul_registers_an_http_port_is_an_error(tmp_path: Path) -> None:
+    http_first = [
+        {"name": "http", "port": 80, "targetPort": 8080},
+        *grpc_ports(),
+    ]
+    spec = spec_with(
+        tmp_path,
+        ports=http_first,
+        routes=[{"match": {"grpc": {"service": "shop.v1.Cart"}}, "to": "v2"}, {"to": "v1"}],
+    )
+    with pytest.raises(SpecError, match=r"routes\[0\]\.match\.grpc: Consul gives a service"):
+        consul(spec, lossy=True)
+
+
+def test_a_routes_timeout_and_retries_replace_the_services_for_that_route_only(
+    tmp_path: Path,
+) -> None:
+    spec = spec_with(
+        tmp_path,
+        timeout="10s",
+        retries={"attempts": 2, "retryOn": ["5xx"]},
+        routes=[
+            {
+                "match": {"path": {"prefix": "/pay"}},
+                "to": "v2",
+                "timeout": "2s",
+                "retries": {"attempts": 4, "retryOn": ["gateway-error", "reset"]},
+            },
+            {"match": {"path": {"prefix": "/once"}}, "to": "v2", "retries": {"attempts": 0}},
+            {"to": "v1"},
+        ],
+    )
+    objects, report = consul(spec)
+    assert report.problems == []
+    pay, once, rest = (r["destination"] for r in routes_of(objects))
+    assert pay == {
+        "serviceSubset": "v2",
+        "requestTimeout": "2s",
+        "numRetries": 4,
+        "retryOn": ["gateway-error", "reset"],
+    }
+    # attempts 0: no retry field at all (retryOn alone would make Envoy retry once).
+    assert once == {"serviceSubset": "v2", "requestTimeout": "10s"}
+    assert rest == {"requestTimeout": "10s", "numRetries": 2, "retryOn": ["5xx"]}
+
+
+def test_grpc_statuses_are_consul_retry_conditions(tmp_path: Path) -> None:
+    spec = spec_with(
+        tmp_path,
+        ports=grpc_ports(),
+        retries={"attempts": 1, "retryOn": ["unavailable", "resource-exhausted"]},
+        routes=[
+            {
+                "match": {"grpc": {"service": "shop.v1.Cart"}},
+                "to": "v2",
+                "retries": {"attempts": 3, "retryOn": ["cancelled", "deadline-exceeded"]},
+            },
+            {"to": "v1"},
+        ],
+    )
+    objects, report = consul(spec)
+    assert report.problems == []
+    cart, rest = (r["destination"] for r in routes_of(objects))
+    assert cart["retryOn"] == ["cancelled", "deadline-exceeded"]
+    assert rest["retryOn"] == ["unavailable", "resource-exhausted"]
+
+
+def test_a_per_try_timeout_of_a_route_is_loud(tmp_path: Path) -> None:
+    spec = spec_with(
+        tmp_path,
+        routes=[
+            {
+                "match": {"path": {"prefix": "/pay"}},
+                "to": "v2",
+                "retries": {"attempts": 2, "perTryTimeout": "1s"},
+            },
+            {"to": "v1"},
+        ],
+    )
+    assert_loud(spec, "spec.services[0].routes[0].retries.perTryTimeout", "one timeout")
+
+
+def test_header_changes_are_the_destinations_request_and_response_headers(
+    tmp_path: Path,
+) -> None:
+    spec = spec_with(
+        tmp_path,
+        routes=[
+            {
+                "match": {"path": {"prefix": "/a"}},
+                "to": "v2",
+                "headers": {
+                    "request": {"set": {"x-route": "a"}, "add": {"x-tag": "100%"}},
+                    "response": {"remove": ["server"]},
+                },
+            },
+            {"to": "v1", "headers": {"request": {"set": {"x-route": "default"}}}},
+        ],
+    )
+    objects, report = consul(spec)
+    assert report.problems == []
+    a, default = routes_of(objects)
+    # set overwrites and add appends in Envoy (routes.go, makeHeadersValueOptions); % is
+    # escaped so that Envoy reads the value as a literal, not as a command.
+    assert a["destination"]["requestHeaders"] == {
+        "add": {"x-tag": "100%%"},
+        "set": {"x-route": "a"},
+    }
+    assert a["destination"]["responseHeaders"] == {"remove": ["server"]}
+    # The default route's changes ride on the router's catch-all, to the service's splitter.
+    assert default == {
+        "match": {"http": {"pathPrefix": "/"}},
+        "destination": {"requestHeaders": {"set": {"x-route": "default"}}},
+    }
+
+
+def test_a_change_of_the_host_header_is_loud(tmp_path: Path) -> None:
+    spec = spec_with(
+        tmp_path,
+        routes=[
+            {"to": "v1", "headers": {"request": {"set": {"Host": "a.example", "x-a": "1"}}}},
+        ],
+    )
+    assert_loud(spec, "spec.services[0].routes[0].headers.request.set.Host", "Envoy refuses")
+    objects, _ = consul(spec, lossy=True)
+    assert routes_of(objects)[0]["destination"] == {"requestHeaders": {"set": {"x-a": "1"}}}
+
+
+def test_a_path_rewrite_after_a_prefix_or_an_exact_path_is_a_prefix_rewrite(
+    tmp_path: Path,
+) -> None:
+    spec = spec_with(
+        tmp_path,
+        ports=grpc_ports("http2"),
+        routes=[
+            {
+                "matches": [
+                    {"path": {"prefix": "/legacy/"}},
+                    {"path": {"exact": "/old"}},
+                    {"grpc": {"service": "shop.v1.Cart", "method": "Add"}},
+                ],
+                "to": "v1",
+                "rewrite": {"path": "/v2/"},
+            },
+            {"to": "v2"},
+        ],
+    )
+    objects, report = consul(spec)
+    assert report.problems == []
+    assert [r["destination"]["prefixRewrite"] for r in routes_of(objects)] == ["/v2/"] * 3
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"headers": {"x-old": {"exact": "1"}}},
+        {"path": {"regex": "/old/[0-9]+"}},
+        {"grpc": {"service": "shop.v1.Cart"}},
+        {"path": {"prefix": ""}},
+        {"path": {"exact": "old"}},
+    ],
+    ids=["headers", "regex", "grpc-service", "empty-prefix", "relative-exact"],
+)
+def test_a_path_rewrite_after_any_other_match_is_loud(
+    tmp_path: Path, match: dict[str, Any]
+) -> None:
+    # The spec replaces the whole path there; prefixRewrite replaces only a matched prefix.
+    spec = spec_with(
+        tmp_path,
+        ports=grpc_ports("http2"),
+        routes=[{"match": match, "to": "v1", "rewrite": {"path": "/new"}}, {"to": "v2"}],
+    )
+    assert_loud(spec, "spec.services[0].routes[0].rewrite.path", "prefixRewrite")
+    objects, _ = consul(spec, lossy=True)
+    assert "prefixRewrite" not in routes_of(objects)[0]["destination"]
+
+
+def test_a_path_rewrite_on_the_default_route_and_a_host_rewrite_are_loud(
+    tmp_path: Path,
+) -> None:
+    spec = spec_with(tmp_path, routes=[{"to": "v1", "rewrite": {"path": "/new"}}])
+    assert_loud(spec, "spec.services[0].routes[0].rewrite.path", "prefixRewrite")
+    spec = spec_with(
+        tmp_path,
+        routes=[
+            {"match": {"path": {"prefix": "/a"}}, "to": "v1", "rewrite": {"host": "a.example"}},
+            {"to": "v2"},
+        ],
+    )
+    assert_loud(spec, "spec.services[0].routes[0].rewrite.host", "no host rewrite")
+
+
+def test_a_rate_limit_is_loud_because_consul_ce_refuses_it(tmp_path: Path) -> None:
+    spec = spec_with(tmp_path, rateLimit={"requestsPerSecond": 100})
+    assert_loud(spec, "spec.services[0].rateLimit.requestsPerSecond", "validateRatelimit")
+    objects, _ = consul(spec, lossy=True)
+    assert "rateLimits" not in find(objects, "ServiceDefaults", "web")["spec"]
+    per_caller = spec_with(tmp_path, rateLimit={"perCallerRequestsPerSecond": 10})
+    assert_loud(
+        per_caller,
+        "spec.services[0].rateLimit.perCallerRequestsPerSecond",
+        "no bucket per caller",
+    )
+
+
+def test_a_redirect_route_is_loud_and_left_out(tmp_path: Path) -> None:
+    spec = spec_with(
+        tmp_path,
+        routes=[
+            {"match": {"path": {"prefix": "/old"}}, "redirect": {"path": "/new"}},
+            {"match": {"path": {"prefix": "/beta"}}, "to": "v2"},
+            {"to": "v1"},
+        ],
+    )
+    assert_loud(spec, "spec.services[0].routes[0].redirect", "has no redirect")
+    objects, _ = consul(spec, lossy=True)
+    assert [r["match"]["http"] for r in routes_of(objects)] == [{"pathPrefix": "/beta"}]
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceSplitter"} == {"web"}
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "why"),
+    [
+        ({"fault": {"delay": {"fixed": "5s"}}}, "fault.delay.fixed", "no fault injection"),
+        ({"fault": {"abort": {"httpStatus": 503}}}, "fault.abort.httpStatus", "no fault"),
+        ({"mirror": {"to": "v2", "percent": 5}}, "mirror", "request_mirror_policies"),
+    ],
+    ids=["delay", "abort", "mirror"],
+)
+def test_faults_and_mirrors_are_loud(
+    tmp_path: Path, route: dict[str, Any], field: str, why: str
+) -> None:
+    spec = spec_with(tmp_path, routes=[{"to": "v1", **route}])
+    assert_loud(spec, f"spec.services[0].routes[0].{field}", why)
 
 
 def test_limits_go_into_the_callers_service_defaults(tmp_path: Path) -> None:

@@ -128,21 +128,6 @@ _CALLERS = (
 # The traffic features the Consul target does not render yet (compiler/targets/consul/
 # unsupported.py reports each one a spec uses).
 _TRAFFIC_NOT_RENDERED = (
-    "services.routes.matches",
-    "services.routes.match.grpc",
-    "services.routes.timeout",
-    "services.routes.retries",
-    "services.retries.retryOn.grpc",
-    "services.routes.fault.delay",
-    "services.routes.fault.abort",
-    "services.routes.mirror",
-    "services.routes.headers",
-    "services.routes.rewrite",
-    "services.routes.redirect",
-    "services.routes.redirect.statusCode",
-    "services.routes.tcp",
-    "services.rateLimit",
-    "services.rateLimit.perCaller",
     "ingress",
     "ingress.listeners.tls",
     "ingress.routes.match",
@@ -160,6 +145,97 @@ _TRAFFIC_NOT_RENDERED = (
     "telemetry.selector",
 )
 
+# What a ServiceRouter cannot say (hashicorp/consul agent/xds/routes.go,
+# makeUpstreamRouteForDiscoveryChain, writes an Envoy route from a destination's service,
+# subset, prefixRewrite, timeouts, retries and header changes, and nothing else);
+# docs/consul.md argues each.
+_NO_ROUTE_ACTION = (
+    "a ServiceRouter route always forwards to its destination: ServiceRouteDestination has "
+    "no redirect, and Consul writes no Envoy redirect for a service's routes "
+    "(routes.go, makeUpstreamRouteForDiscoveryChain); the route is not rendered, so its "
+    "requests take the next route that fits"
+)
+_ROUTING: dict[str, Capability] = {
+    "services.routes.fault.delay": (
+        _U,
+        (
+            "Consul's config entries have no fault injection: a ServiceRouter destination sets "
+            "only the Envoy route's cluster, prefix rewrite, timeouts, retries and headers "
+            "(routes.go, makeUpstreamRouteForDiscoveryChain), and Consul adds Envoy's fault "
+            "filter to no listener" + _NOT_RENDERED
+        ),
+    ),
+    "services.routes.fault.abort": (
+        _U,
+        (
+            "Consul's config entries have no fault injection: a ServiceRouter destination sets "
+            "only the Envoy route's cluster, prefix rewrite, timeouts, retries and headers "
+            "(routes.go, makeUpstreamRouteForDiscoveryChain), and Consul adds Envoy's fault "
+            "filter to no listener" + _NOT_RENDERED
+        ),
+    ),
+    "services.routes.mirror": (
+        _U,
+        (
+            "a ServiceRouter route sends each request to one destination: Consul sets no "
+            "request_mirror_policies on a service's Envoy routes (routes.go, "
+            "makeUpstreamRouteForDiscoveryChain)" + _NOT_RENDERED
+        ),
+    ),
+    "services.routes.headers": (
+        _U,
+        (
+            "rendered exactly as the destination's requestHeaders and responseHeaders (add "
+            "appends, set overwrites: routes.go, makeHeadersValueOptions), except a change of "
+            "host or a :-prefixed header, which Envoy refuses in a route (header_parser.cc, "
+            "HeaderParser::configure), rejecting the service's whole route configuration; that "
+            "change is not rendered"
+        ),
+    ),
+    "services.routes.rewrite": (
+        _U,
+        (
+            "a ServiceRouter destination's only rewrite is prefixRewrite, Envoy's "
+            "prefix_rewrite, which Consul accepts only beside pathPrefix or pathExact "
+            "(ServiceRouterConfigEntry.Validate): rendered after a path prefix, an exact path "
+            "or a gRPC method; after any other match (headers alone, a regex, a whole gRPC "
+            "service, the default route) the spec replaces the whole path and prefixRewrite "
+            "only the matched prefix, so it is not rendered there; and there is no host "
+            "rewrite (no field, and Envoy refuses a route that sets host), so rewrite.host is "
+            "not rendered"
+        ),
+    ),
+    "services.routes.redirect": (_U, _NO_ROUTE_ACTION),
+    "services.routes.redirect.statusCode": (_U, _NO_ROUTE_ACTION),
+    "services.routes.tcp": (
+        _U,
+        (
+            "a tcp service's discovery chain takes no ServiceSplitter or ServiceRouter: Consul "
+            "refuses them unless the protocol is http, http2 or grpc (discoverychain "
+            "compile.go, enableAdvancedRoutingForProtocol), and its resolver has no weights; "
+            "not rendered, so connections reach every version"
+        ),
+    ),
+    "services.rateLimit": (
+        _U,
+        (
+            "ServiceDefaults rateLimits.instanceLevel is a Consul Enterprise feature: Consul "
+            "CE refuses a ServiceDefaults that has it (agent/structs/config_entry_ce.go, "
+            "validateRatelimit), so the service's protocol and mTLS mode would not be written "
+            "either" + _NOT_RENDERED
+        ),
+    ),
+    "services.rateLimit.perCaller": (
+        _U,
+        (
+            "Consul's only rate limit, ServiceDefaults rateLimits.instanceLevel (Consul "
+            "Enterprise; Consul CE refuses it: agent/structs/config_entry_ce.go, "
+            "validateRatelimit), is one token bucket for all callers of an instance, with no "
+            "bucket per caller" + _NOT_RENDERED
+        ),
+    ),
+}
+
 _CONSUL: dict[str, Capability] = {
     "dataplane.ambient": (
         _U,
@@ -169,6 +245,7 @@ _CONSUL: dict[str, Capability] = {
         ),
     ),
     **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
+    **_ROUTING,
     "revision": (
         _U,
         (
@@ -197,7 +274,8 @@ _CONSUL: dict[str, Capability] = {
     ),
     "services.retries.perTryTimeout": (
         _U,
-        "a ServiceRouter destination has no per-try timeout, only one for all tries"
+        "a ServiceRouter destination has no per-try timeout, only requestTimeout, Envoy's "
+        "route timeout over all tries (getRetryPolicyForDestination sets no per_try_timeout)"
         + _NOT_RENDERED,
     ),
     "services.connectionPool.maxConnections": (_U, _CALLERS),

@@ -1,5 +1,5 @@
-"""Consul routing: a service's versions, routes, timeout and retries as a ServiceResolver,
-ServiceSplitters and a ServiceRouter (its discovery chain).
+"""Consul routing: a service's versions and routes as a ServiceResolver, ServiceSplitters
+and a ServiceRouter (its discovery chain).
 
 How each field reaches Envoy (hashicorp/consul, the commit consul-k8s v2.0.3
 builds against, 7ee7c79b61f0):
@@ -9,26 +9,39 @@ builds against, 7ee7c79b61f0):
   route's destination without a subset goes through the destination's
   splitter (``getSplitterOrResolverNode``), with a subset straight to the
   resolver's subset;
-- a route's match becomes the Envoy route's match, routes in their order
-  (agent/xds/routes.go, ``makeRouteMatchForDiscoveryRoute``); Envoy's regex
-  matchers match the whole value, as the spec's do;
-- a destination's ``requestTimeout`` becomes the route's timeout and its
-  retry fields its retry policy (routes.go, ``makeUpstreamRouteForDiscoveryChain``,
-  ``getRetryPolicyForDestination``). A resolver's ``requestTimeout`` would
-  apply only when the chain starts at the resolver, never behind a splitter
-  or router, so meshc never writes one;
-- a retry policy retries only on the conditions it lists: ``numRetries``
-  alone leaves Envoy's ``retry_on`` empty, which retries nothing, so meshc
-  always writes the conditions;
+- each ServiceRouter route becomes one Envoy route, in order, and Envoy takes
+  the first that matches (agent/xds/routes.go, ``makeUpstreamRouteForDiscoveryChain``,
+  ``makeRouteMatchForDiscoveryRoute``): a spec route with several matches is
+  one ServiceRouter route per match, all with its destination, so the first
+  spec route with a fitting match takes the request. Envoy's regex matchers
+  match the whole value, as the spec's do;
+- a gRPC method is its HTTP/2 request path, ``/<package.Service>/<Method>``
+  (``pathExact``; every method of a service: ``pathPrefix`` ``/<package.Service>/``),
+  on a chain whose protocol is grpc or http2;
+- the destination's timeout, retries and header changes: destination.py;
+  ``prefixRewrite`` is Envoy's ``prefix_rewrite``, which replaces what the
+  route's path matched: after ``pathPrefix`` the prefix, after ``pathExact`` the
+  whole path, the spec's two meanings of ``rewrite.path``; Consul accepts it
+  beside no other match (agent/structs/config_entry_routing.go,
+  ``ServiceRouterConfigEntry.Validate``);
 - a splitter's weights become the weighted clusters of the route
   (``makeRouteActionForSplitter``), one cluster per resolver subset, whose
   filter selects catalog instances by the metadata meshc's webhook copies from
   the version's labels (consul.hashicorp.com/service-meta-<key>: consul-k8s
   copies no label into the catalog).
 
+A resolver's ``requestTimeout`` would apply only when the chain starts at the
+resolver, never behind a splitter or router, so meshc never writes one: the
+router's catch-all route carries the default route's timeout instead.
+
 A matched route that splits across versions needs a splitter of its own, and a
 service has one: its route goes to a splitter named ``<service>--<route>``, a
-service name no instance registers, whose splits name the service's subsets.
+service name no instance registers, whose splits name the service's subsets
+(its chain's protocol is the service's: compile.go records the protocol of the
+router's service and of each resolver target, never of a splitter's name).
+
+Redirects have no ServiceRouter field: a redirect route is left out and reported
+here; faults, mirrors and rate limits are reported by unsupported.py.
 """
 
 from __future__ import annotations
@@ -36,19 +49,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...durations import duration_seconds
-from ...model import Mesh, Route, Service, StringMatch
+from ...model import Match, Mesh, Route, Service, StringMatch
 from ...objects import Obj, metadata, new_object
 from .. import Report
-from .common import API, subset_filter
+from .common import API, protocol, subset_filter
+from .destination import destination_settings
 
-# The spec's retry conditions are Envoy's x-envoy-retry-on names, which Consul
-# passes through (agent/structs, isValidRetryCondition). Without retryOn the
-# spec retries as Istio does by default: connect-failure, refused-stream,
-# unavailable, cancelled and 503 (Consul spells retriable-status-codes as
-# retryOnStatusCodes).
-DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable", "cancelled")
-DEFAULT_RETRY_STATUS = (503,)
+# The protocols whose chain carries gRPC: HTTP/2 to the service.
+GRPC_PROTOCOLS = ("grpc", "http2")
 
 
 def route_slug(route: Route, index: int) -> str:
@@ -91,6 +99,8 @@ def _splits(route: Route, service: str | None = None) -> list[dict[str, Any]]:
 def splitters(mesh: Mesh, svc: Service) -> list[Obj]:
     objects: list[Obj] = []
     for i, route in enumerate(svc.routes):
+        if not route.split:
+            continue  # a redirect, which Consul cannot express (reported by router)
         if route.match is None:
             # The default route: the service's own splitter, which requests no
             # matched route takes reach through the router's catch-all.
@@ -142,63 +152,128 @@ def _header_match(name: str, m: StringMatch) -> dict[str, Any]:
     return {"name": name, m.kind: m.value}
 
 
-def _http_match(route: Route) -> dict[str, Any]:
-    assert route.match is not None
+def http_match(m: Match) -> dict[str, Any]:
+    """A spec match as a ServiceRouter route's ``match.http``."""
     match: dict[str, Any] = {}
-    if route.match.path is not None:
-        match.update(_path_match(route.match.path))
-    if route.match.headers:
-        match["header"] = [_header_match(h, m) for h, m in route.match.headers]
+    if m.path is not None:
+        match.update(_path_match(m.path))
+    if m.grpc is not None:
+        match["pathExact" if m.grpc.method else "pathPrefix"] = m.grpc.path
+    if m.headers:
+        match["header"] = [_header_match(h, s) for h, s in m.headers]
     return match or {"pathPrefix": "/"}
 
 
-def destination_settings(svc: Service, report: Report) -> dict[str, Any]:
-    """The timeout and retries every route of the service carries."""
-    settings: dict[str, Any] = {}
-    timeout = svc.timeout
-    retries = svc.retries
-    # One try: its timeout is the request's (whichever ends first).
-    if (
-        retries is not None
-        and retries.attempts == 0
-        and retries.per_try_timeout is not None
-        and (
-            timeout is None or duration_seconds(retries.per_try_timeout) < duration_seconds(timeout)
-        )
-    ):
-        timeout = retries.per_try_timeout
-    if timeout is not None:
-        settings["requestTimeout"] = timeout
-    if retries is None or retries.attempts == 0:
-        return settings
-    if retries.per_try_timeout is not None:
-        report.lossy(
-            "services.retries.perTryTimeout", f"{svc.path}.retries.perTryTimeout", "not rendered"
-        )
-    settings["numRetries"] = retries.attempts
-    settings["retryOn"] = list(retries.retry_on or DEFAULT_RETRY_ON)
-    if not retries.retry_on:
-        settings["retryOnStatusCodes"] = list(DEFAULT_RETRY_STATUS)
-    return settings
+def _rewritable(m: Match) -> bool:
+    """Whether prefixRewrite replaces what the spec's rewrite.path replaces: the matched
+    prefix after a path prefix (rendered as pathPrefix), the whole path after an exact path
+    (pathExact; a gRPC method is one)."""
+    if m.grpc is not None:
+        return m.grpc.method is not None
+    path = m.path
+    return path is not None and path.kind in ("exact", "prefix") and path.value.startswith("/")
+
+
+def _rewrite_path(route: Route, m: Match, report: Report) -> dict[str, str]:
+    rewrite = route.rewrite
+    if rewrite is None or rewrite.path is None:
+        return {}
+    if _rewritable(m):
+        return {"prefixRewrite": rewrite.path}
+    # After any other match the spec replaces the whole path, and prefixRewrite would
+    # replace only what a pathPrefix matched (Consul refuses it beside no path at all).
+    report.lossy(
+        "services.routes.rewrite",
+        f"{route.path}.rewrite.path",
+        "not rendered for a match without a path prefix or exact path: Consul's only path "
+        "rewrite, prefixRewrite, replaces the matched prefix, not the whole path",
+    )
+    return {}
+
+
+def _match_path(mesh: Mesh, route: Route, index: int) -> str:
+    """The spec path of a route's match: ``match``, or an item of ``matches``."""
+    if f"{route.path}.match" in mesh.positions.values:
+        return f"{route.path}.match"
+    return f"{route.path}.matches[{index}]"
+
+
+def _check_grpc(mesh: Mesh, svc: Service, report: Report) -> None:
+    if protocol(svc) in GRPC_PROTOCOLS:
+        return
+    for route in svc.routes:
+        for j, m in enumerate(route.matches):
+            if m.grpc is not None:
+                report.error(
+                    f"{_match_path(mesh, route, j)}.grpc",
+                    f"Consul gives a service the protocol of its first port ({protocol(svc)} "
+                    "here), the one consul-k8s registers, and gRPC calls reach it only on a "
+                    "grpc or http2 chain: make the gRPC port the first",
+                )
+
+
+def _report_redirect(mesh: Mesh, route: Route, report: Report) -> None:
+    """A redirect route is not rendered: its redirect, and each condition of its matches."""
+    why = (
+        "a ServiceRouter route always forwards to its destination (ServiceRouteDestination "
+        "has no redirect), so the requests this route takes go on to the next route that fits"
+    )
+    report.lossy("services.routes.redirect", f"{route.path}.redirect", f"not rendered: {why}")
+    for j, m in enumerate(route.matches):
+        where = _match_path(mesh, route, j)
+        conditions = [f"{where}.headers.{name}" for name, _ in m.headers]
+        conditions += [f"{where}.path"] if m.path is not None else []
+        conditions += [f"{where}.grpc"] if m.grpc is not None else []
+        for condition in conditions:
+            report.lossy(
+                "services.routes.redirect",
+                condition,
+                "not rendered: the route is a redirect, which Consul cannot express",
+            )
 
 
 def router(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
-    settings = destination_settings(svc, report)
+    _check_grpc(mesh, svc, report)
     routes: list[dict[str, Any]] = []
+    default: Route | None = None
     for i, route in enumerate(svc.routes):
+        if route.redirect is not None:
+            _report_redirect(mesh, route, report)
+            continue
+        if route.rewrite is not None and route.rewrite.host is not None:
+            report.lossy(
+                "services.routes.rewrite",
+                f"{route.path}.rewrite.host",
+                "not rendered: a ServiceRouter destination has no host rewrite, and Envoy "
+                "refuses a route that sets the host header",
+            )
         if route.match is None:
+            default = route
             continue  # the catch-all below
         if len(route.split) == 1:
-            destination: dict[str, Any] = {"serviceSubset": route.split[0][0]}
+            target: dict[str, Any] = {"serviceSubset": route.split[0][0]}
         else:
-            destination = {"service": split_service(svc, route, i)}
-        routes.append(
-            {"match": {"http": _http_match(route)}, "destination": {**destination, **settings}}
+            target = {"service": split_service(svc, route, i)}
+        settings = destination_settings(svc, route, report)
+        for m in route.matches:
+            routes.append(
+                {
+                    "match": {"http": http_match(m)},
+                    "destination": {**target, **_rewrite_path(route, m, report), **_copy(settings)},
+                }
+            )
+    if default is not None and default.rewrite is not None and default.rewrite.path is not None:
+        report.lossy(
+            "services.routes.rewrite",
+            f"{default.path}.rewrite.path",
+            "not rendered on the default route: Consul's only path rewrite, prefixRewrite, "
+            "replaces the matched prefix (here /), not the whole path",
         )
+    settings = destination_settings(svc, default, report)
     if settings:
-        # Consul's own catch-all carries no timeout or retries: this one does,
-        # and goes where Consul's would (the service's splitter or resolver).
-        routes.append({"match": {"http": {"pathPrefix": "/"}}, "destination": dict(settings)})
+        # Consul's own catch-all carries no timeout, retries or header changes: this one
+        # does, and goes where Consul's would (the service's splitter or resolver).
+        routes.append({"match": {"http": {"pathPrefix": "/"}}, "destination": settings})
     if not routes:
         return []
     return [
@@ -209,3 +284,11 @@ def router(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
             spec={"routes": routes},
         )
     ]
+
+
+def _copy(settings: dict[str, Any]) -> dict[str, Any]:
+    """Each route its own lists and maps (the YAML shows no anchors between routes)."""
+    return {
+        k: list(v) if isinstance(v, list) else (_copy(v) if isinstance(v, dict) else v)
+        for k, v in settings.items()
+    }

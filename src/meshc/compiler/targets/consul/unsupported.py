@@ -1,5 +1,6 @@
-"""The traffic features (routes beyond matches and splits, rate limits, ingress, egress,
-telemetry) the Consul target does not render: each one the spec uses is reported at its field.
+"""The traffic features Consul cannot express (faults, mirrors, rate limits) or the
+target does not render (ingress, egress, telemetry): each one the spec uses is reported at its
+field, with the reason its capability note gives.
 
 Found by walking the spec's field paths (the loader records every one) against the
 capability matrix's fields, so a feature added to the spec is loud here until the
@@ -11,16 +12,32 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from ...capabilities import FIELDS
+from ...capabilities import FIELDS, note
 from ...capabilities_traffic import TRAFFIC_FEATURES
 from ...model import Mesh
-from ...schema_traffic import GRPC_RETRY_CONDITIONS
 from .. import Report
 
 # Exact on Consul: a route with no retries carries no retry policy, and Envoy retries
-# nothing without one (agent/xds/routes.go, getRetryPolicyForDestination returns nil).
+# nothing without one (agent/xds/routes.go: makeUpstreamRouteForDiscoveryChain sets one
+# only when the destination HasRetryFeatures).
 EXACT = frozenset({"services.retries.omitted"})
-NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT
+# Rendered by routing.py and destination.py, which report what of them they cannot express.
+RENDERED = frozenset(
+    {
+        "services.routes.matches",
+        "services.routes.match.grpc",
+        "services.routes.timeout",
+        "services.routes.retries",
+        "services.retries.retryOn.grpc",
+        "services.routes.headers",
+        "services.routes.rewrite",
+        "services.routes.rewrite.prefix",
+        "services.routes.redirect",
+        "services.routes.redirect.statusCode",
+        "services.routes.tcp",
+    }
+)
+NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT - RENDERED
 
 
 def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -> str | None:
@@ -61,7 +78,6 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
 _PATTERNS = _patterns()
 _INDEX = re.compile(r"\[\d+\]")
 _ITEM = re.compile(r"(\[\d+\])+$")
-_GRPC = frozenset(GRPC_RETRY_CONDITIONS)
 
 
 def report_unrendered(mesh: Mesh, report: Report) -> None:
@@ -82,20 +98,9 @@ def report_unrendered(mesh: Mesh, report: Report) -> None:
             if where not in fields:
                 fields.append(where)
     for (feature, owner), fields in found.items():
+        why = note("consul", "default", feature)
         if len(fields) == 1:
-            report.lossy(feature, fields[0], "not rendered by the Consul target")
+            report.lossy(feature, fields[0], why)
         else:
             names = ", ".join(f.rsplit(".", 1)[1] for f in fields)
-            report.lossy(feature, owner, f"not rendered by the Consul target: {names}")
-    for svc in mesh.services:
-        retries = [(svc.path, svc.retries)] + [
-            (r.path, r.retries) for r in svc.routes if getattr(r, "retries", None) is not None
-        ]
-        for path, policy in retries:
-            grpc = sorted(set(getattr(policy, "retry_on", ()) or ()) & _GRPC)
-            if grpc:
-                report.lossy(
-                    "services.retries.retryOn.grpc",
-                    f"{path}.retries.retryOn",
-                    "not rendered by the Consul target: " + ", ".join(grpc),
-                )
+            report.lossy(feature, owner, f"{why}: {names}")
