@@ -21,10 +21,21 @@ registers one port. The capability notes are argued in docs/consul.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
-from .profile import Capability, Markers, MeshFacts, NamespaceFacts, PodMarkers, Profile, Support
+from .profile import (
+    Capability,
+    Markers,
+    MeshFacts,
+    NamespaceFacts,
+    PodMarkers,
+    Profile,
+    StoredAs,
+    Support,
+)
 
 INJECT_ANNOTATION = "consul.hashicorp.com/connect-inject"
 TRANSPARENT_PROXY = "consul.hashicorp.com/transparent-proxy"
@@ -43,6 +54,23 @@ RESERVED_META_PREFIX = "consul-"
 # "{{ consul.fullname }}-connect-injector" (charts/consul/templates/
 # connect-inject-mutatingwebhookconfiguration.yaml): consul-connect-injector.
 INJECTOR_WEBHOOK = "consul-connect-injector"
+
+
+CONFIG_GROUP = "consul.hashicorp.com"
+# The field that names the config entry a custom resource is written as, by kind: its
+# ConsulName() (control-plane/api/v1alpha1/*_types.go). ServiceIntentions are keyed by
+# their destination; the other kinds meshc renders by metadata.name.
+CONFIG_ENTRY_NAME = MappingProxyType(
+    {
+        "Mesh": ("metadata", "name"),
+        "ProxyDefaults": ("metadata", "name"),
+        "ServiceDefaults": ("metadata", "name"),
+        "ServiceIntentions": ("spec", "destination", "name"),
+        "ServiceResolver": ("metadata", "name"),
+        "ServiceRouter": ("metadata", "name"),
+        "ServiceSplitter": ("metadata", "name"),
+    }
+)
 
 
 def service_meta_key(label: str) -> str:
@@ -82,6 +110,29 @@ class ConsulProfile(Profile):
         # pins transparent proxy on for the namespace's pods whatever the
         # chart's connectInject.transparentProxy.defaultEnabled says.
         return {"labels": {TRANSPARENT_PROXY: "true"}, "annotations": {}}
+
+    def stored_as(self, obj: Mapping[str, Any]) -> StoredAs | None:
+        # consul-k8s writes a custom resource as the config entry (ConsulKind(),
+        # ConsulName()) in the one Consul namespace of Consul CE, whatever the
+        # resource's Kubernetes namespace (controllers/configentries/
+        # configentry_controller.go, ReconcileEntry), and its webhooks refuse to create
+        # a second resource of a kind with that name (api/common/configentry_webhook.go,
+        # ValidateConfigEntry; for ServiceIntentions, serviceintentions_webhook.go).
+        kind = str(obj.get("kind"))
+        fields = CONFIG_ENTRY_NAME.get(kind)
+        if str(obj.get("apiVersion", "")).rpartition("/")[0] != CONFIG_GROUP or fields is None:
+            return None
+        value: Any = obj
+        for key in fields:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if not isinstance(value, str) or not value:
+            return None
+        why = (
+            f"Consul keeps one {kind} config entry of a name, whatever the Kubernetes "
+            "namespace: consul-k8s's webhook refuses to create whichever resource comes "
+            "second, and without the webhook the two overwrite each other's entry"
+        )
+        return StoredAs(f"{kind} {value}", ".".join(fields), why)
 
     def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
         markers = [
