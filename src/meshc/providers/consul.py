@@ -57,20 +57,30 @@ INJECTOR_WEBHOOK = "consul-connect-injector"
 
 
 CONFIG_GROUP = "consul.hashicorp.com"
-# The field that names the config entry a custom resource is written as, by kind: its
-# ConsulName() (control-plane/api/v1alpha1/*_types.go). ServiceIntentions are keyed by
-# their destination; the other kinds meshc renders by metadata.name.
-CONFIG_ENTRY_NAME = MappingProxyType(
+# The fields that name the config entry a custom resource is written as, by kind, the
+# first one set: its ConsulName() (control-plane/api/v1alpha1/*_types.go). ServiceIntentions
+# are keyed by their destination, a TerminatingGateway by spec.deployment.gatewayName when
+# set; the other kinds meshc renders by metadata.name.
+_NAME = ("metadata", "name")
+CONFIG_ENTRY_NAME: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
     {
-        "Mesh": ("metadata", "name"),
-        "ProxyDefaults": ("metadata", "name"),
-        "ServiceDefaults": ("metadata", "name"),
-        "ServiceIntentions": ("spec", "destination", "name"),
-        "ServiceResolver": ("metadata", "name"),
-        "ServiceRouter": ("metadata", "name"),
-        "ServiceSplitter": ("metadata", "name"),
+        "Mesh": (_NAME,),
+        "ProxyDefaults": (_NAME,),
+        "ServiceDefaults": (_NAME,),
+        "ServiceIntentions": (("spec", "destination", "name"),),
+        "ServiceResolver": (_NAME,),
+        "ServiceRouter": (_NAME,),
+        "ServiceSplitter": (_NAME,),
+        "TerminatingGateway": (("spec", "deployment", "gatewayName"), _NAME),
     }
 )
+
+
+def _field(obj: Mapping[str, Any], path: tuple[str, ...]) -> str | None:
+    value: Any = obj
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value if isinstance(value, str) and value else None
 
 
 def service_meta_key(label: str) -> str:
@@ -119,14 +129,12 @@ class ConsulProfile(Profile):
         # a second resource of a kind with that name (api/common/configentry_webhook.go,
         # ValidateConfigEntry; for ServiceIntentions, serviceintentions_webhook.go).
         kind = str(obj.get("kind"))
-        fields = CONFIG_ENTRY_NAME.get(kind)
-        if str(obj.get("apiVersion", "")).rpartition("/")[0] != CONFIG_GROUP or fields is None:
+        if str(obj.get("apiVersion", "")).rpartition("/")[0] != CONFIG_GROUP:
             return None
-        value: Any = obj
-        for key in fields:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if not isinstance(value, str) or not value:
+        named = [(f, v) for f in CONFIG_ENTRY_NAME.get(kind, ()) if (v := _field(obj, f))]
+        if not named:
             return None
+        fields, value = named[0]
         why = (
             f"Consul keeps one {kind} config entry of a name, whatever the Kubernetes "
             "namespace: consul-k8s's webhook refuses to create whichever resource comes "
@@ -202,8 +210,6 @@ _TRAFFIC_NOT_RENDERED = (
     "ingress.routes.rewrite.prefix",
     "ingress.routes.serviceRoutes",
     "ingress.gateway.identity",
-    "egress.hosts",
-    "egress.hosts.tls",
     "telemetry",
     "telemetry.tracing",
     "telemetry.accessLogging",
@@ -232,6 +238,19 @@ _CONSUL: dict[str, Capability] = {
         (
             "Consul's CA issues identities in a trust domain of its own (<cluster id>.consul), "
             "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED
+        ),
+    ),
+    "egress.hosts": (
+        _A,
+        (
+            "each host and port is a ServiceDefaults destination reached through the terminating "
+            "gateway, which must be deployed (consul-k8s Helm terminatingGateways.enabled, its "
+            "default gateway terminating-gateway, which the rendered TerminatingGateway "
+            "configures); the Mesh's transparentProxy.meshDestinationsOnly refuses other hosts, "
+            "and the Mesh is one for the cluster, so it refuses them to every transparent proxy "
+            "Consul configures, not only the meshed namespaces'; the hosts' intentions name "
+            "services (Consul CE has no namespaces): the services the spec declares reach them, "
+            "other workloads of the meshed namespaces do not"
         ),
     ),
     "services.ports.additional": (
@@ -316,6 +335,8 @@ PROFILE = ConsulProfile(
             "ServiceResolver": 2,
             "ServiceSplitter": 2,
             "ServiceRouter": 2,
+            # Lists the egress destinations, whose ServiceDefaults come first.
+            "TerminatingGateway": 2,
         }
     ),
     config_groups=("consul.hashicorp.com", "auth.consul.hashicorp.com"),

@@ -16,11 +16,12 @@ from ...capabilities_traffic import TRAFFIC_FEATURES
 from ...model import Mesh
 from ...schema_traffic import GRPC_RETRY_CONDITIONS
 from .. import Report
+from .egress import FEATURES as EGRESS
 
 # Exact on Consul: a route with no retries carries no retry policy, and Envoy retries
 # nothing without one (agent/xds/routes.go, getRetryPolicyForDestination returns nil).
 EXACT = frozenset({"services.retries.omitted"})
-NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT
+NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT - EGRESS
 
 
 def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -> str | None:
