@@ -516,3 +516,80 @@ def test_every_object_validates_against_consuls_crds(spec: Path) -> None:
     objects, _ = _render_example(spec)
     assert {o["kind"] for o in objects} >= {"Mesh", "Namespace", "Service", "ServiceDefaults"}
     assert_valid(objects)
+
+
+# --- egress ------------------------------------------------------------------------------
+
+EGRESS = {
+    "egress": {
+        "hosts": [
+            {"host": "api.stripe.com", "ports": [{"port": 443, "protocol": "tls"}]},
+            {"host": "httpbin.org", "ports": [{"port": 80, "protocol": "http"}]},
+        ]
+    }
+}
+
+
+def test_each_egress_host_and_port_is_a_destination_behind_the_terminating_gateway(
+    tmp_path: Path,
+) -> None:
+    objects, report = consul(spec_with(tmp_path, EGRESS))
+    # tls: a tcp destination, which the caller's listener matches by SNI and port; http:
+    # an http one, matched by port and Host header.
+    assert find(objects, "ServiceDefaults", "egress-api.stripe.com-443")["spec"] == {
+        "protocol": "tcp",
+        "destination": {"addresses": ["api.stripe.com"], "port": 443},
+    }
+    assert find(objects, "ServiceDefaults", "egress-httpbin.org-80")["spec"] == {
+        "protocol": "http",
+        "destination": {"addresses": ["httpbin.org"], "port": 80},
+    }
+    # The gateway the chart deploys lists every destination: their only endpoints.
+    assert find(objects, "TerminatingGateway", "terminating-gateway")["spec"] == {
+        "services": [{"name": "egress-api.stripe.com-443"}, {"name": "egress-httpbin.org-80"}]
+    }
+    # No other host: the outbound listener loses its catch-all to the original destination.
+    assert find(objects, "Mesh", "mesh")["spec"] == {
+        "allowEnablingPermissiveMutualTLS": False,
+        "transparentProxy": {"meshDestinationsOnly": True},
+    }
+    (warning,) = [p for p in report.warnings if p.path == "spec.egress"]
+    assert "terminating-gateway" in warning.message and "approximated" in warning.message
+    assert_valid(objects)
+
+
+def test_a_destination_is_reached_only_by_the_services_its_intentions_allow(
+    tmp_path: Path,
+) -> None:
+    # A transparent proxy gets an upstream for a destination only when intentions allow its
+    # service there (IntentionTopology over destinations); under a default-allow cluster
+    # the explicit deny keeps every other service out.
+    objects, _ = consul(spec_with(tmp_path, EGRESS))
+    declared = [s["name"] for s in quickstart()["spec"]["services"]]
+    for name in ("egress-api.stripe.com-443", "egress-httpbin.org-80"):
+        assert find(objects, "ServiceIntentions", name)["spec"] == {
+            "destination": {"name": name},
+            "sources": [{"name": s, "action": "allow"} for s in declared]
+            + [{"name": "*", "action": "deny"}],
+        }
+
+
+def test_without_egress_the_mesh_lets_traffic_leave_as_before(tmp_path: Path) -> None:
+    objects, _ = consul(spec_with(tmp_path))
+    assert "transparentProxy" not in find(objects, "Mesh", "mesh")["spec"]
+    assert not [o for o in objects if o["kind"] == "TerminatingGateway"]
+
+
+def test_a_destination_named_like_a_declared_service_is_an_error(tmp_path: Path) -> None:
+    data = quickstart()
+    data["spec"]["provider"] = "consul"
+    data["spec"]["services"][0]["name"] = "egress-api-443"
+    data["spec"]["egress"] = {
+        "hosts": [{"host": "api", "ports": [{"port": 443, "protocol": "tls"}]}]
+    }
+    with pytest.raises(SpecError) as exc:
+        consul(write_spec(tmp_path, data), lossy=True)
+    assert any(
+        p.path == "spec.egress.hosts[0].host" and "'egress-api-443'" in p.message
+        for p in exc.value.problems
+    )

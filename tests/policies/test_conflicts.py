@@ -173,3 +173,94 @@ def test_hosts_name_the_cluster_service_istio_resolves_them_to(
     host: str, service: tuple[str, str] | None
 ) -> None:
     assert host_service(host, "bookinfo", {"bookinfo"}) == service
+
+
+CONSUL_SPEC = """\
+apiVersion: meshc.io/v1alpha1
+kind: Mesh
+metadata: {name: shop}
+spec:
+  provider: consul
+  namespaces: [{name: shop}]
+  services:
+    - name: web
+      namespace: shop
+      selector: {app: web}
+      ports: [{name: http, port: 80, targetPort: 8080, protocol: http}]
+      allow:
+        - fromNamespaces: [shop]
+    - name: api
+      namespace: shop
+      selector: {app: api}
+      ports: [{name: http, port: 80, targetPort: 8080, protocol: http}]
+"""
+
+
+def consul_conflicts(
+    tmp_path: Path, manifest: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, list[dict[str, Any]]]:
+    spec = write_spec(tmp_path, CONSUL_SPEC)
+    path = tmp_path / "hand-written.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    main(["check", "--spec", str(spec), "--format", "json", "-n", "shop", str(path)])
+    rows = json.loads(capsys.readouterr().out)
+    return spec, [r for r in rows if r["policy"] == "spec-conflict"]
+
+
+def intentions(name: str, destination: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "consul.hashicorp.com/v1alpha1",
+        "kind": "ServiceIntentions",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "destination": {"name": destination},
+            "sources": [{"name": "api", "action": "allow"}],
+        },
+    }
+
+
+def test_a_second_consul_service_intentions_for_a_rendered_destination_is_a_conflict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # consul-k8s writes a ServiceIntentions as the config entry of its destination
+    # (ServiceIntentions.ConsulName is spec.destination.name), whatever the resource's name.
+    spec, rows = consul_conflicts(tmp_path, intentions("web-from-api", "web"), capsys)
+    (row,) = rows
+    assert (row["kind"], row["name"], row["path"]) == (
+        "ServiceIntentions",
+        "web-from-api",
+        "spec.destination.name",
+    )
+    lines = (tmp_path / "hand-written.yaml").read_text().splitlines()
+    assert lines[row["line"] - 2 : row["line"]] == ["  destination:", "    name: web"]
+    assert row["problem"] == (
+        "is stored as ServiceIntentions web, as an object meshc renders from the spec is "
+        f"(ServiceIntentions shop/web from {spec}#spec.services[0].allow, {spec}:13): Consul "
+        "keeps one ServiceIntentions config entry of a name, whatever the Kubernetes "
+        "namespace: consul-k8s's webhook refuses to create whichever resource comes second, "
+        "and without the webhook the two overwrite each other's entry"
+    )
+
+
+def test_service_intentions_for_a_destination_the_spec_does_not_render_are_no_conflict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # api has no allow rules: the spec renders no intentions for it.
+    assert consul_conflicts(tmp_path, intentions("api", "api"), capsys)[1] == []
+
+
+def test_a_consul_config_entry_of_a_rendered_name_in_another_namespace_is_a_conflict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Consul CE has no namespaces: ServiceDefaults legacy/web configures the service web.
+    defaults = {
+        "apiVersion": "consul.hashicorp.com/v1alpha1",
+        "kind": "ServiceDefaults",
+        "metadata": {"name": "web", "namespace": "legacy"},
+        "spec": {"protocol": "tcp"},
+    }
+    (row,) = consul_conflicts(tmp_path, defaults, capsys)[1]
+    assert (row["namespace"], row["path"]) == ("legacy", "metadata.name")
+    assert row["problem"].startswith("is stored as ServiceDefaults web, as an object meshc")
+    defaults["metadata"]["name"] = "billing"
+    assert consul_conflicts(tmp_path, defaults, capsys)[1] == []

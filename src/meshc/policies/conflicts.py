@@ -8,6 +8,10 @@ object comes from (its ``meshc.io/source``):
 - the same object: a manifest of the kind, namespace and name of an object
   meshc renders. Two sources of one object overwrite each other on every
   sync (and Argo CD reports a shared resource);
+- the same key: an object the mesh's control plane stores under another key
+  than its kind, namespace and name (``Profile.stored_as``), stored as one meshc
+  renders. Consul CE keeps one config entry per kind and name, whatever the
+  Kubernetes namespace, and a ServiceIntentions is its destination's;
 - the same host: routing (a VirtualService applied to meshed clients, an
   HTTPRoute or GRPCRoute whose parent is a Service, a TrafficSplit) for a
   service the spec routes, or a DestinationRule whose subsets or top-level
@@ -25,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from meshc import providers
 
 from .admission import cluster_scoped
 from .manifests import Manifest
@@ -62,6 +68,12 @@ def find_conflicts(
     """Every collision between ``manifests`` and ``rendered`` (the spec's objects)."""
     known = set(mesh.meshed_namespaces) | set(mesh.admission.allowed_namespaces)
     by_identity = {_identity(o, ""): o for o in rendered}
+    profile = providers.get(mesh.provider)
+    by_key: dict[str, Obj] = {}
+    for obj in rendered:
+        stored = profile.stored_as(obj)
+        if stored is not None:
+            by_key.setdefault(stored.key, obj)
     by_service: dict[tuple[str, tuple[str, str]], list[Obj]] = {}
     for obj in rendered:
         for routed in routed_services(obj, str(obj["metadata"].get("namespace", "")), known):
@@ -88,6 +100,22 @@ def find_conflicts(
                     "two sources of one object overwrite each other on every sync",
                     _identity_fix(same),
                     same,
+                )
+            )
+            continue
+        stored = profile.stored_as(obj)
+        other = by_key.get(stored.key) if stored is not None else None
+        if stored is not None and other is not None:
+            findings.append(
+                _finding(
+                    m,
+                    obj,
+                    namespace,
+                    stored.path,
+                    f"is stored as {stored.key}, as an object meshc renders from the spec is "
+                    f"({_where(mesh, other)}): {stored.why}",
+                    _identity_fix(other),
+                    other,
                 )
             )
             continue

@@ -25,6 +25,7 @@ from .profile import (
     PodMarkers,
     Profile,
     RenderOption,
+    StoredAs,
     Support,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "PodMarkers",
     "Profile",
     "RenderOption",
+    "StoredAs",
     "Support",
     "all_profiles",
     "default_exempt_namespaces",

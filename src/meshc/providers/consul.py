@@ -21,10 +21,21 @@ registers one port. The capability notes are argued in docs/consul.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
-from .profile import Capability, Markers, MeshFacts, NamespaceFacts, PodMarkers, Profile, Support
+from .profile import (
+    Capability,
+    Markers,
+    MeshFacts,
+    NamespaceFacts,
+    PodMarkers,
+    Profile,
+    StoredAs,
+    Support,
+)
 
 INJECT_ANNOTATION = "consul.hashicorp.com/connect-inject"
 TRANSPARENT_PROXY = "consul.hashicorp.com/transparent-proxy"
@@ -43,6 +54,33 @@ RESERVED_META_PREFIX = "consul-"
 # "{{ consul.fullname }}-connect-injector" (charts/consul/templates/
 # connect-inject-mutatingwebhookconfiguration.yaml): consul-connect-injector.
 INJECTOR_WEBHOOK = "consul-connect-injector"
+
+
+CONFIG_GROUP = "consul.hashicorp.com"
+# The fields that name the config entry a custom resource is written as, by kind, the
+# first one set: its ConsulName() (control-plane/api/v1alpha1/*_types.go). ServiceIntentions
+# are keyed by their destination, a TerminatingGateway by spec.deployment.gatewayName when
+# set; the other kinds meshc renders by metadata.name.
+_NAME = ("metadata", "name")
+CONFIG_ENTRY_NAME: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
+    {
+        "Mesh": (_NAME,),
+        "ProxyDefaults": (_NAME,),
+        "ServiceDefaults": (_NAME,),
+        "ServiceIntentions": (("spec", "destination", "name"),),
+        "ServiceResolver": (_NAME,),
+        "ServiceRouter": (_NAME,),
+        "ServiceSplitter": (_NAME,),
+        "TerminatingGateway": (("spec", "deployment", "gatewayName"), _NAME),
+    }
+)
+
+
+def _field(obj: Mapping[str, Any], path: tuple[str, ...]) -> str | None:
+    value: Any = obj
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value if isinstance(value, str) and value else None
 
 
 def service_meta_key(label: str) -> str:
@@ -82,6 +120,27 @@ class ConsulProfile(Profile):
         # pins transparent proxy on for the namespace's pods whatever the
         # chart's connectInject.transparentProxy.defaultEnabled says.
         return {"labels": {TRANSPARENT_PROXY: "true"}, "annotations": {}}
+
+    def stored_as(self, obj: Mapping[str, Any]) -> StoredAs | None:
+        # consul-k8s writes a custom resource as the config entry (ConsulKind(),
+        # ConsulName()) in the one Consul namespace of Consul CE, whatever the
+        # resource's Kubernetes namespace (controllers/configentries/
+        # configentry_controller.go, ReconcileEntry), and its webhooks refuse to create
+        # a second resource of a kind with that name (api/common/configentry_webhook.go,
+        # ValidateConfigEntry; for ServiceIntentions, serviceintentions_webhook.go).
+        kind = str(obj.get("kind"))
+        if str(obj.get("apiVersion", "")).rpartition("/")[0] != CONFIG_GROUP:
+            return None
+        named = [(f, v) for f in CONFIG_ENTRY_NAME.get(kind, ()) if (v := _field(obj, f))]
+        if not named:
+            return None
+        fields, value = named[0]
+        why = (
+            f"Consul keeps one {kind} config entry of a name, whatever the Kubernetes "
+            "namespace: consul-k8s's webhook refuses to create whichever resource comes "
+            "second, and without the webhook the two overwrite each other's entry"
+        )
+        return StoredAs(f"{kind} {value}", ".".join(fields), why)
 
     def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
         markers = [
@@ -136,8 +195,6 @@ _TRAFFIC_NOT_RENDERED = (
     "ingress.routes.rewrite.prefix",
     "ingress.routes.serviceRoutes",
     "ingress.gateway.identity",
-    "egress.hosts",
-    "egress.hosts.tls",
     "telemetry",
     "telemetry.tracing",
     "telemetry.accessLogging",
@@ -260,6 +317,19 @@ _CONSUL: dict[str, Capability] = {
             "and intentions name services, which no trust domain qualifies" + _NOT_RENDERED
         ),
     ),
+    "egress.hosts": (
+        _A,
+        (
+            "each host and port is a ServiceDefaults destination reached through the terminating "
+            "gateway, which must be deployed (consul-k8s Helm terminatingGateways.enabled, its "
+            "default gateway terminating-gateway, which the rendered TerminatingGateway "
+            "configures); the Mesh's transparentProxy.meshDestinationsOnly refuses other hosts, "
+            "and the Mesh is one for the cluster, so it refuses them to every transparent proxy "
+            "Consul configures, not only the meshed namespaces'; the hosts' intentions name "
+            "services (Consul CE has no namespaces): the services the spec declares reach them, "
+            "other workloads of the meshed namespaces do not"
+        ),
+    ),
     "services.ports.additional": (
         _U,
         (
@@ -343,6 +413,8 @@ PROFILE = ConsulProfile(
             "ServiceResolver": 2,
             "ServiceSplitter": 2,
             "ServiceRouter": 2,
+            # Lists the egress destinations, whose ServiceDefaults come first.
+            "TerminatingGateway": 2,
         }
     ),
     config_groups=("consul.hashicorp.com", "auth.consul.hashicorp.com"),

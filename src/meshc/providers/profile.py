@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Protocol, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 # Kubernetes' own namespaces: no mesh injects there and the webhook never judges them.
 KUBERNETES_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -158,6 +158,16 @@ class RenderOption:
         return self.choices[0]
 
 
+class StoredAs(NamedTuple):
+    """What a mesh's control plane stores a configuration object as, when that is not
+    the object's own kind, namespace and name: two objects stored as one key overwrite
+    (or refuse) each other wherever each lives."""
+
+    key: str  # as the mesh names it, e.g. "ServiceIntentions web"
+    path: str  # the field of the object that gives the key its name
+    why: str  # what happens to two objects of one key
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str  # spec.provider
@@ -239,6 +249,11 @@ class Profile:
     def pod_markers(self, mesh: MeshFacts) -> tuple[PodMarkers, ...]:
         """What meshc's mutating webhook writes on the pods of ``mesh`` (only with mutates_pods)."""
         return ()
+
+    def stored_as(self, obj: Mapping[str, Any]) -> StoredAs | None:
+        """The key the mesh stores ``obj`` under, when not its kind, namespace and name
+        (meshc.policies.conflicts finds hand-written objects of a key meshc renders)."""
+        return None
 
     def settings(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         """spec.<name> as given, its defaults filled in."""

@@ -1,6 +1,7 @@
 """The Consul target (consul-k8s v2.0.3, Consul CE): the Mesh settings, meshed Namespaces,
 Services, and per service its ServiceDefaults, ServiceIntentions, ServiceResolver,
-ServiceSplitters and ServiceRouter.
+ServiceSplitters and ServiceRouter; the egress destinations and their TerminatingGateway
+(egress.py).
 
 Consul CE has no namespaces: a config entry applies to the Consul service of
 its name wherever the custom resource lives, and consul-k8s refuses a second
@@ -24,6 +25,7 @@ from ...model import DEFAULT_TRUST_DOMAIN, Mesh, Service
 from ...objects import Obj, metadata, new_object
 from .. import RenderOptions, Report
 from .common import API, HTTP_PROTOCOLS, protocol
+from .egress import egress_objects, mesh_settings, name_clashes
 from .policy import service_intentions, upstream_overrides
 from .routing import resolver, router, split_services, splitters
 from .unsupported import report_unrendered
@@ -41,7 +43,7 @@ def _mesh_object(mesh: Mesh) -> Obj:
         API,
         "Mesh",
         metadata(mesh, "Mesh", MESH_NAME, mesh.namespaces[0].name, "spec.mtls"),
-        spec={"allowEnablingPermissiveMutualTLS": mesh.mtls == "PERMISSIVE"},
+        spec={"allowEnablingPermissiveMutualTLS": mesh.mtls == "PERMISSIVE", **mesh_settings(mesh)},
     )
 
 
@@ -138,6 +140,7 @@ class ConsulTarget:
 
     def render(self, mesh: Mesh, options: RenderOptions, report: Report) -> list[Obj]:
         _check(mesh, report)
+        name_clashes(mesh, report)
         report_unrendered(mesh, report)
         if mesh.trust_domain != DEFAULT_TRUST_DOMAIN:
             report.lossy("trustDomain", "spec.trustDomain", "not rendered")
@@ -160,6 +163,7 @@ class ConsulTarget:
             if protocol(svc) in HTTP_PROTOCOLS:
                 objects += splitters(mesh, svc)
                 objects += router(mesh, svc, report)
+        objects += egress_objects(mesh, report)
         return objects
 
 

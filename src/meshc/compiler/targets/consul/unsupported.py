@@ -16,6 +16,7 @@ from ...capabilities import FIELDS, note
 from ...capabilities_traffic import TRAFFIC_FEATURES
 from ...model import Mesh
 from .. import Report
+from .egress import FEATURES as EGRESS
 
 # Exact on Consul: a route with no retries carries no retry policy, and Envoy retries
 # nothing without one (agent/xds/routes.go: makeUpstreamRouteForDiscoveryChain sets one
@@ -37,7 +38,7 @@ RENDERED = frozenset(
         "services.routes.tcp",
     }
 )
-NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT - RENDERED
+NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT - RENDERED - EGRESS
 
 
 def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -> str | None:
