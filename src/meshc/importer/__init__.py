@@ -3,7 +3,7 @@
 :func:`import_manifests` reads Kubernetes objects (Namespaces, Services, workloads and
 each mesh's configuration) and builds the spec that renders them back: ``kube`` takes
 the namespaces and services, then one module per source mesh (``istio``, ``gatewayapi``,
-``linkerd``, ``kuma``) adds what its objects say, and :mod:`.finish` settles the draft into the
+``linkerd``, ``kuma``, ``consul``) adds what its objects say, and :mod:`.finish` settles the draft into the
 spec. Whatever the spec cannot say is a :class:`~.draft.Finding` (file:line, object,
 field, why), carried by ``spec.overrides`` where the rendered object has a place for it.
 """
@@ -46,12 +46,13 @@ def import_manifests(
     provider: str | None = None,
 ) -> Imported:
     """The Mesh spec of ``manifests``; objects without a namespace are in ``namespace``."""
-    from . import finish, gatewayapi, istio, kube, kuma, linkerd
+    from . import consul, finish, gatewayapi, istio, kube, kuma, linkerd
     from .inventory import Inventory
 
     inv = Inventory.of(manifests)
     draft = Draft(default_namespace=namespace, name=name or "")
     kube.namespaces(inv, draft)
+    consul.mark_namespaces(draft)
     mesh_namespaces = {
         draft.namespace_of(s)
         for s in inv.sources
@@ -63,5 +64,6 @@ def import_manifests(
     gatewayapi.import_gateway_api(inv, draft)
     linkerd.import_linkerd(inv, draft)
     kuma.import_kuma(inv, draft)
+    consul.import_consul(inv, draft)
     spec = finish.settle(inv, draft, provider)
     return Imported(spec, draft.findings, draft.notes, draft.imported, draft.malformed)

@@ -12,7 +12,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "import",
         help="write one Mesh spec from the mesh configuration a team already has (Istio, "
-        "Gateway API, Linkerd and SMI objects, with their Services and workloads)",
+        "Gateway API, Linkerd, SMI, Kuma and Consul objects, with their Services and "
+        "workloads)",
     )
     p.add_argument(
         "paths",

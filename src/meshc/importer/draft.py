@@ -104,6 +104,9 @@ class Draft:
     revision: str | None = None
     # Istio's waypoints (meshc's own Gateways of class istio-waypoint), by (namespace, name).
     waypoints: dict[tuple[str, str], Source] = field(default_factory=dict)
+    # The namespace the spec lists first, where the target renders a mesh-wide object
+    # (Consul's Mesh entry), when one was read; the others follow sorted.
+    first_namespace: str = ""
     # spec.<provider>: the settings of one mesh (spec.kuma.mesh).
     settings: dict[str, Part] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)

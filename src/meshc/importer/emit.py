@@ -114,6 +114,18 @@ KEY_ORDER = (
     "patch",
 )
 _RANK = {key: i for i, key in enumerate(KEY_ORDER)}
+# An exception's keys (spec.admission.exceptions[]), as the schema and docs write them.
+_EXCEPTION_ORDER = (
+    "name",
+    "policies",
+    "namespaces",
+    "kinds",
+    "names",
+    "selector",
+    "paths",
+    "reason",
+    "expires",
+)
 # Maps whose keys are data, not fields: kept as given.
 _DATA_KEYS = ("labels", "annotations", "selector", "set", "add", "split", "merge", "value")
 
@@ -128,6 +140,14 @@ def ordered(value: Any, parent: str = "") -> Any:
                     ("fromNamespaces", "fromServiceAccounts", "ports").index(k)
                     if k in ("fromNamespaces", "fromServiceAccounts", "ports")
                     else 3,
+                    k,
+                ),
+            )
+        elif parent == "exceptions":
+            keys = sorted(
+                (k for k in value if k != FROM),
+                key=lambda k: (
+                    _EXCEPTION_ORDER.index(k) if k in _EXCEPTION_ORDER else len(_EXCEPTION_ORDER),
                     k,
                 ),
             )

@@ -117,7 +117,7 @@ _INTERNAL = ("_dr", "_vs", "_allow_from", "_src", "_versions_only", "_policy")
 
 
 def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]:
-    from . import istio
+    from . import istio, optouts
 
     chosen = _provider(draft, provider)
     istio.settle_ingress(draft)
@@ -153,6 +153,9 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
         | {t["namespace"] for t in draft.telemetry.values()}
         | {n for n, p in draft.namespaces.items() if p.get("_marker")}
     )
+    if draft.first_namespace in meshed:
+        meshed.remove(draft.first_namespace)
+        meshed.insert(0, draft.first_namespace)
     planes = {ns: (draft.namespaces.get(ns) or {}).pop("_dataplane", "sidecar") for ns in meshed}
     if chosen != "istio":
         for ns in [n for n, p in planes.items() if p == AMBIENT]:
@@ -212,6 +215,9 @@ def settle(inv: Inventory, draft: Draft, provider: str | None) -> dict[str, Any]
             spec[mesh_name] = settings
     if draft.overrides:
         spec["overrides"] = draft.overrides
+    exceptions = optouts.exceptions(inv, draft, chosen, set(meshed))
+    if exceptions:
+        spec["admission"] = {"exceptions": exceptions}
     return {
         "apiVersion": API_VERSION,
         "kind": "Mesh",

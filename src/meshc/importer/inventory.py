@@ -46,21 +46,33 @@ class Inventory:
 
 def pod_labels(src: Source) -> dict[str, str]:
     """The labels of a workload's pods."""
+    return pod_metadata(src, "labels")
+
+
+def pod_metadata(src: Source, section: str) -> dict[str, str]:
+    """The labels or annotations (``section``) of a workload's pods."""
     spec = src.spec
     if src.kind == "Pod":
-        labels = src.meta.get("labels")
+        found = src.meta.get(section)
     else:
         template = (
             spec.get("jobTemplate", {}).get("spec", {}).get("template")
             if src.kind == "CronJob"
             else spec.get("template")
         )
-        labels = (
-            (template or {}).get("metadata", {}).get("labels")
+        found = (
+            (template or {}).get("metadata", {}).get(section)
             if isinstance(template, dict)
             else None
         )
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def pod_prefix(src: Source) -> str:
+    """Where a workload's pod template is (``spec.template.``), as violations write it."""
+    if src.kind == "Pod":
+        return ""
+    return "spec.jobTemplate.spec.template." if src.kind == "CronJob" else "spec.template."
 
 
 def pod_spec(src: Source) -> dict[str, object]:

@@ -84,6 +84,17 @@ _CREATES = {
 _TEMPLATE_PREFIXES = ("spec.jobTemplate.spec.template.", "spec.template.")
 
 
+def exception_scope(kind: str, name: str) -> tuple[list[str], list[str]]:
+    """The kinds and names an exception for one object lists: a workload with what it
+    creates (by name prefix), a pod known only by its generateName by that prefix."""
+    created = _CREATES.get(kind, ())
+    if created:
+        return [kind, *created], [name, f"{name}-*"]  # the workload, and what it creates
+    if name.endswith("-"):
+        return [kind], [f"{name}*"]
+    return [kind], [name]
+
+
 def exception_snippet(v: Violation) -> str:
     """The exception (flow YAML) that would lift this finding on this object.
 
@@ -93,13 +104,8 @@ def exception_snippet(v: Violation) -> str:
     """
     name = v.name
     created = _CREATES.get(v.kind, ())
-    kinds = [v.kind, *created]
-    if created:
-        names = f"[{name}, '{name}-*']"  # the workload, and what it creates
-    elif name.endswith("-"):
-        names = f"['{name}*']"  # a pod known only by its generateName
-    else:
-        names = f"[{name}]"
+    kinds, patterns = exception_scope(v.kind, name)
+    names = "[" + ", ".join(f"'{p}'" if "*" in p else p for p in patterns) + "]"
     path = v.path
     for prefix in _TEMPLATE_PREFIXES:
         if created and path.startswith(prefix):

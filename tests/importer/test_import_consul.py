@@ -1,0 +1,381 @@
+"""Consul's config entries written by hand, and consul-k8s's own static-server sample: the
+Mesh and ServiceDefaults give the mTLS mode and protocols, intentions the allow rules,
+resolver, splitter and router the versions and routes; what the spec cannot say is
+reported with its place, fields of a rendered entry are carried by overrides, and entries
+that conflict are reported, never merged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from meshc.cli import main
+from meshc.compiler.loader import load_mesh
+from meshc.compiler.targets import RenderOptions, render
+from meshc.importer import Imported
+from meshc.importer.draft import strip_origins
+from meshc.importer.emit import to_yaml
+
+Importer = Callable[..., Imported]
+STATIC = Path(__file__).parents[1] / "upstream" / "consul-static"
+
+BASE = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {consul.hashicorp.com/transparent-proxy: "true", team: cart}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: Mesh
+metadata: {name: mesh, namespace: shop}
+spec: {allowEnablingPermissiveMutualTLS: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: shop}
+spec:
+  selector: {app: front}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web-v2, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web, app.kubernetes.io/version: v2}}
+  template:
+    metadata: {labels: {app: web, app.kubernetes.io/version: v2}}
+    spec: {containers: [{name: web, image: web:2}]}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceDefaults
+metadata: {name: web, namespace: shop}
+spec:
+  protocol: http
+  mutualTLSMode: permissive
+  transparentProxy: {dialedDirectly: true}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceDefaults
+metadata: {name: front, namespace: shop}
+spec:
+  protocol: http
+  mutualTLSMode: strict
+  upstreamConfig:
+    overrides:
+    - name: web
+      limits: {maxConnections: 100, maxConcurrentRequests: 50}
+      passiveHealthCheck: {maxFailures: 5, interval: 10s}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceIntentions
+metadata: {name: front-to-web, namespace: shop}
+spec:
+  destination: {name: web}
+  sources:
+  - {name: front, action: allow}
+  - {name: "*", action: deny}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceResolver
+metadata: {name: web, namespace: shop}
+spec:
+  subsets:
+    v1: {filter: 'Service.Meta["app_kubernetes_io_version"] == "v1"'}
+    v2: {filter: 'Service.Meta["app_kubernetes_io_version"] == "v2"'}
+"""
+
+ROUTES = """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceSplitter
+metadata: {name: web, namespace: shop}
+spec:
+  splits:
+  - {weight: 90, serviceSubset: v1}
+  - {weight: 10, serviceSubset: v2}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceSplitter
+metadata: {name: web--beta, namespace: shop}
+spec:
+  splits:
+  - {weight: 50, service: web, serviceSubset: v1}
+  - {weight: 50, service: web, serviceSubset: v2}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceRouter
+metadata: {name: web, namespace: shop}
+spec:
+  routes:
+  - match: {http: {header: [{name: x-beta, exact: "1"}]}}
+    destination: {service: web--beta, requestTimeout: 5s, numRetries: 2, retryOn: [5xx]}
+  - match: {http: {pathPrefix: /api/}}
+    destination:
+      serviceSubset: v2
+      requestTimeout: 1s
+      numRetries: 2
+      retryOn: [5xx]
+      prefixRewrite: /
+      requestHeaders: {set: {x-route: api}}
+      responseHeaders: {remove: [server]}
+  - match: {http: {pathRegex: 'static\\.css'}}
+    destination: {serviceSubset: v1, requestTimeout: 5s, numRetries: 2, retryOn: [5xx]}
+  - match: {http: {pathPrefix: /}}
+    destination: {requestTimeout: 5s, numRetries: 2, retryOn: [5xx]}
+"""
+
+
+def _spec(result: Imported) -> dict[str, Any]:
+    spec: dict[str, Any] = strip_origins(result.spec)["spec"]
+    return spec
+
+
+def _service(result: Imported, name: str) -> dict[str, Any]:
+    return next(s for s in _spec(result)["services"] if s["name"] == name)
+
+
+def _findings(result: Imported) -> list[tuple[str, str]]:
+    return sorted((f.ref, f.field) for f in result.left)
+
+
+def test_the_mesh_service_defaults_and_intentions_give_mode_protocols_limits_and_callers(
+    imported: Importer,
+) -> None:
+    result = imported(BASE)
+    spec = _spec(result)
+    assert (spec["provider"], spec["mtls"]) == ("consul", "PERMISSIVE")
+    # The transparent-proxy label is the Consul marker the target writes, not a label.
+    assert spec["namespaces"] == [{"name": "shop", "labels": {"team": "cart"}}]
+    web = _service(result, "web")
+    # The catalog key is the workload's pod label it was copied from.
+    assert web["versions"] == [
+        {"name": "v1", "labels": {"app.kubernetes.io/version": "v1"}},
+        {"name": "v2", "labels": {"app.kubernetes.io/version": "v2"}},
+    ]
+    assert web["allow"] == [{"fromServiceAccounts": ["shop/front"]}]
+    assert web["connectionPool"] == {"maxConnections": 100, "http2MaxRequests": 50}
+    assert web["outlierDetection"] == {"consecutive5xxErrors": 5, "interval": "10s"}
+    # front keeps its strict mode, web its transparent-proxy setting, by overrides of the
+    # ServiceDefaults meshc renders for them.
+    merges = {(o["target"]["kind"], o["target"]["name"]): o["merge"] for o in spec["overrides"]}
+    assert merges == {
+        ("ServiceDefaults", "web"): {"spec": {"transparentProxy": {"dialedDirectly": True}}},
+        ("ServiceDefaults", "front"): {"spec": {"mutualTLSMode": "strict"}},
+    }
+    assert result.left == []
+    assert [f.carried for f in result.carried] == ["spec.overrides[0]", "spec.overrides[1]"]
+
+
+def test_splitters_and_the_router_become_the_routes_with_their_own_settings(
+    imported: Importer,
+) -> None:
+    result = imported(BASE + ROUTES)
+    web = _service(result, "web")
+    assert (web["timeout"], web["retries"]) == ("5s", {"attempts": 2, "retryOn": ["5xx"]})
+    assert web["routes"] == [
+        # The route's splitter web--beta names it.
+        {
+            "match": {"headers": {"x-beta": {"exact": "1"}}},
+            "split": {"v1": 50, "v2": 50},
+            "name": "beta",
+        },
+        {
+            "match": {"path": {"prefix": "/api/"}},
+            "to": "v2",
+            "timeout": "1s",
+            "rewrite": {"path": "/"},
+            "headers": {"request": {"set": {"x-route": "api"}}, "response": {"remove": ["server"]}},
+        },
+        # An escaped regex not starting with / is the exact path the target writes so.
+        {"match": {"path": {"exact": "static.css"}}, "to": "v1"},
+        {"split": {"v1": 90, "v2": 10}},
+    ]
+    assert result.left == []
+
+
+def test_what_the_spec_cannot_say_is_reported_with_its_place(imported: Importer) -> None:
+    result = imported(
+        BASE
+        + """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceRouter
+metadata: {name: web, namespace: shop}
+spec:
+  routes:
+  - match: {http: {pathPrefix: /admin, methods: [POST]}}
+    destination: {serviceSubset: v2}
+  - match: {http: {pathPrefix: /other}}
+    destination: {service: billing}
+  - match: {http: {pathPrefix: /v1}}
+    destination: {serviceSubset: v1, idleTimeout: 30s}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ProxyDefaults
+metadata: {name: global, namespace: shop}
+spec:
+  config: {protocol: http, envoy_prometheus_bind_addr: "0.0.0.0:9102"}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceIntentions
+metadata: {name: front, namespace: shop}
+spec:
+  destination: {name: front}
+  sources:
+  - name: web
+    permissions:
+    - {action: allow, http: {pathPrefix: /public}}
+  - {name: "*", action: deny}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: IngressGateway
+metadata: {name: ingress-gateway, namespace: shop}
+spec: {}
+"""
+    )
+    assert _findings(result) == [
+        ("IngressGateway shop/ingress-gateway", "(object)"),
+        ("ProxyDefaults shop/global", "spec.config.envoy_prometheus_bind_addr"),
+        ("ServiceIntentions shop/front", "spec.sources"),
+        ("ServiceIntentions shop/front", "spec.sources[0].permissions"),
+        ("ServiceRouter shop/web", "spec.routes[0].match.http.methods"),
+        ("ServiceRouter shop/web", "spec.routes[1].destination"),
+        ("ServiceRouter shop/web", "spec.routes[2].destination.idleTimeout"),
+    ]
+    assert "routes" not in _service(result, "web")
+    lines = [f.format() for f in result.left]
+    assert all(line.startswith("in.yaml:") for line in lines)
+    assert any(
+        "ServiceRouter shop/web: spec.routes[0].match.http.methods: not expressible in a "
+        "Mesh spec: the spec matches on path and headers only" in line
+        for line in lines
+    )
+
+
+def test_entries_that_conflict_are_reported_and_the_first_is_kept(imported: Importer) -> None:
+    result = imported(
+        BASE
+        + ROUTES
+        + """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceIntentions
+metadata: {name: everyone-to-web, namespace: shop}
+spec:
+  destination: {name: web}
+  sources: [{name: "*", action: allow}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: other, labels: {consul.hashicorp.com/transparent-proxy: "true"}}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceRouter
+metadata: {name: web, namespace: other}
+spec:
+  routes:
+  - match: {http: {pathPrefix: /}}
+    destination: {serviceSubset: v1}
+"""
+    )
+    assert _findings(result) == [
+        ("ServiceIntentions shop/everyone-to-web", "spec.destination.name"),
+        ("ServiceRouter other/web", "metadata.name"),
+    ]
+    web = _service(result, "web")
+    assert web["allow"] == [{"fromServiceAccounts": ["shop/front"]}]
+    assert len(web["routes"]) == 4
+    second = next(f for f in result.left if f.ref == "ServiceRouter other/web")
+    assert "a second ServiceRouter for the Consul service 'web' (the first: in.yaml:" in second.why
+
+
+def test_a_permissive_service_the_mesh_does_not_allow_is_reported(imported: Importer) -> None:
+    result = imported(BASE.replace("spec: {allowEnablingPermissiveMutualTLS: true}", "spec: {}"))
+    assert _spec(result)["mtls"] == "STRICT"
+    assert _findings(result) == [("ServiceDefaults shop/web", "spec.mutualTLSMode")]
+
+
+def test_consul_k8s_static_server_sample_imports_its_intention(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mesh.yaml"
+    assert main(["import", str(STATIC), "-n", "static", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    spec = yaml.safe_load(out.read_text())["spec"]
+    assert (spec["provider"], spec["mtls"]) == ("consul", "STRICT")
+    server = next(s for s in spec["services"] if s["name"] == "static-server")
+    assert server["allow"] == [{"fromServiceAccounts": ["static/static-client"]}]
+    # No ServiceDefaults names a protocol: Consul proxies both services as tcp.
+    assert {s["ports"][0].get("protocol") for s in spec["services"]} == {"tcp"}
+    assert "no ServiceDefaults names its protocol, so Consul proxies it as tcp" in err
+    # The intention has no '*' deny: the cluster's default policy decides for the others,
+    # where the spec denies them. Loud, and the only thing left.
+    intention = STATIC / "intention" / "intention.yaml"
+    assert (
+        f"{intention}:11: ServiceIntentions static/client-to-server: spec.sources: not "
+        "expressible in a Mesh spec: no source '*' denies the callers it does not name"
+    ) in err
+    assert err.rstrip().endswith("1 left out")
+    objects, _ = render(load_mesh(str(out)), RenderOptions.of(allow_lossy=True), "consul")
+    intentions = [o for o in objects if o["kind"] == "ServiceIntentions"]
+    assert [o["spec"] for o in intentions] == [
+        {
+            "destination": {"name": "static-server"},
+            "sources": [
+                {"name": "static-client", "action": "allow"},
+                {"name": "*", "action": "deny"},
+            ],
+        }
+    ]
+
+
+def test_a_render_read_back_keeps_the_mesh_name_and_its_first_namespace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).parents[2] / "examples" / "multi-namespace" / "mesh.yaml"
+    rendered = tmp_path / "render"
+    assert (
+        main(
+            [
+                "render",
+                "-s",
+                str(example),
+                "--provider",
+                "consul",
+                "--allow-lossy",
+                "-o",
+                str(rendered),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    spec_path = tmp_path / "mesh.yaml"
+    main(["import", str(rendered), "-o", str(spec_path)])
+    imported_spec = yaml.safe_load(spec_path.read_text())
+    original = yaml.safe_load(example.read_text())
+    assert imported_spec["metadata"]["name"] == original["metadata"]["name"]
+    # Consul's Mesh entry is rendered in the spec's first namespace.
+    assert (
+        imported_spec["spec"]["namespaces"][0]["name"] == original["spec"]["namespaces"][0]["name"]
+    )
+
+
+def test_the_import_writes_a_spec_that_loads(imported: Importer, tmp_path: Path) -> None:
+    result = imported(BASE + ROUTES)
+    path = tmp_path / "mesh.yaml"
+    path.write_text(to_yaml(result.spec, ["imported"]), encoding="utf-8")
+    mesh = load_mesh(str(path))
+    assert [s.name for s in mesh.services] == ["front", "web"]
