@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from meshc.compiler.targets import RenderOptions, Report, render
 from meshc.policies.mutation import NamespaceMutation
 from meshc.webhook.mutate import namespace_patch
 from support.golden import GOLDEN, assert_golden
+from support.kuma_gateway import check_gateway_rules, is_gateway_object
 from support.paths import REPO
 from support.schemas import assert_valid
 from support.specs import example_specs, quickstart, write_spec
@@ -826,7 +828,11 @@ def test_egress_is_a_meshpassthrough_per_meshed_namespace_letting_only_the_hosts
     assert_valid(objects)
 
 
-def test_ingress_is_loud(tmp_path: Path) -> None:
+def test_an_http_ingress_renders_and_reports_only_that_the_backends_split_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    # The builtin gateway (tests/compiler/test_kuma_ingress.py) sends to web's own
+    # MeshService, not by web's split.
     mesh = {
         "ingress": [
             {
@@ -838,9 +844,11 @@ def test_ingress_is_loud(tmp_path: Path) -> None:
             }
         ],
     }
-    with pytest.raises(SpecError) as raised:
-        kuma(spec_with(tmp_path, mesh, retries={"attempts": 0}))
-    assert [p.path for p in raised.value.problems] == ["spec.ingress"]
+    objects, report = kuma(spec_with(tmp_path, mesh, retries={"attempts": 0}))
+    assert [(p.path, p.level) for p in problems(report)] == [
+        ("spec.ingress[0].routes[0].backend", "warning")
+    ]
+    assert {o["kind"] for o in objects} >= {"MeshGateway", "MeshGatewayInstance"}
 
 
 # --- telemetry ------------------------------------------------------------------------------
@@ -1232,6 +1240,8 @@ def _check_kuma_rules(obj: dict[str, Any]) -> None:
                 assert set(ref) == {"kind"}
             else:
                 assert set(ref) == {"kind", "tags"} and ref["tags"]
+                # A tag value: alphanumerics, dots, dashes and underscores (ValidateTags).
+                assert all(re.fullmatch(r"[a-zA-Z0-9.\-_:]+", v) for v in ref["tags"].values())
 
 
 @pytest.mark.parametrize(
@@ -1240,9 +1250,12 @@ def _check_kuma_rules(obj: dict[str, Any]) -> None:
 def test_every_policy_keeps_the_rules_kumas_validators_enforce(spec: Path) -> None:
     objects, _ = _render_example(spec)
     for obj in objects:
-        if obj["apiVersion"].startswith("kuma.io/") and obj["kind"] != "Mesh":
-            _check_kuma_rules(obj)
-        if obj["kind"] != "Mesh" and obj["apiVersion"].startswith("kuma.io/"):
-            # A policy in a workload namespace, of the spec's Mesh.
-            assert obj["metadata"]["namespace"] != "kuma-system"
-            assert obj["metadata"]["labels"]["kuma.io/mesh"] == "default"
+        if not obj["apiVersion"].startswith("kuma.io/") or obj["kind"] == "Mesh":
+            continue
+        if is_gateway_object(obj):
+            check_gateway_rules(obj, objects)
+            continue
+        _check_kuma_rules(obj)
+        # A policy in a workload namespace, of the spec's Mesh.
+        assert obj["metadata"]["namespace"] != "kuma-system"
+        assert obj["metadata"]["labels"]["kuma.io/mesh"] == "default"

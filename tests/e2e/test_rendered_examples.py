@@ -17,7 +17,14 @@ from kubernetes import client as k8s
 from meshc.compiler.errors import SpecError
 from support import apply
 from support.apply import CRD_PATH, apply_objects, request
-from support.examples import EXAMPLE_NAMES, NEEDS_ALLOW_LOSSY, TARGETS, Target, render_example
+from support.examples import (
+    EXAMPLE_NAMES,
+    NEEDS_ALLOW_LOSSY,
+    TARGETS,
+    Target,
+    example_mesh,
+    render_example,
+)
 
 pytestmark = pytest.mark.tools
 
@@ -37,6 +44,9 @@ ROUTING_KINDS = {
     "kuma": {"Mesh", "Namespace", "Service", "MeshHTTPRoute"},
     "consul": {"Mesh", "Namespace", "Service", "ServiceDefaults"},
 }
+
+# The kinds an example's spec.ingress adds, where a target renders a gateway of its own.
+INGRESS_KINDS = {"kuma": {"MeshGateway", "MeshGatewayInstance"}}
 
 
 def test_there_are_examples_to_render() -> None:
@@ -78,6 +88,8 @@ def test_every_rendered_object_is_accepted(
 ) -> None:
     objects = render_example(name, target)
     assert {o["kind"] for o in objects} >= ROUTING_KINDS[target.id]
+    if example_mesh(name).ingress:
+        assert {o["kind"] for o in objects} >= INGRESS_KINDS.get(target.id, set())
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
     linkerd_only = [o for o in objects if o["apiVersion"] == LINKERD_ONLY]
     assert not linkerd_only or target.provider == "linkerd"

@@ -304,3 +304,154 @@ spec:
         },
     ]
     assert [(f.ref, f.field) for f in result.left] == [("MeshMetric shop/otel", "spec.default")]
+
+
+GATEWAY = """
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshGatewayInstance
+metadata: {name: edge, namespace: gateways, labels: {kuma.io/mesh: payments}}
+spec:
+  replicas: 1
+  serviceType: LoadBalancer
+  podTemplate: {spec: {serviceAccountName: edge-gw}}
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshGateway
+mesh: payments
+metadata: {name: edge-shop}
+spec:
+  selectors: [{match: {kuma.io/service: edge_gateways_svc}}]
+  conf:
+    listeners:
+    - {port: 8080, protocol: HTTP, hostname: a.example, tags: {meshc.io/listener: web}}
+    - {port: 8080, protocol: HTTP, hostname: b.example, tags: {meshc.io/listener: web}}
+    - port: 8443
+      protocol: HTTPS
+      hostname: a.example
+      tags: {meshc.io/listener: secure}
+      tls: {mode: TERMINATE, certificates: [{secret: edge-cert}]}
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshHTTPRoute
+metadata: {name: edge-shop, namespace: kuma-system}
+spec:
+  targetRef: {kind: MeshGateway, name: edge-shop}
+  to:
+  - targetRef: {kind: Mesh}
+    rules:
+    - matches: [{path: {type: Exact, value: /old}}]
+      default:
+        filters:
+        - type: RequestRedirect
+          requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}, statusCode: 301}
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      default:
+        backendRefs: [{kind: MeshService, name: web, namespace: shop, port: 80}]
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshHTTPRoute
+metadata: {name: edge-shop-route-0, namespace: kuma-system}
+spec:
+  targetRef: {kind: MeshGateway, name: edge-shop}
+  to:
+  - targetRef: {kind: Mesh}
+    rules:
+    - matches: [{path: {type: Exact, value: /slow}}]
+      default:
+        backendRefs: [{kind: MeshService, name: web, namespace: shop, port: 80}]
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshTimeout
+metadata: {name: edge-shop-route-0, namespace: kuma-system}
+spec:
+  targetRef: {kind: MeshHTTPRoute, name: edge-shop-route-0}
+  to:
+  - targetRef: {kind: Mesh}
+    default: {http: {requestTimeout: 30s}}
+"""
+
+
+def test_the_builtin_gateway_becomes_the_ingress_and_admits_the_gateway(
+    imported: Importer,
+) -> None:
+    result = imported(
+        BASE
+        + GATEWAY
+        + """
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshTrafficPermission
+metadata: {name: web, namespace: shop}
+spec:
+  targetRef: {kind: Dataplane, labels: {app: web}}
+  from:
+  - targetRef: {kind: MeshSubset, tags: {k8s.kuma.io/namespace: shop}}
+    default: {action: Allow}
+  - targetRef: {kind: MeshSubset, tags: {kuma.io/service: edge_gateways_svc}}
+    default: {action: Allow}
+  - targetRef: {kind: Mesh}
+    default: {action: Deny}
+"""
+    )
+    assert result.left == []
+    spec = strip_origins(result.spec)["spec"]
+    assert spec["ingress"] == [
+        {
+            "name": "edge",
+            "namespace": "shop",
+            "gateway": {"namespace": "gateways", "serviceAccount": "edge-gw"},
+            "listeners": [
+                {
+                    "name": "web",
+                    "hosts": ["a.example", "b.example"],
+                    "port": 8080,
+                    "protocol": "HTTP",
+                },
+                {
+                    "name": "secure",
+                    "hosts": ["a.example"],
+                    "port": 8443,
+                    "protocol": "HTTPS",
+                    "tls": {"secretName": "edge-cert"},
+                },
+            ],
+            "routes": [
+                {
+                    "match": {"path": {"exact": "/slow"}},
+                    "backend": {"service": "web", "port": 80},
+                    "timeout": "30s",
+                },
+                {
+                    "match": {"path": {"exact": "/old"}},
+                    "redirect": {"path": "/new", "statusCode": 301},
+                },
+                {"backend": {"service": "web", "port": 80}},
+            ],
+        }
+    ]
+    # The gateway's own Allow is the ingress's; the namespace's is the allow rule.
+    assert _service(result)["allow"] == [{"fromNamespaces": ["shop"]}]
+
+
+def test_a_permission_for_a_gateway_that_routes_elsewhere_is_reported(imported: Importer) -> None:
+    result = imported(
+        BASE
+        + """
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshTrafficPermission
+metadata: {name: web, namespace: shop}
+spec:
+  targetRef: {kind: Dataplane, labels: {app: web}}
+  from:
+  - targetRef: {kind: MeshSubset, tags: {kuma.io/service: edge_gateways_svc}}
+    default: {action: Allow}
+  - targetRef: {kind: Mesh}
+    default: {action: Deny}
+"""
+    )
+    assert sorted((f.ref, f.field) for f in result.left) == [
+        ("MeshTrafficPermission shop/web", "spec.from"),
+        ("MeshTrafficPermission shop/web", "spec.from[0]"),
+    ]

@@ -223,6 +223,10 @@ def test_image_spellings_cover_docker_hubs_implicit_registry_and_library() -> No
 def test_the_ingress_gateways_are_the_identities_spec_ingress_declares() -> None:
     data = policy_data(load_mesh(str(EXAMPLES / "bookinfo" / "mesh.yaml")))
     assert data["ingress_gateways"] == [
-        {"namespace": "istio-system", "service_account": "istio-ingressgateway-service-account"}
+        {
+            "namespace": "istio-system",
+            "service_account": "istio-ingressgateway-service-account",
+            "names": ["bookinfo-gateway"],
+        }
     ]
     assert "istio-system" not in data["allowed_namespaces"]

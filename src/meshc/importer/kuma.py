@@ -3,7 +3,9 @@
 MeshServices: MeshHTTPRoute (matches, filters, weighted backends), MeshTCPRoute,
 MeshTimeout, MeshRetry, MeshCircuitBreaker (per service, or per route through the
 route's own MeshHTTPRoute), MeshFaultInjection and MeshRateLimit (on the service's
-pods), MeshTrafficPermission (who may call) and MeshPassthrough (egress).
+pods), MeshTrafficPermission (who may call) and MeshPassthrough (egress); the builtin
+gateway (MeshGateway, MeshGatewayInstance, and the MeshHTTPRoutes and MeshTimeouts that
+target it) is spec.ingress (kuma_gateway.py).
 
 The inverse of :mod:`meshc.compiler.targets.kuma`: a version is a Service
 ``<service>-<version>`` selecting a subset of the service's pods (read by
@@ -22,7 +24,7 @@ from meshc.compiler.targets.kuma.common import API
 from meshc.compiler.targets.kuma.permissions import NAMESPACE_TAG
 from meshc.compiler.targets.kuma.resilience import GRPC_RETRY_ON, RETRY_ON
 from meshc.compiler.targets.kuma.telemetry import PROMETHEUS_PATH, PROMETHEUS_PORT, STDOUT
-from meshc.providers.kuma import DEFAULT_MESH, MESH_LABEL, PROFILE
+from meshc.providers.kuma import DEFAULT_MESH, MESH_LABEL, PROFILE, SERVICE_TAG
 
 from .draft import Draft, Part, Source, origin
 from .gatewayapi import filters as gateway_filters
@@ -48,6 +50,8 @@ _READ = {
     "MeshPassthrough",
     "MeshAccessLog",
     "MeshMetric",
+    "MeshGateway",
+    "MeshGatewayInstance",
 }
 _CONNECTION_LIMITS = {
     "maxConnections": "maxConnections",
@@ -763,7 +767,16 @@ def _rate_limit(draft: Draft, src: Source) -> None:
     draft.imported += 1
 
 
-def _permission(draft: Draft, src: Source) -> None:
+def _gateway_tag(ref: Any, entry: Any) -> str | None:
+    """The kuma.io/service a MeshSubset Allow names alone (an ingress gateway's)."""
+    tags = ref.get("tags") or {}
+    allow = (entry.get("default") or {}).get("action") == "Allow"
+    if ref.get("kind") == "MeshSubset" and set(tags) == {SERVICE_TAG} and allow:
+        return str(tags[SERVICE_TAG])
+    return None
+
+
+def _permission(draft: Draft, src: Source, gateways: dict[str, set[tuple[str, str]]]) -> None:
     svc = _by_selector(draft, src)
     if svc is None:
         return
@@ -774,8 +787,11 @@ def _permission(draft: Draft, src: Source) -> None:
         ref = entry.get("targetRef") or {}
         action = (entry.get("default") or {}).get("action")
         path = f"spec.from[{i}]"
+        tag = _gateway_tag(ref, entry)
         if ref == {"kind": "Mesh"} and action == "Deny" and i == len(froms) - 1:
             denied = True
+        elif tag is not None and (svc["namespace"], svc["name"]) in gateways.get(tag, set()):
+            continue  # the ingress gateway that routes here (spec.ingress says so)
         elif (
             ref.get("kind") == "MeshSubset"
             and set(ref.get("tags") or {}) == {NAMESPACE_TAG}
@@ -949,9 +965,15 @@ def import_kuma(inv: Inventory, draft: Draft) -> None:
         with draft.guard(src):
             _mesh(draft, src)
     _namespaces(draft)
+    # kuma_gateway reads this module's match and timeout readers, so it is imported here.
+    from .kuma_gateway import import_gateways
+
+    gateways = import_gateways(inv, draft)
     route_conf = _route_policies(draft, inv)
     found: dict[tuple[str, str], list[tuple[Source, list[Part]]]] = {}
     for src in inv.kind("MeshHTTPRoute", GROUP):
+        if (src.spec.get("targetRef") or {}).get("kind") == "MeshGateway":
+            continue  # an ingress route (kuma_gateway)
         with draft.guard(src):
             _http_route(draft, src, found)
     for key, routes in found.items():
@@ -972,13 +994,17 @@ def import_kuma(inv: Inventory, draft: Draft) -> None:
         "MeshCircuitBreaker": _service_policy,
         "MeshFaultInjection": _fault,
         "MeshRateLimit": _rate_limit,
-        "MeshTrafficPermission": _permission,
+        "MeshTrafficPermission": lambda d, s: _permission(d, s, gateways),
         "MeshPassthrough": _passthrough,
         "MeshAccessLog": _access_log,
         "MeshMetric": _metric,
     }
     for kind, reader in readers.items():
         for src in inv.kind(kind, GROUP):
+            if kind == "MeshTimeout" and (src.spec.get("targetRef") or {}).get("kind") == (
+                "MeshHTTPRoute"
+            ):
+                continue  # an ingress route's timeout (kuma_gateway)
             with draft.guard(src):
                 reader(draft, src)
     for src in mine:

@@ -94,14 +94,23 @@ def only_policies(data: dict[str, Any], policies: Iterable[str]) -> dict[str, An
     return {**data, "only": chosen}
 
 
-def ingress_gateways(mesh: Any) -> list[dict[str, str]]:
-    """The identities of the spec's ingress gateways (spec.ingress[].gateway), sorted.
+def ingress_gateways(mesh: Any) -> list[dict[str, Any]]:
+    """The identities of the spec's ingress gateways (spec.ingress[].gateway), sorted, each
+    with the names of the ingress entries it serves.
 
     Authorization may admit exactly these callers from outside the allowed
     namespaces: declaring a gateway admits its service account, not its namespace.
+    Where a mesh runs the gateway itself (Kuma's MeshGatewayInstance, named after
+    the entry), the entry's name is part of the gateway's identity and names its pods.
     """
-    found = {(i.gateway.namespace, i.gateway.service_account) for i in mesh.ingress}
-    return [{"namespace": ns, "service_account": sa} for ns, sa in sorted(found)]
+    found: dict[tuple[str, str], set[str]] = {}
+    for entry in mesh.ingress:
+        key = (entry.gateway.namespace, entry.gateway.service_account)
+        found.setdefault(key, set()).add(entry.name)
+    return [
+        {"namespace": ns, "service_account": sa, "names": sorted(names)}
+        for (ns, sa), names in sorted(found.items())
+    ]
 
 
 def exception_data(mesh: Any) -> list[dict[str, Any]]:

@@ -26,6 +26,17 @@ MESH_LABEL = "kuma.io/mesh"
 DEFAULT_MESH = "default"
 # kuma-cp's system namespace: its policies apply mesh-wide.
 SYSTEM_NAMESPACE = "kuma-system"
+# The tag that names a data plane proxy's service: its identity under the Mesh's
+# builtin CA (mesh_proto.ServiceTag).
+SERVICE_TAG = "kuma.io/service"
+
+
+def gateway_service_tag(name: str, namespace: str) -> str:
+    """The kuma.io/service of the proxies a MeshGatewayInstance ``namespace/name`` runs:
+    the instance's tags may not set it (the validating webhook forbids it), so kuma-cp
+    derives it (gatewayInstanceTags: util.ServiceTag, ``<name>_<namespace>_svc``)."""
+    return f"{name}_{namespace}_svc"
+
 
 # The policy kinds of Kuma 2.14 (group kuma.io), namespaced, with their
 # resources (deployments/charts/kuma/crds). The group also holds what kuma-cp
@@ -70,10 +81,6 @@ class KumaProfile(Profile):
 _A, _U = Support.APPROX, Support.UNSUPPORTED
 _NOT_RENDERED = "; not rendered"
 
-_NO_INGRESS = (
-    "the Kuma target renders no gateway (a MeshGateway with its "
-    "MeshGatewayInstance, or a Gateway API Gateway of Kuma's class)" + _NOT_RENDERED
-)
 _NO_TRACING = (
     "a MeshTrace must name its backend (a Zipkin, Datadog or OpenTelemetry "
     "collector: api/v1alpha1/validator.go, validateDefault) and the spec names none; "
@@ -221,19 +228,50 @@ _KUMA: dict[str, Capability] = {
             "rule per caller needs the callers named in advance; not rendered"
         ),
     ),
-    **{
-        feature: (_U, _NO_INGRESS)
-        for feature in (
-            "ingress",
-            "ingress.listeners.tls",
-            "ingress.routes.match",
-            "ingress.routes.policy",
-            "ingress.routes.redirect.statusCode",
-            "ingress.routes.rewrite.prefix",
-            "ingress.routes.serviceRoutes",
-            "ingress.gateway.identity",
-        )
-    },
+    # Ingress: Kuma's builtin gateway (docs/kuma.md, "Ingress").
+    "ingress.listeners.tls": (
+        _U,
+        (
+            "Kuma's builtin gateway reads a listener's certificate from a Kuma Secret (type "
+            "system.kuma.io/secret in kuma-system, its value the PEM chain and key: kuma-cp's "
+            "DataSource loader), not from a kubernetes.io/tls Secret; the listener is rendered "
+            "naming a Kuma Secret of the spec's secretName, which must be created from the "
+            "certificate, or kuma-cp builds no configuration for the gateway"
+        ),
+    ),
+    "ingress.routes.match": (
+        _A,
+        (
+            "Kuma's gateway orders the routes of a listener by match specificity (exact path, "
+            "longest prefix, most headers) before their order; routes are rendered in spec "
+            "order, so overlapping matches may resolve to another route"
+        ),
+    ),
+    "ingress.routes.rewrite.prefix": (
+        _U,
+        (
+            "MeshHTTPRoute's ReplacePrefixMatch needs PathPrefix matches, which match whole "
+            "path segments, while the spec's prefix is a string prefix (rendered as a regular "
+            "expression); the path rewrite after a prefix match other than / is not rendered"
+        ),
+    ),
+    "ingress.routes.serviceRoutes": (
+        _A,
+        (
+            "the gateway sends to the backend's own MeshService, every pod of the service: a "
+            "service's MeshHTTPRoutes (its split and matched routes) configure its callers' "
+            "sidecars, and the gateway takes its routes only from the MeshHTTPRoutes that "
+            "target its MeshGateway"
+        ),
+    ),
+    "ingress.gateway.identity": (
+        _A,
+        (
+            "the backend's MeshTrafficPermission admits the gateway by its kuma.io/service "
+            "tag (<name>_<gateway namespace>_svc, what kuma-cp gives a MeshGatewayInstance's "
+            "proxies) on every port of the backend's pods, not only the ports its routes reach"
+        ),
+    ),
     "telemetry.tracing": (_U, _NO_TRACING),
     "telemetry.accessLogging": (
         _A,
@@ -283,6 +321,10 @@ PROFILE = KumaProfile(
             "MeshPassthrough": 2,
             "MeshAccessLog": 2,
             "MeshMetric": 2,
+            # The builtin gateway: its MeshGateway before the MeshGatewayInstance, whose
+            # controller creates the gateway's Service only once a MeshGateway selects it.
+            "MeshGateway": 1,
+            "MeshGatewayInstance": 2,
         }
     ),
     config_groups=(),

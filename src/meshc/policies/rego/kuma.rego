@@ -29,6 +29,33 @@ pod_labels_path := concat("", [k8s.pod_prefix, "metadata.labels"])
 
 # --- injection-required -------------------------------------------------------
 
+# Every finding below but on a builtin gateway's pods, which kuma-cp writes whole.
+injection_findings contains finding if {
+	some finding in pod_findings
+	not builtin_gateway
+}
+
+# A builtin gateway the spec renders (spec.ingress, a MeshGatewayInstance named
+# after the entry in the gateway's namespace): kuma-cp's controller writes its
+# Deployment (gateway_instance_controller.go, createOrUpdateDeployment) with the
+# pod label app: <instance> and kuma.io/sidecar-injection: disabled (no injector
+# runs), the annotation kuma.io/gateway: builtin, and one container, kuma-gateway
+# (util.KumaGatewayContainerName), of Kuma's kuma-dp image; its Dataplane is built
+# from that annotation (pod_controller.go, reconcileBuiltinGatewayDataplane). A pod
+# with anything else, or of another Mesh, is judged as any pod.
+builtin_gateway if {
+	k8s.pod_annotations["kuma.io/gateway"] == "builtin"
+	some gateway in mesh.config.ingress_gateways
+	gateway.namespace == k8s.subject_namespace
+	k8s.pod_labels.app in gateway.names
+	object.get(k8s.pod_labels, mesh_label, kuma_mesh) == kuma_mesh
+	[container] := object.get(k8s.pod_spec, "containers", [])
+	container.name == "kuma-gateway"
+	mesh.mesh_image(container.image)
+	count(object.get(k8s.pod_spec, "initContainers", [])) == 0
+	count(object.get(k8s.pod_spec, "ephemeralContainers", [])) == 0
+}
+
 # metadata.Annotations.GetEnabled: these inject; disabled, false and no do
 # not, and any other value fails the injection.
 injects(value) if value in {"enabled", "true", "yes"}
@@ -37,7 +64,7 @@ inject_setting := {"path": k8s.key_path(pod_labels_path, injection_label), "valu
 	v := k8s.pod_labels[injection_label]
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	setting := inject_setting
 	not injects(setting.value)
 	finding := {
@@ -49,7 +76,7 @@ injection_findings contains finding if {
 
 # Kuma 2.11 and later inject only in namespaces that carry the label; /mutate
 # adds it, so only an UPDATE that removes or weakens it gets here.
-injection_findings contains finding if {
+pod_findings contains finding if {
 	k8s.kind == "Namespace"
 	value := object.get(k8s.labels, injection_label, null)
 	not injects(value)
@@ -73,7 +100,7 @@ namespace_mesh := declared if {
 	declared := declared_mesh(k8s.labels, k8s.annotations)
 } else := {"path": "labels", "value": "default"}
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	k8s.kind == "Namespace"
 	declared := namespace_mesh
 	declared.value != kuma_mesh
@@ -84,7 +111,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	declared := declared_mesh(k8s.pod_labels, k8s.pod_annotations)
 	declared.value != kuma_mesh
 	finding := {
@@ -98,7 +125,7 @@ injection_findings contains finding if {
 # runtime.kubernetes.injector.exceptions.labels): any value skips the pod.
 exception_labels := {"openshift.io/build.name", "openshift.io/deployer-pod-for.name"}
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	some label in exception_labels
 	value := k8s.pod_labels[label]
 	finding := {
@@ -110,7 +137,7 @@ injection_findings contains finding if {
 
 # A provided gateway: the init does not redirect inbound traffic
 # (NewPodRedirectFromAnnotations: RedirectInbound false).
-injection_findings contains finding if {
+pod_findings contains finding if {
 	value := k8s.pod_annotations["kuma.io/gateway"]
 	value in {"enabled", "true", "yes", "builtin"}
 	not mesh.granted("kuma.io/gateway")
@@ -122,7 +149,7 @@ injection_findings contains finding if {
 }
 
 # A transparent-proxy configuration of the pod's own choosing.
-injection_findings contains finding if {
+pod_findings contains finding if {
 	some key in ["traffic.kuma.io/transparent-proxy-configmap-name", "traffic.kuma.io/transparent-proxy-config"]
 	value := k8s.pod_annotations[key]
 	not mesh.granted(key)
@@ -154,7 +181,7 @@ sidecar_runs if {
 	mesh.native_sidecar(entry)
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	not sidecar_runs
 	finding := {
@@ -169,7 +196,7 @@ sidecar_problem := "runs Kuma's sidecar as a regular container, not as a native 
 	entry[0] == "containers"
 } else := "runs without Kuma's sidecar: no kuma-sidecar native sidecar with Kuma's image, so the injector skipped the pod, was told not to inject, or was not reached"
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	sidecar_runs
 	count(inits) + count(validators) == 0
@@ -187,7 +214,7 @@ commands := {
 
 capturers := array.concat(inits, validators)
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	object.get(mesh.container(entry), "command", null) != commands[mesh.container(entry).name]
@@ -245,7 +272,7 @@ args_of(entry) := object.get(mesh.container(entry), "args", [])
 
 args_path(entry) := concat("", [mesh.container_path(entry), ".args"])
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	some flag in mesh.unknown_flags(args_of(entry), known_flags[mesh.container(entry).name])
@@ -262,7 +289,7 @@ config_files := {
 	"/tmp/transparent-proxy/custom/config.yaml",
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	some value in mesh.flag_values(args_of(entry), ["--config", "--transparent-proxy-config"])
@@ -274,7 +301,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in inits
 	value := mesh.last_flag(args_of(entry), ["--redirect-inbound"])
@@ -292,7 +319,7 @@ injection_findings contains finding if {
 # application probe proxy (9000).
 own_ports := {"9902", "9000"}
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in inits
 	some value in mesh.flag_values(args_of(entry), ["--exclude-inbound-ports"])
@@ -313,7 +340,7 @@ exclusions := {
 	"--exclude-outbound-ports-for-uids": "traffic.kuma.io/exclude-outbound-ports-for-uids",
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in inits
 	some flag, annotation in exclusions
@@ -334,7 +361,7 @@ redirect_ports := {
 	"--redirect-inbound-port": {"annotation": "kuma.io/transparent-proxying-inbound-port", "default": "15006"},
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in inits
 	some flag, port in redirect_ports
@@ -348,7 +375,7 @@ injection_findings contains finding if {
 }
 
 # kumactl also reads its settings from KUMA_ variables.
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	some entry in capturers
 	some i, env in object.get(mesh.container(entry), "env", [])
@@ -361,7 +388,7 @@ injection_findings contains finding if {
 }
 
 # Kuma CNI sets up capture for pods the injector marked, reading their annotations.
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	sidecar_runs
 	count(validators) > 0
@@ -385,7 +412,7 @@ exempt_uids := init_uids if {
 	count(init_uids) > 0
 } else := {mesh.profile.proxy_uid}
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.outcome_visible
 	count(inits) > 0
 	some entry in sidecars
@@ -417,7 +444,7 @@ injector_written contains key if {
 # --- intent: what makes the injector skip or weaken a pod not yet injected -----
 
 # The injector skips a pod that has a kuma-sidecar already (precheck.go, needToInject).
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.intent_only
 	some entry in mesh.containers
 	mesh.container(entry).name == "kuma-sidecar"
@@ -428,7 +455,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["kuma.io/application-probe-proxy-port"]
 	not value in {"9000", "0"}
@@ -439,7 +466,7 @@ injection_findings contains finding if {
 	}
 }
 
-injection_findings contains finding if {
+pod_findings contains finding if {
 	mesh.intent_only
 	value := k8s.pod_annotations["kuma.io/container-patches"]
 	not mesh.granted("kuma.io/container-patches")
@@ -555,6 +582,18 @@ allowed_namespaces_findings contains finding if {
 from_allowed(ref) if {
 	ns := from_namespace(ref)
 	ns in mesh.config.allowed_namespaces
+}
+
+# An ingress gateway the spec declares, by the kuma.io/service kuma-cp gives the
+# proxies of the MeshGatewayInstance meshc renders for it, <name>_<namespace>_svc
+# (providers/kuma.py, gateway_service_tag): that gateway and nothing else of its
+# namespace.
+from_allowed(ref) if {
+	ref.kind == "MeshSubset"
+	object.keys(ref.tags) == {"kuma.io/service"}
+	some gateway in mesh.config.ingress_gateways
+	some name in gateway.names
+	ref.tags["kuma.io/service"] == concat("_", [name, gateway.namespace, "svc"])
 }
 
 # spiffe://<trust domain>/ns/<namespace>/sa/<account>, MeshIdentity's default.

@@ -101,3 +101,55 @@ test_a_permission_admits_only_allowed_namespaces if {
 	v := violations with input as permission("Allow") with data.meshc.config as kuma
 	t.paths(v) == {"spec.from[0].targetRef"}
 }
+
+# --- the builtin gateway (spec.ingress) ----------------------------------------
+
+with_gateway := object.union(kuma, {"ingress_gateways": [{"namespace": "kuma-demo", "service_account": "edge-gw", "names": ["edge"]}]})
+
+gateway_container := {"name": "kuma-gateway", "image": "docker.io/kumahq/kuma-dp:2.14.3", "args": ["run", "--log-level=info"]}
+
+# The pod kuma-cp's MeshGatewayInstance controller writes (createOrUpdateDeployment).
+gateway_pod(labels, containers) := t.admitted_pod(
+	"kuma-demo",
+	{
+		"labels": object.union({"app": "edge", "kuma.io/sidecar-injection": "disabled", "kuma.io/mesh": "default"}, labels),
+		"annotations": {"kuma.io/gateway": "builtin", "kuma.io/tags": "{\"kuma.io/service\":\"edge_kuma-demo_svc\"}"},
+	},
+	{"containers": containers, "serviceAccountName": "edge-gw"},
+)
+
+test_a_builtin_gateway_pod_the_spec_renders_is_admitted_in_a_meshed_namespace if {
+	count(violations) == 0 with input as gateway_pod({}, [gateway_container]) with data.meshc.config as with_gateway
+}
+
+test_a_gateway_look_alike_is_judged_as_any_pod if {
+	# No spec ingress names it, it runs more than the gateway, its image is not Kuma's,
+	# or it is another Mesh's.
+	looks := [
+		[kuma, gateway_pod({}, [gateway_container])],
+		[with_gateway, gateway_pod({"app": "other"}, [gateway_container])],
+		[with_gateway, gateway_pod({}, [gateway_container, t.app])],
+		[with_gateway, gateway_pod({}, [object.union(gateway_container, {"image": "example.com/kuma-dp:2.14.3"})])],
+		[with_gateway, gateway_pod({"kuma.io/mesh": "shadow"}, [gateway_container])],
+	]
+	every pair in looks {
+		v := violations with input as pair[1] with data.meshc.config as pair[0]
+		"metadata.annotations[\"kuma.io/gateway\"]" in t.paths(v)
+	}
+}
+
+gateway_permission(tag) := t.request("kuma.io", "MeshTrafficPermission", "kuma-demo", {"metadata": {"name": "web"}, "spec": {
+	"targetRef": {"kind": "Dataplane", "labels": {"app": "web"}},
+	"from": [
+		{"targetRef": {"kind": "MeshSubset", "tags": {"kuma.io/service": tag}}, "default": {"action": "Allow"}},
+		{"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}},
+	],
+}})
+
+test_a_permission_may_admit_a_declared_gateway_by_its_service_tag if {
+	count(violations) == 0 with input as gateway_permission("edge_kuma-demo_svc") with data.meshc.config as with_gateway
+	every tag in ["other_kuma-demo_svc", "edge_elsewhere_svc"] {
+		v := violations with input as gateway_permission(tag) with data.meshc.config as with_gateway
+		t.paths(v) == {"spec.from[0].targetRef"}
+	}
+}

@@ -1,7 +1,8 @@
 """The Kuma target (Kuma 2.14): the Mesh, meshed Namespaces, Services (one per version
 too), MeshHTTPRoute, MeshTCPRoute, MeshTimeout, MeshRetry, MeshCircuitBreaker,
-MeshFaultInjection, MeshRateLimit, MeshTrafficPermission, MeshPassthrough, MeshAccessLog
-and MeshMetric.
+MeshFaultInjection, MeshRateLimit, MeshTrafficPermission, MeshPassthrough, MeshAccessLog,
+MeshMetric, and for ingress the builtin gateway (MeshGateway, MeshGatewayInstance and
+MeshHTTPRoutes in kuma-system: ingress.py).
 
 Every policy but the Mesh lives in its service's namespace and names the
 service's MeshServices in ``spec.to`` (a producer policy: it applies to every
@@ -34,6 +35,7 @@ from .. import RenderOptions, Report
 from .common import API, kuma_mesh, version_service
 from .egress import egress_objects
 from .inbound import fault_injection, rate_limit
+from .ingress import ingress_objects
 from .permissions import traffic_permission
 from .resilience import circuit_breaker, report_default_retries, retry, route_policies, timeout
 from .routing import http_routes, tcp_route
@@ -79,12 +81,6 @@ def _check_names(mesh: Mesh, report: Report) -> None:
                     f"the Service of version {version.name!r} would be named "
                     f"{version_service(svc, version.name)!r}, which {other} already is",
                 )
-
-
-def _report_not_rendered(mesh: Mesh, report: Report) -> None:
-    """Ingress: the Kuma target does not render it (the capability column says why)."""
-    if mesh.ingress:
-        report.lossy("ingress", "spec.ingress", "not rendered")
 
 
 def _check_unique(objects: list[Obj], report: Report) -> None:
@@ -160,7 +156,7 @@ class KumaTarget:
             objects += [o for o in parts if o is not None]
         objects += egress_objects(mesh)
         objects += telemetry_objects(mesh, report)
-        _report_not_rendered(mesh, report)
+        objects += ingress_objects(mesh, report)
         _check_unique(objects, report)
         return objects
 

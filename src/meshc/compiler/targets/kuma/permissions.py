@@ -13,16 +13,23 @@ A caller's identity under the Mesh's builtin CA is its Dataplane's tags
 exactly; no tag names its service account. A permission admits a caller to
 every inbound of the workload: a rule limited to some of the service's ports
 has no exact form, and one that names them all is a rule without ports.
+
+The ingress gateways that route to a service are callers of it too: a builtin
+gateway's proxies are identified by their kuma.io/service tag
+(ingress.service_tag), which a MeshSubset names exactly.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from meshc.providers.kuma import SERVICE_TAG
+
 from ...model import Mesh, Service
 from ...objects import Obj, new_object
 from .. import Report
 from .common import API, policy_metadata
+from .ingress import gateway_callers
 
 NAMESPACE_TAG = "k8s.kuma.io/namespace"
 
@@ -59,6 +66,20 @@ def traffic_permission(mesh: Mesh, svc: Service, report: Report) -> Obj | None:
             }
             if entry not in froms:
                 froms.append(entry)
+    for tag, ports in gateway_callers(mesh, svc.namespace, svc.name):
+        if ports != all_ports:
+            report.lossy(
+                "ingress.gateway.identity",
+                f"{svc.path}.allow",
+                f"the ingress gateway {tag} is admitted on every port of the service, "
+                f"not only {', '.join(map(str, sorted(ports)))}",
+            )
+        froms.append(
+            {
+                "targetRef": {"kind": "MeshSubset", "tags": {SERVICE_TAG: tag}},
+                "default": {"action": "Allow"},
+            }
+        )
     froms.append({"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}})
     return new_object(
         API,

@@ -72,10 +72,10 @@ def _match(m: Match) -> dict[str, Any]:
     return out
 
 
-def _matches(route: Route) -> list[dict[str, Any]]:
+def rule_matches(matches: tuple[Match, ...]) -> list[dict[str, Any]]:
     # Kuma takes a request that fits any of a rule's matches. The default route:
     # Kuma's rules need a match; every path starts with /.
-    return [_match(m) for m in route.matches] or [{"path": {"type": "PathPrefix", "value": "/"}}]
+    return [_match(m) for m in matches] or [{"path": {"type": "PathPrefix", "value": "/"}}]
 
 
 # --- filters ----------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def _header_modifier(ops: HeaderOps) -> dict[str, Any]:
     return out
 
 
-def _header_filters(h: Headers) -> list[dict[str, Any]]:
+def header_filters(h: Headers) -> list[dict[str, Any]]:
     out = []
     if h.request is not None:
         out.append(
@@ -139,7 +139,7 @@ def _mirror_filter(svc: Service, mirror: Mirror, port: Port) -> dict[str, Any]:
 def _filters(svc: Service, route: Route, port: Port, report: Report) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if route.headers is not None:
-        out += _header_filters(route.headers)
+        out += header_filters(route.headers)
     if route.rewrite is not None:
         # ReplaceFullPath is Envoy's regex_rewrite of .* (xds/filters/urlrewrite.go);
         # ReplacePrefixMatch needs PathPrefix matches only (validation.go), which the
@@ -180,7 +180,7 @@ def _rule(svc: Service, route: Route, port: Port, report: Report) -> dict[str, A
             }
             for version, weight in route.split
         ]
-    return {"matches": _matches(route), "default": default}
+    return {"matches": rule_matches(route.matches), "default": default}
 
 
 def has_own_policy(route: Route) -> bool:
