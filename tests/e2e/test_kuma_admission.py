@@ -427,17 +427,7 @@ LOOKALIKES = {
 }
 GATEWAY_FINDING = 'marks the pod a gateway, whose inbound traffic is not captured: "builtin"'
 
-# kuma-cp runs the gateway's container as the proxy's UID (factory.go: RunAsUser is the
-# sidecar's, 5678), and injection-required's container rules, which are not Kuma's own
-# findings, take any container as that UID that is not one of the mesh's own containers
-# (lib mesh.genuine: kuma-sidecar, kuma-init, kuma-validation) for an impostor.
-PROXY_UID_ON_THE_GATEWAY = pytest.mark.xfail(
-    strict=True,
-    reason="injection-required's container-proxy-uid rule denies kuma-gateway's runAsUser 5678",
-)
 
-
-@PROXY_UID_ON_THE_GATEWAY
 def test_the_gateway_pod_kuma_cp_writes_for_the_rendered_instance_is_admitted(
     kube_client: k8s.ApiClient, webhook: WebhookServer, spec: Path
 ) -> None:
@@ -478,9 +468,7 @@ def check_pod(
     return code, [row["message"] for row in json.loads(out)]
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param("genuine", marks=PROXY_UID_ON_THE_GATEWAY), *LOOKALIKES]
-)
+@pytest.mark.parametrize("case", ["genuine", *LOOKALIKES])
 def test_meshc_check_decides_the_gateway_pods_as_the_webhook(
     kube_client: k8s.ApiClient,
     webhook: WebhookServer,

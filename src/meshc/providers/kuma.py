@@ -292,7 +292,11 @@ PROFILE = KumaProfile(
     system_namespaces=(SYSTEM_NAMESPACE,),
     # kuma-validation runs from the kuma-init image (injector.go, NewValidationContainer).
     proxy_images=("docker.io/kumahq/kuma-dp", "docker.io/kumahq/kuma-init"),
-    mesh_containers=("kuma-sidecar", "kuma-init", "kuma-validation"),
+    # kuma-gateway is the builtin gateway's one container, which kuma-cp runs as the
+    # proxy's UID (runtime/k8s/containers/factory.go, NewContainer): the shared rules
+    # take it for the mesh's own, and kuma.rego admits it only on a gateway the spec
+    # renders (builtin_gateway).
+    mesh_containers=("kuma-sidecar", "kuma-init", "kuma-validation", "kuma-gateway"),
     # The namespace label by which a namespace says whether Kuma injects
     # (a value written on it is judged, never overwritten).
     injection_keys=MappingProxyType({"labels": (INJECTION_LABEL,)}),

@@ -148,6 +148,18 @@ pod_findings contains finding if {
 	}
 }
 
+# The builtin gateway's container runs as the proxy, so its traffic is never
+# captured: the shared rules take a genuine one for the mesh's own (the profile's
+# mesh_containers), and only a gateway the spec renders may run it.
+pod_findings contains finding if {
+	some ref in mesh.mesh_containers("kuma-gateway")
+	finding := {
+		"path": concat("", [mesh.container_path(ref), ".name"]),
+		"problem": "container \"kuma-gateway\" is the builtin gateway's, which runs as the proxy and whose traffic is not captured, on a pod that is no gateway the spec renders",
+		"fix": "rename the container; a gateway's pods are kuma-cp's, declared in spec.ingress",
+	}
+}
+
 # A transparent-proxy configuration of the pod's own choosing.
 pod_findings contains finding if {
 	some key in ["traffic.kuma.io/transparent-proxy-configmap-name", "traffic.kuma.io/transparent-proxy-config"]

@@ -7,7 +7,7 @@ kuma := object.union(t.istio, {
 	"provider": "kuma",
 	"profile": {
 		"name": "kuma",
-		"mesh_containers": ["kuma-init", "kuma-sidecar", "kuma-validation"],
+		"mesh_containers": ["kuma-gateway", "kuma-init", "kuma-sidecar", "kuma-validation"],
 		"proxy_uid": 5678,
 		"proxy_gids": [],
 		"protected_kinds": [["kuma.io", "MeshTrafficPermission"]],
@@ -106,7 +106,14 @@ test_a_permission_admits_only_allowed_namespaces if {
 
 with_gateway := object.union(kuma, {"ingress_gateways": [{"namespace": "kuma-demo", "service_account": "edge-gw", "names": ["edge"]}]})
 
-gateway_container := {"name": "kuma-gateway", "image": "docker.io/kumahq/kuma-dp:2.14.3", "args": ["run", "--log-level=info"]}
+# kuma-cp runs it as the proxy (containers/factory.go, NewContainer).
+gateway_container := {
+	"name": "kuma-gateway", "image": "docker.io/kumahq/kuma-dp:2.14.3", "args": ["run", "--log-level=info"],
+	"securityContext": {
+		"runAsUser": 5678, "runAsGroup": 5678, "allowPrivilegeEscalation": false,
+		"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+	},
+}
 
 # The pod kuma-cp's MeshGatewayInstance controller writes (createOrUpdateDeployment).
 gateway_pod(labels, containers) := t.admitted_pod(
@@ -136,6 +143,16 @@ test_a_gateway_look_alike_is_judged_as_any_pod if {
 		v := violations with input as pair[1] with data.meshc.config as pair[0]
 		"metadata.annotations[\"kuma.io/gateway\"]" in t.paths(v)
 	}
+}
+
+test_the_gateway_container_on_any_other_pod_is_denied if {
+	# kuma-gateway runs as the proxy: an application pod must not bring one, even
+	# Kuma's genuine image, and a gateway pod whose app is not an ingress of the spec
+	# is reported at the container too.
+	v := violations with input as t.admitted_pod("kuma-demo", {}, {"containers": [t.app, gateway_container]}) with data.meshc.config as with_gateway
+	"spec.containers[1].name" in t.paths(v)
+	w := violations with input as gateway_pod({"app": "other"}, [gateway_container]) with data.meshc.config as with_gateway
+	"spec.containers[0].name" in t.paths(w)
 }
 
 gateway_permission(tag) := t.request("kuma.io", "MeshTrafficPermission", "kuma-demo", {"metadata": {"name": "web"}, "spec": {
