@@ -593,3 +593,172 @@ def test_a_destination_named_like_a_declared_service_is_an_error(tmp_path: Path)
         p.path == "spec.egress.hosts[0].host" and "'egress-api-443'" in p.message
         for p in exc.value.problems
     )
+
+
+# --- ingress: consul-k8s's API gateway ---------------------------------------------------
+
+
+def ingress_spec(
+    tmp_path: Path, *routes: dict[str, Any], service: dict[str, Any] | None = None, **entry: Any
+) -> Path:
+    """The quickstart's web service (with ``service``'s fields) behind an ingress of the
+    given routes (each sent to web unless it is a redirect)."""
+    ingress = {
+        "name": "edge",
+        "namespace": "mesh-demo",
+        "gateway": {"namespace": "mesh-demo", "serviceAccount": "edge"},
+        "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP", "hosts": ["*"]}],
+        "routes": [
+            r if "redirect" in r else {"backend": {"service": "web", "port": 80}, **r}
+            for r in routes or ({},)
+        ],
+        **entry,
+    }
+    return spec_with(
+        tmp_path,
+        {"ingress": [ingress]},
+        allow=[{"fromNamespaces": ["mesh-demo"]}],
+        **(service or {}),
+    )
+
+
+def test_an_ingress_is_a_consul_gateway_whose_route_sends_to_the_service(tmp_path: Path) -> None:
+    objects, report = consul(
+        ingress_spec(tmp_path, {"match": {"path": {"prefix": "/api"}}}), lossy=True
+    )
+    assert not [p for p in report.problems if "ingress" in p.path]
+    gateway = find(objects, "Gateway", "edge")
+    assert gateway["spec"]["gatewayClassName"] == "consul"
+    assert gateway["spec"]["listeners"] == [
+        {
+            "name": "http",
+            "port": 8080,
+            "protocol": "HTTP",
+            "allowedRoutes": {"namespaces": {"from": "Same"}},
+        }
+    ]
+    (rule,) = find(objects, "HTTPRoute", "edge")["spec"]["rules"]
+    # Consul's PathPrefix is Envoy's string prefix, the spec's meaning: no regex needed.
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/api"}}]
+    assert rule["backendRefs"] == [{"group": "", "kind": "Service", "name": "web", "port": 80}]
+    assert_valid(objects)
+
+
+def test_the_services_an_ingress_routes_to_admit_the_gateways_consul_service(
+    tmp_path: Path,
+) -> None:
+    objects, _ = consul(ingress_spec(tmp_path), lossy=True)
+    sources = find(objects, "ServiceIntentions", "web")["spec"]["sources"]
+    assert {"name": "edge", "action": "allow"} in sources
+    assert sources[-1] == {"name": "*", "action": "deny"}
+
+
+def test_a_gateway_identity_consul_k8s_does_not_use_is_reported(tmp_path: Path) -> None:
+    spec = ingress_spec(
+        tmp_path, gateway={"namespace": "gateways", "serviceAccount": "edge", "className": "other"}
+    )
+    _, report = consul(spec, lossy=True)
+    warned = {p.path for p in report.problems if p.level == "warning"}
+    assert {"spec.ingress[0].gateway.namespace", "spec.ingress[0].gateway.className"} <= warned
+
+
+def test_timeouts_and_retries_are_consul_k8s_route_filters(tmp_path: Path) -> None:
+    retries = {"attempts": 2, "perTryTimeout": "1s"}
+    spec = ingress_spec(tmp_path, {"timeout": "7s"}, service={"retries": retries})
+    objects, report = consul(spec, lossy=True)
+    (rule,) = find(objects, "HTTPRoute", "edge")["spec"]["rules"]
+    refs = [f["extensionRef"] for f in rule["filters"]]
+    assert refs == [
+        {"group": "consul.hashicorp.com", "kind": "RouteTimeoutFilter", "name": "edge-0"},
+        {"group": "consul.hashicorp.com", "kind": "RouteRetryFilter", "name": "edge-0"},
+    ]
+    assert find(objects, "RouteTimeoutFilter", "edge-0")["spec"] == {"requestTimeout": "7s"}
+    # The service's own retries, as its default route would retry.
+    assert find(objects, "RouteRetryFilter", "edge-0")["spec"] == {
+        "numRetries": 2,
+        "retryOn": ["5xx"],
+    }
+    assert "spec.services[0].retries.perTryTimeout" in {p.path for p in report.problems}
+    assert_valid(objects)
+
+
+def test_a_path_rewrite_after_each_prefix_match_is_its_own_rule(tmp_path: Path) -> None:
+    route = {
+        "matches": [{"path": {"prefix": "/a"}}, {"path": {"prefix": "/b"}}],
+        "rewrite": {"path": "/v2"},
+    }
+    objects, _ = consul(ingress_spec(tmp_path, route), lossy=True)
+    rules = find(objects, "HTTPRoute", "edge")["spec"]["rules"]
+    assert [r["matches"] for r in rules] == [
+        [{"path": {"type": "PathPrefix", "value": "/a"}}],
+        [{"path": {"type": "PathPrefix", "value": "/b"}}],
+    ]
+    for rule in rules:
+        assert rule["filters"][0] == {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/v2"}},
+        }
+    assert_valid(objects)
+
+
+@pytest.mark.parametrize(
+    ("route", "field"),
+    [
+        ({"match": {"path": {"exact": "/old"}}, "redirect": {"path": "/new"}}, "redirect"),
+        ({"match": {"path": {"exact": "/a"}}, "rewrite": {"path": "/b"}}, "rewrite.path"),
+        ({"rewrite": {"host": "internal.example"}}, "rewrite.host"),
+    ],
+    ids=["redirect", "whole-path-rewrite", "host-rewrite"],
+)
+def test_what_consul_k8s_does_not_translate_is_an_error_without_allow_lossy(
+    tmp_path: Path, route: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(SpecError) as raised:
+        consul(ingress_spec(tmp_path, route))
+    assert f"spec.ingress[0].routes[0].{field}" in str(raised.value)
+    objects, report = consul(ingress_spec(tmp_path, route), lossy=True)
+    assert f"spec.ingress[0].routes[0].{field}" in {p.path for p in report.problems}
+    assert_valid(objects)
+
+
+def test_a_change_of_the_host_header_at_the_gateway_is_loud(tmp_path: Path) -> None:
+    route = {"headers": {"request": {"set": {"host": "x", "x-a": "50%"}}}}
+    objects, report = consul(ingress_spec(tmp_path, route), lossy=True)
+    (rule,) = find(objects, "HTTPRoute", "edge")["spec"]["rules"]
+    assert rule["filters"][0]["requestHeaderModifier"] == {
+        "set": [{"name": "x-a", "value": "50%%"}]
+    }
+    assert "spec.ingress[0].routes[0].headers.request.set.host" in {p.path for p in report.problems}
+
+
+def test_listeners_with_different_hosts_get_a_route_each(tmp_path: Path) -> None:
+    listeners = [
+        {"name": "web", "port": 8080, "protocol": "HTTP", "hosts": ["a.example", "b.example"]},
+        {"name": "api", "port": 8081, "protocol": "HTTP", "hosts": ["api.example"]},
+    ]
+    objects, _ = consul(ingress_spec(tmp_path, listeners=listeners), lossy=True)
+    gateway = find(objects, "Gateway", "edge")["spec"]["listeners"]
+    # One listener a port (consul-k8s refuses a second): several hosts are the route's.
+    assert [listener.get("hostname") for listener in gateway] == [None, "api.example"]
+    web = find(objects, "HTTPRoute", "edge-web")["spec"]
+    assert web["parentRefs"][0]["sectionName"] == "web"
+    assert web["hostnames"] == ["a.example", "b.example"]
+    assert find(objects, "HTTPRoute", "edge-api")["spec"]["hostnames"] == ["api.example"]
+    assert_valid(objects)
+
+
+def test_a_listener_on_envoys_admin_port_is_an_error(tmp_path: Path) -> None:
+    listeners = [{"name": "a", "port": 20000, "protocol": "HTTP", "hosts": ["*"]}]
+    with pytest.raises(SpecError, match="admin port"):
+        consul(ingress_spec(tmp_path, listeners=listeners), lossy=True)
+
+
+def test_overlapping_matches_consul_would_reorder_are_reported(tmp_path: Path) -> None:
+    routes = (
+        {"match": {"path": {"prefix": "/a"}}},
+        {"match": {"path": {"prefix": "/a/long"}}},
+        {"match": {"path": {"prefix": "/b/longer-still"}}},
+    )
+    _, report = consul(ingress_spec(tmp_path, *routes), lossy=True)
+    # /a/long would take /a's requests first; /b/longer-still shares none of them.
+    assert [p.path for p in report.problems if "routes" in p.path] == ["spec.ingress[0].routes[1]"]

@@ -188,7 +188,10 @@ ONLY_FOR: dict[str, tuple[tuple[str, ...], str]] = {
         ("istio",),
         "the labels of Istio's gateway pods, which an Istio Gateway selects",
     ),
-    "spec.ingress.gateway.className": (("linkerd",), "the GatewayClass of a Gateway API Gateway"),
+    "spec.ingress.gateway.className": (
+        ("linkerd", "consul"),
+        "the GatewayClass of a Gateway API Gateway",
+    ),
     "spec.telemetry.name": (
         ("istio",),
         (

@@ -54,6 +54,9 @@ RESERVED_META_PREFIX = "consul-"
 # "{{ consul.fullname }}-connect-injector" (charts/consul/templates/
 # connect-inject-mutatingwebhookconfiguration.yaml): consul-connect-injector.
 INJECTOR_WEBHOOK = "consul-connect-injector"
+# The GatewayClass of consul-k8s's API gateway: the chart's gateway-resources job creates it
+# (charts/consul/templates/gateway-resources-job.yaml, -gateway-class-name=consul).
+GATEWAY_CLASS = "consul"
 
 
 CONFIG_GROUP = "consul.hashicorp.com"
@@ -187,14 +190,6 @@ _CALLERS = (
 # The traffic features the Consul target does not render yet (compiler/targets/consul/
 # unsupported.py reports each one a spec uses).
 _TRAFFIC_NOT_RENDERED = (
-    "ingress",
-    "ingress.listeners.tls",
-    "ingress.routes.match",
-    "ingress.routes.policy",
-    "ingress.routes.redirect.statusCode",
-    "ingress.routes.rewrite.prefix",
-    "ingress.routes.serviceRoutes",
-    "ingress.gateway.identity",
     "telemetry",
     "telemetry.tracing",
     "telemetry.accessLogging",
@@ -293,6 +288,54 @@ _ROUTING: dict[str, Capability] = {
     ),
 }
 
+# consul-k8s's API gateway (control-plane/api-gateway, common/translation.go); docs/consul.md
+# argues each.
+_NO_REDIRECT = (
+    "consul-k8s translates no RequestRedirect and drops an HTTPRoute rule without backends "
+    "(translateHTTPRouteRule)"
+)
+_INGRESS: dict[str, Capability] = {
+    "ingress.routes.match": (
+        _A,
+        (
+            "Consul ranks an ingress's matches by path length, then number of headers, before "
+            "spec order (discoverychain gateway.go, consolidateHTTPRoutes, compareHTTPRules); "
+            "reported where that sends a request another route would take first"
+        ),
+    ),
+    "ingress.routes.policy": (
+        _U,
+        (
+            "timeouts (a RouteTimeoutFilter), header changes and a path rewrite after a prefix "
+            "match are rendered; "
+            + _NO_REDIRECT
+            + ", and keeps a URLRewrite only when it replaces a path prefix "
+            "(translateHTTPFilters): redirects, host rewrites and whole-path rewrites are not "
+            "rendered, nor a change of the host header, which Envoy refuses in a route"
+        ),
+    ),
+    "ingress.routes.redirect.statusCode": (_U, _NO_REDIRECT + "; not rendered"),
+    "ingress.routes.serviceRoutes": (
+        _A,
+        (
+            "the gateway's discovery chain goes through the backend's own splitter (Consul "
+            "discoverychain gateway.go, Synthesize), so ingress requests follow the split of "
+            "its default route, and its timeout and retries are rendered as the ingress "
+            "route's RouteTimeoutFilter and RouteRetryFilter; its other routes do not apply"
+        ),
+    ),
+    "ingress.gateway.identity": (
+        _A,
+        (
+            "the services' intentions admit the gateway's Consul service, the Gateway's name "
+            "(consul-k8s registers the gateway's pods under it: registrationForPod) and "
+            "consul-k8s runs those pods in the Gateway's namespace as the service account of "
+            "the Gateway's name, whatever gateway.namespace and gateway.serviceAccount say; "
+            "another gateway class registers no such service"
+        ),
+    ),
+}
+
 _CONSUL: dict[str, Capability] = {
     "dataplane.ambient": (
         _U,
@@ -303,6 +346,7 @@ _CONSUL: dict[str, Capability] = {
     ),
     **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
     **_ROUTING,
+    **_INGRESS,
     "revision": (
         _U,
         (
@@ -415,6 +459,13 @@ PROFILE = ConsulProfile(
             "ServiceRouter": 2,
             # Lists the egress destinations, whose ServiceDefaults come first.
             "TerminatingGateway": 2,
+            # The ingress: the filters an HTTPRoute names and the grants its backends
+            # need, before it.
+            "RouteTimeoutFilter": 1,
+            "RouteRetryFilter": 1,
+            "ReferenceGrant": 1,
+            "Gateway": 2,
+            "HTTPRoute": 2,
         }
     ),
     config_groups=("consul.hashicorp.com", "auth.consul.hashicorp.com"),

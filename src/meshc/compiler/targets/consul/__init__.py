@@ -1,7 +1,8 @@
 """The Consul target (consul-k8s v2.0.3, Consul CE): the Mesh settings, meshed Namespaces,
 Services, and per service its ServiceDefaults, ServiceIntentions, ServiceResolver,
 ServiceSplitters and ServiceRouter; the egress destinations and their TerminatingGateway
-(egress.py).
+(egress.py); the ingress as a Gateway API Gateway of consul-k8s's API gateway with its
+HTTPRoute (ingress.py).
 
 Consul CE has no namespaces: a config entry applies to the Consul service of
 its name wherever the custom resource lives, and consul-k8s refuses a second
@@ -26,6 +27,7 @@ from ...objects import Obj, metadata, new_object
 from .. import RenderOptions, Report
 from .common import API, HTTP_PROTOCOLS, protocol
 from .egress import egress_objects, mesh_settings, name_clashes
+from .ingress import ingress_objects
 from .policy import service_intentions, upstream_overrides
 from .routing import resolver, router, split_services, splitters
 from .unsupported import report_unrendered
@@ -164,6 +166,7 @@ class ConsulTarget:
                 objects += splitters(mesh, svc)
                 objects += router(mesh, svc, report)
         objects += egress_objects(mesh, report)
+        objects += ingress_objects(mesh, report)
         return objects
 
 

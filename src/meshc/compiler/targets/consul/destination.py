@@ -38,11 +38,11 @@ DEFAULT_RETRY_ON = ("5xx",)
 _UNMODIFIABLE = "host"
 
 
-def _unmodifiable(name: str) -> bool:
+def unmodifiable(name: str) -> bool:
     return name.lower() == _UNMODIFIABLE or name.startswith(":")
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
     # Envoy reads %...% in a header value as a command (its substitution formatter) and
     # %% as a literal %: the spec's values are literal.
     return value.replace("%", "%%")
@@ -78,23 +78,23 @@ def _modifiers(ops: HeaderOps, path: str, report: Report) -> dict[str, Any]:
     for key, pairs in (("add", ops.add), ("set", ops.set)):
         kept = {}
         for name, value in pairs:
-            if _unmodifiable(name):
+            if unmodifiable(name):
                 report.lossy(
                     "services.routes.headers",
                     f"{path}.{key}.{name}",
                     f"not rendered: Envoy refuses a route that changes {name}",
                 )
             else:
-                kept[name] = _literal(value)
+                kept[name] = literal(value)
         if kept:
             out[key] = kept
-    remove = [name for name in ops.remove if not _unmodifiable(name)]
+    remove = [name for name in ops.remove if not unmodifiable(name)]
     if len(remove) < len(ops.remove):
         report.lossy(
             "services.routes.headers",
             f"{path}.remove",
             "not rendered: Envoy refuses a route that removes "
-            + ", ".join(n for n in ops.remove if _unmodifiable(n)),
+            + ", ".join(n for n in ops.remove if unmodifiable(n)),
         )
     if remove:
         out["remove"] = remove

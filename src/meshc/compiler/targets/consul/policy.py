@@ -8,7 +8,9 @@ filter of the service's inbound listener (agent/xds/rbac.go,
 ``makeRBACNetworkFilter`` and ``makeRBACHTTPFilter`` over
 ``intentionListToIntermediateRBACForm``), the most precise source first: the
 named callers are allowed, and ``*`` denied explicitly, whatever the cluster's
-default intention policy.
+default intention policy. consul-k8s writes no intentions for its API gateway,
+so a service an ingress routes to admits the gateway's Consul service, named
+like the Gateway (ingress.py), beside its allow rules' callers.
 
 Limits and passive health checks are upstream settings: Consul reads them from
 the *caller's* ServiceDefaults, ``upstreamConfig.overrides`` keyed by the
@@ -29,6 +31,7 @@ from ...model import AllowRule, Mesh, Service
 from ...objects import Obj, metadata, new_object
 from .. import Report
 from .common import API
+from .ingress import gateway_names
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def callers(mesh: Mesh, svc: Service, report: Report | None = None) -> Callers:
                     f"rendered as the Consul service {name!r}",
                 )
             names.append(name)
+    names += gateway_names(mesh, svc)
     return Callers(tuple(dict.fromkeys(names)), True)
 
 

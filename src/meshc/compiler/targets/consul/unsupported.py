@@ -1,5 +1,5 @@
 """The traffic features Consul cannot express (faults, mirrors, rate limits) or the
-target does not render (ingress, egress, telemetry): each one the spec uses is reported at its
+target does not render (telemetry): each one the spec uses is reported at its
 field, with the reason its capability note gives.
 
 Found by walking the spec's field paths (the loader records every one) against the
@@ -38,7 +38,20 @@ RENDERED = frozenset(
         "services.routes.tcp",
     }
 )
-NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT - RENDERED - EGRESS
+# Rendered by ingress.py, which reports what of them it cannot express.
+INGRESS = frozenset(
+    {
+        "ingress",
+        "ingress.listeners.tls",
+        "ingress.routes.match",
+        "ingress.routes.policy",
+        "ingress.routes.redirect.statusCode",
+        "ingress.routes.rewrite.prefix",
+        "ingress.routes.serviceRoutes",
+        "ingress.gateway.identity",
+    }
+)
+NOT_RENDERED = frozenset(TRAFFIC_FEATURES) - EXACT - RENDERED - EGRESS - INGRESS
 
 
 def _feature_of(field: str, features: set[str], by_field: dict[str, set[str]]) -> str | None:
