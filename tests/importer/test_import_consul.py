@@ -379,3 +379,219 @@ def test_the_import_writes_a_spec_that_loads(imported: Importer, tmp_path: Path)
     path.write_text(to_yaml(result.spec, ["imported"]), encoding="utf-8")
     mesh = load_mesh(str(path))
     assert [s.name for s in mesh.services] == ["front", "web"]
+
+
+GRPC_SERVICE = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {app: cart}
+  ports: [{name: grpc, port: 9090, targetPort: 9090}]
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceDefaults
+metadata: {name: cart, namespace: shop}
+spec: {protocol: grpc}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceResolver
+metadata: {name: cart, namespace: shop}
+spec:
+  subsets:
+    v1: {filter: 'Service.Meta["version"] == "v1"'}
+    v2: {filter: 'Service.Meta["version"] == "v2"'}
+"""
+
+
+def test_consecutive_routes_to_one_destination_are_one_route_with_several_matches(
+    imported: Importer,
+) -> None:
+    # The target writes a route of several matches as one router route per match, each
+    # with the route's destination; two routes a team wrote to one version with the same
+    # settings take the same requests either way, and come back as one.
+    result = imported(
+        BASE
+        + """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceRouter
+metadata: {name: web, namespace: shop}
+spec:
+  routes:
+  - match: {http: {pathPrefix: /a/}}
+    destination: {serviceSubset: v2, requestTimeout: 2s}
+  - match: {http: {header: [{name: x-beta, exact: "1"}]}}
+    destination: {serviceSubset: v2, requestTimeout: 2s}
+  - match: {http: {pathPrefix: /b/}}
+    destination: {serviceSubset: v2, requestTimeout: 3s}
+"""
+    )
+    assert _service(result, "web")["routes"] == [
+        {
+            "matches": [{"path": {"prefix": "/a/"}}, {"headers": {"x-beta": {"exact": "1"}}}],
+            "to": "v2",
+            "timeout": "2s",
+        },
+        {"match": {"path": {"prefix": "/b/"}}, "to": "v2", "timeout": "3s"},
+    ]
+    assert result.left == []
+
+
+def test_grpc_paths_on_a_grpc_service_are_its_methods(imported: Importer) -> None:
+    result = imported(
+        BASE
+        + GRPC_SERVICE
+        + """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceRouter
+metadata: {name: cart, namespace: shop}
+spec:
+  routes:
+  - match: {http: {pathExact: /shop.v1.Cart/Get}}
+    destination: {serviceSubset: v2, numRetries: 2, retryOn: [unavailable]}
+  - match: {http: {pathPrefix: /shop.v1.Cart/}}
+    destination: {serviceSubset: v1, retryOn: [cancelled]}
+  - match: {http: {pathPrefix: /metrics/}}
+    destination: {serviceSubset: v1}
+"""
+    )
+    assert _service(result, "cart")["routes"] == [
+        {
+            "match": {"grpc": {"service": "shop.v1.Cart", "method": "Get"}},
+            "to": "v2",
+            "retries": {"attempts": 2, "retryOn": ["unavailable"]},
+        },
+        # retryOn without numRetries: Envoy's num_retries defaults to 1.
+        {
+            "match": {"grpc": {"service": "shop.v1.Cart"}},
+            "to": "v1",
+            "retries": {"attempts": 1, "retryOn": ["cancelled"]},
+        },
+        {"match": {"path": {"prefix": "/metrics/"}}, "to": "v1"},
+    ]
+    assert result.left == []
+
+
+def test_the_catch_all_gives_the_default_route_its_header_changes_and_timeout(
+    imported: Importer,
+) -> None:
+    # A matched route without a timeout takes the service's: so the catch-all's timeout is
+    # the default route's own. Envoy's %% is the literal % the target escaped.
+    result = imported(
+        BASE
+        + """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceSplitter
+metadata: {name: web, namespace: shop}
+spec:
+  splits: [{weight: 100, serviceSubset: v1}]
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceRouter
+metadata: {name: web, namespace: shop}
+spec:
+  routes:
+  - match: {http: {pathPrefix: /a/}}
+    destination: {serviceSubset: v2, numRetries: 2, retryOn: [5xx]}
+  - match: {http: {pathPrefix: /}}
+    destination:
+      requestTimeout: 4s
+      requestHeaders: {add: {x-share: 50%%}}
+      responseHeaders: {set: {x-from: '%UPSTREAM_HOST%'}, remove: [server]}
+"""
+    )
+    web = _service(result, "web")
+    assert "timeout" not in web and "retries" not in web
+    assert web["routes"] == [
+        {
+            "match": {"path": {"prefix": "/a/"}},
+            "to": "v2",
+            "retries": {"attempts": 2, "retryOn": ["5xx"]},
+        },
+        {
+            "to": "v1",
+            "timeout": "4s",
+            "headers": {"request": {"add": {"x-share": "50%"}}, "response": {"remove": ["server"]}},
+        },
+    ]
+    # A value with a command of Envoy's formatter is no literal the spec could set.
+    assert _findings(result) == [
+        ("ServiceRouter shop/web", "spec.routes[1].destination.responseHeaders.set.x-from")
+    ]
+
+
+EGRESS = """
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceDefaults
+metadata: {name: stripe, namespace: shop}
+spec:
+  protocol: tcp
+  destination: {addresses: [api.stripe.com], port: 443}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceDefaults
+metadata: {name: httpbin, namespace: shop}
+spec:
+  protocol: http
+  destination: {addresses: [httpbin.org, 10.0.0.1], port: 80}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceIntentions
+metadata: {name: stripe, namespace: shop}
+spec:
+  destination: {name: stripe}
+  sources: [{name: front, action: allow}, {name: web, action: allow}, {name: "*", action: deny}]
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: ServiceIntentions
+metadata: {name: httpbin, namespace: shop}
+spec:
+  destination: {name: httpbin}
+  sources: [{name: front, action: allow}, {name: "*", action: deny}]
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: TerminatingGateway
+metadata: {name: terminating-gateway, namespace: shop}
+spec:
+  services: [{name: stripe}]
+"""
+
+
+def test_destinations_behind_the_terminating_gateway_are_the_egress_hosts(
+    imported: Importer,
+) -> None:
+    result = imported(
+        BASE.replace(
+            "spec: {allowEnablingPermissiveMutualTLS: true}",
+            "spec: {allowEnablingPermissiveMutualTLS: true, "
+            "transparentProxy: {meshDestinationsOnly: true}}",
+        )
+        + EGRESS
+    )
+    assert _spec(result)["egress"] == {
+        "hosts": [
+            {"host": "api.stripe.com", "ports": [{"port": 443, "protocol": "tls"}]},
+            {"host": "httpbin.org", "ports": [{"port": 80, "protocol": "http"}]},
+        ]
+    }
+    # The spec's hosts are DNS names, reached by every declared service through the gateway.
+    assert _findings(result) == [
+        ("ServiceDefaults shop/httpbin", "(object)"),
+        ("ServiceDefaults shop/httpbin", "spec.destination.addresses[1]"),
+        ("ServiceIntentions shop/httpbin", "spec.sources"),
+    ]
+    why = {f.field: f.why for f in result.left}
+    assert "no terminating gateway lists this destination" in why["(object)"]
+    assert "admit every service it declares (front, web)" in why["spec.sources"]
+
+
+def test_destinations_without_mesh_destinations_only_are_reported(imported: Importer) -> None:
+    # Other hosts stay reachable, and the spec's egress refuses them.
+    result = imported(BASE + EGRESS)
+    assert ("Mesh shop/mesh", "spec.transparentProxy.meshDestinationsOnly") in _findings(result)
+    assert "egress" in _spec(result)

@@ -2,12 +2,13 @@
 Mesh and ProxyDefaults (the spec's mTLS mode, the services' default protocol), each
 service's ServiceDefaults (its protocol, mode and upstream limits), ServiceIntentions
 (who may call), ServiceResolver (versions), ServiceSplitter and ServiceRouter (routes,
-timeout and retries); the namespaces' transparent-proxy label is the Consul marker the
-target writes.
+timeout and retries), and the destinations behind the TerminatingGateway (egress); the
+namespaces' transparent-proxy label is the Consul marker the target writes.
 
 The inverse of :mod:`meshc.compiler.targets.consul`, one module per concern: :mod:`.entries`
 (which service an entry is for, and entries that conflict), :mod:`.mesh`,
-:mod:`.defaults` (with :mod:`.upstreams`), :mod:`.intentions` and :mod:`.routing`.
+:mod:`.defaults` (with :mod:`.upstreams`), :mod:`.intentions`, :mod:`.routing` (versions and
+splits), :mod:`.router` (with :mod:`.destination`) and :mod:`.egress`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from meshc.compiler.targets.consul.common import API, HTTP_PROTOCOLS
 from meshc.providers.consul import PROFILE, TRANSPARENT_PROXY
 
-from ..draft import Draft, Finding, Part, Source
+from ..draft import Draft, Finding, Part, Source, origin
 from ..inventory import Inventory
 from .defaults import (
     ServiceConf,
@@ -24,10 +25,12 @@ from .defaults import (
     resolve_modes,
     without_defaults,
 )
+from .egress import Egress, destination_intention, is_destination, read_egress, read_mesh_proxy
 from .entries import ROUTER, Entries, service_named
 from .intentions import read_intentions
 from .mesh import MeshSettings, read_mesh, read_proxy_defaults, settle_mtls
-from .routing import read_resolver, read_router, read_splits
+from .router import Routed, read_router
+from .routing import read_resolver, read_splits
 from .upstreams import settle_upstreams
 
 NAME = PROFILE.name
@@ -41,6 +44,7 @@ _READ = {
     "ServiceResolver",
     "ServiceSplitter",
     "ServiceRouter",
+    "TerminatingGateway",
 }
 
 
@@ -111,12 +115,13 @@ def _for_service(draft: Draft, src: Source, name: str) -> Part | None:
     return svc
 
 
-def _settings(inv: Inventory, draft: Draft, entries: Entries) -> ServiceConf:
+def _settings(inv: Inventory, draft: Draft, entries: Entries, egress: Egress) -> ServiceConf:
     settings = MeshSettings()
     mesh = _singleton(draft, inv.kind("Mesh", GROUP), None)
     if mesh is not None:
         with draft.guard(mesh):
             read_mesh(draft, mesh, settings)
+            read_mesh_proxy(draft, mesh, egress)
     proxy = _singleton(draft, inv.kind("ProxyDefaults", GROUP), PROXY_DEFAULTS_NAME)
     if proxy is not None:
         with draft.guard(proxy):
@@ -124,6 +129,9 @@ def _settings(inv: Inventory, draft: Draft, entries: Entries) -> ServiceConf:
     conf = ServiceConf()
     named: set[int] = set()
     for name, src in entries.named("ServiceDefaults").items():
+        if is_destination(src):
+            egress.destinations[name] = src
+            continue
         svc = _for_service(draft, src, name)
         if svc is not None:
             with draft.guard(src):
@@ -152,7 +160,8 @@ def _routing(inv: Inventory, draft: Draft, entries: Entries) -> None:
             if by_default is not None:
                 defaults[id(svc)] = by_default
                 touched[id(svc)] = (svc, src)
-    routed: dict[int, list[Part]] = {}
+    routed: dict[int, Routed] = {}
+    routers: dict[int, Source] = {}
     for name, src in entries.named(ROUTER).items():
         svc = _for_service(draft, src, name)
         if svc is None:
@@ -164,6 +173,7 @@ def _routing(inv: Inventory, draft: Draft, entries: Entries) -> None:
             found = read_router(draft, src, svc, splitters)
             if found is not None:
                 routed[id(svc)] = found
+                routers[id(svc)] = src
                 touched[id(svc)] = (svc, src)
     # What no route took: the services' own splitters, their default routes.
     for name, src in splitters.items():
@@ -191,7 +201,20 @@ def _routing(inv: Inventory, draft: Draft, entries: Entries) -> None:
                     defaults[id(svc)] = route
                     touched[id(svc)] = (svc, src)
     for key, (svc, _) in touched.items():
-        routes = [*routed.get(key, []), *([defaults[key]] if key in defaults else [])]
+        found = routed.get(key, Routed([]))
+        default = defaults.get(key)
+        if found.default and default is not None:
+            # The catch-all's header changes (and timeout) are the default route's.
+            default.update(found.default)
+            origin(default, routers[key], found.catch_all)
+        elif found.default:
+            draft.lose(
+                routers[key],
+                f"{found.catch_all}.destination",
+                "the spec's default route carries these settings, and the service has none "
+                "(no splitter of its own, no defaultSubset); not imported",
+            )
+        routes = [*found.routes, *([default] if default is not None else [])]
         if routes:
             svc["routes"] = routes
 
@@ -203,13 +226,17 @@ def import_consul(inv: Inventory, draft: Draft) -> None:
     if not mine:
         return
     entries = Entries.of(inv, draft, GROUP)
-    conf = _settings(inv, draft, entries)
+    egress = Egress(gateways=inv.kind("TerminatingGateway", GROUP))
+    conf = _settings(inv, draft, entries, egress)
     for name, src in entries.named("ServiceIntentions").items():
+        if destination_intention(src, egress):
+            continue
         svc = _for_service(draft, src, name)
         if svc is not None:
             with draft.guard(src):
                 read_intentions(draft, inv, src, svc)
     settle_upstreams(draft, conf.upstreams)
+    read_egress(draft, egress)
     _routing(inv, draft, entries)
     for src in mine:
         if src.group != GROUP or src.kind not in _READ:

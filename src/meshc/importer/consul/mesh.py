@@ -1,7 +1,7 @@
 """The mesh-wide entries, Mesh and ProxyDefaults, and the spec's one mTLS mode.
 
 The Consul target writes ``allowEnablingPermissiveMutualTLS`` (true for a PERMISSIVE
-spec) in the Mesh and every service's ``mutualTLSMode`` in its ServiceDefaults
+spec) in the Mesh (and, for the spec's egress, ``transparentProxy``: egress.py) and every service's ``mutualTLSMode`` in its ServiceDefaults
 (targets/consul/__init__.py). A service's mode is its ServiceDefaults', else
 ProxyDefaults', else strict (agent/configentry/resolve.go), and Consul refuses a
 permissive entry while the Mesh does not allow one (agent/consul/state/config_entry.go,
@@ -23,6 +23,7 @@ from ..draft import Draft, Part, Source
 DEFAULT_PROTOCOL = "tcp"
 MODES = ("strict", "permissive")
 ALLOW_PERMISSIVE = "allowEnablingPermissiveMutualTLS"
+TRANSPARENT_PROXY = "transparentProxy"  # read by egress.py
 
 
 @dataclass
@@ -45,12 +46,13 @@ def read_mesh(draft: Draft, src: Source, settings: MeshSettings) -> None:
     # from any (a config entry of Consul CE is in no namespace).
     draft.first_namespace = draft.namespace_of(src)
     settings.allow_permissive = src.spec.get(ALLOW_PERMISSIVE) is True
-    for key in sorted(set(src.spec) - {ALLOW_PERMISSIVE}):
+    for key in sorted(set(src.spec) - {ALLOW_PERMISSIVE, TRANSPARENT_PROXY}):
         draft.lose(
             src,
             f"spec.{key}",
             "not a spec setting (meshc's Mesh entry says whether permissive "
-            "mTLS is allowed and nothing else); not imported",
+            "mTLS is allowed and, for the spec's egress, whether only its hosts are "
+            "reachable); not imported",
         )
     draft.imported += 1
 

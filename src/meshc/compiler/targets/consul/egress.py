@@ -68,7 +68,11 @@ def egress_objects(mesh: Mesh, report: Report) -> list[Obj]:
     if not destinations:
         return []
     home = mesh.namespaces[0].name
-    declared = list(dict.fromkeys(s.name for s in mesh.services))
+    # Sorted, as the gateway's services: Consul applies intention sources by precedence
+    # (intentionListToIntermediateRBACForm, policy.py) and a gateway's services as a set, so
+    # the order the spec lists its services and hosts in changes nothing in the mesh and
+    # nothing in the render (and an import of it renders the same).
+    declared = sorted({s.name for s in mesh.services})
     report.lossy(
         "egress.hosts",
         "spec.egress",
@@ -109,7 +113,10 @@ def egress_objects(mesh: Mesh, report: Report) -> list[Obj]:
             "TerminatingGateway",
             metadata(mesh, "TerminatingGateway", GATEWAY, home, "spec.egress"),
             spec={
-                "services": [{"name": destination_name(h.host, p.port)} for h, p in destinations]
+                "services": [
+                    {"name": name}
+                    for name in sorted(destination_name(h.host, p.port) for h, p in destinations)
+                ]
             },
         )
     )
