@@ -197,6 +197,32 @@ _TRAFFIC_NOT_RENDERED = (
     "telemetry.selector",
 )
 
+# Consul configures its proxies' access logs in ProxyDefaults, one config entry named
+# "global" for every proxy of the datacenter (consul-k8s control-plane/api/v1alpha1/
+# proxydefaults_webhook.go, Handle, refuses any other name; ServiceDefaults has no access
+# logs), and metrics
+# and tracing through that entry's opaque Envoy config (envoy_prometheus_bind_addr,
+# envoy_tracing_json) or the chart's pod annotations: nothing scopes them to a
+# namespace or a workload.
+_GLOBAL_ONLY = (
+    "Consul sets its proxies' telemetry in ProxyDefaults, one entry named global for every "
+    "proxy of the datacenter (consul-k8s proxydefaults_webhook.go refuses any other name), not per namespace or workload"
+)
+_NO_TELEMETRY = {
+    "telemetry": _GLOBAL_ONLY,
+    "telemetry.accessLogging": _GLOBAL_ONLY + " (ServiceDefaults has no access logs)",
+    "telemetry.metrics": (
+        _GLOBAL_ONLY + ": metrics are the global entry's envoy_prometheus_bind_addr or "
+        "consul-k8s's connectInject.metrics settings"
+    ),
+    "telemetry.tracing": (
+        _GLOBAL_ONLY + ", and tracing there is an Envoy tracing configuration naming a "
+        "collector cluster (envoy_tracing_json, envoy_extra_static_clusters_json), which the "
+        "spec does not name"
+    ),
+    "telemetry.selector": _GLOBAL_ONLY,
+}
+
 # What a ServiceRouter cannot say (hashicorp/consul agent/xds/routes.go,
 # makeUpstreamRouteForDiscoveryChain, writes an Envoy route from a destination's service,
 # subset, prefixRewrite, timeouts, retries and header changes, and nothing else);
@@ -344,7 +370,7 @@ _CONSUL: dict[str, Capability] = {
             "enrolled by connect-inject with a consul-dataplane sidecar"
         ),
     ),
-    **{feature: (_U, "not rendered by the Consul target") for feature in _TRAFFIC_NOT_RENDERED},
+    **{feature: (_U, _NO_TELEMETRY[feature]) for feature in _TRAFFIC_NOT_RENDERED},
     **_ROUTING,
     **_INGRESS,
     "revision": (
