@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator
-from functools import cache
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from . import schema_check
 from . import validate_traffic as traffic
 from .durations import DURATION, duration_seconds
 from .errors import Problem, join_path
@@ -27,37 +27,15 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 
-# Services above which the schema is compiled (see _schema_errors).
-COMPILE_ABOVE = 100
-
-
-@cache
-def _fast_check() -> Callable[[Any], Any]:
-    # fastjsonschema compiles the schema to Python: several times faster than
-    # jsonschema on a valid spec (the common case in CI). It stops at the
-    # first error, so an invalid spec is walked again by jsonschema, which
-    # reports them all.
-    return fastjsonschema.compile(
-        {**MESH_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"}
-    )
-
-
-def _service_count(data: Any) -> int:
-    spec = data.get("spec") if isinstance(data, dict) else None
-    services = spec.get("services") if isinstance(spec, dict) else None
-    return len(services) if isinstance(services, list) else 0
-
-
 def _schema_errors(data: Any) -> list[ValidationError]:
-    # Compiling the schema costs more than 0.1 s of start-up, about what jsonschema
-    # takes to validate a few hundred services: a spec with up to COMPILE_ABOVE services
-    # is validated by jsonschema alone, a larger one by the compiled schema first.
-    if _service_count(data) > COMPILE_ABOVE:
-        try:
-            _fast_check()(data)
-            return []
-        except fastjsonschema.JsonSchemaException:
-            pass
+    # The compiled check answers for a valid spec, the common case, in well under a
+    # millisecond (schema_check: kept compiled between processes); jsonschema walks
+    # an invalid one again to report every problem it has.
+    try:
+        schema_check.check()(data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass
     from jsonschema import Draft202012Validator
 
     return list(Draft202012Validator(MESH_SCHEMA).iter_errors(data))
