@@ -762,3 +762,26 @@ def test_overlapping_matches_consul_would_reorder_are_reported(tmp_path: Path) -
     _, report = consul(ingress_spec(tmp_path, *routes), lossy=True)
     # /a/long would take /a's requests first; /b/longer-still shares none of them.
     assert [p.path for p in report.problems if "routes" in p.path] == ["spec.ingress[0].routes[1]"]
+
+
+@pytest.mark.parametrize("speaks", ["grpc", "http2"])
+def test_an_ingress_route_to_a_service_spoken_over_http2_is_an_error_without_allow_lossy(
+    tmp_path: Path, speaks: str
+) -> None:
+    # Consul gives the gateway's upstreams protocol http, so it speaks HTTP/1.1 to them.
+    route = {"backend": {"service": "web", "port": 9090}}
+    spec = ingress_spec(tmp_path, route, service={"ports": grpc_ports(speaks)})
+    with pytest.raises(SpecError, match=r"routes\[0\]\.backend: not supported on consul"):
+        consul(spec)
+    objects, report = consul(spec, lossy=True)
+    (problem,) = [p for p in report.problems if p.path == "spec.ingress[0].routes[0].backend"]
+    assert problem.level == "warning"
+    assert f"web speaks {speaks}" in problem.message
+    assert find(objects, "HTTPRoute", "edge")["spec"]["rules"][0]["backendRefs"][0]["port"] == 9090
+
+
+def test_an_ingress_route_to_an_http_service_is_not_reported_for_its_protocol(
+    tmp_path: Path,
+) -> None:
+    _, report = consul(ingress_spec(tmp_path), lossy=True)
+    assert "spec.ingress[0].routes[0].backend" not in {p.path for p in report.problems}

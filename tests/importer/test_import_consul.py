@@ -595,3 +595,192 @@ def test_destinations_without_mesh_destinations_only_are_reported(imported: Impo
     result = imported(BASE + EGRESS)
     assert ("Mesh shop/mesh", "spec.transparentProxy.meshDestinationsOnly") in _findings(result)
     assert "egress" in _spec(result)
+
+
+# --- ingress: consul-k8s's API gateway ----------------------------------------------------
+
+_RULES = """\
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    filters:
+    - type: ExtensionRef
+      extensionRef: {group: consul.hashicorp.com, kind: RouteTimeoutFilter, name: edge-0}
+    - type: ExtensionRef
+      extensionRef: {group: consul.hashicorp.com, kind: RouteRetryFilter, name: edge-0}
+    backendRefs: [{group: "", kind: Service, name: web, port: 80}]
+"""
+# What the Consul target renders for an ingress whose listeners have different hosts: a
+# route per listener with the same rules, the second listener's several hosts its route's.
+GATEWAY = (
+    """
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: consul
+  listeners:
+  - {name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+  - name: https
+    port: 8443
+    protocol: HTTPS
+    tls: {mode: Terminate, certificateRefs: [{group: "", kind: Secret, name: edge-tls}]}
+    allowedRoutes: {namespaces: {from: Same}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: edge-http, namespace: shop}
+spec:
+  parentRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge, sectionName: http}]
+"""
+    + _RULES
+    + """---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: edge-https, namespace: shop}
+spec:
+  parentRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge, sectionName: https}]
+  hostnames: [shop.example.com, www.shop.example.com]
+"""
+    + _RULES
+    + """---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: RouteTimeoutFilter
+metadata: {name: edge-0, namespace: shop}
+spec: {requestTimeout: 9s}
+---
+apiVersion: consul.hashicorp.com/v1alpha1
+kind: RouteRetryFilter
+metadata: {name: edge-0, namespace: shop}
+spec: {numRetries: 2, retryOn: [5xx]}
+"""
+)
+
+
+def _with_gateway_source(text: str, name: str = "edge") -> str:
+    """``text`` with the gateway's Consul service among web's callers, as the target
+    admits it."""
+    return text.replace(
+        "  - {name: front, action: allow}\n",
+        "  - {name: front, action: allow}\n" + f"  - {{name: {name}, action: allow}}\n",
+    )
+
+
+def test_consul_k8s_gateway_routes_per_listener_are_one_ingress_entry(imported: Importer) -> None:
+    result = imported(_with_gateway_source(BASE + ROUTES + GATEWAY))
+    (entry,) = _spec(result)["ingress"]
+    # consul-k8s runs the gateway as the service account named like it, in its namespace.
+    assert entry["gateway"] == {"namespace": "shop", "serviceAccount": "edge"}
+    # A listener without a hostname has its route's hostnames.
+    assert [(listener["name"], listener["hosts"]) for listener in entry["listeners"]] == [
+        ("http", ["*"]),
+        ("https", ["shop.example.com", "www.shop.example.com"]),
+    ]
+    # A PathPrefix is Envoy's string prefix on Consul; the retries are web's own (its router's
+    # catch-all), and the timeout the route's, as it differs from web's 5s.
+    assert entry["routes"] == [
+        {
+            "match": {"path": {"prefix": "/api"}},
+            "backend": {"service": "web", "port": 80},
+            "timeout": "9s",
+        }
+    ]
+    # The gateway's source is its identity, not a caller.
+    assert _service(result, "web")["allow"] == [{"fromServiceAccounts": ["shop/front"]}]
+    assert not [n for n in result.notes if "edge" in n]
+    assert not [f for f in result.left if "edge" in f.ref or f.ref.startswith("Route")]
+
+
+def test_a_timeout_filter_of_the_backends_timeout_is_not_the_routes_own(
+    imported: Importer,
+) -> None:
+    text = _with_gateway_source(BASE + ROUTES + GATEWAY).replace(
+        "requestTimeout: 9s", "requestTimeout: 5s"
+    )
+    (entry,) = _spec(imported(text))["ingress"]
+    assert "timeout" not in entry["routes"][0]
+
+
+def test_a_retry_filter_other_than_the_backends_retries_is_reported(imported: Importer) -> None:
+    text = _with_gateway_source(BASE + ROUTES + GATEWAY).replace(
+        "spec: {numRetries: 2", "spec: {numRetries: 4"
+    )
+    result = imported(text)
+    assert ("RouteRetryFilter shop/edge-0", "spec") in _findings(result)
+    why = next(f.why for f in result.left if f.ref == "RouteRetryFilter shop/edge-0")
+    assert "retry as their backend web does" in why
+
+
+def test_intentions_that_do_not_admit_the_gateway_of_a_backend_are_reported(
+    imported: Importer,
+) -> None:
+    result = imported(BASE + ROUTES + GATEWAY)
+    assert ("ServiceIntentions shop/front-to-web", "spec.sources") in _findings(result)
+
+
+def test_a_gateway_source_the_spec_cannot_admit_is_reported(imported: Importer) -> None:
+    # A Gateway HTTPRoutes name but the input does not define, and a defined Gateway whose
+    # routes do not reach web.
+    undefined = GATEWAY.replace("name: edge, sectionName", "name: outer, sectionName")
+    result = imported(_with_gateway_source(BASE + ROUTES + undefined, "outer"))
+    assert ("ServiceIntentions shop/front-to-web", "spec.sources[1]") in _findings(result)
+    assert "which HTTPRoutes of the input name" in next(
+        f.why for f in result.left if f.field == "spec.sources[1]"
+    )
+    elsewhere = GATEWAY.replace("name: web, port: 80", "name: front, port: 80")
+    result = imported(_with_gateway_source(BASE + ROUTES + elsewhere))
+    assert "no imported route of which goes to web" in next(
+        f.why for f in result.left if f.field == "spec.sources[1]"
+    )
+    assert _service(result, "web")["allow"] == [{"fromServiceAccounts": ["shop/front"]}]
+
+
+def test_per_listener_routes_with_different_rules_are_not_merged(imported: Importer) -> None:
+    text = BASE + ROUTES + GATEWAY.replace("/api}}]", "/other}}]", 1)
+    result = imported(_with_gateway_source(text))
+    assert ("HTTPRoute shop/edge-https", "(object)") in _findings(result)
+
+
+def test_a_grpc_service_match_beside_a_rewrite_comes_back_as_the_service(
+    tmp_path: Path, imported: Importer
+) -> None:
+    # The target writes the route's rewrite after its gRPC method, not after every method
+    # of the service Ping (the prefix /Ping/), both to the route's own splitter: the prefix
+    # without the rewrite reads back as that service.
+    route = {
+        "matches": [
+            {"grpc": {"service": "shop.v1.Cart", "method": "Get"}},
+            {"grpc": {"service": "Ping"}},
+        ],
+        "split": {"v1": 30, "v2": 70},
+        "rewrite": {"path": "/"},
+    }
+    spec = {
+        "apiVersion": "meshc.io/v1alpha1",
+        "kind": "Mesh",
+        "metadata": {"name": "gen"},
+        "spec": {
+            "provider": "consul",
+            "mtls": "STRICT",
+            "namespaces": [{"name": "shop"}],
+            "services": [
+                {
+                    "name": "web",
+                    "namespace": "shop",
+                    "selector": {"app": "web"},
+                    "ports": [{"name": "grpc", "port": 80, "targetPort": 8080, "protocol": "grpc"}],
+                    "versions": [
+                        {"name": "v1", "labels": {"version": "v1"}},
+                        {"name": "v2", "labels": {"version": "v2"}},
+                    ],
+                    "routes": [route, {"to": "v1"}],
+                }
+            ],
+        },
+    }
+    path = tmp_path / "mesh.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    objects, _ = render(load_mesh(str(path)), RenderOptions.of(allow_lossy=True), "consul")
+    result = imported(yaml.safe_dump_all(objects), provider="consul")
+    assert _findings(result) == []
+    assert _service(result, "web")["routes"][0] == route

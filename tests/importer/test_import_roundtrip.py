@@ -36,11 +36,6 @@ MODES = {
 }
 # A mode that renders the example's spec with every namespace in another data plane.
 DATAPLANES = {"istio/ambient": "ambient"}
-# Modes whose importer does not read the ingress back yet: the Consul importer reads no
-# Gateway, HTTPRoute, RouteTimeoutFilter or RouteRetryFilter of consul-k8s's API gateway,
-# nor tells the gateway's source in a backend's intentions from an allow rule's. The round
-# trip leaves spec.ingress out there until it does.
-WITHOUT_INGRESS = {"consul"}
 # What a Linkerd render cannot say back: the Service a fault's share goes to is named by
 # the route's backends only, with no status (reported, and the rule imported without it).
 # On Kuma, a MeshTrafficPermission of callers named by service account alone (or on some
@@ -105,10 +100,7 @@ def _without(objects: list[Obj], refs: set[str]) -> list[Obj]:
 
 def _in_mode(mesh: Any, mode: str) -> Any:
     """The spec as the mode renders it: every namespace on the mode's data plane, if any
-    (a data plane of the mode's mesh, which the spec then names), and no ingress where the
-    mode's importer cannot read it back (WITHOUT_INGRESS)."""
-    if mode in WITHOUT_INGRESS:
-        mesh = replace(mesh, ingress=())
+    (a data plane of the mode's mesh, which the spec then names)."""
     plane = DATAPLANES.get(mode)
     if plane is None:
         return mesh
@@ -284,7 +276,9 @@ def test_a_generated_spec_renders_the_same_after_an_import_of_its_render(
 # What the Consul target writes on ServiceRouter destinations: several matches per route,
 # gRPC methods, a route's own timeout and retries (or none: attempts 0), header changes with
 # Envoy's % in their values, path rewrites, the default route's settings on the catch-all,
-# and egress hosts behind the terminating gateway.
+# and egress hosts behind the terminating gateway; and, beside them, an ingress through
+# consul-k8s's API gateway (its routes' timeout and retry filters, a route per listener of
+# other hosts).
 
 _paths = st.sampled_from(
     [
@@ -382,6 +376,36 @@ def _consul_service(draw: Any, name: str) -> Obj:
     return svc
 
 
+_ingress_paths = st.sampled_from([{"prefix": "/api"}, {"exact": "/health"}, {"prefix": "/"}])
+
+
+@st.composite
+def _consul_ingress(draw: Any, svc: Obj) -> Obj:
+    """consul-k8s's API gateway to ``svc``: listeners of one host set (one HTTPRoute) or of
+    different ones (a route per listener), routes by path with their own timeout or none."""
+    hosts = draw(
+        st.sampled_from(
+            [[["*"], ["*"]], [["shop.example.com"]], [["*"], ["a.example", "b.example"]]]
+        )
+    )
+    routes = []
+    for path in draw(st.lists(_ingress_paths, min_size=1, max_size=2, unique_by=str)):
+        route: Obj = {"match": {"path": path}, "backend": {"service": svc["name"], "port": 80}}
+        if draw(st.booleans()):
+            route["timeout"] = draw(_durations)
+        routes.append(route)
+    return {
+        "name": "edge",
+        "namespace": "shop",
+        "gateway": {"namespace": "shop", "serviceAccount": "edge"},
+        "listeners": [
+            {"name": f"l{i}", "port": 8080 + i, "protocol": "HTTP", "hosts": h}
+            for i, h in enumerate(hosts)
+        ],
+        "routes": routes,
+    }
+
+
 @st.composite
 def consul_specs(draw: Any) -> Obj:
     names = draw(st.lists(_names, min_size=1, max_size=2, unique=True))
@@ -417,6 +441,11 @@ def consul_specs(draw: Any) -> Obj:
 def test_a_generated_consul_spec_with_route_features_comes_back_whole(
     spec: Obj, tmp_path: Path
 ) -> None:
+    _comes_back_whole(spec, tmp_path)
+
+
+def _comes_back_whole(spec: Obj, tmp_path: Path) -> None:
+    """Nothing reported, the same render, and the same spec on a second import."""
     path = tmp_path / "generated.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     try:
@@ -429,3 +458,20 @@ def test_a_generated_consul_spec_with_route_features_comes_back_whole(
     assert after == before
     again = _import(_render(_load(result.spec, tmp_path), "consul"), "consul")
     assert strip_origins(again.spec) == strip_origins(result.spec)
+
+
+@st.composite
+def consul_ingress_specs(draw: Any) -> Obj:
+    spec: Obj = draw(consul_specs())
+    spec["spec"]["ingress"] = [draw(_consul_ingress(spec["spec"]["services"][0]))]
+    return spec
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(spec=consul_ingress_specs())
+def test_a_generated_consul_spec_with_an_ingress_comes_back_whole(
+    spec: Obj, tmp_path: Path
+) -> None:
+    _comes_back_whole(spec, tmp_path)

@@ -35,6 +35,7 @@ TRAFFIC_FEATURES: dict[str, str] = {
     "ingress.routes.redirect.statusCode": "ingress redirects with status 303, 307 or 308",
     "ingress.routes.rewrite.prefix": "a path rewrite after a prefix match on an ingress route",
     "ingress.routes.serviceRoutes": "ingress requests follow the backend service's own routes",
+    "ingress.routes.backendProtocol": "ingress routes to a grpc or http2 backend, over HTTP/2",
     "ingress.gateway.identity": "the services an ingress routes to admit the gateway's identity",
     "egress.hosts": "external hosts meshed workloads may reach; other hosts are refused",
     "egress.hosts.tls": "external hosts reached over TLS the workload starts (HTTPS)",

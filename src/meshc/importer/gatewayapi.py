@@ -5,15 +5,30 @@ and, on Linkerd, routes to its EgressNetwork (egress hosts).
 The inverse of :mod:`meshc.compiler.targets.gatewayapi` and the Linkerd target: a
 string prefix meshc wrote as a regular expression (``^/static.*``) is a prefix again,
 and a PathPrefix (whole path segments) is the exact path or the prefix ending in ``/``.
+
+consul-k8s's API gateway (the inverse of targets/consul/ingress.py) reads a Gateway the
+same way, with what it adds: a PathPrefix is Envoy's string ``prefix`` there (consul-k8s
+``translateHTTPMatch``, Consul ``makeRouteMatchForDiscoveryRoute``), so the spec's prefix
+as written; a rule's timeout and retries are its own RouteTimeoutFilter and
+RouteRetryFilter, named by ExtensionRef filters (``translateHTTPFilters``), read here and
+compared with the backend's settings by the Consul importer (consul/gateway.py); the
+Gateway's pods run in its namespace as the service account named like it; a listener
+with several hosts has no hostname, and the HTTPRoute's hostnames are its hosts; and
+listeners with different hosts have one HTTPRoute each, the same rules bound to the
+listener by ``sectionName``, which are one spec entry.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from meshc.compiler.targets.gatewayapi import GROUP
 from meshc.compiler.targets.linkerd.resilience import RETRY, TIMEOUT
+from meshc.providers.consul import CONFIG_GROUP as CONSUL_GROUP
+from meshc.providers.consul import GATEWAY_CLASS as CONSUL_CLASS
+from meshc.providers.consul import ROUTE_RETRY_FILTER, ROUTE_TIMEOUT_FILTER
 from meshc.providers.istio import WAYPOINT_CLASS
 from meshc.providers.linkerd import PROFILE as LINKERD
 
@@ -31,13 +46,16 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def _string(kind: str, value: str) -> list[dict[str, str]] | None:
-    """The spec's string matches for a Gateway API path or header match."""
+def _string(kind: str, value: str, string_prefix: bool = False) -> list[dict[str, str]] | None:
+    """The spec's string matches for a Gateway API path or header match (``string_prefix``:
+    a PathPrefix is a string prefix, as on consul-k8s's gateway)."""
     if kind == "Exact":
         return [{"exact": value}]
     if kind == "PathPrefix":
         if value in ("", "/"):
             return [{"prefix": "/"}]
+        if string_prefix:
+            return [{"prefix": value}]
         base = value.rstrip("/")
         return [{"exact": base}, {"prefix": base + "/"}]
     if kind == "RegularExpression":
@@ -50,7 +68,12 @@ def _string(kind: str, value: str) -> list[dict[str, str]] | None:
 
 
 def matches(
-    draft: Draft, src: Source, path: str, raw: list[Any], grpc: bool = False
+    draft: Draft,
+    src: Source,
+    path: str,
+    raw: list[Any],
+    grpc: bool = False,
+    string_prefix: bool = False,
 ) -> list[Part] | None:
     out: list[Part] = []
     for i, m in enumerate(raw):
@@ -91,7 +114,9 @@ def matches(
         paths: list[dict[str, str] | None] = [None]
         if isinstance(m.get("path"), dict):
             p = m["path"]
-            found = _string(str(p.get("type", "PathPrefix")), str(p.get("value", "/")))
+            found = _string(
+                str(p.get("type", "PathPrefix")), str(p.get("value", "/")), string_prefix
+            )
             if found is None:
                 draft.lose(src, f"{mpath}.path", "not an exact, prefix or regex match")
                 return None
@@ -149,11 +174,22 @@ def _mirror(
     return out
 
 
+# An ExtensionRef filter's reader: (filter path, extensionRef, route) -> True when read.
+Extension = Callable[[str, dict[str, Any], Part], bool]
+
+
 def filters(
-    draft: Draft, src: Source, path: str, raw: list[Any], route: Part, svc: Part | None = None
+    draft: Draft,
+    src: Source,
+    path: str,
+    raw: list[Any],
+    route: Part,
+    svc: Part | None = None,
+    extension: Extension | None = None,
 ) -> bool:
     """The rule's filters into ``route``; False when one is none the spec has. A mirror
-    is a mesh route's only (``svc``: the route's service)."""
+    is a mesh route's only (``svc``: the route's service); an ExtensionRef is read by
+    ``extension`` where the gateway has filters of its own."""
     for i, f in enumerate(raw):
         kind = f.get("type") if isinstance(f, dict) else None
         fpath = f"{path}.filters[{i}]"
@@ -197,6 +233,9 @@ def filters(
             if mirror is None:
                 return False
             route["mirror"] = mirror
+        elif kind == "ExtensionRef" and extension is not None:
+            if not extension(fpath, f.get("extensionRef") or {}, route):
+                return False
         else:
             draft.lose(src, fpath, f"a {kind} filter: not a spec setting; the rule is not imported")
             return False
@@ -392,13 +431,16 @@ def _place(draft: Draft, svc: Part, found: list[tuple[Source, list[Part]]]) -> N
 # --- ingress (a Gateway parent) -----------------------------------------------------------
 
 
-def gateway(draft: Draft, src: Source) -> Part | None:
+def gateway(draft: Draft, src: Source, consul: bool = False) -> Part | None:
+    """An ingress entry of a Gateway (``consul``: consul-k8s's API gateway's)."""
     ns = draft.namespace_of(src)
     spec = src.spec
     entry: Part = {"name": src.name, "namespace": ns, "gateway": {}, "listeners": [], "routes": []}
     origin(entry, src)
     if spec.get("gatewayClassName"):
         entry["gateway"]["className"] = str(spec["gatewayClassName"])
+    if consul:
+        _consul_gateway(src, entry)
     for i, listener in enumerate(spec.get("listeners") or []):
         path = f"spec.listeners[{i}]"
         protocol = str(listener.get("protocol", ""))
@@ -415,6 +457,8 @@ def gateway(draft: Draft, src: Source) -> Part | None:
             "protocol": protocol,
             "hosts": [str(listener["hostname"])] if listener.get("hostname") else ["*"],
         }
+        if consul and not listener.get("hostname"):
+            part["_open"] = True  # its hosts are its HTTPRoute's hostnames (_consul_hosts)
         tls = listener.get("tls")
         if protocol == "HTTPS":
             refs = (tls or {}).get("certificateRefs") or []
@@ -438,13 +482,17 @@ def gateway(draft: Draft, src: Source) -> Part | None:
     return entry
 
 
-def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) -> None:
+def ingress_route(
+    draft: Draft, src: Source, entry: Part, grpc: bool = False, inv: Inventory | None = None
+) -> None:
     ns = draft.namespace_of(src)
+    consul = inv is not None and "_consul" in entry
+    extension = _consul_extension(draft, inv, src) if consul and inv is not None else None
     for i, rule in enumerate(src.spec.get("rules") or []):
         path = f"spec.rules[{i}]"
         route: Part = {}
         origin(route, src, path)
-        found = matches(draft, src, path, rule.get("matches") or [], grpc)
+        found = matches(draft, src, path, rule.get("matches") or [], grpc, string_prefix=consul)
         if found is None:
             continue
         if rule.get("matches") == [{"path": {"type": "PathPrefix", "value": "/"}}]:
@@ -453,9 +501,19 @@ def ingress_route(draft: Draft, src: Source, entry: Part, grpc: bool = False) ->
             route["match"] = found[0]
         elif found:
             route["matches"] = found
-        if not filters(draft, src, path, rule.get("filters") or [], route):
+        if not filters(draft, src, path, rule.get("filters") or [], route, extension=extension):
             continue
-        _timeouts(draft, src, path, rule, route)
+        if consul:
+            route["_at"] = (src, path)
+            if rule.get("timeouts"):
+                draft.lose(
+                    src,
+                    f"{path}.timeouts",
+                    "consul-k8s does not read an HTTPRoute's timeouts (a rule's timeout is its "
+                    "RouteTimeoutFilter: translateHTTPRouteRule); not imported",
+                )
+        else:
+            _timeouts(draft, src, path, rule, route)
         if "redirect" not in route:
             refs = rule.get("backendRefs") or []
             if len(refs) != 1 or refs[0].get("kind", "Service") != "Service":
@@ -494,11 +552,13 @@ def egress_route(draft: Draft, src: Source, parent: dict[str, Any]) -> None:
 
 def import_gateway_api(inv: Inventory, draft: Draft) -> None:
     gateways: dict[tuple[str, str], Part] = {}
+    beside_consul = any(s.group == CONSUL_GROUP for s in inv.sources)
     for src in inv.kind("Gateway", GROUP):
         if src.spec.get("gatewayClassName") == WAYPOINT_CLASS:
             continue  # Istio's waypoint: meshc's own, read by istio.waypoints
         with draft.guard(src):
-            entry = gateway(draft, src)
+            consul = beside_consul or src.spec.get("gatewayClassName") == CONSUL_CLASS
+            entry = gateway(draft, src, consul)
             if entry is not None:
                 gateways[(draft.namespace_of(src), src.name)] = entry
     routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]] = {}
@@ -509,7 +569,7 @@ def import_gateway_api(inv: Inventory, draft: Draft) -> None:
     ]
     for src, grpc in kinds:
         with draft.guard(src):
-            _route(draft, src, grpc, gateways, routes_of)
+            _route(draft, src, grpc, gateways, routes_of, inv)
     for key, found in routes_of.items():
         svc = draft.services[key]
         if "_vs" in svc:
@@ -522,6 +582,8 @@ def import_gateway_api(inv: Inventory, draft: Draft) -> None:
         with draft.guard(found[0][0]):
             _place(draft, svc, found)
     for key, entry in gateways.items():
+        if "_consul" in entry:
+            _consul_hosts(draft, entry)
         if entry["routes"]:
             draft.ingress[key] = entry
             draft.imported += 1
@@ -535,6 +597,7 @@ def _route(
     grpc: bool,
     gateways: dict[tuple[str, str], Part],
     routes_of: dict[tuple[str, str], list[tuple[Source, list[Part]]]],
+    inv: Inventory,
 ) -> None:
     parents = src.spec.get("parentRefs") or []
     if len(parents) != 1:
@@ -558,6 +621,9 @@ def _route(
                 f"Gateway {key[0]}/{key[1]} is not in the input; not imported",
             )
             return
+        if "_consul" in gateways[key]:
+            _consul_route(draft, src, grpc, gateways[key], parent, inv)
+            return
         if gateways[key]["routes"]:
             draft.lose(src, "", f"a second route of Gateway {key[0]}/{key[1]}; not merged")
             return
@@ -575,3 +641,119 @@ def _no_routes(entry: Part, key: tuple[str, str]) -> Finding:
         "(object)",
         "a Gateway without routes the spec can say; not imported",
     )
+
+
+# --- consul-k8s's API gateway -------------------------------------------------------------
+
+
+def _consul_gateway(src: Source, entry: Part) -> None:
+    """consul-k8s runs a Gateway's pods in its namespace as the service account named like
+    it (gatekeeper/serviceaccount.go) and registers them as the Consul service of its name
+    (binding/registration.go, ``registrationForPod``); its class is the target's default."""
+    entry["_consul"] = True
+    entry["_gateway_src"] = src
+    entry["_hosts"] = {}
+    gw = entry["gateway"]
+    if gw.get("className") == CONSUL_CLASS:
+        del gw["className"]
+    gw["namespace"], gw["serviceAccount"] = entry["namespace"], entry["name"]
+
+
+def _consul_extension(draft: Draft, inv: Inventory, src: Source) -> Extension:
+    """The reader of consul-k8s's RouteTimeoutFilter and RouteRetryFilter named by a rule
+    of ``src``: the timeout is the route's; the filters are kept on the route for the
+    Consul importer, which compares them with the backend's settings (consul/gateway.py)."""
+    ns = draft.namespace_of(src)
+
+    def read(fpath: str, ref: dict[str, Any], route: Part) -> bool:
+        kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+        if ref.get("group") != CONSUL_GROUP or kind not in (
+            ROUTE_TIMEOUT_FILTER,
+            ROUTE_RETRY_FILTER,
+        ):
+            draft.lose(
+                src,
+                fpath,
+                f"a {kind} filter: the spec's ingress routes have a timeout and their "
+                "backend's retries of consul-k8s's filters only; the rule is not imported",
+            )
+            return False
+        found = next(
+            (
+                f
+                for f in inv.kind(kind, CONSUL_GROUP)
+                if f.name == name and draft.namespace_of(f) == ns
+            ),
+            None,
+        )
+        if found is None:
+            draft.lose(
+                src,
+                f"{fpath}.extensionRef",
+                f"{kind} {ns}/{name} is not in the input, and consul-k8s binds no route "
+                "whose filters are missing (externalRefsOnRouteAllExist); the rule is not "
+                "imported",
+            )
+            return False
+        if kind == ROUTE_RETRY_FILTER:
+            route["_retry_filter"] = found
+            return True
+        for key in sorted(set(found.spec) - {"requestTimeout"}):
+            draft.lose(
+                found,
+                f"spec.{key}",
+                "the spec's ingress routes have a request timeout only; imported without it",
+            )
+        if found.spec.get("requestTimeout") is not None:
+            route["timeout"] = str(found.spec["requestTimeout"])
+        route["_timeout_filter"] = found
+        return True
+
+    return read
+
+
+def _consul_route(
+    draft: Draft, src: Source, grpc: bool, entry: Part, parent: dict[str, Any], inv: Inventory
+) -> None:
+    """An HTTPRoute of consul-k8s's gateway: the entry's routes, or, where listeners have
+    different hosts, one of the routes per listener (``sectionName``) with the same rules."""
+    section = parent.get("sectionName")
+    hosts = [str(h) for h in src.spec.get("hostnames") or []]
+    bound: dict[str | None, list[str]] = entry["_hosts"]
+    rules = src.spec.get("rules") or []
+    if not bound:
+        bound[None if section is None else str(section)] = hosts
+        entry["_rules"] = rules
+        ingress_route(draft, src, entry, grpc, inv)
+        return
+    if section is None or None in bound or str(section) in bound or rules != entry["_rules"]:
+        draft.lose(
+            src,
+            "",
+            f"a second route of Gateway {entry['namespace']}/{entry['name']} that is not one "
+            "per listener with the same rules (how meshc renders listeners of different "
+            "hosts); not merged",
+        )
+        return
+    bound[str(section)] = hosts
+    draft.imported += 1
+
+
+def _consul_hosts(draft: Draft, entry: Part) -> None:
+    """A listener without a hostname has the hosts of the HTTPRoute bound to it (consul-k8s
+    admits a route's hostnames on a listener without one: ``FilteredHostnames``)."""
+    bound: dict[str | None, list[str]] = entry.pop("_hosts")
+    entry.pop("_rules", None)
+    src: Source = entry.pop("_gateway_src")
+    names = [str(raw.get("name")) for raw in src.spec.get("listeners") or []]
+    for listener in entry["listeners"]:
+        hosts = bound.get(listener["name"], bound.get(None))
+        if listener.pop("_open", False) and hosts:
+            listener["hosts"] = hosts
+        if bound and hosts is None:
+            draft.lose(
+                src,
+                f"spec.listeners[{names.index(listener['name'])}]",
+                "no HTTPRoute is bound to this listener, and the spec's ingress routes "
+                "are every listener's; imported with them",
+            )

@@ -57,6 +57,11 @@ INJECTOR_WEBHOOK = "consul-connect-injector"
 # The GatewayClass of consul-k8s's API gateway: the chart's gateway-resources job creates it
 # (charts/consul/templates/gateway-resources-job.yaml, -gateway-class-name=consul).
 GATEWAY_CLASS = "consul"
+# consul-k8s's own HTTPRoute filters, named by an ExtensionRef of its config group: a
+# route's request timeout and retries (control-plane/api-gateway/common/translation.go,
+# translateHTTPFilters; api/v1alpha1/routetimeoutfilter_types.go, routeretryfilter_types.go).
+ROUTE_TIMEOUT_FILTER = "RouteTimeoutFilter"
+ROUTE_RETRY_FILTER = "RouteRetryFilter"
 
 
 CONFIG_GROUP = "consul.hashicorp.com"
@@ -348,6 +353,16 @@ _INGRESS: dict[str, Capability] = {
             "discoverychain gateway.go, Synthesize), so ingress requests follow the split of "
             "its default route, and its timeout and retries are rendered as the ingress "
             "route's RouteTimeoutFilter and RouteRetryFilter; its other routes do not apply"
+        ),
+    ),
+    "ingress.routes.backendProtocol": (
+        _U,
+        (
+            "consul-k8s's gateway speaks HTTP/1.1 to every backend: Consul gives its "
+            "upstreams protocol http (proxycfg api_gateway.go, handleRouteConfigUpdate), so "
+            "a grpc or http2 backend's cluster has no HTTP/2 options (xds clusters.go, "
+            "makeUpstreamClustersForDiscoveryChain); gRPC's status trailers do not survive "
+            "HTTP/1.1, and an http2 service's requests arrive as HTTP/1.1"
         ),
     ),
     "ingress.gateway.identity": (

@@ -1,20 +1,26 @@
 """Consul's configuration (consul-k8s's config entries, group consul.hashicorp.com): the
 Mesh and ProxyDefaults (the spec's mTLS mode, the services' default protocol), each
 service's ServiceDefaults (its protocol, mode and upstream limits), ServiceIntentions
-(who may call), ServiceResolver (versions), ServiceSplitter and ServiceRouter (routes,
+(who may call, and which ingress gateway), ServiceResolver (versions), ServiceSplitter and ServiceRouter (routes,
 timeout and retries), and the destinations behind the TerminatingGateway (egress); the
 namespaces' transparent-proxy label is the Consul marker the target writes.
 
 The inverse of :mod:`meshc.compiler.targets.consul`, one module per concern: :mod:`.entries`
 (which service an entry is for, and entries that conflict), :mod:`.mesh`,
 :mod:`.defaults` (with :mod:`.upstreams`), :mod:`.intentions`, :mod:`.routing` (versions and
-splits), :mod:`.router` (with :mod:`.destination`) and :mod:`.egress`.
+splits), :mod:`.router` (with :mod:`.destination`), :mod:`.egress` and :mod:`.gateway` (consul-k8s's
+API gateway, whose Gateway and HTTPRoutes gatewayapi.py reads).
 """
 
 from __future__ import annotations
 
 from meshc.compiler.targets.consul.common import API, HTTP_PROTOCOLS
-from meshc.providers.consul import PROFILE, TRANSPARENT_PROXY
+from meshc.providers.consul import (
+    PROFILE,
+    ROUTE_RETRY_FILTER,
+    ROUTE_TIMEOUT_FILTER,
+    TRANSPARENT_PROXY,
+)
 
 from ..draft import Draft, Finding, Part, Source, origin
 from ..inventory import Inventory
@@ -27,6 +33,7 @@ from .defaults import (
 )
 from .egress import Egress, destination_intention, is_destination, read_egress, read_mesh_proxy
 from .entries import ROUTER, Entries, service_named
+from .gateway import Gateways, settle_ingress
 from .intentions import read_intentions
 from .mesh import MeshSettings, read_mesh, read_proxy_defaults, settle_mtls
 from .router import Routed, read_router
@@ -45,6 +52,8 @@ _READ = {
     "ServiceSplitter",
     "ServiceRouter",
     "TerminatingGateway",
+    ROUTE_TIMEOUT_FILTER,  # an HTTPRoute's (gateway.py)
+    ROUTE_RETRY_FILTER,
 }
 
 
@@ -224,20 +233,23 @@ def import_consul(inv: Inventory, draft: Draft) -> None:
     if mine or any(p.get("_marker") and p["_marker"][0] == NAME for p in draft.namespaces.values()):
         draft.provider_votes[NAME] += len(mine) or 1
     if not mine:
+        settle_ingress(draft, inv)  # a gateway of class consul without config entries
         return
     entries = Entries.of(inv, draft, GROUP)
     egress = Egress(gateways=inv.kind("TerminatingGateway", GROUP))
     conf = _settings(inv, draft, entries, egress)
+    gateways = Gateways.of(inv, draft)
     for name, src in entries.named("ServiceIntentions").items():
         if destination_intention(src, egress):
             continue
         svc = _for_service(draft, src, name)
         if svc is not None:
             with draft.guard(src):
-                read_intentions(draft, inv, src, svc)
+                read_intentions(draft, inv, src, svc, gateways)
     settle_upstreams(draft, conf.upstreams)
     read_egress(draft, egress)
     _routing(inv, draft, entries)
+    settle_ingress(draft, inv)
     for src in mine:
         if src.group != GROUP or src.kind not in _READ:
             draft.lose(

@@ -45,6 +45,8 @@ SETTINGS = (
 # The destination fields of a route's own header changes (the catch-all's are the default
 # route's).
 HEADERS = ("requestHeaders", "responseHeaders")
+# Every method of a gRPC service (the spec's service names, with a package or not).
+_GRPC_SERVICE_PREFIX = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/")
 # A % that is not half of an escaped %%: the start of an Envoy formatter command.
 _COMMAND = re.compile(r"%(?!%)")
 
@@ -147,15 +149,27 @@ def _rewritable(match: Part) -> bool:
 
 
 def read_rewrite(
-    draft: Draft, src: Source, paths: list[str], values: list[Any], route: Part
+    draft: Draft,
+    src: Source,
+    paths: list[str],
+    values: list[Any],
+    route: Part,
+    grpc_chain: bool = False,
 ) -> bool:
     """``rewrite.path`` from the ``prefixRewrite`` of each router route of ``route`` (one
     per match, ``None`` where a route has none). The target writes the route's rewrite
-    after the matches it means the same after, and no other, so those are one route."""
+    after the matches it means the same after, and no other, so those are one route.
+    ``grpc_chain``: the service's chain is grpc, where a prefix ``/<name>/`` without the rewrite
+    is every method of the gRPC service ``name``, after which the target writes none."""
     matches = route.get("matches") or [route["match"]]
     given = {str(v) for v in values if v is not None}
     if not given:
         return True
+    for value, m in zip(values, matches, strict=True):
+        service = _GRPC_SERVICE_PREFIX.fullmatch(str((m.get("path") or {}).get("prefix", "")))
+        if grpc_chain and value is None and service is not None and set(m) <= {"path", "headers"}:
+            m.pop("path")
+            m["grpc"] = {"service": service[1]}
     if len(given) > 1:
         draft.lose(
             src,

@@ -5,13 +5,16 @@ caller, allowed, then ``*`` denied (targets/consul/policy.py, ``service_intentio
 source names a Consul service, which consul-k8s registers under the Kubernetes Service's
 name and, with ACLs, under the service account of the same name; so a source is the
 service account ``<namespace>/<name>`` of the Service of that name (the only one: Consul
-CE has no namespaces), which the target renders back as the same source.
+CE has no namespaces), which the target renders back as the same source. A source named
+like a Gateway is the gateway's identity, which the target adds on the backends of its
+routes (gateway.py), not a caller.
 """
 
 from __future__ import annotations
 
 from ..draft import Draft, Part, Source, origin
 from ..inventory import Inventory, pod_spec
+from .gateway import Gateways
 
 WILDCARD = "*"
 _SOURCE_FIELDS = {"name", "action", "description"}
@@ -38,7 +41,9 @@ def _account_namespace(draft: Draft, inv: Inventory, name: str, fallback: str) -
     return fallback
 
 
-def read_intentions(draft: Draft, inv: Inventory, src: Source, svc: Part) -> None:
+def read_intentions(
+    draft: Draft, inv: Inventory, src: Source, svc: Part, gateways: Gateways
+) -> None:
     spec = src.spec
     destination = spec.get("destination") or {}
     for key in sorted(set(destination) - {"name"}):
@@ -79,6 +84,8 @@ def read_intentions(draft: Draft, inv: Inventory, src: Source, svc: Part) -> Non
                     "the spec's allow rules deny every caller they do not name; "
                     "the sources after '*' are imported before it",
                 )
+        elif action == "allow" and gateways.source(draft, src, path, name, svc):
+            continue
         elif action == "allow":
             allowed.append(name)
         elif not any(s.get("name") == WILDCARD and s.get("action") == "deny" for s in sources):
@@ -120,4 +127,5 @@ def read_intentions(draft: Draft, inv: Inventory, src: Source, svc: Part) -> Non
     }
     origin(rule, src)
     svc["allow"] = [rule]
+    svc["_intentions"] = src
     draft.imported += 1

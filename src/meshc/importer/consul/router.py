@@ -16,7 +16,8 @@ The inverse of targets/consul/routing.py's ``router``:
   ``/<pkg.Service>/<Method>`` is that gRPC method and a ``pathPrefix`` ``/<pkg.Service>/``
   every method of that service, as the target writes ``match.grpc`` (a service name
   without a package, and any path on an http2 service, stays a path: the render is the
-  same);
+  same; but a ``/<name>/`` prefix without the rewrite the route's other matches have is
+  the gRPC service ``name``, after which the target writes none: ``read_rewrite``);
 - the last route, ``pathPrefix: /`` with no subset, is the target's catch-all: its
   destination carries the default route's settings, its own or else the service's. Its
   timeout and retries are read as the service's, and a matched route whose own differ
@@ -307,7 +308,7 @@ def _route(
     rewrites = [(raw[i].get("destination") or {}).get("prefixRewrite") for i in group]
     dest.pop("prefixRewrite", None)
     paths = [f"spec.routes[{i}].destination.prefixRewrite" for i in group]
-    if not read_rewrite(draft, src, paths, rewrites, route):
+    if not read_rewrite(draft, src, paths, rewrites, route, grpc):
         return None
     for key, value in dest.items():
         reader = DESTINATION.get(key)

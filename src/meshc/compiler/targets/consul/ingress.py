@@ -31,7 +31,11 @@ consul-k8s builds against):
   (``fetchServicesForEndpoints``, ``serviceName``: the Service's name, as meshc's pod
   markers register it), with no port: the gateway reaches the one port consul-k8s
   registers. The gateway's chain goes through the service's own splitter (Synthesize,
-  ``targetForResolverNode``), not its router.
+  ``targetForResolverNode``), not its router. The gateway speaks HTTP/1.1 to every
+  backend: Consul gives the upstreams of its HTTP listeners protocol http
+  (agent/proxycfg/api_gateway.go, ``handleRouteConfigUpdate``), so a grpc or http2
+  backend's cluster has no HTTP/2 options (agent/xds/clusters.go,
+  ``makeUpstreamClustersForDiscoveryChain``): a route to one is reported.
 
 Not translated: RequestRedirect (a rule without backends is dropped:
 ``translateHTTPRouteRule``), a URLRewrite that replaces the whole path or sets the
@@ -49,18 +53,20 @@ import copy
 import re
 from typing import Any
 
-from meshc.providers.consul import GATEWAY_CLASS
+from meshc.providers.consul import GATEWAY_CLASS, ROUTE_RETRY_FILTER, ROUTE_TIMEOUT_FILTER
 
 from ...model import Match, Mesh, Service, StringMatch
 from ...model_traffic import HeaderOps, Headers, Ingress, IngressRoute, Listener
 from ...objects import Obj, metadata, new_object
 from .. import Report, gatewayapi
-from .common import API
+from .common import API, protocol
 from .destination import destination_settings, literal, unmodifiable
 
 _FILTER_GROUP = API.partition("/")[0]
 # consul-k8s's gateway takes no listener on Envoy's admin port (validateListeners).
 _ADMIN_PORT = 20000
+# The Consul protocols spoken over HTTP/2, which the gateway does not speak to a backend.
+_HTTP2 = ("grpc", "http2")
 # What Gateway API's CRD accepts as an Exact or PathPrefix value (its CEL rules on
 # HTTPPathMatch); another prefix is matched by a regex, which cannot be rewritten.
 _PATH_CHARS = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$")
@@ -255,22 +261,22 @@ def _policy_objects(
         objects.append(
             new_object(
                 API,
-                "RouteTimeoutFilter",
-                metadata(mesh, "RouteTimeoutFilter", name, entry.namespace, route.path),
+                ROUTE_TIMEOUT_FILTER,
+                metadata(mesh, ROUTE_TIMEOUT_FILTER, name, entry.namespace, route.path),
                 spec={"requestTimeout": timeout},
             )
         )
-        filters.append(_extension("RouteTimeoutFilter", name))
+        filters.append(_extension(ROUTE_TIMEOUT_FILTER, name))
     if "numRetries" in settings:
         objects.append(
             new_object(
                 API,
-                "RouteRetryFilter",
-                metadata(mesh, "RouteRetryFilter", name, entry.namespace, f"{svc.path}.retries"),
+                ROUTE_RETRY_FILTER,
+                metadata(mesh, ROUTE_RETRY_FILTER, name, entry.namespace, f"{svc.path}.retries"),
                 spec={"numRetries": settings["numRetries"], "retryOn": settings["retryOn"]},
             )
         )
-        filters.append(_extension("RouteRetryFilter", name))
+        filters.append(_extension(ROUTE_RETRY_FILTER, name))
     return objects, filters
 
 
@@ -315,6 +321,24 @@ def _report_redirect(mesh: Mesh, route: IngressRoute, report: Report) -> None:
 
 def _check_backend(mesh: Mesh, route: IngressRoute, svc: Service, report: Report) -> None:
     assert route.backend is not None
+    speaks = protocol(svc)
+    if speaks in _HTTP2:
+        # The gateway's upstream is forced to http (proxycfg/api_gateway.go,
+        # handleRouteConfigUpdate: Config {"protocol": "http"}; the synthesized chain's
+        # ServiceDefaults say http too: discoverychain/gateway_httproute.go), so
+        # finalizeUpstreamConfig keeps http and makeUpstreamClustersForDiscoveryChain
+        # (xds/clusters.go) sets no HTTP/2 options on the backend's cluster.
+        report.lossy(
+            "ingress.routes.backendProtocol",
+            f"{route.path}.backend",
+            f"{svc.name} speaks {speaks}, and consul-k8s's gateway speaks HTTP/1.1 to it "
+            "(Consul gives the gateway's upstreams protocol http): "
+            + (
+                "a gRPC call's status is an HTTP/2 trailer, which does not survive HTTP/1.1"
+                if speaks == "grpc"
+                else "its requests arrive as HTTP/1.1, without what only HTTP/2 carries"
+            ),
+        )
     first = svc.ports[0]
     if route.backend.port != first.port:
         report.lossy(

@@ -48,6 +48,7 @@ INGRESS = frozenset(
         "ingress.routes.redirect.statusCode",
         "ingress.routes.rewrite.prefix",
         "ingress.routes.serviceRoutes",
+        "ingress.routes.backendProtocol",
         "ingress.gateway.identity",
     }
 )
