@@ -7,6 +7,7 @@ judged as admission would judge it, and every run ends with a summary line.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import helm_python as helm
 import pytest
 
 from meshc.cli import main
+from meshc.policies.manifests import SUFFIXES, listed_files
 from support.paths import REPO
 from support.specs import write_spec
 
@@ -267,3 +269,25 @@ def test_objects_without_a_namespace_are_judged_where_namespace_places_them(
     )
     assert code == 1 and "Deployment guestbook/web" in out
     assert not any("judged in namespace" in line for line in err)
+
+
+def test_a_directory_is_listed_in_pathlib_s_order_without_git_and_symlinked_directories(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "repo"
+    for name in ("a-b.yaml", "a/b.yaml", "a/c/d.yml", "B.json", "z.txt", ".git/x.yaml"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("{}\n")
+    (root / "linked-dir").symlink_to(root / "a", target_is_directory=True)
+    (root / "linked.yaml").symlink_to(root / "a-b.yaml")
+    (root / "dangling.yaml").symlink_to(root / "gone.yaml")
+    os.mkfifo(root / "pipe.yaml")
+    by_pathlib = [
+        str(f)
+        for f in sorted(root.rglob("*"))
+        if f.is_file() and f.suffix in SUFFIXES and ".git" not in f.relative_to(root).parts
+    ]
+    assert listed_files([str(root)]) == by_pathlib
+    assert [Path(f).relative_to(root).as_posix() for f in by_pathlib] == [
+        "B.json", "a/b.yaml", "a/c/d.yml", "a-b.yaml", "linked.yaml",
+    ]  # fmt: skip
