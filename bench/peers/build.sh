@@ -63,11 +63,11 @@ build_gator() {
 }
 
 # The module root's main package is the Gatekeeper manager (webhook, audit,
-# controllers); go install names it after the module's last element, v3.
+# controllers); go install names a /vN module's command after the element
+# before vN (cmd/go's DefaultExecName): gatekeeper.
 build_gatekeeper() {
     GOBIN="$BIN" "${NICE[@]}" go install "${GO_BUILD_FLAGS[@]}" \
         "github.com/open-policy-agent/gatekeeper/v3@$GATEKEEPER_VERSION"
-    mv -f "$BIN/v3" "$BIN/gatekeeper"
 }
 
 # Kyverno's go.mod has a replace directive, so go install refuses it: download
