@@ -2,7 +2,7 @@
 
 Run:  bench/peers/build.sh gatekeeper     # once: the pinned manager, into .bench-tools/ (never in CI)
       MESHC_TOOLS_BIN=.tools/bin .venv/bin/python bench/peers/admission.py [--connections 4 16]
-          [--runs 3] [--duration 5] [--markdown]
+          [--runs 3] [--duration 5] [--markdown] [--plot docs/admission.svg]
 
 The rule is the one-rule set of bench/bench_peers.py, the injection opt-out:
 meshc runs ``meshc webhook serve --policy injection-required`` (wasm engine,
@@ -26,7 +26,8 @@ Gatekeeper by the measured constraint alone, and allow the reviews. Runs are
 interleaved: each round times every server at every connection count. It
 prints the median of the rounds (and the range of the rates); CPU is all the
 server's processes' user + system time during a run, per answered review.
-``--markdown`` prints the table docs/performance.md carries.
+``--markdown`` prints the table docs/performance.md carries, ``--plot`` writes
+its rates and p99s against the connections as the SVG beside it (plot.py).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ for path in (PEERS, BENCH, REPO / "tests"):
     sys.path.insert(0, str(path))
 
 from peer_tools import ONE_RULE_POLICY, POLICIES, peers_bin
+from plot import Line, svg
 
 from bench_peers import machine
 from bench_webhook import free_port, server_command, tree_cpu, wait_ready
@@ -402,18 +404,37 @@ def versions(gatekeeper: str) -> str:
     )
 
 
-def markdown(
-    series: list[Series],
-    runs: int,
-    duration: float,
-    loads: list[tuple[float, float, float]],
-    gatekeeper: str,
+def caption(
+    runs: int, duration: float, loads: list[tuple[float, float, float]], gatekeeper: str
 ) -> str:
+    """When, where and with what: the line above the table, and under the plot."""
+    return (
+        f"Measured {date.today().isoformat()} on {machine(loads)}; {versions(gatekeeper)}; "
+        f"median of {runs} interleaved rounds of {duration:g} s each (bench/peers/admission.py)."
+    )
+
+
+def label(s: Series) -> str:
+    return s.server if s.server.startswith("meshc") else f"{s.server} {ENGINES[s.engine]}"
+
+
+def plot_lines(series: list[Series]) -> list[Line]:
+    """One line per server configuration, in the table's order: median rate and p99 (ms)."""
+    points: dict[str, list[tuple[int, float, float]]] = {}
+    for s in series:
+        points.setdefault(label(s), []).append(
+            (
+                s.connections,
+                s.median(lambda r: r.throughput),
+                s.median(lambda r: r.percentile(99)) * 1e3,
+            )
+        )
+    return [Line(name, line) for name, line in points.items()]
+
+
+def markdown(series: list[Series], heading: str) -> str:
     lines = [
-        (
-            f"Measured {date.today().isoformat()} on {machine(loads)}; {versions(gatekeeper)}; "
-            f"median of {runs} interleaved rounds of {duration:g} s each (bench/peers/admission.py)."
-        ),
+        heading,
         "",
         "| server | rule | connections | reviews/s (range) | p50 | p99 | server CPU / review | errors | rate / Gatekeeper's best |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -536,6 +557,10 @@ def main() -> int:
         help="Gatekeeper's ports to measure",
     )  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="also print the table for docs")
+    parser.add_argument(
+        "--plot", type=Path, metavar="FILE.svg",
+        help="also write reviews/s and p99 against connections, per server, as an SVG",
+    )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="say each canary's denial")
     args = parser.parse_args()
     loads = [os.getloadavg()]
@@ -546,9 +571,15 @@ def main() -> int:
         return 2
     loads.append(os.getloadavg())
     report(series, args.runs)
+    heading = caption(args.runs, args.duration, loads, version)
     if args.markdown:
         print()
-        print(markdown(series, args.runs, args.duration, loads, version))
+        print(markdown(series, heading))
+    if args.plot:
+        written = args.plot.with_name(args.plot.name + ".tmp")
+        written.write_text(svg(plot_lines(series), heading))
+        written.replace(args.plot)  # whole or not at all
+        print(f"# wrote {args.plot}", file=sys.stderr)
     return 0
 
 
