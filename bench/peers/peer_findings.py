@@ -81,7 +81,10 @@ def from_gator_json(text: str) -> set[Finding]:
 def from_kyverno_report(text: str) -> set[Finding]:
     """``kyverno apply --policy-report``: the failed results of the report(s) it prints."""
     found: set[Finding] = set()
-    for doc in yaml.safe_load_all(text):
+    # Kyverno 1.19 prints its deprecation warning for a kyverno.io/v1 ClusterPolicy on
+    # standard output, before the report: the report starts at its first document.
+    start = re.search(r"^(?:---|apiVersion:)", text, re.M)
+    for doc in yaml.safe_load_all(text[start.start() :] if start else ""):
         if not isinstance(doc, dict):
             continue
         for result in doc.get("results") or []:
