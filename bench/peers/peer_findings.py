@@ -83,7 +83,7 @@ def from_kyverno_report(text: str) -> set[Finding]:
     found: set[Finding] = set()
     # Kyverno 1.19 prints its deprecation warning for a kyverno.io/v1 ClusterPolicy on
     # standard output, before the report: the report starts at its first document.
-    start = re.search(r"^(?:---|apiVersion:)", text, re.M)
+    start = re.search(r"^(?:---|apiVersion:)", text, re.MULTILINE)
     for doc in yaml.safe_load_all(text[start.start() :] if start else ""):
         if not isinstance(doc, dict):
             continue
