@@ -328,6 +328,16 @@ def _mesh_rule(
             )
             continue
         split[version] = int(ref.get("weight", 1))
+    return settle_backends(draft, src, f"{path}.backendRefs", route, split)
+
+
+def settle_backends(
+    draft: Draft, src: Source, path: str, route: Part, split: dict[str, int]
+) -> Part | None:
+    """``route`` sending to the versions its backends name (``split``, version -> weight),
+    as the spec says it: one version is ``to``, several a ``split`` in percent; a rule
+    sending to the whole service (``_whole``) needs neither. None, reported at ``path``,
+    for a rule without backends."""
     if len(split) == 1 and "_whole" not in route:
         route["to"] = next(iter(split))
     elif split:
@@ -336,7 +346,7 @@ def _mesh_rule(
             {v: round(w * 100 / total) for v, w in split.items()} if total != 100 else split
         )
     elif "_whole" not in route:
-        draft.lose(src, f"{path}.backendRefs", "a rule without backends; not imported")
+        draft.lose(src, path, "a rule without backends; not imported")
         return None
     return route
 

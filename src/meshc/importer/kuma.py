@@ -28,6 +28,7 @@ from meshc.providers.kuma import DEFAULT_MESH, MESH_LABEL, PROFILE, SERVICE_TAG
 
 from .draft import Draft, Part, Source, origin
 from .gatewayapi import filters as gateway_filters
+from .gatewayapi import settle_backends
 from .inventory import Inventory
 
 NAME = PROFILE.name
@@ -391,17 +392,7 @@ def _rule(draft: Draft, src: Source, path: str, rule: dict[str, Any], svc: Part)
             )
             continue
         split[version] = int(ref.get("weight", 1))
-    if len(split) == 1 and "_whole" not in route:
-        route["to"] = next(iter(split))
-    elif split:
-        total = sum(split.values())
-        route["split"] = (
-            {v: round(w * 100 / total) for v, w in split.items()} if total != 100 else split
-        )
-    elif "_whole" not in route:
-        draft.lose(src, f"{path}.default.backendRefs", "a rule without backends; not imported")
-        return None
-    return route
+    return settle_backends(draft, src, f"{path}.default.backendRefs", route, split)
 
 
 def _http_route(

@@ -27,9 +27,6 @@ POLICY = "injection-required"
 # Values that turn injection off, whatever the marker's own spelling (the injectors read
 # booleans leniently: Istio any value but y/yes/true/on, Consul strconv.ParseBool).
 _OFF = frozenset({"false", "disabled", "no", "off", "n", "f", "0", "none"})
-# Istio's injector reads its label's key as an annotation when the label is absent
-# (policies/rego/istio.rego, inject_setting).
-_ANNOTATION_TOO = ("sidecar.istio.io/inject",)
 _MAX_NAME = 63
 
 
@@ -38,7 +35,11 @@ def _opt_out(src: Source, profile: providers.Profile) -> tuple[str, str, str] | 
     markers = profile.pod_opt_out
     wanted = [("labels", k, v) for k, v in markers["labels"].items()]
     wanted += [("annotations", k, v) for k, v in markers["annotations"].items()]
-    wanted += [("annotations", k, "false") for s, k, _ in list(wanted) if k in _ANNOTATION_TOO]
+    wanted += [
+        ("annotations", k, "false")
+        for _, k, _ in list(wanted)
+        if k in profile.opt_out_annotations_too
+    ]
     for section, key, off in wanted:
         values = pod_metadata(src, section)
         if key in values and values[key].lower() in _OFF | {off.lower()}:

@@ -259,6 +259,9 @@ PROFILE = IstioProfile(
         labels={"sidecar.istio.io/inject": "false", DATAPLANE_MODE_LABEL: "none"},
         annotations={},
     ),
+    # The injector reads sidecar.istio.io/inject as an annotation when the label is
+    # absent (policies/rego/istio.rego, inject_setting).
+    opt_out_annotations_too=("sidecar.istio.io/inject",),
     injection_keys=MappingProxyType(
         {
             "labels": (INJECTION_LABEL, REVISION_LABEL, DATAPLANE_MODE_LABEL),

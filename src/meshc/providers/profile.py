@@ -206,6 +206,9 @@ class Profile:
     # Pod labels and annotations that keep a pod out of the mesh: the chart puts
     # them on the webhook's own pods, which the API server reaches in plain TLS.
     pod_opt_out: Markers = field(default_factory=lambda: Markers(labels={}, annotations={}))
+    # Opt-out labels the injector also reads as annotations when the label is absent
+    # (meshc import carries either spelling of a workload's opt-out).
+    opt_out_annotations_too: tuple[str, ...] = ()
     render_options: tuple[RenderOption, ...] = ()
     # Whether meshc's mutating webhook marks new pods (pod_markers): the chart
     # then sends it pod CREATE, and names its mutating webhook configuration so

@@ -20,7 +20,7 @@ from meshc.providers import Profile, Support
 
 from ..capabilities import support
 from ..errors import Problem, SpecError
-from ..model import Mesh
+from ..model import Mesh, Service
 from ..objects import Obj, sort_objects
 from ..overrides import apply_overrides
 
@@ -188,6 +188,31 @@ def render(
     if report.errors:
         raise SpecError(report.problems)
     return sort_objects(objects), report
+
+
+def gives_no_retries(svc: Service) -> bool:
+    """Whether the spec gives ``svc``'s requests no retries: none on the service, and not
+    one on each of its routes (a redirect's needs none)."""
+    return svc.retries is None and not (
+        svc.routes and all(r.retries is not None or r.redirect is not None for r in svc.routes)
+    )
+
+
+def report_retried_by_default(
+    report: Report, silent: list[Service], default: str, retries: str
+) -> None:
+    """One warning for the services (``silent``) a mesh's ``default`` policy retries
+    (``retries``) though the spec gives them none, which on Linkerd means no retries."""
+    if not silent:
+        return
+    shown = ", ".join(f"{s.namespace}/{s.name}" for s in silent[:3])
+    more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
+    report.lossy(
+        "services.retries.omitted",
+        "spec.services",
+        f"{shown}{more} give no retries, so {default} applies ({retries}), while Linkerd retries "
+        "nothing; give retries (attempts: 0 for none) to mean the same on every mesh",
+    )
 
 
 def _report_revisions(mesh: Mesh, report: Report) -> None:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..durations import duration_seconds
-from ..model import Match, Route, StringMatch
-from ..model_traffic import HeaderOps, Headers, Listener, Redirect, Rewrite
+from ..model import Match, Mesh, Route, StringMatch
+from ..model_traffic import HeaderOps, Headers, Ingress, Listener, Redirect, Rewrite
+from ..objects import Obj, metadata, new_object
 from . import Report
 
 GROUP = "gateway.networking.k8s.io"
@@ -116,28 +117,36 @@ def http_match(m: Match) -> dict[str, Any]:
 # --- filters ----------------------------------------------------------------------------
 
 
-def _header_modifier(ops: HeaderOps) -> dict[str, Any]:
+def _header_modifier(ops: HeaderOps, lower: bool) -> dict[str, Any]:
+    def name(key: str) -> str:
+        return key.lower() if lower else key
+
     out: dict[str, Any] = {}
     if ops.set:
-        out["set"] = [{"name": k, "value": v} for k, v in ops.set]
+        out["set"] = [{"name": name(k), "value": v} for k, v in ops.set]
     if ops.add:
-        out["add"] = [{"name": k, "value": v} for k, v in ops.add]
+        out["add"] = [{"name": name(k), "value": v} for k, v in ops.add]
     if ops.remove:
-        out["remove"] = list(ops.remove)
+        out["remove"] = [name(k) for k in ops.remove]
     return out
 
 
-def header_filters(h: Headers) -> list[dict[str, Any]]:
+def header_filters(h: Headers, *, lower_names: bool = False) -> list[dict[str, Any]]:
+    """The header modifier filters of ``h``; ``lower_names`` for a dialect whose header
+    names must be lower case (Kuma's HeaderName pattern; HTTP's are case-insensitive)."""
     out = []
     if h.request is not None:
         out.append(
-            {"type": "RequestHeaderModifier", "requestHeaderModifier": _header_modifier(h.request)}
+            {
+                "type": "RequestHeaderModifier",
+                "requestHeaderModifier": _header_modifier(h.request, lower_names),
+            }
         )
     if h.response is not None:
         out.append(
             {
                 "type": "ResponseHeaderModifier",
-                "responseHeaderModifier": _header_modifier(h.response),
+                "responseHeaderModifier": _header_modifier(h.response, lower_names),
             }
         )
     return out
@@ -305,3 +314,34 @@ def hostnames(listeners: tuple[Listener, ...]) -> list[str]:
     """An HTTPRoute's hostnames: every listener host, or none when a listener takes any (*)."""
     hosts = [h for listener in listeners for h in listener.hosts]
     return [] if "*" in hosts else list(dict.fromkeys(hosts))
+
+
+def reference_grants(mesh: Mesh, entry: Ingress) -> list[Obj]:
+    """The ReferenceGrants a cross-namespace backend of ``entry``'s routes needs: its
+    namespace's consent to the HTTPRoutes in the gateway's namespace. A redirect names no
+    backend, so it needs none."""
+    by_namespace: dict[str, list[str]] = {}
+    for route in entry.routes:
+        b = route.backend
+        if b is not None and route.redirect is None and b.namespace != entry.namespace:
+            names = by_namespace.setdefault(b.namespace, [])
+            if b.service not in names:
+                names.append(b.service)
+    return [
+        new_object(
+            REFERENCE_GRANT,
+            "ReferenceGrant",
+            metadata(
+                mesh,
+                "ReferenceGrant",
+                f"{entry.name}-{entry.namespace}",
+                namespace,
+                f"{entry.path}.routes",
+            ),
+            spec={
+                "from": [{"group": GROUP, "kind": "HTTPRoute", "namespace": entry.namespace}],
+                "to": [{"group": "", "kind": "Service", "name": name} for name in names],
+            },
+        )
+        for namespace, names in by_namespace.items()
+    ]

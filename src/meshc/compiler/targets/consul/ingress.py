@@ -484,38 +484,6 @@ def _http_route(
     )
 
 
-def _reference_grants(mesh: Mesh, entry: Ingress) -> list[Obj]:
-    """A cross-namespace backend needs its namespace's consent (consul-k8s checks it:
-    ``HTTPRouteCanReferenceBackend``)."""
-    by_namespace: dict[str, list[str]] = {}
-    for route in entry.routes:
-        b = route.backend
-        if b is not None and route.redirect is None and b.namespace != entry.namespace:
-            names = by_namespace.setdefault(b.namespace, [])
-            if b.service not in names:
-                names.append(b.service)
-    return [
-        new_object(
-            gatewayapi.REFERENCE_GRANT,
-            "ReferenceGrant",
-            metadata(
-                mesh,
-                "ReferenceGrant",
-                f"{entry.name}-{entry.namespace}",
-                namespace,
-                f"{entry.path}.routes",
-            ),
-            spec={
-                "from": [
-                    {"group": gatewayapi.GROUP, "kind": "HTTPRoute", "namespace": entry.namespace}
-                ],
-                "to": [{"group": "", "kind": "Service", "name": name} for name in names],
-            },
-        )
-        for namespace, names in by_namespace.items()
-    ]
-
-
 def ingress_objects(mesh: Mesh, report: Report) -> list[Obj]:
     objects: list[Obj] = []
     for entry in mesh.ingress:
@@ -554,5 +522,5 @@ def ingress_objects(mesh: Mesh, report: Report) -> list[Obj]:
                         [copy.deepcopy(r) for _, r in rules],
                     )
                 )
-        objects += _reference_grants(mesh, entry)
+        objects += gatewayapi.reference_grants(mesh, entry)
     return objects

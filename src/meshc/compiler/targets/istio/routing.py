@@ -15,7 +15,7 @@ from meshc.providers import CLUSTER_DOMAIN
 
 from ...model import Match, Mesh, Retries, Route, Service
 from ...model_traffic import Fault, HeaderOps, Headers, Mirror, Redirect, Rewrite
-from .. import Report
+from .. import Report, gives_no_retries, report_retried_by_default
 
 
 def host(mesh_namespace: str, name: str, namespace: str) -> str:
@@ -221,24 +221,9 @@ def report_default_retries(
     """One warning for the services whose requests Istio retries though the spec gives no
     retries: on Linkerd the same spec retries nothing. ``retried``: whether an Envoy
     (sidecar or waypoint) carries the service's requests at all."""
-    silent = [
-        s
-        for s in mesh.services
-        if _has_http_ports(s)
-        and s.retries is None
-        and retried(s)
-        and not (
-            s.routes and all(r.retries is not None or r.redirect is not None for r in s.routes)
-        )
-    ]
-    if not silent:
-        return
-    shown = ", ".join(f"{s.namespace}/{s.name}" for s in silent[:3])
-    more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
-    report.lossy(
-        "services.retries.omitted",
-        "spec.services",
-        f"{shown}{more} give no retries, so Istio's default applies ({DEFAULT_RETRIES}), "
-        "while Linkerd retries nothing; give retries (attempts: 0 for none) to mean "
-        "the same on every mesh",
+    report_retried_by_default(
+        report,
+        [s for s in mesh.services if _has_http_ports(s) and retried(s) and gives_no_retries(s)],
+        "Istio's default",
+        DEFAULT_RETRIES,
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...model import Mesh, Retries, Service
 from ...objects import Obj, new_object
-from .. import Report
+from .. import Report, gives_no_retries, report_retried_by_default
 from .common import API, destinations, policy_metadata
 from .routing import has_own_policy, route_name
 
@@ -169,25 +169,11 @@ def route_policies(mesh: Mesh, svc: Service, report: Report) -> list[Obj]:
 def report_default_retries(mesh: Mesh, report: Report) -> None:
     """One warning for the services Kuma's mesh-wide MeshRetry retries though the spec gives
     them no retries (pkg/defaults/mesh/meshretry.go: created with every Mesh)."""
-    silent = [
-        s
-        for s in mesh.services
-        if s.retries is None
-        and not (
-            s.routes and all(r.retries is not None or r.redirect is not None for r in s.routes)
-        )
-    ]
-    if not silent:
-        return
-    shown = ", ".join(f"{s.namespace}/{s.name}" for s in silent[:3])
-    more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
-    report.lossy(
-        "services.retries.omitted",
-        "spec.services",
-        f"{shown}{more} give no retries, so Kuma's default MeshRetry applies (up to "
-        "5 retries of HTTP and gRPC requests, 5 attempts to connect over TCP), while "
-        "Linkerd retries nothing; give retries (attempts: 0 for none) to mean the "
-        "same on every mesh",
+    report_retried_by_default(
+        report,
+        [s for s in mesh.services if gives_no_retries(s)],
+        "Kuma's default MeshRetry",
+        "up to 5 retries of HTTP and gRPC requests, 5 attempts to connect over TCP",
     )
 
 

@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from ...model import Match, Mesh, Port, Route, Service, StringMatch
-from ...model_traffic import HeaderOps, Headers, Mirror
+from ...model_traffic import Headers, Mirror
 from ...objects import Obj, new_object
 from .. import Report, gatewayapi
 from .common import API, mesh_service, policy_metadata, version_service
@@ -81,32 +81,9 @@ def rule_matches(matches: tuple[Match, ...]) -> list[dict[str, Any]]:
 # --- filters ----------------------------------------------------------------------------
 
 
-def _header_modifier(ops: HeaderOps) -> dict[str, Any]:
-    # Kuma's header names are lower case (HeaderName's pattern); HTTP's are case-insensitive.
-    out: dict[str, Any] = {}
-    if ops.set:
-        out["set"] = [{"name": k.lower(), "value": v} for k, v in ops.set]
-    if ops.add:
-        out["add"] = [{"name": k.lower(), "value": v} for k, v in ops.add]
-    if ops.remove:
-        out["remove"] = [k.lower() for k in ops.remove]
-    return out
-
-
 def header_filters(h: Headers) -> list[dict[str, Any]]:
-    out = []
-    if h.request is not None:
-        out.append(
-            {"type": "RequestHeaderModifier", "requestHeaderModifier": _header_modifier(h.request)}
-        )
-    if h.response is not None:
-        out.append(
-            {
-                "type": "ResponseHeaderModifier",
-                "responseHeaderModifier": _header_modifier(h.response),
-            }
-        )
-    return out
+    # Kuma's header names are lower case (HeaderName's pattern); HTTP's are case-insensitive.
+    return gatewayapi.header_filters(h, lower_names=True)
 
 
 def percentage(percent: float) -> int | str:
