@@ -25,6 +25,7 @@ says the load average at the start and the end.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -201,6 +202,10 @@ def main() -> int:
     parser.add_argument(
         "--markdown", action="store_true", help="also print the table for docs/performance.md"
     )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE",
+        help="also write the rows and the table as JSON (bench/peers/compare.py reads it)",
+    )  # fmt: skip
     args = parser.parse_args()
     global PYCACHE
     loads = [os.getloadavg()]
@@ -212,10 +217,20 @@ def main() -> int:
             for row in bench(rule_set, args.objects, args.runs, Path(tmp))
         ]
     loads.append(os.getloadavg())
+    table = markdown(rows, args.runs, loads)
     if args.markdown:
         print()
-        print(markdown(rows, args.runs, loads))
+        print(table)
+    if args.json:
+        write_json(args.json, {"rows": rows, "markdown": table})
     return 0
+
+
+def write_json(path: Path, document: object) -> None:
+    """``document`` at ``path``, whole or not at all."""
+    written = path.with_name(path.name + ".tmp")
+    written.write_text(json.dumps(document, indent=1) + "\n")
+    written.replace(path)
 
 
 if __name__ == "__main__":
