@@ -10,10 +10,12 @@ with the reason, where it has not.
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support.paths import REPO
 
@@ -23,6 +25,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import peer_corpus as corpus
 from peer_tools import TOOLS, Tool
 
+import reviews
 from bench_peers import equivalent
 
 # Enough objects for every shape: the full set's 12 rules x 2 variants, the one
@@ -49,3 +52,36 @@ def test_each_tool_finds_exactly_the_expected_violations(
         pytest.skip(why)
     written = corpus.write(rule_set, OBJECTS, tmp_path)
     assert equivalent(tool, rule_set, tmp_path, written) == ""
+
+
+# The ports that also judge a Pod itself, as meshc does: Pods are what the
+# admission bench sends (bench/peers/admission.py).
+POD_PORTS = (
+    ("gator (Rego)", "one"),
+    ("gator (CEL)", "one"),
+    ("kyverno apply (ClusterPolicy)", "full"),
+    ("kyverno apply (ValidatingPolicy)", "full"),
+)
+
+
+def as_pod(item: corpus.Item) -> corpus.Item:
+    """The Pod the workload's controller would create from its template, breaking the same rules."""
+    template = corpus.pod_template(item.obj)
+    meta = {"name": item.name, "namespace": corpus.NAMESPACE, **template["metadata"]}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+    return corpus.Item(item.index, pod, item.breaks)
+
+
+@pytest.mark.parametrize(("name", "rule_set"), POD_PORTS)
+def test_the_ports_for_admission_judge_pods_too(name: str, rule_set: str, tmp_path: Path) -> None:
+    tool = next(t for t in TOOLS if t.name == name)
+    why = tool.available(rule_set)
+    if why:
+        pytest.skip(why)
+    pods = [as_pod(item) for item in corpus.items(rule_set, OBJECTS)]
+    # The injected Pod the admission bench sends, compliant under every rule.
+    injected = reviews.pod(random.Random(0))
+    pods.append(corpus.Item(OBJECTS, injected, ()))
+    for pod in pods:
+        (tmp_path / pod.file_name).write_text(yaml.safe_dump(pod.obj, sort_keys=False))
+    assert equivalent(tool, rule_set, tmp_path, pods) == ""
