@@ -71,8 +71,15 @@ class ResponseError(Exception):
     pass
 
 
+# The body length parse_head gives a chunked response. Go's net/http chunks any
+# answer it has not buffered whole (over 2 kB): Kyverno's, which echoes the
+# request's AdmissionReview with the response in it.
+CHUNKED = -1
+
+
 def parse_head(head: bytes) -> tuple[int, int]:
-    """The status and Content-Length of a response head (without its blank line)."""
+    """The status and Content-Length of a response head (without its blank line);
+    CHUNKED for a chunked body."""
     lines = head.split(b"\r\n")
     try:
         status = int(lines[0].split(b" ", 2)[1])
@@ -85,8 +92,30 @@ def parse_head(head: bytes) -> tuple[int, int]:
         if name == b"content-length":
             length = int(value.strip())
         elif name == b"transfer-encoding":
-            raise ResponseError(f"unexpected Transfer-Encoding: {value.strip()!r}")
+            if value.strip().lower() != b"chunked":
+                raise ResponseError(f"unexpected Transfer-Encoding: {value.strip()!r}")
+            length = CHUNKED
     return status, length
+
+
+def dechunk(data: bytes) -> bytes | None:
+    """The body a complete chunked encoding at the start of ``data`` carries; None
+    while the last chunk (and the trailers' blank line) has not arrived."""
+    body, at = [], 0
+    while True:
+        end = data.find(b"\r\n", at)
+        if end < 0:
+            return None
+        size = int(data[at:end].split(b";", 1)[0], 16)  # a chunk extension is ignored
+        start = end + 2
+        if size == 0:
+            if data[start : start + 2] == b"\r\n" or data.find(b"\r\n\r\n", end) >= 0:
+                return b"".join(body)
+            return None
+        if len(data) < start + size + 2:
+            return None
+        body.append(data[start : start + size])
+        at = start + size + 2
 
 
 class Connection:
@@ -147,10 +176,16 @@ class Connection:
                 self.head = parse_head(self.buffer[:end])
                 self.body_at = end + 4
             status, length = self.head
-            if len(self.buffer) - self.body_at >= length:
+            if length == CHUNKED:
+                body = dechunk(self.buffer[self.body_at :])
+                if body is None:
+                    continue
+            elif len(self.buffer) - self.body_at >= length:
                 body = self.buffer[self.body_at : self.body_at + length]
-                self.buffer, self.head = b"", None
-                return status, body
+            else:
+                continue
+            self.buffer, self.head = b"", None
+            return status, body
 
 
 def _run(

@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "bench" / "peers"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from admission import Series, plot_lines
-from plot import Line, svg
+from plot import Line, figures_svg, svg
 
 from loadgen import Result
 
@@ -102,3 +102,36 @@ def test_the_bench_draws_one_line_per_server_configuration_from_its_medians() ->
     lines = plot_lines(series)
     assert [line.label for line in lines] == NAMES
     assert lines[1].points == [(1, 900.0, 3.0), (4, 900.0, 3.0)]
+
+
+def test_a_legend_too_wide_for_one_row_wraps_and_the_panels_move_down_under_it() -> None:
+    five = [
+        *LINES,
+        Line("Kyverno ClusterPolicy", [(1, 700.0, 4.0), (4, 900.0, 12.0), (16, 950.0, 40.0)]),
+        Line("Kyverno ValidatingPolicy", [(1, 800.0, 3.5), (4, 1000.0, 10.0), (16, 1050.0, 35.0)]),
+    ]
+    root = ET.fromstring(svg(five, CAPTION))
+    (legend,) = (g for g in root.iter(f"{SVG}g") if g.get("class") == "legend")
+    entries = [(float(t.attrib["x"]), float(t.attrib["y"])) for t in legend.iter(f"{SVG}text")]
+    assert len({y for _, y in entries}) == 2  # two rows
+    assert max(x for x, _ in entries) + 160 < float(root.attrib["width"])  # the longest label fits
+    (moved,) = (g for g in root.iter(f"{SVG}g") if "transform" in g.attrib)
+    panels = {g.get("id") for g in moved.iter(f"{SVG}g") if g.get("class") == "panel"}
+    assert panels == {"throughput", "p99"}
+    assert float(root.attrib["height"]) > float(ET.fromstring(svg(LINES, CAPTION)).attrib["height"])
+
+
+def test_each_rule_set_gets_its_own_row_of_panels_and_a_server_keeps_its_colour() -> None:
+    full = [Line(line.label, [(c, r / 2, p * 2) for c, r, p in line.points]) for line in LINES[1:]]
+    root = ET.fromstring(figures_svg([("one", LINES), ("full", full)], CAPTION))
+    panels = {g.attrib["id"]: g for g in root.iter(f"{SVG}g") if g.get("class") == "panel"}
+    assert list(panels) == ["one-throughput", "one-p99", "full-throughput", "full-p99"]
+    assert list(polylines(panels["full-p99"])) == NAMES[1:]
+
+    def colours(panel: ET.Element) -> dict[str, str]:
+        return {p.attrib["data-label"]: p.attrib["stroke"] for p in panel.iter(f"{SVG}polyline")}
+
+    one, two = colours(panels["one-throughput"]), colours(panels["full-throughput"])
+    assert all(two[name] == one[name] for name in two)
+    (legend,) = (g for g in root.iter(f"{SVG}g") if g.get("class") == "legend")
+    assert [t.text for t in legend.iter(f"{SVG}text")] == NAMES  # each configuration once

@@ -59,6 +59,8 @@ def test_each_tool_finds_exactly_the_expected_violations(
 POD_PORTS = (
     ("gator (Rego)", "one"),
     ("gator (CEL)", "one"),
+    ("kyverno apply (ClusterPolicy)", "one"),
+    ("kyverno apply (ValidatingPolicy)", "one"),
     ("kyverno apply (ClusterPolicy)", "full"),
     ("kyverno apply (ValidatingPolicy)", "full"),
 )

@@ -3,7 +3,7 @@
 Written by hand, not with a plotting library, so the bench needs nothing the
 project does not already depend on and the same figures always give the same
 bytes. Two panels side by side share the connection axis (log 2: the counts
-grow by factors); the rate is linear from 0, the p99 on a log 10 axis, since
+grow by factors), a row of them per rule set, each on its own scales; the rate is linear from 0, the p99 on a log 10 axis, since
 the servers' p99s are an order of magnitude apart. Points that are not
 finite (a run with no answered review) are left out, never drawn as NaN.
 """
@@ -21,6 +21,10 @@ COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#8f5db7", "#e08e0b")
 MARKERS = ("circle", "square", "triangle", "diamond", "circle")
 QUOTE = {'"': "&quot;"}  # for text inside an attribute
 CAPTION_CHARS = 150  # about what fits across WIDTH at the caption's 11 px
+# A legend entry's width: "Kyverno ValidatingPolicy" at 12 px and its marker.
+LEGEND_ITEM, LEGEND_ROW = 220, 18
+LEGEND_PER_ROW = (WIDTH - LEFT) // LEGEND_ITEM
+FIGURE = BOTTOM - TOP + 90  # from one figure's panels to the next's, axis labels between
 
 
 Point = tuple[int, float, float]  # connections, reviews/s, p99 ms
@@ -79,6 +83,7 @@ def _panel(
     title: str,
     axis: str,
     lines: Sequence[Line],
+    order: Sequence[str],  # every label drawn, in the legend's order: its colour and marker
     value: Callable[[Point], float],
     log: bool,
 ) -> list[str]:
@@ -120,7 +125,8 @@ def _panel(
     out.append(
         f'<text x="{left + 18}" y="{middle:.1f}" text-anchor="middle" transform="rotate(-90 {left + 18} {middle:.1f})">{escape(axis)}</text>'
     )
-    for i, line in enumerate(lines):
+    for line in lines:
+        i = order.index(line.label)
         colour, shape = COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]
         drawn = [
             at(p[0], value(p))
@@ -137,27 +143,48 @@ def _panel(
 
 def svg(lines: Sequence[Line], caption: str) -> str:
     """The two panels, a legend across the top and ``caption`` (wrapped) below."""
+    return figures_svg([("", lines)], caption)
+
+
+def figures_svg(figures: Sequence[tuple[str, Sequence[Line]]], caption: str) -> str:
+    """One row of the two panels per named figure (a rule set), each on its own scales,
+    under one legend: a configuration has the same colour and marker in every row."""
     wrapped = textwrap.wrap(caption.replace("`", ""), CAPTION_CHARS)
-    height = BOTTOM + 70 + 15 * len(wrapped)
+    order = list(dict.fromkeys(line.label for _, lines in figures for line in lines))
+    # The legend takes as many rows as it needs; what is below moves down with it.
+    below = LEGEND_ROW * (max(0, len(order) - 1) // LEGEND_PER_ROW)
+    height = BOTTOM + 70 + 15 * len(wrapped) + below + FIGURE * (len(figures) - 1)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
         '<g class="legend">',
     ]
-    for i, line in enumerate(lines):
-        x, colour = LEFT + i * 200, COLOURS[i % len(COLOURS)]
+    for i, label in enumerate(order):
+        colour = COLOURS[i % len(COLOURS)]
+        x = LEFT + (i % LEGEND_PER_ROW) * LEGEND_ITEM
+        y = 16 + LEGEND_ROW * (i // LEGEND_PER_ROW)
         out.append(
-            f'<line x1="{x}" y1="16" x2="{x + 24}" y2="16" stroke="{colour}" stroke-width="2"/>'
+            f'<line x1="{x}" y1="{y}" x2="{x + 24}" y2="{y}" stroke="{colour}" stroke-width="2"/>'
         )
-        out.append(_marker(MARKERS[i % len(MARKERS)], x + 12, 16, colour))
-        out.append(f'<text x="{x + 30}" y="20">{escape(line.label)}</text>')
+        out.append(_marker(MARKERS[i % len(MARKERS)], x + 12, y, colour))
+        out.append(f'<text x="{x + 30}" y="{y + 4}">{escape(label)}</text>')
     out.append("</g>")
-    out += _panel(0, "throughput", "Throughput", "reviews/s", lines, lambda p: p[1], log=False)
-    out += _panel(
-        PANEL, "p99", "p99 latency (log scale)", "p99 latency (ms)", lines, lambda p: p[2], log=True
-    )
+    for row, (name, lines) in enumerate(figures):
+        down = below + FIGURE * row
+        out.append(f'<g class="figure" transform="translate(0 {down})">' if down else "<g>")
+        prefix, suffix = (f"{name}-", f", {name}") if name else ("", "")
+        out += _panel(
+            0, f"{prefix}throughput", f"Throughput{suffix}", "reviews/s",
+            lines, order, lambda p: p[1], log=False,
+        )  # fmt: skip
+        out += _panel(
+            PANEL, f"{prefix}p99", f"p99 latency (log scale){suffix}", "p99 latency (ms)",
+            lines, order, lambda p: p[2], log=True,
+        )  # fmt: skip
+        out.append("</g>")
+    bottom = BOTTOM + below + FIGURE * (len(figures) - 1)
     for i, text in enumerate(wrapped):
         out.append(
-            f'<text class="caption" x="{LEFT}" y="{BOTTOM + 65 + 15 * i}" font-size="11" fill="#333">{escape(text)}</text>'
+            f'<text class="caption" x="{LEFT}" y="{bottom + 65 + 15 * i}" font-size="11" fill="#333">{escape(text)}</text>'
         )
     return "\n".join([*out, "</svg>", ""])
