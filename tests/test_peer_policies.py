@@ -55,14 +55,13 @@ def test_each_tool_finds_exactly_the_expected_violations(
 
 
 # The ports that also judge a Pod itself, as meshc does: Pods are what the
-# admission bench sends (bench/peers/admission.py).
-POD_PORTS = (
-    ("gator (Rego)", "one"),
-    ("gator (CEL)", "one"),
-    ("kyverno apply (ClusterPolicy)", "one"),
-    ("kyverno apply (ValidatingPolicy)", "one"),
-    ("kyverno apply (ClusterPolicy)", "full"),
-    ("kyverno apply (ValidatingPolicy)", "full"),
+# admission bench sends (bench/peers/admission.py). Every port of a peer with
+# an admission server, in both rule sets.
+POD_PORTS = tuple(
+    (tool.name, rule_set)
+    for tool in TOOLS
+    if tool.binary in ("gator", "kyverno-cli")
+    for rule_set in corpus.RULE_SETS
 )
 
 
