@@ -203,9 +203,17 @@ class _Instance:
         short = end - memory.data_len(store)
         if short > 0:
             memory.grow(store, -(-short // PAGE))
-        memory.write(store, text, heap)
+        # Straight into linear memory, now in bounds: Memory.write copies the
+        # input into a bytearray and makes a ctypes array type on every call
+        # (about 4 µs of the 10 µs this method costs besides the evaluation).
+        ctypes.memmove(self._base() + heap, text, len(text))
         address = self._eval(0, self._entrypoint, self._data, heap, len(text), end, 0)
         return json.loads(self._string(address))
+
+    def _base(self) -> int:
+        """Where linear memory starts now (growing it may move it)."""
+        assert self._memory is not None
+        return ctypes.addressof(self._memory.data_ptr(self._store).contents)
 
     def set_deadline(self, ticks: int) -> None:
         self._store.set_epoch_deadline(ticks)
@@ -222,8 +230,7 @@ class _Instance:
         assert self._memory is not None
         if not 0 < address < self._memory.data_len(self._store):
             raise EngineError(f"the Wasm module answered an address out of bounds: {address}")
-        base = ctypes.addressof(self._memory.data_ptr(self._store).contents)
-        return ctypes.string_at(base + address)
+        return ctypes.string_at(self._base() + address)
 
     def _abort(self, address: int) -> None:
         # opa_abort: a Rego runtime error (conflicting outputs, a failed
