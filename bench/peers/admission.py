@@ -80,12 +80,20 @@ from peer_tools import ONE_RULE_POLICY, POLICIES, peers_bin
 from plot import Line, figures_svg
 
 from bench_peers import machine
-from bench_webhook import free_port, server_command, tree_cpu, wait_ready
+from bench_webhook import free_port, server_command, tree_cpu
 from loadgen import Result, run_load
 from meshc.webhook.certs import generate, write_bundle
 from reviews import pod_create, pod_create_bodies
-from support.apply import _Discovery, apply_objects, install_crds, request
-from support.kube import ControlPlaneError, KubeAPIServer, _spawn, _stop, _tail, running_apiserver
+from support.apply import apply_objects, delete_object, install_crds, request
+from support.kube import (
+    ControlPlaneError,
+    KubeAPIServer,
+    _spawn,
+    _stop,
+    _tail,
+    _wait_until,
+    running_apiserver,
+)
 
 TOOLS_BIN = Path(os.environ.get("MESHC_TOOLS_BIN", REPO / ".tools" / "bin"))
 NAMESPACE = "mesh-demo"  # where bench/reviews.py's pods live; the quickstart spec meshes it
@@ -271,13 +279,11 @@ def _healthy(url: str, context: ssl.SSLContext | None = None) -> bool:
 def wait_until(
     ready: Callable[[], bool], process: subprocess.Popen[bytes], name: str, log: Path
 ) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while not ready():
-        if process.poll() is not None:
-            raise Unavailable(f"{name} exited with {process.returncode}; log:\n{_tail(log)}")
-        if time.monotonic() > deadline:
-            raise Unavailable(f"{name} not ready after {READY_SECONDS:.0f}s; log:\n{_tail(log)}")
-        time.sleep(1)
+    """The tests' wait for a server (tests/support/kube.py), failing as this script fails."""
+    try:
+        _wait_until(ready, process, log, name, READY_SECONDS)
+    except ControlPlaneError as exc:
+        raise Unavailable(str(exc)) from exc
 
 
 def gatekeeper_argv(binary: Path, port: int, health_port: int, certs: Path) -> list[str]:
@@ -397,11 +403,7 @@ def running_kyverno(
     )
     ca = work / "kyverno-ca.crt"
     log = work / "kyverno.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True,
-        )  # fmt: skip
+    process = _spawn(argv, log, env)  # its own process group, stopped with it
 
     def ready() -> bool:
         # Its certificate manager writes the CA Secret (data tls.crt: pkg/tls
@@ -424,20 +426,17 @@ def running_kyverno(
 def running_meshc(certs: Path, rule_set: str) -> Iterator[Server]:
     port = free_port()
     argv = server_command("granian", "meshc:wasm", port, certs, workers=2, threads=1)
-    process = subprocess.Popen(
-        [*argv, *meshc_policy(rule_set)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = certs.parent / f"meshc-{rule_set}.log"
+    # Its own process group, as the peers': the supervisor and its workers stop as one.
+    process = _spawn([*argv, *meshc_policy(rule_set)], log)
     try:
-        wait_ready(port, certs / "ca.crt", process)
-        yield Server("meshc (wasm)", port, process.pid, certs / "ca.crt")
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        wait_until(
+            lambda: _healthy(f"https://127.0.0.1:{port}/readyz", context), process, "meshc", log
+        )
+        yield Server("meshc (wasm)", port, process.pid, certs / "ca.crt", log)
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 # --- the peers' objects ---------------------------------------------------------------------
@@ -470,17 +469,9 @@ def apply_until_accepted(api: Any, objects: list[dict[str, Any]], what: str) -> 
 
 
 def delete(api: Any, obj: dict[str, Any]) -> None:
-    resource = _Discovery(api).lookup(obj["apiVersion"], obj["kind"])
-    if resource is None:
-        return  # its kind is gone (a constraint's, with its template): so is it
-    group_version = obj["apiVersion"]
-    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-    namespace = obj["metadata"].get("namespace", "default")
-    scope = f"/namespaces/{namespace}" if resource.namespaced else ""
-    path = f"{base}{scope}/{resource.plural}/{obj['metadata']['name']}"
-    status, data = request(api, "DELETE", path)
+    status, data = delete_object(api, obj)  # 404: gone, with its kind (a constraint's template)
     if status not in (200, 202, 404):
-        raise Unavailable(f"DELETE {path}: {status} {data}")
+        raise Unavailable(f"DELETE {obj['kind']} {obj['metadata']['name']}: {status} {data}")
 
 
 # --- the canary ---------------------------------------------------------------------------

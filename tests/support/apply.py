@@ -130,6 +130,15 @@ def _collection_path(resource: _Resource, obj: Mapping[str, Any]) -> str:
     return f"{base}/{resource.plural}"
 
 
+def delete_object(api_client: k8s.ApiClient, obj: Mapping[str, Any]) -> tuple[int, Any]:
+    """DELETE ``obj``: the server's status and answer; 404 when neither it nor its kind is served."""
+    resource = _Discovery(api_client).lookup(obj["apiVersion"], obj["kind"])
+    if resource is None:
+        return 404, {}  # its kind is gone (a custom resource's, with its CRD): so is it
+    path = f"{_collection_path(resource, obj)}/{obj['metadata']['name']}"
+    return request(api_client, "DELETE", path)
+
+
 def _error_from_status(ref: str, status: int, data: Mapping[str, Any]) -> ApplyError:
     causes = tuple(
         f"{c.get('field', '')}: {c.get('message', '')}".lstrip(": ")

@@ -155,13 +155,17 @@ def _die_with_parent(argv: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv
 
 
-def _spawn(argv: Sequence[str | os.PathLike[str]], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: Sequence[str | os.PathLike[str]], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``argv`` writing to ``log``, in ``env`` (default: this process's environment)."""
     with log.open("wb") as out:
         return subprocess.Popen(
             _die_with_parent([str(a) for a in argv]),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
             start_new_session=True,  # its own process group, killed as one in _stop
         )
 
