@@ -137,6 +137,23 @@ class TestDrain:
         with pytest.raises(requests.ConnectionError):
             server.get("/healthz", timeout=10)
 
+    def test_more_sigterms_while_it_exits_still_end_it_cleanly(
+        self,
+        start_server,
+        certs: Certs,  # type: ignore[no-untyped-def]
+    ) -> None:
+        # A supervisor that repeats SIGTERM (a test's stop(), a shell's
+        # Ctrl-C pressed twice) must not find Python's default handler, which
+        # the interpreter puts back as it finalizes, and end on the signal.
+        server = start_server(QUICKSTART, certs)
+        assert validate(server)["allowed"] is True
+        assert server.process is not None
+        deadline = time.monotonic() + 60
+        while server.process.poll() is None and time.monotonic() < deadline:
+            server.terminate()
+            time.sleep(0.002)  # what is measured: a signal at every stage of the exit
+        assert server.process.wait(30) == 0
+
 
 # -- certificate rotation ---------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import ssl
 import tempfile
 from pathlib import Path
@@ -124,6 +125,11 @@ def _serve(
     _watch_certificate(server, cert, key)
     _watch_spec(server, settings, spec)
     server.serve()
+    # The workers are stopped and nothing is left to drain. As the interpreter
+    # finalizes it puts the default handlers back, and a SIGTERM repeated now
+    # (by whoever sent the first) would end a clean exit as killed.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     return ExitCode.OK
 
 
