@@ -467,17 +467,19 @@ canonical_middle := ["-m", "REDIRECT", "-i", "*", "-x", "", "-b", "*", "-d", "15
 
 harmless_tail := {"--log_as_json", "--native-nftables", "--force-apply"}
 
-canonical_capture contains path if {
+# Held by container reference, not by path: read_flags asks for every flag
+# rule, and building a path (strings, a formatted index) each time was a
+# quarter of a Pod's evaluation in Wasm.
+canonical_capture contains entry if {
 	some entry in capturers
 	args := capture_args(entry)
 	array.slice(args, 0, 6) == canonical_head
-	regex.match(`^[0-9]+$`, args[6])
+	mesh.digits(args[6])
 	array.slice(args, 7, 17) == canonical_middle
 	every i, arg in array.slice(args, 17, count(args)) {
 		canonical_tail(entry, i + 17, arg)
 	}
 	validates_if_validation(entry, args)
-	path := capture_path(entry)
 }
 
 validates_if_validation(entry, _) if mesh.container(entry).name != "istio-validation"
@@ -494,7 +496,7 @@ canonical_tail(entry, _, arg) if {
 	mesh.container(entry).name == "istio-validation"
 }
 
-read_flags(entry) if not capture_path(entry) in canonical_capture
+read_flags(entry) if not entry in canonical_capture
 
 # METADATA
 # description: A list of none or one value (Rego leaves it undefined without the flag).
@@ -829,7 +831,7 @@ sidecar_findings contains finding if {
 init_uids contains to_number(value) if {
 	some entry in capturers
 	value := capture_user(entry)
-	regex.match(`^[0-9]+$`, value)
+	mesh.digits(value)
 }
 
 # METADATA
@@ -849,7 +851,7 @@ capture_user(entry) := capture_args(entry)[6] if {
 init_gids contains to_number(value) if {
 	some entry in capturers
 	value := capture_group(entry)
-	regex.match(`^[0-9]+$`, value)
+	mesh.digits(value)
 }
 
 # METADATA

@@ -417,7 +417,7 @@ pod_findings contains finding if {
 init_uids contains to_number(value) if {
 	some entry in inits
 	value := mesh.last_flag(args_of(entry), ["--kuma-dp-user", "--kuma-dp-uid"])
-	regex.match(`^[0-9]+$`, value)
+	mesh.digits(value)
 }
 
 exempt_uids := init_uids if {

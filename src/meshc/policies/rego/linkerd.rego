@@ -394,7 +394,7 @@ allowed_command(command) if {
 init_uids contains to_number(value) if {
 	some entry in inits
 	value := init_flag(entry, "--proxy-uid")
-	regex.match(`^[0-9]+$`, value)
+	mesh.digits(value)
 }
 
 # METADATA
@@ -411,14 +411,14 @@ init_uids contains to_number(value) if {
 extra_proxy_gids contains to_number(value) if {
 	some entry in inits
 	value := init_flag(entry, "--proxy-gid")
-	regex.match(`^[0-9]+$`, value)
+	mesh.digits(value)
 }
 
 # config.linkerd.io/proxy-gid: on the pod before injection, in the init's
 # arguments after, and read by Linkerd CNI from the pod at sandbox creation.
 extra_proxy_gids contains to_number(value) if {
 	value := k8s.pod_annotations["config.linkerd.io/proxy-gid"]
-	regex.match(`^[0-9]+$`, trim_space(value))
+	mesh.digits(trim_space(value))
 }
 
 # METADATA
@@ -682,7 +682,7 @@ namespace_granted(key) if {
 #     .filter(_v, _v.matches('^[0-9]+$')).map(_v, @to_number(_v)) + $init_uids
 extra_proxy_uids contains to_number(value) if {
 	value := k8s.pod_annotations["config.linkerd.io/proxy-uid"]
-	regex.match(`^[0-9]+$`, trim_space(value))
+	mesh.digits(trim_space(value))
 }
 
 extra_proxy_uids contains user_id if some user_id in init_uids
