@@ -195,7 +195,7 @@ mesh_containers(name) := [ref |
 # evaluation went to this one); trimming the digits away compiles nothing.
 # METADATA
 # custom:
-#   cel: {macro: "type(value) == string && value.matches('^[0-9]+$')", params: [value]}
+#   cel: type(value) == string && value.matches('^[0-9]+$')
 digits(value) if {
 	is_string(value)
 	value != ""
