@@ -1,7 +1,5 @@
 """``python -m meshc``: the same command line as the ``meshc`` script."""
 
-import sys
+from meshc.cli import run
 
-from meshc.cli import main
-
-sys.exit(main())
+run()

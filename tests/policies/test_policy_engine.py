@@ -98,6 +98,19 @@ def test_a_review_nested_deeper_than_json_can_encode_is_an_engine_error(
     assert engine.evaluate(review(BAD_POD))
 
 
+def test_a_review_that_contains_itself_is_an_engine_error_that_says_so(
+    engine: PolicyEngine,
+) -> None:
+    # A YAML alias inside its own anchor (`&r [a, *r]`) reads as a list holding itself.
+    cyclic: list[object] = ["a"]
+    cyclic.append(cyclic)
+    opting_out = review(pod(labels={"sidecar.istio.io/inject": "false"}))
+    opting_out["request"]["object"]["metadata"]["annotations"] = {"cyclic": cyclic}
+    with pytest.raises(EngineError, match="not JSON: Circular reference detected"):
+        engine.evaluate(opting_out)
+    assert engine.evaluate(review(BAD_POD))
+
+
 @pytest.mark.parametrize(
     "number",
     [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308],

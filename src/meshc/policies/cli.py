@@ -71,4 +71,4 @@ def register(sub: Any) -> None:
         help="processes that read and judge the files, forked once the policies are loaded "
         "(Linux; default: one per 64 files, up to the CPUs available; the output is the same)",
     )
-    p.set_defaults(handler="meshc.policies.check:run")
+    p.set_defaults(handler="meshc.policies.check:run", exit_hard=True)
