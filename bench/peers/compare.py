@@ -148,7 +148,8 @@ def admission_targets(rows: list[dict[str, Any]]) -> list[Target]:
             worst = (ratio, count, _label(best))
     assert worst is not None
     ratio, count, best_label = worst
-    shown = f"at least {ratio:.2f}x (the closest: {best_label} at {count} connections)"
+    plural = "" if count == 1 else "s"
+    shown = f"at least {ratio:.2f}x (the closest: {best_label} at {count} connection{plural})"
     targets.append(Target(what, wanted, shown, ratio > 1.0))
     return targets
 
