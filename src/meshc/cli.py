@@ -102,7 +102,10 @@ def run() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (BrokenPipeError, ValueError):  # a reader gone, or a stream closed: as main() does
+        except BrokenPipeError:
+            if stream is sys.stdout:  # its reader has gone: not an error, as in _dispatch
+                code = ExitCode.OK
+        except ValueError:  # a stream the command closed: nothing left in it
             pass
     os._exit(code)
 
