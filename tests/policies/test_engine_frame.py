@@ -10,6 +10,7 @@ list of violations, answers nothing, raises) reaches a caller as an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from meshc.policies.engine import (
     create_engine,
     policy_input,
 )
+from meshc.policies.json_text import JSONDocument
 from meshc.policies.modules import POLICIES_ENV
 from meshc.policies.wasm_bundle import OPA_ENV
 from support.fake_opa import FakeOpa
@@ -70,6 +72,15 @@ def test_every_engine_evaluates_the_projected_review_through_its_raw_answer(
     assert [(v.policy, v.problem, v.mode) for v in found] == [
         ("injection-required", "p", "enforce")
     ]
+
+
+def test_a_decoded_review_stays_one_through_the_projection_and_a_dict_stays_a_dict() -> None:
+    # Only a JSONDocument's input may be written by orjson (policies/json_text.py).
+    projected = policy_input(JSONDocument(review(BAD_POD)))
+    assert type(projected) is JSONDocument
+    assert projected == policy_input(review(BAD_POD))
+    assert type(policy_input(review(BAD_POD))) is dict
+    assert type(policy_input(json.dumps(review(BAD_POD)))) is dict
 
 
 def test_every_engine_reads_each_policy_mode_from_the_data(

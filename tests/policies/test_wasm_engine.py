@@ -21,6 +21,7 @@ violations from all three engines.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -43,6 +44,7 @@ from meshc.policies.engine import (
     create_engine,
     decide,
 )
+from meshc.policies.json_text import JSONDocument
 from meshc.policies.manifests import load_manifests
 from meshc.policies.modules import ENTRYPOINT, POLICIES_ENV, policy_modules
 from meshc.policies.opa_server import write_bundle
@@ -194,6 +196,18 @@ def test_any_strings_and_numbers_in_a_pod_get_the_same_violations_from_both_engi
 ) -> None:
     provider, pod_review = generated
     judged_alike(*engines[provider], pod_review)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pod_reviews(any_value))
+def test_a_review_decoded_from_json_gets_the_violations_of_the_same_review_built_in_python(
+    engines: dict[str, tuple[PolicyEngine, PolicyEngine]], generated: tuple[str, dict[str, Any]]
+) -> None:
+    # A JSONDocument's input is written by orjson, a dict's by the standard library.
+    provider, pod_review = generated
+    wasm, _ = engines[provider]
+    decoded = JSONDocument(json.loads(json.dumps(pod_review)))
+    assert wasm.evaluate(decoded) == wasm.evaluate(pod_review)
 
 
 @pytest.fixture(scope="module")

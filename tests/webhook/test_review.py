@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshc.policies.json_text import JSONDocument
 from meshc.webhook.review import BadRequest, _nests_deeper_than, judged_object, parse_review
 from support.api_server import review, workload
 
@@ -19,7 +20,10 @@ def body(doc: object) -> bytes:
 
 def test_a_review_as_the_api_server_sends_it_passes() -> None:
     doc = review(workload("Deployment"))
-    assert parse_review(body(doc)) == doc
+    decoded = parse_review(body(doc))
+    assert decoded == doc
+    # Decoded from JSON: its input may be written by orjson (policies/json_text.py).
+    assert type(decoded) is JSONDocument
 
 
 @pytest.mark.parametrize(
@@ -92,6 +96,7 @@ def test_the_strictness_checks_each_refuse_their_input() -> None:
     for raw, reason in (
         (good.replace(b'{"apiVersion"', b'{"kind": "x", "apiVersion"', 1), "duplicate key 'kind'"),
         (good.replace(b'"kind": "AdmissionReview"', b'"kind": NaN', 1), "NaN is not a JSON"),
+        (good.replace(b'"kind": "AdmissionReview"', b'"kind": -1e400', 1), "past the range"),
         (b"\xef\xbb\xbf" + good, "Unexpected UTF-8 BOM"),
         (good.decode().encode("utf-16"), "which is UTF-8"),
         (b"[" * 257 + b"]" * 257, "nests deeper than 256"),

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, runtime_checkable
 
+from . import json_text
 from .modules import ENTRYPOINT
 from .projection import project
 from .violations import Mode, Violation
@@ -66,7 +67,7 @@ def policy_input(review: Review) -> Any:
             review = json.loads(review)
         except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
             raise EngineError(f"the AdmissionReview is not JSON: {exc}") from exc
-    return project(review)
+    return json_text.like(review, project(review))
 
 
 def input_text(document: Any) -> str:
@@ -162,7 +163,7 @@ def subresource_baseline(document: Any) -> Any:
     old = request.get("oldObject")
     if not request.get("subResource") or not isinstance(old, dict):
         return None
-    return {**document, "request": {**request, "object": old}}
+    return json_text.like(document, {**document, "request": {**request, "object": old}})
 
 
 def _identity(v: Violation) -> tuple[str, str, str]:

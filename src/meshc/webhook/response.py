@@ -10,6 +10,7 @@ import base64
 import json
 from typing import Any
 
+from meshc.policies import json_text
 from meshc.policies.violations import format_message
 from meshc.webhook.decision import ALLOWED, Verdict
 from meshc.webhook.review import API_VERSION, KIND, AdmissionResponse, AdmissionReview
@@ -63,6 +64,11 @@ def bad_request(status: int, reason: str) -> dict[str, Any]:
 
 
 def encode(doc: Any) -> bytes:
+    # Finite: an answer holds strings, booleans and integers, never a float.
+    return json_text.dumps(doc, _stdlib_encode, finite=True)
+
+
+def _stdlib_encode(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 

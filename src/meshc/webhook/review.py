@@ -9,10 +9,13 @@ is bad" (:class:`BadRequest`, answered with a 4xx) and "the object is bad"
 from __future__ import annotations
 
 import json
+import math
 from itertools import accumulate
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from meshc.policies import json_text
 from meshc.policies.admission import OFFLINE
+from meshc.policies.json_text import JSONDocument
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -140,10 +143,23 @@ def decode(body: bytes) -> Any:
     one thing to every engine: UTF-8 only (RFC 8259; ``json.loads`` would
     also guess UTF-16/32), no duplicate keys (Python keeps the last, Go and
     rego-cpp the first: an object judged as one value and stored as another),
-    no NaN or Infinity, and nesting no deeper than :data:`MAX_DEPTH`, where
-    rego-cpp's recursive parser would exhaust the C stack and kill the worker.
-    The API server's own encoder never produces any of these.
+    no NaN or Infinity, no number past a double's range (Python reads 1e400
+    as infinity, which no engine's input can carry), and nesting no deeper
+    than :data:`MAX_DEPTH`, where rego-cpp's recursive parser would exhaust
+    the C stack and kill the worker. The API server's own encoder never
+    produces any of these.
+
+    An object comes back as a :class:`JSONDocument`, which the engines may
+    write back to text with orjson.
     """
+    doc = json_text.loads(body, _strict)
+    if _nests_deeper_than(body, MAX_DEPTH):
+        raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels")
+    return JSONDocument(doc) if isinstance(doc, dict) else doc
+
+
+def _strict(body: bytes) -> Any:
+    """The standard library's reading of ``body`` under :func:`decode`'s rules, or :class:`BadRequest`."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -152,14 +168,11 @@ def decode(body: bytes) -> Any:
         if text.startswith("\ufeff"):
             # What json.loads says; the shared decoder below skips that check.
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        doc = _DECODER.decode(text)
+        return _DECODER.decode(text)
     except RecursionError:
         raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
-    if _nests_deeper_than(body, MAX_DEPTH):
-        raise BadRequest(400, f"the body nests deeper than {MAX_DEPTH} levels")
-    return doc
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -177,8 +190,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is past the range of a double")
+    return number
+
+
 # Built once: json.loads with hooks builds a decoder (and its C scanner) per call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite
+)
 
 # For bytes.translate: arrays and objects alike become "(" ... ")", string
 # delimiters stay, everything else goes.
