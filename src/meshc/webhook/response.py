@@ -64,7 +64,8 @@ def bad_request(status: int, reason: str) -> dict[str, Any]:
 
 
 def encode(doc: Any) -> bytes:
-    # Finite: an answer holds strings, booleans and integers, never a float.
+    # Finite: an answer's own values are strings, booleans and integers, and
+    # a patch's come from the review, whose decoder refuses NaN and infinities.
     return json_text.dumps(doc, _stdlib_encode, finite=True)
 
 
