@@ -279,6 +279,15 @@ def _worker(kwargs: dict[str, object]) -> Result:
     return _run(**kwargs)  # type: ignore[arg-type]
 
 
+def shares(connections: int, processes: int) -> list[int]:
+    """``connections`` dealt out over at most ``processes`` processes, the first ones one more."""
+    processes = max(1, min(processes, connections))
+    return [
+        connections // processes + (1 if i < connections % processes else 0)
+        for i in range(processes)
+    ]
+
+
 def run_load(
     host: str,
     port: int,
@@ -293,11 +302,30 @@ def run_load(
     check: bytes = b'"uid"',
 ) -> Result:
     """Drive ``connections`` keep-alive connections spread over ``processes`` processes."""
-    processes = max(1, min(processes, connections))
-    shares = [
-        connections // processes + (1 if i < connections % processes else 0)
-        for i in range(processes)
-    ]
+    return run_targets(
+        host,
+        [(port, n) for n in shares(connections, processes)],
+        ca,
+        bodies,
+        path=path,
+        duration=duration,
+        max_requests=max_requests,
+        check=check,
+    )
+
+
+def run_targets(
+    host: str,
+    targets: list[tuple[int, int]],
+    ca: str,
+    bodies: list[bytes],
+    *,
+    path: str = "/validate",
+    duration: float = 10.0,
+    max_requests: int = 200_000,
+    check: bytes = b'"uid"',
+) -> Result:
+    """One load process per ``(port, connections)`` of ``targets``, all at once; their results merged."""
     jobs = [
         {
             "host": host,
@@ -307,13 +335,13 @@ def run_load(
             "path": path,
             "connections": n,
             "duration": duration,
-            "max_requests": max_requests // processes,
+            "max_requests": max_requests // len(targets),
             "check": check,
         }
-        for n in shares
+        for port, n in targets
     ]
     total = Result()
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         for part in pool.map(_worker, jobs):
             total.merge(part)
     return total
