@@ -26,10 +26,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,7 @@ for path in (PEERS, BENCH):
 from peer_tools import ONE_RULE_POLICY
 
 from bench_webhook import free_port, server_command, tree_cpu, wait_ready
-from loadgen import Result, run_targets, shares
+from loadgen import run_targets, shares
 from meshc.webhook.certs import generate, write_bundle
 from reviews import pod_create_bodies
 
@@ -109,17 +109,14 @@ def serving(certs: Path, workers: int, policy: list[str]) -> Iterator[Server]:
 def one_round(arrangement: Arrangement, ca: str, bodies: list[bytes], duration: float) -> str:
     ports = sorted({s.port for s in arrangement.servers})
     cpu = sum(tree_cpu(s.process.pid) for s in arrangement.servers)
-    result: list[Result] = []
-    load = threading.Thread(
-        target=lambda: result.append(
-            run_targets("127.0.0.1", arrangement.targets, ca, bodies, duration=duration)
+    with ThreadPoolExecutor(1) as pool:
+        # A failed load re-raises here, with its own error.
+        load = pool.submit(
+            run_targets, "127.0.0.1", arrangement.targets, ca, bodies, duration=duration
         )
-    )
-    load.start()
-    time.sleep(duration / 2)
-    split = observed_split(ports)
-    load.join()
-    (r,) = result
+        time.sleep(duration / 2)
+        split = observed_split(ports)
+        r = load.result()
     served = sum(tree_cpu(s.process.pid) for s in arrangement.servers) - cpu
     per_review = served / max(1, len(r.latencies)) * 1e3
     p99 = r.percentile(99) * 1e3
